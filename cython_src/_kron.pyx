@@ -1,0 +1,201 @@
+"""Kronecker mode products over the 4^k k-mer tensor (SPEC section 7).
+
+For the Hamming-exponential kernel, the feature matrix is ``Phi = C K`` with
+``K = K1 (x) ... (x) K1`` and ``K1 = diag * I + off * 1 1^T``. Applying ``K`` to a
+vector of length 4^k is k mode products, each touching every entry once, so
+``Phi^T u = K (C^T u)`` never forms the dense n x 4^k matrix.
+"""
+
+from cython.parallel cimport prange, threadid
+from libc.string cimport memset
+
+import numpy as np
+
+
+cdef void kron_apply_row(double* row, Py_ssize_t k, double diag,
+                         double off) noexcept nogil:
+    """Apply ``K1 (x) ... (x) K1`` in place to a vector of length 4^k."""
+    cdef Py_ssize_t n_cells = (<Py_ssize_t>1) << (2 * k)
+    cdef Py_ssize_t stride = 1, block, base, nb, i, p
+    cdef double a0, a1, a2, a3, s
+    cdef Py_ssize_t mode
+    for mode in range(k):
+        block = 4 * stride
+        for nb in range(n_cells // block):
+            base = nb * block
+            for i in range(stride):
+                p = base + i
+                a0 = row[p]
+                a1 = row[p + stride]
+                a2 = row[p + 2 * stride]
+                a3 = row[p + 3 * stride]
+                s = off * (a0 + a1 + a2 + a3)
+                row[p] = diag * a0 + s
+                row[p + stride] = diag * a1 + s
+                row[p + 2 * stride] = diag * a2 + s
+                row[p + 3 * stride] = diag * a3 + s
+        stride = block
+
+
+cdef void scatter_weighted_rows(double* row, Py_ssize_t n_cells,
+                                const long long[::1] indptr, const long long[::1] indices,
+                                const double[::1] data, const double[::1] weights) noexcept nogil:
+    """Set ``row = sum_i weights[i] * C[i, :]`` for the CSR matrix C."""
+    cdef Py_ssize_t i, p
+    cdef double w
+    memset(row, 0, n_cells * sizeof(double))
+    for i in range(weights.shape[0]):
+        w = weights[i]
+        if w == 0.0:
+            continue
+        for p in range(indptr[i], indptr[i + 1]):
+            row[indices[p]] += w * data[p]
+
+
+def kron_apply(double[:, ::1] rows, Py_ssize_t k, double diag, double off,
+               int n_threads=1):
+    """Apply the Kronecker kernel in place to every row of ``rows`` (R x 4^k)."""
+    cdef Py_ssize_t r
+    for r in prange(rows.shape[0], nogil=True, num_threads=n_threads, schedule="static"):
+        kron_apply_row(&rows[r, 0], k, diag, off)
+
+
+def project_rows(const double[:, ::1] weights, const long long[::1] indptr,
+                 const long long[::1] indices, const double[::1] data,
+                 Py_ssize_t k, double diag, double off, int n_threads=1):
+    """Return ``out[r] = K (C^T weights[r])``, i.e. ``<phi_z, weights[r]>`` for all z.
+
+    Parameters
+    ----------
+    weights : (R, n) float64, C-contiguous
+        One weight vector over sequences per row (candidate responses).
+    indptr, indices, data : CSR arrays of the n x 4^k k-mer count matrix C.
+    k : int
+        Motif length.
+    diag, off : float
+        ``K1 = diag * I + off * 1 1^T``.
+    n_threads : int
+        OpenMP threads (rows are independent).
+    """
+    cdef Py_ssize_t n_cells = (<Py_ssize_t>1) << (2 * k)
+    out = np.empty((weights.shape[0], n_cells), dtype=np.float64)
+    cdef double[:, ::1] out_view = out
+    cdef Py_ssize_t r
+    if weights.shape[0] == 0:
+        return out
+    for r in prange(weights.shape[0], nogil=True, num_threads=n_threads, schedule="static"):
+        scatter_weighted_rows(&out_view[r, 0], n_cells, indptr, indices, data, weights[r])
+        kron_apply_row(&out_view[r, 0], k, diag, off)
+    return out
+
+
+cdef void _count_row(double* row, Py_ssize_t n_cells, Py_ssize_t seq,
+                     const long long[::1] indptr, const long long[::1] indices,
+                     const double[::1] data) noexcept nogil:
+    cdef Py_ssize_t p
+    memset(row, 0, n_cells * sizeof(double))
+    for p in range(indptr[seq], indptr[seq + 1]):
+        row[indices[p]] += data[p]
+
+
+def feature_rows(const long long[::1] indptr, const long long[::1] indices,
+                 const double[::1] data, Py_ssize_t start, Py_ssize_t stop,
+                 Py_ssize_t k, double diag, double off, int n_threads=1):
+    """Dense feature rows ``Phi[start:stop]`` (used for small cases and baselines)."""
+    cdef Py_ssize_t n_cells = (<Py_ssize_t>1) << (2 * k)
+    out = np.empty((stop - start, n_cells), dtype=np.float64)
+    cdef double[:, ::1] out_view = out
+    cdef Py_ssize_t r
+    for r in prange(stop - start, nogil=True, num_threads=n_threads, schedule="static"):
+        _count_row(&out_view[r, 0], n_cells, start + r, indptr, indices, data)
+        kron_apply_row(&out_view[r, 0], k, diag, off)
+    return out
+
+
+def feature_sq_norms(const long long[::1] indptr, const long long[::1] indices,
+                     const double[::1] data, Py_ssize_t k, double diag, double off,
+                     int n_threads=1, Py_ssize_t block=64):
+    """Return ``||phi_z||^2`` for every k-mer z, without storing Phi.
+
+    Rows of Phi are built ``block`` at a time in parallel, then summed over a
+    parallel loop on z in a fixed sequence order, so the result does not
+    depend on the number of threads.
+    """
+    cdef Py_ssize_t n_cells = (<Py_ssize_t>1) << (2 * k)
+    cdef Py_ssize_t n = indptr.shape[0] - 1
+    cdef Py_ssize_t start, stop, r, z, width
+    cdef double acc
+    sq = np.zeros(n_cells, dtype=np.float64)
+    buf = np.empty((min(block, max(n, 1)), n_cells), dtype=np.float64)
+    cdef double[::1] sq_view = sq
+    cdef double[:, ::1] buf_view = buf
+    for start in range(0, n, block):
+        stop = min(start + block, n)
+        width = stop - start
+        for r in prange(width, nogil=True, num_threads=n_threads, schedule="static"):
+            _count_row(&buf_view[r, 0], n_cells, start + r, indptr, indices, data)
+            kron_apply_row(&buf_view[r, 0], k, diag, off)
+        for z in prange(n_cells, nogil=True, num_threads=n_threads, schedule="static"):
+            acc = sq_view[z]
+            for r in range(width):
+                acc = acc + buf_view[r, z] * buf_view[r, z]
+            sq_view[z] = acc
+    return sq
+
+
+cdef void _min_plus_row(double* row, Py_ssize_t k) noexcept nogil:
+    """Min-plus mode products with the 0/1 mismatch matrix: a Hamming distance transform."""
+    cdef Py_ssize_t n_cells = (<Py_ssize_t>1) << (2 * k)
+    cdef Py_ssize_t stride = 1, block, base, nb, i, p, mode
+    cdef double a0, a1, a2, a3, m
+    for mode in range(k):
+        block = 4 * stride
+        for nb in range(n_cells // block):
+            base = nb * block
+            for i in range(stride):
+                p = base + i
+                a0 = row[p]
+                a1 = row[p + stride]
+                a2 = row[p + 2 * stride]
+                a3 = row[p + 3 * stride]
+                m = a0
+                if a1 < m:
+                    m = a1
+                if a2 < m:
+                    m = a2
+                if a3 < m:
+                    m = a3
+                m = m + 1.0
+                if m < a0:
+                    row[p] = m
+                if m < a1:
+                    row[p + stride] = m
+                if m < a2:
+                    row[p + 2 * stride] = m
+                if m < a3:
+                    row[p + 3 * stride] = m
+        stride = block
+
+
+def min_hamming_rows(const long long[::1] indptr, const long long[::1] indices,
+                     Py_ssize_t k, int n_threads=1):
+    """Return ``D[i, z] = min_l Hamming(x_il, z)`` (k + 1 when sequence i has no window).
+
+    This is the distance transform behind max pooling:
+    ``max_l exp(-lam * H(x_il, z)) = exp(-lam * D[i, z])``.
+    """
+    cdef Py_ssize_t n_cells = (<Py_ssize_t>1) << (2 * k)
+    cdef Py_ssize_t n = indptr.shape[0] - 1
+    out = np.empty((n, n_cells), dtype=np.float64)
+    cdef double[:, ::1] out_view = out
+    cdef Py_ssize_t i, p, z
+    cdef double far = k + 1.0
+    for i in prange(n, nogil=True, num_threads=n_threads, schedule="static"):
+        for z in range(n_cells):
+            out_view[i, z] = far
+        for p in range(indptr[i], indptr[i + 1]):
+            out_view[i, indices[p]] = 0.0
+        _min_plus_row(&out_view[i, 0], k)
+    # A sequence without any valid window stays at k + 1 everywhere: min_plus only lowers
+    # values through existing zeros, and "far + 1" never beats "far".
+    return out

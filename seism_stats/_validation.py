@@ -1,0 +1,122 @@
+"""Input checks shared by the public functions (clear errors, never silent fixes)."""
+
+from __future__ import annotations
+
+import numbers
+import os
+
+import numpy as np
+
+RandomStateLike = int | np.random.Generator | np.random.SeedSequence | None
+
+
+def check_random_state(random_state: RandomStateLike) -> np.random.Generator:
+    """Return a ``numpy.random.Generator`` from a seed, a Generator or None.
+
+    Parameters
+    ----------
+    random_state : int, numpy.random.Generator, numpy.random.SeedSequence or None
+        ``None`` draws fresh entropy; an int or SeedSequence seeds a new PCG64
+        generator; a Generator is used as is (and advanced).
+    """
+    if random_state is None or isinstance(random_state, (numbers.Integral, np.random.SeedSequence)):
+        if isinstance(random_state, numbers.Integral) and random_state < 0:
+            raise ValueError(f"random_state must be a non-negative integer, got {random_state}")
+        return np.random.default_rng(random_state)
+    if isinstance(random_state, np.random.Generator):
+        return random_state
+    raise TypeError(
+        "random_state must be None, an int, a numpy.random.SeedSequence or a "
+        f"numpy.random.Generator, got {type(random_state).__name__}"
+    )
+
+
+def check_response(y, n: int | None = None, name: str = "y") -> np.ndarray:
+    """Return ``y`` as a float64 vector; reject NaN, infinities, constants and bad lengths."""
+    try:
+        arr = np.asarray(y, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"{name} must be numeric, got values of type {np.asarray(y).dtype}") from exc
+    if arr.ndim == 2 and arr.shape[1] == 1:
+        arr = arr[:, 0]
+    if arr.ndim != 1:
+        raise ValueError(f"{name} must be one-dimensional, got shape {arr.shape}")
+    if n is not None and arr.shape[0] != n:
+        raise ValueError(f"{name} has {arr.shape[0]} values but there are {n} sequences")
+    if arr.shape[0] < 3:
+        raise ValueError(f"{name} needs at least 3 values, got {arr.shape[0]}")
+    bad = ~np.isfinite(arr)
+    if bad.any():
+        first = int(np.flatnonzero(bad)[0])
+        raise ValueError(f"{name} contains {int(bad.sum())} NaN or infinite values (first at index {first})")
+    if np.ptp(arr) == 0:
+        raise ValueError(f"{name} is constant ({arr[0]!r}): nothing can be associated with it")
+    return arr
+
+
+def check_covariates(covariates, n: int, add_intercept: bool = True) -> np.ndarray:
+    """Return the n x p covariate matrix (intercept first when asked), checked."""
+    columns = [np.ones((n, 1))] if add_intercept else []
+    if covariates is not None:
+        try:
+            arr = np.asarray(covariates, dtype=np.float64)
+        except (TypeError, ValueError) as exc:
+            raise TypeError("covariates must be numeric") from exc
+        if arr.ndim == 1:
+            arr = arr[:, None]
+        if arr.ndim != 2:
+            raise ValueError(f"covariates must be 1- or 2-dimensional, got shape {arr.shape}")
+        if arr.shape[0] != n:
+            raise ValueError(f"covariates have {arr.shape[0]} rows but there are {n} sequences")
+        if not np.isfinite(arr).all():
+            raise ValueError("covariates contain NaN or infinite values")
+        columns.append(arr)
+    if not columns:
+        return np.zeros((n, 0))
+    return np.hstack(columns)
+
+
+def residual_basis(covariates: np.ndarray) -> np.ndarray:
+    """Orthonormal basis (n x r) of the column space of the covariates.
+
+    Raises
+    ------
+    ValueError
+        When fewer than two residual degrees of freedom are left.
+    """
+    n, p = covariates.shape
+    if p == 0:
+        return np.zeros((n, 0))
+    q, r = np.linalg.qr(covariates)
+    diag = np.abs(np.diag(r))
+    rank = int((diag > 1e-10 * max(diag.max(), 1.0)).sum())
+    if rank < p:
+        # Rank-deficient covariates: keep an orthonormal basis of their span.
+        u, s, _ = np.linalg.svd(covariates, full_matrices=False)
+        rank = int((s > 1e-10 * s[0]).sum())
+        q = u[:, :rank]
+    if n - rank < 2:
+        raise ValueError(
+            f"{n} sequences and {rank} independent covariates leave fewer than 2 residual "
+            "degrees of freedom: use more sequences or fewer covariates"
+        )
+    return np.ascontiguousarray(q[:, :rank])
+
+
+def check_positive_int(value, name: str, minimum: int = 1) -> int:
+    """Return ``value`` as an int >= ``minimum`` or raise a clear error."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an integer, got {type(value).__name__}")
+    if value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value}")
+    return int(value)
+
+
+def default_threads(n_threads: int | None = None) -> int:
+    """Number of OpenMP threads for the kernels (all usable cores by default)."""
+    if n_threads is not None:
+        return check_positive_int(n_threads, "n_threads")
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - non-Linux
+        return max(1, os.cpu_count() or 1)

@@ -1,0 +1,172 @@
+"""Motif features of every grid cell: phi_z(x) for all 4^k k-mers z (SPEC 2 and 7).
+
+Two feature maps share one interface (``project``, ``sq_norms``, ``column``):
+
+* :class:`KroneckerFeatures` (sum pooling, default) never forms the dense
+  n x 4^k matrix: ``Phi^T u = K (C^T u)`` through k mode products.
+* :class:`DenseFeatures` holds Phi explicitly. It is the exact path for max
+  pooling (through a min-plus Hamming distance transform) and the naive baseline
+  that the benchmark compares against.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+
+from . import _kron
+from .kmers import hamming_to_all
+
+#: Dense feature matrices above this size are refused with a clear error.
+DENSE_LIMIT_BYTES = 4 * 2**30
+
+
+def kernel_decay(lam: float) -> float:
+    """``e = exp(-lam)``: the kernel value per mismatching position."""
+    lam = float(lam)
+    if np.isnan(lam) or lam <= 0:
+        raise ValueError(f"lam must be positive, got {lam}")
+    return float(np.exp(-lam))
+
+
+class KroneckerFeatures:
+    """Sum-pooled Gaussian-kernel features ``phi_z(x) = sum_l exp(-lam * H(x_l, z))``.
+
+    Parameters
+    ----------
+    counts : scipy.sparse CSR array (n x 4^k)
+        k-mer counts (:func:`seism_stats.kmers.kmer_count_matrix`).
+    k : int
+        Motif length.
+    lam : float
+        Kernel bandwidth; ``lam = inf`` counts exact matches only.
+    n_threads : int
+        OpenMP threads for the kernels.
+    """
+
+    pooling = "sum"
+
+    def __init__(self, counts: sp.csr_array, k: int, lam: float, n_threads: int = 1):
+        self.counts = counts
+        self.k = int(k)
+        self.lam = float(lam)
+        self.decay = kernel_decay(lam)
+        self.n_threads = int(n_threads)
+        self._sq_norms: np.ndarray | None = None
+
+    @property
+    def n_sequences(self) -> int:
+        return self.counts.shape[0]
+
+    @property
+    def n_cells(self) -> int:
+        return 4**self.k
+
+    def _csr(self):
+        c = self.counts
+        return c.indptr, c.indices, c.data
+
+    def project(self, weights: np.ndarray) -> np.ndarray:
+        """``out[r, z] = <phi_z, weights[r]>`` for every row of ``weights`` (R x n)."""
+        weights = np.ascontiguousarray(np.atleast_2d(weights), dtype=np.float64)
+        return _kron.project_rows(weights, *self._csr(), self.k, 1.0 - self.decay, self.decay,
+                                  self.n_threads)
+
+    def sq_norms(self) -> np.ndarray:
+        """``||phi_z||^2`` for every cell (computed once, without storing Phi)."""
+        if self._sq_norms is None:
+            self._sq_norms = _kron.feature_sq_norms(*self._csr(), self.k, 1.0 - self.decay,
+                                                    self.decay, self.n_threads)
+        return self._sq_norms
+
+    def column(self, cell: int) -> np.ndarray:
+        """Feature ``phi_cell`` of every sequence (length n)."""
+        weights = self.decay ** hamming_to_all(cell, self.k).astype(np.float64)
+        return self.counts @ weights
+
+    def dense(self) -> np.ndarray:
+        """The full n x 4^k matrix (small problems, tests and baselines only)."""
+        _check_dense_size(self.n_sequences, self.n_cells)
+        return _kron.feature_rows(*self._csr(), 0, self.n_sequences, self.k,
+                                  1.0 - self.decay, self.decay, self.n_threads)
+
+
+class DenseFeatures:
+    """Features held as a dense n x 4^k matrix (max pooling, naive baseline).
+
+    Parameters
+    ----------
+    matrix : ndarray (n x 4^k)
+        ``matrix[i, z] = phi_z(x_i)``.
+    k : int
+        Motif length.
+    lam : float
+        Kernel bandwidth (kept for reporting).
+    pooling : {"sum", "max"}
+        How the matrix was pooled.
+    """
+
+    def __init__(self, matrix: np.ndarray, k: int, lam: float, pooling: str):
+        self.matrix = np.ascontiguousarray(matrix, dtype=np.float64)
+        self.k = int(k)
+        self.lam = float(lam)
+        self.pooling = pooling
+        self.n_threads = 1
+        self._sq_norms = None
+
+    @classmethod
+    def max_pooling(cls, counts: sp.csr_array, k: int, lam: float, n_threads: int = 1):
+        """``phi_z(x) = max_l exp(-lam * H(x_l, z))`` via a min-plus distance transform."""
+        n = counts.shape[0]
+        _check_dense_size(n, 4**k)
+        distance = _kron.min_hamming_rows(counts.indptr, counts.indices, k, n_threads)
+        decay = kernel_decay(lam)
+        matrix = decay**distance
+        matrix[distance > k] = 0.0  # sequences without any valid window
+        return cls(matrix, k, lam, "max")
+
+    @classmethod
+    def from_kronecker(cls, features: KroneckerFeatures):
+        """Materialise sum-pooled features (the naive dense baseline)."""
+        return cls(features.dense(), features.k, features.lam, "sum")
+
+    @property
+    def n_sequences(self) -> int:
+        return self.matrix.shape[0]
+
+    @property
+    def n_cells(self) -> int:
+        return self.matrix.shape[1]
+
+    def project(self, weights: np.ndarray) -> np.ndarray:
+        """``out[r, z] = <phi_z, weights[r]>`` (a dense matrix product)."""
+        weights = np.atleast_2d(np.asarray(weights, dtype=np.float64))
+        return np.ascontiguousarray(weights @ self.matrix)
+
+    def sq_norms(self) -> np.ndarray:
+        if self._sq_norms is None:
+            self._sq_norms = np.einsum("iz,iz->z", self.matrix, self.matrix)
+        return self._sq_norms
+
+    def column(self, cell: int) -> np.ndarray:
+        return self.matrix[:, cell].copy()
+
+
+def _check_dense_size(n: int, n_cells: int) -> None:
+    size = 8 * n * n_cells
+    if size > DENSE_LIMIT_BYTES:
+        raise ValueError(
+            f"a dense feature matrix of {n} sequences x {n_cells} cells needs "
+            f"{size / 2**30:.1f} GiB (limit {DENSE_LIMIT_BYTES / 2**30:.0f} GiB): use sum "
+            "pooling, a smaller k, or fewer sequences"
+        )
+
+
+def make_features(counts: sp.csr_array, k: int, lam: float, pooling: str = "sum",
+                  n_threads: int = 1):
+    """Build the feature map for a pooling mode (``"sum"`` or ``"max"``)."""
+    if pooling == "sum":
+        return KroneckerFeatures(counts, k, lam, n_threads)
+    if pooling == "max":
+        return DenseFeatures.max_pooling(counts, k, lam, n_threads)
+    raise ValueError(f"pooling must be 'sum' or 'max', got {pooling!r}")

@@ -1,0 +1,79 @@
+"""k-mer indexing and the sparse n x 4^k count matrix C (SPEC 7)."""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+
+from . import _kmers
+from ._validation import check_positive_int
+from .sequences import EncodedSequences
+
+#: Largest motif length: the grid holds 4^k cells and the kernels keep a few
+#: vectors of that length per thread (4^12 doubles = 128 MiB).
+MAX_K = 12
+
+_LETTERS = np.array(list("ACGT"))
+
+
+def check_k(k, encoded: EncodedSequences | None = None) -> int:
+    """Validate the motif length against MAX_K and the sequence lengths."""
+    k = check_positive_int(k, "k")
+    if k > MAX_K:
+        raise ValueError(f"k={k} is larger than the supported maximum {MAX_K} (the grid has 4^k cells)")
+    if encoded is not None:
+        lengths = encoded.lengths
+        short = np.flatnonzero(lengths < k)
+        if short.size:
+            i = int(short[0])
+            raise ValueError(
+                f"k={k} is larger than sequence {i} ({encoded.ids[i]}, length {lengths[i]}); "
+                f"{short.size} sequence(s) are shorter than k"
+            )
+    return k
+
+
+def kmer_count_matrix(encoded: EncodedSequences, k: int) -> sp.csr_array:
+    """Sparse matrix of k-mer counts, one row per sequence, 4^k columns.
+
+    Windows holding an ambiguous letter are not counted (they contribute zero to
+    every motif feature, SPEC 1).
+    """
+    k = check_k(k, encoded)
+    rows, cols = _kmers.window_kmers(encoded.codes, encoded.offsets, k)
+    counts = sp.coo_array(
+        (np.ones(rows.shape[0]), (rows, cols)), shape=(len(encoded), 4**k)
+    ).tocsr()
+    counts.sum_duplicates()
+    counts.indptr = counts.indptr.astype(np.int64)
+    counts.indices = counts.indices.astype(np.int64)
+    return counts
+
+
+def kmer_to_string(index: int, k: int) -> str:
+    """Text of the k-mer with base-4 index ``index`` (first letter most significant)."""
+    return "".join(_LETTERS[kmer_digits(np.array([index]), k)[0]])
+
+
+def string_to_kmer(kmer: str) -> int:
+    """Base-4 index of an ACGT string."""
+    index = 0
+    for letter in kmer.upper():
+        position = "ACGT".find(letter)
+        if position < 0:
+            raise ValueError(f"k-mer {kmer!r} has the letter {letter!r}; only A, C, G, T name a grid cell")
+        index = 4 * index + position
+    return index
+
+
+def kmer_digits(indices: np.ndarray, k: int) -> np.ndarray:
+    """Letters (0-3) of each k-mer, shape (len(indices), k)."""
+    shifts = 2 * np.arange(k - 1, -1, -1, dtype=np.int64)
+    return ((np.asarray(indices, dtype=np.int64)[:, None] >> shifts) & 3).astype(np.uint8)
+
+
+def hamming_to_all(index: int, k: int) -> np.ndarray:
+    """Hamming distance from one k-mer to every k-mer of the grid (length 4^k)."""
+    diff = np.arange(4**k, dtype=np.uint64) ^ np.uint64(index)
+    low_bits = np.uint64(int("01" * k, 2)) if k else np.uint64(0)
+    return np.bitwise_count((diff | (diff >> np.uint64(1))) & low_bits).astype(np.int64)
