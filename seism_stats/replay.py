@@ -1,0 +1,68 @@
+"""Batched replay of the selection on candidate responses (SPEC 5, "replay is batched")."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import _replay
+from .selection import SelectionEvent
+
+
+class SelectionReplay:
+    """Decide, for blocks of candidate unit residuals, whether they select the same cells.
+
+    Parameters
+    ----------
+    features : KroneckerFeatures or DenseFeatures
+        Feature map of the grid.
+    event : SelectionEvent
+        The observed selection.
+    n_threads : int
+        OpenMP threads for the check kernel.
+
+    Attributes
+    ----------
+    n_replays : int
+        Number of candidates checked so far.
+    """
+
+    def __init__(self, features, event: SelectionEvent, n_threads: int = 1):
+        self.features = features
+        self.event = event
+        self.n_threads = int(n_threads)
+        self.n_replays = 0
+
+    @property
+    def n_selected(self) -> int:
+        return self.event.n_selected
+
+    def numerators(self, points: np.ndarray) -> np.ndarray:
+        """``<phi_z, points[r]>`` for every cell (R x G)."""
+        return self.features.project(points)
+
+    def coefficients(self, points: np.ndarray) -> np.ndarray:
+        """``<q_m, points[r]>`` for the selected features (R x q)."""
+        return np.ascontiguousarray(np.atleast_2d(points) @ self.event.basis)
+
+    def check_circle(self, num_u, num_v, coef_u, coef_v, rows, cos_t, sin_t):
+        """Check candidates ``cos_t u_r + sin_t v_r`` for the rows listed in ``rows``.
+
+        Returns
+        -------
+        accepted : (m,) bool
+        statistics : (m, q) float64, valid where accepted
+        """
+        rows = np.ascontiguousarray(rows, dtype=np.int64)
+        self.n_replays += rows.shape[0]
+        e = self.event
+        return _replay.check_event(num_u, num_v, rows, np.ascontiguousarray(cos_t, dtype=np.float64),
+                                   np.ascontiguousarray(sin_t, dtype=np.float64), coef_u, coef_v,
+                                   e.cross, e.inv_den, e.cells, self.n_threads)
+
+    def check_points(self, points: np.ndarray):
+        """Check whole candidate points (rows of ``points``, unit residual vectors)."""
+        points = np.ascontiguousarray(np.atleast_2d(points), dtype=np.float64)
+        num = self.numerators(points)
+        coef = self.coefficients(points)
+        m = points.shape[0]
+        return self.check_circle(num, num, coef, coef, np.arange(m), np.ones(m), np.zeros(m))
