@@ -6,16 +6,22 @@ from libc.math cimport sqrt
 import numpy as np
 
 
-def rotate(const double[:, ::1] u, const double[:, ::1] v, const double[::1] cos_t,
-           const double[::1] sin_t, int n_threads=1):
-    """Return rows ``cos_t[r] * u[r] + sin_t[r] * v[r]``."""
-    cdef Py_ssize_t R = u.shape[0], n = u.shape[1], r, i
-    out = np.empty((R, n))
-    cdef double[:, ::1] out_view = out
-    for r in prange(R, nogil=True, num_threads=n_threads, schedule="static"):
-        for i in range(n):
-            out_view[r, i] = cos_t[r] * u[r, i] + sin_t[r] * v[r, i]
-    return out
+def rotate_rows(double[:, ::1] u, const double[:, ::1] v, const long long[::1] rows,
+                const double[::1] cos_t, const double[::1] sin_t, int n_threads=1):
+    """In place, for each i: ``u[r] = cos_t[i] * u[r] + sin_t[i] * v[r]`` with ``r = rows[i]``.
+
+    Used for the points, their grid numerators and their coefficients alike:
+    all are linear in the response, so a move along a great circle is the same
+    combination of the two endpoints' values. Only the listed rows are touched.
+    """
+    cdef Py_ssize_t m = rows.shape[0], n = u.shape[1], i, j, r
+    cdef double c, s
+    for i in prange(m, nogil=True, num_threads=n_threads, schedule="static"):
+        r = rows[i]
+        c = cos_t[i]
+        s = sin_t[i]
+        for j in range(n):
+            u[r, j] = c * u[r, j] + s * v[r, j]
 
 
 def orthonormal_directions(double[:, ::1] g, const double[:, ::1] u):
@@ -47,3 +53,25 @@ def orthonormal_directions(double[:, ::1] g, const double[:, ::1] u):
                 for i in range(n):
                     g[r, i] = g[r, i] / norm
     return bad.view(bool)
+
+
+def row_dots(const double[:, ::1] points, const double[::1, :] basis, int n_threads=1):
+    """Return ``points @ basis`` summed in a fixed order per row.
+
+    A BLAS product may round a row differently depending on how many rows are
+    multiplied at once; this kernel does not, so chains give the same numbers
+    whether they run together or in separate processes.
+    """
+    cdef Py_ssize_t m = points.shape[0], n = points.shape[1], q = basis.shape[1], r, i, j
+    cdef double acc
+    out = np.zeros((m, q))
+    cdef double[:, ::1] out_view = out
+    if basis.shape[0] != n:
+        raise ValueError(f"shapes {points.shape[0], n} and {basis.shape[0], q} do not align")
+    for r in prange(m, nogil=True, num_threads=n_threads, schedule="static"):
+        for j in range(q):
+            acc = 0.0
+            for i in range(n):
+                acc = acc + points[r, i] * basis[i, j]
+            out_view[r, j] = acc
+    return out

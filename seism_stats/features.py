@@ -84,6 +84,13 @@ class KroneckerFeatures:
         weights = self.decay ** hamming_to_all(cell, self.k).astype(np.float64)
         return self.counts @ weights
 
+    def subset(self, rows: np.ndarray) -> "KroneckerFeatures":
+        """Features of the sequences at positions ``rows`` (for sample splitting)."""
+        counts = self.counts[np.asarray(rows, dtype=np.int64)].tocsr()
+        counts.indptr = counts.indptr.astype(np.int64)
+        counts.indices = counts.indices.astype(np.int64)
+        return KroneckerFeatures(counts, self.k, self.lam, self.n_threads)
+
     def dense(self) -> np.ndarray:
         """The full n x 4^k matrix (small problems, tests and baselines only)."""
         _check_dense_size(self.n_sequences, self.n_cells)
@@ -150,6 +157,10 @@ class DenseFeatures:
 
     def column(self, cell: int) -> np.ndarray:
         return self.matrix[:, cell].copy()
+
+    def subset(self, rows: np.ndarray) -> "DenseFeatures":
+        """Features of the sequences at positions ``rows`` (for sample splitting)."""
+        return DenseFeatures(self.matrix[np.asarray(rows, dtype=np.int64)], self.k, self.lam, self.pooling)
 
 
 def _check_dense_size(n: int, n_cells: int) -> None:

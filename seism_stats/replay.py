@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import _replay
+from . import _replay, _sphere
 from .selection import SelectionEvent
 
 
@@ -42,7 +42,8 @@ class SelectionReplay:
 
     def coefficients(self, points: np.ndarray) -> np.ndarray:
         """``<q_m, points[r]>`` for the selected features (R x q)."""
-        return np.ascontiguousarray(np.atleast_2d(points) @ self.event.basis)
+        points = np.ascontiguousarray(np.atleast_2d(points), dtype=np.float64)
+        return _sphere.row_dots(points, np.asfortranarray(self.event.basis), self.n_threads)
 
     def check_circle(self, num_u, num_v, coef_u, coef_v, rows, cos_t, sin_t):
         """Check candidates ``cos_t u_r + sin_t v_r`` for the rows listed in ``rows``.

@@ -121,11 +121,22 @@ def _check_budget(replay: SelectionReplay, max_replays: int, what: str) -> bool:
     return False
 
 
+def project_on(points: np.ndarray, basis: np.ndarray) -> np.ndarray:
+    """Projection of each row of ``points`` on the orthonormal columns of ``basis``.
+
+    Row by row in a fixed summation order (see :func:`_sphere.row_dots`), so
+    results do not depend on how many rows are processed together.
+    """
+    points = np.ascontiguousarray(points, dtype=np.float64)
+    coefficients = _sphere.row_dots(points, np.asfortranarray(basis))
+    return _sphere.row_dots(coefficients, np.asfortranarray(basis.T))
+
+
 def sphere_points(rng: np.random.Generator, m: int, covariate_basis: np.ndarray, n: int) -> np.ndarray:
     """``m`` points uniform on the unit sphere of the residual space of the covariates."""
     g = rng.standard_normal((m, n))
     if covariate_basis.shape[1]:
-        g -= (g @ covariate_basis) @ covariate_basis.T
+        g -= project_on(g, covariate_basis)
     g /= np.linalg.norm(g, axis=1, keepdims=True)
     return g
 
@@ -142,7 +153,7 @@ def permutation_points(rng: np.random.Generator, m: int, residual: np.ndarray,
 
 
 def _residual_points(values: np.ndarray, covariate_basis: np.ndarray) -> np.ndarray:
-    points = values - (values @ covariate_basis) @ covariate_basis.T if covariate_basis.shape[1] else values.copy()
+    points = values - project_on(values, covariate_basis) if covariate_basis.shape[1] else values.copy()
     norms = np.linalg.norm(points, axis=1, keepdims=True)
     return points / np.where(norms > 0, norms, 1.0)
 
@@ -183,8 +194,49 @@ def sample_rejection(replay: SelectionReplay, draw_points: Callable[[np.random.G
                       time.perf_counter() - start_time)
 
 
+class ChainGroups:
+    """Chains cut into contiguous groups, each drawing from its own generator.
+
+    Every random number a chain uses comes from its group's generator, in an
+    order that depends on that group's chains only. Running all groups in
+    lockstep in one process, or each group in its own process (joblib, Dask),
+    therefore gives bit-for-bit the same draws.
+
+    Parameters
+    ----------
+    rngs : sequence of numpy.random.Generator
+        One generator per group.
+    n_chains : int
+        Total chains, split as evenly as possible (``numpy.array_split``).
+    """
+
+    def __init__(self, rngs, n_chains: int):
+        self.rngs = list(rngs)
+        if not 1 <= len(self.rngs) <= n_chains:
+            raise ValueError(f"{len(self.rngs)} chain groups for {n_chains} chains")
+        sizes = [len(c) for c in np.array_split(np.arange(n_chains), len(self.rngs))]
+        self.bounds = np.concatenate([[0], np.cumsum(sizes)])
+        self.n_chains = n_chains
+
+    def draw(self, chains: np.ndarray, sample: Callable[[np.random.Generator, np.ndarray], np.ndarray]) -> np.ndarray:
+        """``sample(rng_g, chains_in_g)`` for each group, concatenated in the order of ``chains``.
+
+        ``chains`` must be sorted (groups are contiguous ranges, so the pieces
+        come back in the same order).
+        """
+        pieces = []
+        for g, rng in enumerate(self.rngs):
+            mine = chains[(chains >= self.bounds[g]) & (chains < self.bounds[g + 1])]
+            if mine.size:
+                pieces.append(sample(rng, mine))
+        return np.concatenate(pieces) if pieces else np.zeros(0)
+
+    def group_of(self, chains: np.ndarray) -> np.ndarray:
+        return np.searchsorted(self.bounds, chains, side="right") - 1
+
+
 def sample_sphere_mcmc(replay: SelectionReplay, start: np.ndarray, covariate_basis: np.ndarray,
-                       rng: np.random.Generator, n_samples: int, burn_in: int = 50, thin: int = 1,
+                       rngs, n_samples: int, burn_in: int = 50, thin: int = 1,
                        n_chains: int = 16, max_replays: int = 2_000_000,
                        progress: bool = False) -> NullSample:
     """Elliptical-slice hit-and-run on the residual sphere, restricted to the selection event.
@@ -208,7 +260,8 @@ def sample_sphere_mcmc(replay: SelectionReplay, start: np.ndarray, covariate_bas
         Observed unit residual ``P y / ||P y||`` (in ``E`` by construction).
     covariate_basis : ndarray (n, p)
         Orthonormal covariate basis (directions stay in its orthogonal complement).
-    rng : numpy.random.Generator
+    rngs : numpy.random.Generator or sequence of them
+        One generator per chain group (see :class:`ChainGroups`).
     n_samples : int
         Total retained draws (rounded up to a multiple of ``n_chains``).
     burn_in, thin : int
@@ -221,6 +274,7 @@ def sample_sphere_mcmc(replay: SelectionReplay, start: np.ndarray, covariate_bas
         Show a progress bar over moves.
     """
     start_time = time.perf_counter()
+    groups = ChainGroups([rngs] if isinstance(rngs, np.random.Generator) else rngs, n_chains)
     n = start.shape[0]
     q = replay.n_selected
     per_chain = math.ceil(n_samples / n_chains)
@@ -235,7 +289,7 @@ def sample_sphere_mcmc(replay: SelectionReplay, start: np.ndarray, covariate_bas
     lower = np.zeros(n_chains)
     upper = np.zeros(n_chains)
 
-    def new_circles(chains: np.ndarray) -> None:
+    def directions_for(rng: np.random.Generator, chains: np.ndarray) -> np.ndarray:
         directions = sphere_points(rng, chains.shape[0], covariate_basis, n)
         parallel = _sphere.orthonormal_directions(directions, np.ascontiguousarray(u[chains]))
         while parallel.any():  # probability zero in exact arithmetic; redraw to be safe
@@ -243,10 +297,14 @@ def sample_sphere_mcmc(replay: SelectionReplay, start: np.ndarray, covariate_bas
             _sphere.orthonormal_directions(redo, np.ascontiguousarray(u[chains[parallel]]))
             directions[parallel] = redo
             parallel = np.linalg.norm(directions, axis=1) < 0.5
+        return directions
+
+    def new_circles(chains: np.ndarray) -> None:
+        directions = groups.draw(chains, directions_for).reshape(chains.shape[0], n)
         v[chains] = directions
         num_v[chains] = replay.numerators(directions)
         coef_v[chains] = replay.coefficients(directions)
-        theta[chains] = rng.uniform(0.0, 2.0 * np.pi, chains.shape[0])
+        theta[chains] = groups.draw(chains, lambda rng, mine: rng.uniform(0.0, 2.0 * np.pi, mine.shape[0]))
         lower[chains] = theta[chains] - 2.0 * np.pi
         upper[chains] = theta[chains]
 
@@ -260,11 +318,9 @@ def sample_sphere_mcmc(replay: SelectionReplay, start: np.ndarray, covariate_bas
             accepted, stats = replay.check_circle(num_u, num_v, coef_u, coef_v, active, cos_t, sin_t)
             moved = active[accepted]
             if moved.size:
-                c, s = cos_t[accepted][:, None], sin_t[accepted][:, None]
-                u[moved] = _sphere.rotate(np.ascontiguousarray(u[moved]), np.ascontiguousarray(v[moved]),
-                                          cos_t[accepted], sin_t[accepted], replay.n_threads)
-                num_u[moved] = c * num_u[moved] + s * num_v[moved]
-                coef_u[moved] = c * coef_u[moved] + s * coef_v[moved]
+                c, s = cos_t[accepted], sin_t[accepted]
+                for point, direction in ((u, v), (num_u, num_v), (coef_u, coef_v)):
+                    _sphere.rotate_rows(point, direction, moved, c, s, replay.n_threads)
                 recorder.record(moved, stats[accepted])
                 bar.update(moved.size)
                 going_on = moved[~recorder.done[moved]]
@@ -277,24 +333,32 @@ def sample_sphere_mcmc(replay: SelectionReplay, start: np.ndarray, covariate_bas
                 upper[shrink] = np.where(t < 0, upper[shrink], t)
                 # A bracket shrunk to rounding level is t = 0: the current point, which is in E.
                 collapsed = upper[shrink] - lower[shrink] < 1e-12
-                theta[shrink] = np.where(collapsed, 0.0, rng.uniform(lower[shrink], upper[shrink]))
+                redraw = groups.draw(shrink, lambda rng, mine: rng.uniform(lower[mine], upper[mine]))
+                theta[shrink] = np.where(collapsed, 0.0, redraw)
             active = np.flatnonzero(~recorder.done)
     return NullSample("mcmc", recorder.completed(), replay.n_replays, int(recorder.steps.sum()),
                       burn_in, thin, time.perf_counter() - start_time)
 
 
+#: Target acceptance rate of the permutation chain's block-shuffle proposals.
+PERMUTATION_TARGET_ACCEPTANCE = (0.2, 0.5)
+
+
 def sample_permutation_mcmc(replay: SelectionReplay, residual: np.ndarray, covariate_basis: np.ndarray,
-                            rng: np.random.Generator, n_samples: int, burn_in: int = 50, thin: int = 1,
+                            rngs, n_samples: int, burn_in: int = 50, thin: int = 1,
                             n_chains: int = 16, max_replays: int = 2_000_000,
                             progress: bool = False) -> NullSample:
     """Metropolis chain on permutations of the residuals, restricted to the selection event.
 
-    Each step proposes to swap two random entries; the proposal is accepted when
-    the permuted response replays to the same cells (uniform target on the
-    permutations in ``E``, symmetric proposal), else the chain stays put and
-    the current point is counted again.
+    Each step shuffles the values at ``s`` random positions (a uniformly random
+    permutation of them: a symmetric proposal); it is accepted when the permuted
+    response replays to the same cells (uniform target on the permutations in
+    ``E``), else the chain stays put and its current point is counted again.
+    The shuffle size ``s`` of each chain group is adapted during burn-in to keep
+    the acceptance rate in :data:`PERMUTATION_TARGET_ACCEPTANCE`, then frozen.
     """
     start_time = time.perf_counter()
+    groups = ChainGroups([rngs] if isinstance(rngs, np.random.Generator) else rngs, n_chains)
     n = residual.shape[0]
     q = replay.n_selected
     per_chain = math.ceil(n_samples / n_chains)
@@ -302,17 +366,26 @@ def sample_permutation_mcmc(replay: SelectionReplay, residual: np.ndarray, covar
     perms = np.tile(np.arange(n), (n_chains, 1))
     _, current = replay.check_points(_residual_points(residual[None, :], covariate_basis))
     current = np.tile(current, (n_chains, 1))
+    shuffle_size = np.full(len(groups.rngs), max(2, n // 20))
+    window_accepted = np.zeros(len(groups.rngs))
+    window_steps = np.zeros(len(groups.rngs))
     n_moves = 0
+    iteration = 0
+
+    def propose(rng: np.random.Generator, mine: np.ndarray) -> np.ndarray:
+        s = int(shuffle_size[groups.group_of(mine[:1])[0]])
+        out = perms[mine].copy()
+        for row in range(mine.shape[0]):
+            positions = rng.choice(n, size=s, replace=False)
+            out[row, positions] = out[row, rng.permutation(positions)]
+        return out
+
     with tqdm(total=recorder.total_steps, disable=not progress, desc="permutation MCMC", unit="step") as bar:
         active = np.arange(n_chains)
         while active.size:
             if _check_budget(replay, max_replays, "permutation MCMC"):
                 break
-            i = rng.integers(0, n, active.size)
-            j = (i + rng.integers(1, n, active.size)) % n
-            proposal = perms[active].copy()
-            rows = np.arange(active.size)
-            proposal[rows, i], proposal[rows, j] = proposal[rows, j], proposal[rows, i]
+            proposal = groups.draw(active, propose).reshape(active.size, n).astype(np.int64)
             accepted, stats = replay.check_points(_residual_points(residual[proposal], covariate_basis))
             moved = active[accepted]
             perms[moved] = proposal[accepted]
@@ -320,6 +393,34 @@ def sample_permutation_mcmc(replay: SelectionReplay, residual: np.ndarray, covar
             n_moves += int(accepted.sum())
             recorder.record(active, current[active])
             bar.update(active.size)
+            iteration += 1
+            if iteration <= burn_in:
+                which = groups.group_of(active)
+                np.add.at(window_accepted, which, accepted)
+                np.add.at(window_steps, which, 1)
+                if iteration % 10 == 0:
+                    rate = window_accepted / np.maximum(window_steps, 1)
+                    low, high = PERMUTATION_TARGET_ACCEPTANCE
+                    shuffle_size = np.where(rate > high, np.minimum(n, np.ceil(shuffle_size * 1.5)),
+                                            np.where(rate < low, np.maximum(2, shuffle_size // 1.5),
+                                                     shuffle_size)).astype(np.int64)
+                    window_accepted[:] = 0
+                    window_steps[:] = 0
             active = np.flatnonzero(~recorder.done)
     return NullSample("permutation-mcmc", recorder.completed(), replay.n_replays, n_moves,
                       burn_in, thin, time.perf_counter() - start_time)
+
+
+def merge_samples(parts: list[NullSample], seconds: float) -> NullSample:
+    """Join independently seeded sampler blocks (their chains side by side).
+
+    Chains are truncated to the shortest one when a replay budget ran out in
+    some block, so that the result stays a rectangular (chains x draws) array.
+    """
+    if not parts:
+        raise ValueError("no sampler blocks to merge")
+    length = min(p.statistics.shape[1] for p in parts)
+    statistics = np.concatenate([p.statistics[:, :length] for p in parts], axis=0)
+    first = parts[0]
+    return NullSample(first.method, statistics, sum(p.n_replays for p in parts),
+                      sum(p.n_moves for p in parts), first.burn_in, first.thin, seconds)

@@ -1,0 +1,389 @@
+"""Functional API: from sequences and a response to selective p-values (SPEC 1-7).
+
+:func:`selective_inference` encodes the sequences, builds the grid features,
+selects motifs greedily, refines them, samples the null conditioned on the
+selection event and returns selective, data-split and naive p-values side by
+side in a :class:`MotifInference`. The model/results classes of
+:mod:`seism_stats.model` sit on top of it.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from joblib import Parallel, delayed
+
+from . import samplers
+from ._validation import (
+    RandomStateLike,
+    check_covariates,
+    check_positive_int,
+    check_random_state,
+    check_response,
+    default_threads,
+    residual_basis,
+)
+from .classical import OLSMotifTests, SplitTests, naive_tests, split_tests
+from .features import make_features
+from .kmers import check_k, kmer_count_matrix, kmer_to_string
+from .refinement import RefinedMotif, WindowDesign, consensus, refine_motif
+from .replay import SelectionReplay
+from .selection import Selection, select_motifs
+from .sequences import encode_sequences
+
+METHODS = ("mcmc", "rejection", "split", "naive")
+NULLS = ("auto", "sphere", "permutation")
+#: Chains (MCMC) or draws (rejection) are cut into this many independently seeded
+#: blocks; blocks are what ``n_jobs`` spreads over processes, so results do not
+#: depend on ``n_jobs``.
+N_SAMPLER_BLOCKS = 4
+
+
+@dataclass(frozen=True)
+class MotifInference:
+    """Everything :func:`selective_inference` found.
+
+    Attributes
+    ----------
+    settings : dict
+        The settings used (k, lam, pooling, sampler, draws, seed, ...).
+    n_sequences : int
+    covariate_names : list of str
+    selection : Selection
+        Greedy selection on the full data (cells, observed statistics, event).
+    refined : tuple of RefinedMotif
+        Refined filter of each selected motif (empty when ``refine=False``).
+    null_sample : NullSample or None
+        Null draws in the selection event (None for ``method="split"/"naive"``).
+    pvalues : ndarray (q,)
+        Selective p-values (NaN when no sampler ran).
+    pvalues_se : ndarray (q,)
+        Their Monte-Carlo standard errors.
+    naive : OLSMotifTests
+        Uncorrected OLS tests on the full data (contrast only).
+    split : SplitTests or None
+        Data-split tests.
+    seconds : dict
+        Wall time of each stage.
+    """
+
+    settings: dict
+    n_sequences: int
+    covariate_names: list
+    selection: Selection
+    refined: tuple
+    null_sample: samplers.NullSample | None
+    pvalues: np.ndarray
+    pvalues_se: np.ndarray
+    naive: OLSMotifTests
+    split: SplitTests | None
+    seconds: dict = field(default_factory=dict)
+
+    @property
+    def k(self) -> int:
+        return int(self.settings["k"])
+
+    @property
+    def cells(self) -> np.ndarray:
+        return self.selection.cells
+
+    @property
+    def kmers(self) -> list[str]:
+        """Selected grid k-mers, in selection order."""
+        return [kmer_to_string(int(c), self.k) for c in self.cells]
+
+    @property
+    def n_selected(self) -> int:
+        return int(self.cells.shape[0])
+
+    @property
+    def pvalues_split(self) -> np.ndarray:
+        """Data-split p-value of the split's j-th selected motif (NaN where it selected fewer)."""
+        out = np.full(self.n_selected, np.nan)
+        if self.split is not None:
+            m = min(self.n_selected, self.split.tests.pvalues.shape[0])
+            out[:m] = self.split.tests.pvalues[:m]
+        return out
+
+    @property
+    def split_kmers(self) -> list[str]:
+        """k-mers selected on the selection part of the split ('' where none)."""
+        cells = self.split.tests.cells if self.split is not None else np.zeros(0, dtype=np.int64)
+        return [kmer_to_string(int(cells[j]), self.k) if j < cells.shape[0] else ""
+                for j in range(self.n_selected)]
+
+    @property
+    def ppms(self) -> list[np.ndarray]:
+        """Refined PPM of each motif (one-hot grid k-mer when refinement was off)."""
+        if self.refined:
+            return [m.ppm for m in self.refined]
+        out = []
+        for kmer in self.kmers:
+            ppm = np.zeros((self.k, 4))
+            ppm[np.arange(self.k), ["ACGT".index(c) for c in kmer]] = 1.0
+            out.append(ppm)
+        return out
+
+    def motif_table(self) -> pd.DataFrame:
+        """One row per selected motif: k-mer, consensus, score, p-values side by side."""
+        index = pd.Index([f"motif{j + 1}" for j in range(self.n_selected)], name="motif")
+        table = pd.DataFrame({
+            "kmer": self.kmers,
+            "consensus": [consensus(p) for p in self.ppms],
+            "score": self.selection.scores,
+            "statistic": self.selection.statistics,
+            "coef": self.naive.params if self.naive.params.size else np.full(self.n_selected, np.nan),
+            "pvalue": self.pvalues,
+            "pvalue_mc_se": self.pvalues_se,
+            "split_kmer": self.split_kmers,
+            "pvalue_split": self.pvalues_split,
+            "pvalue_naive": self.naive.pvalues if self.naive.pvalues.size else np.full(self.n_selected, np.nan),
+        }, index=index)
+        if self.refined:
+            table.insert(2, "refined_kmer", [kmer_to_string(m.refined_cell, self.k) for m in self.refined])
+            table.insert(4, "refined_score", [m.score for m in self.refined])
+        return table
+
+
+def selective_inference(
+    sequences,
+    y,
+    covariates=None,
+    *,
+    k: int = 8,
+    n_motifs: int = 1,
+    lam: float = 1.0,
+    pooling: str = "sum",
+    method: str = "mcmc",
+    null: str = "auto",
+    n_samples: int = 2000,
+    burn_in: int = 50,
+    thin: int = 1,
+    n_chains: int = 16,
+    max_replays: int = 2_000_000,
+    split_fraction: float = 0.5,
+    refine: bool = True,
+    add_intercept: bool = True,
+    covariate_names: list[str] | None = None,
+    random_state: RandomStateLike = None,
+    n_threads: int | None = None,
+    n_jobs: int = 1,
+    progress: bool = False,
+) -> MotifInference:
+    """Select motifs associated with ``y`` and test them, correcting for the selection.
+
+    Parameters
+    ----------
+    sequences : list of str, pandas Series, FASTA path or EncodedSequences
+        DNA sequences (A, C, G, T; IUPAC ambiguity letters contribute zero).
+    y : array-like (n,)
+        Response: continuous, or binary 0/1 (then the permutation null is used).
+    covariates : array-like (n, p), optional
+        Nuisance covariates; an intercept is added unless ``add_intercept=False``.
+    k : int
+        Motif length; the grid has 4^k cells.
+    n_motifs : int
+        Motifs selected greedily.
+    lam : float
+        Kernel bandwidth: a mismatch multiplies a window's weight by ``exp(-lam)``.
+    pooling : {"sum", "max"}
+        Pooling of window kernel values over a sequence.
+    method : {"mcmc", "rejection", "split", "naive"}
+        Sampler for the selective p-values (``"split"``/``"naive"`` skip sampling).
+    null : {"auto", "sphere", "permutation"}
+        Null model: uniform on the residual sphere (Gaussian linear model) or
+        permutations of the residuals; ``"auto"`` picks permutation for binary y.
+    n_samples : int
+        Null draws in the selection event (B).
+    burn_in, thin, n_chains : int
+        MCMC settings (per chain, counted in moves).
+    max_replays : int
+        Budget of replayed candidate responses (rejection sampling can be slow).
+    split_fraction : float
+        Fraction of sequences used for selection in the data-split baseline.
+    refine : bool
+        Refine each selected motif by gradient ascent (reported, see SPEC 3).
+    random_state : int, numpy.random.Generator or None
+        Seed of everything random (split, sampler).
+    n_threads : int, optional
+        OpenMP threads of the kernels (default: usable cores).
+    n_jobs : int
+        Processes for the sampler blocks (joblib); results do not depend on it.
+    progress : bool
+        Progress bar during sampling.
+
+    Returns
+    -------
+    MotifInference
+    """
+    timings: dict[str, float] = {}
+    clock = time.perf_counter()
+    method = _check_choice(method, METHODS, "method")
+    null = _check_choice(null, NULLS, "null")
+    pooling = _check_choice(pooling, ("sum", "max"), "pooling")
+    n_motifs = check_positive_int(n_motifs, "n_motifs")
+    n_samples = check_positive_int(n_samples, "n_samples")
+    burn_in = check_positive_int(burn_in, "burn_in", minimum=0)
+    thin = check_positive_int(thin, "thin")
+    n_chains = check_positive_int(n_chains, "n_chains")
+    n_jobs = check_positive_int(n_jobs, "n_jobs")
+    seed_repr = random_state if isinstance(random_state, (int, np.integer)) else (
+        None if random_state is None else type(random_state).__name__)
+    rng = check_random_state(random_state)
+    n_threads = default_threads(n_threads)
+
+    encoded = encode_sequences(sequences)
+    n = len(encoded)
+    y = check_response(y, n)
+    k = check_k(k, encoded)
+    design = check_covariates(covariates, n, add_intercept)
+    names = _covariate_names(covariate_names, design.shape[1], add_intercept)
+    basis = residual_basis(design)
+    if null == "auto":
+        null = "permutation" if np.unique(y).shape[0] == 2 else "sphere"
+
+    counts = kmer_count_matrix(encoded, k)
+    features = make_features(counts, k, lam, pooling, n_threads)
+    timings["features"] = time.perf_counter() - clock
+
+    clock = time.perf_counter()
+    selection = select_motifs(features, y, basis, n_motifs)
+    timings["selection"] = time.perf_counter() - clock
+
+    clock = time.perf_counter()
+    refined: tuple[RefinedMotif, ...] = ()
+    if refine and selection.event.n_selected:
+        windows = WindowDesign(encoded, k, pooling)
+        residual = selection.unit_residual * selection.residual_norm
+        refined = tuple(
+            refine_motif(windows, lam, residual, np.hstack([basis, selection.event.basis[:, :j]]), int(c))
+            for j, c in enumerate(selection.cells)
+        )
+    timings["refinement"] = time.perf_counter() - clock
+
+    # Seeds of the split and of each sampler block, drawn first so that they do
+    # not depend on the method.
+    split_rng, *block_rngs = [np.random.default_rng(s) for s in
+                              np.random.SeedSequence(rng.integers(0, 2**63, size=4)).spawn(1 + N_SAMPLER_BLOCKS)]
+
+    clock = time.perf_counter()
+    null_sample = None
+    q = selection.event.n_selected
+    pvalues = np.full(q, np.nan)
+    pvalues_se = np.full(q, np.nan)
+    if method in ("mcmc", "rejection") and q:
+        null_sample = _sample_null(features, selection, basis, method, null, block_rngs, n_samples,
+                                   burn_in, thin, n_chains, max_replays, n_threads, n_jobs, progress)
+        pvalues, pvalues_se = selective_pvalues(null_sample, selection.statistics)
+    timings["sampling"] = time.perf_counter() - clock
+
+    clock = time.perf_counter()
+    naive = naive_tests(features, y, design, selection.cells)
+    split = split_tests(features, y, design, n_motifs, split_fraction, split_rng)
+    timings["classical"] = time.perf_counter() - clock
+
+    settings = {
+        "k": k, "n_cells": features.n_cells, "lam": float(lam), "pooling": pooling,
+        "n_motifs": n_motifs, "method": method, "null": null, "n_samples": n_samples,
+        "burn_in": burn_in if method == "mcmc" else 0, "thin": thin if method == "mcmc" else 1,
+        "n_chains": n_chains if method == "mcmc" else N_SAMPLER_BLOCKS,
+        "max_replays": max_replays, "split_fraction": split_fraction, "refine": bool(refine),
+        "add_intercept": bool(add_intercept), "random_state": seed_repr, "n_threads": n_threads,
+        "n_jobs": n_jobs,
+    }
+    return MotifInference(settings, n, names, selection, refined, null_sample, pvalues, pvalues_se,
+                          naive, split, timings)
+
+
+def selective_pvalues(null_sample: samplers.NullSample, observed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Monte-Carlo selective p-values ``(1 + #{T_b >= T_obs}) / (1 + B)`` and their standard errors.
+
+    The standard error is ``sqrt(p (1 - p) / ESS)`` with ESS the effective sample
+    size of the exceedance indicator (the number of draws for i.i.d. samplers).
+    """
+    stats = null_sample.statistics
+    q = observed.shape[0]
+    n_draws = null_sample.n_draws
+    if n_draws == 0:
+        return np.full(q, np.nan), np.full(q, np.nan)
+    exceed = stats >= observed[None, None, :]
+    pvalues = (1.0 + exceed.sum(axis=(0, 1))) / (1.0 + n_draws)
+    ess = null_sample.effective_sample_size(exceed.astype(np.float64))
+    ess = np.where(ess > 0, ess, n_draws)
+    return pvalues, np.sqrt(pvalues * (1.0 - pvalues) / ess)
+
+
+def _sample_null(features, selection: Selection, basis: np.ndarray, method: str, null: str,
+                 block_rngs: list[np.random.Generator], n_samples: int, burn_in: int, thin: int,
+                 n_chains: int, max_replays: int, n_threads: int, n_jobs: int,
+                 progress: bool) -> samplers.NullSample:
+    """Run the sampler as independently seeded blocks, in one process or spread over ``n_jobs``.
+
+    MCMC blocks are chain groups (:class:`~seism_stats.samplers.ChainGroups`):
+    in one process they advance in lockstep (larger batches for the kernels),
+    in several each process runs some of them; the draws are the same.
+    Rejection blocks each draw ``ceil(n_samples / blocks)`` accepted samples.
+    """
+    n_blocks = min(len(block_rngs), n_chains) if method == "mcmc" else len(block_rngs)
+    rngs = block_rngs[:n_blocks]
+    if method == "mcmc":
+        per_chain = -(-n_samples // n_chains)
+        sizes = [len(c) for c in np.array_split(np.arange(n_chains), n_blocks)]
+        jobs = [(rngs, n_chains)] if n_jobs == 1 else [([rngs[b]], sizes[b]) for b in range(n_blocks)]
+        tasks = [delayed(_sample_block)(features, selection, basis, method, null, job_rngs,
+                                        per_chain * chains, burn_in, thin, chains,
+                                        max_replays, n_threads if n_jobs == 1 else 1, progress and i == 0)
+                 for i, (job_rngs, chains) in enumerate(jobs)]
+    else:
+        per_block = -(-n_samples // n_blocks)
+        tasks = [delayed(_sample_block)(features, selection, basis, method, null, rngs[b], per_block,
+                                        burn_in, thin, 1, max_replays // n_blocks,
+                                        n_threads if n_jobs == 1 else 1, progress and b == 0)
+                 for b in range(n_blocks)]
+    start = time.perf_counter()
+    if n_jobs == 1 or len(tasks) == 1:
+        parts = [function(*args, **kwargs) for function, args, kwargs in tasks]
+    else:
+        parts = Parallel(n_jobs=min(n_jobs, len(tasks)))(tasks)
+    return samplers.merge_samples(parts, time.perf_counter() - start)
+
+
+def _sample_block(features, selection: Selection, basis: np.ndarray, method: str, null: str,
+                  rngs, n_samples: int, burn_in: int, thin: int, n_chains: int,
+                  max_replays: int, n_threads: int, progress: bool) -> samplers.NullSample:
+    features.n_threads = n_threads
+    replay = SelectionReplay(features, selection.event, n_threads)
+    n = selection.unit_residual.shape[0]
+    if method == "rejection":
+        if null == "sphere":
+            def draw(g, m):
+                return samplers.sphere_points(g, m, basis, n)
+        else:
+            def draw(g, m):
+                return samplers.permutation_points(g, m, selection.unit_residual, basis)
+        return samplers.sample_rejection(replay, draw, rngs, n_samples, max_replays=max_replays,
+                                         progress=progress, method=f"{null}-rejection")
+    sampler = samplers.sample_sphere_mcmc if null == "sphere" else samplers.sample_permutation_mcmc
+    return sampler(replay, selection.unit_residual, basis, rngs, n_samples, burn_in, thin, n_chains,
+                   max_replays, progress)
+
+
+def _check_choice(value: str, choices: tuple[str, ...], name: str) -> str:
+    if not isinstance(value, str) or value not in choices:
+        raise ValueError(f"{name} must be one of {', '.join(map(repr, choices))}; got {value!r}")
+    return value
+
+
+def _covariate_names(names, p: int, add_intercept: bool) -> list[str]:
+    if names is not None:
+        names = [str(x) for x in names]
+        expected = p - int(add_intercept)
+        if len(names) not in (p, expected):
+            raise ValueError(f"{len(names)} covariate names for {expected} covariate columns")
+        if len(names) == expected and add_intercept:
+            names = ["Intercept"] + names
+        return names
+    return (["Intercept"] if add_intercept else []) + [f"x{i}" for i in range(1, p + 1 - int(add_intercept))]
