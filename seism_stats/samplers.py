@@ -365,6 +365,7 @@ def sample_permutation_mcmc(replay: SelectionReplay, residual: np.ndarray, covar
     recorder = _ChainRecorder(n_chains, burn_in, thin, per_chain, q)
     perms = np.tile(np.arange(n), (n_chains, 1))
     _, current = replay.check_points(_residual_points(residual[None, :], covariate_basis))
+    replay.n_replays -= 1  # the start is the observed response, not a null candidate
     current = np.tile(current, (n_chains, 1))
     shuffle_size = np.full(len(groups.rngs), max(2, n // 20))
     window_accepted = np.zeros(len(groups.rngs))

@@ -1,0 +1,68 @@
+"""Fast scoring (Kronecker mode products) against direct brute-force computation."""
+
+import numpy as np
+import pytest
+
+from seism_stats.features import DenseFeatures, make_features
+from seism_stats.kmers import kmer_count_matrix, kmer_digits, kmer_to_string, string_to_kmer
+from seism_stats.sequences import encode_sequences
+
+
+def brute_force_features(sequences, k, lam, pooling="sum"):
+    """phi_z(x) = pool_l exp(-lam * Hamming(x_l, z)), windows with N skipped, by explicit loops."""
+    grid = ["".join("ACGT"[d] for d in row) for row in kmer_digits(np.arange(4**k), k)]
+    out = np.zeros((len(sequences), 4**k))
+    for i, s in enumerate(sequences):
+        s = s.upper()
+        windows = [s[l:l + k] for l in range(len(s) - k + 1) if set(s[l:l + k]) <= set("ACGT")]
+        for z, kmer in enumerate(grid):
+            values = [np.exp(-lam * sum(a != b for a, b in zip(w, kmer))) for w in windows]
+            if values:
+                out[i, z] = sum(values) if pooling == "sum" else max(values)
+    return out
+
+
+@pytest.mark.parametrize("k", [1, 2, 3, 4])
+@pytest.mark.parametrize("lam", [0.3, 1.0, 2.5])
+def test_kronecker_matches_brute_force(random_sequences, k, lam, rng):
+    counts = kmer_count_matrix(encode_sequences(random_sequences), k)
+    fast = make_features(counts, k, lam, "sum")
+    expected = brute_force_features(random_sequences, k, lam)
+    np.testing.assert_allclose(fast.dense(), expected, rtol=0, atol=1e-10)
+    weights = rng.standard_normal((3, len(random_sequences)))
+    np.testing.assert_allclose(fast.project(weights), weights @ expected, rtol=0, atol=1e-10)
+    np.testing.assert_allclose(fast.sq_norms(), (expected**2).sum(axis=0), rtol=1e-12, atol=1e-10)
+    cell = int(rng.integers(0, 4**k))
+    np.testing.assert_allclose(fast.column(cell), expected[:, cell], atol=1e-10)
+
+
+@pytest.mark.parametrize("k", [1, 2, 3, 4])
+def test_max_pooling_matches_brute_force(random_sequences, k):
+    counts = kmer_count_matrix(encode_sequences(random_sequences), k)
+    fast = make_features(counts, k, 0.8, "max")
+    assert isinstance(fast, DenseFeatures)
+    np.testing.assert_allclose(fast.matrix, brute_force_features(random_sequences, k, 0.8, "max"),
+                               rtol=0, atol=1e-10)
+
+
+def test_ambiguous_letters_contribute_zero():
+    counts = kmer_count_matrix(encode_sequences(["ACGNACG", "acgtacg"]), 3)
+    features = make_features(counts, 3, 50.0)  # nearly exact-match counting
+    acg = string_to_kmer("ACG")
+    column = features.column(acg)
+    np.testing.assert_allclose(column, [2.0, 2.0], atol=1e-12)
+    assert counts[[0], :].sum() == 2  # windows CGN, GNA, NAC are not counted
+
+
+def test_threads_do_not_change_results(random_sequences, rng):
+    counts = kmer_count_matrix(encode_sequences(random_sequences), 4)
+    weights = rng.standard_normal((5, len(random_sequences)))
+    one = make_features(counts, 4, 1.0, n_threads=1)
+    two = make_features(counts, 4, 1.0, n_threads=2)
+    assert np.array_equal(one.project(weights), two.project(weights))
+    assert np.array_equal(one.sq_norms(), two.sq_norms())
+
+
+def test_kmer_text_round_trip():
+    for kmer in ["A", "T", "GATTACA", "CCGGTTAA"]:
+        assert kmer_to_string(string_to_kmer(kmer), len(kmer)) == kmer

@@ -1,0 +1,148 @@
+"""Bad input raises a clear ValueError/TypeError naming the problem."""
+
+import gzip
+
+import numpy as np
+import pytest
+
+from seism_stats.inference import selective_inference
+from seism_stats.sequences import encode_sequences, read_fasta
+
+GOOD = ["ACGTACGTAC", "TTGACCATGA", "GGGCCCAAAT", "ACGTTGCAAC", "CATGCATGCA"]
+Y = [0.1, 1.2, -0.3, 0.8, -1.0]
+
+
+def run(sequences=GOOD, y=Y, **kwargs):
+    kwargs.setdefault("k", 3)
+    kwargs.setdefault("n_samples", 20)
+    kwargs.setdefault("random_state", 0)
+    return selective_inference(sequences, y, **kwargs)
+
+
+def test_good_input_runs():
+    result = run()
+    assert result.n_selected == 1
+
+
+def test_non_acgt_letter_is_named():
+    with pytest.raises(ValueError, match=r"sequence 2 \(seq2\) has the non-DNA letter 'X' at position 4"):
+        run(GOOD[:2] + ["GGGCXCAAAT"] + GOOD[3:])
+
+
+def test_non_ascii_letter_is_named():
+    with pytest.raises(ValueError, match="non-DNA letter 'é'"):
+        run(GOOD[:4] + ["CATGéATGCA"])
+
+
+def test_iupac_letters_are_accepted():
+    result = run(GOOD[:4] + ["CATGNRYGCA"])
+    assert result.n_sequences == 5
+
+
+def test_empty_sequence():
+    with pytest.raises(ValueError, match="sequence 1 is empty"):
+        run(GOOD[:1] + [""] + GOOD[2:])
+
+
+def test_no_sequences():
+    with pytest.raises(ValueError, match="no sequences"):
+        encode_sequences([])
+
+
+def test_non_string_sequence():
+    with pytest.raises(TypeError, match="sequence 3 is a int"):
+        run(GOOD[:3] + [42] + GOOD[4:])
+
+
+def test_k_larger_than_a_sequence():
+    with pytest.raises(ValueError, match=r"k=6 is larger than sequence 1 \(seq1, length 4\)"):
+        run(GOOD[:1] + ["ACGT"] + GOOD[2:], k=6)
+
+
+def test_k_too_large_or_not_integer():
+    with pytest.raises(ValueError, match="larger than the supported maximum"):
+        run(k=13)
+    with pytest.raises(TypeError, match="k must be an integer"):
+        run(k=2.5)
+    with pytest.raises(ValueError, match="k must be >= 1"):
+        run(k=0)
+
+
+def test_nan_response():
+    with pytest.raises(ValueError, match=r"y contains 1 NaN or infinite values \(first at index 2\)"):
+        run(y=[0.1, 1.2, np.nan, 0.8, -1.0])
+
+
+def test_constant_response():
+    with pytest.raises(ValueError, match="y is constant"):
+        run(y=[1.0] * 5)
+
+
+def test_non_numeric_response():
+    with pytest.raises(TypeError, match="y must be numeric"):
+        run(y=["a", "b", "c", "d", "e"])
+
+
+def test_mismatched_lengths():
+    with pytest.raises(ValueError, match="y has 4 values but there are 5 sequences"):
+        run(y=Y[:4])
+    with pytest.raises(ValueError, match="covariates have 3 rows but there are 5 sequences"):
+        run(covariates=np.ones((3, 1)))
+
+
+def test_too_few_sequences_for_covariates():
+    with pytest.raises(ValueError, match="fewer than 2 residual degrees of freedom"):
+        run(covariates=np.random.default_rng(0).standard_normal((5, 3)))
+
+
+def test_response_explained_by_covariates():
+    x = np.arange(5.0)
+    with pytest.raises(ValueError, match="explained exactly by the covariates"):
+        run(y=2 * x + 1, covariates=x)
+
+
+def test_unknown_options():
+    with pytest.raises(ValueError, match="method must be one of"):
+        run(method="gibbs")
+    with pytest.raises(ValueError, match="pooling must be one of"):
+        run(pooling="mean")
+    with pytest.raises(ValueError, match="null must be one of"):
+        run(null="bootstrap")
+    with pytest.raises(ValueError, match="lam must be positive"):
+        run(lam=-1.0)
+    with pytest.raises(ValueError, match="split_fraction must be strictly between 0 and 1"):
+        run(split_fraction=1.5)
+
+
+def test_bad_random_state():
+    with pytest.raises(TypeError, match="random_state must be"):
+        run(random_state="seed")
+    with pytest.raises(ValueError, match="non-negative"):
+        run(random_state=-1)
+
+
+def test_fasta_plain_and_gzip(tmp_path):
+    text = ">a first\nACGT\nAC\n>b\nTTGA\n"
+    plain = tmp_path / "x.fa"
+    plain.write_text(text)
+    packed = tmp_path / "x.fa.gz"
+    with gzip.open(packed, "wt") as handle:
+        handle.write(text)
+    for path in (plain, packed, str(plain)):
+        ids, seqs = read_fasta(path)
+        assert ids == ["a", "b"] and seqs == ["ACGTAC", "TTGA"]
+    encoded = encode_sequences(plain)
+    assert encoded.ids == ("a", "b") and encoded.decode(0) == "ACGTAC"
+
+
+def test_fasta_errors(tmp_path):
+    with pytest.raises(FileNotFoundError):
+        read_fasta(tmp_path / "missing.fa")
+    bad = tmp_path / "bad.fa"
+    bad.write_text("ACGT\n>a\nACGT\n")
+    with pytest.raises(ValueError, match="sequence text before any .>. header"):
+        read_fasta(bad)
+    empty = tmp_path / "empty.fa"
+    empty.write_text("")
+    with pytest.raises(ValueError, match="no FASTA record"):
+        encode_sequences(empty)

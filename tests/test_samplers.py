@@ -1,0 +1,111 @@
+"""Null samplers conditioned on the selection event."""
+
+import numpy as np
+import pytest
+from scipy.stats import ks_2samp
+
+from seism_stats import samplers
+from seism_stats._validation import check_covariates, residual_basis
+from seism_stats.diagnostics import effective_sample_size
+from seism_stats.features import make_features
+from seism_stats.inference import selective_inference, selective_pvalues
+from seism_stats.kmers import kmer_count_matrix
+from seism_stats.replay import SelectionReplay
+from seism_stats.selection import select_motifs
+from seism_stats.sequences import encode_sequences
+from simulations.data import simulate_dataset
+
+
+@pytest.fixture
+def small_problem():
+    data = simulate_dataset(30, 15, consensus="GA", random_state=11)
+    features = make_features(kmer_count_matrix(encode_sequences(data.sequences), 2), 2, 1.0)
+    basis = residual_basis(check_covariates(None, 30))
+    selection = select_motifs(features, data.y, basis, 1)
+    return data, features, basis, selection
+
+
+def test_rejection_and_mcmc_agree_in_distribution(small_problem):
+    data, features, basis, selection = small_problem
+    rejection = samplers.sample_rejection(
+        SelectionReplay(features, selection.event), lambda g, m: samplers.sphere_points(g, m, basis, 30),
+        np.random.default_rng(1), 3000, block_size=1024)
+    mcmc = samplers.sample_sphere_mcmc(SelectionReplay(features, selection.event), selection.unit_residual,
+                                       basis, [np.random.default_rng(s) for s in range(4)], 3000,
+                                       burn_in=100, thin=5, n_chains=32)
+    assert rejection.n_draws == 3000 and mcmc.n_draws == 3008
+    # Thinned draws are close to independent; a KS test at 1% should not see a difference.
+    assert ks_2samp(rejection.draws[:, 0], mcmc.draws[:, 0]).pvalue > 0.01
+    assert 0 < mcmc.acceptance_rate <= 1
+    assert 0 < rejection.acceptance_rate < 1
+    assert mcmc.effective_sample_size()[0] > 300
+
+
+def test_every_mcmc_draw_is_in_the_event(small_problem):
+    _, features, basis, selection = small_problem
+    replay = SelectionReplay(features, selection.event)
+    sample = samplers.sample_sphere_mcmc(replay, selection.unit_residual, basis,
+                                         np.random.default_rng(0), 200, burn_in=5, n_chains=8)
+    # Statistics of the draws are step scores of the selected cell, in (0, 1].
+    assert np.all((sample.draws > 0) & (sample.draws <= 1))
+    assert replay.n_replays >= sample.n_moves
+
+
+def test_permutation_samplers_agree():
+    data = simulate_dataset(30, 15, consensus="GA", response="binary", random_state=5)
+    features = make_features(kmer_count_matrix(encode_sequences(data.sequences), 2), 2, 1.0)
+    basis = residual_basis(check_covariates(None, 30))
+    selection = select_motifs(features, data.y, basis, 1)
+    residual = selection.unit_residual
+    rejection = samplers.sample_rejection(
+        SelectionReplay(features, selection.event),
+        lambda g, m: samplers.permutation_points(g, m, residual, basis), np.random.default_rng(2), 2000,
+        block_size=1024, method="permutation-rejection")
+    mcmc = samplers.sample_permutation_mcmc(SelectionReplay(features, selection.event), residual, basis,
+                                            [np.random.default_rng(s) for s in range(4)], 2000,
+                                            burn_in=100, thin=10, n_chains=40)
+    assert ks_2samp(rejection.draws[:, 0], mcmc.draws[:, 0]).pvalue > 0.01
+
+
+def test_pvalues_never_zero_and_se_reported():
+    statistics = np.linspace(0.1, 0.5, 100).reshape(4, 25, 1)
+    sample = samplers.NullSample("mcmc", statistics, 1000, 100, 0, 1, 0.0)
+    p, se = selective_pvalues(sample, np.array([10.0]))
+    assert p[0] == pytest.approx(1 / 101)
+    assert se[0] > 0
+    p, _ = selective_pvalues(sample, np.array([0.0]))
+    assert p[0] == 1.0
+
+
+def test_effective_sample_size():
+    rng = np.random.default_rng(0)
+    independent = rng.standard_normal((4, 1000))
+    assert 3000 < effective_sample_size(independent) <= 4000
+    walk = np.cumsum(rng.standard_normal((4, 1000)), axis=1)
+    assert effective_sample_size(walk) < 100
+
+
+@pytest.mark.parametrize("method", ["mcmc", "rejection"])
+def test_reproducible_with_random_state(method):
+    data = simulate_dataset(40, 20, consensus="GAT", random_state=3)
+    kwargs = dict(k=3, method=method, n_samples=200, burn_in=10)
+    first = selective_inference(data.sequences, data.y, random_state=42, **kwargs)
+    second = selective_inference(data.sequences, data.y, random_state=42, **kwargs)
+    third = selective_inference(data.sequences, data.y, random_state=np.random.default_rng(42), **kwargs)
+    other = selective_inference(data.sequences, data.y, random_state=43, **kwargs)
+    assert np.array_equal(first.null_sample.statistics, second.null_sample.statistics)
+    assert np.array_equal(first.pvalues, second.pvalues)
+    assert np.array_equal(first.pvalues_split, second.pvalues_split)
+    assert third.null_sample.n_draws == first.null_sample.n_draws
+    assert not np.array_equal(first.null_sample.statistics, other.null_sample.statistics)
+
+
+@pytest.mark.parametrize("null", ["sphere", "permutation"])
+def test_results_do_not_depend_on_n_jobs(null):
+    data = simulate_dataset(40, 20, consensus="GAT", random_state=4)
+    kwargs = dict(k=3, n_samples=160, burn_in=10, null=null, random_state=9)
+    serial = selective_inference(data.sequences, data.y, n_jobs=1, **kwargs)
+    parallel = selective_inference(data.sequences, data.y, n_jobs=2, **kwargs)
+    assert np.array_equal(serial.null_sample.statistics, parallel.null_sample.statistics)
+    assert np.array_equal(serial.pvalues, parallel.pvalues)
+    assert serial.null_sample.n_replays == parallel.null_sample.n_replays

@@ -1,0 +1,106 @@
+"""Greedy selection, the selection event, and motif refinement."""
+
+import numpy as np
+import pytest
+
+from seism_stats._validation import check_covariates, residual_basis
+from seism_stats.features import make_features
+from seism_stats.kmers import kmer_count_matrix, kmer_to_string
+from seism_stats.refinement import WindowDesign, _score_and_gradient, refine_motif
+from seism_stats.replay import SelectionReplay
+from seism_stats.selection import select_motifs
+from seism_stats.sequences import encode_sequences
+
+
+def brute_force_greedy(phi, y, covariates, q):
+    """Greedy selection with explicit least-squares projections on the dense features."""
+    selected = []
+    for _ in range(q):
+        design = np.column_stack([covariates] + [phi[:, c] for c in selected])
+        project = lambda v: v - design @ np.linalg.lstsq(design, v, rcond=None)[0]
+        r = project(y)
+        scores = np.full(phi.shape[1], -np.inf)
+        for z in range(phi.shape[1]):
+            if z in selected:
+                continue
+            f = project(phi[:, z])
+            if f @ f > 1e-9 * (phi[:, z] @ phi[:, z]):
+                scores[z] = (f @ r) ** 2 / (f @ f)
+        selected.append(int(np.argmax(scores)))
+    return selected
+
+
+@pytest.mark.parametrize("pooling", ["sum", "max"])
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_greedy_selection_matches_brute_force(pooling, seed):
+    rng = np.random.default_rng(seed)
+    seqs = ["".join(rng.choice(list("ACGT"), 25)) for _ in range(40)]
+    y = rng.standard_normal(40)
+    x = rng.standard_normal(40)
+    design = check_covariates(x, 40)
+    features = make_features(kmer_count_matrix(encode_sequences(seqs), 3), 3, 0.9, pooling)
+    phi = features.dense() if pooling == "sum" else features.matrix
+    selection = select_motifs(features, y, residual_basis(design), 3)
+    assert selection.cells.tolist() == brute_force_greedy(phi, y, design, 3)
+
+
+def test_observed_response_is_in_its_event(planted_data):
+    data = planted_data
+    basis = residual_basis(check_covariates(None, len(data.y)))
+    features = make_features(kmer_count_matrix(encode_sequences(data.sequences), 5), 5, 1.0)
+    selection = select_motifs(features, data.y, basis, 2)
+    accepted, stats = SelectionReplay(features, selection.event).check_points(selection.unit_residual)
+    assert accepted.all()
+    np.testing.assert_allclose(stats[0], selection.statistics)
+    # The observed statistics are scores on the unit residual: fractions of explained variance.
+    assert np.all((selection.statistics > 0) & (selection.statistics < 1))
+    assert kmer_to_string(int(selection.cells[0]), 5) == "GATTA"
+
+
+def test_a_different_response_leaves_the_event(planted_data):
+    data = planted_data
+    basis = residual_basis(check_covariates(None, len(data.y)))
+    features = make_features(kmer_count_matrix(encode_sequences(data.sequences), 5), 5, 1.0)
+    selection = select_motifs(features, data.y, basis, 1)
+    flipped = -selection.unit_residual  # same scores: sign does not matter
+    other = np.random.default_rng(3).standard_normal(len(data.y))
+    other -= other.mean()
+    accepted, _ = SelectionReplay(features, selection.event).check_points(
+        np.vstack([flipped, other / np.linalg.norm(other)]))
+    assert accepted.tolist() == [True, False]
+
+
+@pytest.mark.parametrize("pooling", ["sum", "max"])
+def test_refinement_gradient_and_ascent(planted_data, pooling):
+    data = planted_data
+    encoded = encode_sequences(data.sequences)
+    basis = residual_basis(check_covariates(None, len(data.y)))
+    features = make_features(kmer_count_matrix(encoded, 5), 5, 1.0, pooling)
+    selection = select_motifs(features, data.y, basis, 1)
+    design = WindowDesign(encoded, 5, pooling)
+    residual = selection.unit_residual * selection.residual_norm
+    theta = np.random.default_rng(0).standard_normal(20)
+    value, grad, _ = _score_and_gradient(theta, design, 1.0, residual, basis)
+    step = 1e-6
+    numeric = [(_score_and_gradient(theta + step * e, design, 1.0, residual, basis)[0]
+                - _score_and_gradient(theta - step * e, design, 1.0, residual, basis)[0]) / (2 * step)
+               for e in np.eye(20)]
+    np.testing.assert_allclose(grad, numeric, rtol=1e-5, atol=1e-7)
+    refined = refine_motif(design, 1.0, residual, basis, int(selection.cells[0]))
+    # The one-hot filter reproduces the grid score; gradient ascent does not lose score.
+    assert refined.start_score == pytest.approx(selection.scores[0], rel=1e-10)
+    assert refined.score >= refined.start_score
+    np.testing.assert_allclose(refined.ppm.sum(axis=1), 1.0)
+    assert kmer_to_string(refined.refined_cell, 5) == "GATTA"
+
+
+def test_fewer_motifs_when_grid_is_exhausted():
+    # k = 1 has 4 cells whose features sum to the sequence length: with an
+    # intercept and equal lengths only 3 are linearly independent.
+    rng = np.random.default_rng(0)
+    seqs = ["".join(rng.choice(list("ACGT"), 20)) for _ in range(30)]
+    features = make_features(kmer_count_matrix(encode_sequences(seqs), 1), 1, 50.0)
+    basis = residual_basis(check_covariates(None, 30))
+    with pytest.warns(UserWarning, match="only 3 of 4 motifs"):
+        selection = select_motifs(features, rng.standard_normal(30), basis, 4)
+    assert selection.cells.shape == (3,)
