@@ -1,0 +1,166 @@
+"""The ``motifs(seq, k=8, n_motifs=2)`` term of a model formula.
+
+Formulas are parsed by formulaic (the engine statsmodels 0.15 uses). The
+``motifs(...)`` call is found among formulaic's terms; its arguments are read
+with Python's own parser (:mod:`ast`), its column is looked up in the data, and
+every other term is materialised by formulaic as a nuisance covariate.
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from formulaic import Formula, model_matrix
+from formulaic.errors import FormulaicError
+
+#: Selection settings a ``motifs(...)`` term may carry.
+MOTIF_OPTIONS = ("k", "n_motifs", "lam", "pooling")
+
+
+@dataclass(frozen=True)
+class MotifTerm:
+    """What ``motifs(column, **options)`` asks for.
+
+    Attributes
+    ----------
+    column : str
+        Name of the sequence column.
+    options : dict
+        Selection settings (subset of :data:`MOTIF_OPTIONS`).
+    expression : str
+        The term as written in the formula.
+    """
+
+    column: str
+    options: dict = field(default_factory=dict)
+    expression: str = ""
+
+    @property
+    def name(self) -> str:
+        """Short term name used to label parameters: ``motifs(seq)``."""
+        return f"motifs({self.column})"
+
+
+@dataclass(frozen=True)
+class ParsedFormula:
+    """A formula split into response, motif term and covariate design."""
+
+    endog: pd.Series
+    sequences: pd.Series
+    exog: pd.DataFrame
+    motif_term: MotifTerm
+    covariate_formula: str
+    n_dropped: int
+    row_labels: pd.Index
+
+
+def _parse_motif_call(expression: str) -> MotifTerm:
+    try:
+        call = ast.parse(expression, mode="eval").body
+    except SyntaxError as exc:
+        raise ValueError(f"cannot read the motifs term {expression!r}: {exc.msg}") from None
+    if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Name) and call.func.id == "motifs"):
+        raise ValueError(f"{expression!r} is not a motifs(...) call")
+    if len(call.args) != 1 or not isinstance(call.args[0], ast.Name):
+        raise ValueError(f"motifs() takes the name of one sequence column as its first argument, "
+                         f"as in motifs(seq, k=8); got {expression!r}")
+    options = {}
+    for keyword in call.keywords:
+        if keyword.arg not in MOTIF_OPTIONS:
+            raise ValueError(f"unknown option {keyword.arg!r} in {expression!r}; "
+                             f"motifs() accepts {', '.join(MOTIF_OPTIONS)}")
+        try:
+            options[keyword.arg] = ast.literal_eval(keyword.value)
+        except ValueError:
+            raise ValueError(f"option {keyword.arg} of motifs() must be a literal value, "
+                             f"got {ast.unparse(keyword.value)!r}") from None
+    return MotifTerm(call.args[0].id, options, expression)
+
+
+def split_formula(formula: str) -> tuple[str, MotifTerm, str]:
+    """Return (response expression, motif term, covariate right-hand side)."""
+    if not isinstance(formula, str):
+        raise TypeError(f"formula must be a string, got {type(formula).__name__}")
+    try:
+        parsed = Formula(formula)
+    except FormulaicError as exc:
+        raise ValueError(f"cannot parse formula {formula!r}: {exc}") from None
+    if not hasattr(parsed, "lhs") or len(parsed.lhs) == 0:
+        raise ValueError(f"formula {formula!r} has no response: write it as 'y ~ motifs(seq) + ...'")
+    if len(parsed.lhs) != 1:
+        raise ValueError(f"formula {formula!r} must have exactly one response term")
+    motif_terms, covariate_terms = [], []
+    for term in parsed.rhs:
+        is_motif = [f.expr.replace(" ", "").startswith("motifs(") for f in term.factors]
+        if any(is_motif):
+            if len(term.factors) > 1:
+                raise ValueError(f"the motifs term cannot be part of an interaction ({term}); "
+                                 "adjust for covariates with '+' instead")
+            motif_terms.append(term.factors[0].expr)
+        else:
+            covariate_terms.append(str(term))
+    if not motif_terms:
+        raise ValueError(f"formula {formula!r} has no motifs(...) term: say which column holds "
+                         "the sequences, e.g. 'y ~ motifs(seq, k=8) + gc'")
+    if len(motif_terms) > 1:
+        raise ValueError(f"formula {formula!r} has {len(motif_terms)} motifs(...) terms; use one "
+                         "(select several motifs with n_motifs=)")
+    rhs = " + ".join(covariate_terms) if covariate_terms else "0"
+    if "1" not in covariate_terms and covariate_terms:
+        rhs = rhs + " - 1"  # formulaic would otherwise add back the intercept that was removed
+    return str(parsed.lhs[0]), _parse_motif_call(motif_terms[0]), rhs
+
+
+def parse_formula(formula: str, data: pd.DataFrame, subset=None, drop_cols=None,
+                  missing: str = "drop") -> ParsedFormula:
+    """Materialise a SEISM formula on a DataFrame.
+
+    Parameters
+    ----------
+    formula : str
+        ``"y ~ motifs(seq, k=8, n_motifs=2) + gc + C(batch)"``.
+    data : pandas.DataFrame
+    subset : array-like, optional
+        Boolean mask or index labels of the rows to use.
+    drop_cols : list of str, optional
+        Covariate columns of the design to drop after materialisation.
+    missing : {"drop", "raise"}
+        Rows with a missing value in a used column are dropped (statsmodels'
+        default) or raise an error.
+    """
+    if not isinstance(data, pd.DataFrame):
+        raise TypeError(f"data must be a pandas DataFrame, got {type(data).__name__}")
+    if missing not in ("drop", "raise"):
+        raise ValueError(f"missing must be 'drop' or 'raise', got {missing!r}")
+    lhs, term, rhs = split_formula(formula)
+    if term.column not in data.columns:
+        raise ValueError(f"motifs({term.column}): {term.column!r} is not a column of data "
+                         f"(columns: {', '.join(map(str, data.columns))})")
+    if subset is not None:
+        data = data.loc[subset]
+    n_total = len(data)
+    try:
+        matrices = model_matrix(f"{lhs} ~ {rhs}", data, na_action="drop" if missing == "drop" else "raise")
+    except FormulaicError as exc:
+        message = str(exc).split("\n")[0]
+        raise ValueError(f"formula {formula!r}: {message}") from None
+    keep = matrices.rhs.index
+    sequences = data.loc[keep, term.column]
+    has_sequence = sequences.notna().to_numpy()
+    if not has_sequence.all() and missing == "raise":
+        raise ValueError(f"{int((~has_sequence).sum())} rows have no sequence in column {term.column!r}")
+    keep = keep[has_sequence]
+    exog = pd.DataFrame(matrices.rhs).loc[keep]
+    if drop_cols:
+        unknown = [c for c in drop_cols if c not in exog.columns]
+        if unknown:
+            raise ValueError(f"drop_cols {unknown} are not columns of the design ({list(exog.columns)})")
+        exog = exog.drop(columns=list(drop_cols))
+    endog = pd.DataFrame(matrices.lhs).loc[keep].iloc[:, 0].astype(np.float64)
+    endog.name = lhs
+    return ParsedFormula(endog=endog, sequences=data.loc[keep, term.column], exog=exog.astype(np.float64),
+                         motif_term=term, covariate_formula=rhs, n_dropped=n_total - len(keep),
+                         row_labels=keep)

@@ -1,0 +1,247 @@
+"""SelectiveMotifModel: the statsmodels-shaped front end of the engine.
+
+``SelectiveMotifModel(endog, sequences, exog)`` or
+``SelectiveMotifModel.from_formula("y ~ motifs(seq, k=8, n_motifs=2) + gc", data)``
+then ``.fit()`` returns :class:`~seism_stats.results.SelectiveMotifResults`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from ._validation import RandomStateLike
+from .formula.motifs_term import MotifTerm, parse_formula
+from .inference import selective_inference
+from .results import SelectiveMotifResults
+
+
+@dataclass
+class ModelData:
+    """The data a model was built from (statsmodels keeps the same in ``model.data``).
+
+    Attributes
+    ----------
+    endog : pandas.Series
+    sequences : pandas.Series
+    exog : pandas.DataFrame
+        Covariate design (intercept included when present).
+    frame : pandas.DataFrame or None
+        The DataFrame given to ``from_formula``.
+    n_dropped : int
+        Rows dropped for missing values.
+    """
+
+    endog: pd.Series
+    sequences: pd.Series
+    exog: pd.DataFrame
+    frame: pd.DataFrame | None = None
+    n_dropped: int = 0
+
+    @property
+    def endog_name(self) -> str:
+        return str(self.endog.name)
+
+    @property
+    def exog_names(self) -> list[str]:
+        return [str(c) for c in self.exog.columns]
+
+    @property
+    def row_labels(self) -> pd.Index:
+        return self.endog.index
+
+
+class SelectiveMotifModel:
+    """Select sequence motifs associated with a response and test them selectively.
+
+    Parameters
+    ----------
+    endog : array-like (n,)
+        Response (continuous, or binary 0/1).
+    sequences : list of str, pandas Series or FASTA path
+        One DNA sequence per observation.
+    exog : array-like (n, p) or DataFrame, optional
+        Nuisance covariates. As in statsmodels, a constant is not added for
+        you when ``exog`` is given (use ``statsmodels.api.add_constant``);
+        with ``exog=None`` the model has an intercept.
+    k : int
+        Motif length (the grid has 4^k cells).
+    n_motifs : int
+        Motifs selected greedily.
+    lam : float
+        Kernel bandwidth.
+    pooling : {"sum", "max"}
+    missing : {"drop", "raise"}
+        Rows with NaN in endog or exog, or without a sequence.
+    motif_term : str
+        Name used to label motif parameters (``motifs(seq)`` from a formula).
+
+    Attributes
+    ----------
+    data : ModelData
+    formula : str or None
+    """
+
+    def __init__(self, endog, sequences, exog=None, *, k: int = 8, n_motifs: int = 1,
+                 lam: float = 1.0, pooling: str = "sum", missing: str = "drop",
+                 motif_term: str = "motifs"):
+        if missing not in ("drop", "raise", "none"):
+            raise ValueError(f"missing must be 'drop', 'raise' or 'none', got {missing!r}")
+        endog = _as_series(endog, "endog", "y")
+        if isinstance(sequences, (str, bytes)) or hasattr(sequences, "__fspath__"):
+            from .sequences import read_fasta
+            ids, seqs = read_fasta(sequences)
+            sequences = pd.Series(seqs, index=endog.index if len(seqs) == len(endog) else ids, name="sequence")
+        sequences = _as_series(sequences, "sequences", "sequence", index=endog.index)
+        if exog is None:
+            exog = pd.DataFrame({"Intercept": np.ones(len(endog))}, index=endog.index)
+        else:
+            exog = _as_frame(exog, endog.index)
+        for name, part in (("sequences", sequences), ("exog", exog)):
+            if len(part) != len(endog):
+                raise ValueError(f"endog has {len(endog)} rows but {name} has {len(part)}")
+        n_dropped = 0
+        if missing != "none":
+            bad = endog.isna().to_numpy() | sequences.isna().to_numpy() | exog.isna().any(axis=1).to_numpy()
+            if bad.any() and missing == "raise":
+                raise ValueError(f"{int(bad.sum())} rows have missing values (missing='raise')")
+            n_dropped = int(bad.sum())
+            endog, sequences, exog = endog[~bad], sequences[~bad], exog[~bad]
+        self.data = ModelData(endog, sequences, exog, None, n_dropped)
+        self.k = k
+        self.n_motifs = n_motifs
+        self.lam = lam
+        self.pooling = pooling
+        self.motif_term = motif_term
+        self.formula: str | None = None
+
+    @classmethod
+    def from_formula(cls, formula: str, data: pd.DataFrame, subset=None, drop_cols=None,
+                     *args, missing: str = "drop", **kwargs) -> "SelectiveMotifModel":
+        """Build the model from ``"y ~ motifs(seq, k=8, n_motifs=2) + covariates"``.
+
+        Parameters
+        ----------
+        formula : str
+            One ``motifs(column, k=, n_motifs=, lam=, pooling=)`` term names the
+            sequence column and the selection settings; every other term is a
+            covariate (parsed by formulaic, so ``C(batch)``, ``np.log(x)`` and
+            ``- 1`` work as in statsmodels).
+        data : pandas.DataFrame
+        subset : array-like, optional
+            Rows to use (mask or index labels).
+        drop_cols : list of str, optional
+            Design columns to drop.
+        missing : {"drop", "raise"}
+        **kwargs
+            Settings not given in ``motifs(...)`` (``k``, ``n_motifs``, ``lam``,
+            ``pooling``); the term's own settings win.
+        """
+        if args:
+            raise TypeError("from_formula takes no extra positional arguments")
+        parsed = parse_formula(formula, data, subset=subset, drop_cols=drop_cols, missing=missing)
+        options = {**kwargs, **parsed.motif_term.options}
+        model = cls(parsed.endog, parsed.sequences, parsed.exog, missing="none",
+                    motif_term=parsed.motif_term.name, **options)
+        model.data.frame = data
+        model.data.n_dropped = parsed.n_dropped
+        model.formula = formula
+        model.motif_term_spec: MotifTerm = parsed.motif_term
+        return model
+
+    @property
+    def nobs(self) -> int:
+        return len(self.data.endog)
+
+    @property
+    def endog_names(self) -> str:
+        return self.data.endog_name
+
+    @property
+    def exog_names(self) -> list[str]:
+        return self.data.exog_names
+
+    def fit(self, method: str = "mcmc", *, n_samples: int = 2000, burn_in: int = 50, thin: int = 1,
+            n_chains: int = 16, null: str = "auto", split_fraction: float = 0.5, refine: bool = True,
+            max_replays: int = 2_000_000, multitest_method: str = "fdr_bh",
+            random_state: RandomStateLike = None, n_jobs: int = 1, n_threads: int | None = None,
+            progress: bool = True) -> SelectiveMotifResults:
+        """Select the motifs and compute their p-values.
+
+        Parameters
+        ----------
+        method : {"mcmc", "rejection", "split", "naive"}
+            Which p-values ``results.pvalues`` holds: selective (sampled by
+            MCMC or rejection), data split, or naive (invalid after selection,
+            for contrast). Split and naive p-values are always computed too.
+        n_samples, burn_in, thin, n_chains, null, max_replays
+            Sampler settings (see :func:`seism_stats.selective_inference`).
+        split_fraction : float
+            Fraction of sequences used for selection by the data split.
+        refine : bool
+            Refine each motif by gradient ascent (PWM, logo).
+        multitest_method : str
+            ``statsmodels.stats.multitest.multipletests`` method of the adjusted column.
+        random_state : int or numpy.random.Generator
+        n_jobs, n_threads : int
+            Processes for sampler blocks; OpenMP threads of the kernels.
+        progress : bool
+            Progress bar while sampling.
+
+        Returns
+        -------
+        SelectiveMotifResults
+        """
+        exog = self.data.exog
+        has_intercept = bool(((exog.to_numpy() == 1.0).all(axis=0)).any()) if exog.shape[1] else False
+        inference = selective_inference(
+            self.data.sequences, self.data.endog.to_numpy(), exog.to_numpy(), k=self.k,
+            n_motifs=self.n_motifs, lam=self.lam, pooling=self.pooling,
+            method=method, null=null, n_samples=n_samples, burn_in=burn_in, thin=thin,
+            n_chains=n_chains, max_replays=max_replays, split_fraction=split_fraction,
+            refine=refine, add_intercept=False, covariate_names=self.exog_names,
+            random_state=random_state, n_threads=n_threads, n_jobs=n_jobs, progress=progress,
+        )
+        return SelectiveMotifResults(self, inference, multitest_method=multitest_method,
+                                     has_intercept=has_intercept)
+
+
+def _as_series(values, what: str, default_name: str, index=None) -> pd.Series:
+    if isinstance(values, pd.DataFrame):
+        if values.shape[1] != 1:
+            raise ValueError(f"{what} must be one column, got {values.shape[1]}")
+        values = values.iloc[:, 0]
+    if isinstance(values, pd.Series):
+        series = values.copy()
+        if index is not None and len(series) == len(index) and not series.index.equals(index):
+            series.index = index
+    else:
+        if isinstance(values, np.ndarray) and values.ndim == 2 and values.shape[1] == 1:
+            values = values[:, 0]
+        series = pd.Series(list(values) if what == "sequences" else np.asarray(values),
+                           index=index if index is not None and len(values) == len(index) else None)
+    if series.name is None:
+        series.name = default_name
+    return series
+
+
+def _as_frame(exog, index: pd.Index) -> pd.DataFrame:
+    if isinstance(exog, pd.Series):
+        exog = exog.to_frame()
+    if isinstance(exog, pd.DataFrame):
+        frame = exog.copy()
+        if len(frame) == len(index):
+            frame.index = index
+    else:
+        array = np.asarray(exog, dtype=np.float64)
+        if array.ndim == 1:
+            array = array[:, None]
+        frame = pd.DataFrame(array, columns=[f"x{i + 1}" for i in range(array.shape[1])],
+                             index=index if len(array) == len(index) else None)
+    try:
+        return frame.astype(np.float64)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"exog must be numeric; encode categories first (or use a formula "
+                        f"with C(...)): {exc}") from None

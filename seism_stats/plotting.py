@@ -1,0 +1,140 @@
+"""Figures: sequence logos, null distributions and calibration Q-Q plots (matplotlib)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+#: Conventional nucleotide colours (as in WebLogo and logomaker).
+LETTER_COLORS = {"A": "#109648", "C": "#255C99", "G": "#F7B32B", "T": "#D62839"}
+
+
+def information_content(ppm: np.ndarray) -> np.ndarray:
+    """Bits of information per position: ``2 + sum_b p_b log2 p_b``."""
+    p = np.clip(np.asarray(ppm, dtype=np.float64), 1e-12, 1.0)
+    return 2.0 + np.sum(p * np.log2(p), axis=1)
+
+
+def draw_logo(ax, ppm: np.ndarray, title: str | None = None) -> None:
+    """Draw a sequence logo of a PPM (rows are positions, columns A, C, G, T) on ``ax``.
+
+    Letter heights are probability x information content (bits), stacked with
+    the most probable letter on top.
+    """
+    from matplotlib.patches import PathPatch
+    from matplotlib.font_manager import FontProperties
+    from matplotlib.text import TextPath
+    from matplotlib.transforms import Affine2D
+
+    ppm = np.asarray(ppm, dtype=np.float64)
+    heights = ppm * information_content(ppm)[:, None]
+    font = FontProperties(family="DejaVu Sans", weight="bold")
+    for position, row in enumerate(heights):
+        bottom = 0.0
+        for b in np.argsort(row):
+            h = row[b]
+            if h <= 1e-4:
+                continue
+            letter = "ACGT"[b]
+            path = TextPath((0, 0), letter, size=1, prop=font)
+            extent = path.get_extents()
+            transform = (Affine2D().translate(-extent.x0, -extent.y0)
+                         .scale(0.9 / extent.width, h / extent.height)
+                         .translate(position + 0.05, bottom))
+            ax.add_patch(PathPatch(transform.transform_path(path), color=LETTER_COLORS[letter], lw=0))
+            bottom += h
+    ax.set_xlim(0, ppm.shape[0])
+    ax.set_ylim(0, 2)
+    ax.set_xticks(np.arange(ppm.shape[0]) + 0.5, [str(i + 1) for i in range(ppm.shape[0])])
+    ax.set_ylabel("bits")
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+    if title:
+        ax.set_title(title, fontsize=10)
+
+
+def plot_motif_logos(ppms: Sequence[np.ndarray], titles: Sequence[str] | None = None, width: float = 0.6):
+    """One logo per motif, stacked vertically; returns the Figure."""
+    import matplotlib.pyplot as plt
+
+    n = max(1, len(ppms))
+    k = max((p.shape[0] for p in ppms), default=4)
+    fig, axes = plt.subplots(n, 1, figsize=(max(3.0, width * k + 1), 2.0 * n), squeeze=False)
+    for j, ax in enumerate(axes[:, 0]):
+        if j < len(ppms):
+            draw_logo(ax, ppms[j], titles[j] if titles else None)
+        else:
+            ax.set_axis_off()
+            ax.text(0.5, 0.5, "no motif selected", ha="center", va="center", transform=ax.transAxes)
+    fig.tight_layout()
+    return fig
+
+
+def plot_null_distribution(null_statistics: np.ndarray, observed: float, title: str | None = None,
+                           bins: int = 50):
+    """Histogram of null statistics in the selection event with the observed value; returns the Figure."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5, 3.2))
+    ax.hist(null_statistics, bins=bins, color="0.7", edgecolor="0.4", density=True,
+            label=f"null draws in the event (B={len(null_statistics)})")
+    ax.axvline(observed, color="#D62839", lw=2, label="observed")
+    ax.set_xlabel("statistic T (fraction of residual variance explained)")
+    ax.set_ylabel("density")
+    ax.legend(fontsize=8)
+    if title:
+        ax.set_title(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def qqplot_pvalues(pvalues, labels: Sequence[str] | None = None, ax=None, band: float = 0.95):
+    """Q-Q plot of p-values against the uniform distribution, with a pointwise band.
+
+    Parameters
+    ----------
+    pvalues : array-like, or dict / sequence of array-likes
+        One set of p-values per method.
+    labels : sequence of str, optional
+    ax : matplotlib Axes, optional
+    band : float
+        Coverage of the pointwise Beta band for uniform order statistics.
+
+    Returns
+    -------
+    matplotlib Figure
+    """
+    import matplotlib.pyplot as plt
+    from scipy import stats
+
+    if isinstance(pvalues, dict):
+        labels = list(pvalues) if labels is None else labels
+        sets = list(pvalues.values())
+    elif np.ndim(pvalues[0]) == 0:
+        sets = [pvalues]
+    else:
+        sets = list(pvalues)
+    labels = labels or [f"set {i + 1}" for i in range(len(sets))]
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(4.2, 4.2))
+    else:
+        fig = ax.figure
+    m_max = max(np.isfinite(np.asarray(p, dtype=float)).sum() for p in sets)
+    if m_max:
+        i = np.arange(1, m_max + 1)
+        expected = i / (m_max + 1)
+        lo = stats.beta.ppf((1 - band) / 2, i, m_max + 1 - i)
+        hi = stats.beta.ppf(1 - (1 - band) / 2, i, m_max + 1 - i)
+        ax.fill_between(expected, lo, hi, color="0.85", label=f"{band:.0%} band (uniform)")
+    for p, label in zip(sets, labels):
+        p = np.sort(np.asarray(p, dtype=float)[np.isfinite(p)])
+        if p.size:
+            ax.plot(np.arange(1, p.size + 1) / (p.size + 1), p, ".", ms=3, label=label)
+    ax.plot([0, 1], [0, 1], color="k", lw=0.8)
+    ax.set_xlabel("uniform quantiles")
+    ax.set_ylabel("observed p-values")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.legend(fontsize=7, loc="upper left")
+    return fig

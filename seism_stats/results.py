@@ -1,0 +1,260 @@
+"""SelectiveMotifResults: what ``SelectiveMotifModel.fit`` returns (statsmodels' Results shape)."""
+
+from __future__ import annotations
+
+import pickle
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from statsmodels.stats.multitest import multipletests
+
+from .inference import MotifInference
+
+SELECTIVE_METHODS = ("mcmc", "rejection")
+
+
+class SelectiveMotifResults:
+    """Selected motifs and their selective, data-split and naive p-values.
+
+    Attributes
+    ----------
+    model : SelectiveMotifModel
+    inference : MotifInference
+        Everything the engine computed (selection, refined motifs, null draws).
+    method : str
+        Which p-values ``pvalues`` holds.
+    multitest_method : str
+        Method of ``pvalues_adjusted``.
+    """
+
+    def __init__(self, model, inference: MotifInference, multitest_method: str = "fdr_bh",
+                 has_intercept: bool = True):
+        self.model = model
+        self.inference = inference
+        self.method = inference.settings["method"]
+        self.multitest_method = multitest_method
+        self.has_intercept = has_intercept
+        self._check_multitest(multitest_method)
+
+    @staticmethod
+    def _check_multitest(method: str) -> None:
+        try:
+            multipletests([0.5], method=method)
+        except ValueError:
+            raise ValueError(f"unknown multitest_method {method!r} (see "
+                             "statsmodels.stats.multitest.multipletests)") from None
+
+    # -- labels -------------------------------------------------------------------------
+    @property
+    def motif_term(self) -> str:
+        return self.model.motif_term
+
+    @property
+    def param_names(self) -> list[str]:
+        """``motifs(seq)[GATTACA]``: term and level, as formulaic names ``C(batch)[T.b]``."""
+        return [f"{self.motif_term}[{kmer}]" for kmer in self.inference.kmers]
+
+    def _series(self, values, name: str) -> pd.Series:
+        return pd.Series(np.asarray(values, dtype=np.float64), index=pd.Index(self.param_names, name="motif"),
+                         name=name)
+
+    # -- numbers ------------------------------------------------------------------------
+    @property
+    def nobs(self) -> int:
+        return int(self.inference.n_sequences)
+
+    @property
+    def n_selected(self) -> int:
+        return self.inference.n_selected
+
+    @property
+    def params(self) -> pd.Series:
+        """OLS coefficient of each selected motif's feature in the selected model (full data).
+
+        An estimate given the selection; its naive standard error and interval
+        are not adjusted for the selection.
+        """
+        return self._series(self.inference.naive.params if self.n_selected else [], "coef")
+
+    @property
+    def bse(self) -> pd.Series:
+        """Naive OLS standard errors of ``params`` (not adjusted for selection)."""
+        return self._series(self.inference.naive.bse if self.n_selected else [], "std err")
+
+    @property
+    def pvalues_selective(self) -> pd.Series:
+        return self._series(self.inference.pvalues, "P>T (selective)")
+
+    @property
+    def pvalues_split(self) -> pd.Series:
+        """Data-split p-values (the split's own j-th motif: see ``motifs['split_kmer']``)."""
+        return self._series(self.inference.pvalues_split, "P (split)")
+
+    @property
+    def pvalues_naive(self) -> pd.Series:
+        """Naive OLS p-values on the data that selected the motifs (too small; contrast only)."""
+        return self._series(self.inference.naive.pvalues if self.n_selected else [], "P (naive)")
+
+    @property
+    def pvalues(self) -> pd.Series:
+        """P-values of the fitted ``method``: selective for mcmc/rejection, else split or naive."""
+        if self.method in SELECTIVE_METHODS:
+            return self.pvalues_selective
+        return self.pvalues_split if self.method == "split" else self.pvalues_naive
+
+    @property
+    def pvalues_mc_se(self) -> pd.Series:
+        """Monte-Carlo standard errors of the selective p-values."""
+        return self._series(self.inference.pvalues_se, "MC std err")
+
+    @property
+    def pvalues_adjusted(self) -> pd.Series:
+        """``pvalues`` adjusted for the number of motifs (``multitest_method``, BH by default)."""
+        p = self.pvalues.to_numpy()
+        adjusted = np.full_like(p, np.nan)
+        finite = np.isfinite(p)
+        if finite.any():
+            adjusted[finite] = multipletests(p[finite], method=self.multitest_method)[1]
+        return self._series(adjusted, f"P ({self.multitest_method})")
+
+    def conf_int(self, alpha: float = 0.05) -> pd.DataFrame:
+        """Confidence intervals where they are defined.
+
+        * ``method="split"``: OLS intervals on the held-out sequences for the
+          motifs selected on the other part (valid; rows follow the split's motifs).
+        * ``method="naive"``: OLS intervals on the full data (not valid after selection).
+        * selective methods: selective intervals are not part of the method
+          (SPEC 6 defines tests only); the frame holds NaN and a warning says so.
+        """
+        if not 0 < alpha < 1:
+            raise ValueError(f"alpha must be in (0, 1), got {alpha}")
+        q = self.n_selected
+        table = np.full((q, 2), np.nan)
+        if self.method == "split" and self.inference.split is not None:
+            tests = self._split_tests_at(alpha)
+            m = min(q, tests.shape[0])
+            table[:m] = tests[:m]
+        elif self.method == "naive" and q:
+            table = self._naive_intervals(alpha)
+        else:
+            warnings.warn("selective confidence intervals are not computed (the method defines "
+                          "tests); use fit(method='split') for valid intervals", UserWarning, stacklevel=2)
+        return pd.DataFrame(table, index=pd.Index(self.param_names, name="motif"), columns=[0, 1])
+
+    def _naive_intervals(self, alpha: float) -> np.ndarray:
+        from scipy import stats
+        naive = self.inference.naive
+        half = stats.t.ppf(1 - alpha / 2, naive.df_resid) * naive.bse
+        return np.column_stack([naive.params - half, naive.params + half])
+
+    def _split_tests_at(self, alpha: float) -> np.ndarray:
+        from scipy import stats
+        tests = self.inference.split.tests
+        half = stats.t.ppf(1 - alpha / 2, tests.df_resid) * tests.bse
+        return np.column_stack([tests.params - half, tests.params + half])
+
+    # -- tables -------------------------------------------------------------------------
+    @property
+    def motifs(self) -> pd.DataFrame:
+        """One row per selected motif: k-mer, consensus, score, p-values side by side."""
+        table = self.inference.motif_table()
+        table.index = pd.Index(self.param_names, name="motif")
+        position = table.columns.get_loc("pvalue_mc_se") + 1
+        table.insert(position, "pvalue_adj", self.pvalues_adjusted.to_numpy())
+        return table
+
+    @property
+    def sampler_info(self) -> pd.Series:
+        """Sampler settings and diagnostics: draws, burn-in, acceptance, ESS, replays, seconds."""
+        s = self.inference.settings
+        sample = self.inference.null_sample
+        info = {
+            "method": s["method"], "null": s["null"],
+            "draws": sample.n_draws if sample else 0,
+            "chains": sample.n_chains if sample else 0,
+            "burn_in": s["burn_in"], "thin": s["thin"],
+            "acceptance_rate": sample.acceptance_rate if sample else np.nan,
+            "ess_min": float(np.min(sample.effective_sample_size())) if sample and self.n_selected else np.nan,
+            "replays": sample.n_replays if sample else 0,
+            "seconds": sample.seconds if sample else 0.0,
+            "random_state": s["random_state"],
+        }
+        return pd.Series(info, name="sampler", dtype=object)
+
+    def summary_frame(self, alpha: float = 0.05) -> pd.DataFrame:
+        """Tidy table: one row per motif, estimates, p-values and intervals (where defined)."""
+        frame = self.motifs.copy()
+        frame.insert(frame.columns.get_loc("coef") + 1, "std_err", self.bse.to_numpy())
+        if self.method in ("split", "naive"):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                ci = self.conf_int(alpha)
+            frame[f"ci_lower_{self.method}"] = ci[0].to_numpy()
+            frame[f"ci_upper_{self.method}"] = ci[1].to_numpy()
+        return frame
+
+    def summary(self, alpha: float = 0.05):
+        """A ``statsmodels.iolib.summary.Summary``: settings header, motif table, notes."""
+        from .summary import build_summary
+        return build_summary(self, alpha)
+
+    def __repr__(self) -> str:
+        return (f"<SelectiveMotifResults: {self.n_selected} motif(s) {self.inference.kmers}, "
+                f"method={self.method!r}, nobs={self.nobs}>")
+
+    # -- plots --------------------------------------------------------------------------
+    def plot_motifs(self, **kwargs):
+        """Sequence logo of each refined PWM (returns the matplotlib Figure)."""
+        from .plotting import plot_motif_logos
+        return plot_motif_logos(self.inference.ppms, titles=[
+            f"{name}  p={p:.3g}" for name, p in zip(self.param_names, self.pvalues)], **kwargs)
+
+    def plot_null(self, j: int = 0, **kwargs):
+        """Null distribution of motif j's statistic in the selection event, with the observed value."""
+        from .plotting import plot_null_distribution
+        sample = self.inference.null_sample
+        if sample is None:
+            raise ValueError(f"no null draws: the model was fitted with method={self.method!r}")
+        if not 0 <= j < self.n_selected:
+            raise IndexError(f"motif index {j} out of range ({self.n_selected} motifs selected)")
+        return plot_null_distribution(sample.draws[:, j], float(self.inference.selection.statistics[j]),
+                                      title=f"{self.param_names[j]} (p = {self.pvalues_selective.iloc[j]:.3g})",
+                                      **kwargs)
+
+    # -- persistence --------------------------------------------------------------------
+    def save(self, path, remove_data: bool = False) -> None:
+        """Pickle the results (as statsmodels' ``save``)."""
+        if remove_data:
+            self.remove_data()
+        with open(Path(path), "wb") as handle:
+            pickle.dump(self, handle, protocol=pickle.HIGHEST_PROTOCOL)
+
+    @classmethod
+    def load(cls, path) -> "SelectiveMotifResults":
+        """Load results written by :meth:`save` (only load files you trust: this is pickle)."""
+        with open(Path(path), "rb") as handle:
+            results = pickle.load(handle)
+        if not isinstance(results, cls):
+            raise TypeError(f"{path} does not hold {cls.__name__}, but {type(results).__name__}")
+        return results
+
+    def remove_data(self) -> None:
+        """Drop the arrays with one entry per observation (data, residuals, split rows).
+
+        Tables, summaries, null draws and plots keep working.
+        """
+        data = self.model.data
+        data.frame = None
+        data.endog = data.endog.iloc[:0]
+        data.sequences = data.sequences.iloc[:0]
+        data.exog = data.exog.iloc[:0]
+        inference = self.inference
+        selection = inference.selection
+        empty = np.zeros((0,) + selection.event.basis.shape[1:])
+        object.__setattr__(selection.event, "basis", empty)
+        object.__setattr__(selection, "unit_residual", np.zeros(0))
+        if inference.split is not None:
+            object.__setattr__(inference.split, "select_rows", np.zeros(0, dtype=np.int64))
+            object.__setattr__(inference.split, "test_rows", np.zeros(0, dtype=np.int64))

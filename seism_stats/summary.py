@@ -1,0 +1,136 @@
+"""The printed summary of SelectiveMotifResults (a statsmodels ``Summary``).
+
+The header shows the method's settings, not only coefficients (statsmodels
+issue 5461): data, grid, kernel, sampler, draws, acceptance, ESS, seed, null
+model, covariates. The motif table puts selective, data-split and naive
+p-values side by side; notes warn about coarse Monte-Carlo resolution.
+"""
+
+from __future__ import annotations
+
+import textwrap
+
+import numpy as np
+from statsmodels.iolib.summary import Summary
+from statsmodels.iolib.table import SimpleTable
+from statsmodels.iolib.tableformatting import fmt_2cols, fmt_params
+
+#: A selective p-value within this many Monte-Carlo resolutions 1/(B+1) of
+#: its floor is flagged in the notes.
+RESOLUTION_WARNING_FACTOR = 2.0
+#: Width of the wrapped notes under the tables.
+NOTE_WIDTH = 96
+
+
+class MotifSummary(Summary):
+    """statsmodels ``Summary`` whose tables differ in width; LaTeX renders each table on its own."""
+
+    def as_latex(self) -> str:
+        parts = [table.as_latex_tabular() for table in self.tables]
+        if self.extra_txt:
+            parts.append("\n".join(self.extra_txt).replace("\n", "\\newline\n"))
+        return "\n".join(parts)
+
+
+def _fmt(value, digits: int = 4) -> str:
+    if value is None:
+        return "None"
+    if isinstance(value, (float, np.floating)):
+        if np.isnan(value):
+            return "nan"
+        return f"{value:.{digits}g}"
+    return str(value)
+
+
+def _header(results) -> SimpleTable:
+    s = results.inference.settings
+    info = results.sampler_info
+    model = results.model
+    covariates = ", ".join(model.exog_names) or "none"
+    left = [
+        ("Dep. Variable:", model.endog_names),
+        ("Model:", "SelectiveMotifModel"),
+        ("No. Observations:", str(results.nobs)),
+        ("Rows dropped (missing):", str(model.data.n_dropped)),
+        ("Motif length k:", str(s["k"])),
+        ("Grid cells:", f"{s['n_cells']} (all k-mers)"),
+        ("Kernel:", f"Gaussian lam={_fmt(s['lam'])}, {s['pooling']}-pool"),
+        ("Motifs selected:", f"{results.n_selected} of {s['n_motifs']}"),
+        ("Covariates:", covariates if len(covariates) < 30 else covariates[:27] + "..."),
+    ]
+    right = [
+        ("Method:", s["method"]),
+        ("Null model:", {"sphere": "residual sphere", "permutation": "permutation"}[s["null"]]),
+        ("Null draws (B):", str(info["draws"])),
+        ("Chains:", str(info["chains"])),
+        ("Burn-in / thin:", f"{info['burn_in']} / {info['thin']}"),
+        ("Acceptance rate:", _fmt(info["acceptance_rate"], 3)),
+        ("Min. ESS:", _fmt(info["ess_min"], 4)),
+        ("Replays:", str(info["replays"])),
+        ("Seed (random_state):", str(s["random_state"])),
+    ]
+    # Built as statsmodels' summary_top does: two stub/value tables joined side by side.
+    title = "SEISM selective motif inference"
+    table = SimpleTable([[v] for _, v in left], None, [k for k, _ in left], title=title, txt_fmt=fmt_2cols)
+    table.extend_right(SimpleTable([[v] for _, v in right], None,
+                                   [f"{'  ' + k:<21}" for k, _ in right], title=title, txt_fmt=fmt_2cols))
+    return table
+
+
+def _motif_table(results, alpha: float) -> SimpleTable:
+    motifs = results.motifs
+    headers = ["kmer", "consensus", "score", "coef", "P>T sel.", "MC s.e.",
+               f"P {results.multitest_method}", "split kmer", "P split", "P naive"]
+    rows = []
+    for _, row in motifs.iterrows():
+        rows.append([row["kmer"], row["consensus"], _fmt(row["score"]), _fmt(row["coef"]),
+                     _fmt(row["pvalue"], 3), _fmt(row["pvalue_mc_se"], 2), _fmt(row["pvalue_adj"], 3),
+                     row["split_kmer"] or "-", _fmt(row["pvalue_split"], 3), _fmt(row["pvalue_naive"], 3)])
+    if not rows:
+        rows = [["(none)"] + [""] * (len(headers) - 1)]
+        stubs = [""]
+    else:
+        stubs = [f"motif{j + 1}" for j in range(len(rows))]
+    return SimpleTable(rows, headers=headers, stubs=stubs, txt_fmt=fmt_params)
+
+
+def _notes(results) -> list[str]:
+    notes = []
+    s = results.inference.settings
+    sample = results.inference.null_sample
+    if results.method in ("mcmc", "rejection"):
+        notes.append("P>T sel.: selective p-value (1 + #{T_b >= T_obs}) / (1 + B) over null draws "
+                     "conditioned on selecting the same grid cells; MC s.e. from the effective "
+                     "sample size of the exceedance indicator.")
+    if sample is not None and results.n_selected:
+        resolution = 1.0 / (1.0 + sample.n_draws)
+        coarse = results.pvalues_selective.to_numpy() <= RESOLUTION_WARNING_FACTOR * resolution
+        if coarse.any():
+            names = ", ".join(np.asarray(results.param_names)[coarse])
+            notes.append(f"[!] Monte-Carlo resolution: with B = {sample.n_draws} draws the smallest "
+                         f"possible p-value is {resolution:.2g}; {names} sit(s) at that floor. "
+                         "Increase n_samples to resolve smaller p-values.")
+        if results.method == "rejection" and sample.n_draws < s["n_samples"]:
+            notes.append(f"[!] Rejection sampling ran out of replays: {sample.n_draws} of "
+                         f"{s['n_samples']} draws. Use method='mcmc' or raise max_replays.")
+    if results.method in ("mcmc", "rejection") and results.n_selected and sample is not None and sample.n_draws == 0:
+        notes.append("[!] No null draw fell in the selection event: selective p-values are undefined.")
+    notes.append("P split: motifs selected on a random "
+                 f"{s['split_fraction']:.0%} of the sequences and tested by OLS on the rest "
+                 "(the split may select other k-mers: see 'split kmer').")
+    notes.append("P naive: OLS on the same data that selected the motifs; NOT valid after "
+                 "selection, shown for contrast. coef is the OLS coefficient in the selected model.")
+    if results.model.data.n_dropped:
+        notes.append(f"{results.model.data.n_dropped} rows with missing values were dropped.")
+    if not results.has_intercept:
+        notes.append("The covariates have no intercept: the null model is not centred.")
+    return notes
+
+
+def build_summary(results, alpha: float = 0.05) -> MotifSummary:
+    """Assemble the summary of a :class:`~seism_stats.results.SelectiveMotifResults`."""
+    summary = MotifSummary()
+    summary.tables.append(_header(results))
+    summary.tables.append(_motif_table(results, alpha))
+    summary.add_extra_txt([textwrap.fill(note, NOTE_WIDTH, subsequent_indent="  ") for note in _notes(results)])
+    return summary

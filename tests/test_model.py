@@ -1,0 +1,165 @@
+"""SelectiveMotifModel / SelectiveMotifResults: formulas, tables, summary, plots, persistence."""
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import numpy as np
+import pandas as pd
+import pytest
+from statsmodels.iolib.summary import Summary
+
+import seism_stats.formula.api as smf
+from seism_stats import SelectiveMotifModel, SelectiveMotifResults, qqplot_pvalues
+from simulations.data import simulate_dataset
+
+
+@pytest.fixture(scope="module")
+def frame():
+    data = simulate_dataset(150, 40, consensus="GATTA", beta=1.5, covariate=0.5, random_state=21)
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({
+        "seq": data.sequences,
+        "expr": data.y,
+        "gc": [(s.count("G") + s.count("C")) / len(s) for s in data.sequences],
+        "batch": rng.choice(["a", "b", "c"], len(data.y)),
+    }, index=[f"peak{i}" for i in range(len(data.y))])
+    df.loc["peak3", "gc"] = np.nan
+    df.loc["peak5", "seq"] = None
+    return df
+
+
+@pytest.fixture(scope="module")
+def results(frame):
+    model = SelectiveMotifModel.from_formula("expr ~ motifs(seq, k=5, n_motifs=2) + gc + C(batch)", frame)
+    return model.fit(n_samples=400, random_state=3, progress=False)
+
+
+def test_formula_builds_covariates_and_drops_missing(frame):
+    model = SelectiveMotifModel.from_formula("expr ~ motifs(seq, k=5, n_motifs=2) + gc + C(batch)", frame)
+    assert model.formula.startswith("expr ~")
+    assert model.data.frame is frame
+    assert model.exog_names == ["Intercept", "gc", "C(batch)[T.b]", "C(batch)[T.c]"]
+    assert model.endog_names == "expr"
+    assert model.nobs == 148 and model.data.n_dropped == 2
+    assert "peak3" not in model.data.row_labels and "peak5" not in model.data.row_labels
+    assert (model.k, model.n_motifs) == (5, 2)
+
+
+def test_formula_api_alias_and_kwargs(frame):
+    model = smf.selective_motifs("expr ~ motifs(seq) + gc - 1", frame, k=4, n_motifs=3)
+    assert (model.k, model.n_motifs) == (4, 3)
+    assert model.exog_names == ["gc"]
+
+
+@pytest.mark.parametrize("formula, message", [
+    ("expr ~ gc", "no motifs"),
+    ("expr ~ motifs(seq) + motifs(seq, k=3)", "2 motifs"),
+    ("expr ~ motifs(sequence)", "'sequence' is not a column"),
+    ("expr ~ motifs(seq) + gcc", "gcc"),
+    ("expr ~ motifs(seq, width=3)", "unknown option 'width'"),
+    ("expr ~ motifs(seq):gc", "interaction"),
+    ("expr ~ motifs(seq) +", "cannot parse"),
+    ("motifs(seq) + gc", "no response"),
+    ("expr ~ motifs(seq, k=x)", "must be a literal"),
+])
+def test_bad_formulas(frame, formula, message):
+    with pytest.raises(ValueError, match=message):
+        SelectiveMotifModel.from_formula(formula, frame)
+
+
+def test_data_must_be_a_frame():
+    with pytest.raises(TypeError, match="DataFrame"):
+        SelectiveMotifModel.from_formula("y ~ motifs(seq)", {"y": [1, 2]})
+
+
+def test_results_are_pandas_with_motif_names(results):
+    assert isinstance(results, SelectiveMotifResults)
+    names = results.param_names
+    assert names[0] == "motifs(seq)[GATTA]"
+    for series in (results.params, results.bse, results.pvalues, results.pvalues_split,
+                   results.pvalues_naive, results.pvalues_adjusted, results.pvalues_mc_se):
+        assert isinstance(series, pd.Series)
+        assert list(series.index) == names and series.index.name == "motif"
+    assert results.pvalues.iloc[0] < 0.05
+    assert np.all((results.pvalues > 0) & (results.pvalues <= 1))
+    assert np.all(results.pvalues_adjusted >= results.pvalues - 1e-15)
+    motifs = results.motifs
+    for column in ("kmer", "consensus", "score", "pvalue", "pvalue_mc_se", "pvalue_adj", "pvalue_split",
+                   "pvalue_naive", "split_kmer"):
+        assert column in motifs.columns
+    info = results.sampler_info
+    assert info["draws"] == 400 and 0 < info["acceptance_rate"] <= 1 and info["ess_min"] > 0
+
+
+def test_conf_int_where_defined(results, frame):
+    with pytest.warns(UserWarning, match="not computed"):
+        ci = results.conf_int()
+    assert list(ci.columns) == [0, 1] and ci.isna().all().all()
+    model = SelectiveMotifModel.from_formula("expr ~ motifs(seq, k=5) + gc", frame)
+    split = model.fit(method="split", random_state=1, progress=False)
+    ci = split.conf_int(0.1)
+    assert ci.shape == (1, 2) and ci.iloc[0, 0] < ci.iloc[0, 1]
+    assert split.pvalues.equals(split.pvalues_split)
+    assert split.inference.null_sample is None
+    naive = model.fit(method="naive", random_state=1, progress=False)
+    assert naive.conf_int().iloc[0, 0] < naive.params.iloc[0] < naive.conf_int().iloc[0, 1]
+
+
+def test_summary_text_html_latex(results):
+    summary = results.summary()
+    assert isinstance(summary, Summary)
+    text = summary.as_text()
+    assert "GATTA" in text and "SEISM" in text
+    assert f"{results.pvalues.iloc[0]:.3g}" in text
+    for setting in ("Motif length k:", "Grid cells:", "Null draws (B):", "Burn-in", "Acceptance rate:",
+                    "Min. ESS:", "Seed (random_state):", "Null model:", "Covariates:", "Rows dropped"):
+        assert setting in text
+    assert "2 rows with missing values were dropped" in text
+    assert str(summary) == text
+    assert "<table" in summary.as_html()
+    assert "\\begin{tabular}" in summary.as_latex()
+    assert "GATTA" in summary.as_csv()
+    frame = results.summary_frame()
+    assert "std_err" in frame.columns and len(frame) == results.n_selected
+
+
+def test_resolution_warning_in_summary(results):
+    # The planted motif reaches the smallest p-value B draws allow.
+    assert results.pvalues.iloc[0] == pytest.approx(1 / 401)
+    notes = " ".join(" ".join(results.summary().extra_txt).split())
+    assert "Monte-Carlo resolution" in notes and "motifs(seq)[GATTA]" in notes
+
+
+def test_plots_return_figures(results):
+    from matplotlib.figure import Figure
+    assert isinstance(results.plot_motifs(), Figure)
+    assert isinstance(results.plot_null(0), Figure)
+    with pytest.raises(IndexError):
+        results.plot_null(5)
+    assert isinstance(qqplot_pvalues({"uniform": np.linspace(0.01, 0.99, 50)}), Figure)
+
+
+def test_save_load_round_trip(results, tmp_path):
+    path = tmp_path / "res.pkl"
+    results.save(path)
+    loaded = SelectiveMotifResults.load(path)
+    pd.testing.assert_series_equal(loaded.pvalues, results.pvalues)
+    pd.testing.assert_frame_equal(loaded.motifs, results.motifs)
+    loaded.remove_data()
+    assert len(loaded.model.data.endog) == 0
+    assert "GATTA" in loaded.summary().as_text()
+    loaded.save(tmp_path / "small.pkl")
+    assert (tmp_path / "small.pkl").stat().st_size < path.stat().st_size
+
+
+def test_array_interface_and_fasta(tmp_path):
+    data = simulate_dataset(60, 30, consensus="GAT", random_state=2)
+    fasta = tmp_path / "seqs.fa"
+    fasta.write_text("".join(f">s{i}\n{s}\n" for i, s in enumerate(data.sequences)))
+    res_list = SelectiveMotifModel(data.y, data.sequences, k=3).fit(n_samples=100, random_state=0, progress=False)
+    res_fasta = SelectiveMotifModel(data.y, str(fasta), k=3).fit(n_samples=100, random_state=0, progress=False)
+    pd.testing.assert_series_equal(res_list.pvalues, res_fasta.pvalues)
+    assert res_list.model.exog_names == ["Intercept"]
+    with pytest.raises(ValueError, match="endog has 60 rows but sequences has 59"):
+        SelectiveMotifModel(data.y, data.sequences[:59], k=3)
