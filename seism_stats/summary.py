@@ -26,10 +26,10 @@ class MotifSummary(Summary):
     """statsmodels ``Summary`` whose tables differ in width; LaTeX renders each table on its own."""
 
     def as_latex(self) -> str:
-        parts = [table.as_latex_tabular() for table in self.tables]
-        if self.extra_txt:
-            parts.append("\n".join(self.extra_txt).replace("\n", "\\newline\n"))
-        return "\n".join(parts)
+        latex = "\n".join(table.as_latex_tabular() for table in self.tables)
+        if self.extra_txt is not None:  # as statsmodels' Summary.as_latex
+            latex = latex + "\n\n" + self.extra_txt.replace("\n", " \\newline\n ")
+        return latex
 
 
 def _fmt(value, digits: int = 4) -> str:

@@ -118,7 +118,8 @@ def test_summary_text_html_latex(results):
     assert "2 rows with missing values were dropped" in text
     assert str(summary) == text
     assert "<table" in summary.as_html()
-    assert "\\begin{tabular}" in summary.as_latex()
+    latex = summary.as_latex()
+    assert "\\begin{tabular}" in latex and "\\newline" in latex and "GATTA" in latex
     assert "GATTA" in summary.as_csv()
     frame = results.summary_frame()
     assert "std_err" in frame.columns and len(frame) == results.n_selected
@@ -127,7 +128,7 @@ def test_summary_text_html_latex(results):
 def test_resolution_warning_in_summary(results):
     # The planted motif reaches the smallest p-value B draws allow.
     assert results.pvalues.iloc[0] == pytest.approx(1 / 401)
-    notes = " ".join(" ".join(results.summary().extra_txt).split())
+    notes = " ".join(results.summary().extra_txt.split())
     assert "Monte-Carlo resolution" in notes and "motifs(seq)[GATTA]" in notes
 
 
