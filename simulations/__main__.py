@@ -1,0 +1,83 @@
+"""Command line: ``python -m simulations <calibration|power|speed|all> [--quick] [--n-datasets N] [--jobs J]``.
+
+Writes each figure (PNG) and its numbers (CSV) into ``paper_figures/`` (or ``--out``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import time
+from pathlib import Path
+
+from . import experiments, figures
+
+#: Grids of the full run and of ``--quick`` (under 3 minutes on 2 cores).
+FULL = {
+    "calibration_datasets": 1000,
+    "power_datasets": 200,
+    "betas": [0.0, 0.25, 0.5, 0.75, 1.0, 1.5],
+    "ns": [50, 100, 200, 400],
+    "speed": {"n": [100, 200, 500, 1000, 2000, 5000], "k": [3, 4, 5, 6, 7, 8], "B": [250, 500, 1000, 2000, 4000, 8000]},
+    "speed_repeats": 3,
+}
+QUICK = {
+    "calibration_datasets": 60,
+    "power_datasets": 16,
+    "betas": [0.0, 0.75, 1.5],
+    "ns": [50, 200],
+    "speed": {"n": [100, 300], "k": [3, 5], "B": [250, 1000]},
+    "speed_repeats": 1,
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m simulations", description=__doc__.split("\n")[0])
+    parser.add_argument("experiment", choices=["calibration", "power", "speed", "all"])
+    parser.add_argument("--quick", action="store_true", help="small grid, few data sets (< 3 min)")
+    parser.add_argument("--n-datasets", type=int, default=None,
+                        help="data sets per calibration run / per power grid point")
+    parser.add_argument("--jobs", type=int, default=1, help="parallel processes (joblib)")
+    parser.add_argument("--seed", type=int, default=20231212, help="master seed")
+    parser.add_argument("--out", type=Path, default=Path("paper_figures"))
+    args = parser.parse_args(argv)
+    if args.n_datasets is not None and args.n_datasets < 1:
+        parser.error("--n-datasets must be at least 1")
+    grid = QUICK if args.quick else FULL
+    out = args.out
+    out.mkdir(parents=True, exist_ok=True)
+    run = ["calibration", "power", "speed"] if args.experiment == "all" else [args.experiment]
+    log = []
+    for experiment in run:
+        start = time.perf_counter()
+        if experiment == "calibration":
+            n = args.n_datasets or grid["calibration_datasets"]
+            table, ks = experiments.calibration(n, seed=args.seed, jobs=args.jobs)
+            table.to_csv(out / "calibration_pvalues.csv", index=False)
+            ks.to_csv(out / "calibration_ks.csv", index=False)
+            figures.calibration_figure(table, ks).savefig(out / "calibration_qq.png", dpi=120)
+            print(ks.to_string(index=False))
+        elif experiment == "power":
+            n = args.n_datasets or grid["power_datasets"]
+            table, summary = experiments.power(grid["betas"], grid["ns"], n, seed=args.seed + 1, jobs=args.jobs)
+            table.to_csv(out / "power_runs.csv", index=False)
+            summary.to_csv(out / "power.csv", index=False)
+            figures.power_figure(summary).savefig(out / "power.png", dpi=120)
+            print(summary.to_string(index=False))
+        else:
+            table, slopes = experiments.speed(grid["speed"], repeats=grid["speed_repeats"], seed=args.seed + 2)
+            table.to_csv(out / "speed.csv", index=False)
+            slopes.to_csv(out / "speed_slopes.csv", index=False)
+            figures.speed_figure(table, slopes).savefig(out / "speed.png", dpi=120)
+            print(slopes.to_string(index=False))
+        seconds = time.perf_counter() - start
+        log.append(f"{experiment}: {seconds:.0f} s ({'quick' if args.quick else 'full'}, jobs={args.jobs}, "
+                   f"seed={args.seed}, {platform.machine()} {platform.python_version()})")
+        print(log[-1])
+    with open(out / "runs.log", "a") as handle:
+        handle.write("\n".join(log) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
