@@ -15,7 +15,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from . import _kron
-from .kmers import hamming_to_all
+from .kmers import canonical_mask, hamming_to_all, merge_reverse_complements
 
 #: Dense feature matrices above this size are refused with a clear error.
 DENSE_LIMIT_BYTES = 4 * 2**30
@@ -46,8 +46,10 @@ class KroneckerFeatures:
 
     pooling = "sum"
 
-    def __init__(self, counts: sp.csr_array, k: int, lam: float, n_threads: int = 1):
+    def __init__(self, counts: sp.csr_array, k: int, lam: float, n_threads: int = 1,
+                 grid_mask: np.ndarray | None = None):
         self.counts = counts
+        self.grid_mask = grid_mask
         self.k = int(k)
         self.lam = float(lam)
         self.decay = kernel_decay(lam)
@@ -89,7 +91,7 @@ class KroneckerFeatures:
         counts = self.counts[np.asarray(rows, dtype=np.int64)].tocsr()
         counts.indptr = counts.indptr.astype(np.int64)
         counts.indices = counts.indices.astype(np.int64)
-        return KroneckerFeatures(counts, self.k, self.lam, self.n_threads)
+        return KroneckerFeatures(counts, self.k, self.lam, self.n_threads, self.grid_mask)
 
     def dense(self) -> np.ndarray:
         """The full n x 4^k matrix (small problems, tests and baselines only)."""
@@ -113,8 +115,10 @@ class DenseFeatures:
         How the matrix was pooled.
     """
 
-    def __init__(self, matrix: np.ndarray, k: int, lam: float, pooling: str):
+    def __init__(self, matrix: np.ndarray, k: int, lam: float, pooling: str,
+                 grid_mask: np.ndarray | None = None):
         self.matrix = np.ascontiguousarray(matrix, dtype=np.float64)
+        self.grid_mask = grid_mask
         self.k = int(k)
         self.lam = float(lam)
         self.pooling = pooling
@@ -135,7 +139,7 @@ class DenseFeatures:
     @classmethod
     def from_kronecker(cls, features: KroneckerFeatures):
         """Materialise sum-pooled features (the naive dense baseline)."""
-        return cls(features.dense(), features.k, features.lam, "sum")
+        return cls(features.dense(), features.k, features.lam, "sum", features.grid_mask)
 
     @property
     def n_sequences(self) -> int:
@@ -160,7 +164,8 @@ class DenseFeatures:
 
     def subset(self, rows: np.ndarray) -> "DenseFeatures":
         """Features of the sequences at positions ``rows`` (for sample splitting)."""
-        return DenseFeatures(self.matrix[np.asarray(rows, dtype=np.int64)], self.k, self.lam, self.pooling)
+        return DenseFeatures(self.matrix[np.asarray(rows, dtype=np.int64)], self.k, self.lam, self.pooling,
+                             self.grid_mask)
 
 
 def _check_dense_size(n: int, n_cells: int) -> None:
@@ -174,10 +179,28 @@ def _check_dense_size(n: int, n_cells: int) -> None:
 
 
 def make_features(counts: sp.csr_array, k: int, lam: float, pooling: str = "sum",
-                  n_threads: int = 1):
-    """Build the feature map for a pooling mode (``"sum"`` or ``"max"``)."""
+                  n_threads: int = 1, revcomp: bool = False):
+    """Build the feature map for a pooling mode (``"sum"`` or ``"max"``).
+
+    With ``revcomp=True`` a k-mer and its reverse complement share one cell:
+    the features are computed on both strands' counts (exact, see
+    :func:`~seism_stats.kmers.merge_reverse_complements`) and only the
+    canonical member of each pair stays in the grid (``grid_mask``).
+    """
+    grid_mask = None
+    if revcomp:
+        counts = merge_reverse_complements(counts, k)
+        grid_mask = canonical_mask(k)
     if pooling == "sum":
-        return KroneckerFeatures(counts, k, lam, n_threads)
+        return KroneckerFeatures(counts, k, lam, n_threads, grid_mask)
     if pooling == "max":
-        return DenseFeatures.max_pooling(counts, k, lam, n_threads)
+        features = DenseFeatures.max_pooling(counts, k, lam, n_threads)
+        features.grid_mask = grid_mask
+        return features
     raise ValueError(f"pooling must be 'sum' or 'max', got {pooling!r}")
+
+
+def grid_size(features) -> int:
+    """Number of cells in the grid (canonical k-mers only when reverse complements are merged)."""
+    mask = features.grid_mask
+    return int(features.n_cells if mask is None else mask.sum())

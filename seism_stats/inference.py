@@ -27,8 +27,8 @@ from ._validation import (
     residual_basis,
 )
 from .classical import OLSMotifTests, SplitTests, naive_tests, split_tests
-from .features import make_features
-from .kmers import check_k, kmer_count_matrix, kmer_to_string
+from .features import grid_size, make_features
+from .kmers import check_k, kmer_count_matrix, kmer_to_string, reverse_complement_index
 from .refinement import RefinedMotif, WindowDesign, consensus, refine_motif
 from .replay import SelectionReplay
 from .selection import Selection, select_motifs
@@ -143,7 +143,10 @@ class MotifInference:
             "pvalue_naive": self.naive.pvalues if self.naive.pvalues.size else np.full(self.n_selected, np.nan),
         }, index=index)
         if self.refined:
-            table.insert(2, "refined_kmer", [kmer_to_string(m.refined_cell, self.k) for m in self.refined])
+            cells = [m.refined_cell for m in self.refined]
+            if self.settings.get("revcomp"):
+                cells = [min(c, int(reverse_complement_index(self.k)[c])) for c in cells]
+            table.insert(2, "refined_kmer", [kmer_to_string(c, self.k) for c in cells])
             table.insert(4, "refined_score", [m.score for m in self.refined])
         return table
 
@@ -157,6 +160,7 @@ def selective_inference(
     n_motifs: int = 1,
     lam: float = 1.0,
     pooling: str = "sum",
+    revcomp: bool = True,
     method: str = "mcmc",
     null: str = "auto",
     n_samples: int = 2000,
@@ -191,6 +195,9 @@ def selective_inference(
         Kernel bandwidth: a mismatch multiplies a window's weight by ``exp(-lam)``.
     pooling : {"sum", "max"}
         Pooling of window kernel values over a sequence.
+    revcomp : bool
+        Merge each k-mer with its reverse complement into one cell and scan
+        both strands (default, for double-stranded DNA).
     method : {"mcmc", "rejection", "split", "naive"}
         Sampler for the selective p-values (``"split"``/``"naive"`` skip sampling).
     null : {"auto", "sphere", "permutation"}
@@ -246,7 +253,7 @@ def selective_inference(
         null = "permutation" if np.unique(y).shape[0] == 2 else "sphere"
 
     counts = kmer_count_matrix(encoded, k)
-    features = make_features(counts, k, lam, pooling, n_threads)
+    features = make_features(counts, k, lam, pooling, n_threads, revcomp=bool(revcomp))
     timings["features"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
@@ -256,7 +263,7 @@ def selective_inference(
     clock = time.perf_counter()
     refined: tuple[RefinedMotif, ...] = ()
     if refine and selection.event.n_selected:
-        windows = WindowDesign(encoded, k, pooling)
+        windows = WindowDesign(encoded, k, pooling, revcomp=bool(revcomp))
         residual = selection.unit_residual * selection.residual_norm
         refined = tuple(
             refine_motif(windows, lam, residual, np.hstack([basis, selection.event.basis[:, :j]]), int(c))
@@ -286,7 +293,8 @@ def selective_inference(
     timings["classical"] = time.perf_counter() - clock
 
     settings = {
-        "k": k, "n_cells": features.n_cells, "lam": float(lam), "pooling": pooling,
+        "k": k, "n_cells": grid_size(features), "revcomp": bool(revcomp), "lam": float(lam),
+        "pooling": pooling,
         "n_motifs": n_motifs, "method": method, "null": null, "n_samples": n_samples,
         "burn_in": burn_in if method == "mcmc" else 0, "thin": thin if method == "mcmc" else 1,
         "n_chains": n_chains if method == "mcmc" else N_SAMPLER_BLOCKS,

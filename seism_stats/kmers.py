@@ -77,3 +77,33 @@ def hamming_to_all(index: int, k: int) -> np.ndarray:
     diff = np.arange(4**k, dtype=np.uint64) ^ np.uint64(index)
     low_bits = np.uint64(int("01" * k, 2)) if k else np.uint64(0)
     return np.bitwise_count((diff | (diff >> np.uint64(1))) & low_bits).astype(np.int64)
+
+
+def reverse_complement_index(k: int) -> np.ndarray:
+    """Index of the reverse complement of every k-mer (a permutation of 0..4^k-1).
+
+    With A=0, C=1, G=2, T=3 the complement of letter b is 3 - b.
+    """
+    digits = kmer_digits(np.arange(4**k), k)
+    complement = 3 - digits[:, ::-1].astype(np.int64)
+    return complement @ (4 ** np.arange(k - 1, -1, -1, dtype=np.int64))
+
+
+def canonical_mask(k: int) -> np.ndarray:
+    """True for the canonical member (smaller index) of each {k-mer, reverse complement} pair."""
+    return np.arange(4**k) <= reverse_complement_index(k)
+
+
+def merge_reverse_complements(counts: sp.csr_array, k: int) -> sp.csr_array:
+    """Counts of each k-mer on both strands: ``C'[i, w] = C[i, w] + C[i, rc(w)]``.
+
+    Because the Hamming kernel is invariant under reverse-complementing both
+    arguments, ``C' K`` gives ``phi_z + phi_rc(z)`` for every z: the feature of
+    the merged cell {z, rc(z)} (twice phi_z for a palindrome, a scale that no
+    score depends on).
+    """
+    merged = (counts + counts[:, reverse_complement_index(k)]).tocsr()
+    merged.sum_duplicates()
+    merged.indptr = merged.indptr.astype(np.int64)
+    merged.indices = merged.indices.astype(np.int64)
+    return merged

@@ -73,6 +73,8 @@ class SelectiveMotifModel:
     lam : float
         Kernel bandwidth.
     pooling : {"sum", "max"}
+    revcomp : bool
+        Merge each k-mer with its reverse complement (scan both strands).
     missing : {"drop", "raise"}
         Rows with NaN in endog or exog, or without a sequence.
     motif_term : str
@@ -85,7 +87,7 @@ class SelectiveMotifModel:
     """
 
     def __init__(self, endog, sequences, exog=None, *, k: int = 8, n_motifs: int = 1,
-                 lam: float = 1.0, pooling: str = "sum", missing: str = "drop",
+                 lam: float = 1.0, pooling: str = "sum", revcomp: bool = True, missing: str = "drop",
                  motif_term: str = "motifs"):
         if missing not in ("drop", "raise", "none"):
             raise ValueError(f"missing must be 'drop', 'raise' or 'none', got {missing!r}")
@@ -114,6 +116,7 @@ class SelectiveMotifModel:
         self.n_motifs = n_motifs
         self.lam = lam
         self.pooling = pooling
+        self.revcomp = revcomp
         self.motif_term = motif_term
         self.formula: str | None = None
 
@@ -125,7 +128,7 @@ class SelectiveMotifModel:
         Parameters
         ----------
         formula : str
-            One ``motifs(column, k=, n_motifs=, lam=, pooling=)`` term names the
+            One ``motifs(column, k=, n_motifs=, lam=, pooling=, revcomp=)`` term names the
             sequence column and the selection settings; every other term is a
             covariate (parsed by formulaic, so ``C(batch)``, ``np.log(x)`` and
             ``- 1`` work as in statsmodels).
@@ -137,7 +140,7 @@ class SelectiveMotifModel:
         missing : {"drop", "raise"}
         **kwargs
             Settings not given in ``motifs(...)`` (``k``, ``n_motifs``, ``lam``,
-            ``pooling``); the term's own settings win.
+            ``pooling``, ``revcomp``); the term's own settings win.
         """
         if args:
             raise TypeError("from_formula takes no extra positional arguments")
@@ -198,7 +201,7 @@ class SelectiveMotifModel:
         has_intercept = bool(((exog.to_numpy() == 1.0).all(axis=0)).any()) if exog.shape[1] else False
         inference = selective_inference(
             self.data.sequences, self.data.endog.to_numpy(), exog.to_numpy(), k=self.k,
-            n_motifs=self.n_motifs, lam=self.lam, pooling=self.pooling,
+            n_motifs=self.n_motifs, lam=self.lam, pooling=self.pooling, revcomp=self.revcomp,
             method=method, null=null, n_samples=n_samples, burn_in=burn_in, thin=thin,
             n_chains=n_chains, max_replays=max_replays, split_fraction=split_fraction,
             refine=refine, add_intercept=False, covariate_names=self.exog_names,

@@ -27,7 +27,7 @@ import scipy.optimize
 import scipy.sparse as sp
 
 from . import _kmers
-from .kmers import kmer_digits
+from .kmers import kmer_digits, reverse_complement_index
 from .sequences import EncodedSequences
 
 #: Probability given to the selected letter at the start of refinement.
@@ -67,10 +67,15 @@ class WindowDesign:
     encoded : EncodedSequences
     k : int
     pooling : {"sum", "max"}
+    revcomp : bool
+        Also scan the reverse-complement strand (the merged grid's features).
     """
 
-    def __init__(self, encoded: EncodedSequences, k: int, pooling: str = "sum"):
+    def __init__(self, encoded: EncodedSequences, k: int, pooling: str = "sum", revcomp: bool = False):
         rows, cols = _kmers.window_kmers(encoded.codes, encoded.offsets, k)
+        if revcomp:
+            rows = np.concatenate([rows, rows])
+            cols = np.concatenate([cols, reverse_complement_index(k)[cols]])
         self.k = int(k)
         self.n = len(encoded)
         self.pooling = pooling

@@ -117,6 +117,7 @@ def select_motifs(features, y: np.ndarray, covariate_basis: np.ndarray,
     if covariate_basis.shape[1]:
         den -= np.sum(features.project(covariate_basis.T) ** 2, axis=0)
 
+    in_grid = np.ones(n_cells, dtype=bool) if features.grid_mask is None else features.grid_mask
     cross = np.zeros((n_cells, n_motifs))
     basis = np.zeros((unit.shape[0], n_motifs))
     inv_den = np.zeros((n_motifs, n_cells))
@@ -124,7 +125,7 @@ def select_motifs(features, y: np.ndarray, covariate_basis: np.ndarray,
     cells: list[int] = []
     statistics: list[float] = []
     for j in range(n_motifs):
-        valid = den > RELATIVE_NORM_TOL * raw_norms
+        valid = in_grid & (den > RELATIVE_NORM_TOL * raw_norms)
         inv_den[j, valid] = 1.0 / den[valid]
         cell = int(_replay.argmax_step(num, coef, cross, inv_den, j))
         stat = float(_replay.step_scores(num, coef, cross, inv_den, j)[cell])

@@ -53,7 +53,7 @@ def _header(results) -> SimpleTable:
         ("No. Observations:", str(results.nobs)),
         ("Rows dropped (missing):", str(model.data.n_dropped)),
         ("Motif length k:", str(s["k"])),
-        ("Grid cells:", f"{s['n_cells']} (all k-mers)"),
+        ("Grid cells:", f"{s['n_cells']} ({'k-mer + rev. comp.' if s.get('revcomp') else 'all k-mers'})"),
         ("Kernel:", f"Gaussian lam={_fmt(s['lam'])}, {s['pooling']}-pool"),
         ("Motifs selected:", f"{results.n_selected} of {s['n_motifs']}"),
         ("Covariates:", covariates if len(covariates) < 30 else covariates[:27] + "..."),

@@ -66,3 +66,31 @@ def test_threads_do_not_change_results(random_sequences, rng):
 def test_kmer_text_round_trip():
     for kmer in ["A", "T", "GATTACA", "CCGGTTAA"]:
         assert kmer_to_string(string_to_kmer(kmer), len(kmer)) == kmer
+
+
+def reverse_complement(s):
+    return s.translate(str.maketrans("ACGTN", "TGCAN"))[::-1]
+
+
+@pytest.mark.parametrize("k", [1, 2, 3, 4])
+@pytest.mark.parametrize("pooling", ["sum", "max"])
+def test_reverse_complement_grid_matches_brute_force(random_sequences, k, pooling, rng):
+    from seism_stats.kmers import canonical_mask, reverse_complement_index
+
+    counts = kmer_count_matrix(encode_sequences(random_sequences), k)
+    merged = make_features(counts, k, 0.7, pooling, revcomp=True)
+    forward = brute_force_features(random_sequences, k, 0.7, pooling)
+    backward = brute_force_features([reverse_complement(s) for s in random_sequences], k, 0.7, pooling)
+    # Scanning both strands: sum pooling adds the strands, max pooling takes the larger.
+    expected = forward + backward if pooling == "sum" else np.maximum(forward, backward)
+    dense = merged.dense() if pooling == "sum" else merged.matrix
+    np.testing.assert_allclose(dense, expected, rtol=0, atol=1e-10)
+    rc = reverse_complement_index(k)
+    np.testing.assert_allclose(dense, dense[:, rc], atol=1e-12)  # one cell per {z, rc(z)}
+    mask = canonical_mask(k)
+    palindromes = int((rc == np.arange(4**k)).sum())
+    assert mask.sum() == (4**k + palindromes) // 2
+    assert np.array_equal(merged.grid_mask, mask)
+    if pooling == "sum":
+        weights = rng.standard_normal((2, len(random_sequences)))
+        np.testing.assert_allclose(merged.project(weights), weights @ expected, atol=1e-10)

@@ -16,7 +16,7 @@ from simulations.data import simulate_dataset
 
 @pytest.fixture(scope="module")
 def frame():
-    data = simulate_dataset(150, 40, consensus="GATTA", beta=1.5, covariate=0.5, random_state=21)
+    data = simulate_dataset(150, 40, consensus="GATTA", beta=3.0, covariate=0.5, random_state=21)
     rng = np.random.default_rng(0)
     df = pd.DataFrame({
         "seq": data.sequences,

@@ -12,8 +12,9 @@ from seism_stats.selection import select_motifs
 from seism_stats.sequences import encode_sequences
 
 
-def brute_force_greedy(phi, y, covariates, q):
+def brute_force_greedy(phi, y, covariates, q, grid=None):
     """Greedy selection with explicit least-squares projections on the dense features."""
+    grid = np.ones(phi.shape[1], dtype=bool) if grid is None else grid
     selected = []
     for _ in range(q):
         design = np.column_stack([covariates] + [phi[:, c] for c in selected])
@@ -21,7 +22,7 @@ def brute_force_greedy(phi, y, covariates, q):
         r = project(y)
         scores = np.full(phi.shape[1], -np.inf)
         for z in range(phi.shape[1]):
-            if z in selected:
+            if z in selected or not grid[z]:
                 continue
             f = project(phi[:, z])
             if f @ f > 1e-9 * (phi[:, z] @ phi[:, z]):
@@ -31,17 +32,20 @@ def brute_force_greedy(phi, y, covariates, q):
 
 
 @pytest.mark.parametrize("pooling", ["sum", "max"])
+@pytest.mark.parametrize("revcomp", [False, True])
 @pytest.mark.parametrize("seed", [0, 1, 2])
-def test_greedy_selection_matches_brute_force(pooling, seed):
+def test_greedy_selection_matches_brute_force(pooling, revcomp, seed):
     rng = np.random.default_rng(seed)
     seqs = ["".join(rng.choice(list("ACGT"), 25)) for _ in range(40)]
     y = rng.standard_normal(40)
     x = rng.standard_normal(40)
     design = check_covariates(x, 40)
-    features = make_features(kmer_count_matrix(encode_sequences(seqs), 3), 3, 0.9, pooling)
+    features = make_features(kmer_count_matrix(encode_sequences(seqs), 3), 3, 0.9, pooling, revcomp=revcomp)
     phi = features.dense() if pooling == "sum" else features.matrix
     selection = select_motifs(features, y, residual_basis(design), 3)
-    assert selection.cells.tolist() == brute_force_greedy(phi, y, design, 3)
+    assert selection.cells.tolist() == brute_force_greedy(phi, y, design, 3, features.grid_mask)
+    if revcomp:
+        assert features.grid_mask[selection.cells].all()
 
 
 def test_observed_response_is_in_its_event(planted_data):

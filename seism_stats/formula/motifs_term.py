@@ -17,7 +17,7 @@ from formulaic import Formula, model_matrix
 from formulaic.errors import FormulaicError
 
 #: Selection settings a ``motifs(...)`` term may carry.
-MOTIF_OPTIONS = ("k", "n_motifs", "lam", "pooling")
+MOTIF_OPTIONS = ("k", "n_motifs", "lam", "pooling", "revcomp")
 
 
 @dataclass(frozen=True)
