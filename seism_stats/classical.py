@@ -142,3 +142,46 @@ def split_tests(features, y: np.ndarray, covariates: np.ndarray, n_motifs: int,
     tests = naive_tests(features.subset(test_rows), y[test_rows], covariates[test_rows],
                         selection.cells, alpha)
     return SplitTests(select_rows, test_rows, tests)
+
+
+def fixed_motif_test(sequences, y, ppm, covariates=None, *, lam: float = 1.0, pooling: str = "sum",
+                     revcomp: bool = True, add_intercept: bool = True, alpha: float = 0.05) -> OLSMotifTests:
+    """Ordinary OLS t-test of one motif given in advance (for example read from JASPAR/MEME).
+
+    No selection happens, so the ordinary test is valid. The motif's feature is
+    the one-layer-CNN feature of the PPM used as a continuous filter:
+    ``phi_z(x) = pool_l exp(-lam/2 ||x_l - z||^2)``.
+
+    Parameters
+    ----------
+    sequences : list of str, pandas Series or FASTA path
+    y : array-like (n,)
+    ppm : array-like (width, 4)
+        Position probability (or count) matrix, columns A, C, G, T.
+    covariates : array-like (n, p), optional
+    lam, pooling, revcomp
+        Kernel bandwidth, pooling and whether both strands are scanned.
+
+    Returns
+    -------
+    OLSMotifTests
+        One row; ``cells`` holds the k-mer nearest to the PPM.
+    """
+    from .kmers import check_k
+    from .motif_io import _check_ppm
+    from .refinement import WindowDesign
+    from .sequences import encode_sequences
+    from ._validation import check_covariates
+
+    ppm = _check_ppm(ppm, "ppm")
+    encoded = encode_sequences(sequences)
+    y = check_response(y, len(encoded))
+    k = check_k(ppm.shape[0], encoded)
+    design = check_covariates(covariates, len(encoded), add_intercept)
+    residual_basis(design)  # raises when too few residual degrees of freedom remain
+    if pooling not in ("sum", "max"):
+        raise ValueError(f"pooling must be 'sum' or 'max', got {pooling!r}")
+    windows = WindowDesign(encoded, k, pooling, revcomp=revcomp)
+    feature, _ = windows.features(windows.kmer_weights(ppm, float(lam)))
+    cell = int(np.sum(np.argmax(ppm, axis=1) * 4 ** np.arange(k - 1, -1, -1)))
+    return ols_motif_tests(y, design, feature[:, None], np.array([cell]), alpha)

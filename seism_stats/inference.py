@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from joblib import Parallel, delayed
+from joblib import delayed
 
 from . import samplers
 from ._validation import (
@@ -28,6 +28,7 @@ from ._validation import (
 )
 from .classical import OLSMotifTests, SplitTests, naive_tests, split_tests
 from .features import grid_size, make_features
+from .parallel import check_backend, run_tasks
 from .kmers import check_k, kmer_count_matrix, kmer_to_string, reverse_complement_index
 from .refinement import RefinedMotif, WindowDesign, consensus, refine_motif
 from .replay import SelectionReplay
@@ -175,6 +176,8 @@ def selective_inference(
     random_state: RandomStateLike = None,
     n_threads: int | None = None,
     n_jobs: int = 1,
+    backend: str = "joblib",
+    client=None,
     progress: bool = False,
 ) -> MotifInference:
     """Select motifs associated with ``y`` and test them, correcting for the selection.
@@ -219,6 +222,10 @@ def selective_inference(
         OpenMP threads of the kernels (default: usable cores).
     n_jobs : int
         Processes for the sampler blocks (joblib); results do not depend on it.
+    backend : {"joblib", "dask"}
+        ``"dask"`` sends the sampler blocks to a ``dask.distributed`` Client
+        (``client``, or the current one); same results as joblib.
+    client : dask.distributed.Client, optional
     progress : bool
         Progress bar during sampling.
 
@@ -237,6 +244,7 @@ def selective_inference(
     thin = check_positive_int(thin, "thin")
     n_chains = check_positive_int(n_chains, "n_chains")
     n_jobs = check_positive_int(n_jobs, "n_jobs")
+    check_backend(backend)
     seed_repr = random_state if isinstance(random_state, (int, np.integer)) else (
         None if random_state is None else type(random_state).__name__)
     rng = check_random_state(random_state)
@@ -283,7 +291,8 @@ def selective_inference(
     pvalues_se = np.full(q, np.nan)
     if method in ("mcmc", "rejection") and q:
         null_sample = _sample_null(features, selection, basis, method, null, block_rngs, n_samples,
-                                   burn_in, thin, n_chains, max_replays, n_threads, n_jobs, progress)
+                                   burn_in, thin, n_chains, max_replays, n_threads, n_jobs, progress,
+                                   backend, client)
         pvalues, pvalues_se = selective_pvalues(null_sample, selection.statistics)
     timings["sampling"] = time.perf_counter() - clock
 
@@ -300,7 +309,7 @@ def selective_inference(
         "n_chains": n_chains if method == "mcmc" else N_SAMPLER_BLOCKS,
         "max_replays": max_replays, "split_fraction": split_fraction, "refine": bool(refine),
         "add_intercept": bool(add_intercept), "random_state": seed_repr, "n_threads": n_threads,
-        "n_jobs": n_jobs,
+        "n_jobs": n_jobs, "backend": backend,
     }
     return MotifInference(settings, n, names, selection, refined, null_sample, pvalues, pvalues_se,
                           naive, split, timings)
@@ -327,7 +336,7 @@ def selective_pvalues(null_sample: samplers.NullSample, observed: np.ndarray) ->
 def _sample_null(features, selection: Selection, basis: np.ndarray, method: str, null: str,
                  block_rngs: list[np.random.Generator], n_samples: int, burn_in: int, thin: int,
                  n_chains: int, max_replays: int, n_threads: int, n_jobs: int,
-                 progress: bool) -> samplers.NullSample:
+                 progress: bool, backend: str = "joblib", client=None) -> samplers.NullSample:
     """Run the sampler as independently seeded blocks, in one process or spread over ``n_jobs``.
 
     MCMC blocks are chain groups (:class:`~seism_stats.samplers.ChainGroups`):
@@ -337,25 +346,23 @@ def _sample_null(features, selection: Selection, basis: np.ndarray, method: str,
     """
     n_blocks = min(len(block_rngs), n_chains) if method == "mcmc" else len(block_rngs)
     rngs = block_rngs[:n_blocks]
+    together = n_jobs == 1 and backend == "joblib"  # else one task per block
     if method == "mcmc":
         per_chain = -(-n_samples // n_chains)
         sizes = [len(c) for c in np.array_split(np.arange(n_chains), n_blocks)]
-        jobs = [(rngs, n_chains)] if n_jobs == 1 else [([rngs[b]], sizes[b]) for b in range(n_blocks)]
+        jobs = [(rngs, n_chains)] if together else [([rngs[b]], sizes[b]) for b in range(n_blocks)]
         tasks = [delayed(_sample_block)(features, selection, basis, method, null, job_rngs,
                                         per_chain * chains, burn_in, thin, chains,
-                                        max_replays, n_threads if n_jobs == 1 else 1, progress and i == 0)
+                                        max_replays, n_threads if together else 1, progress and i == 0)
                  for i, (job_rngs, chains) in enumerate(jobs)]
     else:
         per_block = -(-n_samples // n_blocks)
         tasks = [delayed(_sample_block)(features, selection, basis, method, null, rngs[b], per_block,
                                         burn_in, thin, 1, max_replays // n_blocks,
-                                        n_threads if n_jobs == 1 else 1, progress and b == 0)
+                                        n_threads if together else 1, progress and b == 0)
                  for b in range(n_blocks)]
     start = time.perf_counter()
-    if n_jobs == 1 or len(tasks) == 1:
-        parts = [function(*args, **kwargs) for function, args, kwargs in tasks]
-    else:
-        parts = Parallel(n_jobs=min(n_jobs, len(tasks)))(tasks)
+    parts = run_tasks(tasks, n_jobs, backend, client)
     return samplers.merge_samples(parts, time.perf_counter() - start)
 
 

@@ -170,7 +170,7 @@ class SelectiveMotifModel:
             n_chains: int = 16, null: str = "auto", split_fraction: float = 0.5, refine: bool = True,
             max_replays: int = 2_000_000, multitest_method: str = "fdr_bh",
             random_state: RandomStateLike = None, n_jobs: int = 1, n_threads: int | None = None,
-            progress: bool = True) -> SelectiveMotifResults:
+            backend: str = "joblib", client=None, progress: bool = True) -> SelectiveMotifResults:
         """Select the motifs and compute their p-values.
 
         Parameters
@@ -190,6 +190,9 @@ class SelectiveMotifModel:
         random_state : int or numpy.random.Generator
         n_jobs, n_threads : int
             Processes for sampler blocks; OpenMP threads of the kernels.
+        backend, client
+            ``"joblib"`` (default) or ``"dask"`` (chains sent to a ``dask.distributed``
+            Client); the p-values are the same.
         progress : bool
             Progress bar while sampling.
 
@@ -205,7 +208,8 @@ class SelectiveMotifModel:
             method=method, null=null, n_samples=n_samples, burn_in=burn_in, thin=thin,
             n_chains=n_chains, max_replays=max_replays, split_fraction=split_fraction,
             refine=refine, add_intercept=False, covariate_names=self.exog_names,
-            random_state=random_state, n_threads=n_threads, n_jobs=n_jobs, progress=progress,
+            random_state=random_state, n_threads=n_threads, n_jobs=n_jobs, backend=backend, client=client,
+            progress=progress,
         )
         return SelectiveMotifResults(self, inference, multitest_method=multitest_method,
                                      has_intercept=has_intercept)

@@ -223,6 +223,19 @@ class SelectiveMotifResults:
                                       title=f"{self.param_names[j]} (p = {self.pvalues_selective.iloc[j]:.3g})",
                                       **kwargs)
 
+    # -- motif files --------------------------------------------------------------------
+    def to_meme(self, path, nsites: int | None = None):
+        """Write the refined PWMs in MEME minimal format (for Tomtom, SEA, ...)."""
+        from .motif_io import write_meme
+        return write_meme(self.inference.ppms, [f"motif{j + 1}" for j in range(self.n_selected)], path,
+                          nsites=nsites or self.nobs, alt_names=self.inference.kmers)
+
+    def to_jaspar(self, path, nsites: int | None = None):
+        """Write the refined PWMs as JASPAR PFMs (counts = probability x nsites)."""
+        from .motif_io import write_jaspar
+        return write_jaspar(self.inference.ppms, self.inference.kmers, path, nsites=nsites or self.nobs,
+                            ids=[f"motif{j + 1}" for j in range(self.n_selected)])
+
     # -- persistence --------------------------------------------------------------------
     def save(self, path, remove_data: bool = False) -> None:
         """Pickle the results (as statsmodels' ``save``)."""

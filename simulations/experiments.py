@@ -13,13 +13,14 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
-from joblib import Parallel, delayed
+from joblib import delayed
 from scipy import stats
 from statsmodels.stats.proportion import proportion_confint
 from tqdm.auto import tqdm
 
 from seism_stats.inference import selective_inference
 from seism_stats.kmers import hamming_to_all, string_to_kmer
+from seism_stats.parallel import run_tasks
 
 from .data import simulate_dataset
 
@@ -86,11 +87,15 @@ def run_dataset(setting: Setting, seed: np.random.SeedSequence) -> dict:
     return row
 
 
-def run_many(settings: list[Setting], seed: int, jobs: int = 1, desc: str = "data sets") -> pd.DataFrame:
-    """Run each setting once per entry of ``settings``, each with its own child seed."""
+def run_many(settings: list[Setting], seed: int, jobs: int = 1, desc: str = "data sets",
+             backend: str = "joblib", client=None) -> pd.DataFrame:
+    """Run each setting once per entry of ``settings``, each with its own child seed.
+
+    ``backend="dask"`` sends the data sets to a ``dask.distributed`` Client.
+    """
     children = np.random.SeedSequence(seed).spawn(len(settings))
-    tasks = (delayed(run_dataset)(s, c) for s, c in zip(settings, children))
-    rows = Parallel(n_jobs=jobs, return_as="generator")(tasks)
+    tasks = [delayed(run_dataset)(s, c) for s, c in zip(settings, children)]
+    rows = run_tasks(tasks, jobs, backend, client, as_generator=True)
     return pd.DataFrame(list(tqdm(rows, total=len(settings), desc=desc, unit="set")))
 
 

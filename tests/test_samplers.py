@@ -109,3 +109,23 @@ def test_results_do_not_depend_on_n_jobs(null):
     assert np.array_equal(serial.null_sample.statistics, parallel.null_sample.statistics)
     assert np.array_equal(serial.pvalues, parallel.pvalues)
     assert serial.null_sample.n_replays == parallel.null_sample.n_replays
+
+
+def test_dask_backend_gives_the_joblib_pvalues():
+    distributed = pytest.importorskip("distributed")
+    data = simulate_dataset(40, 20, consensus="GAT", random_state=4)
+    kwargs = dict(k=3, n_samples=160, burn_in=10, random_state=9)
+    local = selective_inference(data.sequences, data.y, n_jobs=2, **kwargs)
+    with distributed.Client(processes=False, n_workers=1, threads_per_worker=2, dashboard_address=None) as client:
+        remote = selective_inference(data.sequences, data.y, backend="dask", client=client, **kwargs)
+    assert np.array_equal(local.pvalues, remote.pvalues)
+    assert np.array_equal(local.null_sample.statistics, remote.null_sample.statistics)
+
+
+def test_dask_backend_needs_a_client():
+    pytest.importorskip("distributed")
+    data = simulate_dataset(40, 20, consensus="GAT", random_state=4)
+    with pytest.raises(ValueError, match="needs a running dask.distributed Client"):
+        selective_inference(data.sequences, data.y, k=3, n_samples=16, backend="dask")
+    with pytest.raises(ValueError, match="backend must be one of"):
+        selective_inference(data.sequences, data.y, k=3, backend="spark")

@@ -1,0 +1,138 @@
+"""Motif files biologists use: MEME minimal format and JASPAR PFM, both ways.
+
+Exported motifs can be annotated by Tomtom, SEA or the JASPAR tools; an
+imported PWM can be tested as a fixed motif (no selection, so an ordinary
+test is valid): :func:`seism_stats.classical.fixed_motif_test`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+LETTERS = "ACGT"
+
+
+def _check_ppm(ppm, name: str) -> np.ndarray:
+    ppm = np.asarray(ppm, dtype=np.float64)
+    if ppm.ndim != 2 or ppm.shape[1] != 4 or ppm.shape[0] == 0:
+        raise ValueError(f"motif {name!r} must be a (width x 4) matrix over A, C, G, T, got shape {ppm.shape}")
+    if not np.isfinite(ppm).all() or (ppm < 0).any():
+        raise ValueError(f"motif {name!r} has negative or non-finite entries")
+    sums = ppm.sum(axis=1, keepdims=True)
+    if (sums <= 0).any():
+        raise ValueError(f"motif {name!r} has a position with all-zero counts")
+    return ppm / sums
+
+
+def write_meme(ppms: Sequence[np.ndarray], names: Sequence[str], path: str | os.PathLike,
+               nsites: int = 100, background: Sequence[float] = (0.25, 0.25, 0.25, 0.25),
+               alt_names: Sequence[str] | None = None) -> Path:
+    """Write motifs in MEME minimal format (version 4, both strands)."""
+    path = Path(path)
+    lines = ["MEME version 4", "", f"ALPHABET= {LETTERS}", "", "strands: + -", "",
+             "Background letter frequencies",
+             " ".join(f"{a} {b:.4f}" for a, b in zip(LETTERS, background)), ""]
+    for j, (ppm, name) in enumerate(zip(ppms, names)):
+        ppm = _check_ppm(ppm, name)
+        alt = f" {alt_names[j]}" if alt_names else ""
+        lines.append(f"MOTIF {name}{alt}")
+        lines.append(f"letter-probability matrix: alength= 4 w= {ppm.shape[0]} nsites= {nsites} E= 0")
+        lines.extend(" " + " ".join(f"{v:.6f}" for v in row) for row in ppm)
+        lines.append("")
+    path.write_text("\n".join(lines))
+    return path
+
+
+def write_jaspar(ppms: Sequence[np.ndarray], names: Sequence[str], path: str | os.PathLike,
+                 nsites: int = 100, ids: Sequence[str] | None = None) -> Path:
+    """Write motifs as JASPAR PFMs (counts = probability x ``nsites``, rounded)."""
+    path = Path(path)
+    lines = []
+    for j, (ppm, name) in enumerate(zip(ppms, names)):
+        counts = np.rint(_check_ppm(ppm, name) * nsites).astype(int)
+        lines.append(f">{ids[j] if ids else name} {name}")
+        for b, letter in enumerate(LETTERS):
+            lines.append(f"{letter} [ " + " ".join(f"{c:4d}" for c in counts[:, b]) + " ]")
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def read_meme(path: str | os.PathLike) -> dict[str, np.ndarray]:
+    """Read the motifs of a MEME (minimal or full) file: ``{name: (width x 4) PPM}``."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"MEME file not found: {path}")
+    lines = path.read_text().splitlines()
+    if not any(line.startswith("MEME version") for line in lines):
+        raise ValueError(f"{path} is not a MEME file (no 'MEME version' line)")
+    alphabet = next((line.split("=", 1)[1].strip() for line in lines if line.startswith("ALPHABET=")), LETTERS)
+    if alphabet != LETTERS:
+        raise ValueError(f"{path}: only the DNA alphabet ACGT is supported, got {alphabet!r}")
+    motifs: dict[str, np.ndarray] = {}
+    i = 0
+    while i < len(lines):
+        if lines[i].startswith("MOTIF"):
+            parts = lines[i].split()
+            if len(parts) < 2:
+                raise ValueError(f"{path}: line {i + 1} names no motif")
+            name = parts[1]
+            while i < len(lines) and not lines[i].startswith("letter-probability matrix"):
+                i += 1
+            if i == len(lines):
+                raise ValueError(f"{path}: motif {name} has no letter-probability matrix")
+            width = re.search(r"w=\s*(\d+)", lines[i])
+            if not width:
+                raise ValueError(f"{path}: line {i + 1} does not give the motif width (w=)")
+            rows = []
+            for line in lines[i + 1:i + 1 + int(width.group(1))]:
+                try:
+                    rows.append([float(v) for v in line.split()])
+                except ValueError:
+                    raise ValueError(f"{path}: motif {name} has a non-numeric row {line!r}") from None
+            motifs[name] = _check_ppm(rows, name)
+        i += 1
+    if not motifs:
+        raise ValueError(f"{path}: no MOTIF found")
+    return motifs
+
+
+def read_jaspar(path: str | os.PathLike) -> dict[str, np.ndarray]:
+    """Read JASPAR PFMs (bracketed ``A [ ... ]`` rows, or four bare count rows): ``{id: PPM}``."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"JASPAR file not found: {path}")
+    motifs: dict[str, np.ndarray] = {}
+    name, rows = None, []
+
+    def finish():
+        if name is not None:
+            if len(rows) != 4:
+                raise ValueError(f"{path}: motif {name} has {len(rows)} count rows, expected 4 (A, C, G, T)")
+            if len({len(r) for r in rows}) != 1:
+                raise ValueError(f"{path}: motif {name} has count rows of different lengths")
+            motifs[name] = _check_ppm(np.array(rows).T, name)
+
+    for number, line in enumerate(path.read_text().splitlines(), start=1):
+        line = line.strip()
+        if not line:
+            continue
+        if line.startswith(">"):
+            finish()
+            name, rows = line[1:].split()[0] if line[1:].split() else f"motif{len(motifs) + 1}", []
+            continue
+        if name is None:
+            raise ValueError(f"{path}: line {number} holds counts before any '>' header")
+        body = re.sub(r"^[ACGT]\s*", "", line).replace("[", " ").replace("]", " ")
+        try:
+            rows.append([float(v) for v in body.split()])
+        except ValueError:
+            raise ValueError(f"{path}: line {number} is not a row of counts: {line!r}") from None
+    finish()
+    if not motifs:
+        raise ValueError(f"{path}: no motif found")
+    return motifs

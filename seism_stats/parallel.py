@@ -1,0 +1,61 @@
+"""Where independent tasks run: in this process, in joblib processes, or on a Dask cluster.
+
+Tasks are ``joblib.delayed`` triples ``(function, args, kwargs)``; every task
+carries its own seed, so the results do not depend on where or how many at a
+time they run.
+"""
+
+from __future__ import annotations
+
+from joblib import Parallel
+
+BACKENDS = ("joblib", "dask")
+
+
+def check_backend(backend: str) -> str:
+    if backend not in BACKENDS:
+        raise ValueError(f"backend must be one of {', '.join(map(repr, BACKENDS))}; got {backend!r}")
+    return backend
+
+
+def dask_client(client=None):
+    """The given ``dask.distributed`` Client, else the current one; a clear error when there is none."""
+    try:
+        from distributed import get_client
+    except ImportError:
+        raise ImportError("backend='dask' needs dask.distributed: pip install 'seism_stats[dask]'") from None
+    if client is not None:
+        return client
+    try:
+        return get_client()
+    except ValueError:
+        raise ValueError("backend='dask' needs a running dask.distributed Client: create one first "
+                         "(e.g. Client() for a local cluster) or pass client=") from None
+
+
+def run_tasks(tasks: list, n_jobs: int = 1, backend: str = "joblib", client=None,
+              as_generator: bool = False):
+    """Run ``tasks`` and return their results in order (or a generator of them).
+
+    Parameters
+    ----------
+    tasks : list of (function, args, kwargs)
+    n_jobs : int
+        joblib processes (1 runs in this process).
+    backend : {"joblib", "dask"}
+        ``"dask"`` submits every task to a ``dask.distributed`` Client.
+    client : dask.distributed.Client, optional
+    as_generator : bool
+        Yield results as they come, in order (for progress bars).
+    """
+    check_backend(backend)
+    if backend == "dask":
+        client = dask_client(client)
+        futures = [client.submit(function, *args, pure=False, **kwargs) for function, args, kwargs in tasks]
+        if as_generator:
+            return (future.result() for future in futures)
+        return client.gather(futures)
+    if n_jobs == 1 or len(tasks) <= 1:
+        results = (function(*args, **kwargs) for function, args, kwargs in tasks)
+        return results if as_generator else list(results)
+    return Parallel(n_jobs=min(n_jobs, len(tasks)), return_as="generator" if as_generator else "list")(tasks)

@@ -1,0 +1,64 @@
+"""MEME / JASPAR motif files and the ordinary test of a fixed motif."""
+
+import numpy as np
+import pytest
+
+from seism_stats.classical import fixed_motif_test
+from seism_stats.motif_io import read_jaspar, read_meme, write_jaspar, write_meme
+from simulations.data import motif_pwm, simulate_dataset
+
+
+def test_meme_round_trip(tmp_path):
+    ppms = [motif_pwm("GATTA"), motif_pwm("CCG", 0.7)]
+    path = write_meme(ppms, ["m1", "m2"], tmp_path / "m.meme", alt_names=["GATTA", "CCG"])
+    text = path.read_text()
+    assert text.startswith("MEME version 4") and "letter-probability matrix: alength= 4 w= 5" in text
+    motifs = read_meme(path)
+    assert list(motifs) == ["m1", "m2"]
+    np.testing.assert_allclose(motifs["m1"], ppms[0], atol=1e-6)
+
+
+def test_jaspar_round_trip_and_bare_rows(tmp_path):
+    ppm = motif_pwm("GATTA")
+    path = write_jaspar([ppm], ["GATTA"], tmp_path / "m.jaspar", nsites=1000, ids=["MA9999.1"])
+    assert path.read_text().splitlines()[1].startswith("A [")
+    np.testing.assert_allclose(read_jaspar(path)["MA9999.1"], ppm, atol=1e-3)
+    bare = tmp_path / "bare.pfm"
+    bare.write_text(">x\n1 0\n0 1\n0 0\n0 0\n")
+    np.testing.assert_allclose(read_jaspar(bare)["x"], [[1, 0, 0, 0], [0, 1, 0, 0]])
+
+
+def test_bad_motif_files(tmp_path):
+    with pytest.raises(FileNotFoundError):
+        read_meme(tmp_path / "none.meme")
+    bad = tmp_path / "bad.meme"
+    bad.write_text("hello\n")
+    with pytest.raises(ValueError, match="not a MEME file"):
+        read_meme(bad)
+    three = tmp_path / "three.jaspar"
+    three.write_text(">m\nA [1 2]\nC [1 2]\nG [1 2]\n")
+    with pytest.raises(ValueError, match="3 count rows, expected 4"):
+        read_jaspar(three)
+    with pytest.raises(ValueError, match="must be a \\(width x 4\\) matrix"):
+        write_meme([np.ones((3, 3))], ["m"], tmp_path / "x.meme")
+
+
+def test_fixed_motif_test_is_calibrated_and_powerful():
+    ppm = motif_pwm("GATTA")
+    strong = simulate_dataset(200, 40, consensus="GATTA", beta=1.0, random_state=0)
+    assert fixed_motif_test(strong.sequences, strong.y, ppm).pvalues[0] < 1e-6
+    null_p = [fixed_motif_test(d.sequences, d.y, ppm).pvalues[0]
+              for d in (simulate_dataset(60, 30, consensus="GATTA", random_state=s) for s in range(100))]
+    from scipy.stats import kstest
+    assert kstest(null_p, "uniform").pvalue > 0.01  # no selection: the ordinary test is valid
+    with pytest.raises(ValueError, match="k=5 is larger than sequence"):
+        fixed_motif_test(["ACG", "ACGTA", "ACGTT"], [1.0, 2.0, 0.5], ppm)
+
+
+def test_results_export_motifs(tmp_path):
+    from seism_stats import SelectiveMotifModel
+    data = simulate_dataset(100, 30, consensus="GATTA", beta=3.0, random_state=1)
+    res = SelectiveMotifModel(data.y, data.sequences, k=5).fit(n_samples=100, random_state=0, progress=False)
+    motifs = read_meme(res.to_meme(tmp_path / "r.meme"))
+    assert list(motifs) == ["motif1"] and motifs["motif1"].shape == (5, 4)
+    assert list(read_jaspar(res.to_jaspar(tmp_path / "r.jaspar"))) == ["motif1"]
