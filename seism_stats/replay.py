@@ -31,6 +31,7 @@ class SelectionReplay:
         self.event = event
         self.n_threads = int(n_threads)
         self.n_replays = 0
+        self._basis_fortran = np.asfortranarray(event.basis)  # layout of the row_dots kernel
 
     @property
     def n_selected(self) -> int:
@@ -43,7 +44,7 @@ class SelectionReplay:
     def coefficients(self, points: np.ndarray) -> np.ndarray:
         """``<q_m, points[r]>`` for the selected features (R x q)."""
         points = np.ascontiguousarray(np.atleast_2d(points), dtype=np.float64)
-        return _sphere.row_dots(points, np.asfortranarray(self.event.basis), self.n_threads)
+        return _sphere.row_dots(points, self._basis_fortran, self.n_threads)
 
     def check_circle(self, num_u, num_v, coef_u, coef_v, rows, cos_t, sin_t):
         """Check candidates ``cos_t u_r + sin_t v_r`` for the rows listed in ``rows``.

@@ -129,7 +129,7 @@ def project_on(points: np.ndarray, basis: np.ndarray) -> np.ndarray:
     """
     points = np.ascontiguousarray(points, dtype=np.float64)
     coefficients = _sphere.row_dots(points, np.asfortranarray(basis))
-    return _sphere.row_dots(coefficients, np.asfortranarray(basis.T))
+    return _sphere.row_dots(coefficients, np.asfortranarray(basis.T))  # basis.T of a C array: no copy
 
 
 def sphere_points(rng: np.random.Generator, m: int, covariate_basis: np.ndarray, n: int) -> np.ndarray:
