@@ -15,19 +15,27 @@ DIRECTIVES = "boundscheck=False,wraparound=False,initializedcheck=False,cdivisio
 def nogil_lines(source: list[str]) -> set[int]:
     """Line numbers (1-based) of bodies of ``cdef ... nogil`` functions and of prange/nogil blocks."""
     inside: set[int] = set()
-    for i, line in enumerate(source):
+    i = 0
+    while i < len(source):
+        line = source[i]
         stripped = line.strip()
-        is_kernel = stripped.startswith("cdef ") and "nogil" in stripped and stripped.endswith(":")
-        is_block = re.search(r"prange\(.*nogil=True|with nogil:", stripped) is not None
-        if not (is_kernel or is_block):
-            continue
-        indent = len(line) - len(line.lstrip())
-        for j in range(i + 1, len(source)):
-            body = source[j]
-            if body.strip() and len(body) - len(body.lstrip()) <= indent:
-                break
-            if body.strip() and not body.strip().startswith("#"):
-                inside.add(j + 1)
+        header_end = i
+        if stripped.startswith("cdef ") and "(" in stripped:  # a function: join its signature
+            while header_end < len(source) - 1 and not source[header_end].rstrip().endswith(":"):
+                header_end += 1
+            signature = " ".join(s.strip() for s in source[i:header_end + 1])
+            selected = "nogil" in signature
+        else:
+            selected = re.search(r"prange\(.*nogil=True|with nogil:", stripped) is not None
+        if selected:
+            indent = len(line) - len(line.lstrip())
+            for j in range(header_end + 1, len(source)):
+                body = source[j]
+                if body.strip() and len(body) - len(body.lstrip()) <= indent:
+                    break
+                if body.strip() and not body.strip().startswith("#"):
+                    inside.add(j + 1)
+        i += 1
     return inside
 
 
