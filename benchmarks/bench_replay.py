@@ -41,7 +41,6 @@ from seism_stats._validation import check_covariates, default_threads, residual_
 from seism_stats.features import DenseFeatures, make_features
 from seism_stats.kmers import kmer_count_matrix
 from seism_stats.samplers import sphere_points
-from seism_stats.selection import select_motifs
 from seism_stats.sequences import encode_sequences
 from simulations.data import simulate_dataset
 

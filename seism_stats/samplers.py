@@ -235,6 +235,13 @@ class ChainGroups:
         return np.searchsorted(self.bounds, chains, side="right") - 1
 
 
+def _start_chains(rngs, n_chains: int, n_samples: int, burn_in: int, thin: int,
+                  q: int) -> tuple[ChainGroups, _ChainRecorder]:
+    """Chain groups and the recorder of ``ceil(n_samples / n_chains)`` draws per chain."""
+    groups = ChainGroups([rngs] if isinstance(rngs, np.random.Generator) else rngs, n_chains)
+    return groups, _ChainRecorder(n_chains, burn_in, thin, math.ceil(n_samples / n_chains), q)
+
+
 def sample_sphere_mcmc(replay: SelectionReplay, start: np.ndarray, covariate_basis: np.ndarray,
                        rngs, n_samples: int, burn_in: int = 50, thin: int = 1,
                        n_chains: int = 16, max_replays: int = 2_000_000,
@@ -274,11 +281,8 @@ def sample_sphere_mcmc(replay: SelectionReplay, start: np.ndarray, covariate_bas
         Show a progress bar over moves.
     """
     start_time = time.perf_counter()
-    groups = ChainGroups([rngs] if isinstance(rngs, np.random.Generator) else rngs, n_chains)
+    groups, recorder = _start_chains(rngs, n_chains, n_samples, burn_in, thin, replay.n_selected)
     n = start.shape[0]
-    q = replay.n_selected
-    per_chain = math.ceil(n_samples / n_chains)
-    recorder = _ChainRecorder(n_chains, burn_in, thin, per_chain, q)
     u = np.tile(start, (n_chains, 1))
     num_u = np.tile(replay.numerators(start[None, :]), (n_chains, 1))
     coef_u = np.tile(replay.coefficients(start[None, :]), (n_chains, 1))
@@ -358,11 +362,8 @@ def sample_permutation_mcmc(replay: SelectionReplay, residual: np.ndarray, covar
     the acceptance rate in :data:`PERMUTATION_TARGET_ACCEPTANCE`, then frozen.
     """
     start_time = time.perf_counter()
-    groups = ChainGroups([rngs] if isinstance(rngs, np.random.Generator) else rngs, n_chains)
+    groups, recorder = _start_chains(rngs, n_chains, n_samples, burn_in, thin, replay.n_selected)
     n = residual.shape[0]
-    q = replay.n_selected
-    per_chain = math.ceil(n_samples / n_chains)
-    recorder = _ChainRecorder(n_chains, burn_in, thin, per_chain, q)
     perms = np.tile(np.arange(n), (n_chains, 1))
     _, current = replay.check_points(_residual_points(residual[None, :], covariate_basis))
     replay.n_replays -= 1  # the start is the observed response, not a null candidate

@@ -57,6 +57,27 @@ def motif_pwm(consensus: str = DEFAULT_MOTIF, confidence: float = 0.9) -> np.nda
     return ppm
 
 
+def plant_motif(codes: np.ndarray, ppm: np.ndarray, fraction: float, rng: np.random.Generator) -> np.ndarray:
+    """Insert one instance drawn from ``ppm`` at a random position in a ``fraction`` of the rows.
+
+    ``codes`` (n x length, letters 0-3) is modified in place; returns which rows were planted.
+    """
+    n, length = codes.shape
+    width = ppm.shape[0]
+    planted = rng.random(n) < fraction
+    for i in np.flatnonzero(planted):
+        start = rng.integers(0, length - width + 1)
+        codes[i, start:start + width] = [rng.choice(4, p=row) for row in ppm]
+    return planted
+
+
+def motif_signal(sequences: list, consensus: str, lam: float = 1.0) -> np.ndarray:
+    """``phi_{z*}(x)``: sum-pooled kernel feature of the consensus k-mer (forward strand)."""
+    width = len(consensus)
+    features = make_features(kmer_count_matrix(encode_sequences(sequences), width), width, lam)
+    return features.column(string_to_kmer(consensus))
+
+
 def simulate_dataset(n: int = 200, length: int = 50, *, consensus: str = DEFAULT_MOTIF,
                      confidence: float = 0.9, fraction: float = 0.5, beta: float = 0.0,
                      sigma: float = 1.0, lam: float = 1.0, response: str = "continuous",
@@ -91,14 +112,9 @@ def simulate_dataset(n: int = 200, length: int = 50, *, consensus: str = DEFAULT
         raise ValueError(f"length={length} is shorter than the motif ({width})")
     ppm = motif_pwm(consensus, confidence)
     codes = rng.integers(0, 4, size=(n, length))
-    planted = rng.random(n) < fraction
-    for i in np.flatnonzero(planted):
-        start = rng.integers(0, length - width + 1)
-        codes[i, start:start + width] = [rng.choice(4, p=row) for row in ppm]
+    planted = plant_motif(codes, ppm, fraction, rng)
     sequences = ["".join(LETTERS[row]) for row in codes]
-    encoded = encode_sequences(sequences)
-    features = make_features(kmer_count_matrix(encoded, width), width, lam)
-    signal = features.column(string_to_kmer(consensus))
+    signal = motif_signal(sequences, consensus, lam)
     w = rng.standard_normal(n) if covariate is not None else None
     if response == "continuous":
         y = beta * signal + sigma * rng.standard_normal(n)

@@ -7,7 +7,6 @@ parallel with joblib, with a progress bar over data sets.
 
 from __future__ import annotations
 
-import time
 import warnings
 from dataclasses import dataclass, replace
 
@@ -19,7 +18,7 @@ from statsmodels.stats.proportion import proportion_confint
 from tqdm.auto import tqdm
 
 from seism_stats.inference import selective_inference
-from seism_stats.kmers import hamming_to_all, string_to_kmer
+from seism_stats.kmers import hamming_to_all, reverse_complement_index, string_to_kmer
 from seism_stats.parallel import run_tasks
 
 from .data import simulate_dataset
@@ -64,7 +63,11 @@ def run_dataset(setting: Setting, seed: np.random.SeedSequence) -> dict:
                             fraction=setting.fraction, beta=setting.beta,
                             random_state=np.random.default_rng(data_seed))
     row: dict = {"n": setting.n, "k": setting.k, "beta": setting.beta, "n_samples": setting.n_samples}
-    distance_to_target = hamming_to_all(string_to_kmer(setting.consensus), setting.k)
+    target = string_to_kmer(setting.consensus)
+    # Cells are canonical k-mers of the reverse-complement grid: the planted motif may be
+    # named by its reverse complement.
+    distance_to_target = np.minimum(hamming_to_all(target, setting.k),
+                                    hamming_to_all(int(reverse_complement_index(setting.k)[target]), setting.k))
     engines = [m for m in setting.methods if m.startswith("seism_")] or ["split"]
     result = None
     for method in engines:
