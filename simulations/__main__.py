@@ -6,6 +6,7 @@ Writes each figure (PNG) and its numbers (CSV) into ``paper_figures/`` (or ``--o
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import time
 from pathlib import Path
@@ -31,6 +32,23 @@ QUICK = {
 }
 
 
+def replot(experiment: str, out: Path) -> None:
+    """Redraw one experiment's figure from its CSV tables."""
+    import pandas as pd
+
+    if experiment == "calibration":
+        figure = figures.calibration_figure(pd.read_csv(out / "calibration_pvalues.csv"),
+                                            pd.read_csv(out / "calibration_ks.csv"))
+        name = "calibration_qq.png"
+    elif experiment == "power":
+        figure, name = figures.power_figure(pd.read_csv(out / "power.csv")), "power.png"
+    else:
+        figure = figures.speed_figure(pd.read_csv(out / "speed.csv"), pd.read_csv(out / "speed_slopes.csv"))
+        name = "speed.png"
+    figure.savefig(out / name, dpi=120)
+    print(f"redrew {out / name}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m simulations", description=__doc__.split("\n")[0])
     parser.add_argument("experiment", choices=["calibration", "power", "speed", "all"])
@@ -40,6 +58,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jobs", type=int, default=1, help="parallel processes (joblib)")
     parser.add_argument("--seed", type=int, default=20231212, help="master seed")
     parser.add_argument("--out", type=Path, default=Path("paper_figures"))
+    parser.add_argument("--replot", action="store_true",
+                        help="redraw the figures from the CSV files already in --out (no new runs)")
     args = parser.parse_args(argv)
     if args.n_datasets is not None and args.n_datasets < 1:
         parser.error("--n-datasets must be at least 1")
@@ -47,7 +67,10 @@ def main(argv: list[str] | None = None) -> int:
     out = args.out
     out.mkdir(parents=True, exist_ok=True)
     run = ["calibration", "power", "speed"] if args.experiment == "all" else [args.experiment]
-    log = []
+    if args.replot:
+        for experiment in run:
+            replot(experiment, out)
+        return 0
     for experiment in run:
         start = time.perf_counter()
         if experiment == "calibration":
@@ -71,11 +94,12 @@ def main(argv: list[str] | None = None) -> int:
             figures.speed_figure(table, slopes).savefig(out / "speed.png", dpi=120)
             print(slopes.to_string(index=False))
         seconds = time.perf_counter() - start
-        log.append(f"{experiment}: {seconds:.0f} s ({'quick' if args.quick else 'full'}, jobs={args.jobs}, "
-                   f"seed={args.seed}, {platform.machine()} {platform.python_version()})")
-        print(log[-1])
-    with open(out / "runs.log", "a") as handle:
-        handle.write("\n".join(log) + "\n")
+        line = (f"{time.strftime('%Y-%m-%d %H:%M')} {experiment}: {seconds:.0f} s "
+                f"({'quick' if args.quick else 'full'}, jobs={args.jobs}, seed={args.seed}, "
+                f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()})")
+        print(line)
+        with open(out / "runs.log", "a") as handle:  # one line per finished experiment
+            handle.write(line + "\n")
     return 0
 
 

@@ -7,6 +7,7 @@ import matplotlib
 matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt
+from matplotlib.ticker import NullFormatter
 import numpy as np
 import pandas as pd
 
@@ -63,9 +64,12 @@ def speed_figure(table: pd.DataFrame, slopes: pd.DataFrame):
         ax.set_yscale("log")
         if axis != "k":
             ax.set_xscale("log")
+            values = sorted(part["value"].unique())
+            ax.set_xticks(values, [f"{v:g}" for v in values], fontsize=7)
+            ax.xaxis.set_minor_formatter(NullFormatter())
         ax.set_xlabel({"n": "number of sequences n", "k": "motif length k", "B": "null draws B"}[axis])
         ax.set_ylabel("seconds")
         ax.set_title(f"time vs {axis} (slope{'' if axis != 'k' else ' of log4 t per k'})", fontsize=9)
-        ax.legend(fontsize=7)
+        ax.legend(fontsize=7, loc="best")
     fig.tight_layout()
     return fig
