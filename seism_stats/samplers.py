@@ -260,6 +260,12 @@ def sample_sphere_mcmc(replay: SelectionReplay, start: np.ndarray, covariate_bas
     circle only re-combines two precomputed numerator vectors: the sparse
     product and Kronecker transform are paid once per accepted move.
 
+    Numerators stay in float64: the chain's current point must pass the event
+    check on its stored numerators (a collapsed bracket returns to it), and the
+    start must reproduce the observed selection exactly; float32 transforms
+    could break ties differently from the selection and leave a chain unable
+    to accept its own point.
+
     Parameters
     ----------
     replay : SelectionReplay
