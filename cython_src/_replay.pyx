@@ -13,6 +13,7 @@ excluded from the grid). Ties go to the lowest cell index, as numpy.argmax.
 """
 
 from cython.parallel cimport prange
+from libc.math cimport M_PI, acos, atan, atan2, cos, sin, sqrt
 from libc.stdint cimport int64_t, uint8_t
 
 import numpy as np
@@ -147,3 +148,192 @@ def step_scores(const double[:, ::1] num_u, const double[:, ::1] coef_u,
     for z in range(num_u.shape[1]):
         out_view[z] = _step_score(num_u, num_u, 0, 1.0, 0.0, A, c, inv_den, j, z)
     return out
+
+
+cdef enum:
+    TOP_CELLS = 8  # strongest competitors examined first: they set the tightest bounds
+
+
+cdef inline double _target_score(double a, double b, double w, double theta) noexcept nogil:
+    cdef double x = a * cos(theta) + b * sin(theta)
+    return w * x * x
+
+
+cdef void _restrict(double at, double bt, double wt, double az, double bz, double wz,
+                    double* lo, double* hi) noexcept nogil:
+    """Shrink [lo, hi] to the part around 0 where the target's score beats cell z's.
+
+    Along the circle, score_t - score_z = A0 + B0 cos(2t) + C0 sin(2t); it is >= 0 at
+    t = 0 (the current point is in the event).
+    """
+    cdef double A0 = 0.5 * (wt * (at * at + bt * bt) - wz * (az * az + bz * bz))
+    cdef double B0 = 0.5 * (wt * (at * at - bt * bt) - wz * (az * az - bz * bz))
+    cdef double C0 = wt * at * bt - wz * az * bz
+    cdef double R = sqrt(B0 * B0 + C0 * C0)
+    cdef double kappa, width, psi
+    if A0 >= R:  # never beaten on this circle
+        return
+    kappa = -A0 / R
+    if kappa > 1.0:
+        kappa = 1.0
+    width = acos(kappa)
+    psi = -atan2(C0, B0)  # 2t - phi at t = 0, in [-pi, pi]
+    if psi > width:  # rounding: t = 0 is allowed
+        psi = width
+    elif psi < -width:
+        psi = -width
+    if 0.5 * (width - psi) < hi[0]:
+        hi[0] = 0.5 * (width - psi)
+    if -0.5 * (width + psi) > lo[0]:
+        lo[0] = -0.5 * (width + psi)
+
+
+cdef void _component_row(const double[:, ::1] num_u, const double[:, ::1] num_v, Py_ssize_t r,
+                         const double[:, ::1] coef_u, const double[:, ::1] coef_v,
+                         const double[:, ::1] A, const double[:, ::1] inv_den,
+                         const int64_t[::1] cells, double* reach_of, double* lo,
+                         double* hi) noexcept nogil:
+    """Arc [lo, hi] of one circle; ``reach_of`` is scratch space of one double per cell."""
+    cdef Py_ssize_t q = cells.shape[0], G = num_u.shape[1], j, m, z, t, k, slot
+    cdef double cu[MAX_MOTIFS]
+    cdef double cv[MAX_MOTIFS]
+    cdef double at, bt, wt, az, bz, wz, reach, tau, phi
+    cdef double top_reach[TOP_CELLS]
+    cdef Py_ssize_t top_cell[TOP_CELLS]
+    for m in range(q):
+        cu[m] = coef_u[r, m]
+        cv[m] = coef_v[r, m]
+    lo[0] = -M_PI
+    hi[0] = M_PI
+    for j in range(q):
+        t = cells[j]
+        at = num_u[r, t]
+        bt = num_v[r, t]
+        for m in range(j):
+            at = at - A[t, m] * cu[m]
+            bt = bt - A[t, m] * cv[m]
+        wt = inv_den[j, t]
+        if at == 0.0:
+            lo[0] = 0.0
+            hi[0] = 0.0
+            return
+        # The target's own numerator vanishes at phi +- pi/2: the component lies inside.
+        phi = atan(bt / at)
+        if phi - 0.5 * M_PI > lo[0]:
+            lo[0] = phi - 0.5 * M_PI
+        if phi + 0.5 * M_PI < hi[0]:
+            hi[0] = phi + 0.5 * M_PI
+        # Pass 1: the strongest competitors (largest possible score on the circle) first.
+        for k in range(TOP_CELLS):
+            top_reach[k] = -1.0
+            top_cell[k] = -1
+        for z in range(G):
+            wz = inv_den[j, z]
+            if z == t or wz == 0.0:
+                continue
+            az = num_u[r, z]
+            bz = num_v[r, z]
+            for m in range(j):
+                az = az - A[z, m] * cu[m]
+                bz = bz - A[z, m] * cv[m]
+            reach = wz * (az * az + bz * bz)
+            reach_of[z] = reach
+            if reach > top_reach[TOP_CELLS - 1]:
+                slot = TOP_CELLS - 1
+                while slot > 0 and top_reach[slot - 1] < reach:
+                    top_reach[slot] = top_reach[slot - 1]
+                    top_cell[slot] = top_cell[slot - 1]
+                    slot = slot - 1
+                top_reach[slot] = reach
+                top_cell[slot] = z
+        for k in range(TOP_CELLS):
+            z = top_cell[k]
+            if z < 0:
+                break
+            az = num_u[r, z]
+            bz = num_v[r, z]
+            for m in range(j):
+                az = az - A[z, m] * cu[m]
+                bz = bz - A[z, m] * cv[m]
+            _restrict(at, bt, wt, az, bz, inv_den[j, z], lo, hi)
+        # Pass 2: a cell whose largest score on the circle is below the target's score at
+        # both ends of [lo, hi] (its minimum there) cannot beat it inside.
+        tau = min(_target_score(at, bt, wt, lo[0]), _target_score(at, bt, wt, hi[0]))
+        for z in range(G):
+            wz = inv_den[j, z]
+            if z == t or wz == 0.0 or reach_of[z] < tau:
+                continue
+            az = num_u[r, z]
+            bz = num_v[r, z]
+            for m in range(j):
+                az = az - A[z, m] * cu[m]
+                bz = bz - A[z, m] * cv[m]
+            _restrict(at, bt, wt, az, bz, wz, lo, hi)
+            tau = min(_target_score(at, bt, wt, lo[0]), _target_score(at, bt, wt, hi[0]))
+    if lo[0] > 0.0:
+        lo[0] = 0.0
+    if hi[0] < 0.0:
+        hi[0] = 0.0
+
+
+def event_arcs(const double[:, ::1] num_u, const double[:, ::1] num_v, const int64_t[::1] rows,
+               const double[:, ::1] coef_u, const double[:, ::1] coef_v,
+               const double[:, ::1] A, const double[:, ::1] inv_den,
+               const int64_t[::1] cells, int n_threads=1):
+    """Arc of each great circle ``cos(t) u_r + sin(t) v_r`` that stays in the event around t = 0.
+
+    Every cell's constraint along a circle is ``A0 + B0 cos 2t + C0 sin 2t >= 0``, so the
+    connected part of the event that holds the current point (t = 0) is an interval
+    ``[lo, hi]`` computed exactly; cells that cannot reach the target's score inside the
+    current interval are skipped.
+
+    Returns
+    -------
+    lo, hi : (m,) float64
+        ``lo <= 0 <= hi``.
+    """
+    cdef Py_ssize_t m = rows.shape[0], i
+    if cells.shape[0] > MAX_MOTIFS:
+        raise ValueError(f"at most {MAX_MOTIFS} motifs can be selected")
+    lo = np.zeros(m)
+    hi = np.zeros(m)
+    scratch = np.empty((max(m, 1), num_u.shape[1]))
+    cdef double[::1] lo_view = lo
+    cdef double[::1] hi_view = hi
+    cdef double[:, ::1] scratch_view = scratch
+    for i in prange(m, nogil=True, num_threads=n_threads, schedule="dynamic"):
+        _component_row(num_u, num_v, rows[i], coef_u, coef_v, A, inv_den, cells,
+                       &scratch_view[i, 0], &lo_view[i], &hi_view[i])
+    return lo, hi
+
+
+def target_scores(const double[:, ::1] num_u, const double[:, ::1] num_v, const int64_t[::1] rows,
+                  const double[::1] cos_t, const double[::1] sin_t,
+                  const double[:, ::1] coef_u, const double[:, ::1] coef_v,
+                  const double[:, ::1] A, const double[:, ::1] inv_den, const int64_t[::1] cells,
+                  int n_threads=1):
+    """Statistics ``T_j`` (step-j score of the selected cell j) of candidates known to be in the event.
+
+    Same arithmetic as :func:`check_event` for an accepted candidate, without the scan
+    over the grid (used for points inside an exact event arc).
+    """
+    cdef Py_ssize_t m = rows.shape[0], q = cells.shape[0], i
+    if q > MAX_MOTIFS:
+        raise ValueError(f"at most {MAX_MOTIFS} motifs can be selected")
+    stats = np.empty((m, q))
+    cdef double[:, ::1] stats_view = stats
+    for i in prange(m, nogil=True, num_threads=n_threads, schedule="static"):
+        _target_row(num_u, num_v, rows[i], cos_t[i], sin_t[i], coef_u, coef_v, A, inv_den, cells,
+                    stats_view, i)
+    return stats
+
+
+cdef void _target_row(const double[:, ::1] num_u, const double[:, ::1] num_v, Py_ssize_t r,
+                      double cs, double sn, const double[:, ::1] coef_u, const double[:, ::1] coef_v,
+                      const double[:, ::1] A, const double[:, ::1] inv_den, const int64_t[::1] cells,
+                      double[:, ::1] stats, Py_ssize_t out) noexcept nogil:
+    cdef double c[MAX_MOTIFS]
+    cdef Py_ssize_t j, q = cells.shape[0]
+    _combine_coefs(coef_u, coef_v, r, cs, sn, q, c)
+    for j in range(q):
+        stats[out, j] = _step_score(num_u, num_v, r, cs, sn, A, c, inv_den, j, cells[j])

@@ -168,6 +168,7 @@ def selective_inference(
     burn_in: int = 50,
     thin: int = 1,
     n_chains: int = 16,
+    bracket: str = "exact",
     max_replays: int = 2_000_000,
     split_fraction: float = 0.5,
     refine: bool = True,
@@ -210,6 +211,9 @@ def selective_inference(
         Null draws in the selection event (B).
     burn_in, thin, n_chains : int
         MCMC settings (per chain, counted in moves).
+    bracket : {"exact", "shrink"}
+        MCMC move on a great circle: uniform on the exact arc of the circle inside the
+        event (default), or the elliptical-slice shrinking bracket of SPEC 5.
     max_replays : int
         Budget of replayed candidate responses (rejection sampling can be slow).
     split_fraction : float
@@ -243,6 +247,7 @@ def selective_inference(
     burn_in = check_positive_int(burn_in, "burn_in", minimum=0)
     thin = check_positive_int(thin, "thin")
     n_chains = check_positive_int(n_chains, "n_chains")
+    bracket = _check_choice(bracket, ("exact", "shrink"), "bracket")
     n_jobs = check_positive_int(n_jobs, "n_jobs")
     check_backend(backend)
     seed_repr = random_state if isinstance(random_state, (int, np.integer)) else (
@@ -292,7 +297,7 @@ def selective_inference(
     if method in ("mcmc", "rejection") and q:
         null_sample = _sample_null(features, selection, basis, method, null, block_rngs, n_samples,
                                    burn_in, thin, n_chains, max_replays, n_threads, n_jobs, progress,
-                                   backend, client)
+                                   backend, client, bracket)
         pvalues, pvalues_se = selective_pvalues(null_sample, selection.statistics)
     timings["sampling"] = time.perf_counter() - clock
 
@@ -306,6 +311,7 @@ def selective_inference(
         "pooling": pooling,
         "n_motifs": n_motifs, "method": method, "null": null, "n_samples": n_samples,
         "burn_in": burn_in if method == "mcmc" else 0, "thin": thin if method == "mcmc" else 1,
+        "bracket": bracket if method == "mcmc" and null == "sphere" else None,
         "n_chains": n_chains if method == "mcmc" else N_SAMPLER_BLOCKS,
         "max_replays": max_replays, "split_fraction": split_fraction, "refine": bool(refine),
         "add_intercept": bool(add_intercept), "random_state": seed_repr, "n_threads": n_threads,
@@ -336,7 +342,8 @@ def selective_pvalues(null_sample: samplers.NullSample, observed: np.ndarray) ->
 def _sample_null(features, selection: Selection, basis: np.ndarray, method: str, null: str,
                  block_rngs: list[np.random.Generator], n_samples: int, burn_in: int, thin: int,
                  n_chains: int, max_replays: int, n_threads: int, n_jobs: int,
-                 progress: bool, backend: str = "joblib", client=None) -> samplers.NullSample:
+                 progress: bool, backend: str = "joblib", client=None,
+                 bracket: str = "exact") -> samplers.NullSample:
     """Run the sampler as independently seeded blocks, in one process or spread over ``n_jobs``.
 
     MCMC blocks are chain groups (:class:`~seism_stats.samplers.ChainGroups`):
@@ -353,7 +360,8 @@ def _sample_null(features, selection: Selection, basis: np.ndarray, method: str,
         jobs = [(rngs, n_chains)] if together else [([rngs[b]], sizes[b]) for b in range(n_blocks)]
         tasks = [delayed(_sample_block)(features, selection, basis, method, null, job_rngs,
                                         per_chain * chains, burn_in, thin, chains,
-                                        max_replays, n_threads if together else 1, progress and i == 0)
+                                        max_replays, n_threads if together else 1, progress and i == 0,
+                                        bracket)
                  for i, (job_rngs, chains) in enumerate(jobs)]
     else:
         per_block = -(-n_samples // n_blocks)
@@ -368,7 +376,8 @@ def _sample_null(features, selection: Selection, basis: np.ndarray, method: str,
 
 def _sample_block(features, selection: Selection, basis: np.ndarray, method: str, null: str,
                   rngs, n_samples: int, burn_in: int, thin: int, n_chains: int,
-                  max_replays: int, n_threads: int, progress: bool) -> samplers.NullSample:
+                  max_replays: int, n_threads: int, progress: bool,
+                  bracket: str = "exact") -> samplers.NullSample:
     features.n_threads = n_threads
     replay = SelectionReplay(features, selection.event, n_threads)
     n = selection.unit_residual.shape[0]
@@ -381,9 +390,11 @@ def _sample_block(features, selection: Selection, basis: np.ndarray, method: str
                 return samplers.permutation_points(g, m, selection.unit_residual, basis)
         return samplers.sample_rejection(replay, draw, rngs, n_samples, max_replays=max_replays,
                                          progress=progress, method=f"{null}-rejection")
-    sampler = samplers.sample_sphere_mcmc if null == "sphere" else samplers.sample_permutation_mcmc
-    return sampler(replay, selection.unit_residual, basis, rngs, n_samples, burn_in, thin, n_chains,
-                   max_replays, progress)
+    if null == "sphere":
+        return samplers.sample_sphere_mcmc(replay, selection.unit_residual, basis, rngs, n_samples, burn_in,
+                                           thin, n_chains, max_replays, progress, bracket=bracket)
+    return samplers.sample_permutation_mcmc(replay, selection.unit_residual, basis, rngs, n_samples,
+                                            burn_in, thin, n_chains, max_replays, progress)
 
 
 def _check_choice(value: str, choices: tuple[str, ...], name: str) -> str:

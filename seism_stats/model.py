@@ -167,7 +167,7 @@ class SelectiveMotifModel:
         return self.data.exog_names
 
     def fit(self, method: str = "mcmc", *, n_samples: int = 2000, burn_in: int = 50, thin: int = 1,
-            n_chains: int = 16, null: str = "auto", split_fraction: float = 0.5, refine: bool = True,
+            n_chains: int = 16, bracket: str = "exact", null: str = "auto", split_fraction: float = 0.5, refine: bool = True,
             max_replays: int = 2_000_000, multitest_method: str = "fdr_bh",
             random_state: RandomStateLike = None, n_jobs: int = 1, n_threads: int | None = None,
             backend: str = "joblib", client=None, progress: bool = True) -> SelectiveMotifResults:
@@ -179,7 +179,7 @@ class SelectiveMotifModel:
             Which p-values ``results.pvalues`` holds: selective (sampled by
             MCMC or rejection), data split, or naive (invalid after selection,
             for contrast). Split and naive p-values are always computed too.
-        n_samples, burn_in, thin, n_chains, null, max_replays
+        n_samples, burn_in, thin, n_chains, bracket, null, max_replays
             Sampler settings (see :func:`seism_stats.selective_inference`).
         split_fraction : float
             Fraction of sequences used for selection by the data split.
@@ -206,7 +206,7 @@ class SelectiveMotifModel:
             self.data.sequences, self.data.endog.to_numpy(), exog.to_numpy(), k=self.k,
             n_motifs=self.n_motifs, lam=self.lam, pooling=self.pooling, revcomp=self.revcomp,
             method=method, null=null, n_samples=n_samples, burn_in=burn_in, thin=thin,
-            n_chains=n_chains, max_replays=max_replays, split_fraction=split_fraction,
+            n_chains=n_chains, bracket=bracket, max_replays=max_replays, split_fraction=split_fraction,
             refine=refine, add_intercept=False, covariate_names=self.exog_names,
             random_state=random_state, n_threads=n_threads, n_jobs=n_jobs, backend=backend, client=client,
             progress=progress,

@@ -24,6 +24,8 @@ class SelectionReplay:
     ----------
     n_replays : int
         Number of candidates checked so far.
+    n_arcs : int
+        Number of great circles whose in-event arc was computed exactly.
     """
 
     def __init__(self, features, event: SelectionEvent, n_threads: int = 1):
@@ -31,6 +33,7 @@ class SelectionReplay:
         self.event = event
         self.n_threads = int(n_threads)
         self.n_replays = 0
+        self.n_arcs = 0
         self._basis_fortran = np.asfortranarray(event.basis)  # layout of the row_dots kernel
 
     @property
@@ -60,6 +63,29 @@ class SelectionReplay:
         return _replay.check_event(num_u, num_v, rows, np.ascontiguousarray(cos_t, dtype=np.float64),
                                    np.ascontiguousarray(sin_t, dtype=np.float64), coef_u, coef_v,
                                    e.cross, e.inv_den, e.cells, self.n_threads)
+
+    def certified(self, num_u, num_v, coef_u, coef_v, rows, cos_t, sin_t):
+        """Statistics of candidates certified in the event by an exact arc (no grid scan).
+
+        They count as replays (candidates examined), all accepted.
+        """
+        rows = np.ascontiguousarray(rows, dtype=np.int64)
+        self.n_replays += rows.shape[0]
+        e = self.event
+        return _replay.target_scores(num_u, num_v, rows, np.ascontiguousarray(cos_t, dtype=np.float64),
+                                     np.ascontiguousarray(sin_t, dtype=np.float64), coef_u, coef_v,
+                                     e.cross, e.inv_den, e.cells, self.n_threads)
+
+    def circle_arcs(self, num_u, num_v, coef_u, coef_v, rows):
+        """Exact arc ``[lo, hi]`` (around t = 0) of each circle that stays in the event.
+
+        Costs about two passes over the grid per circle (counted in ``n_arcs``).
+        """
+        rows = np.ascontiguousarray(rows, dtype=np.int64)
+        self.n_arcs += rows.shape[0]
+        e = self.event
+        return _replay.event_arcs(num_u, num_v, rows, coef_u, coef_v, e.cross, e.inv_den, e.cells,
+                                  self.n_threads)
 
     def check_points(self, points: np.ndarray):
         """Check whole candidate points (rows of ``points``, unit residual vectors)."""

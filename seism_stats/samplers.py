@@ -235,6 +235,10 @@ class ChainGroups:
         return np.searchsorted(self.bounds, chains, side="right") - 1
 
 
+#: Angles within this distance of an exact arc's ends are checked by a full
+#: replay instead of being certified by the arc (guards against rounding).
+ARC_MARGIN = 1e-9
+
 def _start_chains(rngs, n_chains: int, n_samples: int, burn_in: int, thin: int,
                   q: int) -> tuple[ChainGroups, _ChainRecorder]:
     """Chain groups and the recorder of ``ceil(n_samples / n_chains)`` draws per chain."""
@@ -245,7 +249,7 @@ def _start_chains(rngs, n_chains: int, n_samples: int, burn_in: int, thin: int,
 def sample_sphere_mcmc(replay: SelectionReplay, start: np.ndarray, covariate_basis: np.ndarray,
                        rngs, n_samples: int, burn_in: int = 50, thin: int = 1,
                        n_chains: int = 16, max_replays: int = 2_000_000,
-                       progress: bool = False) -> NullSample:
+                       progress: bool = False, bracket: str = "exact") -> NullSample:
     """Elliptical-slice hit-and-run on the residual sphere, restricted to the selection event.
 
     From the current point u, a direction v uniform among unit vectors of the
@@ -285,7 +289,18 @@ def sample_sphere_mcmc(replay: SelectionReplay, start: np.ndarray, covariate_bas
         Budget of replayed candidates.
     progress : bool
         Show a progress bar over moves.
+    bracket : {"exact", "shrink"}
+        ``"shrink"``: the elliptical-slice bracket ``[t0 - 2 pi, t0]`` shrunk after each
+        proposal outside ``E`` (SPEC 5). ``"exact"`` (default): every cell's constraint
+        along the circle is ``A + B cos 2t + C sin 2t >= 0``, so the arc of the circle
+        around u that stays in ``E`` is computed in closed form
+        (:meth:`SelectionReplay.circle_arcs`) and t is drawn uniformly on it: a move to
+        a uniform point of that arc (a valid slice move: the arc is the same from any of
+        its points), usually accepted at the first proposal. Proposals that rounding
+        puts outside ``E`` shrink the bracket as before.
     """
+    if bracket not in ("exact", "shrink"):
+        raise ValueError(f"bracket must be 'exact' or 'shrink', got {bracket!r}")
     start_time = time.perf_counter()
     groups, recorder = _start_chains(rngs, n_chains, n_samples, burn_in, thin, replay.n_selected)
     n = start.shape[0]
@@ -298,6 +313,8 @@ def sample_sphere_mcmc(replay: SelectionReplay, start: np.ndarray, covariate_bas
     theta = np.zeros(n_chains)
     lower = np.zeros(n_chains)
     upper = np.zeros(n_chains)
+    arc_lo = np.zeros(n_chains)  # exact arc shrunk by ARC_MARGIN: certified inside E
+    arc_hi = np.zeros(n_chains)
 
     def directions_for(rng: np.random.Generator, chains: np.ndarray) -> np.ndarray:
         directions = sphere_points(rng, chains.shape[0], covariate_basis, n)
@@ -314,9 +331,16 @@ def sample_sphere_mcmc(replay: SelectionReplay, start: np.ndarray, covariate_bas
         v[chains] = directions
         num_v[chains] = replay.numerators(directions)
         coef_v[chains] = replay.coefficients(directions)
-        theta[chains] = groups.draw(chains, lambda rng, mine: rng.uniform(0.0, 2.0 * np.pi, mine.shape[0]))
-        lower[chains] = theta[chains] - 2.0 * np.pi
-        upper[chains] = theta[chains]
+        if bracket == "exact":
+            lo, hi = replay.circle_arcs(num_u, num_v, coef_u, coef_v, chains)
+            fraction = groups.draw(chains, lambda rng, mine: rng.random(mine.shape[0]))
+            theta[chains] = lo + fraction * (hi - lo)
+            lower[chains], upper[chains] = lo, hi
+            arc_lo[chains], arc_hi[chains] = lo + ARC_MARGIN, hi - ARC_MARGIN
+        else:
+            theta[chains] = groups.draw(chains, lambda rng, mine: rng.uniform(0.0, 2.0 * np.pi, mine.shape[0]))
+            lower[chains] = theta[chains] - 2.0 * np.pi
+            upper[chains] = theta[chains]
 
     new_circles(np.arange(n_chains))
     active = np.arange(n_chains)
@@ -325,7 +349,12 @@ def sample_sphere_mcmc(replay: SelectionReplay, start: np.ndarray, covariate_bas
             if _check_budget(replay, max_replays, "MCMC sampling"):
                 break
             cos_t, sin_t = np.cos(theta[active]), np.sin(theta[active])
-            accepted, stats = replay.check_circle(num_u, num_v, coef_u, coef_v, active, cos_t, sin_t)
+            certain = (theta[active] > arc_lo[active]) & (theta[active] < arc_hi[active])
+            if certain.all():
+                accepted = certain
+                stats = replay.certified(num_u, num_v, coef_u, coef_v, active, cos_t, sin_t)
+            else:
+                accepted, stats = replay.check_circle(num_u, num_v, coef_u, coef_v, active, cos_t, sin_t)
             moved = active[accepted]
             if moved.size:
                 c, s = cos_t[accepted], sin_t[accepted]

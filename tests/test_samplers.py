@@ -129,3 +129,47 @@ def test_dask_backend_needs_a_client():
         selective_inference(data.sequences, data.y, k=3, n_samples=16, backend="dask")
     with pytest.raises(ValueError, match="backend must be one of"):
         selective_inference(data.sequences, data.y, k=3, backend="spark")
+
+
+@pytest.mark.parametrize("n_motifs", [1, 2, 3])
+def test_exact_event_arcs_match_a_fine_scan(n_motifs):
+    data = simulate_dataset(40, 25, consensus="GAT", beta=0.5, random_state=13)
+    features = make_features(kmer_count_matrix(encode_sequences(data.sequences), 3), 3, 1.0, revcomp=True)
+    basis = residual_basis(check_covariates(None, 40))
+    selection = select_motifs(features, data.y, basis, n_motifs)
+    replay = SelectionReplay(features, selection.event)
+    rng = np.random.default_rng(0)
+    m = 6
+    u = np.tile(selection.unit_residual, (m, 1))
+    directions = samplers.sphere_points(rng, m, basis, 40)
+    from seism_stats import _sphere
+    _sphere.orthonormal_directions(directions, u)
+    num_u, num_v = replay.numerators(u), replay.numerators(directions)
+    coef_u, coef_v = replay.coefficients(u), replay.coefficients(directions)
+    lo, hi = replay.circle_arcs(num_u, num_v, coef_u, coef_v, np.arange(m))
+    assert np.all(lo <= 0) and np.all(hi >= 0)
+    grid = np.linspace(-np.pi, np.pi, 2001)
+    for r in range(m):
+        rows = np.full(grid.size, r)
+        inside, _ = replay.check_circle(num_u, num_v, coef_u, coef_v, rows, np.cos(grid), np.sin(grid))
+        # Scan outwards from t = 0: the first rejected angles on each side bound the arc.
+        zero = grid.size // 2
+        right = zero + np.argmin(inside[zero:]) if not inside[zero:].all() else grid.size - 1
+        left = zero - np.argmin(inside[zero::-1]) if not inside[zero::-1].all() else 0
+        step = grid[1] - grid[0]
+        assert grid[right - 1] - step <= hi[r] <= grid[right] + step
+        assert grid[left] - step <= lo[r] <= grid[left + 1] + step
+
+
+def test_exact_and_shrinking_brackets_agree(small_problem):
+    _, features, basis, selection = small_problem
+    draws = {}
+    for bracket in ("exact", "shrink"):
+        replay = SelectionReplay(features, selection.event)
+        sample = samplers.sample_sphere_mcmc(replay, selection.unit_residual, basis,
+                                             [np.random.default_rng(s) for s in range(4)], 3000,
+                                             burn_in=100, thin=5, n_chains=32, bracket=bracket)
+        draws[bracket] = sample.draws[:, 0]
+        if bracket == "exact":
+            assert sample.acceptance_rate > 0.9  # proposals fall in the exact arc
+    assert ks_2samp(draws["exact"], draws["shrink"]).pvalue > 0.01
