@@ -188,6 +188,19 @@ cdef void _restrict(double at, double bt, double wt, double az, double bz, doubl
         lo[0] = -0.5 * (width + psi)
 
 
+cdef inline void _residual_pair(const double[:, ::1] num_u, const double[:, ::1] num_v,
+                                Py_ssize_t r, Py_ssize_t z, const double[:, ::1] A,
+                                const double* cu, const double* cv, Py_ssize_t j,
+                                double* az, double* bz) noexcept nogil:
+    """Step-j numerator of cell z along the circle: ``cos(t) az + sin(t) bz``."""
+    cdef Py_ssize_t m
+    az[0] = num_u[r, z]
+    bz[0] = num_v[r, z]
+    for m in range(j):
+        az[0] = az[0] - A[z, m] * cu[m]
+        bz[0] = bz[0] - A[z, m] * cv[m]
+
+
 cdef void _component_row(const double[:, ::1] num_u, const double[:, ::1] num_v, Py_ssize_t r,
                          const double[:, ::1] coef_u, const double[:, ::1] coef_v,
                          const double[:, ::1] A, const double[:, ::1] inv_den,
@@ -207,11 +220,7 @@ cdef void _component_row(const double[:, ::1] num_u, const double[:, ::1] num_v,
     hi[0] = M_PI
     for j in range(q):
         t = cells[j]
-        at = num_u[r, t]
-        bt = num_v[r, t]
-        for m in range(j):
-            at = at - A[t, m] * cu[m]
-            bt = bt - A[t, m] * cv[m]
+        _residual_pair(num_u, num_v, r, t, A, cu, cv, j, &at, &bt)
         wt = inv_den[j, t]
         if at == 0.0:
             lo[0] = 0.0
@@ -231,11 +240,7 @@ cdef void _component_row(const double[:, ::1] num_u, const double[:, ::1] num_v,
             wz = inv_den[j, z]
             if z == t or wz == 0.0:
                 continue
-            az = num_u[r, z]
-            bz = num_v[r, z]
-            for m in range(j):
-                az = az - A[z, m] * cu[m]
-                bz = bz - A[z, m] * cv[m]
+            _residual_pair(num_u, num_v, r, z, A, cu, cv, j, &az, &bz)
             reach = wz * (az * az + bz * bz)
             reach_of[z] = reach
             if reach > top_reach[TOP_CELLS - 1]:
@@ -250,11 +255,7 @@ cdef void _component_row(const double[:, ::1] num_u, const double[:, ::1] num_v,
             z = top_cell[k]
             if z < 0:
                 break
-            az = num_u[r, z]
-            bz = num_v[r, z]
-            for m in range(j):
-                az = az - A[z, m] * cu[m]
-                bz = bz - A[z, m] * cv[m]
+            _residual_pair(num_u, num_v, r, z, A, cu, cv, j, &az, &bz)
             _restrict(at, bt, wt, az, bz, inv_den[j, z], lo, hi)
         # Pass 2: a cell whose largest score on the circle is below the target's score at
         # both ends of [lo, hi] (its minimum there) cannot beat it inside.
@@ -263,11 +264,7 @@ cdef void _component_row(const double[:, ::1] num_u, const double[:, ::1] num_v,
             wz = inv_den[j, z]
             if z == t or wz == 0.0 or reach_of[z] < tau:
                 continue
-            az = num_u[r, z]
-            bz = num_v[r, z]
-            for m in range(j):
-                az = az - A[z, m] * cu[m]
-                bz = bz - A[z, m] * cv[m]
+            _residual_pair(num_u, num_v, r, z, A, cu, cv, j, &az, &bz)
             _restrict(at, bt, wt, az, bz, wz, lo, hi)
             tau = min(_target_score(at, bt, wt, lo[0]), _target_score(at, bt, wt, hi[0]))
     if lo[0] > 0.0:

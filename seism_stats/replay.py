@@ -57,24 +57,23 @@ class SelectionReplay:
         accepted : (m,) bool
         statistics : (m, q) float64, valid where accepted
         """
-        rows = np.ascontiguousarray(rows, dtype=np.int64)
-        self.n_replays += rows.shape[0]
-        e = self.event
-        return _replay.check_event(num_u, num_v, rows, np.ascontiguousarray(cos_t, dtype=np.float64),
-                                   np.ascontiguousarray(sin_t, dtype=np.float64), coef_u, coef_v,
-                                   e.cross, e.inv_den, e.cells, self.n_threads)
+        return self._on_circle(_replay.check_event, num_u, num_v, coef_u, coef_v, rows, cos_t, sin_t)
 
     def certified(self, num_u, num_v, coef_u, coef_v, rows, cos_t, sin_t):
         """Statistics of candidates certified in the event by an exact arc (no grid scan).
 
         They count as replays (candidates examined), all accepted.
         """
+        return self._on_circle(_replay.target_scores, num_u, num_v, coef_u, coef_v, rows, cos_t, sin_t)
+
+    def _on_circle(self, kernel, num_u, num_v, coef_u, coef_v, rows, cos_t, sin_t):
+        """Run a candidate kernel of :mod:`_replay` on points ``cos_t u_r + sin_t v_r``."""
         rows = np.ascontiguousarray(rows, dtype=np.int64)
         self.n_replays += rows.shape[0]
         e = self.event
-        return _replay.target_scores(num_u, num_v, rows, np.ascontiguousarray(cos_t, dtype=np.float64),
-                                     np.ascontiguousarray(sin_t, dtype=np.float64), coef_u, coef_v,
-                                     e.cross, e.inv_den, e.cells, self.n_threads)
+        return kernel(num_u, num_v, rows, np.ascontiguousarray(cos_t, dtype=np.float64),
+                      np.ascontiguousarray(sin_t, dtype=np.float64), coef_u, coef_v,
+                      e.cross, e.inv_den, e.cells, self.n_threads)
 
     def circle_arcs(self, num_u, num_v, coef_u, coef_v, rows):
         """Exact arc ``[lo, hi]`` (around t = 0) of each circle that stays in the event.
