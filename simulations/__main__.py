@@ -56,6 +56,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--n-datasets", type=int, default=None,
                         help="data sets per calibration run / per power grid point")
     parser.add_argument("--jobs", type=int, default=1, help="parallel processes (joblib)")
+    parser.add_argument("--backend", choices=["joblib", "dask"], default="joblib",
+                        help="where data sets run: joblib processes, or a dask.distributed cluster")
+    parser.add_argument("--scheduler", default=None,
+                        help="with --backend dask: scheduler address (default: a local cluster)")
     parser.add_argument("--seed", type=int, default=20231212, help="master seed")
     parser.add_argument("--out", type=Path, default=Path("paper_figures"))
     parser.add_argument("--replot", action="store_true",
@@ -71,18 +75,27 @@ def main(argv: list[str] | None = None) -> int:
         for experiment in run:
             replot(experiment, out)
         return 0
+    client = None
+    if args.backend == "dask":
+        try:
+            from distributed import Client
+        except ImportError:
+            parser.error("--backend dask needs dask.distributed: pip install 'seism_stats[dask]'")
+        client = Client(args.scheduler) if args.scheduler else Client(n_workers=args.jobs, threads_per_worker=1)
     for experiment in run:
         start = time.perf_counter()
         if experiment == "calibration":
             n = args.n_datasets or grid["calibration_datasets"]
-            table, ks = experiments.calibration(n, seed=args.seed, jobs=args.jobs)
+            table, ks = experiments.calibration(n, seed=args.seed, jobs=args.jobs, backend=args.backend,
+                                                client=client)
             table.to_csv(out / "calibration_pvalues.csv", index=False)
             ks.to_csv(out / "calibration_ks.csv", index=False)
             figures.calibration_figure(table, ks).savefig(out / "calibration_qq.png", dpi=120)
             print(ks.to_string(index=False))
         elif experiment == "power":
             n = args.n_datasets or grid["power_datasets"]
-            table, summary = experiments.power(grid["betas"], grid["ns"], n, seed=args.seed + 1, jobs=args.jobs)
+            table, summary = experiments.power(grid["betas"], grid["ns"], n, seed=args.seed + 1, jobs=args.jobs,
+                                               backend=args.backend, client=client)
             table.to_csv(out / "power_runs.csv", index=False)
             summary.to_csv(out / "power.csv", index=False)
             figures.power_figure(summary).savefig(out / "power.png", dpi=120)

@@ -103,11 +103,11 @@ def run_many(settings: list[Setting], seed: int, jobs: int = 1, desc: str = "dat
 
 
 # -- calibration -------------------------------------------------------------------------
-def calibration(n_datasets: int, seed: int = 1, jobs: int = 1, base: Setting | None = None
-                ) -> tuple[pd.DataFrame, pd.DataFrame]:
+def calibration(n_datasets: int, seed: int = 1, jobs: int = 1, base: Setting | None = None,
+                backend: str = "joblib", client=None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """P-values of every method on ``n_datasets`` null data sets, and a KS test per method."""
     base = base or Setting()
-    table = run_many([replace(base, beta=0.0)] * n_datasets, seed, jobs, "calibration")
+    table = run_many([replace(base, beta=0.0)] * n_datasets, seed, jobs, "calibration", backend, client)
     ks_rows = []
     for method in METHODS:
         column = f"p_{method}"
@@ -124,12 +124,12 @@ def calibration(n_datasets: int, seed: int = 1, jobs: int = 1, base: Setting | N
 
 # -- power -------------------------------------------------------------------------------
 def power(betas, ns, n_datasets: int, seed: int = 2, jobs: int = 1, base: Setting | None = None,
-          beta_for_n: float = 0.5) -> tuple[pd.DataFrame, pd.DataFrame]:
+          beta_for_n: float = 0.5, backend: str = "joblib", client=None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Rejection rates at ALPHA against effect size (n fixed) and against n (beta fixed)."""
     base = base or Setting(methods=("seism_mcmc", "data_split"))
     settings = [replace(base, beta=float(b)) for b in betas for _ in range(n_datasets)]
     settings += [replace(base, n=int(n), beta=beta_for_n) for n in ns for _ in range(n_datasets)]
-    table = run_many(settings, seed, jobs, "power")
+    table = run_many(settings, seed, jobs, "power", backend, client)
     table["experiment"] = ["effect size"] * (len(betas) * n_datasets) + ["sample size"] * (len(ns) * n_datasets)
     summary_rows = []
     for (experiment, n, beta), group in table.groupby(["experiment", "n", "beta"], sort=True):

@@ -44,3 +44,13 @@ def test_runs_are_reproducible_whatever_jobs():
     parallel = experiments.run_many(settings, seed=5, jobs=2)
     columns = [c for c in serial.columns if c.startswith("p_")]
     pd.testing.assert_frame_equal(serial[columns], parallel[columns])
+
+
+def test_dask_backend_runs_the_same_data_sets():
+    distributed = pytest.importorskip("distributed")
+    settings = [experiments.Setting(n=40, length=20, consensus="GAT", n_samples=100)] * 3
+    local = experiments.run_many(settings, seed=5, jobs=1)
+    with distributed.Client(processes=False, n_workers=1, threads_per_worker=2, dashboard_address=None) as client:
+        remote = experiments.run_many(settings, seed=5, backend="dask", client=client)
+    columns = [c for c in local.columns if c.startswith("p_")]
+    pd.testing.assert_frame_equal(local[columns], remote[columns])
