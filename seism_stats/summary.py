@@ -97,6 +97,9 @@ def _motif_table(results, alpha: float) -> SimpleTable:
 def _notes(results) -> list[str]:
     notes = []
     s = results.inference.settings
+    if results.n_selected == 0:
+        notes.append("[!] No motif was selected: no grid cell has a feature left outside the span of "
+                     "the covariates (for example, all sequences hold the same k-mers).")
     sample = results.inference.null_sample
     if results.method in ("mcmc", "rejection"):
         notes.append("P>T sel.: selective p-value (1 + #{T_b >= T_obs}) / (1 + B) over null draws "

@@ -164,3 +164,12 @@ def test_array_interface_and_fasta(tmp_path):
     assert res_list.model.exog_names == ["Intercept"]
     with pytest.raises(ValueError, match="endog has 60 rows but sequences has 59"):
         SelectiveMotifModel(data.y, data.sequences[:59], k=3)
+
+
+def test_empty_selection_is_reported():
+    y = np.random.default_rng(0).standard_normal(20)
+    with pytest.warns(UserWarning, match="only 0 of 1 motifs"):
+        res = SelectiveMotifModel(y, ["ACGTACGTAC"] * 20, k=3).fit(n_samples=50, random_state=0, progress=False)
+    assert res.n_selected == 0 and res.pvalues.empty and res.motifs.empty
+    assert "No motif was selected" in " ".join(res.summary().extra_txt.split())
+    assert res.sampler_info["draws"] == 0
