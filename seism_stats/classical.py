@@ -16,8 +16,12 @@ from dataclasses import dataclass
 import numpy as np
 import statsmodels.api as sm
 
-from ._validation import check_response, residual_basis
+from ._validation import check_covariates, check_response, residual_basis
+from .kmers import check_k
+from .motif_io import check_ppm
+from .refinement import WindowDesign
 from .selection import select_motifs
+from .sequences import encode_sequences
 
 
 @dataclass(frozen=True)
@@ -167,13 +171,7 @@ def fixed_motif_test(sequences, y, ppm, covariates=None, *, lam: float = 1.0, po
     OLSMotifTests
         One row; ``cells`` holds the k-mer nearest to the PPM.
     """
-    from .kmers import check_k
-    from .motif_io import _check_ppm
-    from .refinement import WindowDesign
-    from .sequences import encode_sequences
-    from ._validation import check_covariates
-
-    ppm = _check_ppm(ppm, "ppm")
+    ppm = check_ppm(ppm, "ppm")
     encoded = encode_sequences(sequences)
     y = check_response(y, len(encoded))
     k = check_k(ppm.shape[0], encoded)

@@ -17,7 +17,8 @@ import numpy as np
 LETTERS = "ACGT"
 
 
-def _check_ppm(ppm, name: str) -> np.ndarray:
+def check_ppm(ppm, name: str) -> np.ndarray:
+    """A (width x 4) matrix of non-negative weights, rows normalised to probabilities."""
     ppm = np.asarray(ppm, dtype=np.float64)
     if ppm.ndim != 2 or ppm.shape[1] != 4 or ppm.shape[0] == 0:
         raise ValueError(f"motif {name!r} must be a (width x 4) matrix over A, C, G, T, got shape {ppm.shape}")
@@ -38,7 +39,7 @@ def write_meme(ppms: Sequence[np.ndarray], names: Sequence[str], path: str | os.
              "Background letter frequencies",
              " ".join(f"{a} {b:.4f}" for a, b in zip(LETTERS, background)), ""]
     for j, (ppm, name) in enumerate(zip(ppms, names)):
-        ppm = _check_ppm(ppm, name)
+        ppm = check_ppm(ppm, name)
         alt = f" {alt_names[j]}" if alt_names else ""
         lines.append(f"MOTIF {name}{alt}")
         lines.append(f"letter-probability matrix: alength= 4 w= {ppm.shape[0]} nsites= {nsites} E= 0")
@@ -54,7 +55,7 @@ def write_jaspar(ppms: Sequence[np.ndarray], names: Sequence[str], path: str | o
     path = Path(path)
     lines = []
     for j, (ppm, name) in enumerate(zip(ppms, names)):
-        counts = np.rint(_check_ppm(ppm, name) * nsites).astype(int)
+        counts = np.rint(check_ppm(ppm, name) * nsites).astype(int)
         lines.append(f">{ids[j] if ids else name} {name}")
         for b, letter in enumerate(LETTERS):
             lines.append(f"{letter} [ " + " ".join(f"{c:4d}" for c in counts[:, b]) + " ]")
@@ -94,7 +95,7 @@ def read_meme(path: str | os.PathLike) -> dict[str, np.ndarray]:
                     rows.append([float(v) for v in line.split()])
                 except ValueError:
                     raise ValueError(f"{path}: motif {name} has a non-numeric row {line!r}") from None
-            motifs[name] = _check_ppm(rows, name)
+            motifs[name] = check_ppm(rows, name)
         i += 1
     if not motifs:
         raise ValueError(f"{path}: no MOTIF found")
@@ -115,7 +116,7 @@ def read_jaspar(path: str | os.PathLike) -> dict[str, np.ndarray]:
                 raise ValueError(f"{path}: motif {name} has {len(rows)} count rows, expected 4 (A, C, G, T)")
             if len({len(r) for r in rows}) != 1:
                 raise ValueError(f"{path}: motif {name} has count rows of different lengths")
-            motifs[name] = _check_ppm(np.array(rows).T, name)
+            motifs[name] = check_ppm(np.array(rows).T, name)
 
     for number, line in enumerate(path.read_text().splitlines(), start=1):
         line = line.strip()

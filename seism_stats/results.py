@@ -144,16 +144,10 @@ class SelectiveMotifResults:
         return pd.DataFrame(table, index=pd.Index(self.param_names, name="motif"), columns=[0, 1])
 
     def _naive_intervals(self, alpha: float) -> np.ndarray:
-        from scipy import stats
-        naive = self.inference.naive
-        half = stats.t.ppf(1 - alpha / 2, naive.df_resid) * naive.bse
-        return np.column_stack([naive.params - half, naive.params + half])
+        return _t_intervals(self.inference.naive, alpha)
 
     def _split_tests_at(self, alpha: float) -> np.ndarray:
-        from scipy import stats
-        tests = self.inference.split.tests
-        half = stats.t.ppf(1 - alpha / 2, tests.df_resid) * tests.bse
-        return np.column_stack([tests.params - half, tests.params + half])
+        return _t_intervals(self.inference.split.tests, alpha)
 
     # -- tables -------------------------------------------------------------------------
     @property
@@ -271,3 +265,10 @@ class SelectiveMotifResults:
         if inference.split is not None:
             object.__setattr__(inference.split, "select_rows", np.zeros(0, dtype=np.int64))
             object.__setattr__(inference.split, "test_rows", np.zeros(0, dtype=np.int64))
+
+
+def _t_intervals(tests, alpha: float) -> np.ndarray:
+    """Two-sided t intervals ``params -/+ t_(1-alpha/2, df) * bse`` of OLS motif tests."""
+    from scipy import stats
+    half = stats.t.ppf(1 - alpha / 2, tests.df_resid) * tests.bse
+    return np.column_stack([tests.params - half, tests.params + half])
