@@ -67,14 +67,6 @@ cdef void scatter_weighted_block(double* buf, Py_ssize_t n_cells, Py_ssize_t nb,
                 buf[z + b] += c * w[b]
 
 
-def kron_apply(double[:, ::1] rows, Py_ssize_t k, double diag, double off,
-               int n_threads=1):
-    """Apply the Kronecker kernel in place to every row of ``rows`` (R x 4^k)."""
-    cdef Py_ssize_t r
-    for r in prange(rows.shape[0], nogil=True, num_threads=n_threads, schedule="static"):
-        kron_apply_row(&rows[r, 0], k, diag, off)
-
-
 def project_rows(const double[:, ::1] weights, const long long[::1] indptr,
                  const long long[::1] indices, const double[::1] data,
                  Py_ssize_t k, double diag, double off, int n_threads=1):

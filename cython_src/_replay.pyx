@@ -21,8 +21,6 @@ import numpy as np
 cdef enum:
     MAX_MOTIFS = 64
 
-MAX_SELECTED = MAX_MOTIFS
-
 
 cdef inline double _step_score(const double[:, ::1] num_u, const double[:, ::1] num_v,
                                Py_ssize_t r, double cs, double sn,
