@@ -42,20 +42,6 @@ cdef inline void _combine_coefs(const double[:, ::1] coef_u, const double[:, ::1
         c[m] = cs * coef_u[r, m] + sn * coef_v[r, m]
 
 
-cdef Py_ssize_t _argmax_step(const double[:, ::1] num_u, const double[:, ::1] num_v,
-                             Py_ssize_t r, double cs, double sn,
-                             const double[:, ::1] A, const double* c,
-                             const double[:, ::1] inv_den, Py_ssize_t j) noexcept nogil:
-    cdef Py_ssize_t z, best = 0
-    cdef double s, best_score = -1.0
-    for z in range(num_u.shape[1]):
-        s = _step_score(num_u, num_v, r, cs, sn, A, c, inv_den, j, z)
-        if s > best_score:
-            best_score = s
-            best = z
-    return best
-
-
 cdef uint8_t _check_row(const double[:, ::1] num_u, const double[:, ::1] num_v,
                         Py_ssize_t r, double cs, double sn,
                         const double[:, ::1] coef_u, const double[:, ::1] coef_v,
@@ -121,23 +107,10 @@ def check_event(const double[:, ::1] num_u, const double[:, ::1] num_v,
     return accepted.view(bool), stats
 
 
-def argmax_step(const double[:, ::1] num_u, const double[:, ::1] coef_u,
-                const double[:, ::1] A, const double[:, ::1] inv_den, Py_ssize_t j):
-    """Cell maximising the step-j score for the single response in row 0.
-
-    Uses the same arithmetic as :func:`check_event` at ``t = 0``, so the
-    observed response always lies in its own selection event.
-    """
-    cdef double c[MAX_MOTIFS]
-    if coef_u.shape[1] > MAX_MOTIFS:
-        raise ValueError(f"at most {MAX_MOTIFS} motifs can be selected")
-    _combine_coefs(coef_u, coef_u, 0, 1.0, 0.0, coef_u.shape[1], c)
-    return _argmax_step(num_u, num_u, 0, 1.0, 0.0, A, c, inv_den, j)
-
-
 def step_scores(const double[:, ::1] num_u, const double[:, ::1] coef_u,
                 const double[:, ::1] A, const double[:, ::1] inv_den, Py_ssize_t j):
-    """All step-j scores of the response in row 0 (for reporting and tests)."""
+    """All step-j scores of the response in row 0, with the arithmetic of :func:`check_event`
+    at ``t = 0`` (the greedy selection uses them, so y lies in its own event)."""
     cdef double c[MAX_MOTIFS]
     cdef Py_ssize_t z
     out = np.empty(num_u.shape[1])

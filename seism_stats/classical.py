@@ -19,7 +19,7 @@ import statsmodels.api as sm
 from ._validation import check_covariates, check_response, residual_basis
 from .kmers import check_k
 from .motif_io import check_ppm
-from .refinement import WindowDesign
+from .refinement import WindowDesign, quantize
 from .selection import select_motifs
 from .sequences import encode_sequences
 
@@ -181,5 +181,4 @@ def fixed_motif_test(sequences, y, ppm, covariates=None, *, lam: float = 1.0, po
         raise ValueError(f"pooling must be 'sum' or 'max', got {pooling!r}")
     windows = WindowDesign(encoded, k, pooling, revcomp=revcomp)
     feature, _ = windows.features(windows.kmer_weights(ppm, float(lam)))
-    cell = int(np.sum(np.argmax(ppm, axis=1) * 4 ** np.arange(k - 1, -1, -1)))
-    return ols_motif_tests(y, design, feature[:, None], np.array([cell]), alpha)
+    return ols_motif_tests(y, design, feature[:, None], np.array([quantize(ppm)]), alpha)

@@ -30,7 +30,7 @@ from .classical import OLSMotifTests, SplitTests, naive_tests, split_tests
 from .features import grid_size, make_features
 from .parallel import check_backend, run_tasks
 from .kmers import check_k, kmer_count_matrix, kmer_to_string, reverse_complement_index
-from .refinement import RefinedMotif, WindowDesign, consensus, refine_motif
+from .refinement import RefinedMotif, WindowDesign, consensus, kmer_ppm, refine_motif
 from .replay import SelectionReplay
 from .selection import Selection, select_motifs
 from .sequences import encode_sequences
@@ -121,12 +121,7 @@ class MotifInference:
         """Refined PPM of each motif (one-hot grid k-mer when refinement was off)."""
         if self.refined:
             return [m.ppm for m in self.refined]
-        out = []
-        for kmer in self.kmers:
-            ppm = np.zeros((self.k, 4))
-            ppm[np.arange(self.k), ["ACGT".index(c) for c in kmer]] = 1.0
-            out.append(ppm)
-        return out
+        return [kmer_ppm(int(c), self.k) for c in self.cells]
 
     def motif_table(self) -> pd.DataFrame:
         """One row per selected motif: k-mer, consensus, score, p-values side by side."""

@@ -72,6 +72,12 @@ def kmer_digits(indices: np.ndarray, k: int) -> np.ndarray:
     return ((np.asarray(indices, dtype=np.int64)[:, None] >> shifts) & 3).astype(np.uint8)
 
 
+def digits_to_kmer(digits: np.ndarray) -> np.ndarray:
+    """Base-4 index of k-mers given their letters (0-3), shape (..., k) -> (...)."""
+    digits = np.asarray(digits, dtype=np.int64)
+    return digits @ (4 ** np.arange(digits.shape[-1] - 1, -1, -1, dtype=np.int64))
+
+
 def hamming_to_all(index: int, k: int) -> np.ndarray:
     """Hamming distance from one k-mer to every k-mer of the grid (length 4^k)."""
     diff = np.arange(4**k, dtype=np.uint64) ^ np.uint64(index)
@@ -85,8 +91,7 @@ def reverse_complement_index(k: int) -> np.ndarray:
     With A=0, C=1, G=2, T=3 the complement of letter b is 3 - b.
     """
     digits = kmer_digits(np.arange(4**k), k)
-    complement = 3 - digits[:, ::-1].astype(np.int64)
-    return complement @ (4 ** np.arange(k - 1, -1, -1, dtype=np.int64))
+    return digits_to_kmer(3 - digits[:, ::-1].astype(np.int64))
 
 
 def canonical_mask(k: int) -> np.ndarray:

@@ -27,7 +27,7 @@ import scipy.optimize
 import scipy.sparse as sp
 
 from . import _kmers
-from .kmers import kmer_digits, reverse_complement_index
+from .kmers import digits_to_kmer, kmer_digits, reverse_complement_index
 from .sequences import EncodedSequences
 
 #: Probability given to the selected letter at the start of refinement.
@@ -127,15 +127,33 @@ class WindowDesign:
         return out
 
 
+def kmer_ppm(cell: int, k: int, confidence: float = 1.0) -> np.ndarray:
+    """PPM with ``confidence`` on the letters of k-mer ``cell`` and the rest spread evenly."""
+    ppm = np.full((k, 4), (1.0 - confidence) / 3.0)
+    ppm[np.arange(k), kmer_digits(np.array([cell]), k)[0]] = confidence
+    return ppm
+
+
+def quantize(ppm: np.ndarray) -> int:
+    """Grid cell of a filter: the nearest one-hot k-mer is the row-wise argmax (SPEC 4)."""
+    return int(digits_to_kmer(np.argmax(ppm, axis=1)))
+
+
+def _residual_feature(z: np.ndarray, design: WindowDesign, lam: float, basis: np.ndarray):
+    """Kernel values of the distinct k-mers, max-pooling winners, and ``P phi_z``."""
+    g = design.kmer_weights(z, lam)
+    phi, winner = design.features(g)
+    f = phi - basis @ (basis.T @ phi) if basis.shape[1] else phi
+    return g, winner, f
+
+
 def _score_and_gradient(theta: np.ndarray, design: WindowDesign, lam: float,
                         residual: np.ndarray, basis: np.ndarray) -> tuple[float, np.ndarray, float]:
     k = design.k
     logits = theta.reshape(k, 4)
     z = np.exp(logits - logits.max(axis=1, keepdims=True))
     z /= z.sum(axis=1, keepdims=True)
-    g = design.kmer_weights(z, lam)
-    phi, winner = design.features(g)
-    f = phi - basis @ (basis.T @ phi) if basis.shape[1] else phi
+    g, winner, f = _residual_feature(z, design, lam, basis)
     num = float(f @ residual)
     den = float(f @ f)
     if den <= 0 or num == 0:
@@ -174,17 +192,13 @@ def refine_motif(design: WindowDesign, lam: float, residual: np.ndarray, basis: 
         L-BFGS iterations.
     """
     k = design.k
-    start = np.full((k, 4), (1.0 - START_CONFIDENCE) / 3.0)
-    start[np.arange(k), kmer_digits(np.array([cell]), k)[0]] = START_CONFIDENCE
-    theta0 = np.log(start).ravel()
+    theta0 = np.log(kmer_ppm(cell, k, START_CONFIDENCE)).ravel()
 
     def objective(theta):
         value, grad, _ = _score_and_gradient(theta, design, lam, residual, basis)
         return -value, -grad
 
-    one_hot = np.zeros((k, 4))
-    one_hot[np.arange(k), kmer_digits(np.array([cell]), k)[0]] = 1.0
-    start_score = _score_of(one_hot, design, lam, residual, basis)
+    start_score = _score_of(kmer_ppm(cell, k), design, lam, residual, basis)
     result = scipy.optimize.minimize(objective, theta0, jac=True, method="L-BFGS-B",
                                      bounds=[(-30.0, 30.0)] * theta0.size,
                                      options={"maxiter": max_iter})
@@ -192,15 +206,13 @@ def refine_motif(design: WindowDesign, lam: float, residual: np.ndarray, basis: 
     ppm = np.exp(logits - logits.max(axis=1, keepdims=True))
     ppm /= ppm.sum(axis=1, keepdims=True)
     score = _score_of(ppm, design, lam, residual, basis)
-    refined_cell = int(np.sum(np.argmax(ppm, axis=1) * 4 ** np.arange(k - 1, -1, -1)))
-    return RefinedMotif(ppm, score, start_score, refined_cell, bool(result.success))
+    return RefinedMotif(ppm, score, start_score, quantize(ppm), bool(result.success))
 
 
 def _score_of(z: np.ndarray, design: WindowDesign, lam: float, residual: np.ndarray,
               basis: np.ndarray) -> float:
     """Association score of the filter ``z`` (k x 4, any real entries)."""
-    phi, _ = design.features(design.kmer_weights(z, lam))
-    f = phi - basis @ (basis.T @ phi) if basis.shape[1] else phi
+    _, _, f = _residual_feature(z, design, lam, basis)
     den = float(f @ f)
     return float((f @ residual) ** 2 / den) if den > 0 else 0.0
 

@@ -133,21 +133,15 @@ class SelectiveMotifResults:
         q = self.n_selected
         table = np.full((q, 2), np.nan)
         if self.method == "split" and self.inference.split is not None:
-            tests = self._split_tests_at(alpha)
+            tests = _t_intervals(self.inference.split.tests, alpha)
             m = min(q, tests.shape[0])
             table[:m] = tests[:m]
         elif self.method == "naive" and q:
-            table = self._naive_intervals(alpha)
+            table = _t_intervals(self.inference.naive, alpha)
         else:
             warnings.warn("selective confidence intervals are not computed (the method defines "
                           "tests); use fit(method='split') for valid intervals", UserWarning, stacklevel=2)
         return pd.DataFrame(table, index=pd.Index(self.param_names, name="motif"), columns=[0, 1])
-
-    def _naive_intervals(self, alpha: float) -> np.ndarray:
-        return _t_intervals(self.inference.naive, alpha)
-
-    def _split_tests_at(self, alpha: float) -> np.ndarray:
-        return _t_intervals(self.inference.split.tests, alpha)
 
     # -- tables -------------------------------------------------------------------------
     @property

@@ -127,8 +127,11 @@ def select_motifs(features, y: np.ndarray, covariate_basis: np.ndarray,
     for j in range(n_motifs):
         valid = in_grid & (den > RELATIVE_NORM_TOL * raw_norms)
         inv_den[j, valid] = 1.0 / den[valid]
-        cell = int(_replay.argmax_step(num, coef, cross, inv_den, j))
-        stat = float(_replay.step_scores(num, coef, cross, inv_den, j)[cell])
+        # Same arithmetic as the replay at t = 0 (so y lies in its own event); ties go to
+        # the lowest cell, as in the replay.
+        scores = _replay.step_scores(num, coef, cross, inv_den, j)
+        cell = int(np.argmax(scores))
+        stat = float(scores[cell])
         if not valid.any() or stat <= 0.0:
             warnings.warn(f"only {j} of {n_motifs} motifs could be selected: no grid cell has a "
                           "feature left outside the covariates and earlier motifs", stacklevel=2)

@@ -17,6 +17,7 @@ import numpy as np
 from seism_stats._validation import RandomStateLike, check_random_state
 from seism_stats.features import make_features
 from seism_stats.kmers import kmer_count_matrix, string_to_kmer
+from seism_stats.refinement import kmer_ppm
 from seism_stats.sequences import encode_sequences
 
 LETTERS = np.array(list("ACGT"))
@@ -52,9 +53,7 @@ class SimulatedData:
 
 def motif_pwm(consensus: str = DEFAULT_MOTIF, confidence: float = 0.9) -> np.ndarray:
     """PWM with ``confidence`` on the consensus letter and the rest spread evenly."""
-    ppm = np.full((len(consensus), 4), (1.0 - confidence) / 3.0)
-    ppm[np.arange(len(consensus)), ["ACGT".index(c) for c in consensus.upper()]] = confidence
-    return ppm
+    return kmer_ppm(string_to_kmer(consensus), len(consensus), confidence)
 
 
 def plant_motif(codes: np.ndarray, ppm: np.ndarray, fraction: float, rng: np.random.Generator) -> np.ndarray:
