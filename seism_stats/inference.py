@@ -31,7 +31,10 @@ from .features import grid_size, make_features
 from .parallel import check_backend, run_tasks
 from .kmers import check_k, kmer_count_matrix, kmer_to_string, reverse_complement_index
 from .refinement import RefinedMotif, WindowDesign, consensus, kmer_ppm, refine_motif
+from .pvalues import monte_carlo_pvalues
 from .replay import SelectionReplay
+from .exchangeable import DESIGNS, TreeLayout, hub_chains, run_design
+from .walkers import ChainGroups, PermutationWalkers, SphereWalkers
 from .selection import Selection, select_motifs
 from .sequences import encode_sequences
 
@@ -62,7 +65,9 @@ class MotifInference:
     pvalues : ndarray (q,)
         Selective p-values (NaN when no sampler ran).
     pvalues_se : ndarray (q,)
-        Their Monte-Carlo standard errors.
+        Their Monte-Carlo standard errors (never 0; see :mod:`seism_stats.pvalues`).
+    pvalues_upper : ndarray (q,)
+        95% Monte-Carlo upper bounds of the selective p-values.
     naive : OLSMotifTests
         Uncorrected OLS tests on the full data (contrast only).
     split : SplitTests or None
@@ -79,6 +84,7 @@ class MotifInference:
     null_sample: samplers.NullSample | None
     pvalues: np.ndarray
     pvalues_se: np.ndarray
+    pvalues_upper: np.ndarray
     naive: OLSMotifTests
     split: SplitTests | None
     seconds: dict = field(default_factory=dict)
@@ -134,6 +140,7 @@ class MotifInference:
             "coef": self.naive.params if self.naive.params.size else np.full(self.n_selected, np.nan),
             "pvalue": self.pvalues,
             "pvalue_mc_se": self.pvalues_se,
+            "pvalue_mc_upper": self.pvalues_upper,
             "split_kmer": self.split_kmers,
             "pvalue_split": self.pvalues_split,
             "pvalue_naive": self.naive.pvalues if self.naive.pvalues.size else np.full(self.n_selected, np.nan),
@@ -164,6 +171,7 @@ def selective_inference(
     thin: int = 1,
     n_chains: int = 16,
     bracket: str = "exact",
+    mcmc_design: str = "tree",
     max_replays: int = 2_000_000,
     split_fraction: float = 0.5,
     refine: bool = True,
@@ -205,7 +213,13 @@ def selective_inference(
     n_samples : int
         Null draws in the selection event (B).
     burn_in, thin, n_chains : int
-        MCMC settings (per chain, counted in moves).
+        MCMC settings (per chain, counted in moves): chains walked from the hub of the
+        exchangeable tree, unrecorded moves before a chain's first draw, moves between draws.
+    mcmc_design : {"tree", "start"}
+        ``"tree"`` (default): the observation is hidden at a uniformly random node of a tree
+        of reversible chains (Besag and Clifford 1989), so the p-value is exactly valid for
+        every number of draws (:mod:`seism_stats.exchangeable`). ``"start"``: chains
+        started at the observation, valid only as the draws grow (kept for comparison).
     bracket : {"exact", "shrink"}
         MCMC move on a great circle: uniform on the exact arc of the circle inside the
         event (default), or the elliptical-slice shrinking bracket of SPEC 5.
@@ -243,6 +257,7 @@ def selective_inference(
     thin = check_positive_int(thin, "thin")
     n_chains = check_positive_int(n_chains, "n_chains")
     bracket = _check_choice(bracket, ("exact", "shrink"), "bracket")
+    mcmc_design = _check_choice(mcmc_design, DESIGNS, "mcmc_design")
     n_jobs = check_positive_int(n_jobs, "n_jobs")
     check_backend(backend)
     seed_repr = random_state if isinstance(random_state, (int, np.integer)) else (
@@ -281,19 +296,23 @@ def selective_inference(
 
     # Seeds of the split and of each sampler block, drawn first so that they do
     # not depend on the method.
-    split_rng, *block_rngs = [np.random.default_rng(s) for s in
-                              np.random.SeedSequence(rng.integers(0, 2**63, size=4)).spawn(1 + N_SAMPLER_BLOCKS)]
+    split_rng, tree_rng, *block_rngs = [
+        np.random.default_rng(s)
+        for s in np.random.SeedSequence(rng.integers(0, 2**63, size=4)).spawn(2 + N_SAMPLER_BLOCKS)]
 
     clock = time.perf_counter()
     null_sample = None
     q = selection.event.n_selected
     pvalues = np.full(q, np.nan)
     pvalues_se = np.full(q, np.nan)
+    pvalues_upper = np.full(q, np.nan)
     if method in ("mcmc", "rejection") and q:
-        null_sample = _sample_null(features, selection, basis, method, null, block_rngs, n_samples,
-                                   burn_in, thin, n_chains, max_replays, n_threads, n_jobs, progress,
-                                   backend, client, bracket)
-        pvalues, pvalues_se = selective_pvalues(null_sample, selection.statistics)
+        sampler = _SamplerSpec(method, null, n_samples, burn_in, thin, n_chains, max_replays, bracket,
+                               mcmc_design)
+        null_sample = _sample_null(features, selection, basis, sampler, tree_rng, block_rngs, n_threads,
+                                   n_jobs, progress, backend, client)
+        mc = monte_carlo_pvalues(null_sample, selection.statistics)
+        pvalues, pvalues_se, pvalues_upper = mc.pvalues, mc.se, mc.upper
     timings["sampling"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
@@ -307,89 +326,123 @@ def selective_inference(
         "n_motifs": n_motifs, "method": method, "null": null, "n_samples": n_samples,
         "burn_in": burn_in if method == "mcmc" else 0, "thin": thin if method == "mcmc" else 1,
         "bracket": bracket if method == "mcmc" and null == "sphere" else None,
+        "mcmc_design": mcmc_design if method == "mcmc" else None,
         "n_chains": n_chains if method == "mcmc" else N_SAMPLER_BLOCKS,
         "max_replays": max_replays, "split_fraction": split_fraction, "refine": bool(refine),
         "add_intercept": bool(add_intercept), "random_state": seed_repr, "n_threads": n_threads,
         "n_jobs": n_jobs, "backend": backend,
     }
     return MotifInference(settings, n, names, selection, refined, null_sample, pvalues, pvalues_se,
-                          naive, split, timings)
+                          pvalues_upper, naive, split, timings)
 
 
 def selective_pvalues(null_sample: samplers.NullSample, observed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Monte-Carlo selective p-values ``(1 + #{T_b >= T_obs}) / (1 + B)`` and their standard errors.
-
-    The standard error is ``sqrt(p (1 - p) / ESS)`` with ESS the effective sample
-    size of the exceedance indicator (the number of draws for i.i.d. samplers).
-    """
-    stats = null_sample.statistics
-    q = observed.shape[0]
-    n_draws = null_sample.n_draws
-    if n_draws == 0:
-        return np.full(q, np.nan), np.full(q, np.nan)
-    exceed = stats >= observed[None, None, :]
-    pvalues = (1.0 + exceed.sum(axis=(0, 1))) / (1.0 + n_draws)
-    ess = null_sample.effective_sample_size(exceed.astype(np.float64))
-    ess = np.where(ess > 0, ess, n_draws)
-    return pvalues, np.sqrt(pvalues * (1.0 - pvalues) / ess)
+    """Selective p-values and their Monte-Carlo standard errors (see :func:`~seism_stats.pvalues.monte_carlo_pvalues`)."""
+    mc = monte_carlo_pvalues(null_sample, observed)
+    return mc.pvalues, mc.se
 
 
-def _sample_null(features, selection: Selection, basis: np.ndarray, method: str, null: str,
-                 block_rngs: list[np.random.Generator], n_samples: int, burn_in: int, thin: int,
-                 n_chains: int, max_replays: int, n_threads: int, n_jobs: int,
-                 progress: bool, backend: str = "joblib", client=None,
-                 bracket: str = "exact") -> samplers.NullSample:
+@dataclass(frozen=True)
+class _SamplerSpec:
+    """Settings of the null sampler."""
+
+    method: str
+    null: str
+    n_samples: int
+    burn_in: int
+    thin: int
+    n_chains: int
+    max_replays: int
+    bracket: str
+    design: str
+
+
+def _sample_null(features, selection: Selection, basis: np.ndarray, spec: _SamplerSpec,
+                 tree_rng: np.random.Generator, block_rngs: list[np.random.Generator], n_threads: int,
+                 n_jobs: int, progress: bool, backend: str = "joblib", client=None) -> samplers.NullSample:
     """Run the sampler as independently seeded blocks, in one process or spread over ``n_jobs``.
 
-    MCMC blocks are chain groups (:class:`~seism_stats.samplers.ChainGroups`):
-    in one process they advance in lockstep (larger batches for the kernels),
-    in several each process runs some of them; the draws are the same.
-    Rejection blocks each draw ``ceil(n_samples / blocks)`` accepted samples.
+    MCMC (:mod:`seism_stats.exchangeable`): the observation's chain and the walk back
+    to the hub run here; the chains walked from the hub are split into blocks with
+    their own generators (:class:`~seism_stats.walkers.ChainGroups`). In one process
+    the blocks advance in lockstep (larger batches for the kernels), in several each
+    process runs some of them; the draws are the same. Rejection blocks each draw
+    ``ceil(n_samples / blocks)`` accepted samples.
     """
-    n_blocks = min(len(block_rngs), n_chains) if method == "mcmc" else len(block_rngs)
-    rngs = block_rngs[:n_blocks]
     together = n_jobs == 1 and backend == "joblib"  # else one task per block
-    if method == "mcmc":
-        per_chain = -(-n_samples // n_chains)
-        sizes = [len(c) for c in np.array_split(np.arange(n_chains), n_blocks)]
-        jobs = [(rngs, n_chains)] if together else [([rngs[b]], sizes[b]) for b in range(n_blocks)]
-        tasks = [delayed(_sample_block)(features, selection, basis, method, null, job_rngs,
-                                        per_chain * chains, burn_in, thin, chains,
-                                        max_replays, n_threads if together else 1, progress and i == 0,
-                                        bracket)
-                 for i, (job_rngs, chains) in enumerate(jobs)]
-    else:
-        per_block = -(-n_samples // n_blocks)
-        tasks = [delayed(_sample_block)(features, selection, basis, method, null, rngs[b], per_block,
-                                        burn_in, thin, 1, max_replays // n_blocks,
-                                        n_threads if together else 1, progress and b == 0)
-                 for b in range(n_blocks)]
     start = time.perf_counter()
-    parts = run_tasks(tasks, n_jobs, backend, client)
-    return samplers.merge_samples(parts, time.perf_counter() - start)
+    if spec.method == "rejection":
+        per_block = -(-spec.n_samples // len(block_rngs))
+        tasks = [delayed(_rejection_block)(features, selection, basis, spec, rng, per_block,
+                                           spec.max_replays // len(block_rngs),
+                                           n_threads if together else 1, progress and b == 0)
+                 for b, rng in enumerate(block_rngs)]
+        return samplers.merge_samples(run_tasks(tasks, n_jobs, backend, client), time.perf_counter() - start)
+
+    layout = TreeLayout.for_draws(spec.n_samples, spec.n_chains, spec.burn_in, spec.thin, spec.design)
+    replay = SelectionReplay(features, selection.event, n_threads)
+    budget = lambda: samplers._check_budget(replay, spec.max_replays, "MCMC sampling")  # noqa: E731
+
+    def walk_from_hub(hub, n_from_hub):
+        n_blocks = min(len(block_rngs), n_from_hub)
+        sizes = [len(c) for c in np.array_split(np.arange(n_from_hub), n_blocks)]
+        jobs = [(block_rngs[:n_blocks], n_from_hub)] if together else \
+            [([block_rngs[b]], sizes[b]) for b in range(n_blocks)]
+        budget_left = max(0, spec.max_replays - replay.n_replays)
+        tasks = [delayed(_hub_block)(features, selection, basis, spec, hub, layout, rngs, chains,
+                                     budget_left if together else budget_left // n_blocks,
+                                     n_threads if together else 1, progress and i == 0)
+                 for i, (rngs, chains) in enumerate(jobs)]
+        return run_tasks(tasks, n_jobs, backend, client)
+
+    tree = run_design(_walker_factory(replay, selection, basis, spec), _start_state(selection, spec.null),
+                      selection.statistics, layout, spec.design, tree_rng, walk_from_hub, budget, progress)
+    method = "mcmc" if spec.null == "sphere" else "permutation-mcmc"
+    return samplers.NullSample(method, tree.statistics, replay.n_replays + tree.n_replays_elsewhere,
+                               tree.n_accepted, spec.burn_in, spec.thin, time.perf_counter() - start,
+                               tree.observed_slot)
 
 
-def _sample_block(features, selection: Selection, basis: np.ndarray, method: str, null: str,
-                  rngs, n_samples: int, burn_in: int, thin: int, n_chains: int,
-                  max_replays: int, n_threads: int, progress: bool,
-                  bracket: str = "exact") -> samplers.NullSample:
+def _start_state(selection: Selection, null: str) -> np.ndarray:
+    """The observation's state: its unit residual (sphere) or the identity permutation."""
+    return selection.unit_residual if null == "sphere" else np.arange(selection.unit_residual.shape[0])
+
+
+def _walker_factory(replay: SelectionReplay, selection: Selection, basis: np.ndarray, spec: _SamplerSpec):
+    """``(states, rngs) -> walkers`` for the null model of ``spec``."""
+    if spec.null == "sphere":
+        return lambda points, rngs: SphereWalkers(replay, points, basis, ChainGroups(rngs, points.shape[0]),
+                                                  spec.bracket)
+    return lambda perms, rngs: PermutationWalkers(replay, selection.unit_residual, basis, perms,
+                                                  ChainGroups(rngs, perms.shape[0]))
+
+
+def _hub_block(features, selection: Selection, basis: np.ndarray, spec: _SamplerSpec, hub: np.ndarray,
+               layout: TreeLayout, rngs, n_chains: int, max_replays: int, n_threads: int,
+               progress: bool) -> tuple[np.ndarray, int, int]:
+    """Chains walked from the hub: (statistics, accepted moves, replays)."""
+    features.n_threads = n_threads
+    replay = SelectionReplay(features, selection.event, n_threads)
+    budget = lambda: samplers._check_budget(replay, max_replays, "MCMC sampling")  # noqa: E731
+    stats, accepted = hub_chains(_walker_factory(replay, selection, basis, spec), hub, n_chains, layout, rngs,
+                                 selection.event.n_selected, budget, progress)
+    return stats, accepted, replay.n_replays
+
+
+def _rejection_block(features, selection: Selection, basis: np.ndarray, spec: _SamplerSpec,
+                     rng: np.random.Generator, n_samples: int, max_replays: int, n_threads: int,
+                     progress: bool) -> samplers.NullSample:
     features.n_threads = n_threads
     replay = SelectionReplay(features, selection.event, n_threads)
     n = selection.unit_residual.shape[0]
-    if method == "rejection":
-        if null == "sphere":
-            def draw(g, m):
-                return samplers.sphere_points(g, m, basis, n)
-        else:
-            def draw(g, m):
-                return samplers.permutation_points(g, m, selection.unit_residual, basis)
-        return samplers.sample_rejection(replay, draw, rngs, n_samples, max_replays=max_replays,
-                                         progress=progress, method=f"{null}-rejection")
-    if null == "sphere":
-        return samplers.sample_sphere_mcmc(replay, selection.unit_residual, basis, rngs, n_samples, burn_in,
-                                           thin, n_chains, max_replays, progress, bracket=bracket)
-    return samplers.sample_permutation_mcmc(replay, selection.unit_residual, basis, rngs, n_samples,
-                                            burn_in, thin, n_chains, max_replays, progress)
+    if spec.null == "sphere":
+        def draw(g, m):
+            return samplers.sphere_points(g, m, basis, n)
+    else:
+        def draw(g, m):
+            return samplers.permutation_points(g, m, selection.unit_residual, basis)
+    return samplers.sample_rejection(replay, draw, rng, n_samples, max_replays=max_replays,
+                                     progress=progress, method=f"{spec.null}-rejection")
 
 
 def _check_choice(value: str, choices: tuple[str, ...], name: str) -> str:

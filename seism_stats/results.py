@@ -110,6 +110,11 @@ class SelectiveMotifResults:
         return self._series(self.inference.pvalues_se, "MC std err")
 
     @property
+    def pvalues_mc_upper(self) -> pd.Series:
+        """95% Monte-Carlo upper bounds of the selective p-values."""
+        return self._series(self.inference.pvalues_upper, "MC 95% upper")
+
+    @property
     def pvalues_adjusted(self) -> pd.Series:
         """``pvalues`` adjusted for the number of motifs (``multitest_method``, BH by default)."""
         p = self.pvalues.to_numpy()
@@ -149,7 +154,7 @@ class SelectiveMotifResults:
         """One row per selected motif: k-mer, consensus, score, p-values side by side."""
         table = self.inference.motif_table()
         table.index = pd.Index(self.param_names, name="motif")
-        position = table.columns.get_loc("pvalue_mc_se") + 1
+        position = table.columns.get_loc("pvalue_mc_upper") + 1
         table.insert(position, "pvalue_adj", self.pvalues_adjusted.to_numpy())
         return table
 

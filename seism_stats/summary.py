@@ -79,12 +79,13 @@ def _header(results) -> SimpleTable:
 
 def _motif_table(results, alpha: float) -> SimpleTable:
     motifs = results.motifs
-    headers = ["kmer", "consensus", "score", "coef", "P>T sel.", "MC s.e.",
+    headers = ["kmer", "consensus", "score", "coef", "P>T sel.", "MC s.e.", "MC 95% up",
                f"P {results.multitest_method}", "split kmer", "P split", "P naive"]
     rows = []
     for _, row in motifs.iterrows():
         rows.append([row["kmer"], row["consensus"], _fmt(row["score"]), _fmt(row["coef"]),
-                     _fmt(row["pvalue"], 3), _fmt(row["pvalue_mc_se"], 2), _fmt(row["pvalue_adj"], 3),
+                     _fmt(row["pvalue"], 3), _fmt(row["pvalue_mc_se"], 2), _fmt(row["pvalue_mc_upper"], 2),
+                     _fmt(row["pvalue_adj"], 3),
                      row["split_kmer"] or "-", _fmt(row["pvalue_split"], 3), _fmt(row["pvalue_naive"], 3)])
     if not rows:
         rows = [["(none)"] + [""] * (len(headers) - 1)]
@@ -102,16 +103,24 @@ def _notes(results) -> list[str]:
                      "the covariates (for example, all sequences hold the same k-mers).")
     sample = results.inference.null_sample
     if results.method in ("mcmc", "rejection"):
+        exact = ("the observation sits at a random node of a tree of reversible chains "
+                 "(Besag-Clifford), so the p-value is exactly valid for every B"
+                 if s.get("mcmc_design") == "tree" else
+                 "i.i.d. draws" if results.method == "rejection" else
+                 "chains started at the observation: valid only as B grows")
         notes.append("P>T sel.: selective p-value (1 + #{T_b >= T_obs}) / (1 + B) over null draws "
-                     "conditioned on selecting the same grid cells; MC s.e. from the effective "
-                     "sample size of the exceedance indicator.")
+                     f"conditioned on selecting the same grid cells ({exact}); ties count as >=. "
+                     "MC s.e. from the effective sample size of the exceedance indicator; "
+                     "MC 95% up: Monte-Carlo upper bound of the p-value infinitely many draws would give.")
     if sample is not None and results.n_selected:
         resolution = 1.0 / (1.0 + sample.n_draws)
         coarse = results.pvalues_selective.to_numpy() <= RESOLUTION_WARNING_FACTOR * resolution
         if coarse.any():
             names = ", ".join(np.asarray(results.param_names)[coarse])
+            bounds = ", ".join(f"p <= {u:.2g}" for u in results.inference.pvalues_upper[coarse])
             notes.append(f"[!] Monte-Carlo resolution: with B = {sample.n_draws} draws the smallest "
-                         f"possible p-value is {resolution:.2g}; {names} sit(s) at that floor. "
+                         f"possible p-value is {resolution:.2g}; {names} sit(s) at or near that floor "
+                         f"(95% Monte-Carlo bound: {bounds}). "
                          "Increase n_samples to resolve smaller p-values.")
         if results.method == "rejection" and sample.n_draws < s["n_samples"]:
             notes.append(f"[!] Rejection sampling ran out of replays: {sample.n_draws} of "

@@ -46,7 +46,9 @@ def test_power_of_a_strong_planted_motif(planted_data):
     result = selective_inference(data.sequences, data.y, k=5, n_motifs=1, n_samples=500, random_state=1)
     assert result.kmers == ["GATTA"]
     assert result.pvalues[0] < 0.05
-    assert result.pvalues[0] == pytest.approx(1 / (1 + result.null_sample.n_draws))  # resolution 1/(B+1)
+    # The exchangeable tree keeps the observation's chain neighbours, which sit near T_obs:
+    # a strong motif gets a few exceedances rather than the floor 1/(B+1).
+    assert result.pvalues[0] < 0.02
     assert result.pvalues_split[0] < 0.05
 
 

@@ -33,7 +33,7 @@ def test_fit_writes_every_output(files, capsys):
     assert "GATTA" in (out / "summary.txt").read_text()
     settings = json.loads((out / "settings.json").read_text())
     assert settings["sequences_without_response"] == 5 and settings["n_used"] == 115
-    assert settings["sampler"]["draws"] == 208 and settings["settings"]["k"] == 5
+    assert settings["sampler"]["draws"] >= 200 and settings["settings"]["k"] == 5
     assert pd.read_csv(out / "motifs.csv")["kmer"].iloc[0] == "GATTA"
 
 
