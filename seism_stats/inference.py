@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 from joblib import delayed
+from scipy.stats import kurtosistest
 
 from . import samplers
 from ._validation import (
@@ -272,8 +273,7 @@ def selective_inference(
     design = check_covariates(covariates, n, add_intercept)
     names = _covariate_names(covariate_names, design.shape[1], add_intercept)
     basis = residual_basis(design)
-    if null == "auto":
-        null = "permutation" if np.unique(y).shape[0] == 2 else "sphere"
+    null, null_reason = choose_null(y, basis) if null == "auto" else (null, "chosen by the user")
 
     counts = kmer_count_matrix(encoded, k)
     features = make_features(counts, k, lam, pooling, n_threads, revcomp=bool(revcomp))
@@ -323,7 +323,8 @@ def selective_inference(
     settings = {
         "k": k, "n_cells": grid_size(features), "revcomp": bool(revcomp), "lam": float(lam),
         "pooling": pooling,
-        "n_motifs": n_motifs, "method": method, "null": null, "n_samples": n_samples,
+        "n_motifs": n_motifs, "method": method, "null": null, "null_reason": null_reason,
+        "n_samples": n_samples,
         "burn_in": burn_in if method == "mcmc" else 0, "thin": thin if method == "mcmc" else 1,
         "bracket": bracket if method == "mcmc" and null == "sphere" else None,
         "mcmc_design": mcmc_design if method == "mcmc" else None,
@@ -334,6 +335,31 @@ def selective_inference(
     }
     return MotifInference(settings, n, names, selection, refined, null_sample, pvalues, pvalues_se,
                           pvalues_upper, naive, split, timings)
+
+
+#: ``null="auto"`` switches a continuous response to the permutation null when a one-sided
+#: kurtosis test of its residuals rejects normal tails at this level (n >= 20).
+HEAVY_TAIL_LEVEL = 0.01
+
+
+def choose_null(y: np.ndarray, covariate_basis: np.ndarray) -> tuple[str, str]:
+    """The null model of ``null="auto"`` and why.
+
+    The sphere null is exact for a Gaussian linear model. A binary response, or
+    residuals whose tails are clearly heavier than normal (one-sided kurtosis
+    test, :data:`HEAVY_TAIL_LEVEL`), get the permutation null, which needs only
+    exchangeable errors (exact with an intercept only, Freedman-Lane residual
+    permutation with covariates).
+    """
+    if np.unique(y).shape[0] == 2:
+        return "permutation", "binary response"
+    residual = y - covariate_basis @ (covariate_basis.T @ y)
+    if residual.shape[0] >= 20:
+        test = kurtosistest(residual, alternative="greater")
+        if test.pvalue < HEAVY_TAIL_LEVEL:
+            return "permutation", (f"heavy-tailed residuals (kurtosis test p = {test.pvalue:.2g}): the "
+                                   "Gaussian sphere null would be anti-conservative")
+    return "sphere", "Gaussian linear model"
 
 
 def selective_pvalues(null_sample: samplers.NullSample, observed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -102,6 +102,8 @@ def _notes(results) -> list[str]:
         notes.append("[!] No motif was selected: no grid cell has a feature left outside the span of "
                      "the covariates (for example, all sequences hold the same k-mers).")
     sample = results.inference.null_sample
+    if results.method in ("mcmc", "rejection") and s.get("null_reason", "").startswith("heavy"):
+        notes.append(f"[!] Null model: permutation, chosen by null='auto' from {s['null_reason']}.")
     if results.method in ("mcmc", "rejection"):
         exact = ("the observation sits at a random node of a tree of reversible chains "
                  "(Besag-Clifford), so the p-value is exactly valid for every B"

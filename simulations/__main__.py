@@ -1,4 +1,4 @@
-"""Command line: ``python -m simulations <calibration|power|speed|all> [--quick] [--n-datasets N] [--jobs J]``.
+"""Command line: ``python -m simulations <calibration|validity|power|speed|all> [--quick] [--n-datasets N] [--jobs J]``.
 
 Writes each figure (PNG) and its numbers (CSV) into ``paper_figures/`` (or ``--out``).
 """
@@ -11,11 +11,12 @@ import platform
 import time
 from pathlib import Path
 
-from . import experiments, figures
+from . import experiments, figures, validity
 
 #: Grids of the full run and of ``--quick`` (under 3 minutes on 2 cores).
 FULL = {
     "calibration_datasets": 1000,
+    "validity_datasets": 3000,
     "power_datasets": 200,
     "betas": [0.0, 0.25, 0.5, 0.75, 1.0, 1.5],
     "ns": [50, 100, 200, 400],
@@ -24,6 +25,7 @@ FULL = {
 }
 QUICK = {
     "calibration_datasets": 60,
+    "validity_datasets": 40,
     "power_datasets": 16,
     "betas": [0.0, 0.75, 1.5],
     "ns": [50, 200],
@@ -40,6 +42,8 @@ def replot(experiment: str, out: Path) -> None:
         figure = figures.calibration_figure(pd.read_csv(out / "calibration_pvalues.csv"),
                                             pd.read_csv(out / "calibration_ks.csv"))
         name = "calibration_qq.png"
+    elif experiment == "validity":
+        figure, name = validity.figure(pd.read_csv(out / "validity_rates.csv")), "validity.png"
     elif experiment == "power":
         figure, name = figures.power_figure(pd.read_csv(out / "power.csv")), "power.png"
     else:
@@ -51,7 +55,7 @@ def replot(experiment: str, out: Path) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m simulations", description=__doc__.split("\n")[0])
-    parser.add_argument("experiment", choices=["calibration", "power", "speed", "all"])
+    parser.add_argument("experiment", choices=["calibration", "validity", "power", "speed", "all"])
     parser.add_argument("--quick", action="store_true", help="small grid, few data sets (< 3 min)")
     parser.add_argument("--n-datasets", type=int, default=None,
                         help="data sets per calibration run / per power grid point")
@@ -70,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     grid = QUICK if args.quick else FULL
     out = args.out
     out.mkdir(parents=True, exist_ok=True)
-    run = ["calibration", "power", "speed"] if args.experiment == "all" else [args.experiment]
+    run = ["calibration", "validity", "power", "speed"] if args.experiment == "all" else [args.experiment]
     if args.replot:
         for experiment in run:
             replot(experiment, out)
@@ -92,6 +96,13 @@ def main(argv: list[str] | None = None) -> int:
             ks.to_csv(out / "calibration_ks.csv", index=False)
             figures.calibration_figure(table, ks).savefig(out / "calibration_qq.png", dpi=120)
             print(ks.to_string(index=False))
+        elif experiment == "validity":
+            n = args.n_datasets or grid["validity_datasets"]
+            table, rates = validity.run(n, seed=args.seed + 3, jobs=args.jobs)
+            table.to_csv(out / "validity_pvalues.csv", index=False)
+            rates.to_csv(out / "validity_rates.csv", index=False)
+            validity.figure(rates).savefig(out / "validity.png", dpi=120)
+            print(rates.to_string(index=False))
         elif experiment == "power":
             n = args.n_datasets or grid["power_datasets"]
             table, summary = experiments.power(grid["betas"], grid["ns"], n, seed=args.seed + 1, jobs=args.jobs,

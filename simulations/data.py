@@ -79,7 +79,8 @@ def motif_signal(sequences: list, consensus: str, lam: float = 1.0) -> np.ndarra
 
 def simulate_dataset(n: int = 200, length: int = 50, *, consensus: str = DEFAULT_MOTIF,
                      confidence: float = 0.9, fraction: float = 0.5, beta: float = 0.0,
-                     sigma: float = 1.0, lam: float = 1.0, response: str = "continuous",
+                     sigma: float = 1.0, noise_df: float | None = None, lam: float = 1.0,
+                     response: str = "continuous",
                      covariate: float | None = None,
                      random_state: RandomStateLike = None) -> SimulatedData:
     """Draw one data set.
@@ -97,7 +98,9 @@ def simulate_dataset(n: int = 200, length: int = 50, *, consensus: str = DEFAULT
     beta : float
         Effect size (0 = null).
     sigma : float
-        Noise standard deviation (continuous response).
+        Noise scale (continuous response).
+    noise_df : float, optional
+        Student t noise with these degrees of freedom (heavy tails) instead of Gaussian.
     lam : float
         Kernel bandwidth of the signal feature.
     response : {"continuous", "binary"}
@@ -116,7 +119,8 @@ def simulate_dataset(n: int = 200, length: int = 50, *, consensus: str = DEFAULT
     signal = motif_signal(sequences, consensus, lam)
     w = rng.standard_normal(n) if covariate is not None else None
     if response == "continuous":
-        y = beta * signal + sigma * rng.standard_normal(n)
+        noise = rng.standard_normal(n) if noise_df is None else rng.standard_t(noise_df, n)
+        y = beta * signal + sigma * noise
         if w is not None:
             y = y + covariate * w
     elif response == "binary":

@@ -7,10 +7,12 @@ Under the global null, selective p-values must be uniform; naive p-values
 import warnings
 
 import numpy as np
+import pandas as pd
 import pytest
 from scipy.stats import kstest
 
 from seism_stats.inference import selective_inference
+from simulations import validity
 from simulations.data import simulate_dataset
 
 
@@ -81,3 +83,19 @@ def test_calibration_binary_permutation_null(method):
     assert np.mean(selective[:, 0] <= 0.05) <= 0.05 + 3 * np.sqrt(0.05 * 0.95 / 300)
     assert np.mean(selective[:, 0] <= 0.2) <= 0.2 + 3 * np.sqrt(0.2 * 0.8 / 300)
     assert kstest(naive[:, 0], "uniform").pvalue < 0.01
+
+
+def test_tree_pvalues_are_valid_at_small_b():
+    # Null data sets and seeds that no other test uses; about 110 draws per fit (the default
+    # design records the observation among them). Validity at any B means the rejection
+    # rate at alpha is not above alpha: one-sided binomial test per alpha and motif rank.
+    settings = [validity.NullSetting("2 motifs + covariate", n_motifs=2, covariate=0.8),
+                validity.NullSetting("binary y, permutation null", response="binary", n=80)]
+    _, rates = validity.run(250, seed=424242, settings=settings, designs=("tree",))
+    assert set(rates["pvalues"]) == {250}
+    assert rates["valid"].all(), rates.to_string()
+    # The check has teeth: a rejection rate of 2 alpha over 250 data sets fails it.
+    doubled = validity.rejection_rates(pd.DataFrame({
+        "setting": "x", "design": "tree", "rank": 1, "draws": 100,
+        "pvalue": np.r_[np.full(25, 0.04), np.full(225, 0.9)]}))
+    assert not doubled.set_index("alpha").loc[0.05, "valid"]

@@ -173,3 +173,51 @@ def test_exact_and_shrinking_brackets_agree(small_problem):
         if bracket == "exact":
             assert sample.acceptance_rate > 0.9  # proposals fall in the exact arc
     assert ks_2samp(draws["exact"], draws["shrink"]).pvalue > 0.01
+
+
+def test_auto_null_switches_to_permutations_for_heavy_tails():
+    from seism_stats.inference import choose_null
+    basis = residual_basis(check_covariates(None, 400))
+    rng = np.random.default_rng(8)
+    assert choose_null(rng.standard_normal(400), basis)[0] == "sphere"
+    null, reason = choose_null(rng.standard_t(3, 400), basis)
+    assert null == "permutation" and "heavy-tailed" in reason
+    assert choose_null((rng.random(400) < 0.3).astype(float), basis) == ("permutation", "binary response")
+
+
+def test_tree_design_places_the_observation_and_counts_it_once(small_problem):
+    _, features, basis, selection = small_problem
+    replay = SelectionReplay(features, selection.event)
+    sample = samplers.sample_sphere_mcmc(replay, selection.unit_residual, basis, np.random.default_rng(3), 99,
+                                         burn_in=3, n_chains=5)
+    chain, slot = sample.observed_slot
+    assert sample.statistics.shape == (5, 20, 1) and sample.n_draws == 99
+    assert sample.statistics[chain, slot, 0] == selection.statistics[0]
+    assert not np.isnan(sample.statistics).any()
+    # The p-value is the mean indicator over all recorded nodes, the observation's included.
+    p, se = selective_pvalues(sample, selection.statistics)
+    count = (sample.draws[:, 0] >= selection.statistics[0] * (1 - 1e-9)).sum()
+    assert p[0] == pytest.approx((1 + count) / 100) and se[0] > 0
+    start = samplers.sample_sphere_mcmc(SelectionReplay(features, selection.event), selection.unit_residual,
+                                        basis, np.random.default_rng(3), 100, burn_in=3, n_chains=5,
+                                        design="start")
+    assert start.observed_slot is None and start.n_draws == 100
+
+
+def test_ties_with_the_observed_statistic_count_as_exceedances():
+    from seism_stats.pvalues import monte_carlo_pvalues
+    observed = np.array([0.3])
+    rounding = observed * (1 - 1e-13)  # the same value, computed in another order
+    stats = np.r_[np.full(50, rounding[0]), np.full(49, 0.1)].reshape(1, 99, 1)
+    sample = samplers.NullSample("rejection", stats, 99, 99, 0, 1, 0.0)
+    assert monte_carlo_pvalues(sample, observed).pvalues[0] == pytest.approx(51 / 100)
+
+
+def test_monte_carlo_error_at_the_floor_is_an_upper_bound_not_p():
+    from seism_stats.pvalues import monte_carlo_pvalues
+    stats = np.linspace(0.1, 0.2, 999).reshape(1, 999, 1)
+    sample = samplers.NullSample("rejection", stats, 999, 999, 0, 1, 0.0)
+    mc = monte_carlo_pvalues(sample, np.array([0.5]))
+    assert mc.pvalues[0] == pytest.approx(1e-3)
+    assert mc.upper[0] == pytest.approx(1 - 0.05 ** (1 / 999), rel=1e-6)  # about 3 / B
+    assert mc.se[0] > 0 and mc.se[0] != pytest.approx(mc.pvalues[0])

@@ -25,13 +25,15 @@ def test_quick_suite_writes_figures_and_is_calibrated(tmp_path, monkeypatch):
     small = dict(cli.QUICK, betas=[0.0, 1.5], ns=[60], speed={"n": [60, 120], "k": [3], "B": [100]})
     monkeypatch.setattr(cli, "QUICK", small)
     assert cli.main(["all", "--quick", "--n-datasets", "40", "--jobs", "2", "--out", str(tmp_path)]) == 0
-    for name in ("calibration_qq.png", "calibration_ks.csv", "calibration_pvalues.csv", "power.png",
+    for name in ("calibration_qq.png", "calibration_ks.csv", "calibration_pvalues.csv", "validity.png",
+                 "validity_rates.csv", "power.png",
                  "power.csv", "speed.png", "speed.csv", "speed_slopes.csv", "runs.log"):
         assert (tmp_path / name).stat().st_size > 0, name
     ks = pd.read_csv(tmp_path / "calibration_ks.csv").set_index("method")
     # Not grossly off: SEISM's null p-values pass a KS test, the naive ones fail it.
     assert ks.loc["seism_mcmc", "ks_pvalue"] > 0.001
     assert ks.loc["seism_rejection", "ks_pvalue"] > 0.001
+    assert ks.loc["seism_mcmc_small_b", "ks_pvalue"] > 0.001
     assert ks.loc["naive", "ks_pvalue"] < 0.001
     power = pd.read_csv(tmp_path / "power.csv")
     strong = power[(power.beta == 1.5) & (power.method == "seism_mcmc")]
