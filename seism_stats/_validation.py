@@ -32,9 +32,18 @@ def check_random_state(random_state: RandomStateLike) -> np.random.Generator:
 
 
 def check_response(y, n: int | None = None, name: str = "y") -> np.ndarray:
-    """Return ``y`` as a float64 vector; reject NaN, infinities, constants and bad lengths."""
+    """Return ``y`` as a float64 vector; reject text, NaN, infinities, constants and bad lengths.
+
+    Text is never converted (``'1.5'`` or ``'.'`` in a response column is a file
+    problem to fix, not a number to guess).
+    """
+    raw = np.asarray(y.to_numpy() if hasattr(y, "to_numpy") else y)
+    if raw.dtype.kind in "USO" and any(isinstance(v, (str, bytes)) for v in raw.ravel()):
+        example = next(v for v in raw.ravel() if isinstance(v, (str, bytes)))
+        raise TypeError(f"{name} must be numeric, got text values (e.g. {example!r}); convert them first "
+                        "(pandas.to_numeric) or code a two-level response as 0/1")
     try:
-        arr = np.asarray(y, dtype=np.float64)
+        arr = np.asarray(raw, dtype=np.float64)
     except (TypeError, ValueError) as exc:
         raise TypeError(f"{name} must be numeric, got values of type {np.asarray(y).dtype}") from exc
     if arr.ndim == 2 and arr.shape[1] == 1:
@@ -101,6 +110,25 @@ def residual_basis(covariates: np.ndarray) -> np.ndarray:
             "degrees of freedom: use more sequences or fewer covariates"
         )
     return np.ascontiguousarray(q[:, :rank])
+
+
+def check_lam(lam) -> float:
+    """The kernel bandwidth as a finite positive float."""
+    try:
+        value = float(lam)
+    except (TypeError, ValueError):
+        raise TypeError(f"lam must be a number, got {lam!r}") from None
+    if not np.isfinite(value) or value <= 0:
+        raise ValueError(f"lam must be a finite positive number, got {lam!r} (a large value such as 20 "
+                         "counts exact matches only)")
+    return value
+
+
+def check_bool(value, name: str) -> bool:
+    """``value`` as a bool; strings such as ``"no"`` are refused rather than read as True."""
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    raise TypeError(f"{name} must be True or False, got {value!r}")
 
 
 def check_positive_int(value, name: str, minimum: int = 1) -> int:

@@ -15,6 +15,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from . import _kron
+from ._validation import check_lam
 from .kmers import canonical_mask, hamming_to_all, merge_reverse_complements
 
 #: Dense feature matrices above this size are refused with a clear error.
@@ -23,9 +24,7 @@ DENSE_LIMIT_BYTES = 4 * 2**30
 
 def kernel_decay(lam: float) -> float:
     """``e = exp(-lam)``: the kernel value per mismatching position."""
-    lam = float(lam)
-    if np.isnan(lam) or lam <= 0:
-        raise ValueError(f"lam must be positive, got {lam}")
+    lam = check_lam(lam)
     return float(np.exp(-lam))
 
 
@@ -39,7 +38,8 @@ class KroneckerFeatures:
     k : int
         Motif length.
     lam : float
-        Kernel bandwidth; ``lam = inf`` counts exact matches only.
+        Kernel bandwidth, finite and positive; a large value (say 20) counts
+        exact matches only.
     n_threads : int
         OpenMP threads for the kernels.
     """

@@ -20,7 +20,9 @@ from scipy.stats import kurtosistest
 from . import samplers
 from ._validation import (
     RandomStateLike,
+    check_bool,
     check_covariates,
+    check_lam,
     check_positive_int,
     check_random_state,
     check_response,
@@ -252,6 +254,9 @@ def selective_inference(
     method = _check_choice(method, METHODS, "method")
     null = _check_choice(null, NULLS, "null")
     pooling = _check_choice(pooling, ("sum", "max"), "pooling")
+    revcomp = check_bool(revcomp, "revcomp")
+    refine = check_bool(refine, "refine")
+    lam = check_lam(lam)
     n_motifs = check_positive_int(n_motifs, "n_motifs")
     n_samples = check_positive_int(n_samples, "n_samples")
     burn_in = check_positive_int(burn_in, "burn_in", minimum=0)

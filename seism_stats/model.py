@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ._validation import RandomStateLike
+from ._validation import RandomStateLike, check_response
 from .formula.motifs_term import MotifTerm, parse_formula
 from .inference import selective_inference
 from .results import SelectiveMotifResults
@@ -92,15 +92,21 @@ class SelectiveMotifModel:
         if missing not in ("drop", "raise", "none"):
             raise ValueError(f"missing must be 'drop', 'raise' or 'none', got {missing!r}")
         endog = _as_series(endog, "endog", "y")
+        if endog.index.has_duplicates:
+            raise ValueError(f"endog has duplicate index labels (e.g. {endog.index[endog.index.duplicated()].tolist()[0]!r}): "
+                             "rows are paired by label, so labels must be unique")
+        if endog.dtype.kind in "OSU" and endog.map(lambda v: isinstance(v, (str, bytes))).any():
+            check_response(endog.to_numpy(), name="endog")  # raises the clear TypeError
         if isinstance(sequences, (str, bytes)) or hasattr(sequences, "__fspath__"):
             from .sequences import read_fasta
             ids, seqs = read_fasta(sequences)
-            sequences = pd.Series(seqs, index=endog.index if len(seqs) == len(endog) else ids, name="sequence")
-        sequences = _as_series(sequences, "sequences", "sequence", index=endog.index)
+            sequences = pd.Series(seqs, index=pd.Index(ids, name="id"), name="sequence")
+        sequences = _align(_as_series(sequences, "sequences", "sequence", index=endog.index), endog.index,
+                           "sequences")
         if exog is None:
             exog = pd.DataFrame({"Intercept": np.ones(len(endog))}, index=endog.index)
         else:
-            exog = _as_frame(exog, endog.index)
+            exog = _align(_as_frame(exog, endog.index), endog.index, "exog")
         for name, part in (("sequences", sequences), ("exog", exog)):
             if len(part) != len(endog):
                 raise ValueError(f"endog has {len(endog)} rows but {name} has {len(part)}")
@@ -215,6 +221,37 @@ class SelectiveMotifModel:
                                      has_intercept=has_intercept)
 
 
+def _is_default_index(index: pd.Index) -> bool:
+    """A 0..n-1 RangeIndex: what pandas gives data that carry no labels."""
+    return isinstance(index, pd.RangeIndex) and index.start == 0 and index.step == 1
+
+
+def _align(part, index: pd.Index, what: str):
+    """``part`` (Series or DataFrame) with its rows in the order of ``index``, matched by label.
+
+    Rows are paired by label as pandas does, never silently by position: the same
+    labels in another order are reordered; different labels raise, as statsmodels'
+    "indices not aligned" error does. Unlabelled data (a 0..n-1 index against
+    labels that share none of it) pair by position.
+    """
+    if len(part) != len(index):
+        raise ValueError(f"endog has {len(index)} rows but {what} has {len(part)}")
+    if part.index.equals(index):
+        return part
+    if part.index.has_duplicates:
+        duplicate = part.index[part.index.duplicated()].tolist()[0]
+        raise ValueError(f"{what} has duplicate index labels (e.g. {duplicate!r}): rows are paired with "
+                         "endog by label, so labels must be unique")
+    if part.index.isin(index).all():
+        return part.loc[index]
+    if not part.index.isin(index).any() and (_is_default_index(part.index) or _is_default_index(index)):
+        return part.set_axis(index, axis=0)
+    missing = index[~index.isin(part.index)].tolist()[:3]
+    raise ValueError(f"the indices of endog and {what} are not aligned: endog labels {missing!r} are not in "
+                     f"{what}. Give {what} the same labels (FASTA ids, DataFrame index), or plain "
+                     "arrays/lists to pair rows by position")
+
+
 def _as_series(values, what: str, default_name: str, index=None) -> pd.Series:
     if isinstance(values, pd.DataFrame):
         if values.shape[1] != 1:
@@ -222,8 +259,6 @@ def _as_series(values, what: str, default_name: str, index=None) -> pd.Series:
         values = values.iloc[:, 0]
     if isinstance(values, pd.Series):
         series = values.copy()
-        if index is not None and len(series) == len(index) and not series.index.equals(index):
-            series.index = index
     else:
         if isinstance(values, np.ndarray) and values.ndim == 2 and values.shape[1] == 1:
             values = values[:, 0]
@@ -239,8 +274,6 @@ def _as_frame(exog, index: pd.Index) -> pd.DataFrame:
         exog = exog.to_frame()
     if isinstance(exog, pd.DataFrame):
         frame = exog.copy()
-        if len(frame) == len(index):
-            frame.index = index
     else:
         array = np.asarray(exog, dtype=np.float64)
         if array.ndim == 1:

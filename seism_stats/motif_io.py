@@ -89,13 +89,20 @@ def read_meme(path: str | os.PathLike) -> dict[str, np.ndarray]:
             width = re.search(r"w=\s*(\d+)", lines[i])
             if not width:
                 raise ValueError(f"{path}: line {i + 1} does not give the motif width (w=)")
-            rows = []
-            for line in lines[i + 1:i + 1 + int(width.group(1))]:
+            rows, j = [], i + 1
+            # The matrix is every numeric row up to the next blank line, MOTIF or URL line.
+            while j < len(lines) and lines[j].strip() and not lines[j].startswith(("MOTIF", "URL")):
                 try:
-                    rows.append([float(v) for v in line.split()])
+                    rows.append([float(v) for v in lines[j].split()])
                 except ValueError:
-                    raise ValueError(f"{path}: motif {name} has a non-numeric row {line!r}") from None
+                    raise ValueError(f"{path}: motif {name} has a non-numeric row {lines[j]!r} "
+                                     f"(line {j + 1})") from None
+                j += 1
+            if len(rows) != int(width.group(1)):
+                raise ValueError(f"{path}: motif {name} says w= {width.group(1)} but its matrix has "
+                                 f"{len(rows)} rows (line {i + 1})")
             motifs[name] = check_ppm(rows, name)
+            i = j - 1
         i += 1
     if not motifs:
         raise ValueError(f"{path}: no MOTIF found")
@@ -108,7 +115,7 @@ def read_jaspar(path: str | os.PathLike) -> dict[str, np.ndarray]:
     if not path.is_file():
         raise FileNotFoundError(f"JASPAR file not found: {path}")
     motifs: dict[str, np.ndarray] = {}
-    name, rows = None, []
+    name, rows, letters = None, [], []
 
     def finish():
         if name is not None:
@@ -116,7 +123,13 @@ def read_jaspar(path: str | os.PathLike) -> dict[str, np.ndarray]:
                 raise ValueError(f"{path}: motif {name} has {len(rows)} count rows, expected 4 (A, C, G, T)")
             if len({len(r) for r in rows}) != 1:
                 raise ValueError(f"{path}: motif {name} has count rows of different lengths")
-            motifs[name] = check_ppm(np.array(rows).T, name)
+            order = list(range(4))
+            if any(letters):  # rows labelled by letter: read each as its letter, in any order
+                if sorted(letters) != list(LETTERS):
+                    raise ValueError(f"{path}: motif {name} labels its rows {''.join(l or '?' for l in letters)}; "
+                                     "expected each of A, C, G, T once")
+                order = [letters.index(letter) for letter in LETTERS]
+            motifs[name] = check_ppm(np.array(rows)[order].T, name)
 
     for number, line in enumerate(path.read_text().splitlines(), start=1):
         line = line.strip()
@@ -124,11 +137,13 @@ def read_jaspar(path: str | os.PathLike) -> dict[str, np.ndarray]:
             continue
         if line.startswith(">"):
             finish()
-            name, rows = line[1:].split()[0] if line[1:].split() else f"motif{len(motifs) + 1}", []
+            name, rows, letters = line[1:].split()[0] if line[1:].split() else f"motif{len(motifs) + 1}", [], []
             continue
         if name is None:
             raise ValueError(f"{path}: line {number} holds counts before any '>' header")
-        body = re.sub(r"^[ACGT]\s*", "", line).replace("[", " ").replace("]", " ")
+        label = re.match(r"^([ACGTacgt])\s*(?=[\[\d\s])", line)
+        letters.append(label.group(1).upper() if label else None)
+        body = (line[label.end():] if label else line).replace("[", " ").replace("]", " ")
         try:
             rows.append([float(v) for v in body.split()])
         except ValueError:

@@ -108,7 +108,7 @@ def test_unknown_options():
         run(pooling="mean")
     with pytest.raises(ValueError, match="null must be one of"):
         run(null="bootstrap")
-    with pytest.raises(ValueError, match="lam must be positive"):
+    with pytest.raises(ValueError, match="lam must be a finite positive"):
         run(lam=-1.0)
     with pytest.raises(ValueError, match="split_fraction must be strictly between 0 and 1"):
         run(split_fraction=1.5)
@@ -146,3 +146,65 @@ def test_fasta_errors(tmp_path):
     empty.write_text("")
     with pytest.raises(ValueError, match="no FASTA record"):
         encode_sequences(empty)
+
+
+# -- silent wrong answers (issue 11) ------------------------------------------------------
+def _planted(n=200):
+    import pandas as pd
+    from simulations.data import simulate_dataset
+    data = simulate_dataset(n, 40, consensus="GATTA", beta=1.0, random_state=0)
+    labels = [f"s{i}" for i in range(n)]
+    return data, pd.Series(data.y, index=labels, name="expr"), pd.Series(data.sequences, index=labels)
+
+
+def test_model_pairs_pandas_rows_by_label_not_position():
+    from seism_stats import SelectiveMotifModel
+    data, y, seq = _planted()
+    shuffled = y.iloc[np.random.default_rng(0).permutation(len(y))]
+    fits = [SelectiveMotifModel(endog, seq, k=5).fit(method="naive", progress=False, random_state=0)
+            for endog in (y, shuffled)]
+    assert fits[0].inference.kmers == fits[1].inference.kmers == ["GATTA"]
+    with pytest.raises(ValueError, match="not aligned"):
+        SelectiveMotifModel(y, seq.set_axis([f"t{i}" for i in range(len(seq))]), k=5)
+    with pytest.raises(ValueError, match="duplicate index labels"):
+        SelectiveMotifModel(y.set_axis([0] * len(y)), seq.to_numpy(), k=5)
+
+
+def test_model_pairs_fasta_ids_with_response_labels(tmp_path):
+    from seism_stats import SelectiveMotifModel
+    _, y, seq = _planted()
+    fasta = tmp_path / "peaks.fa"
+    fasta.write_text("".join(f">{i}\n{s}\n" for i, s in seq.items()))
+    shuffled = y.iloc[np.random.default_rng(1).permutation(len(y))]
+    fit = SelectiveMotifModel(shuffled, fasta, k=5).fit(method="naive", progress=False, random_state=0)
+    assert fit.inference.kmers == ["GATTA"]
+
+
+@pytest.mark.parametrize("bad", [["1.5", "2.25", "0.5", "3.0", "1.0"], ["1", ".", "2", "3", "4"]])
+def test_text_response_is_refused(bad):
+    import pandas as pd
+    from seism_stats import SelectiveMotifModel
+    with pytest.raises(TypeError, match="must be numeric"):
+        run(y=bad)
+    with pytest.raises(TypeError, match="must be numeric"):
+        SelectiveMotifModel.from_formula("y ~ motifs(seq, k=3)", pd.DataFrame({"y": bad, "seq": GOOD}))
+
+
+def test_ties_with_the_observed_statistic_give_a_large_pvalue():
+    from simulations.data import simulate_dataset
+    data = simulate_dataset(40, 30, consensus="GATT", random_state=3)
+    y = np.zeros(40)
+    y[:1] = 1  # one positive: every permutation in the event gives the same statistic
+    for method in ("mcmc", "rejection"):
+        assert run(data.sequences, y, k=4, n_samples=100, method=method).pvalues[0] == 1.0
+    y[:2] = 1
+    p = [run(data.sequences, y, k=4, n_samples=400, method=m).pvalues[0] for m in ("mcmc", "rejection")]
+    assert min(p) > 0.1, p
+
+
+@pytest.mark.parametrize("option, match", [({"revcomp": "no"}, "revcomp must be True or False"),
+                                           ({"lam": float("inf")}, "lam must be a finite positive"),
+                                           ({"refine": 1}, "refine must be True or False")])
+def test_settings_of_the_wrong_kind(option, match):
+    with pytest.raises((TypeError, ValueError), match=match):
+        run(**option)

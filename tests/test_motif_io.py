@@ -62,3 +62,22 @@ def test_results_export_motifs(tmp_path):
     motifs = read_meme(res.to_meme(tmp_path / "r.meme"))
     assert list(motifs) == ["motif1"] and motifs["motif1"].shape == (5, 4)
     assert list(read_jaspar(res.to_jaspar(tmp_path / "r.jaspar"))) == ["motif1"]
+
+
+def test_jaspar_rows_are_read_by_letter(tmp_path):
+    path = tmp_path / "m.jaspar"
+    path.write_text(">MA1 test\nC [ 0 10 0 ]\nA [ 10 0 0 ]\nG [ 0 0 10 ]\nT [ 0 0 0 ]\n")
+    ppm = read_jaspar(path)["MA1"]
+    assert np.array_equal(ppm.argmax(axis=1), [0, 1, 2])  # A, C, G
+    path.write_text(">MA1 test\nA [ 1 ]\nA [ 1 ]\nG [ 1 ]\nT [ 1 ]\n")
+    with pytest.raises(ValueError, match="expected each of A, C, G, T once"):
+        read_jaspar(path)
+
+
+def test_meme_width_must_match_the_matrix(tmp_path):
+    path = tmp_path / "m.meme"
+    path.write_text("MEME version 4\n\nALPHABET= ACGT\n\nMOTIF m1\n"
+                    "letter-probability matrix: alength= 4 w= 2 nsites= 2 E= 0\n"
+                    " 1 0 0 0\n 0 1 0 0\n 0 0 1 0\n\n")
+    with pytest.raises(ValueError, match="says w= 2 but its matrix has 3 rows"):
+        read_meme(path)

@@ -114,6 +114,11 @@ def split_formula(formula: str) -> tuple[str, MotifTerm, str]:
     return str(parsed.lhs[0]), _parse_motif_call(motif_terms[0]), rhs
 
 
+def _is_numeric_response(column: pd.Series) -> bool:
+    """Numbers or booleans (a declared 0/1 response); not strings or categories."""
+    return pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(column)
+
+
 def parse_formula(formula: str, data: pd.DataFrame, subset=None, drop_cols=None,
                   missing: str = "drop") -> ParsedFormula:
     """Materialise a SEISM formula on a DataFrame.
@@ -159,7 +164,14 @@ def parse_formula(formula: str, data: pd.DataFrame, subset=None, drop_cols=None,
         if unknown:
             raise ValueError(f"drop_cols {unknown} are not columns of the design ({list(exog.columns)})")
         exog = exog.drop(columns=list(drop_cols))
-    endog = pd.DataFrame(matrices.lhs).loc[keep].iloc[:, 0].astype(np.float64)
+    response = pd.DataFrame(matrices.lhs)
+    if response.shape[1] != 1 or (lhs in data.columns and not _is_numeric_response(data[lhs])):
+        column = data[lhs] if lhs in data.columns else None
+        kind = f"dtype {column.dtype}" if column is not None else f"{response.shape[1]} indicator columns"
+        raise TypeError(f"the response {lhs!r} must be numeric (got {kind}); formulaic would recode it as "
+                        "category indicators. Convert it with pandas.to_numeric, or code a two-level "
+                        "response as 0/1 yourself")
+    endog = response.loc[keep].iloc[:, 0].astype(np.float64)
     endog.name = lhs
     return ParsedFormula(endog=endog, sequences=data.loc[keep, term.column], exog=exog.astype(np.float64),
                          motif_term=term, covariate_formula=rhs, n_dropped=n_total - len(keep),
