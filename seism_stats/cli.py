@@ -2,15 +2,20 @@
 
 Writes into ``--out``: ``summary.txt`` and ``summary.html`` (the printed
 summary), ``motifs.csv`` (one row per motif), ``logos.png``, ``motifs.meme`` and
-``motifs.jaspar`` (refined PWMs), and ``settings.json`` (settings and sampler
-diagnostics).
+``motifs.jaspar`` (refined PWMs), and ``settings.json`` (settings, the response
+column used, sampler diagnostics). Outputs are written to a staging folder and
+moved into place when all are done; errors are one line, exit code 2 (130 for
+Ctrl-C).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import re
+import shutil
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -18,31 +23,113 @@ import numpy as np
 import pandas as pd
 
 
-def _read_response(path: Path, id_column: str | None, response: str | None) -> pd.DataFrame:
+def _read_response(path: Path, id_column: str | None, response: str | None,
+                   fasta_ids: list[str]) -> tuple[pd.DataFrame, str]:
+    """The response table indexed by sequence id, and the name of its response column."""
     if not path.is_file():
         raise FileNotFoundError(f"response file not found: {path}")
     try:
-        table = pd.read_csv(path, sep="," if path.suffix.lower() == ".csv" else "\t")
-    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
-        raise ValueError(f"cannot read {path} as a TSV/CSV table: {exc}") from None
+        table = pd.read_csv(path, sep="," if path.suffix.lower() == ".csv" else "\t", encoding="utf-8-sig")
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise ValueError(f"cannot read {path} as a TSV/CSV table with a header line: "
+                         f"{str(exc).splitlines()[0]}") from None
     if table.shape[1] < 2:
         raise ValueError(f"{path} needs at least two columns (sequence id and response), got {list(table.columns)}")
+    header = [str(c) for c in table.columns]
+    if header[0] in set(fasta_ids) or any(_is_number(c) for c in header[1:]):
+        raise ValueError(f"{path}: the first line ({' '.join(header)!r}) looks like data, not column names; "
+                         "the table needs a header line (e.g. 'id<TAB>expr')")
+    if table.empty:
+        raise ValueError(f"{path} has a header but no rows")
     id_column = id_column or table.columns[0]
     if id_column not in table:
         raise ValueError(f"{path} has no id column {id_column!r} (columns: {list(table.columns)})")
     response = response or [c for c in table.columns if c != id_column][0]
     if response not in table:
         raise ValueError(f"{path} has no response column {response!r} (columns: {list(table.columns)})")
+    if response == id_column:
+        raise ValueError(f"{path}: the response column {response!r} is the id column; name the response "
+                         "with --response-column")
     if table[id_column].duplicated().any():
         duplicate = table[id_column][table[id_column].duplicated()].iloc[0]
         raise ValueError(f"{path}: sequence id {duplicate!r} appears more than once")
-    table = table.set_index(table[id_column].astype(str))
-    return table.rename(columns={response: "response"}) if response != "response" else table
+    if not pd.api.types.is_numeric_dtype(table[response]):
+        text = table[response][pd.to_numeric(table[response], errors="coerce").isna() & table[response].notna()]
+        raise ValueError(f"{path}: response column {response!r} is not numeric (e.g. {text.iloc[0]!r} on data "
+                         f"row {text.index[0] + 1}); fix the file or choose --response-column")
+    return table.set_index(table[id_column].astype(str)), str(response)
 
 
-def _formula(k: int, n_motifs: int, covariates: str | None) -> str:
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+#: Names a ``--covariates`` formula may use besides the table's columns: formulaic's
+#: transforms and contrasts, and numpy functions through ``np.``.
+FORMULA_NAMES = frozenset({"C", "I", "Q", "np", "center", "scale", "standardize", "poly", "bs", "lag",
+                           "contr", "Treatment", "Sum", "Helmert", "Diff", "Poly", "SAS", "levels",
+                           "reference", "log", "log2", "log10", "exp", "sqrt", "abs"})
+
+
+def check_covariate_formula(covariates: str, columns) -> str:
+    """Refuse a ``--covariates`` formula that names anything but columns and known transforms.
+
+    The formula engine evaluates terms as Python (as statsmodels formulas do), so
+    ``I(__import__('os').system(...))`` would run; this check allows column names,
+    the transforms of :data:`FORMULA_NAMES` and ``np.<function>`` only.
+    """
+    unquoted = re.sub(r"'[^']*'|\"[^\"]*\"|`[^`]*`", "", covariates)
+    if "__" in unquoted or "lambda" in unquoted.split():
+        raise ValueError(f"--covariates {covariates!r}: dunder names and lambdas are not allowed")
+    allowed = {str(c) for c in columns} | FORMULA_NAMES
+    for match in re.finditer(r"(?<![\w.])([A-Za-z_]\w*)", unquoted):
+        name = match.group(1)
+        if name not in allowed:
+            raise ValueError(f"--covariates {covariates!r}: {name!r} is neither a column of the response table "
+                             f"({', '.join(map(str, columns))}) nor a known transform ({', '.join(sorted(FORMULA_NAMES))})")
+    for match in re.finditer(r"\.\s*(\w+)", unquoted):
+        if match.group(1).startswith("_"):
+            raise ValueError(f"--covariates {covariates!r}: private attributes are not allowed")
+    return covariates
+
+
+def _formula(response: str, k: int, n_motifs: int, covariates: str | None) -> str:
+    lhs = response if response.isidentifier() else f"`{response}`"
     rhs = f"motifs(seq, k={k}, n_motifs={n_motifs})"
-    return f"response ~ {rhs}" + (f" + {covariates}" if covariates else "")
+    return f"{lhs} ~ {rhs}" + (f" + {covariates}" if covariates else "")
+
+
+def _prepare_output(out: Path, force: bool) -> Path:
+    """Check ``--out`` before any work and return an empty staging folder beside it.
+
+    Outputs are written into the staging folder and moved into place at the end
+    (:func:`_publish`), so a failed or interrupted run leaves no half-written set.
+    """
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"--out {out} exists and is not a folder")
+    if out.is_dir() and any(out.iterdir()) and not force:
+        held = ", ".join(sorted(p.name for p in out.iterdir())[:4])
+        raise ValueError(f"--out {out} already holds files ({held}, ...); use --force to replace them")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        return Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    except OSError as exc:
+        raise ValueError(f"cannot write into {out.parent}: {exc.strerror or exc}") from None
+
+
+def _publish(staging: Path, out: Path) -> None:
+    """Replace ``out`` by the finished staging folder (no stale file of an earlier run survives)."""
+    old = None
+    if out.exists():
+        old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old.", dir=out.parent))
+        out.rename(old / out.name)
+    staging.rename(out)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
 
 
 def fit(args: argparse.Namespace) -> int:
@@ -52,11 +139,27 @@ def fit(args: argparse.Namespace) -> int:
     import matplotlib
     matplotlib.use("Agg")
 
+    out = Path(args.out)
+    staging = _prepare_output(out, args.force)
+    try:
+        _fit_into(args, staging, SelectiveMotifModel, encode_sequences, read_fasta)
+        _publish(staging, out)
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging, ignore_errors=True)
+    if not args.quiet:
+        print(f"results written to {out}/")
+    return 0
+
+
+def _fit_into(args, out: Path, model_class, encode_sequences, read_fasta) -> None:
     ids, sequences = read_fasta(args.fasta)
     encode_sequences(sequences, ids)  # report bad letters before anything else
     if len(set(ids)) != len(ids):
         raise ValueError(f"{args.fasta}: sequence ids are not unique")
-    table = _read_response(Path(args.response), args.id_column, args.response_column)
+    table, response = _read_response(Path(args.response), args.id_column, args.response_column, ids)
+    if args.covariates:
+        check_covariate_formula(args.covariates, table.columns)
     shared = [i for i in ids if i in table.index]
     if not shared:
         raise ValueError(f"no sequence id of {args.fasta} (e.g. {ids[0]!r}) is in {args.response} "
@@ -64,15 +167,13 @@ def fit(args: argparse.Namespace) -> int:
     missing = len(ids) - len(shared)
     data = table.loc[shared].copy()
     data["seq"] = pd.Series(dict(zip(ids, sequences)))[shared]
-    model = SelectiveMotifModel.from_formula(_formula(args.k, args.n_motifs, args.covariates), data,
-                                             lam=args.lam, pooling=args.pooling, revcomp=not args.no_revcomp)
+    model = model_class.from_formula(_formula(response, args.k, args.n_motifs, args.covariates), data,
+                                     lam=args.lam, pooling=args.pooling, revcomp=not args.no_revcomp)
     start = time.perf_counter()
     res = model.fit(method=args.method, n_samples=args.n_samples, burn_in=args.burn_in, thin=args.thin,
                     n_chains=args.chains, random_state=args.seed, n_jobs=args.jobs,
                     progress=not args.quiet)
     seconds = time.perf_counter() - start
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
     summary = res.summary()
     (out / "summary.txt").write_text(summary.as_text() + "\n")
     (out / "summary.html").write_text(summary.as_html() + "\n")
@@ -84,7 +185,8 @@ def fit(args: argparse.Namespace) -> int:
     info = {key: (value.item() if isinstance(value, np.generic) else value)
             for key, value in res.sampler_info.items()}
     settings = {
-        "fasta": str(args.fasta), "response": str(args.response), "formula": model.formula,
+        "fasta": str(args.fasta), "response": str(args.response), "response_column": response,
+        "formula": model.formula,
         "sequences_in_fasta": len(ids), "sequences_without_response": missing,
         "rows_dropped_missing": model.data.n_dropped, "n_used": res.nobs,
         "settings": res.inference.settings, "sampler": info, "seconds": seconds,
@@ -94,8 +196,6 @@ def fit(args: argparse.Namespace) -> int:
         print(summary)
         if missing:
             print(f"note: {missing} sequences of {args.fasta} have no response and were left out")
-        print(f"results written to {out}/")
-    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -109,7 +209,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--id-column", default=None, help="id column of the response table (default: first)")
     p.add_argument("--response-column", default=None, help="response column (default: first non-id column)")
     p.add_argument("--covariates", default=None,
-                   help="covariate terms of the response table, as a formula, e.g. 'gc + C(batch)'")
+                   help="covariate terms of the response table, as a formula, e.g. 'gc + C(batch)'. "
+                        "A formula is code (like a statsmodels formula): only column names, formulaic "
+                        "transforms (C, I, center, scale, ...) and np.<function> are accepted")
     p.add_argument("--k", type=int, default=8)
     p.add_argument("--n-motifs", type=int, default=1)
     p.add_argument("--lam", type=float, default=1.0)
@@ -122,7 +224,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--chains", type=int, default=16)
     p.add_argument("--jobs", type=int, default=1)
     p.add_argument("--seed", type=int, default=None)
-    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--out", required=True,
+                   help="output folder (created; refused if it already holds files, unless --force)")
+    p.add_argument("--force", action="store_true",
+                   help="replace the contents of an existing --out folder (no stale file is left)")
     p.add_argument("--quiet", action="store_true")
     return parser
 
@@ -131,7 +236,10 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return fit(args)
-    except (ValueError, TypeError, FileNotFoundError) as exc:
+    except KeyboardInterrupt:
+        print("seism: interrupted; no output was written", file=sys.stderr)
+        return 130
+    except (ValueError, TypeError, OSError) as exc:
         print(f"seism: error: {exc}", file=sys.stderr)
         return 2
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import os
+import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -74,10 +75,22 @@ def read_fasta(path: str | os.PathLike) -> tuple[list[str], list[str]]:
         raise FileNotFoundError(f"FASTA file not found: {path}")
     with open(path, "rb") as handle:
         magic = handle.read(2)
-    opener = gzip.open if magic == b"\x1f\x8b" else open
+    compressed = magic == b"\x1f\x8b"
+    try:
+        return _parse_fasta(path, compressed)
+    except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
+        raise ValueError(f"{path}: truncated or corrupt gzip file ({exc})") from None
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{path}: not a UTF-8 text FASTA file (undecodable byte "
+                         f"{exc.object[exc.start:exc.start + 1]!r}); is it binary, or in another encoding?") from None
+
+
+def _parse_fasta(path: Path, compressed: bool) -> tuple[list[str], list[str]]:
     ids: list[str] = []
     chunks: list[list[str]] = []
-    with opener(path, "rt") as handle:
+    # utf-8-sig: a byte-order mark written by some editors is not sequence text.
+    handle = gzip.open(path, "rt", encoding="utf-8-sig") if compressed else open(path, encoding="utf-8-sig")
+    with handle:
         for line_number, line in enumerate(handle, start=1):
             line = line.strip()
             if not line or line.startswith(";"):

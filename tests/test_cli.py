@@ -56,3 +56,85 @@ def test_bad_files_give_clear_errors(files, capsys, change, message):
 def _write(path, text):
     path.write_text(text)
     return path
+
+
+def _gzip_truncated(path):
+    import gzip
+    full = gzip.compress(b">a\nACGTACGTAC\n" * 200)
+    path.write_bytes(full[: len(full) // 2])
+    return path
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda f, r, t: (str(_gzip_truncated(t / "cut.fa.gz")), str(r)), "truncated or corrupt gzip"),
+    (lambda f, r, t: (str(_write_bytes(t / "bin.fa", b">a\n\xff\xfe\x00ACGT\n")), str(r)), "not a UTF-8 text FASTA"),
+    (lambda f, r, t: (str(_write_bytes(t / "l1.fa", ">caf\xe9\nACGT\n".encode("latin-1"))), str(r)),
+     "not a UTF-8 text FASTA"),
+    (lambda f, r, t: (str(f), str(_write(t / "header.tsv", "id\ty\n"))), "has a header but no rows"),
+    (lambda f, r, t: (str(f), str(_write(t / "nohead.tsv", "p0\t1.5\np1\t2.0\n"))), "needs a header line"),
+    (lambda f, r, t: (str(f), str(_write(t / "dot.tsv", "id\ty\np0\t1.5\np1\t.\np2\t2\n"))), "is not numeric"),
+])
+def test_damaged_files_give_one_line_errors(files, capsys, change, message):
+    fasta, response, tmp = files
+    fasta_arg, response_arg = change(fasta, response, tmp)
+    code = main(["fit", "--fasta", fasta_arg, "--response", response_arg, "--k", "3",
+                 "--out", str(tmp / "o"), "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 2 and message in err and "Traceback" not in err, err
+    assert len(err.strip().splitlines()) == 1
+    assert not (tmp / "o").exists()  # nothing half-written
+
+
+def test_fasta_with_byte_order_mark_is_read(tmp_path):
+    from seism_stats.sequences import read_fasta
+    path = _write_bytes(tmp_path / "bom.fa", "\ufeff>a\nACGT\n".encode("utf-8"))
+    assert read_fasta(path) == (["a"], ["ACGT"])
+
+
+def test_output_folder_is_checked_before_fitting_and_replaced_with_force(files, capsys):
+    fasta, response, tmp = files
+    common = ["fit", "--fasta", str(fasta), "--response", str(response), "--k", "4", "--method", "naive",
+              "--quiet"]
+    blocker = _write(tmp / "file.txt", "x")
+    assert main(common + ["--out", str(blocker)]) == 2
+    assert "is not a folder" in capsys.readouterr().err
+    out = tmp / "res"
+    assert main(common + ["--out", str(out)]) == 0
+    stale = _write(out / "motifs.old", "stale")
+    assert main(common + ["--out", str(out)]) == 2
+    assert "already holds files" in capsys.readouterr().err
+    assert main(common + ["--out", str(out), "--force"]) == 0
+    assert not stale.exists() and (out / "summary.txt").exists()
+    assert not [p for p in tmp.iterdir() if p.name.startswith(".res")]  # no staging left behind
+
+
+def test_response_column_is_named_and_recorded(files):
+    fasta, response, tmp = files
+    out = tmp / "named"
+    assert main(["fit", "--fasta", str(fasta), "--response", str(response), "--response-column", "gc",
+                 "--k", "4", "--method", "naive", "--quiet", "--out", str(out)]) == 0
+    assert json.loads((out / "settings.json").read_text())["response_column"] == "gc"
+    assert "Dep. Variable:" in (out / "summary.txt").read_text()
+    assert " gc " in (out / "summary.txt").read_text().split("Model:")[0]
+    assert main(["fit", "--fasta", str(fasta), "--response", str(response), "--response-column", "id",
+                 "--k", "4", "--quiet", "--out", str(tmp / "x")]) == 2
+
+
+@pytest.mark.parametrize("covariates", ["I(__import__('os').system('touch pwned'))", "gc + os.system",
+                                        "gc + exec('x')"])
+def test_covariates_formula_runs_no_code(files, capsys, covariates):
+    fasta, response, tmp = files
+    code = main(["fit", "--fasta", str(fasta), "--response", str(response), "--covariates", covariates,
+                 "--k", "4", "--quiet", "--out", str(tmp / "c")])
+    assert code == 2 and "--covariates" in capsys.readouterr().err
+    assert not (tmp / "pwned").exists()
+
+
+def test_covariates_formula_allows_transforms(files):
+    from seism_stats.cli import check_covariate_formula
+    assert check_covariate_formula("np.log(gc) + C(gc) + center(gc)", ["id", "y", "gc"])
+
+
+def _write_bytes(path, data):
+    path.write_bytes(data)
+    return path
