@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import pickle
 import warnings
 from pathlib import Path
 
@@ -11,6 +10,7 @@ import pandas as pd
 from statsmodels.stats.multitest import multipletests
 
 from .inference import MotifInference
+from .persistence import load_results, save_results
 
 SELECTIVE_METHODS = ("mcmc", "rejection")
 
@@ -231,20 +231,20 @@ class SelectiveMotifResults:
 
     # -- persistence --------------------------------------------------------------------
     def save(self, path, remove_data: bool = False) -> None:
-        """Pickle the results (as statsmodels' ``save``)."""
+        """Write the results to ``path`` (as statsmodels' ``save``, but never as pickle).
+
+        The file is a versioned ``.npz`` archive with a JSON manifest
+        (:mod:`seism_stats.persistence`): loading it cannot run code, so results
+        files can be shared safely.
+        """
         if remove_data:
             self.remove_data()
-        with open(Path(path), "wb") as handle:
-            pickle.dump(self, handle, protocol=pickle.HIGHEST_PROTOCOL)
+        save_results(self, path)
 
     @classmethod
     def load(cls, path) -> "SelectiveMotifResults":
-        """Load results written by :meth:`save` (only load files you trust: this is pickle)."""
-        with open(Path(path), "rb") as handle:
-            results = pickle.load(handle)
-        if not isinstance(results, cls):
-            raise TypeError(f"{path} does not hold {cls.__name__}, but {type(results).__name__}")
-        return results
+        """Load results written by :meth:`save` (no pickle: a file cannot run code)."""
+        return load_results(path, cls)
 
     def remove_data(self) -> None:
         """Drop the arrays with one entry per observation (data, residuals, split rows).

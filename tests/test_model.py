@@ -173,3 +173,34 @@ def test_empty_selection_is_reported():
     assert res.n_selected == 0 and res.pvalues.empty and res.motifs.empty
     assert "No motif was selected" in " ".join(res.summary().extra_txt.split())
     assert res.sampler_info["draws"] == 0
+
+
+def test_load_runs_no_code_from_a_crafted_file(results, tmp_path):
+    import pickle
+
+    marker = tmp_path / "pwned"
+
+    class Evil:
+        def __reduce__(self):
+            return (open, (str(marker), "w"))
+
+    crafted = tmp_path / "crafted.bin"
+    crafted.write_bytes(pickle.dumps(Evil()))
+    with pytest.raises(ValueError, match="not a seism_stats results file"):
+        SelectiveMotifResults.load(crafted)
+    assert not marker.exists()
+    # A pickled object inside an .npz archive is refused too (allow_pickle=False).
+    sneaky = tmp_path / "sneaky.npz"
+    with open(sneaky, "wb") as handle:
+        np.savez(handle, __manifest__=np.array([Evil()], dtype=object))
+    with pytest.raises(ValueError):
+        SelectiveMotifResults.load(sneaky)
+    assert not marker.exists()
+
+
+def test_saved_file_is_versioned(results, tmp_path):
+    import json
+    path = tmp_path / "res.seism"
+    results.save(path)
+    manifest = json.loads(str(np.load(path, allow_pickle=False)["__manifest__"]))
+    assert manifest["format"] == "seism_stats.results" and manifest["version"] == 1
