@@ -221,3 +221,20 @@ def test_monte_carlo_error_at_the_floor_is_an_upper_bound_not_p():
     assert mc.pvalues[0] == pytest.approx(1e-3)
     assert mc.upper[0] == pytest.approx(1 - 0.05 ** (1 / 999), rel=1e-6)  # about 3 / B
     assert mc.se[0] > 0 and mc.se[0] != pytest.approx(mc.pvalues[0])
+
+
+def test_merged_rejection_blocks_keep_every_accepted_draw():
+    blocks = [samplers.NullSample("rejection", np.full((1, m, 1), 0.2), 100, m, 0, 1, 0.0) for m in (5, 2, 0, 7)]
+    merged = samplers.merge_samples(blocks, 0.0)
+    assert merged.n_draws == 14 and merged.draws.shape == (14, 1)
+    p, se = selective_pvalues(merged, np.array([0.1]))
+    assert p[0] == pytest.approx(1.0) and np.isfinite(se[0])
+
+
+def test_rejection_budget_warns_and_uses_what_was_accepted():
+    data = simulate_dataset(60, 30, consensus="GATT", random_state=2)
+    with pytest.warns(RuntimeWarning, match="fewer null draws than requested"):
+        result = selective_inference(data.sequences, data.y, k=4, method="rejection", n_samples=10_000,
+                                     max_replays=4096, random_state=0)
+    assert 0 < result.null_sample.n_draws < 10_000
+    assert 0 < result.pvalues[0] <= 1
