@@ -233,7 +233,9 @@ def selective_inference(
     refine : bool
         Refine each selected motif by gradient ascent (reported, see SPEC 3).
     random_state : int, numpy.random.Generator or None
-        Seed of everything random (split, sampler).
+        Seed of everything random (split, sampler). ``None`` draws a fresh seed and
+        records it in ``settings["random_state"]`` (shown in the summary), so any run can
+        be repeated.
     n_threads : int, optional
         OpenMP threads of the kernels (default: usable cores).
     n_jobs : int
@@ -266,8 +268,9 @@ def selective_inference(
     mcmc_design = _check_choice(mcmc_design, DESIGNS, "mcmc_design")
     n_jobs = check_positive_int(n_jobs, "n_jobs")
     check_backend(backend)
-    seed_repr = random_state if isinstance(random_state, (int, np.integer)) else (
-        None if random_state is None else type(random_state).__name__)
+    if random_state is None:  # a fresh seed, recorded so that the run can be repeated
+        random_state = int(np.random.SeedSequence().generate_state(1, np.uint64)[0] >> np.uint64(1))
+    seed_repr = int(random_state) if isinstance(random_state, (int, np.integer)) else type(random_state).__name__
     rng = check_random_state(random_state)
     n_threads = default_threads(n_threads)
 

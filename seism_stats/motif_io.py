@@ -32,8 +32,13 @@ def check_ppm(ppm, name: str) -> np.ndarray:
 
 def write_meme(ppms: Sequence[np.ndarray], names: Sequence[str], path: str | os.PathLike,
                nsites: int = 100, background: Sequence[float] = (0.25, 0.25, 0.25, 0.25),
-               alt_names: Sequence[str] | None = None) -> Path:
-    """Write motifs in MEME minimal format (version 4, both strands)."""
+               alt_names: Sequence[str] | None = None, significance: Sequence[float] | None = None) -> Path:
+    """Write motifs in MEME minimal format (version 4, both strands).
+
+    ``significance`` fills each motif's ``E=`` field (the selective p-value when written
+    from results; MEME reads it as the motif's significance). Without it, ``E= 1``
+    claims nothing.
+    """
     path = Path(path)
     lines = ["MEME version 4", "", f"ALPHABET= {LETTERS}", "", "strands: + -", "",
              "Background letter frequencies",
@@ -42,7 +47,8 @@ def write_meme(ppms: Sequence[np.ndarray], names: Sequence[str], path: str | os.
         ppm = check_ppm(ppm, name)
         alt = f" {alt_names[j]}" if alt_names else ""
         lines.append(f"MOTIF {name}{alt}")
-        lines.append(f"letter-probability matrix: alength= 4 w= {ppm.shape[0]} nsites= {nsites} E= 0")
+        e_value = 1.0 if significance is None or not np.isfinite(significance[j]) else float(significance[j])
+        lines.append(f"letter-probability matrix: alength= 4 w= {ppm.shape[0]} nsites= {nsites} E= {e_value:.3g}")
         lines.extend(" " + " ".join(f"{v:.6f}" for v in row) for row in ppm)
         lines.append("")
     path.write_text("\n".join(lines))
@@ -51,7 +57,10 @@ def write_meme(ppms: Sequence[np.ndarray], names: Sequence[str], path: str | os.
 
 def write_jaspar(ppms: Sequence[np.ndarray], names: Sequence[str], path: str | os.PathLike,
                  nsites: int = 100, ids: Sequence[str] | None = None) -> Path:
-    """Write motifs as JASPAR PFMs (counts = probability x ``nsites``, rounded)."""
+    """Write motifs as JASPAR PFMs (counts = probability x ``nsites``, rounded).
+
+    The header is ``>id name``; results pass the consensus shown in the logo as the name.
+    """
     path = Path(path)
     lines = []
     for j, (ppm, name) in enumerate(zip(ppms, names)):

@@ -48,6 +48,7 @@ def draw_logo(ax, ppm: np.ndarray, title: str | None = None) -> None:
     ax.set_ylim(0, 2)
     ax.set_xticks(np.arange(ppm.shape[0]) + 0.5, [str(i + 1) for i in range(ppm.shape[0])])
     ax.set_ylabel("bits")
+    ax.set_xlabel("position in motif")
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
     if title:

@@ -221,12 +221,13 @@ class SelectiveMotifResults:
         """Write the refined PWMs in MEME minimal format (for Tomtom, SEA, ...)."""
         from .motif_io import write_meme
         return write_meme(self.inference.ppms, [f"motif{j + 1}" for j in range(self.n_selected)], path,
-                          nsites=nsites or self.nobs, alt_names=self.inference.kmers)
+                          nsites=nsites or self.nobs, alt_names=self.inference.kmers,
+                          significance=self.pvalues.to_numpy())
 
     def to_jaspar(self, path, nsites: int | None = None):
-        """Write the refined PWMs as JASPAR PFMs (counts = probability x nsites)."""
+        """Write the refined PWMs as JASPAR PFMs (counts = probability x nsites), named by their consensus."""
         from .motif_io import write_jaspar
-        return write_jaspar(self.inference.ppms, self.inference.kmers, path, nsites=nsites or self.nobs,
+        return write_jaspar(self.inference.ppms, list(self.motifs["consensus"]), path, nsites=nsites or self.nobs,
                             ids=[f"motif{j + 1}" for j in range(self.n_selected)])
 
     # -- persistence --------------------------------------------------------------------

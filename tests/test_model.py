@@ -204,3 +204,20 @@ def test_saved_file_is_versioned(results, tmp_path):
     results.save(path)
     manifest = json.loads(str(np.load(path, allow_pickle=False)["__manifest__"]))
     assert manifest["format"] == "seism_stats.results" and manifest["version"] == 1
+
+
+def test_default_seed_is_recorded_and_reproduces_the_fit(frame):
+    model = SelectiveMotifModel.from_formula("expr ~ motifs(seq, k=4) + gc", frame)
+    first = model.fit(n_samples=100, progress=False)
+    seed = first.inference.settings["random_state"]
+    assert isinstance(seed, int) and f"{seed}" in first.summary().as_text()
+    again = model.fit(n_samples=100, progress=False, random_state=seed)
+    pd.testing.assert_series_equal(first.pvalues, again.pvalues)
+
+
+def test_motif_files_carry_significance_and_consensus(results, tmp_path):
+    meme = results.to_meme(tmp_path / "m.meme").read_text()
+    assert "E= 0\n" not in meme
+    assert f"E= {results.pvalues.iloc[0]:.3g}" in meme
+    jaspar = results.to_jaspar(tmp_path / "m.jaspar").read_text()
+    assert f">motif1 {results.motifs['consensus'].iloc[0]}" in jaspar
