@@ -9,11 +9,19 @@ Functional API: :func:`selective_inference`. Model API:
 :class:`SelectiveMotifModel` (statsmodels-shaped, with formulas).
 """
 
-from .inference import MotifInference, selective_inference
-from .model import SelectiveMotifModel
-from .plotting import qqplot_pvalues
-from .results import SelectiveMotifResults
-from .sequences import EncodedSequences, encode_sequences, read_fasta
+import os
+
+# OpenMP threads wait passively between the kernels' many short parallel regions: with
+# libgomp's default spinning, threads lost 2.5-4x to one thread on a machine where other
+# processes were busy (issue 10). Set before the kernels load libgomp; a value the user
+# exported wins.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+from .inference import MotifInference, selective_inference  # noqa: E402
+from .model import SelectiveMotifModel  # noqa: E402
+from .plotting import qqplot_pvalues  # noqa: E402
+from .results import SelectiveMotifResults  # noqa: E402
+from .sequences import EncodedSequences, encode_sequences, read_fasta  # noqa: E402
 
 __version__ = "0.1.0"
 
