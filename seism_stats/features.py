@@ -16,6 +16,7 @@ import scipy.sparse as sp
 
 from . import _kron
 from ._validation import check_lam
+from .memory import norm_buffer_rows
 from .kmers import canonical_mask, hamming_to_all, merge_reverse_complements
 
 #: Dense feature matrices above this size are refused with a clear error.
@@ -78,7 +79,8 @@ class KroneckerFeatures:
         """``||phi_z||^2`` for every cell (computed once, without storing Phi)."""
         if self._sq_norms is None:
             self._sq_norms = _kron.feature_sq_norms(*self._csr(), self.k, 1.0 - self.decay,
-                                                    self.decay, self.n_threads)
+                                                    self.decay, self.n_threads,
+                                                    norm_buffer_rows(self.n_cells, self.n_sequences))
         return self._sq_norms
 
     def column(self, cell: int) -> np.ndarray:

@@ -32,6 +32,7 @@ from ._validation import (
 from .classical import OLSMotifTests, SplitTests, naive_tests, split_tests
 from .features import grid_size, make_features
 from .parallel import check_backend, run_tasks
+from .memory import check_fit_memory
 from .kmers import check_k, kmer_count_matrix, kmer_to_string, reverse_complement_index
 from .refinement import RefinedMotif, WindowDesign, consensus, kmer_ppm, refine_motif
 from .pvalues import monte_carlo_pvalues
@@ -176,6 +177,7 @@ def selective_inference(
     bracket: str = "exact",
     mcmc_design: str = "tree",
     max_replays: int = 2_000_000,
+    max_memory: float | None = None,
     split_fraction: float = 0.5,
     refine: bool = True,
     add_intercept: bool = True,
@@ -228,6 +230,10 @@ def selective_inference(
         event (default), or the elliptical-slice shrinking bracket of SPEC 5.
     max_replays : int
         Budget of replayed candidate responses (rejection sampling can be slow).
+    max_memory : float, optional
+        Bytes the fit may plan to use; a fit whose estimate
+        (:func:`~seism_stats.memory.estimate_fit_bytes`) is larger is refused before
+        anything large is allocated. Default: 80% of the memory available now.
     split_fraction : float
         Fraction of sequences used for selection in the data-split baseline.
     refine : bool
@@ -283,6 +289,7 @@ def selective_inference(
     basis = residual_basis(design)
     null, null_reason = choose_null(y, basis) if null == "auto" else (null, "chosen by the user")
 
+    check_fit_memory(n, int(encoded.lengths.sum()), k, n_motifs, n_chains, pooling, method, max_memory)
     counts = kmer_count_matrix(encoded, k)
     features = make_features(counts, k, lam, pooling, n_threads, revcomp=bool(revcomp))
     timings["features"] = time.perf_counter() - clock

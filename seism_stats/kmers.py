@@ -88,10 +88,15 @@ def hamming_to_all(index: int, k: int) -> np.ndarray:
 def reverse_complement_index(k: int) -> np.ndarray:
     """Index of the reverse complement of every k-mer (a permutation of 0..4^k-1).
 
-    With A=0, C=1, G=2, T=3 the complement of letter b is 3 - b.
+    With A=0, C=1, G=2, T=3 the complement of letter b is 3 - b. Built two bits
+    (one letter) at a time, so memory stays at a few vectors of 4^k integers.
     """
-    digits = kmer_digits(np.arange(4**k), k)
-    return digits_to_kmer(3 - digits[:, ::-1].astype(np.int64))
+    index = np.arange(4**k, dtype=np.int64)
+    out = np.zeros_like(index)
+    for position in range(k):
+        letter = (index >> (2 * position)) & 3
+        out |= (3 - letter) << (2 * (k - 1 - position))
+    return out
 
 
 def canonical_mask(k: int) -> np.ndarray:

@@ -208,3 +208,18 @@ def test_ties_with_the_observed_statistic_give_a_large_pvalue():
 def test_settings_of_the_wrong_kind(option, match):
     with pytest.raises((TypeError, ValueError), match=match):
         run(**option)
+
+
+def test_fit_larger_than_max_memory_is_refused_before_allocating():
+    with pytest.raises(MemoryError, match=r"k=3 on n=5 sequences needs about .* GiB but max_memory allows"):
+        run(max_memory=1000)
+    from seism_stats.memory import estimate_fit_bytes
+    small_chains = estimate_fit_bytes(200, 20_000, 12, 1, 2, "sum", "mcmc")
+    assert small_chains < 3 * 2**30 < estimate_fit_bytes(200, 20_000, 12, 1, 16, "sum", "mcmc")
+
+
+def test_reverse_complement_index_by_bits():
+    from seism_stats.kmers import kmer_digits, digits_to_kmer, reverse_complement_index
+    for k in (1, 4, 7):
+        digits = kmer_digits(np.arange(4**k), k)
+        assert np.array_equal(reverse_complement_index(k), digits_to_kmer(3 - digits[:, ::-1].astype(np.int64)))

@@ -1,0 +1,84 @@
+"""Memory a fit needs, estimated before anything large is allocated (issue 10).
+
+The grid has 4^k cells and every lockstep walker keeps a few float64 vectors of
+that length, so memory grows as ``8 * 4^k * (vectors)``: 128 MiB per vector at
+k = 12. :func:`check_fit_memory` refuses a fit whose estimate exceeds
+``max_memory`` with an error that names k, n, the bytes needed and what to
+change, instead of running out of memory after minutes of work.
+"""
+
+from __future__ import annotations
+
+import os
+
+#: Default share of the currently available memory a fit may plan to use.
+DEFAULT_MEMORY_FRACTION = 0.8
+#: Byte budget of the row buffer used to compute the feature norms (rows of 4^k doubles).
+NORM_BUFFER_BYTES = 256 * 2**20
+
+
+def available_memory() -> int | None:
+    """Bytes of memory available now (Linux ``MemAvailable``), or None where unknown."""
+    try:
+        with open("/proc/meminfo") as handle:
+            for line in handle:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def norm_buffer_rows(n_cells: int, n_sequences: int, most: int = 64) -> int:
+    """Rows of the feature-norm buffer that fit in :data:`NORM_BUFFER_BYTES` (at least 1)."""
+    return max(1, min(most, n_sequences, NORM_BUFFER_BYTES // (8 * n_cells)))
+
+
+def estimate_fit_bytes(n: int, total_length: int, k: int, n_motifs: int, n_chains: int, pooling: str,
+                       method: str) -> int:
+    """Rough upper estimate of the peak bytes of :func:`~seism_stats.selective_inference`.
+
+    Counts the sparse k-mer counts (both strands), the grid vectors of the
+    selection (numerators, norms, cross products, inverse denominators), the
+    norm buffer, the dense matrix of max pooling, and per walker the current
+    and direction numerators, the transform output and the arc scratch (4
+    vectors of 4^k doubles each; rejection sampling replays blocks of 256).
+    """
+    cells = 4**k
+    vector = 8 * cells
+    counts = 2 * 16 * total_length
+    selection = (8 + 2 * n_motifs) * vector + norm_buffer_rows(cells, n) * vector
+    dense = 8 * n * cells if pooling == "max" else 0
+    if method == "mcmc":
+        walkers = 4 * max(2, n_chains) * vector
+    elif method == "rejection":
+        walkers = 2 * 256 * vector
+    else:
+        walkers = 0
+    return counts + selection + dense + walkers
+
+
+def check_fit_memory(n: int, total_length: int, k: int, n_motifs: int, n_chains: int, pooling: str,
+                     method: str, max_memory: float | None) -> int:
+    """Raise ``MemoryError`` naming k, n and the bytes needed when the estimate exceeds the limit.
+
+    ``max_memory``: bytes, or None for :data:`DEFAULT_MEMORY_FRACTION` of the
+    available memory (no check where that is unknown). Returns the estimate.
+    """
+    need = estimate_fit_bytes(n, total_length, k, n_motifs, n_chains, pooling, method)
+    if max_memory is None:
+        available = available_memory()
+        if available is None:
+            return need
+        max_memory = DEFAULT_MEMORY_FRACTION * available
+    if need > max_memory:
+        per_walker = 4 * 8 * 4**k
+        hint = (f"; each MCMC chain holds {per_walker / 2**30:.2f} GiB, so fewer chains (n_chains) help"
+                if method == "mcmc" else "")
+        raise MemoryError(f"a fit with k={k} on n={n} sequences needs about {need / 2**30:.1f} GiB but "
+                          f"max_memory allows {max_memory / 2**30:.1f} GiB{hint}; use a smaller k, "
+                          "sum pooling, or raise max_memory (bytes)")
+    return need
