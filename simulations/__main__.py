@@ -65,14 +65,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scheduler", default=None,
                         help="with --backend dask: scheduler address (default: a local cluster)")
     parser.add_argument("--seed", type=int, default=20231212, help="master seed")
-    parser.add_argument("--out", type=Path, default=Path("paper_figures"))
+    parser.add_argument("--out", type=Path, default=None,
+                        help="output folder (default: paper_figures/, or paper_figures_quick/ with --quick "
+                             "so that a quick run never overwrites the committed full-run figures)")
     parser.add_argument("--replot", action="store_true",
                         help="redraw the figures from the CSV files already in --out (no new runs)")
     args = parser.parse_args(argv)
     if args.n_datasets is not None and args.n_datasets < 1:
         parser.error("--n-datasets must be at least 1")
     grid = QUICK if args.quick else FULL
-    out = args.out
+    out = args.out or Path("paper_figures_quick" if args.quick else "paper_figures")
     out.mkdir(parents=True, exist_ok=True)
     run = ["calibration", "validity", "power", "speed"] if args.experiment == "all" else [args.experiment]
     if args.replot:

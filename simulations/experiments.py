@@ -134,10 +134,16 @@ def power(betas, ns, n_datasets: int, seed: int = 2, jobs: int = 1, base: Settin
           beta_for_n: float = 0.5, backend: str = "joblib", client=None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Rejection rates at ALPHA against effect size (n fixed) and against n (beta fixed)."""
     base = base or Setting(methods=("seism_mcmc", "data_split"))
+    # The point the two panels share (n = base.n, beta = beta_for_n) is run once and shown in both.
+    shared = float(beta_for_n) in [float(b) for b in betas] and base.n in [int(n) for n in ns]
+    ns_to_run = [int(n) for n in ns if not (shared and int(n) == base.n)]
     settings = [replace(base, beta=float(b)) for b in betas for _ in range(n_datasets)]
-    settings += [replace(base, n=int(n), beta=beta_for_n) for n in ns for _ in range(n_datasets)]
+    settings += [replace(base, n=int(n), beta=beta_for_n) for n in ns_to_run for _ in range(n_datasets)]
     table = run_many(settings, seed, jobs, "power", backend, client)
-    table["experiment"] = ["effect size"] * (len(betas) * n_datasets) + ["sample size"] * (len(ns) * n_datasets)
+    table["experiment"] = ["effect size"] * (len(betas) * n_datasets) + ["sample size"] * (len(ns_to_run) * n_datasets)
+    if shared:
+        again = table[(table["experiment"] == "effect size") & (table["beta"] == float(beta_for_n))].copy()
+        table = pd.concat([table, again.assign(experiment="sample size")], ignore_index=True)
     summary_rows = []
     for (experiment, n, beta), group in table.groupby(["experiment", "n", "beta"], sort=True):
         for method in ("seism_mcmc", "seism_rejection", "data_split", "naive"):

@@ -56,3 +56,11 @@ def test_dask_backend_runs_the_same_data_sets():
         remote = experiments.run_many(settings, seed=5, backend="dask", client=client)
     columns = [c for c in local.columns if c.startswith("p_")]
     pd.testing.assert_frame_equal(local[columns], remote[columns])
+
+
+def test_power_panels_share_the_common_point():
+    base = experiments.Setting(n=60, length=20, consensus="GAT", n_samples=50, methods=("seism_mcmc", "data_split"))
+    _, summary = experiments.power([0.0, 0.5], [40, 60], 2, base=base, beta_for_n=0.5)
+    common = summary[(summary.n == 60) & (summary.beta == 0.5)].set_index(["experiment", "method"])["power"]
+    for method in ("seism_mcmc", "data_split"):
+        assert common[("effect size", method)] == common[("sample size", method)]
