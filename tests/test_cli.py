@@ -138,3 +138,16 @@ def test_covariates_formula_allows_transforms(files):
 def _write_bytes(path, data):
     path.write_bytes(data)
     return path
+
+
+def test_ctrl_c_exits_130_and_leaves_no_output(files, capsys, monkeypatch):
+    from seism_stats import cli
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "_fit_into", interrupted)
+    fasta, response, tmp = files
+    code = main(["fit", "--fasta", str(fasta), "--response", str(response), "--out", str(tmp / "ctrl"), "--quiet"])
+    assert code == 130 and "interrupted" in capsys.readouterr().err
+    assert not (tmp / "ctrl").exists() and not [p for p in tmp.iterdir() if p.name.startswith(".ctrl")]
