@@ -125,27 +125,30 @@ class SelectiveMotifResults:
         return self._series(adjusted, f"P ({self.multitest_method})")
 
     def conf_int(self, alpha: float = 0.05) -> pd.DataFrame:
-        """Confidence intervals where they are defined.
+        """Confidence intervals: the valid ones the method has, and which they are.
 
-        * ``method="split"``: OLS intervals on the held-out sequences for the
-          motifs selected on the other part (valid; rows follow the split's motifs).
+        * ``method="split"`` and the selective methods: OLS intervals on the held-out
+          sequences for the motifs selected on the other part (valid; row j is the
+          split's j-th motif, ``motifs['split_kmer']``, which may differ from the full
+          data's). Selective intervals for the full-data motifs are not implemented yet:
+          after a selective fit a warning says that these are the data-split ones.
         * ``method="naive"``: OLS intervals on the full data (not valid after selection).
-        * selective methods: selective intervals are not part of the method
-          (SPEC 6 defines tests only); the frame holds NaN and a warning says so.
         """
         if not 0 < alpha < 1:
             raise ValueError(f"alpha must be in (0, 1), got {alpha}")
         q = self.n_selected
         table = np.full((q, 2), np.nan)
-        if self.method == "split" and self.inference.split is not None:
+        if self.method == "naive":
+            if q:
+                table = _t_intervals(self.inference.naive, alpha)
+        elif self.inference.split is not None:
             tests = _t_intervals(self.inference.split.tests, alpha)
             m = min(q, tests.shape[0])
             table[:m] = tests[:m]
-        elif self.method == "naive" and q:
-            table = _t_intervals(self.inference.naive, alpha)
-        else:
-            warnings.warn("selective confidence intervals are not computed (the method defines "
-                          "tests); use fit(method='split') for valid intervals", UserWarning, stacklevel=2)
+            if self.method in SELECTIVE_METHODS:
+                warnings.warn("conf_int gives the data-split intervals (valid, for the motifs the split "
+                              "selected: motifs['split_kmer']); selective intervals are not implemented",
+                              UserWarning, stacklevel=2)
         return pd.DataFrame(table, index=pd.Index(self.param_names, name="motif"), columns=[0, 1])
 
     # -- tables -------------------------------------------------------------------------

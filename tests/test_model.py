@@ -93,9 +93,10 @@ def test_results_are_pandas_with_motif_names(results):
 
 
 def test_conf_int_where_defined(results, frame):
-    with pytest.warns(UserWarning, match="not computed"):
+    with pytest.warns(UserWarning, match="data-split intervals"):
         ci = results.conf_int()
-    assert list(ci.columns) == [0, 1] and ci.isna().all().all()
+    assert list(ci.columns) == [0, 1] and not ci.isna().all().all()
+    assert (ci[0] < ci[1]).iloc[0]
     model = SelectiveMotifModel.from_formula("expr ~ motifs(seq, k=5) + gc", frame)
     split = model.fit(method="split", random_state=1, progress=False)
     ci = split.conf_int(0.1)
