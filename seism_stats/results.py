@@ -183,12 +183,12 @@ class SelectiveMotifResults:
         """Tidy table: one row per motif, estimates, p-values and intervals (where defined)."""
         frame = self.motifs.copy()
         frame.insert(frame.columns.get_loc("coef") + 1, "std_err", self.bse.to_numpy())
-        if self.method in ("split", "naive"):
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                ci = self.conf_int(alpha)
-            frame[f"ci_lower_{self.method}"] = ci[0].to_numpy()
-            frame[f"ci_upper_{self.method}"] = ci[1].to_numpy()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ci = self.conf_int(alpha)
+        kind = "naive" if self.method == "naive" else "split"  # which intervals conf_int gives
+        frame[f"ci_lower_{kind}"] = ci[0].to_numpy()
+        frame[f"ci_upper_{kind}"] = ci[1].to_numpy()
         return frame
 
     def summary(self, alpha: float = 0.05):
