@@ -171,7 +171,7 @@ def _fit_into(args, out: Path, model_class, encode_sequences, read_fasta) -> Non
                                      lam=args.lam, pooling=args.pooling, revcomp=not args.no_revcomp)
     start = time.perf_counter()
     res = model.fit(method=args.method, n_samples=args.n_samples, burn_in=args.burn_in, thin=args.thin,
-                    n_chains=args.chains, random_state=args.seed, n_jobs=args.jobs,
+                    n_chains=args.chains, random_state=args.seed, n_jobs=args.jobs, n_threads=args.threads,
                     progress=not args.quiet)
     seconds = time.perf_counter() - start
     summary = res.summary()
@@ -198,11 +198,25 @@ def _fit_into(args, out: Path, model_class, encode_sequences, read_fasta) -> Non
             print(f"note: {missing} sequences of {args.fasta} have no response and were left out")
 
 
+class _DefaultsHelp(argparse.HelpFormatter):
+    """Help that shows each option's default, where it has a value worth showing."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        if action.default not in (None, False, argparse.SUPPRESS) and "%(default)" not in text:
+            text += " (default: %(default)s)"
+        return text
+
+
 def build_parser() -> argparse.ArgumentParser:
+    from . import __version__
+
     parser = argparse.ArgumentParser(prog="seism", description="Selective inference for sequence motifs.")
+    parser.add_argument("--version", action="version", version=f"seism_stats {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
     p = commands.add_parser("fit", help="select motifs and compute selective p-values",
-                            description=__doc__.split("\n\n")[0])
+                            description=__doc__.split("\n\n")[0],
+                            formatter_class=_DefaultsHelp)
     p.add_argument("--fasta", required=True, help="sequences (FASTA, plain or .gz)")
     p.add_argument("--response", required=True,
                    help="table with a sequence-id column and the response (tab-separated; comma for .csv)")
@@ -212,23 +226,25 @@ def build_parser() -> argparse.ArgumentParser:
                    help="covariate terms of the response table, as a formula, e.g. 'gc + C(batch)'. "
                         "A formula is code (like a statsmodels formula): only column names, formulaic "
                         "transforms (C, I, center, scale, ...) and np.<function> are accepted")
-    p.add_argument("--k", type=int, default=8)
-    p.add_argument("--n-motifs", type=int, default=1)
-    p.add_argument("--lam", type=float, default=1.0)
-    p.add_argument("--pooling", choices=["sum", "max"], default="sum")
+    p.add_argument("--k", type=int, default=8, help="motif length (the grid has 4^k cells)")
+    p.add_argument("--n-motifs", type=int, default=1, help="motifs selected greedily")
+    p.add_argument("--lam", type=float, default=1.0, help="kernel bandwidth: a mismatch weighs exp(-lam)")
+    p.add_argument("--pooling", choices=["sum", "max"], default="sum", help="pooling over windows")
     p.add_argument("--no-revcomp", action="store_true", help="do not merge k-mers with their reverse complements")
-    p.add_argument("--method", choices=["mcmc", "rejection", "split", "naive"], default="mcmc")
-    p.add_argument("--n-samples", type=int, default=2000)
-    p.add_argument("--burn-in", type=int, default=50)
-    p.add_argument("--thin", type=int, default=1)
-    p.add_argument("--chains", type=int, default=16)
-    p.add_argument("--jobs", type=int, default=1)
-    p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--method", choices=["mcmc", "rejection", "split", "naive"], default="mcmc",
+                   help="p-values of the summary: selective (mcmc, rejection), data split or naive")
+    p.add_argument("--n-samples", type=int, default=2000, help="null draws B")
+    p.add_argument("--burn-in", type=int, default=50, help="unrecorded moves before each chain's first draw")
+    p.add_argument("--thin", type=int, default=1, help="moves between recorded draws")
+    p.add_argument("--chains", type=int, default=16, help="MCMC chains advanced in lockstep")
+    p.add_argument("--jobs", type=int, default=1, help="processes for the chain groups (joblib)")
+    p.add_argument("--threads", type=int, default=None, help="OpenMP threads of the kernels (default: all cores)")
+    p.add_argument("--seed", type=int, default=None, help="random seed (default: a fresh one, recorded)")
     p.add_argument("--out", required=True,
                    help="output folder (created; refused if it already holds files, unless --force)")
     p.add_argument("--force", action="store_true",
                    help="replace the contents of an existing --out folder (no stale file is left)")
-    p.add_argument("--quiet", action="store_true")
+    p.add_argument("--quiet", action="store_true", help="no progress bars, no printed summary")
     return parser
 
 

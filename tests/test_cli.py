@@ -151,3 +151,13 @@ def test_ctrl_c_exits_130_and_leaves_no_output(files, capsys, monkeypatch):
     code = main(["fit", "--fasta", str(fasta), "--response", str(response), "--out", str(tmp / "ctrl"), "--quiet"])
     assert code == 130 and "interrupted" in capsys.readouterr().err
     assert not (tmp / "ctrl").exists() and not [p for p in tmp.iterdir() if p.name.startswith(".ctrl")]
+
+
+def test_version_and_help_show_defaults(capsys):
+    with pytest.raises(SystemExit) as stop:
+        main(["--version"])
+    assert stop.value.code == 0 and "seism_stats" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        main(["fit", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "(default: 8)" in text and "--threads" in text and "(default: 2000)" in text
