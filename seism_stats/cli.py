@@ -152,21 +152,44 @@ def fit(args: argparse.Namespace) -> int:
     return 0
 
 
-def _fit_into(args, out: Path, model_class, encode_sequences, read_fasta) -> None:
-    ids, sequences = read_fasta(args.fasta)
+def _read_checked_fasta(path, read_fasta, encode_sequences) -> tuple[list[str], list[str]]:
+    ids, sequences = read_fasta(path)
     encode_sequences(sequences, ids)  # report bad letters before anything else
     if len(set(ids)) != len(ids):
-        raise ValueError(f"{args.fasta}: sequence ids are not unique")
-    table, response = _read_response(Path(args.response), args.id_column, args.response_column, ids)
-    if args.covariates:
-        check_covariate_formula(args.covariates, table.columns)
-    shared = [i for i in ids if i in table.index]
-    if not shared:
-        raise ValueError(f"no sequence id of {args.fasta} (e.g. {ids[0]!r}) is in {args.response} "
-                         f"(e.g. {table.index[0]!r})")
-    missing = len(ids) - len(shared)
-    data = table.loc[shared].copy()
-    data["seq"] = pd.Series(dict(zip(ids, sequences)))[shared]
+        raise ValueError(f"{path}: sequence ids are not unique")
+    return ids, sequences
+
+
+def _control_table(ids, sequences, control_path, read_fasta, encode_sequences) -> tuple[pd.DataFrame, str]:
+    """Foreground (the --fasta sequences, 1) against background (--control, 0): the SEA/HOMER set-up."""
+    control_ids, control_sequences = _read_checked_fasta(control_path, read_fasta, encode_sequences)
+    index = [f"fg:{i}" for i in ids] + [f"bg:{i}" for i in control_ids]
+    data = pd.DataFrame({"foreground": [1.0] * len(ids) + [0.0] * len(control_ids),
+                         "seq": list(sequences) + list(control_sequences)}, index=index)
+    return data, "foreground"
+
+
+def _fit_into(args, out: Path, model_class, encode_sequences, read_fasta) -> None:
+    ids, sequences = _read_checked_fasta(args.fasta, read_fasta, encode_sequences)
+    missing = 0
+    if args.control:
+        if args.response or args.covariates:
+            raise ValueError("--control compares the FASTA with a background set: give no --response "
+                             "or --covariates with it")
+        data, response = _control_table(ids, sequences, args.control, read_fasta, encode_sequences)
+    else:
+        if not args.response:
+            raise ValueError("give --response (a table of responses) or --control (background sequences)")
+        table, response = _read_response(Path(args.response), args.id_column, args.response_column, ids)
+        if args.covariates:
+            check_covariate_formula(args.covariates, table.columns)
+        shared = [i for i in ids if i in table.index]
+        if not shared:
+            raise ValueError(f"no sequence id of {args.fasta} (e.g. {ids[0]!r}) is in {args.response} "
+                             f"(e.g. {table.index[0]!r})")
+        missing = len(ids) - len(shared)
+        data = table.loc[shared].copy()
+        data["seq"] = pd.Series(dict(zip(ids, sequences)))[shared]
     model = model_class.from_formula(_formula(response, args.k, args.n_motifs, args.covariates), data,
                                      lam=args.lam, pooling=args.pooling, revcomp=not args.no_revcomp)
     start = time.perf_counter()
@@ -185,7 +208,8 @@ def _fit_into(args, out: Path, model_class, encode_sequences, read_fasta) -> Non
     info = {key: (value.item() if isinstance(value, np.generic) else value)
             for key, value in res.sampler_info.items()}
     settings = {
-        "fasta": str(args.fasta), "response": str(args.response), "response_column": response,
+        "fasta": str(args.fasta), "response": str(args.response), "control": args.control,
+        "response_column": response,
         "formula": model.formula,
         "sequences_in_fasta": len(ids), "sequences_without_response": missing,
         "rows_dropped_missing": model.data.n_dropped, "n_used": res.nobs,
@@ -218,8 +242,11 @@ def build_parser() -> argparse.ArgumentParser:
                             description=__doc__.split("\n\n")[0],
                             formatter_class=_DefaultsHelp)
     p.add_argument("--fasta", required=True, help="sequences (FASTA, plain or .gz)")
-    p.add_argument("--response", required=True,
+    p.add_argument("--response", default=None,
                    help="table with a sequence-id column and the response (tab-separated; comma for .csv)")
+    p.add_argument("--control", default=None,
+                   help="background FASTA: test the --fasta sequences (response 1) against these (0), "
+                        "with the permutation null, instead of a --response table")
     p.add_argument("--id-column", default=None, help="id column of the response table (default: first)")
     p.add_argument("--response-column", default=None, help="response column (default: first non-id column)")
     p.add_argument("--covariates", default=None,

@@ -161,3 +161,18 @@ def test_version_and_help_show_defaults(capsys):
         main(["fit", "--help"])
     text = " ".join(capsys.readouterr().out.split())
     assert "(default: 8)" in text and "--threads" in text and "(default: 2000)" in text
+
+
+def test_control_sequences_give_a_foreground_background_fit(tmp_path):
+    data = simulate_dataset(160, 40, consensus="GATTA", beta=4.0, response="binary", random_state=2)
+    fg = tmp_path / "fg.fa"
+    bg = tmp_path / "bg.fa"
+    fg.write_text("".join(f">s{i}\n{s}\n" for i, s in enumerate(data.sequences) if data.y[i] == 1))
+    bg.write_text("".join(f">s{i}\n{s}\n" for i, s in enumerate(data.sequences) if data.y[i] == 0))
+    out = tmp_path / "ctl"
+    assert main(["fit", "--fasta", str(fg), "--control", str(bg), "--k", "5", "--n-samples", "100",
+                 "--seed", "0", "--out", str(out), "--quiet"]) == 0
+    settings = json.loads((out / "settings.json").read_text())
+    assert settings["response_column"] == "foreground" and settings["settings"]["null"] == "permutation"
+    assert pd.read_csv(out / "motifs.csv")["kmer"].iloc[0] == "GATTA"
+    assert main(["fit", "--fasta", str(fg), "--out", str(tmp_path / "none"), "--quiet"]) == 2
