@@ -37,7 +37,7 @@ def main() -> None:
     data = simulate()
     start = time.perf_counter()
     model = SelectiveMotifModel.from_formula("y ~ motifs(seq, k=8, n_motifs=3) + gc", data)
-    res = model.fit(n_samples=4000, random_state=1, progress=False)
+    res = model.fit(n_samples=4000, random_state=1)  # stage lines and progress bars on stderr
     seconds = time.perf_counter() - start
     print(res.summary())
     print(f"\nwall time of from_formula + fit: {seconds:.1f} s "

@@ -9,6 +9,7 @@ side in a :class:`MotifInference`. The model/results classes of
 
 from __future__ import annotations
 
+import sys
 import time
 from dataclasses import dataclass, field
 
@@ -16,6 +17,7 @@ import numpy as np
 import pandas as pd
 from joblib import delayed
 from scipy.stats import kurtosistest
+from tqdm.auto import tqdm
 
 from . import samplers
 from ._validation import (
@@ -251,7 +253,8 @@ def selective_inference(
         (``client``, or the current one); same results as joblib.
     client : dask.distributed.Client, optional
     progress : bool
-        Progress bar during sampling.
+        A line on stderr as each stage starts (features, selection, refinement,
+        sampling, classical tests) and progress bars during sampling.
 
     Returns
     -------
@@ -290,17 +293,21 @@ def selective_inference(
     null, null_reason = choose_null(y, basis) if null == "auto" else (null, "chosen by the user")
 
     check_fit_memory(n, int(encoded.lengths.sum()), k, n_motifs, n_chains, pooling, method, max_memory)
+    stage = _StageLines(progress, 3 + int(refine) + int(method in ("mcmc", "rejection")))
+    stage(f"features of {n} sequences on {4**k:,} k-mers (k={k}, {pooling} pooling)")
     counts = kmer_count_matrix(encoded, k)
     features = make_features(counts, k, lam, pooling, n_threads, revcomp=bool(revcomp))
     timings["features"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
+    stage(f"greedy selection of {n_motifs} motif(s)")
     selection = select_motifs(features, y, basis, n_motifs)
     timings["selection"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
     refined: tuple[RefinedMotif, ...] = ()
     if refine and selection.event.n_selected:
+        stage("refinement of the selected filters")
         windows = WindowDesign(encoded, k, pooling, revcomp=bool(revcomp))
         residual = selection.unit_residual * selection.residual_norm
         refined = tuple(
@@ -322,6 +329,7 @@ def selective_inference(
     pvalues_se = np.full(q, np.nan)
     pvalues_upper = np.full(q, np.nan)
     if method in ("mcmc", "rejection") and q:
+        stage(f"null sampling in the selection event ({method}, {n_samples} draws)")
         sampler = _SamplerSpec(method, null, n_samples, burn_in, thin, n_chains, max_replays, bracket,
                                mcmc_design)
         null_sample = _sample_null(features, selection, basis, sampler, tree_rng, block_rngs, n_threads,
@@ -331,6 +339,7 @@ def selective_inference(
     timings["sampling"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
+    stage("data split and naive OLS tests")
     naive = naive_tests(features, y, design, selection.cells)
     split = split_tests(features, y, design, n_motifs, split_fraction, split_rng)
     timings["classical"] = time.perf_counter() - clock
@@ -484,6 +493,19 @@ def _rejection_block(features, selection: Selection, basis: np.ndarray, spec: _S
             return samplers.permutation_points(g, m, selection.unit_residual, basis)
     return samplers.sample_rejection(replay, draw, rng, n_samples, max_replays=max_replays,
                                      progress=progress, method=f"{spec.null}-rejection")
+
+
+class _StageLines:
+    """One line on stderr as each stage of a fit starts (``progress=True``): long fits are never silent."""
+
+    def __init__(self, enabled: bool, total: int):
+        self.enabled, self.total, self.count, self.start = enabled, total, 0, time.perf_counter()
+
+    def __call__(self, what: str) -> None:
+        self.count += 1
+        if self.enabled:
+            tqdm.write(f"seism [{self.count}/{self.total}, {time.perf_counter() - self.start:.1f} s] {what}",
+                       file=sys.stderr)
 
 
 def _check_choice(value: str, choices: tuple[str, ...], name: str) -> str:
