@@ -1,6 +1,7 @@
 """Command line: ``seism fit --fasta peaks.fa --response y.tsv --k 8 --n-motifs 2 --out results/``.
 
-Writes into ``--out``: ``summary.txt`` and ``summary.html`` (the printed
+Writes into ``--out``: ``report.html`` (a self-contained report: tables, logos,
+null distributions, settings), ``summary.txt`` and ``summary.html`` (the printed
 summary), ``motifs.csv`` (one row per motif), ``logos.png``, ``motifs.meme`` and
 ``motifs.jaspar`` (refined PWMs), and ``settings.json`` (settings, the response
 column used, sampler diagnostics). Outputs are written to a staging folder and
@@ -200,6 +201,7 @@ def _fit_into(args, out: Path, model_class, encode_sequences, read_fasta) -> Non
     summary = res.summary()
     (out / "summary.txt").write_text(summary.as_text() + "\n")
     (out / "summary.html").write_text(summary.as_html() + "\n")
+    res.to_html(out / "report.html", title=f"SEISM motifs: {args.fasta}")
     res.motifs.to_csv(out / "motifs.csv")
     res.plot_motifs().savefig(out / "logos.png", dpi=120)
     if res.n_selected:

@@ -219,6 +219,11 @@ class SelectiveMotifResults:
                                       title=f"{self.param_names[j]} (p = {self.pvalues_selective.iloc[j]:.3g})",
                                       **kwargs)
 
+    def to_html(self, path=None, title: str | None = None) -> str:
+        """A self-contained HTML report: tables, logos, null distributions, settings (see :mod:`seism_stats.report`)."""
+        from .report import html_report
+        return html_report(self, path, title)
+
     # -- motif files --------------------------------------------------------------------
     def to_meme(self, path, nsites: int | None = None):
         """Write the refined PWMs in MEME minimal format (for Tomtom, SEA, ...)."""

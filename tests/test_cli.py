@@ -27,7 +27,7 @@ def test_fit_writes_every_output(files, capsys):
     code = main(["fit", "--fasta", str(fasta), "--response", str(response), "--k", "5", "--n-motifs", "1",
                  "--covariates", "gc", "--n-samples", "200", "--seed", "1", "--out", str(out), "--quiet"])
     assert code == 0
-    for name in ("summary.txt", "summary.html", "motifs.csv", "logos.png", "settings.json",
+    for name in ("report.html", "summary.txt", "summary.html", "motifs.csv", "logos.png", "settings.json",
                  "motifs.meme", "motifs.jaspar"):
         assert (out / name).stat().st_size > 0, name
     assert "GATTA" in (out / "summary.txt").read_text()

@@ -222,3 +222,13 @@ def test_motif_files_carry_significance_and_consensus(results, tmp_path):
     assert f"E= {results.pvalues.iloc[0]:.3g}" in meme
     jaspar = results.to_jaspar(tmp_path / "m.jaspar").read_text()
     assert f">motif1 {results.motifs['consensus'].iloc[0]}" in jaspar
+
+
+def test_html_report_is_self_contained(results, tmp_path):
+    text = results.to_html(tmp_path / "report.html")
+    assert (tmp_path / "report.html").read_text(encoding="utf-8") == text
+    for name in results.param_names:
+        assert name in text
+    assert text.count('src="data:image/png;base64,') == 2 * results.n_selected  # logo + null plot each
+    assert "http://" not in text and "https://" not in text and "<script src" not in text
+    assert 'class="sortable"' in text and "pvalue_split" in text and "pvalue_naive" in text
