@@ -29,6 +29,7 @@ tr:nth-child(even) td { background: #fafbfc; }
 .motif { display: flex; flex-wrap: wrap; gap: 1em; align-items: flex-start; margin: 0.8em 0;
          padding: 0.6em; border: 1px solid #e3e6ea; border-radius: 6px; }
 .motif img { max-width: 480px; } .pvals { font-size: 0.9em; } .warn { color: #a33; }
+.wide { overflow-x: auto; }
 pre { background: #f6f8fa; padding: 0.8em; font-size: 0.8em; white-space: pre-wrap; }
 """
 
@@ -101,7 +102,7 @@ def html_report(results, path: str | os.PathLike | None = None, title: str | Non
                            "pvalue_mc_upper", "pvalue_adj", "split_kmer", "pvalue_split", "pvalue_naive")
                if c in motifs.columns]
     rows = [[name] + [motifs.loc[name, c] for c in columns] for name in motifs.index]
-    parts.append(_table(rows, ["motif"] + columns, sortable=True, text_columns=4))
+    parts.append(f'<div class="wide">{_table(rows, ["motif"] + columns, sortable=True, text_columns=4)}</div>')
     parts.append('<p class="sub">pvalue: selective (valid after selection); pvalue_split: data split; '
                  "pvalue_naive: same data, NOT valid after selection, for contrast. Click a header to sort.</p>")
 

@@ -1,5 +1,7 @@
 """SelectiveMotifModel / SelectiveMotifResults: formulas, tables, summary, plots, persistence."""
 
+from pathlib import Path
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -232,3 +234,18 @@ def test_html_report_is_self_contained(results, tmp_path):
     assert text.count('src="data:image/png;base64,') == 2 * results.n_selected  # logo + null plot each
     assert "http://" not in text and "https://" not in text and "<script src" not in text
     assert 'class="sortable"' in text and "pvalue_split" in text and "pvalue_naive" in text
+
+
+def test_html_report_renders_in_headless_chromium(results, tmp_path):
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("shot", Path(__file__).parents[1] / "examples" / "report_screenshot.py")
+    shot = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(shot)
+    if shot.find_browser() is None:
+        pytest.skip("no Chromium/Chrome installed")
+    page = tmp_path / "report.html"
+    results.to_html(page)
+    png = shot.screenshot(page, tmp_path / "report.png", height=900)
+    from matplotlib.image import imread
+    image = imread(png)
+    assert image.shape[0] == 900 and image[..., :3].std() > 0.05  # a rendered page, not a blank one
