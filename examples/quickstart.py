@@ -50,7 +50,7 @@ def main(out: Path) -> None:
     seconds = time.perf_counter() - start
     print(res.summary())
     print()
-    print(res.pvalues)
+    print(pd.DataFrame({"coef": res.params, "P": res.pvalues, "kind": res.pvalue_kinds}))
     print(f"\nfit took {seconds:.1f} s")
     res.plot_motifs().savefig(out / "quickstart_logos.png", dpi=110)
     res.plot_null(0).savefig(out / "quickstart_null.png", dpi=110)

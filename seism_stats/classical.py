@@ -40,6 +40,8 @@ class OLSMotifTests:
         Residual degrees of freedom.
     n_obs : int
         Sequences used in the fit.
+    full : OLSFit or None
+        The whole selected model (covariates first, then motifs); None when not fitted.
     """
 
     cells: np.ndarray
@@ -50,12 +52,43 @@ class OLSMotifTests:
     conf_int: np.ndarray
     df_resid: float
     n_obs: int
+    full: "OLSFit | None" = None
 
     @classmethod
-    def empty(cls, n_obs: int = 0) -> "OLSMotifTests":
+    def empty(cls, n_obs: int = 0, full: "OLSFit | None" = None) -> "OLSMotifTests":
         nothing = np.zeros(0)
         return cls(np.zeros(0, dtype=np.int64), nothing, nothing, nothing, nothing,
-                   np.zeros((0, 2)), float("nan"), n_obs)
+                   np.zeros((0, 2)), float("nan") if full is None else full.df_resid, n_obs, full)
+
+
+@dataclass(frozen=True)
+class OLSFit:
+    """The OLS fit of the selected model ``y ~ covariates + motif features`` (statsmodels).
+
+    Attributes
+    ----------
+    params, bse, tvalues, pvalues : ndarray (p + q,)
+        Covariates first, then motifs.
+    cov_params : ndarray (p + q, p + q)
+    fittedvalues, resid : ndarray (n,)
+    rsquared, df_resid : float
+    """
+
+    params: np.ndarray
+    bse: np.ndarray
+    tvalues: np.ndarray
+    pvalues: np.ndarray
+    cov_params: np.ndarray
+    fittedvalues: np.ndarray
+    resid: np.ndarray
+    rsquared: float
+    df_resid: float
+
+    @classmethod
+    def from_statsmodels(cls, fit) -> "OLSFit":
+        return cls(*(np.asarray(a, dtype=np.float64) for a in (fit.params, fit.bse, fit.tvalues, fit.pvalues,
+                                                               fit.cov_params(), fit.fittedvalues, fit.resid)),
+                   float(fit.rsquared), float(fit.df_resid))
 
 
 def ols_motif_tests(y: np.ndarray, covariates: np.ndarray, motif_features: np.ndarray,
@@ -76,7 +109,8 @@ def ols_motif_tests(y: np.ndarray, covariates: np.ndarray, motif_features: np.nd
     """
     q = motif_features.shape[1]
     if q == 0:
-        return OLSMotifTests.empty(y.shape[0])
+        full = OLSFit.from_statsmodels(sm.OLS(y, covariates).fit()) if covariates.shape[1] else None
+        return OLSMotifTests.empty(y.shape[0], full)
     design = np.column_stack([covariates, motif_features])
     fit = sm.OLS(y, design).fit()
     motif = slice(covariates.shape[1], covariates.shape[1] + q)
@@ -89,6 +123,7 @@ def ols_motif_tests(y: np.ndarray, covariates: np.ndarray, motif_features: np.nd
         conf_int=np.asarray(fit.conf_int(alpha)[motif]),
         df_resid=float(fit.df_resid),
         n_obs=int(y.shape[0]),
+        full=OLSFit.from_statsmodels(fit),
     )
 
 

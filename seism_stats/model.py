@@ -158,6 +158,8 @@ class SelectiveMotifModel:
         model.data.n_dropped = parsed.n_dropped
         model.formula = formula
         model.motif_term_spec: MotifTerm = parsed.motif_term
+        model.covariate_spec = parsed.covariate_spec
+        model.drop_cols = list(drop_cols or [])
         return model
 
     @property

@@ -25,7 +25,7 @@ VERSION = 1
 
 def _allowed_classes() -> dict[str, type]:
     """The dataclasses a results file may name (nothing else is ever built from a file)."""
-    from .classical import OLSMotifTests, SplitTests
+    from .classical import OLSFit, OLSMotifTests, SplitTests
     from .formula.motifs_term import MotifTerm
     from .inference import MotifInference
     from .model import ModelData
@@ -33,7 +33,7 @@ def _allowed_classes() -> dict[str, type]:
     from .samplers import NullSample
     from .selection import Selection, SelectionEvent
 
-    classes = (OLSMotifTests, SplitTests, MotifTerm, MotifInference, ModelData, RefinedMotif, NullSample,
+    classes = (OLSFit, OLSMotifTests, SplitTests, MotifTerm, MotifInference, ModelData, RefinedMotif, NullSample,
                Selection, SelectionEvent)
     return {cls.__name__: cls for cls in classes}
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 from statsmodels.stats.multitest import multipletests
 
 from .inference import MotifInference
@@ -70,18 +71,170 @@ class SelectiveMotifResults:
         return self.inference.n_selected
 
     @property
-    def params(self) -> pd.Series:
-        """OLS coefficient of each selected motif's feature in the selected model (full data).
+    def exog_names(self) -> list[str]:
+        """Covariate names (``Intercept``, ``gc``, ``C(batch)[T.b]``, ...)."""
+        return list(self.model.exog_names)
 
-        An estimate given the selection; its naive standard error and interval
-        are not adjusted for the selection.
+    @property
+    def _full_fit(self):
+        """OLS fit of the selected model on the full data (covariates, then motifs), or None."""
+        return self.inference.naive.full
+
+    def _full_series(self, covariate_values, motif_values, name: str) -> pd.Series:
+        values = np.concatenate([np.asarray(covariate_values, dtype=np.float64),
+                                 np.asarray(motif_values, dtype=np.float64)])
+        return pd.Series(values, index=pd.Index(self.exog_names + self.param_names, name="term"), name=name)
+
+    def _ols_part(self, attribute: str) -> tuple[np.ndarray, np.ndarray]:
+        """Covariate and motif parts of one OLS array of the selected model."""
+        p = len(self.exog_names)
+        full = self._full_fit
+        if full is None:
+            return np.full(p, np.nan), np.full(self.n_selected, np.nan)
+        values = getattr(full, attribute)
+        return values[:p], values[p:]
+
+    @property
+    def params(self) -> pd.Series:
+        """OLS coefficients of the selected model (full data): covariates, then motifs.
+
+        Estimates given the selection; their standard errors and intervals are the
+        ordinary ones, not adjusted for the selection (the motif p-values in
+        :attr:`pvalues` are).
         """
-        return self._series(self.inference.naive.params if self.n_selected else [], "coef")
+        return self._full_series(*self._ols_part("params"), "coef")
 
     @property
     def bse(self) -> pd.Series:
-        """Naive OLS standard errors of ``params`` (not adjusted for selection)."""
-        return self._series(self.inference.naive.bse if self.n_selected else [], "std err")
+        """OLS standard errors of ``params`` (not adjusted for the selection)."""
+        return self._full_series(*self._ols_part("bse"), "std err")
+
+    @property
+    def tvalues(self) -> pd.Series:
+        """OLS t statistics of ``params`` (not adjusted for the selection)."""
+        return self._full_series(*self._ols_part("tvalues"), "t")
+
+    @property
+    def pvalues(self) -> pd.Series:
+        """P-values of every term: covariates by OLS in the selected model, motifs by the fitted method.
+
+        Motifs: selective for ``method="mcmc"|"rejection"``, data split or naive
+        otherwise (:attr:`pvalue_kinds` says which); :attr:`motif_pvalues` has the
+        motif rows alone.
+        """
+        return self._full_series(self._ols_part("pvalues")[0], self.motif_pvalues.to_numpy(), "P>|t| / P>T")
+
+    @property
+    def pvalue_kinds(self) -> pd.Series:
+        """Which p-value each row of :attr:`pvalues` is."""
+        motif_kind = {"mcmc": "selective (MCMC)", "rejection": "selective (rejection)",
+                      "split": "data split", "naive": "naive OLS (not valid after selection)"}[self.method]
+        kinds = ["OLS in the selected model"] * len(self.exog_names) + [motif_kind] * self.n_selected
+        return pd.Series(kinds, index=pd.Index(self.exog_names + self.param_names, name="term"), name="kind")
+
+    @property
+    def motif_params(self) -> pd.Series:
+        """OLS coefficient of each selected motif's feature in the selected model."""
+        return self._series(self._ols_part("params")[1], "coef")
+
+    @property
+    def motif_bse(self) -> pd.Series:
+        return self._series(self._ols_part("bse")[1], "std err")
+
+    @property
+    def motif_pvalues(self) -> pd.Series:
+        """P-values of the motifs for the fitted ``method``: selective for mcmc/rejection, else split or naive."""
+        if self.method in SELECTIVE_METHODS:
+            return self.pvalues_selective
+        return self.pvalues_split if self.method == "split" else self.pvalues_naive
+
+    @property
+    def df_resid(self) -> float:
+        full = self._full_fit
+        return float("nan") if full is None else full.df_resid
+
+    @property
+    def rsquared(self) -> float:
+        full = self._full_fit
+        return float("nan") if full is None else full.rsquared
+
+    @property
+    def fittedvalues(self) -> pd.Series:
+        """Fitted values of the selected model (indexed as the data)."""
+        return self._per_row("fittedvalues", "fitted")
+
+    @property
+    def resid(self) -> pd.Series:
+        """Residuals of the selected model (indexed as the data)."""
+        return self._per_row("resid", "resid")
+
+    def _per_row(self, attribute: str, name: str) -> pd.Series:
+        full = self._full_fit
+        values = np.full(self.nobs, np.nan) if full is None else getattr(full, attribute)
+        labels = self.model.data.row_labels
+        index = labels if len(labels) == len(values) else None  # remove_data() drops the labels
+        return pd.Series(values, index=index, name=name)
+
+    def predict(self, data: pd.DataFrame | None = None, *, sequences=None, exog=None) -> pd.Series:
+        """Predicted response of new sequences under the selected model (OLS coefficients).
+
+        The motif features of the new sequences are the grid-cell features of the
+        selected k-mers, with the fit's k, lam, pooling and strands: the features the
+        fitted coefficients belong to.
+
+        Parameters
+        ----------
+        data : pandas.DataFrame, optional
+            Formula models: the sequence column and the covariate columns, transformed by
+            the formula as in the fit (categories keep the fit's levels).
+        sequences : list of str, pandas Series or FASTA path, optional
+            Models built from arrays (or to override ``data``'s sequence column).
+        exog : array-like or DataFrame, optional
+            Covariate design with the fit's columns (:attr:`exog_names`), for models built
+            from arrays; defaults to an intercept when that is the only covariate.
+        """
+        from .features import make_features
+        from .kmers import kmer_count_matrix
+        from .sequences import encode_sequences
+
+        model = self.model
+        if data is not None:
+            spec = getattr(model, "covariate_spec", None)
+            term = getattr(model, "motif_term_spec", None)
+            if spec is None or term is None:
+                raise ValueError("predict(data=...) needs a model built by from_formula in this session "
+                                 "(a loaded model has no formula transforms): pass sequences= and exog=")
+            if sequences is None:
+                sequences = data[term.column]
+            if exog is None:
+                exog = pd.DataFrame(spec.get_model_matrix(data))
+                exog = exog.drop(columns=[c for c in getattr(model, "drop_cols", []) if c in exog.columns])
+        if sequences is None:
+            raise ValueError("predict needs new sequences (sequences=, or data= for formula models)")
+        encoded = encode_sequences(list(sequences) if isinstance(sequences, pd.Series) else sequences)
+        n = len(encoded)
+        if exog is None:
+            if self.exog_names != ["Intercept"]:
+                raise ValueError(f"predict needs exog with the columns {self.exog_names}")
+            exog = np.ones((n, 1))
+        exog = exog[self.exog_names].to_numpy(float) if isinstance(exog, pd.DataFrame) else np.asarray(exog, float)
+        exog = exog.reshape(n, -1)
+        if exog.shape[1] != len(self.exog_names):
+            raise ValueError(f"exog has {exog.shape[1]} columns; the model has {len(self.exog_names)}: {self.exog_names}")
+        settings = self.inference.settings
+        features = make_features(kmer_count_matrix(encoded, settings["k"]), settings["k"], settings["lam"],
+                                 settings["pooling"], revcomp=settings["revcomp"])
+        motif_columns = [features.column(int(c)) for c in self.inference.cells]
+        design = np.column_stack([exog] + motif_columns) if motif_columns else exog
+        index = sequences.index if isinstance(sequences, pd.Series) else None
+        return pd.Series(design @ self.params.to_numpy(), index=index, name="predicted")
+
+    def cov_params(self) -> pd.DataFrame:
+        """OLS covariance of ``params`` (not adjusted for the selection)."""
+        names = self.exog_names + self.param_names
+        full = self._full_fit
+        matrix = np.full((len(names), len(names)), np.nan) if full is None else full.cov_params
+        return pd.DataFrame(matrix, index=names, columns=names)
 
     @property
     def pvalues_selective(self) -> pd.Series:
@@ -98,13 +251,6 @@ class SelectiveMotifResults:
         return self._series(self.inference.naive.pvalues if self.n_selected else [], "P (naive)")
 
     @property
-    def pvalues(self) -> pd.Series:
-        """P-values of the fitted ``method``: selective for mcmc/rejection, else split or naive."""
-        if self.method in SELECTIVE_METHODS:
-            return self.pvalues_selective
-        return self.pvalues_split if self.method == "split" else self.pvalues_naive
-
-    @property
     def pvalues_mc_se(self) -> pd.Series:
         """Monte-Carlo standard errors of the selective p-values."""
         return self._series(self.inference.pvalues_se, "MC std err")
@@ -116,8 +262,8 @@ class SelectiveMotifResults:
 
     @property
     def pvalues_adjusted(self) -> pd.Series:
-        """``pvalues`` adjusted for the number of motifs (``multitest_method``, BH by default)."""
-        p = self.pvalues.to_numpy()
+        """Motif p-values adjusted for the number of motifs (``multitest_method``, BH by default)."""
+        p = self.motif_pvalues.to_numpy()
         adjusted = np.full_like(p, np.nan)
         finite = np.isfinite(p)
         if finite.any():
@@ -125,31 +271,38 @@ class SelectiveMotifResults:
         return self._series(adjusted, f"P ({self.multitest_method})")
 
     def conf_int(self, alpha: float = 0.05) -> pd.DataFrame:
-        """Confidence intervals: the valid ones the method has, and which they are.
+        """Confidence intervals of every term: the valid ones the method has, and which they are.
 
-        * ``method="split"`` and the selective methods: OLS intervals on the held-out
-          sequences for the motifs selected on the other part (valid; row j is the
-          split's j-th motif, ``motifs['split_kmer']``, which may differ from the full
-          data's). Selective intervals for the full-data motifs are not implemented yet:
-          after a selective fit a warning says that these are the data-split ones.
-        * ``method="naive"``: OLS intervals on the full data (not valid after selection).
+        * Covariates: OLS intervals in the selected model on the full data.
+        * Motifs, ``method="split"`` and the selective methods: OLS intervals on the
+          held-out sequences for the motifs selected on the other part (valid; row j is
+          the split's j-th motif, ``motifs['split_kmer']``, which may differ from the
+          full data's). Selective intervals for the full-data motifs are not
+          implemented yet: after a selective fit a warning says that these are the
+          data-split ones.
+        * Motifs, ``method="naive"``: OLS intervals on the full data (not valid after
+          selection).
         """
         if not 0 < alpha < 1:
             raise ValueError(f"alpha must be in (0, 1), got {alpha}")
         q = self.n_selected
-        table = np.full((q, 2), np.nan)
+        motifs = np.full((q, 2), np.nan)
         if self.method == "naive":
             if q:
-                table = _t_intervals(self.inference.naive, alpha)
+                motifs = _t_intervals(self.inference.naive, alpha)
         elif self.inference.split is not None:
             tests = _t_intervals(self.inference.split.tests, alpha)
             m = min(q, tests.shape[0])
-            table[:m] = tests[:m]
+            motifs[:m] = tests[:m]
             if self.method in SELECTIVE_METHODS:
-                warnings.warn("conf_int gives the data-split intervals (valid, for the motifs the split "
-                              "selected: motifs['split_kmer']); selective intervals are not implemented",
-                              UserWarning, stacklevel=2)
-        return pd.DataFrame(table, index=pd.Index(self.param_names, name="motif"), columns=[0, 1])
+                warnings.warn("conf_int gives the data-split intervals for the motifs (valid, for the motifs "
+                              "the split selected: motifs['split_kmer']); selective intervals are not "
+                              "implemented", UserWarning, stacklevel=2)
+        coef, bse = self._ols_part("params")[0], self._ols_part("bse")[0]
+        half = stats.t.ppf(1 - alpha / 2, self.df_resid) * bse if self._full_fit is not None else np.nan * bse
+        covariates = np.column_stack([coef - half, coef + half])
+        return pd.DataFrame(np.vstack([covariates, motifs]),
+                            index=pd.Index(self.exog_names + self.param_names, name="term"), columns=[0, 1])
 
     # -- tables -------------------------------------------------------------------------
     @property
@@ -182,10 +335,10 @@ class SelectiveMotifResults:
     def summary_frame(self, alpha: float = 0.05) -> pd.DataFrame:
         """Tidy table: one row per motif, estimates, p-values and intervals (where defined)."""
         frame = self.motifs.copy()
-        frame.insert(frame.columns.get_loc("coef") + 1, "std_err", self.bse.to_numpy())
+        frame.insert(frame.columns.get_loc("coef") + 1, "std_err", self.motif_bse.to_numpy())
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            ci = self.conf_int(alpha)
+            ci = self.conf_int(alpha).loc[self.param_names]
         kind = "naive" if self.method == "naive" else "split"  # which intervals conf_int gives
         frame[f"ci_lower_{kind}"] = ci[0].to_numpy()
         frame[f"ci_upper_{kind}"] = ci[1].to_numpy()
@@ -205,7 +358,7 @@ class SelectiveMotifResults:
         """Sequence logo of each refined PWM (returns the matplotlib Figure)."""
         from .plotting import plot_motif_logos
         return plot_motif_logos(self.inference.ppms, titles=[
-            f"{name}  p={p:.3g}" for name, p in zip(self.param_names, self.pvalues)], **kwargs)
+            f"{name}  p={p:.3g}" for name, p in zip(self.param_names, self.motif_pvalues)], **kwargs)
 
     def plot_null(self, j: int = 0, **kwargs):
         """Null distribution of motif j's statistic in the selection event, with the observed value."""
@@ -230,7 +383,7 @@ class SelectiveMotifResults:
         from .motif_io import write_meme
         return write_meme(self.inference.ppms, [f"motif{j + 1}" for j in range(self.n_selected)], path,
                           nsites=nsites or self.nobs, alt_names=self.inference.kmers,
-                          significance=self.pvalues.to_numpy())
+                          significance=self.motif_pvalues.to_numpy())
 
     def to_jaspar(self, path, nsites: int | None = None):
         """Write the refined PWMs as JASPAR PFMs (counts = probability x nsites), named by their consensus."""
@@ -277,6 +430,5 @@ class SelectiveMotifResults:
 
 def _t_intervals(tests, alpha: float) -> np.ndarray:
     """Two-sided t intervals ``params -/+ t_(1-alpha/2, df) * bse`` of OLS motif tests."""
-    from scipy import stats
     half = stats.t.ppf(1 - alpha / 2, tests.df_resid) * tests.bse
     return np.column_stack([tests.params - half, tests.params + half])

@@ -79,13 +79,25 @@ def test_results_are_pandas_with_motif_names(results):
     assert isinstance(results, SelectiveMotifResults)
     names = results.param_names
     assert names[0] == "motifs(seq)[GATTA]"
-    for series in (results.params, results.bse, results.pvalues, results.pvalues_split,
+    for series in (results.motif_params, results.motif_pvalues, results.pvalues_split,
                    results.pvalues_naive, results.pvalues_adjusted, results.pvalues_mc_se):
         assert isinstance(series, pd.Series)
         assert list(series.index) == names and series.index.name == "motif"
-    assert results.pvalues.iloc[0] < 0.05
+    # statsmodels' shape: every term, covariates first, each p-value labelled by its kind.
+    terms = results.exog_names + names
+    assert set(results.exog_names) == {"Intercept", "C(batch)[T.b]", "C(batch)[T.c]", "gc"}
+    for series in (results.params, results.bse, results.tvalues, results.pvalues, results.pvalue_kinds):
+        assert list(series.index) == terms
+    assert results.pvalue_kinds["gc"] == "OLS in the selected model"
+    assert results.pvalue_kinds[names[0]] == "selective (MCMC)"
+    assert results.pvalues[names].equals(results.pvalues_selective.rename(results.pvalues.name).rename_axis("term"))
+    assert results.motif_pvalues.iloc[0] < 0.05
     assert np.all((results.pvalues > 0) & (results.pvalues <= 1))
-    assert np.all(results.pvalues_adjusted >= results.pvalues - 1e-15)
+    assert np.all(results.pvalues_adjusted >= results.motif_pvalues - 1e-15)
+    assert results.cov_params().shape == (len(terms), len(terms))
+    assert results.df_resid == results.nobs - len(terms) and 0 < results.rsquared < 1
+    assert np.allclose(results.fittedvalues + results.resid, results.model.data.endog)
+    assert list(results.fittedvalues.index) == list(results.model.data.endog.index)
     motifs = results.motifs
     for column in ("kmer", "consensus", "score", "pvalue", "pvalue_mc_se", "pvalue_adj", "pvalue_split",
                    "pvalue_naive", "split_kmer"):
@@ -102,11 +114,14 @@ def test_conf_int_where_defined(results, frame):
     model = SelectiveMotifModel.from_formula("expr ~ motifs(seq, k=5) + gc", frame)
     split = model.fit(method="split", random_state=1, progress=False)
     ci = split.conf_int(0.1)
-    assert ci.shape == (1, 2) and ci.iloc[0, 0] < ci.iloc[0, 1]
-    assert split.pvalues.equals(split.pvalues_split)
+    assert ci.shape == (3, 2) and list(ci.index) == ["Intercept", "gc", split.param_names[0]]
+    assert (ci[0] < ci[1]).all()
+    assert ci.loc["gc", 0] < split.params["gc"] < ci.loc["gc", 1]
+    assert split.motif_pvalues.equals(split.pvalues_split)
     assert split.inference.null_sample is None
     naive = model.fit(method="naive", random_state=1, progress=False)
-    assert naive.conf_int().iloc[0, 0] < naive.params.iloc[0] < naive.conf_int().iloc[0, 1]
+    motif = naive.param_names[0]
+    assert naive.conf_int().loc[motif, 0] < naive.params[motif] < naive.conf_int().loc[motif, 1]
 
 
 def test_summary_text_html_latex(results):
@@ -114,7 +129,7 @@ def test_summary_text_html_latex(results):
     assert isinstance(summary, Summary)
     text = summary.as_text()
     assert "GATTA" in text and "SEISM" in text
-    assert f"{results.pvalues.iloc[0]:.3g}" in text
+    assert f"{results.motif_pvalues.iloc[0]:.3g}" in text
     for setting in ("Motif length k:", "Grid cells:", "Null draws (B):", "Burn-in", "Acceptance rate:",
                     "Min. ESS:", "Seed (random_state):", "Null model:", "Covariates:", "Rows dropped"):
         assert setting in text
@@ -130,7 +145,7 @@ def test_summary_text_html_latex(results):
 
 def test_resolution_warning_in_summary(results):
     # The planted motif reaches the smallest p-value B draws allow.
-    assert results.pvalues.iloc[0] == pytest.approx(1 / (1 + results.sampler_info["draws"]))
+    assert results.motif_pvalues.iloc[0] == pytest.approx(1 / (1 + results.sampler_info["draws"]))
     notes = " ".join(results.summary().extra_txt.split())
     assert "Monte-Carlo resolution" in notes and "motifs(seq)[GATTA]" in notes
 
@@ -173,7 +188,7 @@ def test_empty_selection_is_reported():
     y = np.random.default_rng(0).standard_normal(20)
     with pytest.warns(UserWarning, match="only 0 of 1 motifs"):
         res = SelectiveMotifModel(y, ["ACGTACGTAC"] * 20, k=3).fit(n_samples=50, random_state=0, progress=False)
-    assert res.n_selected == 0 and res.pvalues.empty and res.motifs.empty
+    assert res.n_selected == 0 and res.motif_pvalues.empty and res.motifs.empty
     assert "No motif was selected" in " ".join(res.summary().extra_txt.split())
     assert res.sampler_info["draws"] == 0
 
@@ -221,7 +236,7 @@ def test_default_seed_is_recorded_and_reproduces_the_fit(frame):
 def test_motif_files_carry_significance_and_consensus(results, tmp_path):
     meme = results.to_meme(tmp_path / "m.meme").read_text()
     assert "E= 0\n" not in meme
-    assert f"E= {results.pvalues.iloc[0]:.3g}" in meme
+    assert f"E= {results.motif_pvalues.iloc[0]:.3g}" in meme
     jaspar = results.to_jaspar(tmp_path / "m.jaspar").read_text()
     assert f">motif1 {results.motifs['consensus'].iloc[0]}" in jaspar
 
@@ -249,3 +264,13 @@ def test_html_report_renders_in_headless_chromium(results, tmp_path):
     from matplotlib.image import imread
     image = imread(png)
     assert image.shape[0] == 900 and image[..., :3].std() > 0.05  # a rendered page, not a blank one
+
+
+def test_predict_reproduces_the_fitted_values(results, frame):
+    used = frame.loc[results.model.data.row_labels]
+    predicted = results.predict(used)
+    assert np.allclose(predicted.to_numpy(), results.fittedvalues.to_numpy())
+    new = used.iloc[:5]
+    assert np.allclose(results.predict(new).to_numpy(), results.fittedvalues.iloc[:5].to_numpy())
+    with pytest.raises(ValueError, match="needs exog"):
+        results.predict(sequences=list(new["seq"]))

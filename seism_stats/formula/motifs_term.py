@@ -55,6 +55,7 @@ class ParsedFormula:
     covariate_formula: str
     n_dropped: int
     row_labels: pd.Index
+    covariate_spec: object = None  # formulaic ModelSpec of the covariates (for predict)
 
 
 def _parse_motif_call(expression: str) -> MotifTerm:
@@ -175,4 +176,4 @@ def parse_formula(formula: str, data: pd.DataFrame, subset=None, drop_cols=None,
     endog.name = lhs
     return ParsedFormula(endog=endog, sequences=data.loc[keep, term.column], exog=exog.astype(np.float64),
                          motif_term=term, covariate_formula=rhs, n_dropped=n_total - len(keep),
-                         row_labels=keep)
+                         row_labels=keep, covariate_spec=getattr(matrices.rhs, "model_spec", None))
