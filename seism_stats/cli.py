@@ -198,6 +198,8 @@ def _fit_into(args, out: Path, model_class, encode_sequences, read_fasta) -> Non
                     n_chains=args.chains, random_state=args.seed, n_jobs=args.jobs, n_threads=args.threads,
                     progress=not args.quiet)
     seconds = time.perf_counter() - start
+    if args.motif_db and res.n_selected:
+        res.match_known_motifs(args.motif_db)
     summary = res.summary()
     (out / "summary.txt").write_text(summary.as_text() + "\n")
     (out / "summary.html").write_text(summary.as_html() + "\n")
@@ -269,6 +271,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--jobs", type=int, default=1, help="processes for the chain groups (joblib)")
     p.add_argument("--threads", type=int, default=None, help="OpenMP threads of the kernels (default: all cores)")
     p.add_argument("--seed", type=int, default=None, help="random seed (default: a fresh one, recorded)")
+    p.add_argument("--motif-db", default=None,
+                   help="known motifs to match the refined motifs with (Tomtom-like): a MEME or JASPAR "
+                        "file, or 'jaspar' for JASPAR CORE vertebrates (needs pyjaspar)")
     p.add_argument("--out", required=True,
                    help="output folder (created; refused if it already holds files, unless --force)")
     p.add_argument("--force", action="store_true",

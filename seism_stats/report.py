@@ -99,7 +99,8 @@ def html_report(results, path: str | os.PathLike | None = None, title: str | Non
 
     parts.append("<h2>Motifs</h2>")
     columns = [c for c in ("kmer", "consensus", "refined_kmer", "score", "coef", "pvalue", "pvalue_mc_se",
-                           "pvalue_mc_upper", "pvalue_adj", "split_kmer", "pvalue_split", "pvalue_naive")
+                           "pvalue_mc_upper", "pvalue_adj", "split_kmer", "pvalue_split", "pvalue_naive",
+                           "match_id", "match_name", "match_pvalue")
                if c in motifs.columns]
     rows = [[name] + [motifs.loc[name, c] for c in columns] for name in motifs.index]
     parts.append(f'<div class="wide">{_table(rows, ["motif"] + columns, sortable=True, text_columns=4)}</div>')

@@ -37,6 +37,7 @@ class SelectiveMotifResults:
         self.method = inference.settings["method"]
         self.multitest_method = multitest_method
         self.has_intercept = has_intercept
+        self.known_matches: list | None = None  # set by match_known_motifs
         self._check_multitest(multitest_method)
 
     @staticmethod
@@ -312,7 +313,37 @@ class SelectiveMotifResults:
         table.index = pd.Index(self.param_names, name="motif")
         position = table.columns.get_loc("pvalue_mc_upper") + 1
         table.insert(position, "pvalue_adj", self.pvalues_adjusted.to_numpy())
+        if self.known_matches is not None:
+            table["match_id"] = [m.match_id if m else "" for m in self.known_matches]
+            table["match_name"] = [m.match_name if m else "" for m in self.known_matches]
+            table["match_pvalue"] = [m.pvalue if m else np.nan for m in self.known_matches]
+            table["match_evalue"] = [m.evalue if m else np.nan for m in self.known_matches]
         return table
+
+    def match_known_motifs(self, database="jaspar", random_state: int = 0) -> pd.DataFrame:
+        """Compare each refined motif with a motif database (Tomtom-like, :mod:`seism_stats.motif_match`).
+
+        Parameters
+        ----------
+        database : "jaspar", path or dict
+            ``"jaspar"``: JASPAR CORE vertebrates via the optional ``pyjaspar``; a MEME or
+            JASPAR file; or ``{id: (name, PPM)}``.
+        random_state : int
+            Seed of the Monte-Carlo null of the match p-values.
+
+        Returns
+        -------
+        pandas.DataFrame
+            ``res.motifs``, which now carries ``match_id``, ``match_name``,
+            ``match_pvalue`` and ``match_evalue`` (also in the report and the CLI's tables).
+        """
+        from .motif_match import jaspar_core_database, load_motif_database, match_motifs
+        if isinstance(database, str) and database == "jaspar":
+            database = jaspar_core_database()
+        elif not isinstance(database, dict):
+            database = load_motif_database(database)
+        self.known_matches = match_motifs(self.inference.ppms, database, random_state)
+        return self.motifs
 
     @property
     def sampler_info(self) -> pd.Series:

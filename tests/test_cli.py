@@ -24,8 +24,12 @@ def files(tmp_path):
 def test_fit_writes_every_output(files, capsys):
     fasta, response, tmp = files
     out = tmp / "results"
+    from seism_stats.motif_io import write_meme
+    from simulations.data import motif_pwm
+    database = write_meme([motif_pwm("GATTA"), motif_pwm("CCCGG")], ["gatta_like", "ccg"], tmp / "db.meme")
     code = main(["fit", "--fasta", str(fasta), "--response", str(response), "--k", "5", "--n-motifs", "1",
-                 "--covariates", "gc", "--n-samples", "200", "--seed", "1", "--out", str(out), "--quiet"])
+                 "--covariates", "gc", "--n-samples", "200", "--seed", "1", "--out", str(out), "--quiet",
+                 "--motif-db", str(database)])
     assert code == 0
     for name in ("report.html", "summary.txt", "summary.html", "motifs.csv", "logos.png", "settings.json",
                  "motifs.meme", "motifs.jaspar"):
@@ -35,6 +39,7 @@ def test_fit_writes_every_output(files, capsys):
     assert settings["sequences_without_response"] == 5 and settings["n_used"] == 115
     assert settings["sampler"]["draws"] >= 200 and settings["settings"]["k"] == 5
     assert pd.read_csv(out / "motifs.csv")["kmer"].iloc[0] == "GATTA"
+    assert pd.read_csv(out / "motifs.csv")["match_id"].iloc[0] == "gatta_like"
 
 
 @pytest.mark.parametrize("change, message", [

@@ -81,3 +81,27 @@ def test_meme_width_must_match_the_matrix(tmp_path):
                     " 1 0 0 0\n 0 1 0 0\n 0 0 1 0\n\n")
     with pytest.raises(ValueError, match="says w= 2 but its matrix has 3 rows"):
         read_meme(path)
+
+
+def test_known_motif_matching_finds_the_planted_motif(tmp_path):
+    from seism_stats.motif_match import match_motifs
+    rng = np.random.default_rng(3)
+    decoys = {f"MA{i:04d}.1": (f"decoy{i}", rng.dirichlet(np.ones(4) * 0.5, size=rng.integers(6, 12)))
+              for i in range(60)}
+    database = {**decoys, "MA9999.1": ("GATA-like", motif_pwm("AGATAAGA", 0.85))}
+    query = motif_pwm("TCTTATCT", 0.8)[1:7]  # reverse complement, part of it
+    match = match_motifs([query], database)[0]
+    assert match.match_id == "MA9999.1" and match.strand == "-"
+    assert match.pvalue < 0.01 and match.evalue < 0.5
+    unrelated = match_motifs([np.full((6, 4), 0.25) + rng.dirichlet(np.ones(4), 6) * 0.01], database)[0]
+    assert unrelated.evalue > 0.5
+
+
+def test_results_carry_known_motif_matches(tmp_path):
+    from seism_stats import SelectiveMotifModel
+    data = simulate_dataset(200, 40, consensus="GATTA", beta=1.5, random_state=1)
+    res = SelectiveMotifModel(data.y, data.sequences, k=5).fit(method="naive", progress=False, random_state=0)
+    path = write_meme([motif_pwm("GATTA", 0.9), motif_pwm("CCCGG", 0.9)], ["gatta_like", "ccg"], tmp_path / "db.meme")
+    table = res.match_known_motifs(path)
+    assert table["match_id"].iloc[0] == "gatta_like" and table["match_pvalue"].iloc[0] < 0.05
+    assert "match_name" in res.to_html()
