@@ -93,8 +93,9 @@ def test_known_motif_matching_finds_the_planted_motif(tmp_path):
     match = match_motifs([query], database)[0]
     assert match.match_id == "MA9999.1" and match.strand == "-"
     assert match.pvalue < 0.01 and match.evalue < 0.5
-    unrelated = match_motifs([np.full((6, 4), 0.25) + rng.dirichlet(np.ones(4), 6) * 0.01], database)[0]
-    assert unrelated.evalue > 0.5
+    # Queries drawn like the decoys but not in the database: rarely "significant" (E < 0.05).
+    unrelated = match_motifs([rng.dirichlet(np.ones(4) * 0.5, size=7) for _ in range(20)], database)
+    assert sum(m.evalue < 0.05 for m in unrelated) <= 2, [m.evalue for m in unrelated]
 
 
 def test_results_carry_known_motif_matches(tmp_path):
