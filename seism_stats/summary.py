@@ -91,7 +91,7 @@ def _motif_table(results, alpha: float) -> SimpleTable:
         rows = [["(none)"] + [""] * (len(headers) - 1)]
         stubs = [""]
     else:
-        stubs = [f"motif{j + 1}" for j in range(len(rows))]
+        stubs = list(results.param_names)  # the row names of res.motifs and motifs.csv
     return SimpleTable(rows, headers=headers, stubs=stubs, txt_fmt=fmt_params)
 
 

@@ -274,3 +274,9 @@ def test_predict_reproduces_the_fitted_values(results, frame):
     assert np.allclose(results.predict(new).to_numpy(), results.fittedvalues.iloc[:5].to_numpy())
     with pytest.raises(ValueError, match="needs exog"):
         results.predict(sequences=list(new["seq"]))
+
+
+def test_summary_rows_are_named_as_the_motif_table(results):
+    text = results.summary().as_text()
+    for name in results.motifs.index:
+        assert name in text
