@@ -170,10 +170,31 @@ def _control_table(ids, sequences, control_path, read_fasta, encode_sequences) -
     return data, "foreground"
 
 
+def _input_sequences(args, read_fasta, encode_sequences):
+    """Ids and sequences from ``--fasta``, or from ``--bed`` intervals on ``--genome`` (and the BED table)."""
+    if (args.fasta is None) == (args.bed is None):
+        raise ValueError("give the sequences either as --fasta FILE or as --bed FILE --genome FASTA")
+    if args.fasta is not None:
+        return (*_read_checked_fasta(args.fasta, read_fasta, encode_sequences), None)
+    from .genome import bed_sequences, read_bed
+    if args.genome is None:
+        raise ValueError("--bed needs --genome (an indexed or indexable genome FASTA)")
+    bed = read_bed(args.bed)
+    sequences = bed_sequences(bed, args.genome, args.width)
+    ids = list(bed["name"])
+    encode_sequences(sequences, ids)
+    return ids, sequences, bed
+
+
 def _fit_into(args, out: Path, model_class, encode_sequences, read_fasta) -> None:
-    ids, sequences = _read_checked_fasta(args.fasta, read_fasta, encode_sequences)
+    ids, sequences, bed = _input_sequences(args, read_fasta, encode_sequences)
     missing = 0
-    if args.control:
+    if bed is not None and not args.response and not args.control:
+        if bed["score"].isna().all():
+            raise ValueError(f"{args.bed} has no score column (5th); give --response with a table keyed by "
+                             "the interval names")
+        data, response = pd.DataFrame({"bed_score": bed["score"].to_numpy(), "seq": sequences}, index=ids), "bed_score"
+    elif args.control:
         if args.response or args.covariates:
             raise ValueError("--control compares the FASTA with a background set: give no --response "
                              "or --covariates with it")
@@ -186,7 +207,7 @@ def _fit_into(args, out: Path, model_class, encode_sequences, read_fasta) -> Non
             check_covariate_formula(args.covariates, table.columns)
         shared = [i for i in ids if i in table.index]
         if not shared:
-            raise ValueError(f"no sequence id of {args.fasta} (e.g. {ids[0]!r}) is in {args.response} "
+            raise ValueError(f"no sequence id of {args.fasta or args.bed} (e.g. {ids[0]!r}) is in {args.response} "
                              f"(e.g. {table.index[0]!r})")
         missing = len(ids) - len(shared)
         data = table.loc[shared].copy()
@@ -203,7 +224,7 @@ def _fit_into(args, out: Path, model_class, encode_sequences, read_fasta) -> Non
     summary = res.summary()
     (out / "summary.txt").write_text(summary.as_text() + "\n")
     (out / "summary.html").write_text(summary.as_html() + "\n")
-    res.to_html(out / "report.html", title=f"SEISM motifs: {args.fasta}")
+    res.to_html(out / "report.html", title=f"SEISM motifs: {args.fasta or args.bed}")
     res.motifs.to_csv(out / "motifs.csv")
     res.plot_motifs().savefig(out / "logos.png", dpi=120)
     if res.n_selected:
@@ -212,7 +233,8 @@ def _fit_into(args, out: Path, model_class, encode_sequences, read_fasta) -> Non
     info = {key: (value.item() if isinstance(value, np.generic) else value)
             for key, value in res.sampler_info.items()}
     settings = {
-        "fasta": str(args.fasta), "response": str(args.response), "control": args.control,
+        "fasta": args.fasta, "bed": args.bed, "genome": args.genome, "width": args.width,
+        "response": args.response, "control": args.control,
         "response_column": response,
         "formula": model.formula,
         "sequences_in_fasta": len(ids), "sequences_without_response": missing,
@@ -223,7 +245,7 @@ def _fit_into(args, out: Path, model_class, encode_sequences, read_fasta) -> Non
     if not args.quiet:
         print(summary)
         if missing:
-            print(f"note: {missing} sequences of {args.fasta} have no response and were left out")
+            print(f"note: {missing} sequences of {args.fasta or args.bed} have no response and were left out")
 
 
 class _DefaultsHelp(argparse.HelpFormatter):
@@ -245,7 +267,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = commands.add_parser("fit", help="select motifs and compute selective p-values",
                             description=__doc__.split("\n\n")[0],
                             formatter_class=_DefaultsHelp)
-    p.add_argument("--fasta", required=True, help="sequences (FASTA, plain or .gz)")
+    p.add_argument("--fasta", default=None, help="sequences (FASTA, plain or .gz)")
+    p.add_argument("--bed", default=None,
+                   help="peak intervals (BED) to read from --genome instead of --fasta; the response is the "
+                        "BED score column unless --response names a table keyed by the interval names")
+    p.add_argument("--genome", default=None, help="genome FASTA of --bed (indexed by pyfaidx)")
+    p.add_argument("--width", type=int, default=None,
+                   help="re-centre every --bed interval on its midpoint with this width")
     p.add_argument("--response", default=None,
                    help="table with a sequence-id column and the response (tab-separated; comma for .csv)")
     p.add_argument("--control", default=None,

@@ -181,3 +181,29 @@ def test_control_sequences_give_a_foreground_background_fit(tmp_path):
     assert settings["response_column"] == "foreground" and settings["settings"]["null"] == "permutation"
     assert pd.read_csv(out / "motifs.csv")["kmer"].iloc[0] == "GATTA"
     assert main(["fit", "--fasta", str(fg), "--out", str(tmp_path / "none"), "--quiet"]) == 2
+
+
+def test_peaks_from_a_bed_file_on_a_genome(tmp_path):
+    pytest.importorskip("pyfaidx")
+    from seism_stats.genome import reverse_complement
+    data = simulate_dataset(150, 60, consensus="GATTA", beta=3.0, random_state=4)
+    genome = tmp_path / "genome.fa"
+    chrom = "".join(data.sequences)
+    genome.write_text(">chr1\n" + "\n".join(chrom[i:i + 60] for i in range(0, len(chrom), 60)) + "\n")
+    lines = []
+    for i, y in enumerate(data.y):
+        strand = "-" if i % 3 == 0 else "+"
+        lines.append(f"chr1\t{60 * i}\t{60 * i + 60}\tpeak{i}\t{y:.6f}\t{strand}")
+    bed = tmp_path / "peaks.bed"
+    bed.write_text("track name=peaks\n" + "\n".join(lines) + "\n")
+    from seism_stats.genome import bed_sequences, read_bed
+    table = read_bed(bed)
+    seqs = bed_sequences(table, genome)
+    assert seqs[1] == data.sequences[1] and seqs[0] == reverse_complement(data.sequences[0])
+    assert len(bed_sequences(table, genome, width=20)[5]) == 20
+    out = tmp_path / "bedfit"
+    assert main(["fit", "--bed", str(bed), "--genome", str(genome), "--k", "5", "--method", "naive",
+                 "--quiet", "--out", str(out)]) == 0
+    assert json.loads((out / "settings.json").read_text())["response_column"] == "bed_score"
+    assert pd.read_csv(out / "motifs.csv")["kmer"].iloc[0] == "GATTA"
+    assert main(["fit", "--bed", str(bed), "--k", "5", "--quiet", "--out", str(tmp_path / "x")]) == 2

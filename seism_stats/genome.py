@@ -1,0 +1,77 @@
+"""Sequences of peak intervals: a BED file on an indexed genome FASTA (needs the optional ``pyfaidx``).
+
+BED coordinates are 0-based, end-exclusive. Intervals on the ``-`` strand are
+reverse-complemented; ``width`` re-centres every interval on its midpoint with
+that width (the HOMER/MEME-ChIP habit of fixed-size peaks).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pandas as pd
+
+BED_COLUMNS = ("chrom", "start", "end", "name", "score", "strand")
+_COMPLEMENT = str.maketrans("ACGTNacgtnRYKMSWBDHVrykmswbdhv", "TGCANtgcanYRMKSWVHDByrmkswvhdb")
+
+
+def read_bed(path: str | os.PathLike) -> pd.DataFrame:
+    """Intervals of a BED file (3 to 6+ columns; track/browser/comment lines skipped)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"BED file not found: {path}")
+    rows = []
+    for number, line in enumerate(path.read_text().splitlines(), start=1):
+        if not line.strip() or line.startswith(("#", "track", "browser")):
+            continue
+        fields = line.split("\t") if "\t" in line else line.split()
+        if len(fields) < 3:
+            raise ValueError(f"{path}: line {number} has {len(fields)} fields; BED needs chrom, start, end")
+        try:
+            start, end = int(fields[1]), int(fields[2])
+        except ValueError:
+            raise ValueError(f"{path}: line {number}: start and end must be integers, got {fields[1:3]}") from None
+        if not 0 <= start < end:
+            raise ValueError(f"{path}: line {number}: need 0 <= start < end, got {start}, {end}")
+        name = fields[3] if len(fields) > 3 else f"{fields[0]}:{start}-{end}"
+        score = float(fields[4]) if len(fields) > 4 and fields[4] not in (".", "") else float("nan")
+        strand = fields[5] if len(fields) > 5 and fields[5] in ("+", "-") else "+"
+        rows.append((fields[0], start, end, name, score, strand))
+    if not rows:
+        raise ValueError(f"{path}: no interval found")
+    table = pd.DataFrame(rows, columns=BED_COLUMNS)
+    if table["name"].duplicated().any():
+        raise ValueError(f"{path}: interval name {table['name'][table['name'].duplicated()].iloc[0]!r} is "
+                         "not unique (names key the response)")
+    return table
+
+
+def reverse_complement(sequence: str) -> str:
+    return sequence.translate(_COMPLEMENT)[::-1]
+
+
+def bed_sequences(bed: pd.DataFrame, genome: str | os.PathLike, width: int | None = None) -> list[str]:
+    """The genome sequence of each interval (strand-aware, optionally re-centred to ``width``)."""
+    try:
+        from pyfaidx import Fasta
+    except ImportError:
+        raise ImportError("reading peaks from a genome needs pyfaidx: pip install 'seism_stats[genome]'") from None
+    if not Path(genome).is_file():
+        raise FileNotFoundError(f"genome FASTA not found: {genome}")
+    fasta = Fasta(str(genome), as_raw=True, sequence_always_upper=True)
+    sequences = []
+    for row in bed.itertuples(index=False):
+        if row.chrom not in fasta:
+            raise ValueError(f"chromosome {row.chrom!r} of interval {row.name!r} is not in {genome}")
+        start, end = row.start, row.end
+        if width is not None:
+            middle = (start + end) // 2
+            start, end = middle - width // 2, middle - width // 2 + width
+        length = len(fasta[row.chrom])
+        if start < 0 or end > length:
+            raise ValueError(f"interval {row.name!r} ({row.chrom}:{start}-{end}) runs off the chromosome "
+                             f"(length {length})")
+        sequence = fasta[row.chrom][start:end]
+        sequences.append(reverse_complement(sequence) if row.strand == "-" else sequence)
+    return sequences
