@@ -248,6 +248,17 @@ def _fit_into(args, out: Path, model_class, encode_sequences, read_fasta) -> Non
             print(f"note: {missing} sequences of {args.fasta or args.bed} have no response and were left out")
 
 
+def _motif_lengths(text: str):
+    """``8`` or ``6,8,10`` from the command line."""
+    try:
+        values = [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--k takes an integer or integers separated by commas, got {text!r}")
+    if not values:
+        raise argparse.ArgumentTypeError("--k is empty")
+    return values[0] if len(values) == 1 else values
+
+
 class _DefaultsHelp(argparse.HelpFormatter):
     """Help that shows each option's default, where it has a value worth showing."""
 
@@ -285,7 +296,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="covariate terms of the response table, as a formula, e.g. 'gc + C(batch)'. "
                         "A formula is code (like a statsmodels formula): only column names, formulaic "
                         "transforms (C, I, center, scale, ...) and np.<function> are accepted")
-    p.add_argument("--k", type=int, default=8, help="motif length (the grid has 4^k cells)")
+    p.add_argument("--k", type=_motif_lengths, default=8,
+                   help="motif length (the grid has 4^k cells), or several separated by commas (6,8,10): "
+                        "one selection over the union of their grids")
     p.add_argument("--n-motifs", type=int, default=1, help="motifs selected greedily")
     p.add_argument("--lam", type=float, default=1.0, help="kernel bandwidth: a mismatch weighs exp(-lam)")
     p.add_argument("--pooling", choices=["sum", "max"], default="sum", help="pooling over windows")

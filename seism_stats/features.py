@@ -206,3 +206,76 @@ def grid_size(features) -> int:
     """Number of cells in the grid (canonical k-mers only when reverse complements are merged)."""
     mask = features.grid_mask
     return int(features.n_cells if mask is None else mask.sum())
+
+
+class UnionFeatures:
+    """The grids of several motif lengths side by side: one selection over all of them.
+
+    Cells are numbered grid after grid (all k-mers of the first length, then of the
+    next, ...). Scores ``<P phi, P y>^2 / ||P phi||^2`` do not depend on the scale of
+    a feature, so motifs of different lengths compete fairly; the selection event is
+    defined on the whole union, so the selective p-values stay valid.
+
+    Parameters
+    ----------
+    parts : list of KroneckerFeatures or DenseFeatures
+        One feature map per motif length, in increasing k.
+    """
+
+    def __init__(self, parts: list):
+        self.parts = list(parts)
+        self.ks = [part.k for part in self.parts]
+        self.offsets = np.concatenate([[0], np.cumsum([part.n_cells for part in self.parts])])
+        self.lam = self.parts[0].lam
+        self.pooling = self.parts[0].pooling
+        masks = [np.ones(p.n_cells, dtype=bool) if p.grid_mask is None else p.grid_mask for p in self.parts]
+        self.grid_mask = np.concatenate(masks)
+
+    @property
+    def n_threads(self) -> int:
+        return self.parts[0].n_threads
+
+    @n_threads.setter
+    def n_threads(self, value: int) -> None:
+        for part in self.parts:
+            part.n_threads = value
+
+    @property
+    def n_sequences(self) -> int:
+        return self.parts[0].n_sequences
+
+    @property
+    def n_cells(self) -> int:
+        return int(self.offsets[-1])
+
+    def project(self, weights: np.ndarray) -> np.ndarray:
+        return np.ascontiguousarray(np.hstack([part.project(weights) for part in self.parts]))
+
+    def sq_norms(self) -> np.ndarray:
+        return np.concatenate([part.sq_norms() for part in self.parts])
+
+    def column(self, cell: int) -> np.ndarray:
+        k, index = locate_cell(cell, self.ks)
+        return self.parts[self.ks.index(k)].column(index)
+
+    def subset(self, rows: np.ndarray) -> "UnionFeatures":
+        return UnionFeatures([part.subset(rows) for part in self.parts])
+
+
+def grid_features(encoded, ks, lam: float, pooling: str = "sum", n_threads: int = 1, revcomp: bool = False):
+    """Feature map of one motif length, or the :class:`UnionFeatures` of several."""
+    from .kmers import kmer_count_matrix
+
+    parts = [make_features(kmer_count_matrix(encoded, k), k, lam, pooling, n_threads, revcomp=revcomp)
+             for k in ks]
+    return parts[0] if len(parts) == 1 else UnionFeatures(parts)
+
+
+def locate_cell(cell: int, ks) -> tuple[int, int]:
+    """``(k, k-mer index)`` of a cell of the grid of motif lengths ``ks`` (one length: the cell itself)."""
+    ks = list(ks)
+    if len(ks) == 1:
+        return ks[0], int(cell)
+    offsets = np.concatenate([[0], np.cumsum([4**k for k in ks])])
+    g = int(np.searchsorted(offsets, cell, side="right") - 1)
+    return ks[g], int(cell - offsets[g])

@@ -32,10 +32,10 @@ from ._validation import (
     residual_basis,
 )
 from .classical import OLSMotifTests, SplitTests, naive_tests, split_tests
-from .features import grid_size, make_features
+from .features import grid_features, grid_size, locate_cell
 from .parallel import check_backend, run_tasks
 from .memory import check_fit_memory
-from .kmers import check_k, kmer_count_matrix, kmer_to_string, reverse_complement_index
+from .kmers import check_motif_lengths, kmer_to_string, reverse_complement_index
 from .refinement import RefinedMotif, WindowDesign, consensus, kmer_ppm, refine_motif
 from .pvalues import monte_carlo_pvalues
 from .replay import SelectionReplay
@@ -97,7 +97,17 @@ class MotifInference:
 
     @property
     def k(self) -> int:
-        return int(self.settings["k"])
+        """The motif length (the largest one when several were searched)."""
+        return max(self.ks)
+
+    @property
+    def ks(self) -> list[int]:
+        """Motif lengths whose grids were searched together."""
+        k = self.settings["k"]
+        return [int(v) for v in k] if isinstance(k, (list, tuple)) else [int(k)]
+
+    def _kmer(self, cell: int) -> str:
+        return kmer_to_string(*reversed(locate_cell(int(cell), self.ks)))
 
     @property
     def cells(self) -> np.ndarray:
@@ -106,7 +116,7 @@ class MotifInference:
     @property
     def kmers(self) -> list[str]:
         """Selected grid k-mers, in selection order."""
-        return [kmer_to_string(int(c), self.k) for c in self.cells]
+        return [self._kmer(c) for c in self.cells]
 
     @property
     def n_selected(self) -> int:
@@ -125,7 +135,7 @@ class MotifInference:
     def split_kmers(self) -> list[str]:
         """k-mers selected on the selection part of the split ('' where none)."""
         cells = self.split.tests.cells if self.split is not None else np.zeros(0, dtype=np.int64)
-        return [kmer_to_string(int(cells[j]), self.k) if j < cells.shape[0] else ""
+        return [self._kmer(cells[j]) if j < cells.shape[0] else ""
                 for j in range(self.n_selected)]
 
     @property
@@ -133,7 +143,7 @@ class MotifInference:
         """Refined PPM of each motif (one-hot grid k-mer when refinement was off)."""
         if self.refined:
             return [m.ppm for m in self.refined]
-        return [kmer_ppm(int(c), self.k) for c in self.cells]
+        return [kmer_ppm(index, k) for k, index in (locate_cell(int(c), self.ks) for c in self.cells)]
 
     def motif_table(self) -> pd.DataFrame:
         """One row per selected motif: k-mer, consensus, score, p-values side by side."""
@@ -152,10 +162,11 @@ class MotifInference:
             "pvalue_naive": self.naive.pvalues if self.naive.pvalues.size else np.full(self.n_selected, np.nan),
         }, index=index)
         if self.refined:
+            lengths = [m.ppm.shape[0] for m in self.refined]
             cells = [m.refined_cell for m in self.refined]
             if self.settings.get("revcomp"):
-                cells = [min(c, int(reverse_complement_index(self.k)[c])) for c in cells]
-            table.insert(2, "refined_kmer", [kmer_to_string(c, self.k) for c in cells])
+                cells = [min(c, int(reverse_complement_index(k)[c])) for c, k in zip(cells, lengths)]
+            table.insert(2, "refined_kmer", [kmer_to_string(c, k) for c, k in zip(cells, lengths)])
             table.insert(4, "refined_score", [m.score for m in self.refined])
         return table
 
@@ -201,8 +212,10 @@ def selective_inference(
         Response: continuous, or binary 0/1 (then the permutation null is used).
     covariates : array-like (n, p), optional
         Nuisance covariates; an intercept is added unless ``add_intercept=False``.
-    k : int
-        Motif length; the grid has 4^k cells.
+    k : int or list of int
+        Motif length; the grid has 4^k cells. Several lengths (``k=[6, 8]``) are searched
+        together: one selection over the union of their grids, the selection event
+        defined on that union (so the p-values stay valid).
     n_motifs : int
         Motifs selected greedily.
     lam : float
@@ -286,17 +299,17 @@ def selective_inference(
     encoded = encode_sequences(sequences)
     n = len(encoded)
     y = check_response(y, n)
-    k = check_k(k, encoded)
+    ks = check_motif_lengths(k, encoded)
+    k = ks[0] if len(ks) == 1 else ks
     design = check_covariates(covariates, n, add_intercept)
     names = _covariate_names(covariate_names, design.shape[1], add_intercept)
     basis = residual_basis(design)
     null, null_reason = choose_null(y, basis) if null == "auto" else (null, "chosen by the user")
 
-    check_fit_memory(n, int(encoded.lengths.sum()), k, n_motifs, n_chains, pooling, method, max_memory)
+    check_fit_memory(n, int(encoded.lengths.sum()), max(ks), n_motifs, n_chains, pooling, method, max_memory)
     stage = _StageLines(progress, 3 + int(refine) + int(method in ("mcmc", "rejection")))
-    stage(f"features of {n} sequences on {4**k:,} k-mers (k={k}, {pooling} pooling)")
-    counts = kmer_count_matrix(encoded, k)
-    features = make_features(counts, k, lam, pooling, n_threads, revcomp=bool(revcomp))
+    stage(f"features of {n} sequences on {sum(4**v for v in ks):,} k-mers (k={k}, {pooling} pooling)")
+    features = grid_features(encoded, ks, lam, pooling, n_threads, revcomp=bool(revcomp))
     timings["features"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
@@ -308,11 +321,14 @@ def selective_inference(
     refined: tuple[RefinedMotif, ...] = ()
     if refine and selection.event.n_selected:
         stage("refinement of the selected filters")
-        windows = WindowDesign(encoded, k, pooling, revcomp=bool(revcomp))
+        windows = {}  # one window design per motif length in use
         residual = selection.unit_residual * selection.residual_norm
+        located = [locate_cell(int(c), ks) for c in selection.cells]
+        for length, _ in located:
+            windows.setdefault(length, WindowDesign(encoded, length, pooling, revcomp=bool(revcomp)))
         refined = tuple(
-            refine_motif(windows, lam, residual, np.hstack([basis, selection.event.basis[:, :j]]), int(c))
-            for j, c in enumerate(selection.cells)
+            refine_motif(windows[length], lam, residual, np.hstack([basis, selection.event.basis[:, :j]]), index)
+            for j, (length, index) in enumerate(located)
         )
     timings["refinement"] = time.perf_counter() - clock
 

@@ -33,6 +33,16 @@ def check_k(k, encoded: EncodedSequences | None = None) -> int:
     return k
 
 
+def check_motif_lengths(k, encoded: EncodedSequences | None = None) -> list[int]:
+    """One motif length or several (``k=[6, 8]``), each checked, sorted and without repeats."""
+    if isinstance(k, str):
+        raise TypeError(f"k must be an integer or a list of integers, got {k!r}")
+    values = list(k) if isinstance(k, (list, tuple, np.ndarray)) else [k]
+    if not values:
+        raise ValueError("k is an empty list: give at least one motif length")
+    return sorted({check_k(v, encoded) for v in values})
+
+
 def kmer_count_matrix(encoded: EncodedSequences, k: int) -> sp.csr_array:
     """Sparse matrix of k-mer counts, one row per sequence, 4^k columns.
 

@@ -194,8 +194,7 @@ class SelectiveMotifResults:
             Covariate design with the fit's columns (:attr:`exog_names`), for models built
             from arrays; defaults to an intercept when that is the only covariate.
         """
-        from .features import make_features
-        from .kmers import kmer_count_matrix
+        from .features import grid_features
         from .sequences import encode_sequences
 
         model = self.model
@@ -223,8 +222,8 @@ class SelectiveMotifResults:
         if exog.shape[1] != len(self.exog_names):
             raise ValueError(f"exog has {exog.shape[1]} columns; the model has {len(self.exog_names)}: {self.exog_names}")
         settings = self.inference.settings
-        features = make_features(kmer_count_matrix(encoded, settings["k"]), settings["k"], settings["lam"],
-                                 settings["pooling"], revcomp=settings["revcomp"])
+        features = grid_features(encoded, self.inference.ks, settings["lam"], settings["pooling"],
+                                 revcomp=settings["revcomp"])
         motif_columns = [features.column(int(c)) for c in self.inference.cells]
         design = np.column_stack([exog] + motif_columns) if motif_columns else exog
         index = sequences.index if isinstance(sequences, pd.Series) else None

@@ -10,6 +10,7 @@ from seism_stats.refinement import WindowDesign, _score_and_gradient, refine_mot
 from seism_stats.replay import SelectionReplay
 from seism_stats.selection import select_motifs
 from seism_stats.sequences import encode_sequences
+from simulations.data import simulate_dataset
 
 
 def brute_force_greedy(phi, y, covariates, q, grid=None):
@@ -108,3 +109,32 @@ def test_fewer_motifs_when_grid_is_exhausted():
     with pytest.warns(UserWarning, match="only 3 of 4 motifs"):
         selection = select_motifs(features, rng.standard_normal(30), basis, 4)
     assert selection.cells.shape == (3,)
+
+
+def test_several_motif_lengths_select_the_best_cell_of_the_union():
+    from seism_stats.inference import selective_inference
+    data = simulate_dataset(150, 40, consensus="GATTA", beta=2.0, random_state=7)
+    union = selective_inference(data.sequences, data.y, k=[3, 5], method="naive", random_state=0)
+    singles = [selective_inference(data.sequences, data.y, k=k, method="naive", random_state=0) for k in (3, 5)]
+    best = max(singles, key=lambda r: r.selection.statistics[0])
+    assert union.kmers == best.kmers == ["GATTA"]
+    assert union.selection.statistics[0] == pytest.approx(best.selection.statistics[0], rel=1e-10)
+    assert union.settings["k"] == [3, 5] and union.settings["n_cells"] == 32 + 512
+    with pytest.raises(ValueError, match="k=9 is larger than sequence"):
+        selective_inference(["ACGTACGT"] * 5, [1.0, 2.0, 0.5, 0.1, 3.0], k=[3, 9])
+
+
+def test_union_of_lengths_gives_valid_pvalues():
+    import warnings
+    from scipy.stats import kstest
+    from seism_stats.inference import selective_inference
+    pvalues = []
+    for seed in range(120):
+        data = simulate_dataset(60, 20, consensus="GAT", random_state=50_000 + seed)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            result = selective_inference(data.sequences, data.y, k=[2, 3], n_samples=60, burn_in=10, refine=False,
+                                         random_state=seed, n_threads=1)
+        pvalues.append(result.pvalues[0])
+    assert kstest(pvalues, "uniform").pvalue > 0.01
+    assert np.mean(np.array(pvalues) <= 0.05) <= 0.05 + 3 * np.sqrt(0.05 * 0.95 / 120)
