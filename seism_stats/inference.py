@@ -32,17 +32,17 @@ from ._validation import (
     residual_basis,
 )
 from .classical import OLSMotifTests, SplitTests, naive_tests, split_tests
-from .features import grid_features, grid_size, locate_cell
-from .parallel import check_backend, run_tasks
-from .memory import check_fit_memory
-from .kmers import check_motif_lengths, kmer_to_string, reverse_complement_index
-from .refinement import RefinedMotif, WindowDesign, consensus, kmer_ppm, refine_motif
-from .pvalues import monte_carlo_pvalues
-from .replay import SelectionReplay
 from .exchangeable import DESIGNS, TreeLayout, hub_chains, run_design
-from .walkers import ChainGroups, PermutationWalkers, SphereWalkers
+from .features import grid_features, grid_size, locate_cell
+from .kmers import check_motif_lengths, kmer_to_string, reverse_complement_index
+from .memory import check_fit_memory
+from .parallel import check_backend, run_tasks
+from .pvalues import monte_carlo_pvalues
+from .refinement import RefinedMotif, WindowDesign, consensus, kmer_ppm, refine_motif
+from .replay import SelectionReplay
 from .selection import Selection, select_motifs
 from .sequences import encode_sequences
+from .walkers import ChainGroups, PermutationWalkers, SphereWalkers
 
 METHODS = ("mcmc", "rejection", "split", "naive")
 NULLS = ("auto", "sphere", "permutation")

@@ -72,10 +72,16 @@ class NullSample:
         return self.statistics.shape[0]
 
     @property
+    def recorded(self) -> np.ndarray:
+        """Nodes that were reached (not left NaN by a spent budget), shaped (chains, per_chain)."""
+        if not self.statistics.shape[2]:
+            return np.ones(self.statistics.shape[:2], dtype=bool)
+        return ~np.isnan(self.statistics[:, :, 0])
+
+    @property
     def draw_mask(self) -> np.ndarray:
         """Recorded nodes that are null draws (not the observation, not missing), shaped (chains, per_chain)."""
-        mask = ~np.isnan(self.statistics[:, :, 0]) if self.statistics.shape[2] else \
-            np.ones(self.statistics.shape[:2], dtype=bool)
+        mask = self.recorded
         if self.observed_slot is not None:
             mask[self.observed_slot] = False
         return mask
@@ -97,11 +103,8 @@ class NullSample:
 
     def complete_columns(self) -> int:
         """Leading recorded positions present in every chain (the rectangular part, for ESS)."""
-        recorded = ~np.isnan(self.statistics[:, :, 0]) if self.statistics.shape[2] else None
-        if recorded is None or recorded.all():
-            return self.statistics.shape[1]
-        missing = ~recorded.all(axis=0)
-        return int(np.argmax(missing)) if missing.any() else self.statistics.shape[1]
+        complete = self.recorded.all(axis=0)
+        return self.statistics.shape[1] if complete.all() else int(np.argmin(complete))
 
     def effective_sample_size(self, values: np.ndarray | None = None) -> np.ndarray:
         """ESS of each statistic (or of ``values``, shaped like ``statistics``)."""
