@@ -220,7 +220,11 @@ def _fit_into(args, out: Path, model_class, encode_sequences, read_fasta) -> Non
                     progress=not args.quiet)
     seconds = time.perf_counter() - start
     if args.motif_db and res.n_selected:
+        if not args.quiet:
+            print(f"seism: matching the motifs with {args.motif_db}", file=sys.stderr)
         res.match_known_motifs(args.motif_db)
+    if not args.quiet:
+        print(f"seism: writing the report, tables, logos and motif files into {args.out}", file=sys.stderr)
     summary = res.summary()
     (out / "summary.txt").write_text(summary.as_text() + "\n")
     (out / "summary.html").write_text(summary.as_html() + "\n")
