@@ -99,3 +99,15 @@ def test_tree_pvalues_are_valid_at_small_b():
         "setting": "x", "design": "tree", "rank": 1, "draws": 100,
         "pvalue": np.r_[np.full(25, 0.04), np.full(225, 0.9)]}))
     assert not doubled.set_index("alpha").loc[0.05, "valid"]
+
+
+@pytest.mark.slow
+def test_tree_is_valid_where_chains_from_the_observation_are_not():
+    # The committed full run is `python -m simulations validity` (3000 data sets x 6 settings);
+    # this slow check repeats one setting on other seeds.
+    settings = [validity.NullSetting("2 motifs + covariate", n_motifs=2, covariate=0.8)]
+    _, rates = validity.run(1500, seed=777, settings=settings, jobs=2)
+    tree = rates[rates.design == "tree"]
+    start = rates[(rates.design == "start") & (rates.alpha == 0.01)]
+    assert tree["valid"].all(), tree.to_string()
+    assert not start["valid"].all(), start.to_string()
