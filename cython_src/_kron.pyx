@@ -146,20 +146,29 @@ def feature_rows(const long long[::1] indptr, const long long[::1] indices,
 
 def feature_sq_norms(const long long[::1] indptr, const long long[::1] indices,
                      const double[::1] data, Py_ssize_t k, double diag, double off,
-                     int n_threads=1, Py_ssize_t block=64):
+                     int n_threads=1, Py_ssize_t block=64, const unsigned char[::1] part=None):
     """Return ``||phi_z||^2`` for every k-mer z, without storing Phi.
 
     Rows of Phi are built ``block`` at a time in parallel, then summed over a
     parallel loop on z in a fixed sequence order, so the result does not
     depend on the number of threads.
+
+    With ``part`` (one flag per sequence), the same pass also returns the norms
+    over the flagged sequences alone, ``(all, part)``, each summed in sequence
+    order (exactly what a separate pass over those sequences would give).
     """
     cdef Py_ssize_t n_cells = (<Py_ssize_t>1) << (2 * k)
     cdef Py_ssize_t n = indptr.shape[0] - 1
     cdef Py_ssize_t start, stop, r, z, width
-    cdef double acc
+    cdef double acc, acc_part, v
+    cdef bint with_part = part is not None
+    if with_part and part.shape[0] != n:
+        raise ValueError(f"part has {part.shape[0]} flags for {n} sequences")
     sq = np.zeros(n_cells, dtype=np.float64)
+    sq_part = np.zeros(n_cells if with_part else 1, dtype=np.float64)
     buf = np.empty((min(block, max(n, 1)), n_cells), dtype=np.float64)
     cdef double[::1] sq_view = sq
+    cdef double[::1] part_view = sq_part
     cdef double[:, ::1] buf_view = buf
     for start in range(0, n, block):
         stop = min(start + block, n)
@@ -169,10 +178,16 @@ def feature_sq_norms(const long long[::1] indptr, const long long[::1] indices,
             kron_apply_row(&buf_view[r, 0], k, diag, off)
         for z in prange(n_cells, nogil=True, num_threads=n_threads, schedule="static"):
             acc = sq_view[z]
+            acc_part = part_view[z] if with_part else 0.0
             for r in range(width):
-                acc = acc + buf_view[r, z] * buf_view[r, z]
+                v = buf_view[r, z] * buf_view[r, z]
+                acc = acc + v
+                if with_part and part[start + r]:
+                    acc_part = acc_part + v
             sq_view[z] = acc
-    return sq
+            if with_part:
+                part_view[z] = acc_part
+    return (sq, sq_part) if with_part else sq
 
 
 cdef void _min_plus_row(double* row, Py_ssize_t k) noexcept nogil:

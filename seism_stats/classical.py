@@ -152,19 +152,23 @@ class SplitTests:
     tests: OLSMotifTests
 
 
+def split_rows(n: int, split_fraction: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted positions of the selection part (``split_fraction`` of n) and of the test part."""
+    if not 0.0 < split_fraction < 1.0:
+        raise ValueError(f"split_fraction must be strictly between 0 and 1, got {split_fraction}")
+    order = rng.permutation(n)
+    n_select = int(round(split_fraction * n))
+    return np.sort(order[:n_select]), np.sort(order[n_select:])
+
+
 def split_tests(features, y: np.ndarray, covariates: np.ndarray, n_motifs: int,
-                split_fraction: float, rng: np.random.Generator, alpha: float = 0.05) -> SplitTests:
-    """Select ``n_motifs`` on a random ``split_fraction`` of the sequences, test them on the rest.
+                rows: tuple[np.ndarray, np.ndarray], alpha: float = 0.05) -> SplitTests:
+    """Select ``n_motifs`` on the selection rows, test them on the test rows (see :func:`split_rows`).
 
     When one part is too small or has a constant response, the split cannot
     be done: a warning is issued and the tests are empty.
     """
-    if not 0.0 < split_fraction < 1.0:
-        raise ValueError(f"split_fraction must be strictly between 0 and 1, got {split_fraction}")
-    n = y.shape[0]
-    order = rng.permutation(n)
-    n_select = int(round(split_fraction * n))
-    select_rows, test_rows = np.sort(order[:n_select]), np.sort(order[n_select:])
+    select_rows, test_rows = rows
     try:
         y_select = check_response(y[select_rows], name="y on the selection part of the split")
         check_response(y[test_rows], name="y on the test part of the split")

@@ -56,6 +56,8 @@ class KroneckerFeatures:
         self.decay = kernel_decay(lam)
         self.n_threads = int(n_threads)
         self._sq_norms: np.ndarray | None = None
+        self._shared_rows: np.ndarray | None = None  # rows whose norms the full pass also sums
+        self._shared_norms: np.ndarray | None = None
 
     @property
     def n_sequences(self) -> int:
@@ -75,12 +77,26 @@ class KroneckerFeatures:
         return _kron.project_rows(weights, *self._csr(), self.k, 1.0 - self.decay, self.decay,
                                   self.n_threads)
 
+    def share_norms_with(self, rows: np.ndarray) -> None:
+        """Let the pass that computes :meth:`sq_norms` also sum the norms over ``rows``.
+
+        :meth:`subset` on the same rows (the data split's selection part) then reuses
+        them instead of a second pass over the sequences; both sums run in sequence
+        order, so the numbers are the same as separate passes.
+        """
+        self._shared_rows = np.asarray(rows, dtype=np.int64)
+
     def sq_norms(self) -> np.ndarray:
         """``||phi_z||^2`` for every cell (computed once, without storing Phi)."""
         if self._sq_norms is None:
-            self._sq_norms = _kron.feature_sq_norms(*self._csr(), self.k, 1.0 - self.decay,
-                                                    self.decay, self.n_threads,
-                                                    norm_buffer_rows(self.n_cells, self.n_sequences))
+            args = (*self._csr(), self.k, 1.0 - self.decay, self.decay, self.n_threads,
+                    norm_buffer_rows(self.n_cells, self.n_sequences))
+            if self._shared_rows is None:
+                self._sq_norms = _kron.feature_sq_norms(*args)
+            else:
+                flags = np.zeros(self.n_sequences, dtype=np.uint8)
+                flags[self._shared_rows] = 1
+                self._sq_norms, self._shared_norms = _kron.feature_sq_norms(*args, flags)
         return self._sq_norms
 
     def column(self, cell: int) -> np.ndarray:
@@ -90,10 +106,14 @@ class KroneckerFeatures:
 
     def subset(self, rows: np.ndarray) -> "KroneckerFeatures":
         """Features of the sequences at positions ``rows`` (for sample splitting)."""
-        counts = self.counts[np.asarray(rows, dtype=np.int64)].tocsr()
+        rows = np.asarray(rows, dtype=np.int64)
+        counts = self.counts[rows].tocsr()
         counts.indptr = counts.indptr.astype(np.int64)
         counts.indices = counts.indices.astype(np.int64)
-        return KroneckerFeatures(counts, self.k, self.lam, self.n_threads, self.grid_mask)
+        part = KroneckerFeatures(counts, self.k, self.lam, self.n_threads, self.grid_mask)
+        if self._shared_norms is not None and np.array_equal(rows, self._shared_rows):
+            part._sq_norms = self._shared_norms
+        return part
 
     def dense(self) -> np.ndarray:
         """The full n x 4^k matrix (small problems, tests and baselines only)."""
@@ -163,6 +183,9 @@ class DenseFeatures:
 
     def column(self, cell: int) -> np.ndarray:
         return self.matrix[:, cell].copy()
+
+    def share_norms_with(self, rows: np.ndarray) -> None:
+        """Nothing to share: dense norms are one cheap product."""
 
     def subset(self, rows: np.ndarray) -> "DenseFeatures":
         """Features of the sequences at positions ``rows`` (for sample splitting)."""
@@ -257,6 +280,10 @@ class UnionFeatures:
     def column(self, cell: int) -> np.ndarray:
         k, index = locate_cell(cell, self.ks)
         return self.parts[self.ks.index(k)].column(index)
+
+    def share_norms_with(self, rows: np.ndarray) -> None:
+        for part in self.parts:
+            part.share_norms_with(rows)
 
     def subset(self, rows: np.ndarray) -> "UnionFeatures":
         return UnionFeatures([part.subset(rows) for part in self.parts])

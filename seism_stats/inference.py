@@ -31,7 +31,7 @@ from ._validation import (
     default_threads,
     residual_basis,
 )
-from .classical import OLSMotifTests, SplitTests, naive_tests, split_tests
+from .classical import OLSMotifTests, SplitTests, naive_tests, split_rows, split_tests
 from .exchangeable import DESIGNS, TreeLayout, hub_chains, run_design
 from .features import grid_features, grid_size, locate_cell
 from .kmers import check_motif_lengths, kmer_to_string, reverse_complement_index
@@ -312,6 +312,15 @@ def selective_inference(
     features = grid_features(encoded, ks, lam, pooling, n_threads, revcomp=bool(revcomp))
     timings["features"] = time.perf_counter() - clock
 
+    # Seeds of the split and of each sampler block, drawn first so that they do
+    # not depend on the method. The split's rows are drawn now: the selection's pass
+    # over the feature norms also sums those of the split's selection rows.
+    split_rng, tree_rng, *block_rngs = [
+        np.random.default_rng(s)
+        for s in np.random.SeedSequence(rng.integers(0, 2**63, size=4)).spawn(2 + N_SAMPLER_BLOCKS)]
+    rows = split_rows(n, split_fraction, split_rng)
+    features.share_norms_with(rows[0])
+
     clock = time.perf_counter()
     stage(f"greedy selection of {n_motifs} motif(s)")
     selection = select_motifs(features, y, basis, n_motifs)
@@ -332,11 +341,6 @@ def selective_inference(
         )
     timings["refinement"] = time.perf_counter() - clock
 
-    # Seeds of the split and of each sampler block, drawn first so that they do
-    # not depend on the method.
-    split_rng, tree_rng, *block_rngs = [
-        np.random.default_rng(s)
-        for s in np.random.SeedSequence(rng.integers(0, 2**63, size=4)).spawn(2 + N_SAMPLER_BLOCKS)]
 
     clock = time.perf_counter()
     null_sample = None
@@ -357,7 +361,7 @@ def selective_inference(
     clock = time.perf_counter()
     stage("data split and naive OLS tests")
     naive = naive_tests(features, y, design, selection.cells)
-    split = split_tests(features, y, design, n_motifs, split_fraction, split_rng)
+    split = split_tests(features, y, design, n_motifs, rows)
     timings["classical"] = time.perf_counter() - clock
 
     settings = {

@@ -94,3 +94,16 @@ def test_reverse_complement_grid_matches_brute_force(random_sequences, k, poolin
     if pooling == "sum":
         weights = rng.standard_normal((2, len(random_sequences)))
         np.testing.assert_allclose(merged.project(weights), weights @ expected, atol=1e-10)
+
+
+def test_one_norm_pass_serves_the_split():
+    from simulations.data import simulate_dataset
+    data = simulate_dataset(200, 30, random_state=2)
+    counts = kmer_count_matrix(encode_sequences(data.sequences), 4)
+    rows = np.sort(np.random.default_rng(1).permutation(200)[:100])
+    shared = make_features(counts, 4, 1.0, revcomp=True)
+    shared.share_norms_with(rows)
+    alone = make_features(counts, 4, 1.0, revcomp=True)
+    assert np.array_equal(shared.sq_norms(), alone.sq_norms())
+    assert np.array_equal(shared.subset(rows).sq_norms(), alone.subset(rows).sq_norms())
+    assert shared.subset(rows)._sq_norms is not None  # reused, not recomputed
