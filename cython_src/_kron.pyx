@@ -159,34 +159,41 @@ def feature_sq_norms(const long long[::1] indptr, const long long[::1] indices,
     """
     cdef Py_ssize_t n_cells = (<Py_ssize_t>1) << (2 * k)
     cdef Py_ssize_t n = indptr.shape[0] - 1
-    cdef Py_ssize_t start, stop, r, z, width
-    cdef double acc, acc_part, v
+    cdef Py_ssize_t start, stop, r, z, width, t, n_flagged
+    cdef double acc
     cdef bint with_part = part is not None
     if with_part and part.shape[0] != n:
         raise ValueError(f"part has {part.shape[0]} flags for {n} sequences")
     sq = np.zeros(n_cells, dtype=np.float64)
     sq_part = np.zeros(n_cells if with_part else 1, dtype=np.float64)
     buf = np.empty((min(block, max(n, 1)), n_cells), dtype=np.float64)
+    flagged = np.zeros(buf.shape[0], dtype=np.intp)
     cdef double[::1] sq_view = sq
     cdef double[::1] part_view = sq_part
     cdef double[:, ::1] buf_view = buf
+    cdef Py_ssize_t[::1] flagged_view = flagged
     for start in range(0, n, block):
         stop = min(start + block, n)
         width = stop - start
+        n_flagged = 0
+        if with_part:  # block rows to add to the part's sums, in sequence order
+            for r in range(width):
+                if part[start + r]:
+                    flagged_view[n_flagged] = r
+                    n_flagged += 1
         for r in prange(width, nogil=True, num_threads=n_threads, schedule="static"):
             _count_row(&buf_view[r, 0], n_cells, start + r, indptr, indices, data)
             kron_apply_row(&buf_view[r, 0], k, diag, off)
         for z in prange(n_cells, nogil=True, num_threads=n_threads, schedule="static"):
             acc = sq_view[z]
-            acc_part = part_view[z] if with_part else 0.0
             for r in range(width):
-                v = buf_view[r, z] * buf_view[r, z]
-                acc = acc + v
-                if with_part and part[start + r]:
-                    acc_part = acc_part + v
+                acc = acc + buf_view[r, z] * buf_view[r, z]
             sq_view[z] = acc
-            if with_part:
-                part_view[z] = acc_part
+            if n_flagged:
+                acc = part_view[z]
+                for t in range(n_flagged):
+                    acc = acc + buf_view[flagged_view[t], z] * buf_view[flagged_view[t], z]
+                part_view[z] = acc
     return (sq, sq_part) if with_part else sq
 
 
