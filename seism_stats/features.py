@@ -17,7 +17,7 @@ import scipy.sparse as sp
 from . import _kron
 from ._validation import check_lam
 from .memory import norm_buffer_rows
-from .kmers import canonical_mask, hamming_to_all, merge_reverse_complements
+from .kmers import canonical_mask, hamming_to_all, kmer_count_matrix, merge_reverse_complements
 
 #: Dense feature matrices above this size are refused with a clear error.
 DENSE_LIMIT_BYTES = 4 * 2**30
@@ -248,7 +248,6 @@ class UnionFeatures:
     def __init__(self, parts: list):
         self.parts = list(parts)
         self.ks = [part.k for part in self.parts]
-        self.offsets = np.concatenate([[0], np.cumsum([part.n_cells for part in self.parts])])
         self.lam = self.parts[0].lam
         self.pooling = self.parts[0].pooling
         masks = [np.ones(p.n_cells, dtype=bool) if p.grid_mask is None else p.grid_mask for p in self.parts]
@@ -269,7 +268,7 @@ class UnionFeatures:
 
     @property
     def n_cells(self) -> int:
-        return int(self.offsets[-1])
+        return sum(part.n_cells for part in self.parts)
 
     def project(self, weights: np.ndarray) -> np.ndarray:
         return np.ascontiguousarray(np.hstack([part.project(weights) for part in self.parts]))
@@ -291,8 +290,6 @@ class UnionFeatures:
 
 def grid_features(encoded, ks, lam: float, pooling: str = "sum", n_threads: int = 1, revcomp: bool = False):
     """Feature map of one motif length, or the :class:`UnionFeatures` of several."""
-    from .kmers import kmer_count_matrix
-
     parts = [make_features(kmer_count_matrix(encoded, k), k, lam, pooling, n_threads, revcomp=revcomp)
              for k in ks]
     return parts[0] if len(parts) == 1 else UnionFeatures(parts)

@@ -42,7 +42,7 @@ from .refinement import RefinedMotif, WindowDesign, consensus, kmer_ppm, refine_
 from .replay import SelectionReplay
 from .selection import Selection, select_motifs
 from .sequences import encode_sequences
-from .walkers import ChainGroups, PermutationWalkers, SphereWalkers
+from .walkers import walker_factory
 
 METHODS = ("mcmc", "rejection", "split", "naive")
 NULLS = ("auto", "sphere", "permutation")
@@ -451,7 +451,7 @@ def _sample_null(features, selection: Selection, basis: np.ndarray, spec: _Sampl
 
     layout = TreeLayout.for_draws(spec.n_samples, spec.n_chains, spec.burn_in, spec.thin, spec.design)
     replay = SelectionReplay(features, selection.event, n_threads)
-    budget = lambda: samplers._check_budget(replay, spec.max_replays, "MCMC sampling")  # noqa: E731
+    budget = samplers.replay_budget(replay, spec.max_replays)
 
     def walk_from_hub(hub, n_from_hub):
         n_blocks = min(len(block_rngs), n_from_hub)
@@ -465,7 +465,7 @@ def _sample_null(features, selection: Selection, basis: np.ndarray, spec: _Sampl
                  for i, (rngs, chains) in enumerate(jobs)]
         return run_tasks(tasks, n_jobs, backend, client)
 
-    tree = run_design(_walker_factory(replay, selection, basis, spec), _start_state(selection, spec.null),
+    tree = run_design(walker_factory(replay, basis, spec.null, selection.unit_residual, spec.bracket), _start_state(selection, spec.null),
                       selection.statistics, layout, spec.design, tree_rng, walk_from_hub, budget, progress)
     method = "mcmc" if spec.null == "sphere" else "permutation-mcmc"
     return samplers.NullSample(method, tree.statistics, replay.n_replays + tree.n_replays_elsewhere,
@@ -478,23 +478,14 @@ def _start_state(selection: Selection, null: str) -> np.ndarray:
     return selection.unit_residual if null == "sphere" else np.arange(selection.unit_residual.shape[0])
 
 
-def _walker_factory(replay: SelectionReplay, selection: Selection, basis: np.ndarray, spec: _SamplerSpec):
-    """``(states, rngs) -> walkers`` for the null model of ``spec``."""
-    if spec.null == "sphere":
-        return lambda points, rngs: SphereWalkers(replay, points, basis, ChainGroups(rngs, points.shape[0]),
-                                                  spec.bracket)
-    return lambda perms, rngs: PermutationWalkers(replay, selection.unit_residual, basis, perms,
-                                                  ChainGroups(rngs, perms.shape[0]))
-
-
 def _hub_block(features, selection: Selection, basis: np.ndarray, spec: _SamplerSpec, hub: np.ndarray,
                layout: TreeLayout, rngs, n_chains: int, max_replays: int, n_threads: int,
                progress: bool) -> tuple[np.ndarray, int, int]:
     """Chains walked from the hub: (statistics, accepted moves, replays)."""
     features.n_threads = n_threads
     replay = SelectionReplay(features, selection.event, n_threads)
-    budget = lambda: samplers._check_budget(replay, max_replays, "MCMC sampling")  # noqa: E731
-    stats, accepted = hub_chains(_walker_factory(replay, selection, basis, spec), hub, n_chains, layout, rngs,
+    budget = samplers.replay_budget(replay, max_replays)
+    stats, accepted = hub_chains(walker_factory(replay, basis, spec.null, selection.unit_residual, spec.bracket), hub, n_chains, layout, rngs,
                                  selection.event.n_selected, budget, progress)
     return stats, accepted, replay.n_replays
 

@@ -27,13 +27,6 @@ def exceeds(values: np.ndarray, observed: np.ndarray) -> np.ndarray:
     return values >= observed - TIE_RTOL * np.maximum(np.abs(observed), np.finfo(float).tiny)
 
 
-def rank_pvalue(null_values: np.ndarray, observed: float) -> float:
-    """``(1 + #{null >= observed}) / (1 + B)`` for one statistic (ties counted, NaN ignored)."""
-    null_values = np.asarray(null_values, dtype=np.float64)
-    null_values = null_values[~np.isnan(null_values)]
-    return float((1.0 + exceeds(null_values, observed).sum()) / (1.0 + null_values.size))
-
-
 @dataclass(frozen=True)
 class MonteCarloPValues:
     """Selective p-values with their Monte-Carlo uncertainty.

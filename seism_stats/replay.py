@@ -86,10 +86,18 @@ class SelectionReplay:
         return _replay.event_arcs(num_u, num_v, rows, coef_u, coef_v, e.cross, e.inv_den, e.cells,
                                   self.n_threads)
 
-    def check_points(self, points: np.ndarray):
-        """Check whole candidate points (rows of ``points``, unit residual vectors)."""
+    def check_points(self, points: np.ndarray, count: bool = True):
+        """Check whole candidate points (rows of ``points``, unit residual vectors).
+
+        ``count=False`` for points that are given rather than null candidates (the
+        observation, the start of a walker): they are not added to ``n_replays``.
+        """
         points = np.ascontiguousarray(np.atleast_2d(points), dtype=np.float64)
         num = self.numerators(points)
         coef = self.coefficients(points)
         m = points.shape[0]
-        return self.check_circle(num, num, coef, coef, np.arange(m), np.ones(m), np.zeros(m))
+        before = self.n_replays
+        result = self.check_circle(num, num, coef, coef, np.arange(m), np.ones(m), np.zeros(m))
+        if not count:
+            self.n_replays = before
+        return result

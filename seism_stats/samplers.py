@@ -26,7 +26,7 @@ from tqdm.auto import tqdm
 from . import exchangeable
 from .diagnostics import effective_sample_size
 from .replay import SelectionReplay
-from .walkers import ChainGroups, PermutationWalkers, SphereWalkers, residual_points, sphere_points
+from .walkers import residual_points, sphere_points, walker_factory
 
 __all__ = ["NullSample", "sample_rejection", "sample_sphere_mcmc", "sample_permutation_mcmc",
            "sphere_points", "permutation_points", "merge_samples"]
@@ -125,6 +125,11 @@ def _check_budget(replay: SelectionReplay, max_replays: int, what: str) -> bool:
     return False
 
 
+def replay_budget(replay: SelectionReplay, max_replays: int) -> Callable[[], bool]:
+    """``out_of_budget()`` for MCMC walkers: True (with a warning) once ``max_replays`` are spent."""
+    return lambda: _check_budget(replay, max_replays, "MCMC sampling")
+
+
 def permutation_points(rng: np.random.Generator, m: int, residual: np.ndarray,
                        covariate_basis: np.ndarray) -> np.ndarray:
     """``m`` random permutations of the residuals, projected off the covariates and normalised.
@@ -174,9 +179,7 @@ def sample_rejection(replay: SelectionReplay, draw_points: Callable[[np.random.G
 
 def _observed_statistics(replay: SelectionReplay, point: np.ndarray) -> np.ndarray:
     """Statistics of the observed point, with the replay's arithmetic (not counted as a replay)."""
-    before = replay.n_replays
-    accepted, stats = replay.check_points(point[None, :])
-    replay.n_replays = before
+    accepted, stats = replay.check_points(point[None, :], count=False)
     if not accepted[0]:
         raise RuntimeError("the observed response does not replay to its own selection")
     return stats[0]
@@ -207,7 +210,7 @@ def sample_tree(make_walkers: Callable, replay: SelectionReplay, start: np.ndarr
     start_time = time.perf_counter()
     rngs = [rngs] if isinstance(rngs, np.random.Generator) else list(rngs)
     layout = exchangeable.TreeLayout.for_draws(n_samples, n_chains, burn_in, thin, design)
-    budget = lambda: _check_budget(replay, max_replays, "MCMC sampling")  # noqa: E731
+    budget = replay_budget(replay, max_replays)
 
     def walk_from_hub(hub, n_from_hub):
         stats, accepted = exchangeable.hub_chains(make_walkers, hub, n_from_hub, layout,
@@ -260,9 +263,7 @@ def sample_sphere_mcmc(replay: SelectionReplay, start: np.ndarray, covariate_bas
     if bracket not in ("exact", "shrink"):
         raise ValueError(f"bracket must be 'exact' or 'shrink', got {bracket!r}")
 
-    def make_walkers(points, walker_rngs):
-        return SphereWalkers(replay, points, covariate_basis, ChainGroups(walker_rngs, points.shape[0]), bracket)
-
+    make_walkers = walker_factory(replay, covariate_basis, "sphere", start, bracket)
     observed = _observed_statistics(replay, start)
     return sample_tree(make_walkers, replay, start, observed, rngs, n_samples, burn_in, thin, n_chains,
                        max_replays, progress, "mcmc", design, tree_rng)
@@ -278,9 +279,7 @@ def sample_permutation_mcmc(replay: SelectionReplay, residual: np.ndarray, covar
     See :class:`~seism_stats.walkers.PermutationWalkers` for the move and
     :func:`sample_sphere_mcmc` for the parameters.
     """
-    def make_walkers(perms, walker_rngs):
-        return PermutationWalkers(replay, residual, covariate_basis, perms, ChainGroups(walker_rngs, perms.shape[0]))
-
+    make_walkers = walker_factory(replay, covariate_basis, "permutation", residual)
     identity = np.arange(residual.shape[0])
     observed = _observed_statistics(replay, residual_points(residual[None, :], covariate_basis)[0])
     return sample_tree(make_walkers, replay, identity, observed, rngs, n_samples, burn_in, thin, n_chains,

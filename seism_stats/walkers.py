@@ -234,9 +234,8 @@ class PermutationWalkers:
                  permutations: np.ndarray, groups: ChainGroups):
         self.replay, self.residual, self.covariate_basis, self.groups = replay, residual, covariate_basis, groups
         self.perms = np.array(permutations, dtype=np.int64, copy=True)
-        before = replay.n_replays
-        accepted, self.current = replay.check_points(residual_points(residual[self.perms], covariate_basis))
-        replay.n_replays = before  # start points are given, not null candidates
+        accepted, self.current = replay.check_points(residual_points(residual[self.perms], covariate_basis),
+                                                     count=False)  # start points are given, not null candidates
         if not accepted.all():
             raise ValueError("a permutation walker must start inside the selection event")
         n = residual.shape[0]
@@ -269,3 +268,13 @@ class PermutationWalkers:
         self.perms[moved] = proposal[accepted]
         self.current[moved] = stats[accepted]
         return active, self.current[active].copy()
+
+
+def walker_factory(replay: SelectionReplay, covariate_basis: np.ndarray, null: str, residual: np.ndarray,
+                   bracket: str = "exact") -> Callable:
+    """``(states, rngs) -> walkers`` for a null model: sphere points or permutations of ``residual``."""
+    if null == "sphere":
+        return lambda points, rngs: SphereWalkers(replay, points, covariate_basis,
+                                                  ChainGroups(rngs, points.shape[0]), bracket)
+    return lambda perms, rngs: PermutationWalkers(replay, residual, covariate_basis, perms,
+                                                  ChainGroups(rngs, perms.shape[0]))
