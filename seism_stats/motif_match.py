@@ -142,17 +142,24 @@ def match_motifs(queries: list[np.ndarray], database: dict[str, tuple[str, np.nd
     ids = list(database)
     all_columns = np.vstack([database[i][1] for i in ids])
     background = _standardised(all_columns[rng.integers(0, all_columns.shape[0], NULL_COLUMNS)])
+    # Each target strand, standardised, with its columns' null correlations: the same for every query.
+    targets = {}
+    for target_id in ids:
+        ppm = database[target_id][1]
+        strands = []
+        for strand, target in (("+", ppm), ("-", _reverse_complement(ppm))):
+            t = _standardised(target)
+            strands.append((strand, t, background @ t.T / 4.0))  # background column x target column
+        targets[target_id] = strands
     results = []
     for query in queries:
         q = _standardised(check_ppm(query, "query"))
         best = None
         for target_id in ids:
-            name, ppm = database[target_id]
+            name = database[target_id][0]
             best_here, n_alignments = None, 0
-            for strand, target in (("+", ppm), ("-", _reverse_complement(ppm))):
-                t = _standardised(target)
+            for strand, t, null_similarity in targets[target_id]:
                 similarity = q @ t.T / 4.0  # query column x target column Pearson correlations
-                null_similarity = background @ t.T / 4.0  # background column x target column
                 for offset, qi, ti in _alignments(q.shape[0], t.shape[0]):
                     n_alignments += 1
                     score = float(similarity[qi, ti].sum())

@@ -152,15 +152,15 @@ class _Decoder:
 def save_results(results, path: str | os.PathLike) -> Path:
     """Write ``results`` to ``path`` (an ``.npz`` archive; no suffix is added)."""
     path = Path(path)
-    encoder = _Encoder()
     data = results.model.data
     frame = data.frame
     try:
-        encoder.encode(frame)
+        _Encoder().encode(frame)  # a trial: the frame is encoded for real with the model below
     except TypeError:
         warnings.warn("the DataFrame given to from_formula holds non-text objects and is not saved "
                       "(model.data.frame will be None after load)", UserWarning, stacklevel=3)
-        data.frame, encoder = None, _Encoder()
+        data.frame = None
+    encoder = _Encoder()
     try:
         manifest = {"format": FORMAT, "version": VERSION,
                     "results": {"model": encoder.encode(results.model), "inference": encoder.encode(results.inference),

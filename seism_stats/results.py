@@ -298,9 +298,9 @@ class SelectiveMotifResults:
                 warnings.warn("conf_int gives the data-split intervals for the motifs (valid, for the motifs "
                               "the split selected: motifs['split_kmer']); selective intervals are not "
                               "implemented", UserWarning, stacklevel=2)
-        coef, bse = self._ols_part("params")[0], self._ols_part("bse")[0]
-        half = stats.t.ppf(1 - alpha / 2, self.df_resid) * bse if self._full_fit is not None else np.nan * bse
-        covariates = np.column_stack([coef - half, coef + half])
+        p = len(self.exog_names)
+        full = self._full_fit
+        covariates = _t_intervals(full, alpha)[:p] if full is not None else np.full((p, 2), np.nan)
         return pd.DataFrame(np.vstack([covariates, motifs]),
                             index=pd.Index(self.exog_names + self.param_names, name="term"), columns=[0, 1])
 
@@ -459,6 +459,6 @@ class SelectiveMotifResults:
 
 
 def _t_intervals(tests, alpha: float) -> np.ndarray:
-    """Two-sided t intervals ``params -/+ t_(1-alpha/2, df) * bse`` of OLS motif tests."""
+    """Two-sided t intervals ``params -/+ t_(1-alpha/2, df) * bse`` (OLS motif tests or a whole OLSFit)."""
     half = stats.t.ppf(1 - alpha / 2, tests.df_resid) * tests.bse
     return np.column_stack([tests.params - half, tests.params + half])
