@@ -34,6 +34,7 @@ from ._validation import (
 from .classical import OLSMotifTests, SplitTests, naive_tests, split_rows, split_tests
 from .exchangeable import DESIGNS, TreeLayout, hub_chains, run_design
 from .features import grid_features, grid_size, locate_cell
+from .intervals import motif_pivots, selective_estimates
 from .kmers import check_motif_lengths, kmer_to_string, reverse_complement_index
 from .memory import check_fit_memory
 from .parallel import check_backend, run_tasks
@@ -80,6 +81,10 @@ class MotifInference:
         Data-split tests.
     seconds : dict
         Wall time of each stage.
+    pivots : tuple of TruncatedGaussianPivot
+        Conditional law of each motif's coefficient given the selection
+        (:mod:`seism_stats.intervals`): selective intervals and estimates.
+        Empty for ``method="split"/"naive"``.
     """
 
     settings: dict
@@ -94,6 +99,7 @@ class MotifInference:
     naive: OLSMotifTests
     split: SplitTests | None
     seconds: dict = field(default_factory=dict)
+    pivots: tuple = ()
 
     @property
     def k(self) -> int:
@@ -154,6 +160,7 @@ class MotifInference:
             "score": self.selection.scores,
             "statistic": self.selection.statistics,
             "coef": self.naive.params if self.naive.params.size else np.full(self.n_selected, np.nan),
+            "coef_selective": selective_estimates(self.pivots) if self.pivots else np.full(self.n_selected, np.nan),
             "pvalue": self.pvalues,
             "pvalue_mc_se": self.pvalues_se,
             "pvalue_mc_upper": self.pvalues_upper,
@@ -359,10 +366,14 @@ def selective_inference(
     timings["sampling"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
-    stage("data split and naive OLS tests")
+    stage("data split, naive OLS tests" + (" and selective intervals" if method in ("mcmc", "rejection") else ""))
     naive = naive_tests(features, y, design, selection.cells)
     split = split_tests(features, y, design, n_motifs, rows)
     timings["classical"] = time.perf_counter() - clock
+
+    clock = time.perf_counter()
+    pivots = motif_pivots(features, y, basis, selection) if method in ("mcmc", "rejection") else ()
+    timings["intervals"] = time.perf_counter() - clock
 
     settings = {
         "k": k, "n_cells": grid_size(features), "revcomp": bool(revcomp), "lam": float(lam),
@@ -378,7 +389,7 @@ def selective_inference(
         "n_jobs": n_jobs, "backend": backend,
     }
     return MotifInference(settings, n, names, selection, refined, null_sample, pvalues, pvalues_se,
-                          pvalues_upper, naive, split, timings)
+                          pvalues_upper, naive, split, timings, pivots)
 
 
 #: ``null="auto"`` switches a continuous response to the permutation null when a one-sided

@@ -28,13 +28,14 @@ def _allowed_classes() -> dict[str, type]:
     from .classical import OLSFit, OLSMotifTests, SplitTests
     from .formula.motifs_term import MotifTerm
     from .inference import MotifInference
+    from .intervals import TruncatedGaussianPivot
     from .model import ModelData
     from .refinement import RefinedMotif
     from .samplers import NullSample
     from .selection import Selection, SelectionEvent
 
     classes = (OLSFit, OLSMotifTests, SplitTests, MotifTerm, MotifInference, ModelData, RefinedMotif, NullSample,
-               Selection, SelectionEvent)
+               Selection, SelectionEvent, TruncatedGaussianPivot)
     return {cls.__name__: cls for cls in classes}
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +10,7 @@ from scipy import stats
 from statsmodels.stats.multitest import multipletests
 
 from .inference import MotifInference
+from .intervals import selective_intervals
 from .persistence import load_results, save_results
 
 SELECTIVE_METHODS = ("mcmc", "rejection")
@@ -270,34 +270,64 @@ class SelectiveMotifResults:
             adjusted[finite] = multipletests(p[finite], method=self.multitest_method)[1]
         return self._series(adjusted, f"P ({self.multitest_method})")
 
+    @property
+    def params_selective(self) -> pd.Series:
+        """Median-unbiased selective estimate of each motif coefficient (NaN without a selective fit).
+
+        The value ``b`` at which the selective pivot is 1/2: given the selection, the
+        estimate is as likely to fall below the coefficient as above it
+        (:mod:`seism_stats.intervals`). Selection pulls the OLS coefficient in
+        :attr:`params` away from zero; this one corrects for it.
+        """
+        return self._series(self.inference.motif_table()["coef_selective"].to_numpy(), "coef (selective)")
+
+    @property
+    def pvalues_selected_model(self) -> pd.Series:
+        """Two-sided selective p-value of ``coef = 0`` in the selected model (the test the intervals invert).
+
+        It conditions on the other selected motifs and on the data orthogonal to the
+        motif's direction, so it can differ from :attr:`pvalues_selective`, which
+        tests the global null over the sphere.
+        """
+        values = [p.pvalue_zero() for p in self.inference.pivots] or np.full(self.n_selected, np.nan)
+        return self._series(values, "P>|t| (selected model)")
+
+    @property
+    def interval_kind(self) -> str:
+        """Which motif intervals :meth:`conf_int` gives: ``selective``, ``split`` or ``naive``."""
+        if self.method == "naive":
+            return "naive"
+        return "selective" if self.inference.pivots else "split"
+
     def conf_int(self, alpha: float = 0.05) -> pd.DataFrame:
-        """Confidence intervals of every term: the valid ones the method has, and which they are.
+        """Confidence intervals of every term: the valid ones the method has.
 
         * Covariates: OLS intervals in the selected model on the full data.
-        * Motifs, ``method="split"`` and the selective methods: OLS intervals on the
-          held-out sequences for the motifs selected on the other part (valid; row j is
-          the split's j-th motif, ``motifs['split_kmer']``, which may differ from the
-          full data's). Selective intervals for the full-data motifs are not
-          implemented yet: after a selective fit a warning says that these are the
-          data-split ones.
+        * Motifs, ``method="mcmc"|"rejection"``: selective intervals for the motif
+          coefficients in the selected model, valid given the selection event
+          (truncated-Gaussian pivot, :mod:`seism_stats.intervals`).
+        * Motifs, ``method="split"``: OLS intervals on the held-out sequences for the
+          motifs selected on the other part (row j is the split's j-th motif,
+          ``motifs['split_kmer']``, which may differ from the full data's).
         * Motifs, ``method="naive"``: OLS intervals on the full data (not valid after
           selection).
+
+        :attr:`interval_kind` says which of these the motif rows are.
         """
         if not 0 < alpha < 1:
             raise ValueError(f"alpha must be in (0, 1), got {alpha}")
         q = self.n_selected
         motifs = np.full((q, 2), np.nan)
-        if self.method == "naive":
+        kind = self.interval_kind
+        if kind == "naive":
             if q:
                 motifs = _t_intervals(self.inference.naive, alpha)
+        elif kind == "selective":
+            motifs = selective_intervals(self.inference.pivots, alpha)
         elif self.inference.split is not None:
             tests = _t_intervals(self.inference.split.tests, alpha)
             m = min(q, tests.shape[0])
             motifs[:m] = tests[:m]
-            if self.method in SELECTIVE_METHODS:
-                warnings.warn("conf_int gives the data-split intervals for the motifs (valid, for the motifs "
-                              "the split selected: motifs['split_kmer']); selective intervals are not "
-                              "implemented", UserWarning, stacklevel=2)
         p = len(self.exog_names)
         full = self._full_fit
         covariates = _t_intervals(full, alpha)[:p] if full is not None else np.full((p, 2), np.nan)
@@ -363,15 +393,20 @@ class SelectiveMotifResults:
         return pd.Series(info, name="sampler", dtype=object)
 
     def summary_frame(self, alpha: float = 0.05) -> pd.DataFrame:
-        """Tidy table: one row per motif, estimates, p-values and intervals (where defined)."""
+        """Tidy table: one row per motif, estimates, p-values and intervals at ``1 - alpha``.
+
+        The interval columns are named after :attr:`interval_kind`
+        (``ci_lower_selective`` after a selective fit); a selective fit also has
+        ``pvalue_selected_model``.
+        """
         frame = self.motifs.copy()
         frame.insert(frame.columns.get_loc("coef") + 1, "std_err", self.motif_bse.to_numpy())
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            ci = self.conf_int(alpha).loc[self.param_names]
-        kind = "naive" if self.method == "naive" else "split"  # which intervals conf_int gives
+        ci = self.conf_int(alpha).loc[self.param_names]
+        kind = self.interval_kind
         frame[f"ci_lower_{kind}"] = ci[0].to_numpy()
         frame[f"ci_upper_{kind}"] = ci[1].to_numpy()
+        if kind == "selective":
+            frame["pvalue_selected_model"] = self.pvalues_selected_model.to_numpy()
         return frame
 
     def summary(self, alpha: float = 0.05):

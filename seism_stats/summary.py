@@ -79,11 +79,14 @@ def _header(results) -> SimpleTable:
 
 def _motif_table(results, alpha: float) -> SimpleTable:
     motifs = results.motifs
-    headers = ["kmer", "consensus", "score", "coef", "P>T sel.", "MC s.e.", "MC 95% up",
+    ci = results.conf_int(alpha).loc[results.param_names].to_numpy()
+    low, high = f"[{alpha / 2:g}", f"{1 - alpha / 2:g}]"
+    headers = ["kmer", "consensus", "score", "coef", "coef sel.", low, high, "P>T sel.", "MC s.e.", "MC 95% up",
                f"P {results.multitest_method}", "split kmer", "P split", "P naive"]
     rows = []
-    for _, row in motifs.iterrows():
+    for (_, row), (lo, hi) in zip(motifs.iterrows(), ci):
         rows.append([row["kmer"], row["consensus"], _fmt(row["score"]), _fmt(row["coef"]),
+                     _fmt(row["coef_selective"]), _fmt(lo), _fmt(hi),
                      _fmt(row["pvalue"], 3), _fmt(row["pvalue_mc_se"], 2), _fmt(row["pvalue_mc_upper"], 2),
                      _fmt(row["pvalue_adj"], 3),
                      row["split_kmer"] or "-", _fmt(row["pvalue_split"], 3), _fmt(row["pvalue_naive"], 3)])
@@ -95,7 +98,7 @@ def _motif_table(results, alpha: float) -> SimpleTable:
     return SimpleTable(rows, headers=headers, stubs=stubs, txt_fmt=fmt_params)
 
 
-def _notes(results) -> list[str]:
+def _notes(results, alpha: float) -> list[str]:
     notes = []
     s = results.inference.settings
     if results.n_selected == 0:
@@ -129,6 +132,20 @@ def _notes(results) -> list[str]:
                          f"{s['n_samples']} draws. Use method='mcmc' or raise max_replays.")
     if results.method in ("mcmc", "rejection") and results.n_selected and sample is not None and sample.n_draws == 0:
         notes.append("[!] No null draw fell in the selection event: selective p-values are undefined.")
+    kind = results.interval_kind
+    if kind == "selective" and results.n_selected:
+        notes.append(f"coef sel. and [{alpha / 2:g}, {1 - alpha / 2:g}]: median-unbiased estimate and "
+                     f"{1 - alpha:.0%} interval of each motif's coefficient in the selected model, valid "
+                     "given the same selection event (truncated-Gaussian pivot, Lee et al. 2016; sigma "
+                     "estimated from the selected model's residuals). They widen when a small change of "
+                     "the data would change the selection.")
+        if s["null"] == "permutation":
+            notes.append("[!] The intervals assume Gaussian noise; the p-values use the permutation null.")
+    elif kind == "split" and results.n_selected:
+        notes.append(f"[{alpha / 2:g}, {1 - alpha / 2:g}]: OLS intervals on the held-out sequences for the "
+                     "split's motifs (see 'split kmer').")
+    elif results.n_selected:
+        notes.append(f"[{alpha / 2:g}, {1 - alpha / 2:g}]: naive OLS intervals, NOT valid after selection.")
     notes.append("P split: motifs selected on a random "
                  f"{s['split_fraction']:.0%} of the sequences and tested by OLS on the rest "
                  "(the split may select other k-mers: see 'split kmer').")
@@ -146,5 +163,5 @@ def build_summary(results, alpha: float = 0.05) -> MotifSummary:
     summary = MotifSummary()
     summary.tables.append(_header(results))
     summary.tables.append(_motif_table(results, alpha))
-    summary.add_extra_txt([textwrap.fill(note, NOTE_WIDTH, subsequent_indent="  ") for note in _notes(results)])
+    summary.add_extra_txt([textwrap.fill(note, NOTE_WIDTH, subsequent_indent="  ") for note in _notes(results, alpha)])
     return summary

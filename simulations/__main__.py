@@ -1,4 +1,4 @@
-"""Command line: ``python -m simulations <calibration|validity|power|speed|all> [--quick] [--n-datasets N] [--jobs J]``.
+"""Command line: ``python -m simulations <calibration|validity|power|speed|intervals|all> [--quick] [--n-datasets N] [--jobs J]``.
 
 Writes each figure (PNG) and its numbers (CSV) into ``paper_figures/`` (or ``--out``).
 """
@@ -11,7 +11,7 @@ import platform
 import time
 from pathlib import Path
 
-from . import experiments, figures, validity
+from . import experiments, figures, intervals, validity
 
 #: Grids of the full run and of ``--quick`` (under 3 minutes on 2 cores).
 FULL = {
@@ -22,6 +22,8 @@ FULL = {
     "ns": [50, 100, 200, 400],
     "speed": {"n": [100, 200, 500, 1000, 2000, 5000], "k": [3, 4, 5, 6, 7, 8], "B": [250, 500, 1000, 2000, 4000, 8000]},
     "speed_repeats": 3,
+    "interval_datasets": 500,
+    "interval_betas": [0.0, 0.25, 0.5, 0.75, 1.0, 1.5],
 }
 QUICK = {
     "calibration_datasets": 60,
@@ -31,6 +33,8 @@ QUICK = {
     "ns": [50, 200],
     "speed": {"n": [100, 300], "k": [3, 5], "B": [250, 1000]},
     "speed_repeats": 1,
+    "interval_datasets": 40,
+    "interval_betas": [0.0, 1.0],
 }
 
 
@@ -46,6 +50,8 @@ def replot(experiment: str, out: Path) -> None:
         figure, name = validity.figure(pd.read_csv(out / "validity_rates.csv")), "validity.png"
     elif experiment == "power":
         figure, name = figures.power_figure(pd.read_csv(out / "power.csv")), "power.png"
+    elif experiment == "intervals":
+        figure, name = intervals.figure(pd.read_csv(out / "intervals_coverage.csv")), "intervals.png"
     else:
         figure = figures.speed_figure(pd.read_csv(out / "speed.csv"), pd.read_csv(out / "speed_slopes.csv"))
         name = "speed.png"
@@ -55,10 +61,10 @@ def replot(experiment: str, out: Path) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m simulations", description=__doc__.split("\n")[0])
-    parser.add_argument("experiment", choices=["calibration", "validity", "power", "speed", "all"])
+    parser.add_argument("experiment", choices=["calibration", "validity", "power", "speed", "intervals", "all"])
     parser.add_argument("--quick", action="store_true", help="small grid, few data sets (< 3 min)")
     parser.add_argument("--n-datasets", type=int, default=None,
-                        help="data sets per calibration run / per power grid point")
+                        help="data sets per calibration run / per power or interval grid point")
     parser.add_argument("--jobs", type=int, default=1, help="parallel processes (joblib)")
     parser.add_argument("--backend", choices=["joblib", "dask"], default="joblib",
                         help="where data sets run: joblib processes, or a dask.distributed cluster")
@@ -76,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     grid = QUICK if args.quick else FULL
     out = args.out or Path("paper_figures_quick" if args.quick else "paper_figures")
     out.mkdir(parents=True, exist_ok=True)
-    run = ["calibration", "validity", "power", "speed"] if args.experiment == "all" else [args.experiment]
+    run = ["calibration", "validity", "power", "speed", "intervals"] if args.experiment == "all" else [args.experiment]
     if args.replot:
         for experiment in run:
             replot(experiment, out)
@@ -113,6 +119,14 @@ def main(argv: list[str] | None = None) -> int:
             summary.to_csv(out / "power.csv", index=False)
             figures.power_figure(summary).savefig(out / "power.png", dpi=120)
             print(summary.to_string(index=False))
+        elif experiment == "intervals":
+            n = args.n_datasets or grid["interval_datasets"]
+            table = intervals.run(grid["interval_betas"], n, seed=args.seed + 4, jobs=args.jobs)
+            coverage = intervals.coverage_table(table)
+            table.to_csv(out / "intervals_runs.csv", index=False)
+            coverage.to_csv(out / "intervals_coverage.csv", index=False)
+            intervals.figure(coverage).savefig(out / "intervals.png", dpi=120)
+            print(coverage.to_string(index=False))
         else:
             table, slopes = experiments.speed(grid["speed"], repeats=grid["speed_repeats"], seed=args.seed + 2)
             table.to_csv(out / "speed.csv", index=False)

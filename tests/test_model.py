@@ -107,10 +107,16 @@ def test_results_are_pandas_with_motif_names(results):
 
 
 def test_conf_int_where_defined(results, frame):
-    with pytest.warns(UserWarning, match="data-split intervals"):
-        ci = results.conf_int()
-    assert list(ci.columns) == [0, 1] and not ci.isna().all().all()
-    assert (ci[0] < ci[1]).iloc[0]
+    ci = results.conf_int()
+    assert list(ci.columns) == [0, 1] and not ci.isna().any().any()
+    assert (ci[0] < ci[1]).all() and results.interval_kind == "selective"
+    motif = results.param_names[0]
+    # The planted motif: its selective interval excludes 0 and holds the selective estimate.
+    assert 0 < ci.loc[motif, 0] < results.params_selective[motif] < ci.loc[motif, 1]
+    narrow = results.conf_int(0.2)
+    assert (narrow[0] >= ci[0] - 1e-12).all() and (narrow[1] <= ci[1] + 1e-12).all()
+    frame_ = results.summary_frame(0.1)
+    assert {"ci_lower_selective", "ci_upper_selective", "pvalue_selected_model", "coef_selective"} <= set(frame_)
     model = SelectiveMotifModel.from_formula("expr ~ motifs(seq, k=5) + gc", frame)
     split = model.fit(method="split", random_state=1, progress=False)
     ci = split.conf_int(0.1)
