@@ -91,21 +91,25 @@ def html_report(results, path: str | os.PathLike | None = None, title: str | Non
 
     settings = results.inference.settings
     info = results.sampler_info
-    motifs = results.motifs
+    motifs = results.summary_frame(0.05)
+    kind = results.interval_kind
     title = title or f"SEISM motifs for {results.model.endog_names}"
     parts = [f"<h1>{html.escape(title)}</h1>",
              f'<p class="sub">seism_stats {__version__}, {time.strftime("%Y-%m-%d %H:%M")}; '
              f"{results.nobs} sequences, formula <code>{html.escape(str(results.model.formula or ''))}</code></p>"]
 
     parts.append("<h2>Motifs</h2>")
-    columns = [c for c in ("kmer", "consensus", "refined_kmer", "score", "coef", "pvalue", "pvalue_mc_se",
+    columns = [c for c in ("kmer", "consensus", "refined_kmer", "score", "coef", "coef_selective",
+                           f"ci_lower_{kind}", f"ci_upper_{kind}", "pvalue", "pvalue_mc_se",
                            "pvalue_mc_upper", "pvalue_adj", "split_kmer", "pvalue_split", "pvalue_naive",
                            "match_id", "match_name", "match_pvalue")
                if c in motifs.columns]
     rows = [[name] + [motifs.loc[name, c] for c in columns] for name in motifs.index]
     parts.append(f'<div class="wide">{_table(rows, ["motif"] + columns, sortable=True, text_columns=4)}</div>')
     parts.append('<p class="sub">pvalue: selective (valid after selection); pvalue_split: data split; '
-                 "pvalue_naive: same data, NOT valid after selection, for contrast. Click a header to sort.</p>")
+                 "pvalue_naive: same data, NOT valid after selection, for contrast. coef: OLS coefficient in "
+                 f"the selected model; coef_selective and ci_*_{kind}: selective estimate and 95% interval "
+                 "(valid given the selection) where the fit was selective. Click a header to sort.</p>")
 
     for j, name in enumerate(motifs.index):
         row = motifs.loc[name]
@@ -115,7 +119,9 @@ def html_report(results, path: str | os.PathLike | None = None, title: str | Non
             images.append(f'<img alt="null distribution of {html.escape(name)}" src="{figure_png(results.plot_null(j))}">')
         pvals = (f"selective p = {_cell(row['pvalue'])} (MC s.e. {_cell(row['pvalue_mc_se'])}, "
                  f"95% MC bound {_cell(row['pvalue_mc_upper'])})<br>data split p = {_cell(row['pvalue_split'])} "
-                 f"({html.escape(str(row['split_kmer']) or '-')})<br>naive p = {_cell(row['pvalue_naive'])}")
+                 f"({html.escape(str(row['split_kmer']) or '-')})<br>naive p = {_cell(row['pvalue_naive'])}"
+                 f"<br>coefficient: OLS {_cell(row['coef'])}, selective {_cell(row['coef_selective'])}, "
+                 f"95% {kind} interval [{_cell(row[f'ci_lower_{kind}'])}, {_cell(row[f'ci_upper_{kind}'])}]")
         parts.append(f'<div class="motif">{"".join(images)}<div class="pvals"><b>{html.escape(name)}</b><br>'
                      f"grid k-mer {html.escape(str(row['kmer']))}, consensus {html.escape(str(row['consensus']))}"
                      f"<br>{pvals}</div></div>")

@@ -136,9 +136,9 @@ def _notes(results, alpha: float) -> list[str]:
     if kind == "selective" and results.n_selected:
         notes.append(f"coef sel. and [{alpha / 2:g}, {1 - alpha / 2:g}]: median-unbiased estimate and "
                      f"{1 - alpha:.0%} interval of each motif's coefficient in the selected model, valid "
-                     "given the same selection event (truncated-Gaussian pivot, Lee et al. 2016; sigma "
-                     "estimated from the selected model's residuals). They widen when a small change of "
-                     "the data would change the selection.")
+                     "given the same selection event (truncated-Gaussian pivot after Lee et al. 2016, "
+                     "residual length integrated out; sigma estimated from the selected model's "
+                     "residuals). They widen when a small change of the data would change the selection.")
         if s["null"] == "permutation":
             notes.append("[!] The intervals assume Gaussian noise; the p-values use the permutation null.")
     elif kind == "split" and results.n_selected:

@@ -24,6 +24,7 @@ FULL = {
     "speed_repeats": 3,
     "interval_datasets": 500,
     "interval_betas": [0.0, 0.25, 0.5, 0.75, 1.0, 1.5],
+    "interval_ns": [100, 400, 1000],
 }
 QUICK = {
     "calibration_datasets": 60,
@@ -35,6 +36,7 @@ QUICK = {
     "speed_repeats": 1,
     "interval_datasets": 40,
     "interval_betas": [0.0, 1.0],
+    "interval_ns": [100],
 }
 
 
@@ -127,6 +129,9 @@ def main(argv: list[str] | None = None) -> int:
             coverage.to_csv(out / "intervals_coverage.csv", index=False)
             intervals.figure(coverage).savefig(out / "intervals.png", dpi=120)
             print(coverage.to_string(index=False))
+            by_n = intervals.coverage_by_n(grid["interval_ns"], n, seed=args.seed + 5, jobs=args.jobs)
+            by_n.to_csv(out / "intervals_by_n.csv", index=False)
+            print(by_n.to_string(index=False))
         else:
             table, slopes = experiments.speed(grid["speed"], repeats=grid["speed_repeats"], seed=args.seed + 2)
             table.to_csv(out / "speed.csv", index=False)
