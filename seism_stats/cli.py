@@ -2,7 +2,7 @@
 
 Writes into ``--out``: ``report.html`` (a self-contained report: tables, logos,
 null distributions, settings), ``summary.txt`` and ``summary.html`` (the printed
-summary), ``motifs.csv`` (one row per motif), ``logos.png``, ``motifs.meme`` and
+summary), ``motifs.csv`` (one row per motif, with 95% intervals), ``logos.png``, ``motifs.meme`` and
 ``motifs.jaspar`` (refined PWMs), and ``settings.json`` (settings, the response
 column used, sampler diagnostics). Outputs are written to a staging folder and
 moved into place when all are done; errors are one line, exit code 2 (130 for
@@ -229,7 +229,7 @@ def _fit_into(args, out: Path, model_class, encode_sequences, read_fasta) -> Non
     (out / "summary.txt").write_text(summary.as_text() + "\n")
     (out / "summary.html").write_text(summary.as_html() + "\n")
     res.to_html(out / "report.html", title=f"SEISM motifs: {args.fasta or args.bed}")
-    res.motifs.to_csv(out / "motifs.csv")
+    res.summary_frame().to_csv(out / "motifs.csv")  # with the 95% intervals
     res.plot_motifs().savefig(out / "logos.png", dpi=120)
     if res.n_selected:
         res.to_meme(out / "motifs.meme")
