@@ -216,8 +216,8 @@ def _fit_into(args, out: Path, model_class, encode_sequences, read_fasta) -> Non
                                      lam=args.lam, pooling=args.pooling, revcomp=not args.no_revcomp)
     start = time.perf_counter()
     res = model.fit(method=args.method, n_samples=args.n_samples, burn_in=args.burn_in, thin=args.thin,
-                    n_chains=args.chains, random_state=args.seed, n_jobs=args.jobs, n_threads=args.threads,
-                    progress=not args.quiet)
+                    n_chains=args.chains, tail_draws=args.tail_draws, random_state=args.seed, n_jobs=args.jobs,
+                    n_threads=args.threads, progress=not args.quiet)
     seconds = time.perf_counter() - start
     if args.motif_db and res.n_selected:
         if not args.quiet:
@@ -313,6 +313,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--burn-in", type=int, default=50, help="unrecorded moves before each chain's first draw")
     p.add_argument("--thin", type=int, default=1, help="moves between recorded draws")
     p.add_argument("--chains", type=int, default=16, help="MCMC chains advanced in lockstep")
+    p.add_argument("--tail-draws", type=int, default=256,
+                   help="draws of the tail estimate for p-values at the floor 1/(B+1) (0: off)")
     p.add_argument("--jobs", type=int, default=1, help="processes for the chain groups (joblib)")
     p.add_argument("--threads", type=int, default=None, help="OpenMP threads of the kernels (default: all cores)")
     p.add_argument("--seed", type=int, default=None, help="random seed (default: a fresh one, recorded)")

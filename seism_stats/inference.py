@@ -42,6 +42,7 @@ from .pvalues import monte_carlo_pvalues
 from .refinement import RefinedMotif, WindowDesign, consensus, kmer_ppm, refine_motif
 from .replay import SelectionReplay
 from .selection import Selection, select_motifs
+from .tail import tail_pvalues
 from .sequences import encode_sequences
 from .walkers import walker_factory
 
@@ -51,6 +52,9 @@ NULLS = ("auto", "sphere", "permutation")
 #: blocks; blocks are what ``n_jobs`` spreads over processes, so results do not
 #: depend on ``n_jobs``.
 N_SAMPLER_BLOCKS = 4
+#: Motifs whose selective p-value is within this many resolutions 1/(B+1) of the
+#: floor get the Rao-Blackwellised tail estimate (and the summary's floor note).
+FLOOR_FACTOR = 2.0
 
 
 @dataclass(frozen=True)
@@ -85,6 +89,9 @@ class MotifInference:
         Conditional law of each motif's coefficient given the selection
         (:mod:`seism_stats.intervals`): selective intervals and estimates.
         Empty for ``method="split"/"naive"``.
+    pvalues_tail, pvalues_tail_se : ndarray (q,) or None
+        Rao-Blackwellised estimates of the selective p-values and their Monte-Carlo
+        errors, for the motifs at the floor (NaN for the others; :mod:`seism_stats.tail`).
     """
 
     settings: dict
@@ -100,6 +107,8 @@ class MotifInference:
     split: SplitTests | None
     seconds: dict = field(default_factory=dict)
     pivots: tuple = ()
+    pvalues_tail: np.ndarray | None = None
+    pvalues_tail_se: np.ndarray | None = None
 
     @property
     def k(self) -> int:
@@ -151,6 +160,9 @@ class MotifInference:
             return [m.ppm for m in self.refined]
         return [kmer_ppm(index, k) for k, index in (locate_cell(int(c), self.ks) for c in self.cells)]
 
+    def _or_nan(self, values) -> np.ndarray:
+        return np.full(self.n_selected, np.nan) if values is None else np.asarray(values, dtype=np.float64)
+
     def motif_table(self) -> pd.DataFrame:
         """One row per selected motif: k-mer, consensus, score, p-values side by side."""
         index = pd.Index([f"motif{j + 1}" for j in range(self.n_selected)], name="motif")
@@ -164,6 +176,8 @@ class MotifInference:
             "pvalue": self.pvalues,
             "pvalue_mc_se": self.pvalues_se,
             "pvalue_mc_upper": self.pvalues_upper,
+            "pvalue_tail": self._or_nan(self.pvalues_tail),
+            "pvalue_tail_se": self._or_nan(self.pvalues_tail_se),
             "split_kmer": self.split_kmers,
             "pvalue_split": self.pvalues_split,
             "pvalue_naive": self.naive.pvalues if self.naive.pvalues.size else np.full(self.n_selected, np.nan),
@@ -198,6 +212,7 @@ def selective_inference(
     mcmc_design: str = "tree",
     max_replays: int = 2_000_000,
     max_memory: float | None = None,
+    tail_draws: int = 256,
     split_fraction: float = 0.5,
     refine: bool = True,
     add_intercept: bool = True,
@@ -256,6 +271,11 @@ def selective_inference(
         Bytes the fit may plan to use; a fit whose estimate
         (:func:`~seism_stats.memory.estimate_fit_bytes`) is larger is refused before
         anything large is allocated. Default: 80% of the memory available now.
+    tail_draws : int
+        For motifs whose selective p-value sits at its floor ``1/(B+1)`` (sphere null),
+        draws of the Rao-Blackwellised tail estimate of the same p-value
+        (:mod:`seism_stats.tail`), which resolves p-values far below the floor with a
+        stated error. 0 turns it off.
     split_fraction : float
         Fraction of sequences used for selection in the data-split baseline.
     refine : bool
@@ -290,6 +310,7 @@ def selective_inference(
     lam = check_lam(lam)
     n_motifs = check_positive_int(n_motifs, "n_motifs")
     n_samples = check_positive_int(n_samples, "n_samples")
+    tail_draws = check_positive_int(tail_draws, "tail_draws", minimum=0)
     burn_in = check_positive_int(burn_in, "burn_in", minimum=0)
     thin = check_positive_int(thin, "thin")
     n_chains = check_positive_int(n_chains, "n_chains")
@@ -322,9 +343,8 @@ def selective_inference(
     # Seeds of the split and of each sampler block, drawn first so that they do
     # not depend on the method. The split's rows are drawn now: the selection's pass
     # over the feature norms also sums those of the split's selection rows.
-    split_rng, tree_rng, *block_rngs = [
-        np.random.default_rng(s)
-        for s in np.random.SeedSequence(rng.integers(0, 2**63, size=4)).spawn(2 + N_SAMPLER_BLOCKS)]
+    seeds = np.random.SeedSequence(rng.integers(0, 2**63, size=4))
+    split_rng, tree_rng, *block_rngs = [np.random.default_rng(s) for s in seeds.spawn(2 + N_SAMPLER_BLOCKS)]
     rows = split_rows(n, split_fraction, split_rng)
     features.share_norms_with(rows[0])
 
@@ -366,6 +386,15 @@ def selective_inference(
     timings["sampling"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
+    tail = None
+    if null_sample is not None and null == "sphere" and tail_draws:
+        floor = np.flatnonzero(pvalues <= FLOOR_FACTOR / (1.0 + null_sample.n_draws))
+        if floor.size:
+            tail = tail_pvalues(features, selection, basis, floor, int(tail_draws),
+                                np.random.default_rng(seeds.spawn(1)[0]), n_threads)
+    timings["tail"] = time.perf_counter() - clock
+
+    clock = time.perf_counter()
     stage("data split, naive OLS tests" + (" and selective intervals" if method in ("mcmc", "rejection") else ""))
     naive = naive_tests(features, y, design, selection.cells)
     split = split_tests(features, y, design, n_motifs, rows)
@@ -384,12 +413,14 @@ def selective_inference(
         "bracket": bracket if method == "mcmc" and null == "sphere" else None,
         "mcmc_design": mcmc_design if method == "mcmc" else None,
         "n_chains": n_chains if method == "mcmc" else N_SAMPLER_BLOCKS,
-        "max_replays": max_replays, "split_fraction": split_fraction, "refine": bool(refine),
+        "max_replays": max_replays, "tail_draws": int(tail_draws), "split_fraction": split_fraction,
+        "refine": bool(refine),
         "add_intercept": bool(add_intercept), "random_state": seed_repr, "n_threads": n_threads,
         "n_jobs": n_jobs, "backend": backend,
     }
     return MotifInference(settings, n, names, selection, refined, null_sample, pvalues, pvalues_se,
-                          pvalues_upper, naive, split, timings, pivots)
+                          pvalues_upper, naive, split, timings, pivots,
+                          None if tail is None else tail.pvalues, None if tail is None else tail.se)
 
 
 #: ``null="auto"`` switches a continuous response to the permutation null when a one-sided

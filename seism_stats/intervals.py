@@ -211,7 +211,7 @@ def motif_pivots(features, y: np.ndarray, covariate_basis: np.ndarray,
         plane, x_obs, z_obs, eta_norm = motif_plane(residual, columns, j)
         lines = _step_lines(features, event, plane)
         sigma = z_obs / np.sqrt(df_resid)
-        per_node = _event_segments(lines, sigma * nodes)
+        per_node = line_event_segments(lines, sigma * nodes)
         pivots.append(TruncatedGaussianPivot(
             np.vstack(per_node), np.repeat(np.arange(len(per_node)), [s.shape[0] for s in per_node]),
             node_log_weight, x_obs, z_obs, eta_norm, int(df_resid)))
@@ -258,7 +258,7 @@ def _step_lines(features, event, plane: np.ndarray) -> list[tuple[np.ndarray, in
     return lines
 
 
-def _event_segments(lines, zs: np.ndarray) -> list[np.ndarray]:
+def line_event_segments(lines, zs: np.ndarray) -> list[np.ndarray]:
     """Per ``z`` in ``zs``: ``(r, 2)`` segments of ``x`` where ``F + x eta_hat + z w_hat`` keeps the selection.
 
     At step s the selected cell wins iff ``|L_s| >= |L_c|`` for every cell c, with

@@ -177,7 +177,8 @@ class SelectiveMotifModel:
     def fit(self, method: str = "mcmc", *, n_samples: int = 2000, burn_in: int = 50, thin: int = 1,
             n_chains: int = 16, bracket: str = "exact", mcmc_design: str = "tree", null: str = "auto",
             split_fraction: float = 0.5, refine: bool = True,
-            max_replays: int = 2_000_000, max_memory: float | None = None, multitest_method: str = "fdr_bh",
+            max_replays: int = 2_000_000, max_memory: float | None = None, tail_draws: int = 256,
+            multitest_method: str = "fdr_bh",
             random_state: RandomStateLike = None, n_jobs: int = 1, n_threads: int | None = None,
             backend: str = "joblib", client=None, progress: bool = True) -> SelectiveMotifResults:
         """Select the motifs and compute their p-values.
@@ -188,7 +189,7 @@ class SelectiveMotifModel:
             Which p-values ``results.pvalues`` holds: selective (sampled by
             MCMC or rejection), data split, or naive (invalid after selection,
             for contrast). Split and naive p-values are always computed too.
-        n_samples, burn_in, thin, n_chains, bracket, mcmc_design, null, max_replays, max_memory
+        n_samples, burn_in, thin, n_chains, bracket, mcmc_design, null, max_replays, max_memory, tail_draws
             Sampler and resource settings (see :func:`seism_stats.selective_inference`). The default
             ``mcmc_design="tree"`` gives p-values exactly valid for every ``n_samples``.
         split_fraction : float
@@ -217,7 +218,7 @@ class SelectiveMotifModel:
             n_motifs=self.n_motifs, lam=self.lam, pooling=self.pooling, revcomp=self.revcomp,
             method=method, null=null, n_samples=n_samples, burn_in=burn_in, thin=thin,
             n_chains=n_chains, bracket=bracket, mcmc_design=mcmc_design, max_replays=max_replays,
-            max_memory=max_memory,
+            max_memory=max_memory, tail_draws=tail_draws,
             split_fraction=split_fraction,
             refine=refine, add_intercept=False, covariate_names=self.exog_names,
             random_state=random_state, n_threads=n_threads, n_jobs=n_jobs, backend=backend, client=client,

@@ -261,6 +261,21 @@ class SelectiveMotifResults:
         return self._series(self.inference.pvalues_upper, "MC 95% upper")
 
     @property
+    def pvalues_tail(self) -> pd.Series:
+        """Rao-Blackwellised estimates of the selective p-values below their floor ``1/(B+1)``.
+
+        Computed for the motifs whose rank p-value sits at its floor (NaN for the
+        others): an estimate of the same p-value, with the Monte-Carlo error in
+        :attr:`pvalues_tail_se` (:mod:`seism_stats.tail`).
+        """
+        return self._series(self.inference.motif_table()["pvalue_tail"].to_numpy(), "P tail (RB)")
+
+    @property
+    def pvalues_tail_se(self) -> pd.Series:
+        """Monte-Carlo standard errors of :attr:`pvalues_tail`."""
+        return self._series(self.inference.motif_table()["pvalue_tail_se"].to_numpy(), "P tail MC s.e.")
+
+    @property
     def pvalues_adjusted(self) -> pd.Series:
         """Motif p-values adjusted for the number of motifs (``multitest_method``, BH by default)."""
         p = self.motif_pvalues.to_numpy()

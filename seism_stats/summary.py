@@ -15,9 +15,8 @@ from statsmodels.iolib.summary import Summary
 from statsmodels.iolib.table import SimpleTable
 from statsmodels.iolib.tableformatting import fmt_2cols, fmt_params
 
-#: A selective p-value within this many Monte-Carlo resolutions 1/(B+1) of
-#: its floor is flagged in the notes.
-RESOLUTION_WARNING_FACTOR = 2.0
+from .inference import FLOOR_FACTOR
+
 #: Width of the wrapped notes under the tables.
 NOTE_WIDTH = 96
 
@@ -119,14 +118,24 @@ def _notes(results, alpha: float) -> list[str]:
                      "MC 95% up: Monte-Carlo upper bound of the p-value infinitely many draws would give.")
     if sample is not None and results.n_selected:
         resolution = 1.0 / (1.0 + sample.n_draws)
-        coarse = results.pvalues_selective.to_numpy() <= RESOLUTION_WARNING_FACTOR * resolution
+        coarse = results.pvalues_selective.to_numpy() <= FLOOR_FACTOR * resolution
+        tail = results.inference.motif_table()["pvalue_tail"].to_numpy()
+        tail_se = results.inference.motif_table()["pvalue_tail_se"].to_numpy()
+        resolved = coarse & np.isfinite(tail)
         if coarse.any():
             names = ", ".join(np.asarray(results.param_names)[coarse])
             bounds = ", ".join(f"p <= {u:.2g}" for u in results.inference.pvalues_upper[coarse])
             notes.append(f"[!] Monte-Carlo resolution: with B = {sample.n_draws} draws the smallest "
                          f"possible p-value is {resolution:.2g}; {names} sit(s) at or near that floor "
                          f"(95% Monte-Carlo bound: {bounds}). "
-                         "Increase n_samples to resolve smaller p-values.")
+                         + ("Below the floor, see the tail estimate." if resolved.any() else
+                            "Increase n_samples to resolve smaller p-values."))
+        if resolved.any():
+            values = ", ".join(f"{name}: p = {p:.3g} (MC s.e. {e:.2g})" for name, p, e in
+                               zip(np.asarray(results.param_names)[resolved], tail[resolved], tail_se[resolved]))
+            notes.append(f"Tail estimate below the floor (Rao-Blackwellised along each motif's direction, "
+                         f"{s.get('tail_draws')} draws; an estimate of the same selective p-value, not a "
+                         f"test exact at any B): {values}.")
         if results.method == "rejection" and sample.n_draws < s["n_samples"]:
             notes.append(f"[!] Rejection sampling ran out of replays: {sample.n_draws} of "
                          f"{s['n_samples']} draws. Use method='mcmc' or raise max_replays.")

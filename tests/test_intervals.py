@@ -43,7 +43,7 @@ def test_event_segments_are_exactly_the_replayed_event(seed):
         lines = intervals._step_lines(features, selection.event, plane)
         zs = z_obs * np.array([1.0, 0.9, 1.1])
         checked = []
-        for z, segments in zip(zs, intervals._event_segments(lines, zs)):
+        for z, segments in zip(zs, intervals.line_event_segments(lines, zs)):
             # Far and near the observation, and both sides of every segment end.
             ends = segments[np.isfinite(segments)]
             x = np.concatenate([x_obs + z_obs * rng.uniform(-0.5, 0.5, 200), x_obs * (1 + rng.normal(0, 0.01, 50)),
@@ -56,7 +56,7 @@ def test_event_segments_are_exactly_the_replayed_event(seed):
         checked = np.concatenate(checked)
         assert 0 < checked.sum() < checked.size  # the slices cross the event boundary
         # The observed point is in its own event.
-        observed = intervals._event_segments(lines, np.array([z_obs]))[0]
+        observed = intervals.line_event_segments(lines, np.array([z_obs]))[0]
         assert ((observed[:, 0] <= x_obs) & (x_obs <= observed[:, 1])).any()
 
 

@@ -154,6 +154,12 @@ def test_resolution_warning_in_summary(results):
     assert results.motif_pvalues.iloc[0] == pytest.approx(1 / (1 + results.sampler_info["draws"]))
     notes = " ".join(results.summary().extra_txt.split())
     assert "Monte-Carlo resolution" in notes and "motifs(seq)[GATTA]" in notes
+    # Below the floor: the Rao-Blackwellised tail estimate, with its Monte-Carlo error.
+    floor = 1 / (1 + results.sampler_info["draws"])
+    tail, tail_se = results.pvalues_tail.iloc[0], results.pvalues_tail_se.iloc[0]
+    assert 0 < tail < floor and 0 < tail_se
+    assert "Tail estimate below the floor" in notes and f"{tail:.3g}" in notes
+    assert "pvalue_tail" in results.motifs.columns
 
 
 def test_plots_return_figures(results):

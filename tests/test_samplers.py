@@ -238,3 +238,55 @@ def test_rejection_budget_warns_and_uses_what_was_accepted():
                                      max_replays=4096, random_state=0)
     assert 0 < result.null_sample.n_draws < 10_000
     assert 0 < result.pvalues[0] <= 1
+
+
+# -- tail estimates below the floor (seism_stats.tail) ---------------------------------------
+
+def _tail_problem(seed=5, beta=1.1, n_motifs=1):
+    from seism_stats._validation import residual_basis
+    from seism_stats.features import grid_features
+    from seism_stats.selection import select_motifs
+    from seism_stats.sequences import encode_sequences
+    from simulations.data import simulate_dataset
+
+    data = simulate_dataset(80, 20, consensus="GAT", beta=beta, random_state=seed)
+    features = grid_features(encode_sequences(data.sequences), [3], 1.0, "sum", revcomp=True)
+    basis = residual_basis(np.ones((80, 1)))
+    return data, features, basis, select_motifs(features, data.y, basis, n_motifs)
+
+
+def test_tail_circle_event_is_exactly_the_replayed_event():
+    from seism_stats.replay import SelectionReplay
+    from seism_stats.tail import circle_segments
+
+    _, features, basis, selection = _tail_problem(n_motifs=2)
+    replay = SelectionReplay(features, selection.event)
+    u = selection.unit_residual
+    numerators, coefficients = replay.numerators(u[None])[0], replay.coefficients(u[None])[0]
+    rng = np.random.default_rng(0)
+    for j in range(2):
+        q = selection.event.basis[:, j]
+        d = u - coefficients[j] * q
+        d /= np.linalg.norm(d)
+        segments = circle_segments(selection, numerators, coefficients, j)
+        ends = segments[np.isfinite(segments)]
+        x = np.concatenate([rng.standard_t(3, 300), ends * (1 + 1e-7), ends * (1 - 1e-7)])
+        points = (x[:, None] * q[None] + d[None]) / np.sqrt(1 + x[:, None] ** 2)
+        accepted, _ = replay.check_points(points)
+        inside = ((x[:, None] >= segments[:, 0]) & (x[:, None] <= segments[:, 1])).any(axis=1)
+        np.testing.assert_array_equal(accepted, inside)
+        assert 0 < accepted.sum() < accepted.size
+
+
+def test_tail_estimate_agrees_with_long_rejection_sampling():
+    from seism_stats.inference import selective_inference
+    from seism_stats.tail import tail_pvalues
+
+    data, features, basis, selection = _tail_problem()
+    exact = selective_inference(data.sequences, data.y, k=3, n_motifs=1, method="rejection", n_samples=30000,
+                                refine=False, random_state=5)
+    estimate = tail_pvalues(features, selection, basis, [0], 256, np.random.default_rng(1))
+    assert 0.002 < exact.pvalues[0] < 0.05
+    gap = abs(estimate.pvalues[0] - exact.pvalues[0])
+    assert gap < 3 * np.hypot(estimate.se[0], exact.pvalues_se[0]), (estimate, exact.pvalues, exact.pvalues_se)
+    assert estimate.n_draws == 256 and 0 < estimate.se[0] < estimate.pvalues[0]
