@@ -13,7 +13,7 @@ excluded from the grid). Ties go to the lowest cell index, as numpy.argmax.
 """
 
 from cython.parallel cimport prange
-from libc.math cimport M_PI, acos, atan, atan2, cos, sin, sqrt
+from libc.math cimport INFINITY, M_PI, acos, atan, atan2, cos, sin, sqrt
 from libc.stdint cimport int64_t, uint8_t
 
 import numpy as np
@@ -305,3 +305,61 @@ cdef void _target_row(const double[:, ::1] num_u, const double[:, ::1] num_v, Py
     _combine_coefs(coef_u, coef_v, r, cs, sn, q, c)
     for j in range(q):
         stats[out, j] = _step_score(num_u, num_v, r, cs, sn, A, c, inv_den, j, cells[j])
+
+
+cdef void _side_bounds(const double[:, ::1] lines, Py_ssize_t selected, double sign, double z,
+                       double* lo, double* hi) noexcept nogil:
+    """Ends of the x-interval where ``sign * L_s(x) >= |L_c(x)|`` for every cell (empty: hi <= lo).
+
+    ``L_c(x) = lines[0, c] + lines[1, c] x + lines[2, c] z``; each constraint
+    ``sign L_s -/+ L_c >= 0`` is a half-line in x.
+    """
+    cdef double own_a = sign * (lines[0, selected] + lines[2, selected] * z)
+    cdef double own_c = sign * lines[1, selected]
+    cdef double low = -INFINITY, high = INFINITY
+    cdef double la, lc, a, c, root
+    cdef Py_ssize_t cell, side
+    for cell in range(-1, lines.shape[1]):
+        if cell < 0:  # the side itself: sign * L_s >= 0
+            la = 0.0
+            lc = 0.0
+        else:
+            la = lines[0, cell] + lines[2, cell] * z
+            lc = lines[1, cell]
+        for side in range(2):
+            if side == 0:
+                a = own_a - la
+                c = own_c - lc
+            else:
+                a = own_a + la
+                c = own_c + lc
+            if c > 0:
+                root = -a / c
+                if root > low:
+                    low = root
+            elif c < 0:
+                root = -a / c
+                if root < high:
+                    high = root
+            elif a < 0:
+                high = -INFINITY
+    lo[0] = low
+    hi[0] = high
+
+
+def side_bounds(const double[:, ::1] lines, Py_ssize_t selected, double sign, const double[::1] zs,
+                int n_threads=1):
+    """For every ``z`` in ``zs``: ``lo, hi`` of the x-interval where ``sign * L_s >= |L_c|`` for all cells.
+
+    Used by :func:`seism_stats.intervals.line_event_segments` (selective
+    intervals) and the tail estimate; max and min are exact, so the result does
+    not depend on the number of threads.
+    """
+    cdef Py_ssize_t n = zs.shape[0], i
+    lo = np.empty(n, dtype=np.float64)
+    hi = np.empty(n, dtype=np.float64)
+    cdef double[::1] lo_view = lo
+    cdef double[::1] hi_view = hi
+    for i in prange(n, nogil=True, num_threads=n_threads, schedule="static"):
+        _side_bounds(lines, selected, sign, zs[i], &lo_view[i], &hi_view[i])
+    return lo, hi

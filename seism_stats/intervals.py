@@ -71,6 +71,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import optimize, special, stats
 
+from . import _replay
 from .selection import Selection, residualize
 
 #: Bracketing steps, doubling from one OLS standard error, before an end is declared infinite.
@@ -80,8 +81,6 @@ MAX_BRACKET_DOUBLINGS = 60
 Z_PANELS = 16
 Z_POINTS_PER_PANEL = 8
 CHI_TAIL = 1e-10
-#: Elements of one block of (z nodes x constraints) when the event's ends are computed.
-ROOT_CHUNK_ELEMENTS = 1 << 22
 
 
 @dataclass(frozen=True)
@@ -247,14 +246,24 @@ def _residual_length_nodes(df: int) -> tuple[np.ndarray, np.ndarray]:
     return nodes, log_weights + stats.chi.logpdf(nodes, df)
 
 
+def step_cells(event, s: int) -> tuple[np.ndarray, int]:
+    """Cells that compete at step s (in the grid, with a residual feature) and the selected one's position.
+
+    The others score 0 whatever the response, so they never constrain the event.
+    """
+    cells = np.flatnonzero(event.inv_den[s] > 0)
+    return cells, int(np.searchsorted(cells, event.cells[s]))
+
+
 def _step_lines(features, event, plane: np.ndarray) -> list[tuple[np.ndarray, int]]:
-    """Per step, ``<g_c, v> / sqrt(d_c)`` for the three plane vectors ``v`` and every cell."""
+    """Per step, ``<g_c, v> / sqrt(d_c)`` for the three plane vectors ``v`` and the competing cells."""
     numerators = features.project(plane)  # (3, G): <phi_c, v>
     coefficients = plane @ event.basis  # (3, q): <q_m, v>
     lines = []
-    for s, cell in enumerate(event.cells):
-        step = numerators - coefficients[:, :s] @ event.cross[:, :s].T
-        lines.append((step * np.sqrt(event.inv_den[s])[None, :], int(cell)))
+    for s in range(event.n_selected):
+        cells, selected = step_cells(event, s)
+        step = numerators[:, cells] - coefficients[:, :s] @ event.cross[cells, :s].T
+        lines.append((step * np.sqrt(event.inv_den[s, cells])[None, :], selected))
     return lines
 
 
@@ -281,28 +290,8 @@ def line_event_segments(lines, zs: np.ndarray) -> list[np.ndarray]:
 def _side_interval(step_lines: np.ndarray, selected: int, sign: float,
                    zs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Ends ``lo(z), hi(z)`` of the x-interval where ``sign * L_s >= |L_c|`` for every cell (empty: hi <= lo)."""
-    own = sign * step_lines[:, selected]
-    # Constraints A0 + A2 z + C x >= 0: the side itself, then minus and plus every cell.
-    a0 = np.concatenate([[own[0]], own[0] - step_lines[0], own[0] + step_lines[0]])
-    a2 = np.concatenate([[own[2]], own[2] - step_lines[2], own[2] + step_lines[2]])
-    c = np.concatenate([[own[1]], own[1] - step_lines[1], own[1] + step_lines[1]])
-    lo = np.full(zs.shape, -np.inf)
-    hi = np.full(zs.shape, np.inf)
-    flat = c == 0
-    with np.errstate(divide="ignore", invalid="ignore"):
-        p, q = -a0 / c, -a2 / c  # root = p + q z
-    chunk = max(1, ROOT_CHUNK_ELEMENTS // max(1, c.size))
-    for start in range(0, zs.size, chunk):
-        z = zs[start:start + chunk, None]
-        part = slice(start, start + chunk)
-        if (c > 0).any():
-            lo[part] = (p[c > 0] + q[c > 0] * z).max(axis=1)
-        if (c < 0).any():
-            hi[part] = (p[c < 0] + q[c < 0] * z).min(axis=1)
-        if flat.any():
-            violated = ((a0[flat] + a2[flat] * z) < 0).any(axis=1)
-            hi[part] = np.where(violated, -np.inf, hi[part])
-    return lo, hi
+    return _replay.side_bounds(np.ascontiguousarray(step_lines, dtype=np.float64), int(selected), float(sign),
+                               np.ascontiguousarray(zs, dtype=np.float64))
 
 
 def _intersect(first: np.ndarray, second: np.ndarray) -> np.ndarray:

@@ -35,7 +35,7 @@ import numpy as np
 from scipy import special
 
 from .diagnostics import effective_sample_size
-from .intervals import line_event_segments
+from .intervals import line_event_segments, step_cells
 from .replay import SelectionReplay
 from .selection import Selection
 from .walkers import walker_factory
@@ -147,12 +147,13 @@ def circle_segments(selection: Selection, numerators: np.ndarray, coefficients: 
     along = float(coefficients[j])  # <q_j, u>
     across = np.sqrt(max(1.0 - along * along, 1e-300))
     lines = []
-    for s, cell in enumerate(event.cells):
-        scale = np.sqrt(event.inv_den[s])
-        on_u = numerators - event.cross[:, :s] @ coefficients[:s]  # step-s numerators of u
-        on_q = event.cross[:, j] if s <= j else np.zeros_like(on_u)  # ... of q_j
+    for s in range(event.n_selected):
+        cells, selected = step_cells(event, s)
+        scale = np.sqrt(event.inv_den[s, cells])
+        on_u = numerators[cells] - event.cross[cells, :s] @ coefficients[:s]  # step-s numerators of u
+        on_q = event.cross[cells, j] if s <= j else np.zeros_like(on_u)  # ... of q_j
         on_d = (on_u - along * on_q) / across  # ... of d
-        lines.append((np.vstack([on_d * scale, on_q * scale, np.zeros_like(on_u)]), int(cell)))
+        lines.append((np.vstack([on_d * scale, on_q * scale, np.zeros_like(on_u)]), selected))
     return line_event_segments(lines, np.zeros(1))[0]
 
 
