@@ -21,9 +21,10 @@ from simulations import intervals as interval_sim
 from simulations.data import simulate_dataset
 
 
-def _selected(seed, n=150, k=4, n_motifs=2, beta=0.4):
-    data = simulate_dataset(n, 30, consensus="GATTA"[:k], beta=beta, covariate=0.5, random_state=seed)
-    features = grid_features(encode_sequences(data.sequences), [k], 1.0, "sum", revcomp=True)
+def _selected(seed, n=150, k=4, n_motifs=2, beta=0.4, pooling="sum"):
+    data = simulate_dataset(n, 30, consensus="GATTA"[:max(np.atleast_1d(k))], beta=beta, covariate=0.5,
+                            random_state=seed)
+    features = grid_features(encode_sequences(data.sequences), list(np.atleast_1d(k)), 1.0, pooling, revcomp=True)
     basis = residual_basis(check_covariates(data.covariates, n, True))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -31,9 +32,9 @@ def _selected(seed, n=150, k=4, n_motifs=2, beta=0.4):
     return data, features, basis, selection
 
 
-@pytest.mark.parametrize("seed", [0, 1, 2])
-def test_event_segments_are_exactly_the_replayed_event(seed):
-    data, features, basis, selection = _selected(seed)
+@pytest.mark.parametrize("seed, k, pooling", [(0, 4, "sum"), (1, 4, "sum"), (2, 4, "max"), (3, [3, 4], "sum")])
+def test_event_segments_are_exactly_the_replayed_event(seed, k, pooling):
+    data, features, basis, selection = _selected(seed, k=k, pooling=pooling)
     replay = SelectionReplay(features, selection.event)
     residual = residualize(data.y, basis)
     columns = [residualize(features.column(int(c)), basis) for c in selection.cells]
