@@ -131,3 +131,37 @@ def test_coverage_large_run():
     selective = table[table["method"] == "selective"]
     assert (selective["coverage"] >= 0.93).all(), selective
     assert (table[(table["method"] == "naive") & (table["beta"] == 0.0)]["coverage"] < 0.5).all()
+
+
+def _side_bounds_numpy(lines, selected, sign, zs):
+    """Plain numpy twin of the Cython kernel ``_replay.side_bounds``."""
+    lo, hi = [], []
+    for z in zs:
+        own_a = sign * (lines[0, selected] + lines[2, selected] * z)
+        own_c = sign * lines[1, selected]
+        la = np.concatenate([[0.0], lines[0] + lines[2] * z])
+        lc = np.concatenate([[0.0], lines[1]])
+        a = np.concatenate([own_a - la, own_a + la])
+        c = np.concatenate([own_c - lc, own_c + lc])
+        with np.errstate(divide="ignore", invalid="ignore"):
+            root = -a / c
+        lo.append(root[c > 0].max() if (c > 0).any() else -np.inf)
+        empty = ((c == 0) & (a < 0)).any()
+        hi.append(-np.inf if empty else (root[c < 0].min() if (c < 0).any() else np.inf))
+    return np.array(lo), np.array(hi)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_side_bounds_kernel_matches_its_numpy_twin(seed):
+    from seism_stats import _replay
+
+    rng = np.random.default_rng(seed)
+    lines = rng.normal(size=(3, 500))
+    lines[:, 7] = [0.0, 0.0, 0.0]  # a cell out of the grid: no constraint
+    lines[1, 11] = lines[1, 3]  # a flat constraint (c == 0) on one side
+    zs = rng.uniform(0.5, 2.0, 17)
+    for sign in (1.0, -1.0):
+        got = _replay.side_bounds(lines, 3, sign, zs, 2)
+        want = _side_bounds_numpy(lines, 3, sign, zs)
+        np.testing.assert_array_equal(got[0], want[0])
+        np.testing.assert_array_equal(got[1], want[1])
