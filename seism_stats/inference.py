@@ -55,6 +55,8 @@ N_SAMPLER_BLOCKS = 4
 #: Motifs whose selective p-value is within this many resolutions 1/(B+1) of the
 #: floor get the Rao-Blackwellised tail estimate (and the summary's floor note).
 FLOOR_FACTOR = 2.0
+#: A floor 1/(B+1) above 0.01 is not a resolution problem: no tail estimate below this many draws.
+MIN_TAIL_DRAWS = 99
 
 
 @dataclass(frozen=True)
@@ -387,7 +389,7 @@ def selective_inference(
 
     clock = time.perf_counter()
     tail = None
-    if null_sample is not None and null == "sphere" and tail_draws:
+    if null_sample is not None and null == "sphere" and tail_draws and null_sample.n_draws >= MIN_TAIL_DRAWS:
         floor = np.flatnonzero(pvalues <= FLOOR_FACTOR / (1.0 + null_sample.n_draws))
         if floor.size:
             tail = tail_pvalues(features, selection, basis, floor, int(tail_draws),
@@ -413,7 +415,8 @@ def selective_inference(
         "bracket": bracket if method == "mcmc" and null == "sphere" else None,
         "mcmc_design": mcmc_design if method == "mcmc" else None,
         "n_chains": n_chains if method == "mcmc" else N_SAMPLER_BLOCKS,
-        "max_replays": max_replays, "tail_draws": int(tail_draws), "split_fraction": split_fraction,
+        "max_replays": max_replays, "tail_draws": int(tail_draws),
+        "tail_draws_used": 0 if tail is None else tail.n_draws, "split_fraction": split_fraction,
         "refine": bool(refine),
         "add_intercept": bool(add_intercept), "random_state": seed_repr, "n_threads": n_threads,
         "n_jobs": n_jobs, "backend": backend,

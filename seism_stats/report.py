@@ -101,6 +101,7 @@ def html_report(results, path: str | os.PathLike | None = None, title: str | Non
     parts.append("<h2>Motifs</h2>")
     columns = [c for c in ("kmer", "consensus", "refined_kmer", "score", "coef", "coef_selective",
                            f"ci_lower_{kind}", f"ci_upper_{kind}", "pvalue", "pvalue_mc_se",
+                           "pvalue_tail", "pvalue_tail_se",
                            "pvalue_mc_upper", "pvalue_adj", "split_kmer", "pvalue_split", "pvalue_naive",
                            "match_id", "match_name", "match_pvalue")
                if c in motifs.columns]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -10,7 +11,7 @@ from scipy import stats
 from statsmodels.stats.multitest import multipletests
 
 from .inference import MotifInference
-from .intervals import selective_intervals
+from .intervals import MIN_INTERVAL_DF, selective_intervals
 from .persistence import load_results, save_results
 
 SELECTIVE_METHODS = ("mcmc", "rejection")
@@ -308,6 +309,12 @@ class SelectiveMotifResults:
         return self._series(values, "P>|t| (selected model)")
 
     @property
+    def few_interval_df(self) -> bool:
+        """True when the selective intervals rest on fewer than ``MIN_INTERVAL_DF`` residual degrees of freedom."""
+        pivots = self.inference.pivots
+        return bool(pivots) and pivots[0].df_resid < MIN_INTERVAL_DF
+
+    @property
     def interval_kind(self) -> str:
         """Which motif intervals :meth:`conf_int` gives: ``selective``, ``split`` or ``naive``."""
         if self.method == "naive":
@@ -329,8 +336,7 @@ class SelectiveMotifResults:
 
         :attr:`interval_kind` says which of these the motif rows are.
         """
-        if not 0 < alpha < 1:
-            raise ValueError(f"alpha must be in (0, 1), got {alpha}")
+        alpha = check_alpha(alpha)
         q = self.n_selected
         motifs = np.full((q, 2), np.nan)
         kind = self.interval_kind
@@ -339,6 +345,11 @@ class SelectiveMotifResults:
                 motifs = _t_intervals(self.inference.naive, alpha)
         elif kind == "selective":
             motifs = selective_intervals(self.inference.pivots, alpha)
+            if self.few_interval_df:
+                warnings.warn(f"selective intervals with {self.inference.pivots[0].df_resid} residual degrees of "
+                              f"freedom (< {MIN_INTERVAL_DF}): sigma is estimated from the selected model, which "
+                              "the selection biases low, so these intervals can be too short", UserWarning,
+                              stacklevel=2)
         elif self.inference.split is not None:
             tests = _t_intervals(self.inference.split.tests, alpha)
             m = min(q, tests.shape[0])
@@ -416,7 +427,9 @@ class SelectiveMotifResults:
         """
         frame = self.motifs.copy()
         frame.insert(frame.columns.get_loc("coef") + 1, "std_err", self.motif_bse.to_numpy())
-        ci = self.conf_int(alpha).loc[self.param_names]
+        with warnings.catch_warnings():  # the summary's notes say it
+            warnings.simplefilter("ignore", UserWarning)
+            ci = self.conf_int(alpha).loc[self.param_names]
         kind = self.interval_kind
         frame[f"ci_lower_{kind}"] = ci[0].to_numpy()
         frame[f"ci_upper_{kind}"] = ci[1].to_numpy()
@@ -508,7 +521,18 @@ class SelectiveMotifResults:
             object.__setattr__(inference.split, "test_rows", np.zeros(0, dtype=np.int64))
 
 
+def check_alpha(alpha) -> float:
+    """``alpha`` as a float strictly between 0 and 1, or a clear error."""
+    if isinstance(alpha, (bool, np.bool_)) or not isinstance(alpha, (int, float, np.integer, np.floating)) \
+            and not (isinstance(alpha, np.ndarray) and alpha.ndim == 0):
+        raise TypeError(f"alpha must be a number in (0, 1), got {type(alpha).__name__} {alpha!r}")
+    alpha = float(alpha)
+    if not 0 < alpha < 1:
+        raise ValueError(f"alpha must be in (0, 1), got {alpha}")
+    return alpha
+
+
 def _t_intervals(tests, alpha: float) -> np.ndarray:
     """Two-sided t intervals ``params -/+ t_(1-alpha/2, df) * bse`` (OLS motif tests or a whole OLSFit)."""
-    half = stats.t.ppf(1 - alpha / 2, tests.df_resid) * tests.bse
+    half = stats.t.isf(alpha / 2, tests.df_resid) * tests.bse  # isf: exact for tiny alpha, unlike ppf(1 - a)
     return np.column_stack([tests.params - half, tests.params + half])

@@ -9,6 +9,7 @@ p-values side by side; notes warn about coarse Monte-Carlo resolution.
 from __future__ import annotations
 
 import textwrap
+import warnings
 
 import numpy as np
 from statsmodels.iolib.summary import Summary
@@ -26,8 +27,9 @@ class MotifSummary(Summary):
 
     def as_latex(self) -> str:
         latex = "\n".join(table.as_latex_tabular() for table in self.tables)
-        if self.extra_txt is not None:  # as statsmodels' Summary.as_latex
-            latex = latex + "\n\n" + self.extra_txt.replace("\n", " \\newline\n ")
+        if self.extra_txt is not None:  # as statsmodels' Summary.as_latex, with LaTeX's special characters escaped
+            notes = self.extra_txt.replace("%", "\\%").replace("#", "\\#")
+            latex = latex + "\n\n" + notes.replace("\n", " \\newline\n ")
         return latex
 
 
@@ -78,7 +80,9 @@ def _header(results) -> SimpleTable:
 
 def _motif_table(results, alpha: float) -> SimpleTable:
     motifs = results.motifs
-    ci = results.conf_int(alpha).loc[results.param_names].to_numpy()
+    with warnings.catch_warnings():  # the notes say it
+        warnings.simplefilter("ignore", UserWarning)
+        ci = results.conf_int(alpha).loc[results.param_names].to_numpy()
     low, high = f"[{alpha / 2:g}", f"{1 - alpha / 2:g}]"
     headers = ["kmer", "consensus", "score", "coef", "coef sel.", low, high, "P>T sel.", "MC s.e.", "MC 95% up",
                f"P {results.multitest_method}", "split kmer", "P split", "P naive"]
@@ -128,14 +132,15 @@ def _notes(results, alpha: float) -> list[str]:
             notes.append(f"[!] Monte-Carlo resolution: with B = {sample.n_draws} draws the smallest "
                          f"possible p-value is {resolution:.2g}; {names} sit(s) at or near that floor "
                          f"(95% Monte-Carlo bound: {bounds}). "
-                         + ("Below the floor, see the tail estimate." if resolved.any() else
+                         + ("See the tail estimate below." if resolved.any() else
                             "Increase n_samples to resolve smaller p-values."))
         if resolved.any():
             values = ", ".join(f"{name}: p = {p:.3g} (MC s.e. {e:.2g})" for name, p, e in
                                zip(np.asarray(results.param_names)[resolved], tail[resolved], tail_se[resolved]))
-            notes.append(f"Tail estimate below the floor (Rao-Blackwellised along each motif's direction, "
-                         f"{s.get('tail_draws')} draws; an estimate of the same selective p-value, not a "
-                         f"test exact at any B): {values}.")
+            notes.append(f"Tail estimate for the motifs at the floor (Rao-Blackwellised along each motif's "
+                         f"direction, {s.get('tail_draws_used')} draws; an estimate of the same selective "
+                         f"p-value, not a test exact at any B; its s.e. can understate the error when the "
+                         f"estimate is dominated by a few draws): {values}.")
         if results.method == "rejection" and sample.n_draws < s["n_samples"]:
             notes.append(f"[!] Rejection sampling ran out of replays: {sample.n_draws} of "
                          f"{s['n_samples']} draws. Use method='mcmc' or raise max_replays.")
@@ -150,6 +155,10 @@ def _notes(results, alpha: float) -> list[str]:
                      "residuals). They widen when a small change of the data would change the selection.")
         if s["null"] == "permutation":
             notes.append("[!] The intervals assume Gaussian noise; the p-values use the permutation null.")
+        if results.few_interval_df:
+            notes.append(f"[!] Only {results.inference.pivots[0].df_resid} residual degrees of freedom: sigma "
+                         "is estimated from the selected model, which the selection biases low, so the "
+                         "intervals can be too short.")
     elif kind == "split" and results.n_selected:
         notes.append(f"[{alpha / 2:g}, {1 - alpha / 2:g}]: OLS intervals on the held-out sequences for the "
                      "split's motifs (see 'split kmer').")

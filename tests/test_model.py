@@ -158,7 +158,7 @@ def test_resolution_warning_in_summary(results):
     floor = 1 / (1 + results.sampler_info["draws"])
     tail, tail_se = results.pvalues_tail.iloc[0], results.pvalues_tail_se.iloc[0]
     assert 0 < tail < floor and 0 < tail_se
-    assert "Tail estimate below the floor" in notes and f"{tail:.3g}" in notes
+    assert "Tail estimate for the motifs at the floor" in notes and f"{tail:.3g}" in notes
     assert "pvalue_tail" in results.motifs.columns
 
 
