@@ -139,8 +139,9 @@ def _notes(results, alpha: float) -> list[str]:
                                zip(np.asarray(results.param_names)[resolved], tail[resolved], tail_se[resolved]))
             notes.append(f"Tail estimate for the motifs at the floor (Rao-Blackwellised along each motif's "
                          f"direction, {s.get('tail_draws_used')} draws; an estimate of the same selective "
-                         f"p-value, not a test exact at any B; its s.e. can understate the error when the "
-                         f"estimate is dominated by a few draws): {values}.")
+                         f"p-value, not a test exact at any B; below about 1e-8 read it as an order of "
+                         f"magnitude: there a few rare draws carry the mean, and the s.e. understates the "
+                         f"error): {values}.")
         if results.method == "rejection" and sample.n_draws < s["n_samples"]:
             notes.append(f"[!] Rejection sampling ran out of replays: {sample.n_draws} of "
                          f"{s['n_samples']} draws. Use method='mcmc' or raise max_replays.")
