@@ -321,7 +321,7 @@ class SelectiveMotifResults:
             return "naive"
         return "selective" if self.inference.pivots else "split"
 
-    def conf_int(self, alpha: float = 0.05) -> pd.DataFrame:
+    def conf_int(self, alpha: float = 0.05, cols=None) -> pd.DataFrame:
         """Confidence intervals of every term: the valid ones the method has.
 
         * Covariates: OLS intervals in the selected model on the full data.
@@ -334,7 +334,8 @@ class SelectiveMotifResults:
         * Motifs, ``method="naive"``: OLS intervals on the full data (not valid after
           selection).
 
-        :attr:`interval_kind` says which of these the motif rows are.
+        :attr:`interval_kind` says which of these the motif rows are. ``cols``, as in
+        statsmodels, keeps only the terms at those positions (or with those names).
         """
         alpha = check_alpha(alpha)
         q = self.n_selected
@@ -357,8 +358,17 @@ class SelectiveMotifResults:
         p = len(self.exog_names)
         full = self._full_fit
         covariates = _t_intervals(full, alpha)[:p] if full is not None else np.full((p, 2), np.nan)
-        return pd.DataFrame(np.vstack([covariates, motifs]),
-                            index=pd.Index(self.exog_names + self.param_names, name="term"), columns=[0, 1])
+        table = pd.DataFrame(np.vstack([covariates, motifs]),
+                             index=pd.Index(self.exog_names + self.param_names, name="term"), columns=[0, 1])
+        if cols is None:
+            return table
+        cols = [cols] if np.isscalar(cols) else list(cols)
+        if all(isinstance(c, str) for c in cols):
+            unknown = [c for c in cols if c not in table.index]
+            if unknown:
+                raise KeyError(f"conf_int: no term named {unknown}; terms are {list(table.index)}")
+            return table.loc[cols]
+        return table.iloc[[int(c) for c in cols]]
 
     # -- tables -------------------------------------------------------------------------
     @property

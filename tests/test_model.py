@@ -113,6 +113,8 @@ def test_conf_int_where_defined(results, frame):
     motif = results.param_names[0]
     # The planted motif: its selective interval excludes 0 and holds the selective estimate.
     assert 0 < ci.loc[motif, 0] < results.params_selective[motif] < ci.loc[motif, 1]
+    pd.testing.assert_frame_equal(results.conf_int(cols=[0, 2]), ci.iloc[[0, 2]])  # statsmodels' cols
+    pd.testing.assert_frame_equal(results.conf_int(cols=[motif]), ci.loc[[motif]])
     narrow = results.conf_int(0.2)
     assert (narrow[0] >= ci[0] - 1e-12).all() and (narrow[1] <= ci[1] + 1e-12).all()
     frame_ = results.summary_frame(0.1)
