@@ -165,6 +165,11 @@ class MotifInference:
     def _or_nan(self, values) -> np.ndarray:
         return np.full(self.n_selected, np.nan) if values is None else np.asarray(values, dtype=np.float64)
 
+    @property
+    def coef_selective(self) -> np.ndarray:
+        """Median-unbiased selective estimates (NaN without pivots)."""
+        return selective_estimates(self.pivots) if self.pivots else np.full(self.n_selected, np.nan)
+
     def motif_table(self) -> pd.DataFrame:
         """One row per selected motif: k-mer, consensus, score, p-values side by side."""
         index = pd.Index([f"motif{j + 1}" for j in range(self.n_selected)], name="motif")
@@ -174,7 +179,7 @@ class MotifInference:
             "score": self.selection.scores,
             "statistic": self.selection.statistics,
             "coef": self.naive.params if self.naive.params.size else np.full(self.n_selected, np.nan),
-            "coef_selective": selective_estimates(self.pivots) if self.pivots else np.full(self.n_selected, np.nan),
+            "coef_selective": self.coef_selective,
             "pvalue": self.pvalues,
             "pvalue_mc_se": self.pvalues_se,
             "pvalue_mc_upper": self.pvalues_upper,

@@ -150,8 +150,8 @@ class TruncatedGaussianPivot:
         standard = (self.segments - b * self.eta_norm) / self.sigma
         observed = (self.x_obs - b * self.eta_norm) / self.sigma
         weight = self.node_log_weight[self.segment_node]
-        below = _log_normal_masses(standard[:, 0], np.minimum(standard[:, 1], observed))
-        above = _log_normal_masses(np.maximum(standard[:, 0], observed), standard[:, 1])
+        below = log_interval_masses(standard[:, 0], np.minimum(standard[:, 1], observed), special.log_ndtr)
+        above = log_interval_masses(np.maximum(standard[:, 0], observed), standard[:, 1], special.log_ndtr)
         return float(special.logsumexp(weight + below)), float(special.logsumexp(weight + above))
 
     def log_odds(self, b: float) -> float:
@@ -228,7 +228,7 @@ def motif_pivots(features, y: np.ndarray, covariate_basis: np.ndarray,
     pivots = []
     for j in range(q):
         plane, x_obs, z_obs, eta_norm = motif_plane(residual, columns, j)
-        lines = _step_lines(features, event, plane)
+        lines = step_lines(event, features.project(plane), plane @ event.basis)
         sigma = z_obs / np.sqrt(df_resid)
         per_node = line_event_segments(lines, sigma * nodes)
         pivots.append(TruncatedGaussianPivot(
@@ -275,10 +275,12 @@ def step_cells(event, s: int) -> tuple[np.ndarray, int]:
     return cells, int(np.searchsorted(cells, event.cells[s]))
 
 
-def _step_lines(features, event, plane: np.ndarray) -> list[tuple[np.ndarray, int]]:
-    """Per step, ``<g_c, v> / sqrt(d_c)`` for the three plane vectors ``v`` and the competing cells."""
-    numerators = features.project(plane)  # (3, G): <phi_c, v>
-    coefficients = plane @ event.basis  # (3, q): <q_m, v>
+def step_lines(event, numerators: np.ndarray, coefficients: np.ndarray) -> list[tuple[np.ndarray, int]]:
+    """Per step s, ``<g_c, v> / sqrt(d_c)`` of the competing cells for each vector ``v``, and the selected cell's position.
+
+    ``numerators`` (R, G) and ``coefficients`` (R, q) are ``<phi_c, v>`` and ``<q_m, v>``
+    for the R vectors: the step-s numerator is ``<phi_c, v> - sum_{m<s} <phi_c, q_m> <q_m, v>``.
+    """
     lines = []
     for s in range(event.n_selected):
         cells, selected = step_cells(event, s)
@@ -323,11 +325,15 @@ def _intersect(first: np.ndarray, second: np.ndarray) -> np.ndarray:
     return np.column_stack([lo[keep][order], hi[keep][order]])
 
 
-def _log_normal_masses(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
-    """``log P(lo <= Z <= hi)`` elementwise (``-inf`` where ``hi <= lo``), stable far in the tails."""
-    mirror = lo > 0  # use the left tail, where log_ndtr is accurate
+def log_interval_masses(lo: np.ndarray, hi: np.ndarray, log_cdf) -> np.ndarray:
+    """``log P(lo <= X <= hi)`` elementwise for a law symmetric about 0 (``-inf`` where ``hi <= lo``).
+
+    ``log_cdf`` is the law's log cdf; segments on the right are mirrored to the left
+    tail, where it is small and accurate, so the masses stay exact far in the tails.
+    """
+    mirror = lo > 0
     lo, hi = np.where(mirror, -hi, lo), np.where(mirror, -lo, hi)
-    log_hi, log_lo = special.log_ndtr(hi), special.log_ndtr(lo)
+    log_hi, log_lo = log_cdf(hi), log_cdf(lo)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         masses = log_hi + np.log(-np.expm1(log_lo - log_hi))
     return np.where(hi > lo, masses, -np.inf)

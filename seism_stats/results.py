@@ -269,12 +269,12 @@ class SelectiveMotifResults:
         others): an estimate of the same p-value, with the Monte-Carlo error in
         :attr:`pvalues_tail_se` (:mod:`seism_stats.tail`).
         """
-        return self._series(self.inference.motif_table()["pvalue_tail"].to_numpy(), "P tail (RB)")
+        return self._series(self.inference._or_nan(self.inference.pvalues_tail), "P tail (RB)")
 
     @property
     def pvalues_tail_se(self) -> pd.Series:
         """Monte-Carlo standard errors of :attr:`pvalues_tail`."""
-        return self._series(self.inference.motif_table()["pvalue_tail_se"].to_numpy(), "P tail MC s.e.")
+        return self._series(self.inference._or_nan(self.inference.pvalues_tail_se), "P tail MC s.e.")
 
     @property
     def pvalues_adjusted(self) -> pd.Series:
@@ -295,7 +295,7 @@ class SelectiveMotifResults:
         (:mod:`seism_stats.intervals`). Selection pulls the OLS coefficient in
         :attr:`params` away from zero; this one corrects for it.
         """
-        return self._series(self.inference.motif_table()["coef_selective"].to_numpy(), "coef (selective)")
+        return self._series(self.inference.coef_selective, "coef (selective)")
 
     @property
     def pvalues_selected_model(self) -> pd.Series:
@@ -309,10 +309,15 @@ class SelectiveMotifResults:
         return self._series(values, "P>|t| (selected model)")
 
     @property
-    def few_interval_df(self) -> bool:
-        """True when the selective intervals rest on fewer than ``MIN_INTERVAL_DF`` residual degrees of freedom."""
+    def interval_df_caveat(self) -> str | None:
+        """Why the selective intervals may be too short (fewer than ``MIN_INTERVAL_DF`` residual degrees
+        of freedom), or None."""
         pivots = self.inference.pivots
-        return bool(pivots) and pivots[0].df_resid < MIN_INTERVAL_DF
+        if not pivots or pivots[0].df_resid >= MIN_INTERVAL_DF:
+            return None
+        return (f"selective intervals with {pivots[0].df_resid} residual degrees of freedom (< {MIN_INTERVAL_DF}): "
+                "sigma is estimated from the selected model, which the selection biases low, so these "
+                "intervals can be too short")
 
     @property
     def interval_kind(self) -> str:
@@ -346,11 +351,8 @@ class SelectiveMotifResults:
                 motifs = _t_intervals(self.inference.naive, alpha)
         elif kind == "selective":
             motifs = selective_intervals(self.inference.pivots, alpha)
-            if self.few_interval_df:
-                warnings.warn(f"selective intervals with {self.inference.pivots[0].df_resid} residual degrees of "
-                              f"freedom (< {MIN_INTERVAL_DF}): sigma is estimated from the selected model, which "
-                              "the selection biases low, so these intervals can be too short", UserWarning,
-                              stacklevel=2)
+            if self.interval_df_caveat:
+                warnings.warn(self.interval_df_caveat, UserWarning, stacklevel=2)
         elif self.inference.split is not None:
             tests = _t_intervals(self.inference.split.tests, alpha)
             m = min(q, tests.shape[0])

@@ -123,8 +123,7 @@ def _notes(results, alpha: float) -> list[str]:
     if sample is not None and results.n_selected:
         resolution = 1.0 / (1.0 + sample.n_draws)
         coarse = results.pvalues_selective.to_numpy() <= FLOOR_FACTOR * resolution
-        tail = results.inference.motif_table()["pvalue_tail"].to_numpy()
-        tail_se = results.inference.motif_table()["pvalue_tail_se"].to_numpy()
+        tail, tail_se = results.pvalues_tail.to_numpy(), results.pvalues_tail_se.to_numpy()
         resolved = coarse & np.isfinite(tail)
         if coarse.any():
             names = ", ".join(np.asarray(results.param_names)[coarse])
@@ -156,10 +155,8 @@ def _notes(results, alpha: float) -> list[str]:
                      "residuals). They widen when a small change of the data would change the selection.")
         if s["null"] == "permutation":
             notes.append("[!] The intervals assume Gaussian noise; the p-values use the permutation null.")
-        if results.few_interval_df:
-            notes.append(f"[!] Only {results.inference.pivots[0].df_resid} residual degrees of freedom: sigma "
-                         "is estimated from the selected model, which the selection biases low, so the "
-                         "intervals can be too short.")
+        if results.interval_df_caveat:
+            notes.append(f"[!] The {results.interval_df_caveat}.")
     elif kind == "split" and results.n_selected:
         notes.append(f"[{alpha / 2:g}, {1 - alpha / 2:g}]: OLS intervals on the held-out sequences for the "
                      "split's motifs (see 'split kmer').")

@@ -44,7 +44,7 @@ import numpy as np
 from scipy import special
 
 from .diagnostics import effective_sample_size
-from .intervals import line_event_segments, step_cells
+from .intervals import line_event_segments, log_interval_masses, step_lines
 from .replay import SelectionReplay
 from .selection import Selection
 from .walkers import walker_factory
@@ -139,9 +139,10 @@ def _circle_tail(selection: Selection, numerators: np.ndarray, coefficients: np.
     t_obs = float(selection.statistics[j])
     threshold = np.sqrt(t_obs / max(1.0 - t_obs, 1e-300) * (dim - 1.0))
     df = dim - 1.0
-    total = _log_t_masses(segments[:, 0], segments[:, 1], df)
-    upper = _log_t_masses(np.maximum(segments[:, 0], threshold), segments[:, 1], df)
-    lower = _log_t_masses(segments[:, 0], np.minimum(segments[:, 1], -threshold), df)
+    log_cdf = lambda u: _log_t_cdf(u, df)  # noqa: E731
+    total = log_interval_masses(segments[:, 0], segments[:, 1], log_cdf)
+    upper = log_interval_masses(np.maximum(segments[:, 0], threshold), segments[:, 1], log_cdf)
+    lower = log_interval_masses(segments[:, 0], np.minimum(segments[:, 1], -threshold), log_cdf)
     log_tail = special.logsumexp(np.concatenate([upper, lower]))
     return float(np.exp(log_tail - special.logsumexp(total)))
 
@@ -155,25 +156,13 @@ def circle_segments(selection: Selection, numerators: np.ndarray, coefficients: 
     event = selection.event
     along = float(coefficients[j])  # <q_j, u>
     across = np.sqrt(max(1.0 - along * along, 1e-300))
-    lines = []
-    for s in range(event.n_selected):
-        cells, selected = step_cells(event, s)
-        scale = np.sqrt(event.inv_den[s, cells])
-        on_u = numerators[cells] - event.cross[cells, :s] @ coefficients[:s]  # step-s numerators of u
-        on_q = event.cross[cells, j] if s <= j else np.zeros_like(on_u)  # ... of q_j
-        on_d = (on_u - along * on_q) / across  # ... of d
-        lines.append((np.vstack([on_d * scale, on_q * scale, np.zeros_like(on_u)]), selected))
+    unit_j = np.eye(event.n_selected)[j]
+    # The two vectors of the circle, d = (u - along q_j) / across and q_j (<phi_c, q_j> = cross[:, j]).
+    numerators = np.vstack([(numerators - along * event.cross[:, j]) / across, event.cross[:, j]])
+    coefficients = np.vstack([(coefficients - along * unit_j) / across, unit_j])
+    lines = [(np.vstack([rows, np.zeros(rows.shape[1])]), selected)
+             for rows, selected in step_lines(event, numerators, coefficients)]
     return line_event_segments(lines, np.zeros(1))[0]
-
-
-def _log_t_masses(lo: np.ndarray, hi: np.ndarray, df: float) -> np.ndarray:
-    """``log P(lo <= T <= hi)`` for Student t, elementwise (``-inf`` where ``hi <= lo``), stable in the tails."""
-    mirror = lo > 0  # use the left tail, where the cdf is small and accurate
-    lo, hi = np.where(mirror, -hi, lo), np.where(mirror, -lo, hi)
-    log_hi, log_lo = _log_t_cdf(hi, df), _log_t_cdf(lo, df)
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        masses = log_hi + np.log(-np.expm1(log_lo - log_hi))
-    return np.where(hi > lo, masses, -np.inf)
 
 
 def _log_t_cdf(u: np.ndarray, df: float) -> np.ndarray:

@@ -41,7 +41,7 @@ def test_event_segments_are_exactly_the_replayed_event(seed, k, pooling):
     rng = np.random.default_rng(seed)
     for j in range(selection.event.n_selected):
         plane, x_obs, z_obs, _ = intervals.motif_plane(residual, columns, j)
-        lines = intervals._step_lines(features, selection.event, plane)
+        lines = intervals.step_lines(selection.event, features.project(plane), plane @ selection.event.basis)
         zs = z_obs * np.array([1.0, 0.9, 1.1])
         checked = []
         for z, segments in zip(zs, intervals.line_event_segments(lines, zs)):
