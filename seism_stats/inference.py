@@ -47,6 +47,8 @@ from .sequences import encode_sequences
 from .walkers import walker_factory
 
 METHODS = ("mcmc", "rejection", "split", "naive")
+#: Methods that sample the null in the selection event (selective p-values and intervals).
+SELECTIVE_METHODS = ("mcmc", "rejection")
 NULLS = ("auto", "sphere", "permutation")
 #: Chains (MCMC) or draws (rejection) are cut into this many independently seeded
 #: blocks; blocks are what ``n_jobs`` spreads over processes, so results do not
@@ -342,7 +344,8 @@ def selective_inference(
     null, null_reason = choose_null(y, basis) if null == "auto" else (null, "chosen by the user")
 
     check_fit_memory(n, int(encoded.lengths.sum()), max(ks), n_motifs, n_chains, pooling, method, max_memory)
-    stage = _StageLines(progress, 3 + int(refine) + int(method in ("mcmc", "rejection")))
+    selective = method in SELECTIVE_METHODS
+    stage = _StageLines(progress, 3 + int(refine) + int(selective))
     stage(f"features of {n} sequences on {sum(4**v for v in ks):,} k-mers (k={k}, {pooling} pooling)")
     features = grid_features(encoded, ks, lam, pooling, n_threads, revcomp=bool(revcomp))
     timings["features"] = time.perf_counter() - clock
@@ -382,7 +385,7 @@ def selective_inference(
     pvalues = np.full(q, np.nan)
     pvalues_se = np.full(q, np.nan)
     pvalues_upper = np.full(q, np.nan)
-    if method in ("mcmc", "rejection") and q:
+    if selective and q:
         stage(f"null sampling in the selection event ({method}, {n_samples} draws)")
         sampler = _SamplerSpec(method, null, n_samples, burn_in, thin, n_chains, max_replays, bracket,
                                mcmc_design)
@@ -402,13 +405,13 @@ def selective_inference(
     timings["tail"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
-    stage("data split, naive OLS tests" + (" and selective intervals" if method in ("mcmc", "rejection") else ""))
+    stage("data split, naive OLS tests" + (" and selective intervals" if selective else ""))
     naive = naive_tests(features, y, design, selection.cells)
     split = split_tests(features, y, design, n_motifs, rows)
     timings["classical"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
-    pivots = motif_pivots(features, y, basis, selection) if method in ("mcmc", "rejection") else ()
+    pivots = motif_pivots(features, y, basis, selection) if selective else ()
     timings["intervals"] = time.perf_counter() - clock
 
     settings = {

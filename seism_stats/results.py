@@ -10,11 +10,9 @@ import pandas as pd
 from scipy import stats
 from statsmodels.stats.multitest import multipletests
 
-from .inference import MotifInference
+from .inference import SELECTIVE_METHODS, MotifInference
 from .intervals import MIN_INTERVAL_DF, selective_intervals
 from .persistence import load_results, save_results
-
-SELECTIVE_METHODS = ("mcmc", "rejection")
 
 
 class SelectiveMotifResults:

@@ -16,7 +16,7 @@ from statsmodels.iolib.summary import Summary
 from statsmodels.iolib.table import SimpleTable
 from statsmodels.iolib.tableformatting import fmt_2cols, fmt_params
 
-from .inference import FLOOR_FACTOR
+from .inference import FLOOR_FACTOR, SELECTIVE_METHODS
 
 #: Width of the wrapped notes under the tables.
 NOTE_WIDTH = 96
@@ -108,9 +108,9 @@ def _notes(results, alpha: float) -> list[str]:
         notes.append("[!] No motif was selected: no grid cell has a feature left outside the span of "
                      "the covariates (for example, all sequences hold the same k-mers).")
     sample = results.inference.null_sample
-    if results.method in ("mcmc", "rejection") and s.get("null_reason", "").startswith("heavy"):
+    if results.method in SELECTIVE_METHODS and s.get("null_reason", "").startswith("heavy"):
         notes.append(f"[!] Null model: permutation, chosen by null='auto' from {s['null_reason']}.")
-    if results.method in ("mcmc", "rejection"):
+    if results.method in SELECTIVE_METHODS:
         exact = ("the observation sits at a random node of a tree of reversible chains "
                  "(Besag-Clifford), so the p-value is exactly valid for every B"
                  if s.get("mcmc_design") == "tree" else
@@ -144,7 +144,7 @@ def _notes(results, alpha: float) -> list[str]:
         if results.method == "rejection" and sample.n_draws < s["n_samples"]:
             notes.append(f"[!] Rejection sampling ran out of replays: {sample.n_draws} of "
                          f"{s['n_samples']} draws. Use method='mcmc' or raise max_replays.")
-    if results.method in ("mcmc", "rejection") and results.n_selected and sample is not None and sample.n_draws == 0:
+    if results.method in SELECTIVE_METHODS and results.n_selected and sample is not None and sample.n_draws == 0:
         notes.append("[!] No null draw fell in the selection event: selective p-values are undefined.")
     kind = results.interval_kind
     if kind == "selective" and results.n_selected:
