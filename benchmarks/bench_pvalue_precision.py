@@ -15,7 +15,14 @@ seeds. It prints one table with
 * seconds to 10% relative Monte-Carlo error: fit time x (spread / 0.1)^2,
 * the effective sample size of motif 1's statistic per transform (per
   great-circle move: each move pays one Kronecker transform),
+* i.i.d.-equivalent draws per transform: how many exact i.i.d. null draws
+  (counting exceedances) would give the measured spread, ``p (1 - p) /
+  (spread p)^2``, divided by the transforms the fit paid (MCMC moves, or
+  directions for the conditional Monte Carlo); comparable across methods,
 * the data split's time on the same data and the ratio.
+
+The one-motif row is repeated with ``method="cmc"`` (conditional Monte Carlo,
+``--cmc-draws`` i.i.d. directions, :mod:`seism_stats.conditional_mc`).
 """
 
 from __future__ import annotations
@@ -48,26 +55,31 @@ def find_dataset(draws: int, betas=(0.15, 0.2, 0.25, 0.3), seeds=range(40)):
     raise RuntimeError("no data set with p in [0.01, 0.04] found")
 
 
-def measure(data, n_motifs: int, draws: int, seeds: int) -> dict:
+def measure(data, n_motifs: int, draws: int, seeds: int, method: str = "mcmc") -> dict:
     rows = []
     for s in range(seeds):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             start = time.perf_counter()
             result = selective_inference(data.sequences, data.y, k=K, n_motifs=n_motifs, n_samples=draws,
-                                         random_state=100 + s)
+                                         method=method, random_state=100 + s)
             seconds = time.perf_counter() - start
         sample = result.null_sample
+        transforms = sample.n_moves if sample is not None else draws
         rows.append({"seconds": seconds, "p": result.pvalues[0], "se": result.pvalues_se[0],
-                     "ess_per_transform": float(sample.effective_sample_size()[0] / sample.n_moves),
+                     "transforms": transforms,
+                     "ess_per_transform": (float(sample.effective_sample_size()[0] / sample.n_moves)
+                                           if sample is not None else float("nan")),
                      "split_seconds": result.seconds["features"] + result.seconds["classical"]})
     frame = pd.DataFrame(rows)
     spread = frame["p"].std(ddof=1) / frame["p"].mean()
     fit = frame["seconds"].median()
-    return {"n_motifs": n_motifs, "B": draws, "seeds": seeds, "fit_s": fit, "p_mean": frame["p"].mean(),
+    p = frame["p"].mean()
+    return {"method": method, "n_motifs": n_motifs, "B": draws, "seeds": seeds, "fit_s": fit, "p_mean": p,
             "rel_spread": spread, "reported_rel_se": (frame["se"] / frame["p"]).median(),
             "s_to_10pct": fit * (spread / 0.1) ** 2,
             "ess_per_transform": frame["ess_per_transform"].median(),
+            "iid_equiv_per_transform": (1 - p) / (p * spread**2) / frame["transforms"].median(),
             "split_s": frame["split_seconds"].median(),
             "ratio_to_split": fit * (spread / 0.1) ** 2 / frame["split_seconds"].median()}
 
@@ -77,6 +89,7 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=8)
     parser.add_argument("--draws", type=int, default=10_000)
     parser.add_argument("--quick", action="store_true", help="2 seeds, 2,000 draws (a smoke run)")
+    parser.add_argument("--cmc-draws", type=int, default=1000, help="directions of the method='cmc' row")
     parser.add_argument("--csv", default=None)
     args = parser.parse_args()
     seeds, draws = (2, 2000) if args.quick else (args.seeds, args.draws)
@@ -84,10 +97,12 @@ def main() -> None:
     print(f"# bench_pvalue_precision: n={N}, L={LENGTH}, k={K}, planted GATTACAG beta={beta} in 30% "
           f"(data seed {seed}, p={p:.3g} at B=2000); {platform.machine()}, {os.cpu_count()} CPUs, "
           f"Python {platform.python_version()}, {time.strftime('%Y-%m-%d')}")
-    table = pd.DataFrame([measure(data, q, draws, seeds) for q in (1, 3)])
+    table = pd.DataFrame([measure(data, 1, args.cmc_draws if not args.quick else 500, seeds, "cmc")]
+                         + [measure(data, q, draws, seeds) for q in (1, 3)])
     print(table.to_string(index=False, float_format=lambda x: f"{x:.3g}"))
     print("# s_to_10pct = fit_s x (rel_spread / 0.1)^2: seconds for a p-value with 10% relative "
-          "Monte-Carlo error; goal <= 5 s. ess_per_transform: goal >= 0.3.")
+          "Monte-Carlo error; goal <= 5 s. ess_per_transform (MCMC): goal >= 0.3. "
+          "iid_equiv_per_transform: exact i.i.d. draws worth of precision per transform.")
     if args.csv:
         table.to_csv(args.csv, index=False)
 

@@ -31,6 +31,7 @@ from ._validation import (
     default_threads,
     residual_basis,
 )
+from .conditional_mc import check_one_motif, conditional_pvalues
 from .classical import OLSMotifTests, SplitTests, naive_tests, split_rows, split_tests
 from .exchangeable import DESIGNS, TreeLayout, hub_chains, run_design
 from .features import grid_features, grid_size, locate_cell
@@ -46,9 +47,9 @@ from .tail import tail_pvalues
 from .sequences import encode_sequences
 from .walkers import walker_factory
 
-METHODS = ("mcmc", "rejection", "split", "naive")
+METHODS = ("mcmc", "rejection", "cmc", "split", "naive")
 #: Methods that sample the null in the selection event (selective p-values and intervals).
-SELECTIVE_METHODS = ("mcmc", "rejection")
+SELECTIVE_METHODS = ("mcmc", "rejection", "cmc")
 NULLS = ("auto", "sphere", "permutation")
 #: Chains (MCMC) or draws (rejection) are cut into this many independently seeded
 #: blocks; blocks are what ``n_jobs`` spreads over processes, so results do not
@@ -256,8 +257,13 @@ def selective_inference(
     revcomp : bool
         Merge each k-mer with its reverse complement into one cell and scan
         both strands (default, for double-stranded DNA).
-    method : {"mcmc", "rejection", "split", "naive"}
+    method : {"mcmc", "rejection", "cmc", "split", "naive"}
         Sampler for the selective p-values (``"split"``/``"naive"`` skip sampling).
+        ``"cmc"`` (one motif, sphere null): conditional Monte Carlo
+        (:mod:`seism_stats.conditional_mc`) - ``n_samples`` i.i.d. directions with the
+        motif's own coordinate integrated exactly; an estimate of the selective p-value
+        with a stated error, far more precise per second than the MCMC and not limited
+        to ``p >= 1/(B+1)``, but not a rank p-value exact at every B.
     null : {"auto", "sphere", "permutation"}
         Null model: uniform on the residual sphere (Gaussian linear model) or
         permutations of the residuals; ``"auto"`` picks permutation for binary y.
@@ -342,6 +348,8 @@ def selective_inference(
     names = _covariate_names(covariate_names, design.shape[1], add_intercept)
     basis = residual_basis(design)
     null, null_reason = choose_null(y, basis) if null == "auto" else (null, "chosen by the user")
+    if method == "cmc":
+        check_one_motif(n_motifs, null, null_reason)
 
     check_fit_memory(n, int(encoded.lengths.sum()), max(ks), n_motifs, n_chains, pooling, method, max_memory)
     selective = method in SELECTIVE_METHODS
@@ -381,6 +389,7 @@ def selective_inference(
 
     clock = time.perf_counter()
     null_sample = None
+    cmc_ess = float("nan")
     q = selection.event.n_selected
     pvalues = np.full(q, np.nan)
     pvalues_se = np.full(q, np.nan)
@@ -389,10 +398,15 @@ def selective_inference(
         stage(f"null sampling in the selection event ({method}, {n_samples} draws)")
         sampler = _SamplerSpec(method, null, n_samples, burn_in, thin, n_chains, max_replays, bracket,
                                mcmc_design)
-        null_sample = _sample_null(features, selection, basis, sampler, tree_rng, block_rngs, n_threads,
-                                   n_jobs, progress, backend, client)
-        mc = monte_carlo_pvalues(null_sample, selection.statistics)
-        pvalues, pvalues_se, pvalues_upper = mc.pvalues, mc.se, mc.upper
+        if method == "cmc":
+            estimate = conditional_pvalues(features, selection, basis, n_samples, tree_rng, progress)
+            pvalues, pvalues_se, pvalues_upper = estimate.pvalues, estimate.se, estimate.upper
+            cmc_ess = estimate.ess
+        else:
+            null_sample = _sample_null(features, selection, basis, sampler, tree_rng, block_rngs, n_threads,
+                                       n_jobs, progress, backend, client)
+            mc = monte_carlo_pvalues(null_sample, selection.statistics)
+            pvalues, pvalues_se, pvalues_upper = mc.pvalues, mc.se, mc.upper
     timings["sampling"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
@@ -422,8 +436,8 @@ def selective_inference(
         "burn_in": burn_in if method == "mcmc" else 0, "thin": thin if method == "mcmc" else 1,
         "bracket": bracket if method == "mcmc" and null == "sphere" else None,
         "mcmc_design": mcmc_design if method == "mcmc" else None,
-        "n_chains": n_chains if method == "mcmc" else N_SAMPLER_BLOCKS,
-        "max_replays": max_replays, "tail_draws": int(tail_draws),
+        "n_chains": n_chains if method == "mcmc" else N_SAMPLER_BLOCKS if method == "rejection" else 0,
+        "max_replays": max_replays, "tail_draws": int(tail_draws), "cmc_ess": cmc_ess,
         "tail_draws_used": 0 if tail is None else tail.n_draws, "split_fraction": split_fraction,
         "refine": bool(refine),
         "add_intercept": bool(add_intercept), "random_state": seed_repr, "n_threads": n_threads,

@@ -45,7 +45,8 @@ def estimate_fit_bytes(n: int, total_length: int, k: int, n_motifs: int, n_chain
     selection (numerators, norms, cross products, inverse denominators), the
     norm buffer, the dense matrix of max pooling, and per walker the current
     and direction numerators, the transform output and the arc scratch (4
-    vectors of 4^k doubles each; rejection sampling replays blocks of 256).
+    vectors of 4^k doubles each; rejection sampling replays blocks of 256, the
+    conditional Monte Carlo transforms blocks of 64).
     """
     cells = 4**k
     vector = 8 * cells
@@ -56,6 +57,8 @@ def estimate_fit_bytes(n: int, total_length: int, k: int, n_motifs: int, n_chain
         walkers = 4 * max(2, n_chains) * vector
     elif method == "rejection":
         walkers = 2 * 256 * vector
+    elif method == "cmc":
+        walkers = 2 * 64 * vector  # one block of directions (conditional_mc.BLOCK) and its transform
     else:
         walkers = 0
     return counts + selection + dense + walkers

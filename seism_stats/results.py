@@ -118,7 +118,7 @@ class SelectiveMotifResults:
     def pvalues(self) -> pd.Series:
         """P-values of every term: covariates by OLS in the selected model, motifs by the fitted method.
 
-        Motifs: selective for ``method="mcmc"|"rejection"``, data split or naive
+        Motifs: selective for ``method="mcmc"|"rejection"|"cmc"``, data split or naive
         otherwise (:attr:`pvalue_kinds` says which); :attr:`motif_pvalues` has the
         motif rows alone.
         """
@@ -128,6 +128,7 @@ class SelectiveMotifResults:
     def pvalue_kinds(self) -> pd.Series:
         """Which p-value each row of :attr:`pvalues` is."""
         motif_kind = {"mcmc": "selective (MCMC)", "rejection": "selective (rejection)",
+                      "cmc": "selective (conditional Monte Carlo estimate)",
                       "split": "data split", "naive": "naive OLS (not valid after selection)"}[self.method]
         kinds = ["OLS in the selected model"] * len(self.exog_names) + [motif_kind] * self.n_selected
         return pd.Series(kinds, index=pd.Index(self.exog_names + self.param_names, name="term"), name="kind")
@@ -143,7 +144,7 @@ class SelectiveMotifResults:
 
     @property
     def motif_pvalues(self) -> pd.Series:
-        """P-values of the motifs for the fitted ``method``: selective for mcmc/rejection, else split or naive."""
+        """P-values of the motifs for the fitted ``method``: selective for mcmc/rejection/cmc, else split or naive."""
         if self.method in SELECTIVE_METHODS:
             return self.pvalues_selective
         return self.pvalues_split if self.method == "split" else self.pvalues_naive
@@ -412,18 +413,23 @@ class SelectiveMotifResults:
 
     @property
     def sampler_info(self) -> pd.Series:
-        """Sampler settings and diagnostics: draws, burn-in, acceptance, ESS, replays, seconds."""
+        """Sampler settings and diagnostics: draws, burn-in, acceptance, ESS, replays, seconds.
+
+        For ``method="cmc"``, draws and replays count the directions and ``ess_min`` is the
+        effective sample size of the importance weights.
+        """
         s = self.inference.settings
         sample = self.inference.null_sample
         info = {
             "method": s["method"], "null": s["null"],
-            "draws": sample.n_draws if sample else 0,
+            "draws": sample.n_draws if sample else s["n_samples"] if self.method == "cmc" else 0,
             "chains": sample.n_chains if sample else 0,
             "burn_in": s["burn_in"], "thin": s["thin"],
             "acceptance_rate": sample.acceptance_rate if sample else np.nan,
-            "ess_min": float(np.min(sample.effective_sample_size())) if sample and self.n_selected else np.nan,
-            "replays": sample.n_replays if sample else 0,
-            "seconds": sample.seconds if sample else 0.0,
+            "ess_min": (float(np.min(sample.effective_sample_size())) if sample and self.n_selected
+                        else s.get("cmc_ess", np.nan)),
+            "replays": sample.n_replays if sample else s["n_samples"] if self.method == "cmc" else 0,
+            "seconds": sample.seconds if sample else self.inference.seconds.get("sampling", 0.0),
             "random_state": s["random_state"],
         }
         return pd.Series(info, name="sampler", dtype=object)

@@ -110,7 +110,13 @@ def _notes(results, alpha: float) -> list[str]:
     sample = results.inference.null_sample
     if results.method in SELECTIVE_METHODS and s.get("null_reason", "").startswith("heavy"):
         notes.append(f"[!] Null model: permutation, chosen by null='auto' from {s['null_reason']}.")
-    if results.method in SELECTIVE_METHODS:
+    if results.method == "cmc":
+        notes.append(f"P>T sel.: selective p-value estimated by conditional Monte Carlo: {s['n_samples']} "
+                     "directions drawn i.i.d. on the residual sphere, the motif's own coordinate integrated "
+                     f"exactly (ESS of the weights {_fmt(s.get('cmc_ess'), 3)}). An estimate with a stated "
+                     "Monte-Carlo error, consistent as B grows and not limited to p >= 1/(B+1); not a rank "
+                     "p-value exact at every B (that is method='mcmc'). MC 95% up: p + 1.645 MC s.e.")
+    elif results.method in SELECTIVE_METHODS:
         exact = ("the observation sits at a random node of a tree of reversible chains "
                  "(Besag-Clifford), so the p-value is exactly valid for every B"
                  if s.get("mcmc_design") == "tree" else

@@ -41,10 +41,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import special
 
+from .conditional_mc import BLOCK, circle_log_masses, conditional_pvalues
 from .diagnostics import effective_sample_size
-from .intervals import line_event_segments, log_interval_masses, step_lines
 from .replay import SelectionReplay
 from .selection import Selection
 from .walkers import walker_factory
@@ -93,6 +92,9 @@ def tail_pvalues(features, selection: Selection, covariate_basis: np.ndarray, mo
     motifs = [int(j) for j in motifs]
     if not motifs or n_draws < 1:
         return TailEstimate(estimate, se, 0)
+    if q == 1:  # i.i.d. directions: no chain, and no heavy tail of g far out (see conditional_mc)
+        single = conditional_pvalues(features, selection, covariate_basis, n_draws, rng)
+        return TailEstimate(single.pvalues, single.se, single.n_draws)
     replay = SelectionReplay(features, selection.event, n_threads)
     points = _draws_in_event(replay, selection, covariate_basis, n_draws, rng)  # (chains, per_chain, n)
     chains, per_chain, n = points.shape
@@ -101,7 +103,9 @@ def tail_pvalues(features, selection: Selection, covariate_basis: np.ndarray, mo
     coefficients = replay.coefficients(flat)  # <q_m, u>
     dim = n - covariate_basis.shape[1]
     for j in motifs:
-        g = np.array([_circle_tail(selection, numerators[d], coefficients[d], j, dim) for d in range(flat.shape[0])])
+        blocks = [circle_log_masses(selection, numerators[b:b + BLOCK], coefficients[b:b + BLOCK], j, dim)
+                  for b in range(0, flat.shape[0], BLOCK)]
+        g = np.exp(np.concatenate([log_num - log_den for log_den, log_num in blocks]))  # P(T_j >= t_obs | d, E)
         values = g.reshape(chains, per_chain)
         estimate[j] = float(values.mean())
         ess = effective_sample_size(values) if np.ptp(values) > 0 else values.size
@@ -131,54 +135,3 @@ def _draws_in_event(replay: SelectionReplay, selection: Selection, covariate_bas
         active = np.flatnonzero(moves < total)
     return out
 
-
-def _circle_tail(selection: Selection, numerators: np.ndarray, coefficients: np.ndarray, j: int,
-                 dim: int) -> float:
-    """``P(T_j >= t_obs | d, E)`` on the half circle through ``q_j`` and the draw's direction ``d``."""
-    segments = circle_segments(selection, numerators, coefficients, j) * np.sqrt(dim - 1.0)  # Student t units
-    t_obs = float(selection.statistics[j])
-    threshold = np.sqrt(t_obs / max(1.0 - t_obs, 1e-300) * (dim - 1.0))
-    df = dim - 1.0
-    log_cdf = lambda u: _log_t_cdf(u, df)  # noqa: E731
-    total = log_interval_masses(segments[:, 0], segments[:, 1], log_cdf)
-    upper = log_interval_masses(np.maximum(segments[:, 0], threshold), segments[:, 1], log_cdf)
-    lower = log_interval_masses(segments[:, 0], np.minimum(segments[:, 1], -threshold), log_cdf)
-    log_tail = special.logsumexp(np.concatenate([upper, lower]))
-    return float(np.exp(log_tail - special.logsumexp(total)))
-
-
-def circle_segments(selection: Selection, numerators: np.ndarray, coefficients: np.ndarray, j: int) -> np.ndarray:
-    """``(r, 2)`` ranges of ``x`` where ``(x q_j + d) / sqrt(1 + x^2)`` stays in the selection event.
-
-    ``d`` is the direction of a point ``u`` of the event orthogonal to ``q_j``;
-    ``numerators`` (G,) and ``coefficients`` (q,) are ``<phi_c, u>`` and ``<q_m, u>``.
-    """
-    event = selection.event
-    along = float(coefficients[j])  # <q_j, u>
-    across = np.sqrt(max(1.0 - along * along, 1e-300))
-    unit_j = np.eye(event.n_selected)[j]
-    # The two vectors of the circle, d = (u - along q_j) / across and q_j (<phi_c, q_j> = cross[:, j]).
-    numerators = np.vstack([(numerators - along * event.cross[:, j]) / across, event.cross[:, j]])
-    coefficients = np.vstack([(coefficients - along * unit_j) / across, unit_j])
-    lines = [(np.vstack([rows, np.zeros(rows.shape[1])]), selected)
-             for rows, selected in step_lines(event, numerators, coefficients)]
-    return line_event_segments(lines, np.zeros(1))[0]
-
-
-def _log_t_cdf(u: np.ndarray, df: float) -> np.ndarray:
-    """``log P(T <= u)``; where the cdf underflows, its tail form ``log pdf(u) + log((df + u^2) / (df |u|))``.
-
-    The tail form is the leading term of the t tail for any ``u^2 / df`` (it tends to
-    the normal's Mills ratio ``pdf / |u|`` for large df, and to ``pdf |u| / df`` for
-    ``u^2 >> df``).
-    """
-    u = np.asarray(u, dtype=np.float64)
-    with np.errstate(divide="ignore"):
-        out = np.log(special.stdtr(df, u))
-    far = ~np.isfinite(out) & np.isfinite(u)
-    if far.any():
-        v = u[far]
-        log_pdf = (special.gammaln((df + 1) / 2) - special.gammaln(df / 2) - 0.5 * np.log(df * np.pi)
-                   - (df + 1) / 2 * np.log1p(v * v / df))
-        out[far] = log_pdf + np.log((df + v * v) / (df * np.abs(v)))
-    return out

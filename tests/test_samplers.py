@@ -257,7 +257,7 @@ def _tail_problem(seed=5, beta=1.1, n_motifs=1):
 
 def test_tail_circle_event_is_exactly_the_replayed_event():
     from seism_stats.replay import SelectionReplay
-    from seism_stats.tail import circle_segments
+    from seism_stats.conditional_mc import circle_segments
 
     _, features, basis, selection = _tail_problem(n_motifs=2)
     replay = SelectionReplay(features, selection.event)

@@ -1,0 +1,81 @@
+"""Conditional Monte-Carlo p-values (method="cmc"): agreement with exact rejection sampling,
+resolution below 1/(B+1), reproducibility, and clear errors where it does not apply."""
+
+import warnings
+
+import numpy as np
+import pytest
+
+from seism_stats.conditional_mc import _grouped_logsumexp, ratio_estimate
+from seism_stats.inference import selective_inference
+from simulations.data import simulate_dataset
+
+
+def fit(data, **kwargs):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return selective_inference(data.sequences, data.y, data.covariates, refine=False, n_threads=1, **kwargs)
+
+
+@pytest.mark.parametrize("seed, beta", [(5, 0.6), (8, 0.0)])
+def test_cmc_agrees_with_rejection_sampling(seed, beta):
+    # Rejection sampling is exact (i.i.d. draws in the event); the two estimates of the
+    # same selective p-value must agree within their Monte-Carlo errors.
+    data = simulate_dataset(60, 25, consensus="GAT", beta=beta, covariate=0.5, random_state=seed)
+    cmc = fit(data, k=3, method="cmc", n_samples=3000, random_state=1)
+    exact = fit(data, k=3, method="rejection", n_samples=6000, random_state=2)
+    assert cmc.kmers == exact.kmers
+    p, se = cmc.pvalues[0], cmc.pvalues_se[0]
+    q, q_se = exact.pvalues[0], exact.pvalues_se[0]
+    assert 0 < se < 0.25 * max(p, 0.01)
+    assert abs(p - q) < 4 * np.hypot(se, q_se), (p, se, q, q_se)
+
+
+def test_cmc_resolves_p_values_below_the_floor():
+    data = simulate_dataset(150, 40, consensus="GATTA", beta=1.5, random_state=3)
+    result = fit(data, k=4, method="cmc", n_samples=200, random_state=0)
+    p, se = result.pvalues[0], result.pvalues_se[0]
+    assert p < 1e-4 < 1.0 / 201  # far below what 200 rank draws could show
+    assert 0 < se < 0.5 * p
+    assert p <= result.pvalues_upper[0] <= 1
+
+
+def test_cmc_is_reproducible_and_takes_a_generator():
+    data = simulate_dataset(60, 25, consensus="GAT", beta=0.3, random_state=4)
+    first = fit(data, k=3, method="cmc", n_samples=300, random_state=7)
+    again = fit(data, k=3, method="cmc", n_samples=300, random_state=7)
+    other = fit(data, k=3, method="cmc", n_samples=300, random_state=np.random.default_rng(8))
+    assert first.pvalues[0] == again.pvalues[0]
+    assert first.pvalues[0] != other.pvalues[0]
+    assert first.null_sample is None and first.settings["cmc_ess"] > 1
+
+
+def test_cmc_refuses_several_motifs_and_the_permutation_null():
+    data = simulate_dataset(60, 25, consensus="GAT", random_state=1)
+    with pytest.raises(ValueError, match="n_motifs=2"):
+        fit(data, k=3, n_motifs=2, method="cmc")
+    binary = simulate_dataset(60, 25, consensus="GAT", response="binary", random_state=1)
+    with pytest.raises(ValueError, match="sphere null.*binary"):
+        fit(binary, k=3, method="cmc")
+    with pytest.raises(ValueError, match="sphere null.*chosen by the user"):
+        fit(data, k=3, method="cmc", null="permutation")
+
+
+def test_ratio_estimate_in_log_space():
+    rng = np.random.default_rng(0)
+    den = rng.random(50) + 0.1
+    num = den * rng.random(50)
+    p, se, ess = ratio_estimate(np.log(num) - 800.0, np.log(den) - 800.0)  # would underflow outside log space
+    assert p == pytest.approx(num.sum() / den.sum())
+    assert se == pytest.approx(np.sqrt(np.sum((num - p * den) ** 2)) / den.sum())
+    assert ess == pytest.approx(den.sum() ** 2 / np.sum(den**2))
+    assert np.isnan(ratio_estimate(np.full(3, -np.inf), np.full(3, -np.inf))[0])
+
+
+def test_grouped_logsumexp():
+    values = np.array([0.0, np.log(3.0), -np.inf, 5.0])
+    owner = np.array([0, 0, 2, 2])
+    out = _grouped_logsumexp(values, owner, 4)
+    assert out[0] == pytest.approx(np.log(4.0))
+    assert out[1] == -np.inf and out[3] == -np.inf
+    assert out[2] == pytest.approx(5.0)
