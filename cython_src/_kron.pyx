@@ -146,7 +146,8 @@ def feature_rows(const long long[::1] indptr, const long long[::1] indices,
 
 def feature_sq_norms(const long long[::1] indptr, const long long[::1] indices,
                      const double[::1] data, Py_ssize_t k, double diag, double off,
-                     int n_threads=1, Py_ssize_t block=64, const unsigned char[::1] part=None):
+                     int n_threads=1, Py_ssize_t block=64, const unsigned char[::1] part=None,
+                     Py_ssize_t first=0, Py_ssize_t last=-1, out=None, out_part=None):
     """Return ``||phi_z||^2`` for every k-mer z, without storing Phi.
 
     Rows of Phi are built ``block`` at a time in parallel, then summed over a
@@ -156,6 +157,11 @@ def feature_sq_norms(const long long[::1] indptr, const long long[::1] indices,
     With ``part`` (one flag per sequence), the same pass also returns the norms
     over the flagged sequences alone, ``(all, part)``, each summed in sequence
     order (exactly what a separate pass over those sequences would give).
+
+    ``first``/``last`` restrict the pass to sequences ``first..last-1`` and ``out``/
+    ``out_part`` are sums to add to (in place): successive calls over ranges that
+    start at multiples of ``block`` give bit for bit the sums of one pass (a
+    caller can then show progress between them).
     """
     cdef Py_ssize_t n_cells = (<Py_ssize_t>1) << (2 * k)
     cdef Py_ssize_t n = indptr.shape[0] - 1
@@ -164,16 +170,22 @@ def feature_sq_norms(const long long[::1] indptr, const long long[::1] indices,
     cdef bint with_part = part is not None
     if with_part and part.shape[0] != n:
         raise ValueError(f"part has {part.shape[0]} flags for {n} sequences")
-    sq = np.zeros(n_cells, dtype=np.float64)
-    sq_part = np.zeros(n_cells if with_part else 1, dtype=np.float64)
-    buf = np.empty((min(block, max(n, 1)), n_cells), dtype=np.float64)
+    if last < 0 or last > n:
+        last = n
+    if not 0 <= first <= last:
+        raise ValueError(f"rows {first}..{last} outside 0..{n}")
+    sq = np.zeros(n_cells, dtype=np.float64) if out is None else out
+    sq_part = (np.zeros(n_cells if with_part else 1, dtype=np.float64) if out_part is None else out_part)
+    if sq.shape[0] != n_cells or (with_part and sq_part.shape[0] != n_cells):
+        raise ValueError(f"out must hold {n_cells} sums")
+    buf = np.empty((min(block, max(last - first, 1)), n_cells), dtype=np.float64)
     flagged = np.zeros(buf.shape[0], dtype=np.intp)
     cdef double[::1] sq_view = sq
     cdef double[::1] part_view = sq_part
     cdef double[:, ::1] buf_view = buf
     cdef Py_ssize_t[::1] flagged_view = flagged
-    for start in range(0, n, block):
-        stop = min(start + block, n)
+    for start in range(first, last, block):
+        stop = min(start + block, last)
         width = stop - start
         n_flagged = 0
         if with_part:  # block rows to add to the part's sums, in sequence order

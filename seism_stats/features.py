@@ -13,12 +13,15 @@ from __future__ import annotations
 
 import numpy as np
 import scipy.sparse as sp
+from tqdm.auto import tqdm
 
 from . import _kron
 from ._validation import check_lam
 from .memory import norm_buffer_rows
 from .kmers import canonical_mask, hamming_to_all, kmer_count_matrix, merge_reverse_complements
 
+#: The pass over the feature norms reports progress this many times.
+NORM_PROGRESS_STEPS = 100
 #: Dense feature matrices above this size are refused with a clear error.
 DENSE_LIMIT_BYTES = 4 * 2**30
 
@@ -56,6 +59,7 @@ class KroneckerFeatures:
         self.decay = kernel_decay(lam)
         self.n_threads = int(n_threads)
         self._sq_norms: np.ndarray | None = None
+        self.progress = False  # progress bar over the norm pass (set by selective_inference)
         self._shared_rows: np.ndarray | None = None  # rows whose norms the full pass also sums
         self._shared_norms: np.ndarray | None = None
 
@@ -87,16 +91,30 @@ class KroneckerFeatures:
         self._shared_rows = np.asarray(rows, dtype=np.int64)
 
     def sq_norms(self) -> np.ndarray:
-        """``||phi_z||^2`` for every cell (computed once, without storing Phi)."""
+        """``||phi_z||^2`` for every cell (computed once, without storing Phi).
+
+        With ``progress`` set, a progress bar follows the pass over the sequences
+        (shown once it has run for a couple of seconds; the sums are the same).
+        """
         if self._sq_norms is None:
-            args = (*self._csr(), self.k, 1.0 - self.decay, self.decay, self.n_threads,
-                    norm_buffer_rows(self.n_cells, self.n_sequences))
-            if self._shared_rows is None:
-                self._sq_norms = _kron.feature_sq_norms(*args)
-            else:
-                flags = np.zeros(self.n_sequences, dtype=np.uint8)
+            n, block = self.n_sequences, norm_buffer_rows(self.n_cells, self.n_sequences)
+            flags = None
+            if self._shared_rows is not None:
+                flags = np.zeros(n, dtype=np.uint8)
                 flags[self._shared_rows] = 1
-                self._sq_norms, self._shared_norms = _kron.feature_sq_norms(*args, flags)
+            sums = np.zeros(self.n_cells)
+            part = np.zeros(self.n_cells if flags is not None else 1)
+            chunk = block * max(1, -(-n // (NORM_PROGRESS_STEPS * block)))  # whole blocks: same sums as one pass
+            with tqdm(total=n, disable=not self.progress, delay=2.0, unit="seq",
+                      desc=f"feature norms (k={self.k})") as bar:
+                for first in range(0, n, chunk):
+                    last = min(first + chunk, n)
+                    _kron.feature_sq_norms(*self._csr(), self.k, 1.0 - self.decay, self.decay, self.n_threads,
+                                           block, flags, first, last, sums, part)
+                    bar.update(last - first)
+            self._sq_norms = sums
+            if flags is not None:
+                self._shared_norms = part
         return self._sq_norms
 
     def column(self, cell: int) -> np.ndarray:
@@ -145,6 +163,7 @@ class DenseFeatures:
         self.lam = float(lam)
         self.pooling = pooling
         self.n_threads = 1
+        self.progress = False  # the norms are one einsum: nothing to follow
         self._sq_norms = None
 
     @classmethod
@@ -261,6 +280,15 @@ class UnionFeatures:
     def n_threads(self, value: int) -> None:
         for part in self.parts:
             part.n_threads = value
+
+    @property
+    def progress(self) -> bool:
+        return self.parts[0].progress
+
+    @progress.setter
+    def progress(self, value: bool) -> None:
+        for part in self.parts:
+            part.progress = value
 
     @property
     def n_sequences(self) -> int:

@@ -356,6 +356,7 @@ def selective_inference(
     stage = _StageLines(progress, 3 + int(refine) + int(selective))
     stage(f"features of {n} sequences on {sum(4**v for v in ks):,} k-mers (k={k}, {pooling} pooling)")
     features = grid_features(encoded, ks, lam, pooling, n_threads, revcomp=bool(revcomp))
+    features.progress = progress  # a bar over the pass over the feature norms, when it is long
     timings["features"] = time.perf_counter() - clock
 
     # Seeds of the split and of each sampler block, drawn first so that they do

@@ -17,6 +17,11 @@ an exact union of intervals of ``x`` (the half-line intersections of
 :func:`seism_stats.intervals.line_event_segments`), and ``g`` is a ratio of
 Student-t masses computed in log space, however small.
 
+With one selected motif the directions are drawn i.i.d. instead and ``p`` is the
+ratio ``E[N(d)] / E[D(d)]`` of :mod:`seism_stats.conditional_mc` (no chain; its
+error does not blow up far in the tail). With several motifs a uniform direction
+almost never re-selects the other motifs, and the rest of this docstring applies.
+
 Averaging ``g`` over directions ``d`` of MCMC draws in ``E`` (Rao-Blackwellisation
 along the motif's own direction) estimates ``p`` with a Monte-Carlo error that
 scales with ``p`` itself rather than with ``1/B``. How large that error is depends
@@ -72,7 +77,7 @@ class TailEstimate:
 
 
 def tail_pvalues(features, selection: Selection, covariate_basis: np.ndarray, motifs, n_draws: int,
-                 rng: np.random.Generator, n_threads: int = 1) -> TailEstimate:
+                 rng: np.random.Generator, n_threads: int = 1, directions: str = "auto") -> TailEstimate:
     """Rao-Blackwellised estimates of the selective p-values of ``motifs`` (indices).
 
     Parameters
@@ -86,13 +91,19 @@ def tail_pvalues(features, selection: Selection, covariate_basis: np.ndarray, mo
         Draws in the event to average over (spread over ``TAIL_CHAINS`` chains).
     rng : numpy.random.Generator
     n_threads : int
+    directions : {"auto", "iid", "mcmc"}
+        Where the directions ``d`` come from: i.i.d. (the conditional Monte Carlo of
+        :mod:`seism_stats.conditional_mc`, one motif only) or MCMC draws in the event;
+        ``"auto"``: i.i.d. for a one-motif selection.
     """
+    if directions not in ("auto", "iid", "mcmc"):
+        raise ValueError(f"directions must be 'auto', 'iid' or 'mcmc', got {directions!r}")
     q = selection.event.n_selected
     estimate, se = np.full(q, np.nan), np.full(q, np.nan)
     motifs = [int(j) for j in motifs]
     if not motifs or n_draws < 1:
         return TailEstimate(estimate, se, 0)
-    if q == 1:  # i.i.d. directions: no chain, and no heavy tail of g far out (see conditional_mc)
+    if directions == "iid" or (directions == "auto" and q == 1):  # no chain, no heavy tail of g far out
         single = conditional_pvalues(features, selection, covariate_basis, n_draws, rng)
         return TailEstimate(single.pvalues, single.se, single.n_draws)
     replay = SelectionReplay(features, selection.event, n_threads)

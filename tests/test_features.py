@@ -107,3 +107,23 @@ def test_one_norm_pass_serves_the_split():
     assert np.array_equal(shared.sq_norms(), alone.sq_norms())
     assert np.array_equal(shared.subset(rows).sq_norms(), alone.subset(rows).sq_norms())
     assert shared.subset(rows)._sq_norms is not None  # reused, not recomputed
+
+
+def test_norm_pass_in_ranges_gives_the_same_sums():
+    # The progress bar cuts the pass over the sequences into ranges of whole blocks;
+    # the sums must be bit for bit those of one pass (and the split's part too).
+    from seism_stats import _kron
+    from simulations.data import simulate_dataset
+    data = simulate_dataset(150, 30, random_state=3)
+    features = make_features(kmer_count_matrix(encode_sequences(data.sequences), 4), 4, 1.0)
+    args = (*features._csr(), 4, 1.0 - features.decay, features.decay, 1)
+    flags = (np.arange(150) % 3 == 0).astype(np.uint8)
+    whole, whole_part = _kron.feature_sq_norms(*args, 16, flags)
+    sums, part = np.zeros(256), np.zeros(256)
+    for first in range(0, 150, 32):
+        _kron.feature_sq_norms(*args, 16, flags, first, min(first + 32, 150), sums, part)
+    assert np.array_equal(sums, whole) and np.array_equal(part, whole_part)
+    features.progress = True  # the public path, with its bar, gives the same sums
+    assert np.array_equal(features.sq_norms(), _kron.feature_sq_norms(*args, 64))
+    with pytest.raises(ValueError, match="outside"):
+        _kron.feature_sq_norms(*args, 16, None, 100, 50)
