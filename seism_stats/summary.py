@@ -142,11 +142,14 @@ def _notes(results, alpha: float) -> list[str]:
         if resolved.any():
             values = ", ".join(f"{name}: p = {p:.3g} (MC s.e. {e:.2g})" for name, p, e in
                                zip(np.asarray(results.param_names)[resolved], tail[resolved], tail_se[resolved]))
-            notes.append(f"Tail estimate for the motifs at the floor (Rao-Blackwellised along each motif's "
-                         f"direction, {s.get('tail_draws_used')} draws; an estimate of the same selective "
-                         f"p-value, not a test exact at any B; below about 1e-8 read it as an order of "
-                         f"magnitude: there a few rare draws carry the mean, and the s.e. understates the "
-                         f"error): {values}.")
+            how = (f"conditional Monte Carlo, {s.get('tail_draws_used')} i.i.d. directions with the motif's "
+                   "own coordinate integrated exactly; an estimate of the same selective p-value, not a test "
+                   "exact at any B" if results.n_selected == 1 else
+                   f"Rao-Blackwellised along each motif's direction, {s.get('tail_draws_used')} MCMC draws; an "
+                   "estimate of the same selective p-value, not a test exact at any B; below about 1e-8 read "
+                   "it as an order of magnitude: there a few rare draws carry the mean, and the s.e. "
+                   "understates the error")
+            notes.append(f"Tail estimate for the motifs at the floor ({how}): {values}.")
         if results.method == "rejection" and sample.n_draws < s["n_samples"]:
             notes.append(f"[!] Rejection sampling ran out of replays: {sample.n_draws} of "
                          f"{s['n_samples']} draws. Use method='mcmc' or raise max_replays.")

@@ -79,3 +79,18 @@ def test_grouped_logsumexp():
     assert out[0] == pytest.approx(np.log(4.0))
     assert out[1] == -np.inf and out[3] == -np.inf
     assert out[2] == pytest.approx(5.0)
+
+
+def test_one_motif_tail_estimate_is_the_conditional_monte_carlo():
+    # A default (MCMC) fit whose one motif sits at the floor reports, below it, the
+    # conditional Monte-Carlo estimate, which agrees with a longer method="cmc" run.
+    from seism_stats import SelectiveMotifModel
+    data = simulate_dataset(150, 40, consensus="GATTA", beta=1.5, random_state=3)
+    res = SelectiveMotifModel(data.y, data.sequences, k=4).fit(n_samples=200, tail_draws=64, random_state=0,
+                                                               progress=False)
+    tail = res.pvalues_tail.iloc[0]
+    assert 0 < tail < 1 / 201
+    notes = " ".join(res.summary().extra_txt.split())
+    assert "conditional Monte Carlo, 64 i.i.d. directions" in notes
+    cmc = fit(data, k=4, method="cmc", n_samples=2000, random_state=1)
+    assert abs(tail - cmc.pvalues[0]) < 4 * np.hypot(res.pvalues_tail_se.iloc[0], cmc.pvalues_se[0])

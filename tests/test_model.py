@@ -161,6 +161,7 @@ def test_resolution_warning_in_summary(results):
     tail, tail_se = results.pvalues_tail.iloc[0], results.pvalues_tail_se.iloc[0]
     assert 0 < tail < floor and 0 < tail_se
     assert "Tail estimate for the motifs at the floor" in notes and f"{tail:.3g}" in notes
+    assert "MCMC draws" in notes  # two motifs: directions of draws in the event
     assert "pvalue_tail" in results.motifs.columns
 
 
@@ -296,3 +297,22 @@ def test_summary_rows_are_named_as_the_motif_table(results):
     text = results.summary().as_text()
     for name in results.motifs.index:
         assert name in text
+
+
+def test_conditional_monte_carlo_through_the_model(frame, tmp_path):
+    model = SelectiveMotifModel.from_formula("expr ~ motifs(seq, k=5) + gc", frame)
+    res = model.fit(method="cmc", n_samples=300, random_state=3, progress=False)
+    assert res.pvalue_kinds.iloc[-1] == "selective (conditional Monte Carlo estimate)"
+    assert res.pvalues.iloc[-1] < 1e-6 and 0 < res.pvalues_mc_se.iloc[-1] < res.pvalues.iloc[-1]
+    text = res.summary().as_text()
+    assert "conditional Monte Carlo" in text and "300 directions" in text
+    info = res.sampler_info
+    assert info["draws"] == 300 and info["ess_min"] > 1
+    with pytest.raises(ValueError, match="no null draws"):
+        res.plot_null(0)
+    html = res.to_html(tmp_path / "cmc.html")
+    assert html.count('src="data:image/png;base64,') == 1  # the logo; no null draws to plot
+    res.save(tmp_path / "cmc.npz")
+    loaded = SelectiveMotifResults.load(tmp_path / "cmc.npz")
+    pd.testing.assert_series_equal(loaded.pvalues, res.pvalues)
+    assert loaded.summary().as_text() == text
