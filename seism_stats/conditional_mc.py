@@ -52,6 +52,9 @@ from .walkers import project_on
 
 #: Directions whose numerators are computed in one transform call.
 BLOCK = 64
+#: Below this effective sample size of the weights the summary warns that the standard
+#: error (a delta-method estimate from the same draws) may understate the error.
+MIN_WEIGHT_ESS = 30.0
 
 
 @dataclass(frozen=True)
@@ -132,20 +135,23 @@ def conditional_pvalues(features, selection: Selection, covariate_basis: np.ndar
                                                                0, dim)
             bar.update(m)
     p, se, ess = ratio_estimate(log_num, log_den)
-    upper = min(1.0, p + stats.norm.ppf(0.95) * se)
+    upper = min(1.0, p + stats.norm.ppf(0.95) * se) if np.isfinite(se) else 1.0
     return ConditionalEstimate(np.array([p]), np.array([se]), np.array([upper]), int(n_draws), ess,
                                time.perf_counter() - start)
 
 
 def ratio_estimate(log_num: np.ndarray, log_den: np.ndarray) -> tuple[float, float, float]:
-    """``sum N / sum D``, its delta-method standard error, and the ESS of the weights D (all in log space)."""
+    """``sum N / sum D``, its delta-method standard error, and the ESS of the weights D (all in log space).
+
+    The standard error needs two directions at least (NaN with one).
+    """
     shift = float(np.max(log_den))
     if not np.isfinite(shift):
         return float("nan"), float("nan"), 0.0
     den, num = np.exp(log_den - shift), np.exp(log_num - shift)
     total = den.sum()
     p = float(num.sum() / total)
-    se = float(np.sqrt(np.sum((num - p * den) ** 2)) / total)
+    se = float(np.sqrt(np.sum((num - p * den) ** 2)) / total) if den.size > 1 else float("nan")
     ess = float(total**2 / np.sum(den**2))
     return min(p, 1.0), se, ess
 

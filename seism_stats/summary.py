@@ -16,6 +16,7 @@ from statsmodels.iolib.summary import Summary
 from statsmodels.iolib.table import SimpleTable
 from statsmodels.iolib.tableformatting import fmt_2cols, fmt_params
 
+from .conditional_mc import MIN_WEIGHT_ESS
 from .inference import FLOOR_FACTOR, SELECTIVE_METHODS
 
 #: Width of the wrapped notes under the tables.
@@ -116,6 +117,10 @@ def _notes(results, alpha: float) -> list[str]:
                      f"exactly (ESS of the weights {_fmt(s.get('cmc_ess'), 3)}). An estimate with a stated "
                      "Monte-Carlo error, consistent as B grows and not limited to p >= 1/(B+1); not a rank "
                      "p-value exact at every B (that is method='mcmc'). MC 95% up: p + 1.645 MC s.e.")
+        if s.get("cmc_ess", np.inf) < MIN_WEIGHT_ESS:
+            notes.append(f"[!] Conditional Monte Carlo: the weights' effective sample size is only "
+                         f"{_fmt(s['cmc_ess'], 3)} of {s['n_samples']} directions, so the MC s.e. may understate "
+                         "the error; increase n_samples.")
     elif results.method in SELECTIVE_METHODS:
         exact = ("the observation sits at a random node of a tree of reversible chains "
                  "(Besag-Clifford), so the p-value is exactly valid for every B"

@@ -94,3 +94,12 @@ def test_one_motif_tail_estimate_is_the_conditional_monte_carlo():
     assert "conditional Monte Carlo, 64 i.i.d. directions" in notes
     cmc = fit(data, k=4, method="cmc", n_samples=2000, random_state=1)
     assert abs(tail - cmc.pvalues[0]) < 4 * np.hypot(res.pvalues_tail_se.iloc[0], cmc.pvalues_se[0])
+
+
+def test_cmc_with_too_few_directions_says_so():
+    from seism_stats import SelectiveMotifModel
+    data = simulate_dataset(30, 15, consensus="GAT", beta=0.5, random_state=1)
+    res = SelectiveMotifModel(data.y, data.sequences, k=3).fit(method="cmc", n_samples=1, random_state=0,
+                                                               progress=False)
+    assert np.isnan(res.pvalues_mc_se.iloc[-1]) and res.pvalues_mc_upper.iloc[-1] == 1.0  # never a 0 s.e.
+    assert "weights' effective sample size is only" in " ".join(res.summary().extra_txt.split())
