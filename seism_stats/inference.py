@@ -396,14 +396,15 @@ def selective_inference(
     pvalues_se = np.full(q, np.nan)
     pvalues_upper = np.full(q, np.nan)
     if selective and q:
-        stage(f"null sampling in the selection event ({method}, {n_samples} draws)")
-        sampler = _SamplerSpec(method, null, n_samples, burn_in, thin, n_chains, max_replays, bracket,
-                               mcmc_design)
         if method == "cmc":
+            stage(f"conditional Monte Carlo over {n_samples} i.i.d. directions")
             estimate = conditional_pvalues(features, selection, basis, n_samples, tree_rng, progress)
             pvalues, pvalues_se, pvalues_upper = estimate.pvalues, estimate.se, estimate.upper
             cmc_ess = estimate.ess
         else:
+            stage(f"null sampling in the selection event ({method}, {n_samples} draws)")
+            sampler = _SamplerSpec(method, null, n_samples, burn_in, thin, n_chains, max_replays, bracket,
+                                   mcmc_design)
             null_sample = _sample_null(features, selection, basis, sampler, tree_rng, block_rngs, n_threads,
                                        n_jobs, progress, backend, client)
             mc = monte_carlo_pvalues(null_sample, selection.statistics)

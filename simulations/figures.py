@@ -14,7 +14,7 @@ import pandas as pd
 from seism_stats.plotting import qqplot_pvalues
 
 LABELS = {"seism_rejection": "SEISM rejection", "seism_mcmc": "SEISM MCMC",
-          "seism_mcmc_small_b": "SEISM MCMC, B = 100", "seism_cmc": "SEISM conditional MC (B = 500)",
+          "seism_mcmc_small_b": "SEISM MCMC, B = 100", "seism_cmc": "SEISM conditional MC",
           "data_split": "data split", "naive": "naive (no correction)"}
 
 
