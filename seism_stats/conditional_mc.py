@@ -206,15 +206,17 @@ def circle_segments_rows(selection: Selection, numerators: np.ndarray, coefficie
     """:func:`circle_segments` for each row of ``numerators`` (R, G) and ``coefficients`` (R, q)."""
     event = selection.event
     along = coefficients[:, j:j + 1]  # <q_j, u>
-    across = np.sqrt(np.maximum(1.0 - along * along, 1e-300))
     unit_j = np.eye(event.n_selected)[j]
-    # The two vectors of each circle, d = (u - along q_j) / across and q_j (<phi_c, q_j> = cross[:, j]).
-    numerators = np.vstack([(numerators - along * event.cross[:, j]) / across, event.cross[:, j]])
-    coefficients = np.vstack([(coefficients - along * unit_j) / across, unit_j])
-    per_step = step_lines(event, numerators, coefficients)  # rows: the R directions, then q_j
+    if along.any():  # the circle's vector d = (u - along q_j) / across (else u is d already)
+        across = np.sqrt(np.maximum(1.0 - along * along, 1e-300))
+        numerators = (numerators - along * event.cross[:, j]) / across
+        coefficients = (coefficients - along * unit_j) / across
+    directions = step_lines(event, numerators, coefficients)
+    axis = step_lines(event, event.cross[:, j][None], unit_j[None])  # q_j (<phi_c, q_j> = cross[:, j])
     out = []
-    for r in range(numerators.shape[0] - 1):
-        lines = [(np.vstack([rows[r], rows[-1], np.zeros(rows.shape[1])]), selected) for rows, selected in per_step]
+    for r in range(numerators.shape[0]):
+        lines = [(np.vstack([rows[r], along_j[0], np.zeros(rows.shape[1])]), selected)
+                 for (rows, selected), (along_j, _) in zip(directions, axis)]
         out.append(line_event_segments(lines, np.zeros(1))[0])
     return out
 
