@@ -307,25 +307,25 @@ cdef void _target_row(const double[:, ::1] num_u, const double[:, ::1] num_v, Py
         stats[out, j] = _step_score(num_u, num_v, r, cs, sn, A, c, inv_den, j, cells[j])
 
 
-cdef void _side_bounds(const double[:, ::1] lines, Py_ssize_t selected, double sign, double z,
-                       double* lo, double* hi) noexcept nogil:
+cdef void _side_bounds(const double* c0, const double* c1, const double* c2, Py_ssize_t n_cells,
+                       Py_ssize_t selected, double sign, double z, double* lo, double* hi) noexcept nogil:
     """Ends of the x-interval where ``sign * L_s(x) >= |L_c(x)|`` for every cell (empty: hi <= lo).
 
-    ``L_c(x) = lines[0, c] + lines[1, c] x + lines[2, c] z``; each constraint
-    ``sign L_s -/+ L_c >= 0`` is a half-line in x.
+    ``L_c(x) = c0[c] + c1[c] x + c2[c] z``; each constraint ``sign L_s -/+ L_c >= 0``
+    is a half-line in x.
     """
-    cdef double own_a = sign * (lines[0, selected] + lines[2, selected] * z)
-    cdef double own_c = sign * lines[1, selected]
+    cdef double own_a = sign * (c0[selected] + c2[selected] * z)
+    cdef double own_c = sign * c1[selected]
     cdef double low = -INFINITY, high = INFINITY
     cdef double la, lc, a, c, root
     cdef Py_ssize_t cell, side
-    for cell in range(-1, lines.shape[1]):
+    for cell in range(-1, n_cells):
         if cell < 0:  # the side itself: sign * L_s >= 0
             la = 0.0
             lc = 0.0
         else:
-            la = lines[0, cell] + lines[2, cell] * z
-            lc = lines[1, cell]
+            la = c0[cell] + c2[cell] * z
+            lc = c1[cell]
         for side in range(2):
             if side == 0:
                 a = own_a - la
@@ -360,6 +360,29 @@ def side_bounds(const double[:, ::1] lines, Py_ssize_t selected, double sign, co
     hi = np.empty(n, dtype=np.float64)
     cdef double[::1] lo_view = lo
     cdef double[::1] hi_view = hi
+    cdef Py_ssize_t n_cells = lines.shape[1]
+    if lines.shape[0] != 3 or not 0 <= selected < n_cells:
+        raise ValueError(f"lines must be 3 x cells with the selected cell inside, got {lines.shape[0]} x {n_cells}")
     for i in prange(n, nogil=True, num_threads=n_threads, schedule="static"):
-        _side_bounds(lines, selected, sign, zs[i], &lo_view[i], &hi_view[i])
+        _side_bounds(&lines[0, 0], &lines[1, 0], &lines[2, 0], n_cells, selected, sign, zs[i],
+                     &lo_view[i], &hi_view[i])
+    return lo, hi
+
+
+def side_bounds_rows(const double[:, ::1] offsets, const double[::1] slopes, Py_ssize_t selected, double sign,
+                     int n_threads=1):
+    """:func:`side_bounds` for many lines sharing their slopes: ``L_c(x) = offsets[r, c] + slopes[c] x``.
+
+    One x-interval per row r (the conditional Monte Carlo's directions, one motif).
+    """
+    cdef Py_ssize_t n = offsets.shape[0], n_cells = offsets.shape[1], i
+    if slopes.shape[0] != n_cells or not 0 <= selected < n_cells:
+        raise ValueError(f"{slopes.shape[0]} slopes for {n_cells} cells, selected cell {selected}")
+    lo = np.empty(n, dtype=np.float64)
+    hi = np.empty(n, dtype=np.float64)
+    cdef double[::1] lo_view = lo
+    cdef double[::1] hi_view = hi
+    for i in prange(n, nogil=True, num_threads=n_threads, schedule="static"):
+        _side_bounds(&offsets[i, 0], &slopes[0], &slopes[0], n_cells, selected, sign, 0.0,
+                     &lo_view[i], &hi_view[i])
     return lo, hi

@@ -46,6 +46,7 @@ import numpy as np
 from scipy import special, stats
 from tqdm.auto import tqdm
 
+from . import _replay
 from .intervals import line_event_segments, log_interval_masses, step_lines
 from .selection import Selection
 from .walkers import project_on
@@ -132,7 +133,7 @@ def conditional_pvalues(features, selection: Selection, covariate_basis: np.ndar
             d /= np.linalg.norm(d, axis=1, keepdims=True)
             block = slice(first, first + m)
             log_den[block], log_num[block] = circle_log_masses(selection, features.project(d), np.zeros((m, 1)),
-                                                               0, dim)
+                                                               0, dim, features.n_threads)
             bar.update(m)
     p, se, ess = ratio_estimate(log_num, log_den)
     upper = min(1.0, p + stats.norm.ppf(0.95) * se) if np.isfinite(se) else 1.0
@@ -157,7 +158,7 @@ def ratio_estimate(log_num: np.ndarray, log_den: np.ndarray) -> tuple[float, flo
 
 
 def circle_log_masses(selection: Selection, numerators: np.ndarray, coefficients: np.ndarray, j: int,
-                      dim: int) -> tuple[np.ndarray, np.ndarray]:
+                      dim: int, n_threads: int = 1) -> tuple[np.ndarray, np.ndarray]:
     """``log D`` and ``log N`` on the half circle through ``q_j`` and each point's direction.
 
     ``numerators`` (R, G) and ``coefficients`` (R, q) are ``<phi_c, u>`` and ``<q_m, u>``
@@ -166,7 +167,7 @@ def circle_log_masses(selection: Selection, numerators: np.ndarray, coefficients
     x-segments in the event, ``N`` that of their part with ``T_j >= t_obs``; ``-inf``
     where the circle misses the event.
     """
-    per_point = circle_segments_rows(selection, numerators, coefficients, j)
+    per_point = circle_segments_rows(selection, numerators, coefficients, j, n_threads)
     owner = np.repeat(np.arange(len(per_point)), [seg.shape[0] for seg in per_point])
     segments = (np.vstack(per_point) if owner.size else np.zeros((0, 2))) * np.sqrt(dim - 1.0)  # Student t units
     t_obs = float(selection.statistics[j])
@@ -202,7 +203,7 @@ def circle_segments(selection: Selection, numerators: np.ndarray, coefficients: 
 
 
 def circle_segments_rows(selection: Selection, numerators: np.ndarray, coefficients: np.ndarray,
-                         j: int) -> list[np.ndarray]:
+                         j: int, n_threads: int = 1) -> list[np.ndarray]:
     """:func:`circle_segments` for each row of ``numerators`` (R, G) and ``coefficients`` (R, q)."""
     event = selection.event
     along = coefficients[:, j:j + 1]  # <q_j, u>
@@ -213,6 +214,12 @@ def circle_segments_rows(selection: Selection, numerators: np.ndarray, coefficie
         coefficients = (coefficients - along * unit_j) / across
     directions = step_lines(event, numerators, coefficients)
     axis = step_lines(event, event.cross[:, j][None], unit_j[None])  # q_j (<phi_c, q_j> = cross[:, j])
+    if event.n_selected == 1:  # one step: all rows in one kernel call per side (same bounds as below)
+        (rows, selected), ((slopes, _),) = directions[0], axis
+        sides = [_replay.side_bounds_rows(np.ascontiguousarray(rows), np.ascontiguousarray(slopes[0]),
+                                          int(selected), sign, n_threads) for sign in (1.0, -1.0)]
+        return [np.array(sorted((lo[r], hi[r]) for lo, hi in sides if hi[r] > lo[r])).reshape(-1, 2)
+                for r in range(rows.shape[0])]
     out = []
     for r in range(numerators.shape[0]):
         lines = [(np.vstack([rows[r], along_j[0], np.zeros(rows.shape[1])]), selected)

@@ -284,8 +284,11 @@ def step_lines(event, numerators: np.ndarray, coefficients: np.ndarray) -> list[
     lines = []
     for s in range(event.n_selected):
         cells, selected = step_cells(event, s)
-        step = numerators[:, cells] - coefficients[:, :s] @ event.cross[cells, :s].T
-        lines.append((step * np.sqrt(event.inv_den[s, cells])[None, :], selected))
+        step = np.take(numerators, cells, axis=1)  # C-ordered (numerators[:, cells] is not)
+        if s:  # off the earlier motifs (step 0 has none: no zero product to subtract)
+            step -= coefficients[:, :s] @ event.cross[cells, :s].T
+        step *= np.sqrt(event.inv_den[s, cells])[None, :]
+        lines.append((step, selected))
     return lines
 
 

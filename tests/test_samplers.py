@@ -255,16 +255,17 @@ def _tail_problem(seed=5, beta=1.1, n_motifs=1):
     return data, features, basis, select_motifs(features, data.y, basis, n_motifs)
 
 
-def test_tail_circle_event_is_exactly_the_replayed_event():
+@pytest.mark.parametrize("n_motifs", [1, 2])  # one motif: the batched one-step kernel (side_bounds_rows)
+def test_tail_circle_event_is_exactly_the_replayed_event(n_motifs):
     from seism_stats.replay import SelectionReplay
     from seism_stats.conditional_mc import circle_segments
 
-    _, features, basis, selection = _tail_problem(n_motifs=2)
+    _, features, basis, selection = _tail_problem(n_motifs=n_motifs)
     replay = SelectionReplay(features, selection.event)
     u = selection.unit_residual
     numerators, coefficients = replay.numerators(u[None])[0], replay.coefficients(u[None])[0]
     rng = np.random.default_rng(0)
-    for j in range(2):
+    for j in range(n_motifs):
         q = selection.event.basis[:, j]
         d = u - coefficients[j] * q
         d /= np.linalg.norm(d)
@@ -290,3 +291,17 @@ def test_tail_estimate_agrees_with_long_rejection_sampling():
     gap = abs(estimate.pvalues[0] - exact.pvalues[0])
     assert gap < 3 * np.hypot(estimate.se[0], exact.pvalues_se[0]), (estimate, exact.pvalues, exact.pvalues_se)
     assert estimate.n_draws == 256 and 0 < estimate.se[0] < estimate.pvalues[0]
+
+
+def test_side_bounds_rows_matches_side_bounds():
+    from seism_stats import _replay
+    rng = np.random.default_rng(3)
+    offsets, slopes = rng.standard_normal((5, 40)), rng.standard_normal(40)
+    for sign in (1.0, -1.0):
+        lo, hi = _replay.side_bounds_rows(offsets, slopes, 7, sign, 2)
+        for r in range(5):
+            lines = np.vstack([offsets[r], slopes, np.zeros(40)])
+            one_lo, one_hi = _replay.side_bounds(lines, 7, sign, np.zeros(1))
+            assert (lo[r], hi[r]) == (one_lo[0], one_hi[0])
+    with pytest.raises(ValueError, match="slopes"):
+        _replay.side_bounds_rows(offsets, slopes[:-1], 7, 1.0)
