@@ -49,7 +49,7 @@ from tqdm.auto import tqdm
 from . import _replay
 from .intervals import line_event_segments, log_interval_masses, step_lines
 from .selection import Selection
-from .walkers import project_on
+from .walkers import sphere_points
 
 #: Directions whose numerators are computed in one transform call.
 BLOCK = 64
@@ -128,9 +128,7 @@ def conditional_pvalues(features, selection: Selection, covariate_basis: np.ndar
     with tqdm(total=n_draws, disable=not progress, desc="conditional MC", unit="direction") as bar:
         for first in range(0, n_draws, BLOCK):
             m = min(BLOCK, n_draws - first)
-            d = rng.standard_normal((m, n))
-            d -= project_on(d, off)
-            d /= np.linalg.norm(d, axis=1, keepdims=True)
+            d = sphere_points(rng, m, off, n)
             block = slice(first, first + m)
             log_den[block], log_num[block] = circle_log_masses(selection, features.project(d), np.zeros((m, 1)),
                                                                0, dim, features.n_threads)
@@ -222,8 +220,8 @@ def circle_segments_rows(selection: Selection, numerators: np.ndarray, coefficie
                 for r in range(rows.shape[0])]
     out = []
     for r in range(numerators.shape[0]):
-        lines = [(np.vstack([rows[r], along_j[0], np.zeros(rows.shape[1])]), selected)
-                 for (rows, selected), (along_j, _) in zip(directions, axis)]
+        lines = [(np.vstack([rows[r], axis_rows[0], np.zeros(rows.shape[1])]), selected)
+                 for (rows, selected), (axis_rows, _) in zip(directions, axis)]
         out.append(line_event_segments(lines, np.zeros(1))[0])
     return out
 

@@ -114,8 +114,8 @@ def tail_pvalues(features, selection: Selection, covariate_basis: np.ndarray, mo
     coefficients = replay.coefficients(flat)  # <q_m, u>
     dim = n - covariate_basis.shape[1]
     for j in motifs:
-        blocks = [circle_log_masses(selection, numerators[b:b + BLOCK], coefficients[b:b + BLOCK], j, dim)
-                  for b in range(0, flat.shape[0], BLOCK)]
+        blocks = [circle_log_masses(selection, numerators[b:b + BLOCK], coefficients[b:b + BLOCK], j, dim,
+                                    n_threads) for b in range(0, flat.shape[0], BLOCK)]
         g = np.exp(np.concatenate([log_num - log_den for log_den, log_num in blocks]))  # P(T_j >= t_obs | d, E)
         values = g.reshape(chains, per_chain)
         estimate[j] = float(values.mean())
