@@ -127,3 +127,31 @@ def test_norm_pass_in_ranges_gives_the_same_sums():
     assert np.array_equal(features.sq_norms(), _kron.feature_sq_norms(*args, 64))
     with pytest.raises(ValueError, match="outside"):
         _kron.feature_sq_norms(*args, 16, None, 100, 50)
+
+
+@pytest.mark.parametrize("k", [3, 5, 6])
+def test_sparse_row_transform_is_bit_identical_to_the_dense_one(k):
+    # Rows of Phi visit only their k-mers' blocks in the first mode products; a row
+    # whose indices are not sorted takes the dense path. Both must agree bit for bit,
+    # also for a sequence with no k-mer at all.
+    import scipy.sparse as sp
+
+    from seism_stats import _kron
+    from simulations.data import simulate_dataset
+    data = simulate_dataset(40, 25, random_state=4)
+    sequences = list(data.sequences) + ["N" * 25]
+    counts = kmer_count_matrix(encode_sequences(sequences), k)
+    assert counts.has_sorted_indices
+    scrambled = counts.copy()
+    for i in range(scrambled.shape[0]):  # reverse each row's entries: dense path
+        lo, hi = scrambled.indptr[i], scrambled.indptr[i + 1]
+        scrambled.indices[lo:hi] = scrambled.indices[lo:hi][::-1].copy()
+        scrambled.data[lo:hi] = scrambled.data[lo:hi][::-1].copy()
+    assert isinstance(scrambled, sp.csr_array) and not scrambled.has_sorted_indices
+    n = counts.shape[0]
+    rows = [_kron.feature_rows(m.indptr, m.indices, m.data, 0, n, k, 0.6, 0.4) for m in (counts, scrambled)]
+    assert np.array_equal(rows[0], rows[1])
+    assert not rows[0][-1].any() and rows[0][:-1].all()
+    norms = [_kron.feature_sq_norms(m.indptr, m.indices, m.data, k, 0.6, 0.4, 2, 8) for m in (counts, scrambled)]
+    assert np.array_equal(norms[0], norms[1])
+    np.testing.assert_allclose(norms[0], (rows[0] ** 2).sum(axis=0), rtol=1e-13)
