@@ -62,6 +62,7 @@ class KroneckerFeatures:
         self.progress = False  # progress bar over the norm pass (set by selective_inference)
         self._shared_rows: np.ndarray | None = None  # rows whose norms the full pass also sums
         self._shared_norms: np.ndarray | None = None
+        self._transposed = None
 
     @property
     def n_sequences(self) -> int:
@@ -75,10 +76,21 @@ class KroneckerFeatures:
         c = self.counts
         return c.indptr, c.indices, c.data
 
+    def _csr_transposed(self):
+        """CSR arrays of ``C^T`` for :meth:`project` (built once; int32 rows, float32 counts: exact)."""
+        if self._transposed is None:
+            t = self.counts.tocsc()
+            t.sort_indices()
+            data = t.data.astype(np.float32)
+            if not np.array_equal(data, t.data):
+                raise ValueError("k-mer counts must be whole numbers below 2^24")
+            self._transposed = (t.indptr.astype(np.int64), t.indices.astype(np.int32), data)
+        return self._transposed
+
     def project(self, weights: np.ndarray) -> np.ndarray:
         """``out[r, z] = <phi_z, weights[r]>`` for every row of ``weights`` (R x n)."""
         weights = np.ascontiguousarray(np.atleast_2d(weights), dtype=np.float64)
-        return _kron.project_rows(weights, *self._csr(), self.k, 1.0 - self.decay, self.decay,
+        return _kron.project_rows(weights, *self._csr_transposed(), self.k, 1.0 - self.decay, self.decay,
                                   self.n_threads)
 
     def share_norms_with(self, rows: np.ndarray) -> None:
