@@ -60,3 +60,73 @@ def window_kmers(const uint8_t[::1] codes, const int64_t[::1] offsets, Py_ssize_
     with nogil:
         n_valid = _window_kmers(codes, offsets, k, rows_view, cols_view)
     return rows[:n_valid], cols[:n_valid]
+
+
+cdef inline double _pairwise_row_sum(const double* a, Py_ssize_t n) noexcept nogil:
+    """``sum(a[:n])`` in NumPy's order for a contiguous row (``ndarray.sum(axis=-1)``).
+
+    NumPy's pairwise sum: in order below 8 entries; else eight partial sums
+    (stepping by 8), combined as ((r0+r1)+(r2+r3))+((r4+r5)+(r6+r7)), then the
+    remainder in order. (Exact for rows shorter than NumPy's 128-entry block.)
+    """
+    cdef Py_ssize_t i, j, whole
+    cdef double r[8]
+    cdef double res = 0.0
+    if n < 8:
+        for i in range(n):
+            res = res + a[i]
+        return res
+    for j in range(8):
+        r[j] = a[j]
+    whole = n - n % 8
+    i = 8
+    while i < whole:
+        for j in range(8):
+            r[j] = r[j] + a[i + j]
+        i += 8
+    res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]))
+    while i < n:
+        res = res + a[i]
+        i += 1
+    return res
+
+
+def kmer_log_sums(const int64_t[::1] kmers, const double[:, ::1] log_table, double[::1] out):
+    """``out[j] = sum_p log_table[p, letter p of kmers[j]]`` (logs of refinement's kernel values).
+
+    The sum runs in the order of NumPy's ``terms.sum(axis=1)`` over the (m, k)
+    table of terms, so the sums are those of the vectorised expression, without
+    its (m, k) temporaries. (The caller takes ``np.exp``: NumPy's exp can differ
+    from the C library's in the last bit.)
+    """
+    cdef Py_ssize_t k = log_table.shape[0], j, p
+    cdef double terms[32]
+    cdef int64_t index
+    if k > 32 or log_table.shape[1] != 4 or out.shape[0] != kmers.shape[0]:
+        raise ValueError("log_table must be (k <= 32, 4) and out as long as kmers")
+    with nogil:
+        for j in range(kmers.shape[0]):
+            index = kmers[j]
+            for p in range(k):
+                terms[p] = log_table[p, (index >> (2 * (k - 1 - p))) & 3]
+            out[j] = _pairwise_row_sum(terms, k)
+
+
+def letter_sums(const int64_t[::1] kmers, const double[::1] weights, Py_ssize_t k):
+    """``out[p, b] = sum of weights[j] over the k-mers j whose letter p is b``, in order of j.
+
+    The same sums, in the same order, as ``np.bincount(letters[:, p], weights)``
+    for each position p, in one pass.
+    """
+    out = np.zeros((k, 4), dtype=np.float64)
+    cdef double[:, ::1] sums = out
+    cdef Py_ssize_t j, p
+    cdef int64_t index
+    if weights.shape[0] != kmers.shape[0] or not 1 <= k <= 31:
+        raise ValueError("weights must be as long as kmers and 1 <= k <= 31")
+    with nogil:
+        for j in range(kmers.shape[0]):
+            index = kmers[j]
+            for p in range(k):
+                sums[p, (index >> (2 * (k - 1 - p))) & 3] += weights[j]
+    return out

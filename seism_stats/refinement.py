@@ -80,7 +80,7 @@ class WindowDesign:
         self.n = len(encoded)
         self.pooling = pooling
         self.kmers, window_kmer = np.unique(cols, return_inverse=True)
-        self.digits = kmer_digits(self.kmers, k)  # (m, k) letters of each distinct k-mer
+        self.kmers = self.kmers.astype(np.int64, copy=False)
         if pooling == "sum":
             self.counts = sp.csr_array((np.ones(rows.shape[0]), (rows, window_kmer)),
                                        shape=(self.n, self.kmers.shape[0]))
@@ -97,8 +97,10 @@ class WindowDesign:
     def kmer_weights(self, z: np.ndarray, lam: float) -> np.ndarray:
         """Kernel value ``exp(-lam/2 ||x - z||^2)`` of each distinct k-mer ``x`` (length m)."""
         sq = np.sum(z**2, axis=1)  # (k,)
-        per_position = -0.5 * lam * (sq[None, :] + 1.0 - 2.0 * z[np.arange(self.k)[None, :], self.digits])
-        return np.exp(per_position.sum(axis=1))
+        per_letter = -0.5 * lam * (sq[:, None] + 1.0 - 2.0 * z)  # (k, 4): each position's term by letter
+        log_values = np.empty(self.kmers.shape[0])
+        _kmers.kmer_log_sums(self.kmers, np.ascontiguousarray(per_letter), log_values)
+        return np.exp(log_values)
 
     def features(self, g: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         """Pooled feature of every sequence, and (max pooling) the winning k-mer of each."""
@@ -165,10 +167,8 @@ def _score_and_gradient(theta: np.ndarray, design: WindowDesign, lam: float,
         grad_f = grad_f - basis @ (basis.T @ grad_f)
     grad_g = design.pullback(grad_f, winner) * g  # chain through g = exp(sum of per-position terms)
     # d(per-position term)/d z_p[b] = lam * ([x_p == b] - z_p[b])
-    grad_z = np.empty((k, 4))
     total = grad_g.sum()
-    for p in range(k):
-        grad_z[p] = lam * (np.bincount(design.digits[:, p], weights=grad_g, minlength=4) - total * z[p])
+    grad_z = lam * (_kmers.letter_sums(design.kmers, grad_g, k) - total * z)
     grad_theta = z * (grad_z - np.sum(grad_z * z, axis=1, keepdims=True))
     return float(np.log(score)), grad_theta.ravel(), score
 

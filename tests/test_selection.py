@@ -138,3 +138,22 @@ def test_union_of_lengths_gives_valid_pvalues():
         pvalues.append(result.pvalues[0])
     assert kstest(pvalues, "uniform").pvalue > 0.01
     assert np.mean(np.array(pvalues) <= 0.05) <= 0.05 + 3 * np.sqrt(0.05 * 0.95 / 120)
+
+
+@pytest.mark.parametrize("k", [1, 3, 7, 8, 10, 12])
+def test_refinement_kernels_equal_the_vectorised_numpy(k, rng):
+    # The kernel values' logs are summed in NumPy's own order and the letter sums are
+    # those of np.bincount, so refinement gives the same numbers as the (m, k) expressions.
+    from seism_stats import _kmers
+    from seism_stats.kmers import kmer_digits
+    kmers = np.unique(rng.integers(0, 4**k, 5000)).astype(np.int64)
+    letters = kmer_digits(kmers, k)
+    z = rng.random((k, 4))
+    per_letter = -0.5 * 1.3 * (np.sum(z**2, axis=1)[:, None] + 1.0 - 2.0 * z)
+    expected = per_letter[np.arange(k)[None, :], letters].sum(axis=1)
+    logs = np.empty(kmers.shape[0])
+    _kmers.kmer_log_sums(kmers, per_letter, logs)
+    assert np.array_equal(logs, expected)
+    weights = rng.standard_normal(kmers.shape[0])
+    sums = np.array([np.bincount(letters[:, p], weights=weights, minlength=4) for p in range(k)])
+    assert np.array_equal(_kmers.letter_sums(kmers, weights, k), sums)
