@@ -123,7 +123,7 @@ cdef void gather_weighted_block(double[:, ::1] out, Py_ssize_t r0, Py_ssize_t nb
 
 def project_rows(const double[:, ::1] weights, const long long[::1] t_indptr,
                  const int[::1] t_indices, const float[::1] t_data,
-                 Py_ssize_t k, double diag, double off, int n_threads=1):
+                 Py_ssize_t k, double diag, double off, int n_threads=1, out=None):
     """Return ``out[r] = K (C^T weights[r])``, i.e. ``<phi_z, weights[r]>`` for all z.
 
     Rows are processed in blocks of up to ``BLOCK_ROWS`` (the sparse product of
@@ -143,12 +143,17 @@ def project_rows(const double[:, ::1] weights, const long long[::1] t_indptr,
         ``K1 = diag * I + off * 1 1^T``.
     n_threads : int
         OpenMP threads (blocks are independent).
+    out : (R, 4^k) float64 C-contiguous array, optional
+        Written in place and returned (no new array and no copy for the caller).
     """
     cdef Py_ssize_t n_cells = (<Py_ssize_t>1) << (2 * k)
     cdef Py_ssize_t R = weights.shape[0], n = weights.shape[1]
     if t_indptr.shape[0] != n_cells + 1:
         raise ValueError(f"C^T has {t_indptr.shape[0] - 1} rows for 4^{k} k-mers")
-    out = np.empty((R, n_cells), dtype=np.float64)
+    if out is None:
+        out = np.empty((R, n_cells), dtype=np.float64)
+    elif out.shape != (R, n_cells):
+        raise ValueError(f"out has shape {out.shape}, expected {(R, n_cells)}")
     cdef double[:, ::1] out_view = out
     if R == 0:
         return out

@@ -87,11 +87,14 @@ class KroneckerFeatures:
             self._transposed = (t.indptr.astype(np.int64), t.indices.astype(np.int32), data)
         return self._transposed
 
-    def project(self, weights: np.ndarray) -> np.ndarray:
-        """``out[r, z] = <phi_z, weights[r]>`` for every row of ``weights`` (R x n)."""
+    def project(self, weights: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        """``out[r, z] = <phi_z, weights[r]>`` for every row of ``weights`` (R x n).
+
+        ``out`` (R x G, C-contiguous float64) is filled in place when given.
+        """
         weights = np.ascontiguousarray(np.atleast_2d(weights), dtype=np.float64)
         return _kron.project_rows(weights, *self._csr_transposed(), self.k, 1.0 - self.decay, self.decay,
-                                  self.n_threads)
+                                  self.n_threads, out)
 
     def share_norms_with(self, rows: np.ndarray) -> None:
         """Let the pass that computes :meth:`sq_norms` also sum the norms over ``rows``.
@@ -202,9 +205,11 @@ class DenseFeatures:
     def n_cells(self) -> int:
         return self.matrix.shape[1]
 
-    def project(self, weights: np.ndarray) -> np.ndarray:
-        """``out[r, z] = <phi_z, weights[r]>`` (a dense matrix product)."""
+    def project(self, weights: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        """``out[r, z] = <phi_z, weights[r]>`` (a dense matrix product; into ``out`` when given)."""
         weights = np.atleast_2d(np.asarray(weights, dtype=np.float64))
+        if out is not None:
+            return np.matmul(weights, self.matrix, out=out)
         return np.ascontiguousarray(weights @ self.matrix)
 
     def sq_norms(self) -> np.ndarray:
@@ -310,8 +315,12 @@ class UnionFeatures:
     def n_cells(self) -> int:
         return sum(part.n_cells for part in self.parts)
 
-    def project(self, weights: np.ndarray) -> np.ndarray:
-        return np.ascontiguousarray(np.hstack([part.project(weights) for part in self.parts]))
+    def project(self, weights: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        blocks = np.hstack([part.project(weights) for part in self.parts])
+        if out is not None:
+            out[...] = blocks
+            return out
+        return np.ascontiguousarray(blocks)
 
     def sq_norms(self) -> np.ndarray:
         return np.concatenate([part.sq_norms() for part in self.parts])

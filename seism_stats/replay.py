@@ -40,9 +40,9 @@ class SelectionReplay:
     def n_selected(self) -> int:
         return self.event.n_selected
 
-    def numerators(self, points: np.ndarray) -> np.ndarray:
-        """``<phi_z, points[r]>`` for every cell (R x G)."""
-        return self.features.project(points)
+    def numerators(self, points: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        """``<phi_z, points[r]>`` for every cell (R x G; written into ``out`` when given)."""
+        return self.features.project(points, out)
 
     def coefficients(self, points: np.ndarray) -> np.ndarray:
         """``<q_m, points[r]>`` for the selected features (R x q)."""

@@ -169,7 +169,10 @@ class SphereWalkers:
         groups, replay = self.groups, self.replay
         directions = groups.draw(chains, self._directions).reshape(chains.shape[0], self.u.shape[1])
         self.v[chains] = directions
-        self.num_v[chains] = replay.numerators(directions)
+        if chains.shape[0] == self.u.shape[0]:  # every walker (sorted): transform in place, no copy
+            replay.numerators(directions, out=self.num_v)
+        else:
+            self.num_v[chains] = replay.numerators(directions)
         self.coef_v[chains] = replay.coefficients(directions)
         if self.bracket == "exact":
             lo, hi = replay.circle_arcs(self.num_u, self.num_v, self.coef_u, self.coef_v, chains)
