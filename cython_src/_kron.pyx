@@ -85,7 +85,42 @@ cdef void kron_apply_sparse_row(double* row, Py_ssize_t k, double diag, double o
 
 
 cdef enum:
-    BLOCK_ROWS = 8  # responses gathered together: one cache line of 8 doubles per non-zero
+    BLOCK_ROWS = 8  # responses summed together: one cache line of 8 doubles per non-zero
+    BLOCK_BYTES = 1 << 20  # the scatter's block buffer stays in a core's L2 cache
+
+
+cdef void scatter_weighted_block(double* buf, Py_ssize_t n_cells, Py_ssize_t nb,
+                                 const double[:, ::1] weights, Py_ssize_t r0,
+                                 const long long[::1] indptr, const long long[::1] indices,
+                                 const double[::1] data) noexcept nogil:
+    """Set ``buf[z * nb + b] = sum_i weights[r0 + b, i] * C[i, z]`` for ``b < nb``.
+
+    The ``nb`` responses of a block share each k-mer's cache line, so the sparse
+    product pays one random access per non-zero instead of one per response.
+    Each response's sums are accumulated in the same order whatever ``nb`` is.
+    """
+    cdef Py_ssize_t i, p, b, z
+    cdef double c
+    cdef double w[BLOCK_ROWS]
+    memset(buf, 0, n_cells * nb * sizeof(double))
+    for i in range(weights.shape[1]):
+        for b in range(nb):
+            w[b] = weights[r0 + b, i]
+        for p in range(indptr[i], indptr[i + 1]):
+            c = data[p]
+            z = indices[p] * nb
+            for b in range(nb):
+                buf[z + b] += c * w[b]
+
+
+def uses_gather(Py_ssize_t k):
+    """Whether ``project_rows`` gathers from ``C^T`` at this k (else it scatters the rows of C).
+
+    The scatter's block buffer (4^k x BLOCK_ROWS doubles) stays in L2 up to
+    k = 7 and is fastest there; from k = 8 the gather wins (no buffer to miss in
+    and no copy). Both give the same sums in the same order.
+    """
+    return ((<Py_ssize_t>1) << (2 * k)) * BLOCK_ROWS * <Py_ssize_t>sizeof(double) > BLOCK_BYTES
 
 
 cdef void gather_weighted_block(double[:, ::1] out, Py_ssize_t r0, Py_ssize_t nb,
@@ -121,22 +156,24 @@ cdef void gather_weighted_block(double[:, ::1] out, Py_ssize_t r0, Py_ssize_t nb
             out[r0 + b, z] = acc[b]
 
 
-def project_rows(const double[:, ::1] weights, const long long[::1] t_indptr,
-                 const int[::1] t_indices, const float[::1] t_data,
-                 Py_ssize_t k, double diag, double off, int n_threads=1, out=None):
+def project_rows(const double[:, ::1] weights, const long long[::1] indptr,
+                 const long long[::1] indices, const double[::1] data,
+                 Py_ssize_t k, double diag, double off, int n_threads=1, out=None,
+                 const long long[::1] t_indptr=None, const int[::1] t_indices=None,
+                 const float[::1] t_data=None):
     """Return ``out[r] = K (C^T weights[r])``, i.e. ``<phi_z, weights[r]>`` for all z.
 
     Rows are processed in blocks of up to ``BLOCK_ROWS`` (the sparse product of
-    a block is done at once, see ``gather_weighted_block``), blocks in
-    parallel. A row's result does not depend on the block it falls in.
+    a block is done at once), blocks in parallel. A row's result does not
+    depend on the block it falls in, nor on whether the sparse product scatters
+    the rows of C (``scatter_weighted_block``) or gathers from ``C^T``
+    (``gather_weighted_block``, when ``t_*`` is given, see ``uses_gather``).
 
     Parameters
     ----------
     weights : (R, n) float64, C-contiguous
         One weight vector over sequences per row (candidate responses).
-    t_indptr, t_indices, t_data : CSR arrays of ``C^T`` (4^k x n), the transposed
-        k-mer count matrix, with sorted indices (int32 sequence numbers, float32
-        counts: exact for counts below 2^24).
+    indptr, indices, data : CSR arrays of the n x 4^k k-mer count matrix C.
     k : int
         Motif length.
     diag, off : float
@@ -145,11 +182,15 @@ def project_rows(const double[:, ::1] weights, const long long[::1] t_indptr,
         OpenMP threads (blocks are independent).
     out : (R, 4^k) float64 C-contiguous array, optional
         Written in place and returned (no new array and no copy for the caller).
+    t_indptr, t_indices, t_data : CSR arrays of ``C^T`` (4^k x n), optional
+        The transposed counts with sorted indices (int32 sequence numbers,
+        float32 counts: exact below 2^24).
     """
     cdef Py_ssize_t n_cells = (<Py_ssize_t>1) << (2 * k)
     cdef Py_ssize_t R = weights.shape[0], n = weights.shape[1]
-    if t_indptr.shape[0] != n_cells + 1:
-        raise ValueError(f"C^T has {t_indptr.shape[0] - 1} rows for 4^{k} k-mers")
+    cdef bint gather = t_indptr is not None
+    if gather and (t_indices is None or t_data is None or t_indptr.shape[0] != n_cells + 1):
+        raise ValueError(f"C^T must be given whole, with 4^{k} rows")
     if out is None:
         out = np.empty((R, n_cells), dtype=np.float64)
     elif out.shape != (R, n_cells):
@@ -157,27 +198,36 @@ def project_rows(const double[:, ::1] weights, const long long[::1] t_indptr,
     cdef double[:, ::1] out_view = out
     if R == 0:
         return out
-    # Rows per block: all threads busy. The interleaved weights (n x nb doubles) stay
-    # in L2 up to n of about 16,000 and in L3 beyond; capping nb to keep them in L2
-    # was slower at n = 100,000 (C^T is then streamed once per row instead).
+    # Rows per block: all threads busy; for the scatter, the block buffer (n_cells x nb
+    # doubles) within BLOCK_BYTES so that it stays in cache. The gather's interleaved
+    # weights (n x nb doubles) stay in L2 up to n of about 16,000 and in L3 beyond
+    # (capping nb there was slower: C^T is then streamed once per row).
     cdef Py_ssize_t nb = max(1, min(<Py_ssize_t>BLOCK_ROWS, (R + n_threads - 1) // n_threads))
+    if not gather:
+        nb = max(1, min(nb, BLOCK_BYTES // (n_cells * <Py_ssize_t>sizeof(double))))
     cdef Py_ssize_t n_blocks = (R + nb - 1) // nb
-    cdef Py_ssize_t block, r0, width, b
-    cdef double* w
+    cdef Py_ssize_t block, r0, width, b, z
+    cdef double* buf
     cdef int failed = 0
     for block in prange(n_blocks, nogil=True, num_threads=n_threads, schedule="static"):
         r0 = block * nb
         width = min(nb, R - r0)
-        w = <double*> malloc(max(n, 1) * width * sizeof(double))
-        if w == NULL:
+        buf = <double*> malloc((max(n, 1) if gather else n_cells) * width * sizeof(double))
+        if buf == NULL:
             failed += 1  # a reduction across threads
         else:
-            gather_weighted_block(out_view, r0, width, w, weights, t_indptr, t_indices, t_data)
+            if gather:
+                gather_weighted_block(out_view, r0, width, buf, weights, t_indptr, t_indices, t_data)
+            else:
+                scatter_weighted_block(buf, n_cells, width, weights, r0, indptr, indices, data)
+                for z in range(n_cells):  # one sweep over the buffer fills the block's rows
+                    for b in range(width):
+                        out_view[r0 + b, z] = buf[z * width + b]
             for b in range(width):
                 kron_apply_row(&out_view[r0 + b, 0], k, diag, off)
-            free(w)
+            free(buf)
     if failed:
-        raise MemoryError("could not allocate the weight buffer of project_rows")
+        raise MemoryError("could not allocate the block buffer of project_rows")
     return out
 
 

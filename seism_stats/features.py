@@ -77,7 +77,7 @@ class KroneckerFeatures:
         return c.indptr, c.indices, c.data
 
     def _csr_transposed(self):
-        """CSR arrays of ``C^T`` for :meth:`project` (built once; int32 rows, float32 counts: exact)."""
+        """CSR arrays of ``C^T`` for :meth:`project` from k = 8 (built once; int32 rows, float32 counts: exact)."""
         if self._transposed is None:
             t = self.counts.tocsc()
             t.sort_indices()
@@ -93,8 +93,9 @@ class KroneckerFeatures:
         ``out`` (R x G, C-contiguous float64) is filled in place when given.
         """
         weights = np.ascontiguousarray(np.atleast_2d(weights), dtype=np.float64)
-        return _kron.project_rows(weights, *self._csr_transposed(), self.k, 1.0 - self.decay, self.decay,
-                                  self.n_threads, out)
+        transposed = self._csr_transposed() if _kron.uses_gather(self.k) else (None, None, None)
+        return _kron.project_rows(weights, *self._csr(), self.k, 1.0 - self.decay, self.decay,
+                                  self.n_threads, out, *transposed)
 
     def share_norms_with(self, rows: np.ndarray) -> None:
         """Let the pass that computes :meth:`sq_norms` also sum the norms over ``rows``.

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import os
 
+from . import _kron
+
 #: Default share of the currently available memory a fit may plan to use.
 DEFAULT_MEMORY_FRACTION = 0.8
 #: Byte budget of the row buffer used to compute the feature norms (rows of 4^k doubles).
@@ -41,8 +43,8 @@ def estimate_fit_bytes(n: int, total_length: int, k: int, n_motifs: int, n_chain
                        method: str) -> int:
     """Rough upper estimate of the peak bytes of :func:`~seism_stats.selective_inference`.
 
-    Counts the sparse k-mer counts (both strands, and their transpose for the
-    transform: int32 and float32, 8 bytes per non-zero), the grid vectors of the
+    Counts the sparse k-mer counts (both strands, and from k = 8 their transpose
+    for the transform: int32 and float32, 8 bytes per non-zero), the grid vectors of the
     selection (numerators, norms, cross products, inverse denominators), the
     norm buffer, the dense matrix of max pooling, and per walker the current
     and direction numerators, the transform output and the arc scratch (4
@@ -51,7 +53,7 @@ def estimate_fit_bytes(n: int, total_length: int, k: int, n_motifs: int, n_chain
     """
     cells = 4**k
     vector = 8 * cells
-    counts = 2 * (16 + 8) * total_length
+    counts = 2 * (16 + (8 if _kron.uses_gather(k) else 0)) * total_length
     selection = (8 + 2 * n_motifs) * vector + norm_buffer_rows(cells, n) * vector
     dense = 8 * n * cells if pooling == "max" else 0
     if method == "mcmc":

@@ -155,3 +155,23 @@ def test_sparse_row_transform_is_bit_identical_to_the_dense_one(k):
     norms = [_kron.feature_sq_norms(m.indptr, m.indices, m.data, k, 0.6, 0.4, 2, 8) for m in (counts, scrambled)]
     assert np.array_equal(norms[0], norms[1])
     np.testing.assert_allclose(norms[0], (rows[0] ** 2).sum(axis=0), rtol=1e-13)
+
+
+@pytest.mark.parametrize("k", [3, 8])
+def test_gather_from_the_transpose_equals_the_scatter(k, rng):
+    # From k = 8 the transform gathers from C^T; the sums are the scatter's, in the same
+    # order, so both give the same bits (also into a given output array, and with threads).
+    from seism_stats import _kron
+    from simulations.data import simulate_dataset
+    data = simulate_dataset(60, 30, random_state=5)
+    features = make_features(kmer_count_matrix(encode_sequences(data.sequences), k), k, 1.0, revcomp=True)
+    weights = rng.standard_normal((11, 60))
+    args = (weights, *features._csr(), k, 1.0 - features.decay, features.decay)
+    scattered = _kron.project_rows(*args, 1)
+    gathered = _kron.project_rows(*args, 2, None, *features._csr_transposed())
+    assert np.array_equal(scattered, gathered)
+    out = np.empty_like(scattered)
+    assert features.project(weights, out=out) is out and np.array_equal(out, scattered)
+    assert _kron.uses_gather(k) == (k >= 8)
+    with pytest.raises(ValueError, match="expected"):
+        features.project(weights, out=np.empty((3, 4**k)))
