@@ -113,6 +113,11 @@ cdef void scatter_weighted_block(double* buf, Py_ssize_t n_cells, Py_ssize_t nb,
                 buf[z + b] += c * w[b]
 
 
+def gather_chunk():
+    """Sequences per chunk of ``C^T``: their interleaved weights (BLOCK_ROWS each) fill half of L2."""
+    return BLOCK_BYTES // (2 * BLOCK_ROWS * <Py_ssize_t>sizeof(double))
+
+
 def uses_gather(Py_ssize_t k):
     """Whether ``project_rows`` gathers from ``C^T`` at this k (else it scatters the rows of C).
 
@@ -125,42 +130,47 @@ def uses_gather(Py_ssize_t k):
 
 cdef void gather_weighted_block(double[:, ::1] out, Py_ssize_t r0, Py_ssize_t nb,
                                 double* w, const double[:, ::1] weights,
-                                const long long[::1] t_indptr, const int[::1] t_indices,
-                                const float[::1] t_data) noexcept nogil:
+                                const long long[:, ::1] t_indptr, const int[::1] t_indices,
+                                const float[::1] t_data, Py_ssize_t chunk) noexcept nogil:
     """Set ``out[r0 + b, z] = sum_i weights[r0 + b, i] * C[i, z]`` for ``b < nb``.
 
-    ``t_*`` is ``C^T`` in CSR form (one row per k-mer, sequences in increasing
-    order), so each sum is accumulated from 0 in increasing ``i``: the same
-    operations, in the same order, as scattering the rows of ``C`` into a zeroed
-    buffer. The ``nb`` responses are first interleaved into ``w`` (``n * nb``
-    doubles, small enough to stay in cache), so each non-zero reads one cache
-    line, and the sums go straight into the output rows, in order of z.
+    ``C^T`` is stored by chunks of ``chunk`` sequences: row ``c`` of ``t_indptr``
+    gives, for each k-mer z, the range of ``t_indices`` (sequence numbers within
+    chunk c, increasing) and ``t_data`` (counts). Each sum is accumulated from 0
+    in increasing ``i``, chunk after chunk (the partial sum is kept in ``out``
+    between chunks): the same operations, in the same order, as scattering the
+    rows of ``C`` into a zeroed buffer. A chunk's ``nb`` responses are first
+    interleaved into ``w`` (``chunk * nb`` doubles, sized to stay in L2), so each
+    non-zero reads one cache line that is in cache.
     """
-    cdef Py_ssize_t n = weights.shape[1], n_cells = t_indptr.shape[0] - 1
-    cdef Py_ssize_t i, p, b, z
+    cdef Py_ssize_t n = weights.shape[1], n_cells = t_indptr.shape[1] - 1
+    cdef Py_ssize_t i, p, b, z, part, first, width
     cdef double c
     cdef double acc[BLOCK_ROWS]
     cdef double* wi
-    for i in range(n):
-        for b in range(nb):
-            w[i * nb + b] = weights[r0 + b, i]
-    for z in range(n_cells):
-        for b in range(nb):
-            acc[b] = 0.0
-        for p in range(t_indptr[z], t_indptr[z + 1]):
-            c = t_data[p]
-            wi = &w[t_indices[p] * nb]
+    for part in range(t_indptr.shape[0]):
+        first = part * chunk
+        width = min(chunk, n - first)
+        for i in range(width):
             for b in range(nb):
-                acc[b] += c * wi[b]
-        for b in range(nb):
-            out[r0 + b, z] = acc[b]
+                w[i * nb + b] = weights[r0 + b, first + i]
+        for z in range(n_cells):
+            for b in range(nb):
+                acc[b] = 0.0 if part == 0 else out[r0 + b, z]
+            for p in range(t_indptr[part, z], t_indptr[part, z + 1]):
+                c = t_data[p]
+                wi = &w[t_indices[p] * nb]
+                for b in range(nb):
+                    acc[b] += c * wi[b]
+            for b in range(nb):
+                out[r0 + b, z] = acc[b]
 
 
 def project_rows(const double[:, ::1] weights, const long long[::1] indptr,
                  const long long[::1] indices, const double[::1] data,
                  Py_ssize_t k, double diag, double off, int n_threads=1, out=None,
-                 const long long[::1] t_indptr=None, const int[::1] t_indices=None,
-                 const float[::1] t_data=None):
+                 const long long[:, ::1] t_indptr=None, const int[::1] t_indices=None,
+                 const float[::1] t_data=None, Py_ssize_t chunk=0):
     """Return ``out[r] = K (C^T weights[r])``, i.e. ``<phi_z, weights[r]>`` for all z.
 
     Rows are processed in blocks of up to ``BLOCK_ROWS`` (the sparse product of
@@ -182,15 +192,17 @@ def project_rows(const double[:, ::1] weights, const long long[::1] indptr,
         OpenMP threads (blocks are independent).
     out : (R, 4^k) float64 C-contiguous array, optional
         Written in place and returned (no new array and no copy for the caller).
-    t_indptr, t_indices, t_data : CSR arrays of ``C^T`` (4^k x n), optional
-        The transposed counts with sorted indices (int32 sequence numbers,
-        float32 counts: exact below 2^24).
+    t_indptr, t_indices, t_data, chunk : ``C^T`` by chunks of ``chunk`` sequences, optional
+        The transposed counts of each chunk in CSR form with sorted indices
+        (``t_indptr`` one row of 4^k + 1 offsets per chunk; int32 sequence numbers
+        within the chunk, float32 counts: exact below 2^24).
     """
     cdef Py_ssize_t n_cells = (<Py_ssize_t>1) << (2 * k)
     cdef Py_ssize_t R = weights.shape[0], n = weights.shape[1]
     cdef bint gather = t_indptr is not None
-    if gather and (t_indices is None or t_data is None or t_indptr.shape[0] != n_cells + 1):
-        raise ValueError(f"C^T must be given whole, with 4^{k} rows")
+    if gather and (t_indices is None or t_data is None or t_indptr.shape[1] != n_cells + 1
+                   or chunk < 1 or t_indptr.shape[0] != (n + chunk - 1) // chunk):
+        raise ValueError(f"C^T must be given whole: 4^{k} rows for each chunk of {chunk} sequences")
     if out is None:
         out = np.empty((R, n_cells), dtype=np.float64)
     elif out.shape != (R, n_cells):
@@ -199,9 +211,8 @@ def project_rows(const double[:, ::1] weights, const long long[::1] indptr,
     if R == 0:
         return out
     # Rows per block: all threads busy; for the scatter, the block buffer (n_cells x nb
-    # doubles) within BLOCK_BYTES so that it stays in cache. The gather's interleaved
-    # weights (n x nb doubles) stay in L2 up to n of about 16,000 and in L3 beyond
-    # (capping nb there was slower: C^T is then streamed once per row).
+    # doubles) within BLOCK_BYTES so that it stays in cache (the gather keeps its
+    # interleaved weights in cache by chunks of sequences instead).
     cdef Py_ssize_t nb = max(1, min(<Py_ssize_t>BLOCK_ROWS, (R + n_threads - 1) // n_threads))
     if not gather:
         nb = max(1, min(nb, BLOCK_BYTES // (n_cells * <Py_ssize_t>sizeof(double))))
@@ -212,12 +223,12 @@ def project_rows(const double[:, ::1] weights, const long long[::1] indptr,
     for block in prange(n_blocks, nogil=True, num_threads=n_threads, schedule="static"):
         r0 = block * nb
         width = min(nb, R - r0)
-        buf = <double*> malloc((max(n, 1) if gather else n_cells) * width * sizeof(double))
+        buf = <double*> malloc((max(min(chunk, n), 1) if gather else n_cells) * width * sizeof(double))
         if buf == NULL:
             failed += 1  # a reduction across threads
         else:
             if gather:
-                gather_weighted_block(out_view, r0, width, buf, weights, t_indptr, t_indices, t_data)
+                gather_weighted_block(out_view, r0, width, buf, weights, t_indptr, t_indices, t_data, chunk)
             else:
                 scatter_weighted_block(buf, n_cells, width, weights, r0, indptr, indices, data)
                 for z in range(n_cells):  # one sweep over the buffer fills the block's rows

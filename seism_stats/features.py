@@ -77,14 +77,10 @@ class KroneckerFeatures:
         return c.indptr, c.indices, c.data
 
     def _csr_transposed(self):
-        """CSR arrays of ``C^T`` for :meth:`project` from k = 8 (built once; int32 rows, float32 counts: exact)."""
+        """``C^T`` by chunks of sequences for :meth:`project` from k = 8 (built once, see
+        :func:`transposed_chunks`; chunks of :func:`_kron.gather_chunk` sequences)."""
         if self._transposed is None:
-            t = self.counts.tocsc()
-            t.sort_indices()
-            data = t.data.astype(np.float32)
-            if not np.array_equal(data, t.data):
-                raise ValueError("k-mer counts must be whole numbers below 2^24")
-            self._transposed = (t.indptr.astype(np.int64), t.indices.astype(np.int32), data)
+            self._transposed = transposed_chunks(self.counts, _kron.gather_chunk())
         return self._transposed
 
     def project(self, weights: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
@@ -93,7 +89,7 @@ class KroneckerFeatures:
         ``out`` (R x G, C-contiguous float64) is filled in place when given.
         """
         weights = np.ascontiguousarray(np.atleast_2d(weights), dtype=np.float64)
-        transposed = self._csr_transposed() if _kron.uses_gather(self.k) else (None, None, None)
+        transposed = self._csr_transposed() if _kron.uses_gather(self.k) else (None, None, None, 0)
         return _kron.project_rows(weights, *self._csr(), self.k, 1.0 - self.decay, self.decay,
                                   self.n_threads, out, *transposed)
 
@@ -228,6 +224,29 @@ class DenseFeatures:
         """Features of the sequences at positions ``rows`` (for sample splitting)."""
         return DenseFeatures(self.matrix[np.asarray(rows, dtype=np.int64)], self.k, self.lam, self.pooling,
                              self.grid_mask)
+
+
+def transposed_chunks(counts: sp.csr_array, chunk: int) -> tuple:
+    """``C^T`` of each chunk of ``chunk`` sequences, in the layout of ``_kron.project_rows``.
+
+    Chunks keep the transform's gather in cache at large n. Returns ``(indptr,
+    indices, data, chunk)``: one row of 4^k + 1 offsets per chunk, int32 sequence
+    numbers within the chunk (increasing for each k-mer) and float32 counts
+    (exact for whole counts below 2^24, checked).
+    """
+    n = counts.shape[0]
+    indptr, indices, data, offset = [], [], [], 0
+    for first in range(0, max(n, 1), chunk):
+        part = counts[first:first + chunk].tocsc()
+        part.sort_indices()
+        values = part.data.astype(np.float32)
+        if not np.array_equal(values, part.data):
+            raise ValueError("k-mer counts must be whole numbers below 2^24")
+        indptr.append(part.indptr.astype(np.int64) + offset)
+        indices.append(part.indices.astype(np.int32))
+        data.append(values)
+        offset += part.indices.shape[0]
+    return np.vstack(indptr), np.concatenate(indices), np.concatenate(data), int(chunk)
 
 
 def _check_dense_size(n: int, n_cells: int) -> None:

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from seism_stats.features import DenseFeatures, make_features
+from seism_stats.features import DenseFeatures, make_features, transposed_chunks
 from seism_stats.kmers import kmer_count_matrix, kmer_digits, kmer_to_string, string_to_kmer
 from seism_stats.sequences import encode_sequences
 
@@ -170,6 +170,9 @@ def test_gather_from_the_transpose_equals_the_scatter(k, rng):
     scattered = _kron.project_rows(*args, 1)
     gathered = _kron.project_rows(*args, 2, None, *features._csr_transposed())
     assert np.array_equal(scattered, gathered)
+    for chunk in (7, 60, 1000):  # C^T by chunks of sequences: partial sums carried over in order
+        chunked = _kron.project_rows(*args, 2, None, *transposed_chunks(features.counts, chunk))
+        assert np.array_equal(scattered, chunked)
     out = np.empty_like(scattered)
     assert features.project(weights, out=out) is out and np.array_equal(out, scattered)
     assert _kron.uses_gather(k) == (k >= 8)
