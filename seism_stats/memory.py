@@ -44,16 +44,18 @@ def estimate_fit_bytes(n: int, total_length: int, k: int, n_motifs: int, n_chain
     """Rough upper estimate of the peak bytes of :func:`~seism_stats.selective_inference`.
 
     Counts the sparse k-mer counts (both strands, and from k = 8 their transpose
-    for the transform: int32 and float32, 8 bytes per non-zero), the grid vectors of the
-    selection (numerators, norms, cross products, inverse denominators), the
-    norm buffer, the dense matrix of max pooling, and per walker the current
+    for the transform: int32 and float32, 8 bytes per non-zero, and 4^k offsets
+    per chunk of sequences), the grid vectors of the selection (numerators,
+    norms, cross products, inverse denominators), the norm buffer, the dense matrix of max pooling, and per walker the current
     and direction numerators, the transform output and the arc scratch (4
     vectors of 4^k doubles each; rejection sampling replays blocks of 256, the
     conditional Monte Carlo transforms blocks of 64).
     """
     cells = 4**k
     vector = 8 * cells
-    counts = 2 * (16 + (8 if _kron.uses_gather(k) else 0)) * total_length
+    counts = 2 * 16 * total_length
+    if _kron.uses_gather(k):  # C^T by chunks of sequences: 8 bytes per non-zero, offsets per chunk
+        counts += 2 * 8 * total_length + 8 * (cells + 1) * -(-max(n, 1) // _kron.gather_chunk())
     selection = (8 + 2 * n_motifs) * vector + norm_buffer_rows(cells, n) * vector
     dense = 8 * n * cells if pooling == "max" else 0
     if method == "mcmc":
