@@ -275,27 +275,6 @@ def event_arcs(const double[:, ::1] num_u, const double[:, ::1] num_v, const int
     return lo, hi
 
 
-def target_scores(const double[:, ::1] num_u, const double[:, ::1] num_v, const int64_t[::1] rows,
-                  const double[::1] cos_t, const double[::1] sin_t,
-                  const double[:, ::1] coef_u, const double[:, ::1] coef_v,
-                  const double[:, ::1] A, const double[:, ::1] inv_den, const int64_t[::1] cells,
-                  int n_threads=1):
-    """Statistics ``T_j`` (step-j score of the selected cell j) of candidates known to be in the event.
-
-    Same arithmetic as :func:`check_event` for an accepted candidate, without the scan
-    over the grid (used for points inside an exact event arc).
-    """
-    cdef Py_ssize_t m = rows.shape[0], q = cells.shape[0], i
-    if q > MAX_MOTIFS:
-        raise ValueError(f"at most {MAX_MOTIFS} motifs can be selected")
-    stats = np.empty((m, q))
-    cdef double[:, ::1] stats_view = stats
-    for i in prange(m, nogil=True, num_threads=n_threads, schedule="static"):
-        _target_row(num_u, num_v, rows[i], cos_t[i], sin_t[i], coef_u, coef_v, A, inv_den, cells,
-                    stats_view, i)
-    return stats
-
-
 cdef void _target_row(const double[:, ::1] num_u, const double[:, ::1] num_v, Py_ssize_t r,
                       double cs, double sn, const double[:, ::1] coef_u, const double[:, ::1] coef_v,
                       const double[:, ::1] A, const double[:, ::1] inv_den, const int64_t[::1] cells,
@@ -305,6 +284,42 @@ cdef void _target_row(const double[:, ::1] num_u, const double[:, ::1] num_v, Py
     _combine_coefs(coef_u, coef_v, r, cs, sn, q, c)
     for j in range(q):
         stats[out, j] = _step_score(num_u, num_v, r, cs, sn, A, c, inv_den, j, cells[j])
+
+
+cdef inline void _rotate(double* a, const double* b, Py_ssize_t n, double cs, double sn) noexcept nogil:
+    """``a = cs * a + sn * b`` in place (as ``_sphere.rotate_rows`` does for one row)."""
+    cdef Py_ssize_t j
+    for j in range(n):
+        a[j] = cs * a[j] + sn * b[j]
+
+
+def certified_moves(double[:, ::1] u, const double[:, ::1] v, double[:, ::1] num_u,
+                    const double[:, ::1] num_v, double[:, ::1] coef_u, const double[:, ::1] coef_v,
+                    const int64_t[::1] rows, const double[::1] cos_t, const double[::1] sin_t,
+                    const double[:, ::1] A, const double[:, ::1] inv_den, const int64_t[::1] cells,
+                    int n_threads=1):
+    """Move each listed walker to its point ``cos_t u + sin_t v``, certified in the event by an exact arc.
+
+    One parallel region per lockstep step: for each walker, the statistics at the
+    new point (the step scores of the selected cells, as :func:`check_event`
+    computes them for an accepted candidate, without the scan over the grid),
+    then its point, grid numerators and coefficients rotated in place (as
+    ``_sphere.rotate_rows``): the arithmetic of those calls, in the same order.
+    """
+    cdef Py_ssize_t m = rows.shape[0], q = cells.shape[0], i, r
+    if q > MAX_MOTIFS:
+        raise ValueError(f"at most {MAX_MOTIFS} motifs can be selected")
+    stats = np.empty((m, q))
+    cdef double[:, ::1] stats_view = stats
+    for i in prange(m, nogil=True, num_threads=n_threads, schedule="static"):
+        r = rows[i]
+        _target_row(num_u, num_v, r, cos_t[i], sin_t[i], coef_u, coef_v, A, inv_den, cells,
+                    stats_view, i)
+        _rotate(&u[r, 0], &v[r, 0], u.shape[1], cos_t[i], sin_t[i])
+        _rotate(&num_u[r, 0], &num_v[r, 0], num_u.shape[1], cos_t[i], sin_t[i])
+        if coef_u.shape[1]:
+            _rotate(&coef_u[r, 0], &coef_v[r, 0], coef_u.shape[1], cos_t[i], sin_t[i])
+    return stats
 
 
 cdef void _side_bounds(const double* c0, const double* c1, const double* c2, Py_ssize_t n_cells,

@@ -59,12 +59,21 @@ class SelectionReplay:
         """
         return self._on_circle(_replay.check_event, num_u, num_v, coef_u, coef_v, rows, cos_t, sin_t)
 
-    def certified(self, num_u, num_v, coef_u, coef_v, rows, cos_t, sin_t):
-        """Statistics of candidates certified in the event by an exact arc (no grid scan).
+    def certified_moves(self, walkers, rows, cos_t, sin_t):
+        """Move ``walkers`` (its ``u, v, num_u, num_v, coef_u, coef_v``) to certified points, in place.
 
-        They count as replays (candidates examined), all accepted.
+        The rows listed go to ``cos_t u + sin_t v``, known to be in the event (no grid
+        scan); returns their statistics. They count as replays (candidates examined),
+        all accepted.
         """
-        return self._on_circle(_replay.target_scores, num_u, num_v, coef_u, coef_v, rows, cos_t, sin_t)
+        rows = np.ascontiguousarray(rows, dtype=np.int64)
+        self.n_replays += rows.shape[0]
+        e = self.event
+        w = walkers
+        return _replay.certified_moves(w.u, w.v, w.num_u, w.num_v, w.coef_u, w.coef_v, rows,
+                                       np.ascontiguousarray(cos_t, dtype=np.float64),
+                                       np.ascontiguousarray(sin_t, dtype=np.float64),
+                                       e.cross, e.inv_den, e.cells, self.n_threads)
 
     def _on_circle(self, kernel, num_u, num_v, coef_u, coef_v, rows, cos_t, sin_t):
         """Run a candidate kernel of :mod:`_replay` on points ``cos_t u_r + sin_t v_r``."""

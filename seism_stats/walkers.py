@@ -195,12 +195,11 @@ class SphereWalkers:
         replay, theta = self.replay, self.theta
         cos_t, sin_t = np.cos(theta[active]), np.sin(theta[active])
         certain = (theta[active] > self.arc_lo[active]) & (theta[active] < self.arc_hi[active])
-        circle = (self.num_u, self.num_v, self.coef_u, self.coef_v, active, cos_t, sin_t)
-        if certain.all():
-            accepted = certain
-            stats = replay.certified(*circle)
-        else:
-            accepted, stats = replay.check_circle(*circle)
+        if certain.all():  # the usual case with exact arcs: statistics and moves in one kernel call
+            self.n_accepted += int(active.size)
+            return active, replay.certified_moves(self, active, cos_t, sin_t)
+        accepted, stats = replay.check_circle(self.num_u, self.num_v, self.coef_u, self.coef_v, active,
+                                              cos_t, sin_t)
         moved = active[accepted]
         self.n_accepted += int(moved.size)
         if moved.size:
