@@ -161,6 +161,40 @@ def test_exact_event_arcs_match_a_fine_scan(n_motifs):
         assert grid[left] - step <= lo[r] <= grid[left + 1] + step
 
 
+@pytest.mark.parametrize("n_motifs", [1, 3])
+def test_certified_moves_equal_the_replay_and_rotations(n_motifs):
+    # The fused step (statistics, then point, numerators and coefficients rotated) must give
+    # what the full replay and separate rotations give for points inside the exact arcs.
+    from types import SimpleNamespace
+
+    from seism_stats import _sphere
+    data = simulate_dataset(40, 25, consensus="GAT", beta=0.5, random_state=13)
+    features = make_features(kmer_count_matrix(encode_sequences(data.sequences), 3), 3, 1.0, revcomp=True)
+    basis = residual_basis(check_covariates(None, 40))
+    selection = select_motifs(features, data.y, basis, n_motifs)
+    replay = SelectionReplay(features, selection.event)
+    m = 5
+    u = np.tile(selection.unit_residual, (m, 1))
+    v = samplers.sphere_points(np.random.default_rng(1), m, basis, 40)
+    _sphere.orthonormal_directions(v, u)
+    walkers = SimpleNamespace(u=u, v=v, num_u=replay.numerators(u), num_v=replay.numerators(v),
+                              coef_u=replay.coefficients(u), coef_v=replay.coefficients(v))
+    rows = np.array([0, 2, 3])
+    lo, hi = replay.circle_arcs(walkers.num_u, walkers.num_v, walkers.coef_u, walkers.coef_v, rows)
+    theta = lo + 0.3 * (hi - lo)
+    c, s = np.cos(theta), np.sin(theta)
+    accepted, expected = replay.check_circle(walkers.num_u, walkers.num_v, walkers.coef_u, walkers.coef_v,
+                                             rows, c, s)
+    assert accepted.all()
+    moved = {name: getattr(walkers, name).copy() for name in ("u", "num_u", "coef_u")}
+    for name, direction in (("u", v), ("num_u", walkers.num_v), ("coef_u", walkers.coef_v)):
+        _sphere.rotate_rows(moved[name], direction, rows, c, s)
+    stats = replay.certified_moves(walkers, rows, c, s)
+    assert np.array_equal(stats, expected)
+    for name, value in moved.items():
+        assert np.array_equal(getattr(walkers, name), value)
+
+
 def test_exact_and_shrinking_brackets_agree(small_problem):
     _, features, basis, selection = small_problem
     draws = {}
