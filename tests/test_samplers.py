@@ -131,27 +131,37 @@ def test_dask_backend_needs_a_client():
         selective_inference(data.sequences, data.y, k=3, backend="spark")
 
 
-@pytest.mark.parametrize("n_motifs", [1, 2, 3])
-def test_exact_event_arcs_match_a_fine_scan(n_motifs):
+def circles_from_the_observation(n_motifs: int, m: int, seed: int):
+    """Replay of a small selection, and m great circles through the observed point.
+
+    Returns the replay and a namespace with the walkers' arrays ``u, v, num_u, num_v,
+    coef_u, coef_v`` (u the observed unit residual, v random directions orthogonal to it).
+    """
+    from types import SimpleNamespace
+
+    from seism_stats import _sphere
     data = simulate_dataset(40, 25, consensus="GAT", beta=0.5, random_state=13)
     features = make_features(kmer_count_matrix(encode_sequences(data.sequences), 3), 3, 1.0, revcomp=True)
     basis = residual_basis(check_covariates(None, 40))
     selection = select_motifs(features, data.y, basis, n_motifs)
     replay = SelectionReplay(features, selection.event)
-    rng = np.random.default_rng(0)
-    m = 6
     u = np.tile(selection.unit_residual, (m, 1))
-    directions = samplers.sphere_points(rng, m, basis, 40)
-    from seism_stats import _sphere
-    _sphere.orthonormal_directions(directions, u)
-    num_u, num_v = replay.numerators(u), replay.numerators(directions)
-    coef_u, coef_v = replay.coefficients(u), replay.coefficients(directions)
-    lo, hi = replay.circle_arcs(num_u, num_v, coef_u, coef_v, np.arange(m))
+    v = samplers.sphere_points(np.random.default_rng(seed), m, basis, 40)
+    _sphere.orthonormal_directions(v, u)
+    return replay, SimpleNamespace(u=u, v=v, num_u=replay.numerators(u), num_v=replay.numerators(v),
+                                   coef_u=replay.coefficients(u), coef_v=replay.coefficients(v))
+
+
+@pytest.mark.parametrize("n_motifs", [1, 2, 3])
+def test_exact_event_arcs_match_a_fine_scan(n_motifs):
+    m = 6
+    replay, w = circles_from_the_observation(n_motifs, m, 0)
+    lo, hi = replay.circle_arcs(w.num_u, w.num_v, w.coef_u, w.coef_v, np.arange(m))
     assert np.all(lo <= 0) and np.all(hi >= 0)
     grid = np.linspace(-np.pi, np.pi, 2001)
     for r in range(m):
         rows = np.full(grid.size, r)
-        inside, _ = replay.check_circle(num_u, num_v, coef_u, coef_v, rows, np.cos(grid), np.sin(grid))
+        inside, _ = replay.check_circle(w.num_u, w.num_v, w.coef_u, w.coef_v, rows, np.cos(grid), np.sin(grid))
         # Scan outwards from t = 0: the first rejected angles on each side bound the arc.
         zero = grid.size // 2
         right = zero + np.argmin(inside[zero:]) if not inside[zero:].all() else grid.size - 1
@@ -165,20 +175,8 @@ def test_exact_event_arcs_match_a_fine_scan(n_motifs):
 def test_certified_moves_equal_the_replay_and_rotations(n_motifs):
     # The fused step (statistics, then point, numerators and coefficients rotated) must give
     # what the full replay and separate rotations give for points inside the exact arcs.
-    from types import SimpleNamespace
-
     from seism_stats import _sphere
-    data = simulate_dataset(40, 25, consensus="GAT", beta=0.5, random_state=13)
-    features = make_features(kmer_count_matrix(encode_sequences(data.sequences), 3), 3, 1.0, revcomp=True)
-    basis = residual_basis(check_covariates(None, 40))
-    selection = select_motifs(features, data.y, basis, n_motifs)
-    replay = SelectionReplay(features, selection.event)
-    m = 5
-    u = np.tile(selection.unit_residual, (m, 1))
-    v = samplers.sphere_points(np.random.default_rng(1), m, basis, 40)
-    _sphere.orthonormal_directions(v, u)
-    walkers = SimpleNamespace(u=u, v=v, num_u=replay.numerators(u), num_v=replay.numerators(v),
-                              coef_u=replay.coefficients(u), coef_v=replay.coefficients(v))
+    replay, walkers = circles_from_the_observation(n_motifs, 5, 1)
     rows = np.array([0, 2, 3])
     lo, hi = replay.circle_arcs(walkers.num_u, walkers.num_v, walkers.coef_u, walkers.coef_v, rows)
     theta = lo + 0.3 * (hi - lo)
@@ -187,7 +185,7 @@ def test_certified_moves_equal_the_replay_and_rotations(n_motifs):
                                              rows, c, s)
     assert accepted.all()
     moved = {name: getattr(walkers, name).copy() for name in ("u", "num_u", "coef_u")}
-    for name, direction in (("u", v), ("num_u", walkers.num_v), ("coef_u", walkers.coef_v)):
+    for name, direction in (("u", walkers.v), ("num_u", walkers.num_v), ("coef_u", walkers.coef_v)):
         _sphere.rotate_rows(moved[name], direction, rows, c, s)
     stats = replay.certified_moves(walkers, rows, c, s)
     assert np.array_equal(stats, expected)
