@@ -62,7 +62,7 @@ class KroneckerFeatures:
         self.progress = False  # progress bar over the norm pass (set by selective_inference)
         self._shared_rows: np.ndarray | None = None  # rows whose norms the full pass also sums
         self._shared_norms: np.ndarray | None = None
-        self._transposed = None
+        self._transposed: tuple | None = None  # C^T by chunks of sequences (built at the first transform)
 
     @property
     def n_sequences(self) -> int:

@@ -46,10 +46,11 @@ def estimate_fit_bytes(n: int, total_length: int, k: int, n_motifs: int, n_chain
     Counts the sparse k-mer counts (both strands, and from k = 8 their transpose
     for the transform: int32 and float32, 8 bytes per non-zero, and 4^k offsets
     per chunk of sequences), the grid vectors of the selection (numerators,
-    norms, cross products, inverse denominators), the norm buffer, the dense matrix of max pooling, and per walker the current
-    and direction numerators, the transform output and the arc scratch (4
-    vectors of 4^k doubles each; rejection sampling replays blocks of 256, the
-    conditional Monte Carlo transforms blocks of 64).
+    norms, cross products, inverse denominators), the norm buffer, the dense
+    matrix of max pooling, and per walker the current and direction numerators,
+    the transform output and the arc scratch (4 vectors of 4^k doubles each;
+    rejection sampling replays blocks of 256, the conditional Monte Carlo
+    transforms blocks of 64).
     """
     cells = 4**k
     vector = 8 * cells
