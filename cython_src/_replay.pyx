@@ -287,10 +287,25 @@ cdef void _target_row(const double[:, ::1] num_u, const double[:, ::1] num_v, Py
 
 
 cdef inline void _rotate(double* a, const double* b, Py_ssize_t n, double cs, double sn) noexcept nogil:
-    """``a = cs * a + sn * b`` in place (as ``_sphere.rotate_rows`` does for one row)."""
+    """``a = cs * a + sn * b`` in place: one row's move along a great circle."""
     cdef Py_ssize_t j
     for j in range(n):
         a[j] = cs * a[j] + sn * b[j]
+
+
+def rotate_rows(double[:, ::1] u, const double[:, ::1] v, const long long[::1] rows,
+                const double[::1] cos_t, const double[::1] sin_t, int n_threads=1):
+    """In place, for each i: ``u[r] = cos_t[i] * u[r] + sin_t[i] * v[r]`` with ``r = rows[i]``.
+
+    Used for the points, their grid numerators and their coefficients alike:
+    all are linear in the response, so a move along a great circle is the same
+    combination of the two endpoints' values. Only the listed rows are touched.
+    """
+    cdef Py_ssize_t m = rows.shape[0], i, r
+    for i in prange(m, nogil=True, num_threads=n_threads, schedule="static"):
+        r = rows[i]
+        if u.shape[1]:
+            _rotate(&u[r, 0], &v[r, 0], u.shape[1], cos_t[i], sin_t[i])
 
 
 def certified_moves(double[:, ::1] u, const double[:, ::1] v, double[:, ::1] num_u,
@@ -304,7 +319,7 @@ def certified_moves(double[:, ::1] u, const double[:, ::1] v, double[:, ::1] num
     new point (the step scores of the selected cells, as :func:`check_event`
     computes them for an accepted candidate, without the scan over the grid),
     then its point, grid numerators and coefficients rotated in place (as
-    ``_sphere.rotate_rows``): the arithmetic of those calls, in the same order.
+    :func:`rotate_rows`): the arithmetic of those calls, in the same order.
     """
     cdef Py_ssize_t m = rows.shape[0], q = cells.shape[0], i, r
     if q > MAX_MOTIFS:

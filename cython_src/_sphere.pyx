@@ -6,24 +6,6 @@ from libc.math cimport sqrt
 import numpy as np
 
 
-def rotate_rows(double[:, ::1] u, const double[:, ::1] v, const long long[::1] rows,
-                const double[::1] cos_t, const double[::1] sin_t, int n_threads=1):
-    """In place, for each i: ``u[r] = cos_t[i] * u[r] + sin_t[i] * v[r]`` with ``r = rows[i]``.
-
-    Used for the points, their grid numerators and their coefficients alike:
-    all are linear in the response, so a move along a great circle is the same
-    combination of the two endpoints' values. Only the listed rows are touched.
-    """
-    cdef Py_ssize_t m = rows.shape[0], n = u.shape[1], i, j, r
-    cdef double c, s
-    for i in prange(m, nogil=True, num_threads=n_threads, schedule="static"):
-        r = rows[i]
-        c = cos_t[i]
-        s = sin_t[i]
-        for j in range(n):
-            u[r, j] = c * u[r, j] + s * v[r, j]
-
-
 def orthonormal_directions(double[:, ::1] g, const double[:, ::1] u):
     """Turn each row of ``g`` into a unit vector orthogonal to the row of ``u`` (in place).
 

@@ -31,7 +31,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from . import _sphere
+from . import _replay, _sphere
 from .replay import SelectionReplay
 
 #: Angles within this distance of an exact arc's ends are checked by a full
@@ -205,7 +205,7 @@ class SphereWalkers:
         if moved.size:
             c, s = cos_t[accepted], sin_t[accepted]
             for point, direction in ((self.u, self.v), (self.num_u, self.num_v), (self.coef_u, self.coef_v)):
-                _sphere.rotate_rows(point, direction, moved, c, s, replay.n_threads)
+                _replay.rotate_rows(point, direction, moved, c, s, replay.n_threads)
         shrink = active[~accepted]
         if shrink.size:
             t = theta[shrink]

@@ -175,7 +175,7 @@ def test_exact_event_arcs_match_a_fine_scan(n_motifs):
 def test_certified_moves_equal_the_replay_and_rotations(n_motifs):
     # The fused step (statistics, then point, numerators and coefficients rotated) must give
     # what the full replay and separate rotations give for points inside the exact arcs.
-    from seism_stats import _sphere
+    from seism_stats import _replay
     replay, walkers = circles_from_the_observation(n_motifs, 5, 1)
     rows = np.array([0, 2, 3])
     lo, hi = replay.circle_arcs(walkers.num_u, walkers.num_v, walkers.coef_u, walkers.coef_v, rows)
@@ -186,7 +186,7 @@ def test_certified_moves_equal_the_replay_and_rotations(n_motifs):
     assert accepted.all()
     moved = {name: getattr(walkers, name).copy() for name in ("u", "num_u", "coef_u")}
     for name, direction in (("u", walkers.v), ("num_u", walkers.num_v), ("coef_u", walkers.coef_v)):
-        _sphere.rotate_rows(moved[name], direction, rows, c, s)
+        _replay.rotate_rows(moved[name], direction, rows, c, s)
     stats = replay.certified_moves(walkers, rows, c, s)
     assert np.array_equal(stats, expected)
     for name, value in moved.items():
