@@ -47,12 +47,22 @@ from scipy import special, stats
 from tqdm.auto import tqdm
 
 from . import _replay
-from .intervals import line_event_segments, log_interval_masses, step_lines
+from .intervals import log_interval_masses, step_lines
 from .selection import Selection
 from .walkers import sphere_points
 
 #: Directions whose numerators are computed in one transform call.
 BLOCK = 64
+#: With several motifs: the nested conditioning subspaces tried in turn, as the number of
+#: competing cells per other selected motif whose features join it (levels that would take
+#: more than a quarter of the residual space are skipped); after them, the observed direction.
+NEIGHBOUR_LADDER = (0, 4, 16, 64)
+#: Directions of each level's pilot run (drawn, then discarded).
+PILOT = 128
+#: A level is kept when its pilot's weights have at least this effective sample size per direction.
+MIN_PILOT_ESS = 0.05
+#: ``neighbours`` of a motif tested on the observed direction alone (every level's pilot failed).
+OBSERVED_DIRECTION = -1
 #: Below this effective sample size of the weights the summary warns that the standard
 #: error (a delta-method estimate from the same draws) may understate the error.
 MIN_WEIGHT_ESS = 30.0
@@ -70,8 +80,13 @@ class ConditionalEstimate:
     n_draws : int
         Directions drawn (B).
     ess : float
-        Effective sample size of the importance weights ``D(d_b)``.
+        Effective sample size of the importance weights ``D(d_b)`` (the smallest over
+        the motifs estimated by directions).
     seconds : float
+    neighbours : ndarray of int (q,)
+        Competing cells per other motif in each motif's conditioning subspace (0 with
+        one motif; :data:`OBSERVED_DIRECTION` where the motif was tested on the
+        observed direction alone, exactly: s.e. 0).
     """
 
     pvalues: np.ndarray
@@ -80,13 +95,11 @@ class ConditionalEstimate:
     n_draws: int
     ess: float
     seconds: float
+    neighbours: np.ndarray
 
 
-def check_one_motif(n_motifs: int, null: str, null_reason: str = "") -> None:
-    """Raise ``ValueError`` unless the conditional Monte Carlo applies (one motif, sphere null)."""
-    if n_motifs != 1:
-        raise ValueError(f"method='cmc' handles one motif (n_motifs=1), got n_motifs={n_motifs}: with several "
-                         "motifs a uniform direction almost never re-selects the others; use method='mcmc'")
+def check_sphere_null(null: str, null_reason: str = "") -> None:
+    """Raise ``ValueError`` unless the conditional Monte Carlo applies (the sphere null)."""
     if null != "sphere":
         why = f" ({null_reason})" if null_reason else ""
         raise ValueError(f"method='cmc' needs the sphere null (Gaussian linear model), but the null is "
@@ -95,16 +108,15 @@ def check_one_motif(n_motifs: int, null: str, null_reason: str = "") -> None:
 
 def conditional_pvalues(features, selection: Selection, covariate_basis: np.ndarray, n_draws: int,
                         rng: np.random.Generator, progress: bool = False) -> ConditionalEstimate:
-    """Conditional Monte-Carlo estimate of the selective p-value of a one-motif selection.
+    """Conditional Monte-Carlo estimates of the selective p-values of every selected motif.
 
     Parameters
     ----------
-    features : feature map of the grid (``project`` gives the numerators of points)
+    features : feature map of the grid (``project`` gives the numerators of points, ``column`` a cell's feature)
     selection : Selection
-        At most one selected motif.
     covariate_basis : ndarray (n, p)
     n_draws : int
-        Directions drawn i.i.d. (B).
+        Directions drawn i.i.d. per motif (B).
     rng : numpy.random.Generator
     progress : bool
         A progress bar over the directions.
@@ -112,31 +124,148 @@ def conditional_pvalues(features, selection: Selection, covariate_basis: np.ndar
     Returns
     -------
     ConditionalEstimate
+        With several motifs, motif j's estimate is of ``P(T_j >= t_obs | E, P_V d)``
+        for the level of ``V`` its pilots chose (module docstring); ``ess`` is the
+        smallest over the motifs estimated by directions.
     """
     start = time.perf_counter()
-    event = selection.event
-    q = event.n_selected
-    if q > 1:
-        raise ValueError(f"the conditional Monte Carlo handles one selected motif, got {q}")
+    q = selection.event.n_selected
     nan = np.full(q, np.nan)
     if q == 0 or n_draws < 1:
-        return ConditionalEstimate(nan, nan.copy(), nan.copy(), 0, float("nan"), time.perf_counter() - start)
-    n = selection.unit_residual.shape[0]
-    dim = n - covariate_basis.shape[1]
-    off = np.hstack([covariate_basis, event.basis])  # directions d are orthogonal to these
+        return ConditionalEstimate(nan, nan.copy(), nan.copy(), 0, float("nan"), time.perf_counter() - start,
+                                   np.zeros(q, dtype=np.int64))
+    pvalues, se, upper, ess = nan.copy(), nan.copy(), nan.copy(), np.full(q, np.inf)
+    neighbours = np.zeros(q, dtype=np.int64)
+    with tqdm(total=n_draws * q, disable=not progress, desc="conditional MC", unit="direction") as bar:
+        for j in range(q):
+            pvalues[j], se[j], ess[j], neighbours[j] = _motif_estimate(features, selection, covariate_basis, j,
+                                                                       n_draws, rng, bar if q == 1 else None)
+            upper[j] = min(1.0, pvalues[j] + stats.norm.ppf(0.95) * se[j]) if np.isfinite(se[j]) else 1.0
+            if q > 1:
+                bar.update(n_draws)
+    smallest = float(np.min(ess)) if np.isfinite(ess).any() else float("nan")
+    return ConditionalEstimate(pvalues, se, upper, int(n_draws), smallest, time.perf_counter() - start, neighbours)
+
+
+def _motif_estimate(features, selection: Selection, covariate_basis: np.ndarray, j: int, n_draws: int,
+                    rng: np.random.Generator, bar=None) -> tuple[float, float, float, int]:
+    """Motif j's estimate, its s.e., the ESS of its weights and its conditioning level.
+
+    With one motif: ``n_draws`` directions of the residual sphere. With several:
+    the levels of :data:`NEIGHBOUR_LADDER` in turn. A level is used when the ESS of
+    its weights reaches :data:`MIN_PILOT_ESS` per direction, first on a pilot of
+    :data:`PILOT` directions (discarded; it skips hopeless levels cheaply), then on
+    the ``n_draws`` directions of the estimate. When every level fails, the motif is
+    tested on the observed direction alone: an exact ratio (s.e. 0, ESS inf). The
+    levels are nested and each run depends on the data only through that level's
+    ``b``, so the level used is a function of the finest ``b`` and of independent
+    draws, and conditioning on it keeps the p-value valid (module docstring).
+    """
+    dim = selection.unit_residual.shape[0] - covariate_basis.shape[1]
+    q = selection.event.n_selected
+    if q == 1:
+        directions = ConditionedDirections(features, selection, covariate_basis, j, 0)
+        return (*ratio_estimate(*_log_masses(selection, directions, j, dim, n_draws, rng, bar)[::-1]), 0)
+    for count in NEIGHBOUR_LADDER:
+        if (q - 1) * (count + 1) > dim // 4:
+            break
+        directions = ConditionedDirections(features, selection, covariate_basis, j, count)
+        log_den, _ = _log_masses(selection, directions, j, dim, PILOT, rng)
+        if ratio_estimate(log_den, log_den)[2] < MIN_PILOT_ESS * PILOT:
+            continue
+        log_den, log_num = _log_masses(selection, directions, j, dim, n_draws, rng)
+        p, se, ess = ratio_estimate(log_num, log_den)
+        if ess >= MIN_PILOT_ESS * n_draws:
+            return p, se, ess, count
+    u = selection.unit_residual
+    log_den, log_num = circle_log_masses(selection, features.project(u[None]), (u @ selection.event.basis)[None],
+                                         j, dim)
+    return min(1.0, float(np.exp(log_num[0] - log_den[0]))), 0.0, np.inf, OBSERVED_DIRECTION
+
+
+def _log_masses(selection: Selection, directions: "ConditionedDirections", j: int, dim: int, n_draws: int,
+                rng: np.random.Generator, bar=None) -> tuple[np.ndarray, np.ndarray]:
+    """``log D`` and ``log N`` of ``n_draws`` directions, drawn by blocks of :data:`BLOCK`."""
     log_den, log_num = np.empty(n_draws), np.empty(n_draws)
-    with tqdm(total=n_draws, disable=not progress, desc="conditional MC", unit="direction") as bar:
-        for first in range(0, n_draws, BLOCK):
-            m = min(BLOCK, n_draws - first)
-            d = sphere_points(rng, m, off, n)
-            block = slice(first, first + m)
-            log_den[block], log_num[block] = circle_log_masses(selection, features.project(d), np.zeros((m, 1)),
-                                                               0, dim, features.n_threads)
+    for first in range(0, n_draws, BLOCK):
+        m = min(BLOCK, n_draws - first)
+        numerators, coefficients = directions.draw(rng, m)
+        block = slice(first, first + m)
+        log_den[block], log_num[block] = circle_log_masses(selection, numerators, coefficients, j, dim,
+                                                           directions.features.n_threads)
+        if bar is not None:
             bar.update(m)
-    p, se, ess = ratio_estimate(log_num, log_den)
-    upper = min(1.0, p + stats.norm.ppf(0.95) * se) if np.isfinite(se) else 1.0
-    return ConditionalEstimate(np.array([p]), np.array([se]), np.array([upper]), int(n_draws), ess,
-                               time.perf_counter() - start)
+    return log_den, log_num
+
+
+def conditioning_basis(features, selection: Selection, covariate_basis: np.ndarray, j: int,
+                       neighbours: int) -> np.ndarray:
+    """Orthonormal basis ``(n, r)`` of motif j's conditioning subspace ``V_j`` (empty with one motif).
+
+    ``V_j`` is spanned by the other selected features ``q_i`` and, for each, the
+    ``neighbours`` cells whose step-i residual features are most correlated with
+    ``q_i`` (its nearest competitors), all taken off the covariates and ``q_j``. It
+    depends on the selected cells only, and grows with ``neighbours`` by nesting.
+    """
+    event = selection.event
+    q = event.n_selected
+    n = selection.unit_residual.shape[0]
+    columns = []
+    for i in range(q):
+        if i == j:
+            continue
+        columns.append(event.basis[:, i])
+        correlation = np.abs(event.cross[:, i]) * np.sqrt(event.inv_den[i])
+        correlation[event.cells] = 0.0  # the selected cells are in the span already
+        nearest = np.argsort(-correlation, kind="stable")[:neighbours]
+        columns += [features.column(int(c)) for c in nearest if correlation[c] > 0]
+    if not columns:
+        return np.zeros((n, 0))
+    off = np.hstack([covariate_basis, event.basis[:, j:j + 1]])
+    span = np.column_stack(columns)
+    span -= off @ (off.T @ span)
+    left, singular, _ = np.linalg.svd(span, full_matrices=False)
+    span = left[:, singular > 1e-6 * singular[0]]  # drops features (nearly) inside the covariates and q_j
+    span -= off @ (off.T @ span)  # again: the first projection lost digits on nearly collinear features
+    return np.linalg.qr(span)[0]
+
+
+class ConditionedDirections:
+    """I.i.d. directions ``d`` for motif j given ``b = P_V d`` at its observed value.
+
+    ``d = V b + sqrt(1 - |b|^2) r`` with ``r`` uniform on the unit sphere of the
+    residual space orthogonal to ``q_j`` and ``V`` (with one motif ``V`` is empty and
+    ``d = r``). :meth:`draw` gives their numerators and coefficients: ``Phi^T V``
+    is computed once, so each direction costs one transform, as with one motif.
+    """
+
+    def __init__(self, features, selection: Selection, covariate_basis: np.ndarray, j: int, neighbours: int):
+        event = selection.event
+        self.features, self.j, self.neighbours = features, j, neighbours
+        self.n = selection.unit_residual.shape[0]
+        space = conditioning_basis(features, selection, covariate_basis, j, neighbours)
+        self.off = np.hstack([covariate_basis, event.basis[:, j:j + 1], space])  # r is orthogonal to these
+        self.fixed_coefficients = np.zeros(event.n_selected)
+        self.fixed_numerators = None
+        self.scale = 1.0
+        if space.shape[1]:
+            u = selection.unit_residual
+            observed = u - (event.basis[:, j] @ u) * event.basis[:, j]
+            b = space.T @ (observed / np.linalg.norm(observed))
+            fixed = space @ b
+            self.scale = float(np.sqrt(max(1.0 - b @ b, 0.0)))
+            self.fixed_numerators = features.project(fixed[None])[0]
+            self.fixed_coefficients = fixed @ event.basis  # <q_i, d> = <q_i, V b>: r is orthogonal to q_i
+            self.fixed_coefficients[j] = 0.0  # d is orthogonal to q_j by construction
+
+    def draw(self, rng: np.random.Generator, m: int) -> tuple[np.ndarray, np.ndarray]:
+        """Numerators ``(m, G)`` and coefficients ``(m, q)`` of ``m`` directions."""
+        rest = sphere_points(rng, m, self.off, self.n)
+        numerators = self.features.project(rest)
+        if self.fixed_numerators is not None:
+            numerators *= self.scale
+            numerators += self.fixed_numerators
+        return numerators, np.tile(self.fixed_coefficients, (m, 1))
 
 
 def ratio_estimate(log_num: np.ndarray, log_den: np.ndarray) -> tuple[float, float, float]:
@@ -165,9 +294,9 @@ def circle_log_masses(selection: Selection, numerators: np.ndarray, coefficients
     x-segments in the event, ``N`` that of their part with ``T_j >= t_obs``; ``-inf``
     where the circle misses the event.
     """
-    per_point = circle_segments_rows(selection, numerators, coefficients, j, n_threads)
-    owner = np.repeat(np.arange(len(per_point)), [seg.shape[0] for seg in per_point])
-    segments = (np.vstack(per_point) if owner.size else np.zeros((0, 2))) * np.sqrt(dim - 1.0)  # Student t units
+    segments, owner = _circle_segment_table(selection, numerators, coefficients, j, n_threads)
+    segments = segments * np.sqrt(dim - 1.0)  # Student t units
+    rows = numerators.shape[0]
     t_obs = float(selection.statistics[j])
     threshold = np.sqrt(t_obs / max(1.0 - t_obs, 1e-300) * (dim - 1.0))
     df = dim - 1.0
@@ -176,7 +305,7 @@ def circle_log_masses(selection: Selection, numerators: np.ndarray, coefficients
     total = log_interval_masses(lo, hi, log_cdf)
     tail = np.logaddexp(log_interval_masses(np.maximum(lo, threshold), hi, log_cdf),
                         log_interval_masses(lo, np.minimum(hi, -threshold), log_cdf))
-    return _grouped_logsumexp(total, owner, len(per_point)), _grouped_logsumexp(tail, owner, len(per_point))
+    return _grouped_logsumexp(total, owner, rows), _grouped_logsumexp(tail, owner, rows)
 
 
 def _grouped_logsumexp(values: np.ndarray, owner: np.ndarray, groups: int) -> np.ndarray:
@@ -203,6 +332,22 @@ def circle_segments(selection: Selection, numerators: np.ndarray, coefficients: 
 def circle_segments_rows(selection: Selection, numerators: np.ndarray, coefficients: np.ndarray,
                          j: int, n_threads: int = 1) -> list[np.ndarray]:
     """:func:`circle_segments` for each row of ``numerators`` (R, G) and ``coefficients`` (R, q)."""
+    segments, owner = _circle_segment_table(selection, numerators, coefficients, j, n_threads)
+    return np.split(segments, np.searchsorted(owner, np.arange(1, numerators.shape[0])))
+
+
+def _circle_segment_table(selection: Selection, numerators: np.ndarray, coefficients: np.ndarray,
+                          j: int, n_threads: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """The segments of :func:`circle_segments_rows` as one ``(S, 2)`` table and each one's row (sorted).
+
+    At step s the selected cell wins on the side ``sign * L_s >= 0`` of the line on
+    one x-interval (a max and a min over the grid: one ``side_bounds_rows`` call per
+    step and side, all rows at once). The event is the intersection over steps of
+    each step's two sides, so its pieces are the ``2^q`` choices of a side per step,
+    each the max of their lower ends and the min of their upper ends (the same
+    numbers as intersecting step by step), kept where non-empty and sorted by their
+    lower end within each row.
+    """
     event = selection.event
     along = coefficients[:, j:j + 1]  # <q_j, u>
     unit_j = np.eye(event.n_selected)[j]
@@ -212,18 +357,19 @@ def circle_segments_rows(selection: Selection, numerators: np.ndarray, coefficie
         coefficients = (coefficients - along * unit_j) / across
     directions = step_lines(event, numerators, coefficients)
     axis = step_lines(event, event.cross[:, j][None], unit_j[None])  # q_j (<phi_c, q_j> = cross[:, j])
-    if event.n_selected == 1:  # one step: all rows in one kernel call per side (same bounds as below)
-        (rows, selected), ((slopes, _),) = directions[0], axis
-        sides = [_replay.side_bounds_rows(np.ascontiguousarray(rows), np.ascontiguousarray(slopes[0]),
+    rows = numerators.shape[0]
+    lower, upper = np.full((rows, 1), -np.inf), np.full((rows, 1), np.inf)
+    for (offsets, selected), (slopes, _) in zip(directions, axis):
+        sides = [_replay.side_bounds_rows(np.ascontiguousarray(offsets), np.ascontiguousarray(slopes[0]),
                                           int(selected), sign, n_threads) for sign in (1.0, -1.0)]
-        return [np.array(sorted((lo[r], hi[r]) for lo, hi in sides if hi[r] > lo[r])).reshape(-1, 2)
-                for r in range(rows.shape[0])]
-    out = []
-    for r in range(numerators.shape[0]):
-        lines = [(np.vstack([rows[r], axis_rows[0], np.zeros(rows.shape[1])]), selected)
-                 for (rows, selected), (axis_rows, _) in zip(directions, axis)]
-        out.append(line_event_segments(lines, np.zeros(1))[0])
-    return out
+        lower = np.concatenate([np.maximum(lower, lo[:, None]) for lo, _ in sides], axis=1)
+        upper = np.concatenate([np.minimum(upper, hi[:, None]) for _, hi in sides], axis=1)
+    kept = upper > lower
+    order = np.argsort(np.where(kept, lower, np.inf), axis=1, kind="stable")
+    lower, upper = np.take_along_axis(lower, order, 1), np.take_along_axis(upper, order, 1)
+    kept = np.take_along_axis(kept, order, 1)
+    owner = np.nonzero(kept)[0]
+    return np.column_stack([lower[kept], upper[kept]]), owner
 
 
 def log_t_cdf(u: np.ndarray, df: float) -> np.ndarray:

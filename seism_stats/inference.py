@@ -31,7 +31,7 @@ from ._validation import (
     default_threads,
     residual_basis,
 )
-from .conditional_mc import check_one_motif, conditional_pvalues
+from .conditional_mc import check_sphere_null, conditional_pvalues
 from .classical import OLSMotifTests, SplitTests, naive_tests, split_rows, split_tests
 from .exchangeable import DESIGNS, TreeLayout, hub_chains, run_design
 from .features import grid_features, grid_size, locate_cell
@@ -349,7 +349,7 @@ def selective_inference(
     basis = residual_basis(design)
     null, null_reason = choose_null(y, basis) if null == "auto" else (null, "chosen by the user")
     if method == "cmc":
-        check_one_motif(n_motifs, null, null_reason)
+        check_sphere_null(null, null_reason)
 
     check_fit_memory(n, int(encoded.lengths.sum()), max(ks), n_motifs, n_chains, pooling, method, max_memory)
     selective = method in SELECTIVE_METHODS
@@ -391,6 +391,7 @@ def selective_inference(
     clock = time.perf_counter()
     null_sample = None
     cmc_ess = float("nan")
+    cmc_neighbours: list[int] = []
     q = selection.event.n_selected
     pvalues = np.full(q, np.nan)
     pvalues_se = np.full(q, np.nan)
@@ -401,6 +402,7 @@ def selective_inference(
             estimate = conditional_pvalues(features, selection, basis, n_samples, tree_rng, progress)
             pvalues, pvalues_se, pvalues_upper = estimate.pvalues, estimate.se, estimate.upper
             cmc_ess = estimate.ess
+            cmc_neighbours = [int(v) for v in estimate.neighbours]
         else:
             stage(f"null sampling in the selection event ({method}, {n_samples} draws)")
             sampler = _SamplerSpec(method, null, n_samples, burn_in, thin, n_chains, max_replays, bracket,
@@ -440,6 +442,7 @@ def selective_inference(
         "mcmc_design": mcmc_design if method == "mcmc" else None,
         "n_chains": n_chains if method == "mcmc" else N_SAMPLER_BLOCKS if method == "rejection" else 0,
         "max_replays": max_replays, "tail_draws": int(tail_draws), "cmc_ess": cmc_ess,
+        "cmc_neighbours": cmc_neighbours,
         "tail_draws_used": 0 if tail is None else tail.n_draws, "split_fraction": split_fraction,
         "refine": bool(refine),
         "add_intercept": bool(add_intercept), "random_state": seed_repr, "n_threads": n_threads,

@@ -103,6 +103,8 @@ def tail_pvalues(features, selection: Selection, covariate_basis: np.ndarray, mo
     motifs = [int(j) for j in motifs]
     if not motifs or n_draws < 1:
         return TailEstimate(estimate, se, 0)
+    if directions == "iid" and q > 1:  # the i.i.d. scheme of several motifs conditions on more (another p-value)
+        raise ValueError("i.i.d. directions estimate the rank p-value of a one-motif selection only")
     if directions == "iid" or (directions == "auto" and q == 1):  # no chain, no heavy tail of g far out
         single = conditional_pvalues(features, selection, covariate_basis, n_draws, rng)
         return TailEstimate(single.pvalues, single.se, single.n_draws)
