@@ -416,3 +416,62 @@ def side_bounds_rows(const double[:, ::1] offsets, const double[::1] slopes, Py_
         _side_bounds(&offsets[i, 0], &slopes[0], &slopes[0], n_cells, selected, sign, 0.0,
                      &lo_view[i], &hi_view[i])
     return lo, hi
+
+
+cdef void _step_line(const double* num, const double* coef, const double[:, ::1] cross_t,
+                     Py_ssize_t n_earlier, const int64_t[::1] cells, const double[::1] scale,
+                     double* out) noexcept nogil:
+    """Step lines ``(num[c] - sum_{m<s} coef[m] cross[c, m]) * scale`` of one row, for the competing cells."""
+    cdef Py_ssize_t i, m
+    cdef int64_t cell
+    cdef double acc
+    for i in range(cells.shape[0]):
+        cell = cells[i]
+        acc = 0.0
+        for m in range(n_earlier):
+            acc = acc + coef[m] * cross_t[m, cell]
+        out[i] = (num[cell] - acc) * scale[i]
+
+
+def step_side_bounds_rows(const double[:, ::1] numerators, const double[:, ::1] coefficients,
+                          const double[:, ::1] cross_t, Py_ssize_t n_earlier, const int64_t[::1] cells,
+                          const double[::1] scale, const double[::1] slopes, Py_ssize_t selected,
+                          int n_threads=1):
+    """:func:`side_bounds_rows` of step s for both signs, the step lines made row by row.
+
+    Row r's line of competing cell ``cells[i]`` at step s (``n_earlier`` = s
+    motifs before it) is ``(numerators[r, cell] - sum_{m<s} coefficients[r, m]
+    cross_t[m, cell]) * scale[i] + slopes[i] x`` (as
+    :func:`seism_stats.intervals.step_lines`, without its (R, cells) temporaries):
+    each thread builds one row's line in its own buffer and runs the two sides on
+    it. Returns ``lo, hi`` (R, 2): column 0 for ``sign = +1``, column 1 for -1.
+    """
+    cdef Py_ssize_t rows = numerators.shape[0], n_cells = cells.shape[0], r, t
+    if scale.shape[0] != n_cells or slopes.shape[0] != n_cells or not 0 <= selected < n_cells:
+        raise ValueError(f"{n_cells} cells, {scale.shape[0]} scales, {slopes.shape[0]} slopes, selected {selected}")
+    if n_earlier > coefficients.shape[1] or n_earlier > cross_t.shape[0] or coefficients.shape[0] != rows:
+        raise ValueError(f"step after {n_earlier} motifs: coefficients {coefficients.shape[0]} x "
+                         f"{coefficients.shape[1]}, cross {cross_t.shape[0]} x {cross_t.shape[1]}")
+    if n_cells and (np.min(cells) < 0 or np.max(cells) >= min(numerators.shape[1], cross_t.shape[1])):
+        raise ValueError("a cell index is outside the numerators or the cross products")
+    n_threads = max(1, min(n_threads, rows))
+    lo = np.empty((rows, 2), dtype=np.float64)
+    hi = np.empty((rows, 2), dtype=np.float64)
+    buffer = np.empty((n_threads, n_cells), dtype=np.float64)  # one row's lines per thread
+    cdef double[:, ::1] lo_view = lo
+    cdef double[:, ::1] hi_view = hi
+    cdef double[:, ::1] line = buffer
+    cdef Py_ssize_t chunk = (rows + n_threads - 1) // n_threads
+    cdef Py_ssize_t first, last
+    if rows == 0:
+        return lo, hi
+    for t in prange(n_threads, nogil=True, num_threads=n_threads, schedule="static"):
+        first = t * chunk
+        last = min(rows, first + chunk)
+        for r in range(first, last):
+            _step_line(&numerators[r, 0], &coefficients[r, 0], cross_t, n_earlier, cells, scale, &line[t, 0])
+            _side_bounds(&line[t, 0], &slopes[0], &slopes[0], n_cells, selected, 1.0, 0.0,
+                         &lo_view[r, 0], &hi_view[r, 0])
+            _side_bounds(&line[t, 0], &slopes[0], &slopes[0], n_cells, selected, -1.0, 0.0,
+                         &lo_view[r, 1], &hi_view[r, 1])
+    return lo, hi

@@ -309,7 +309,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-revcomp", action="store_true", help="do not merge k-mers with their reverse complements")
     p.add_argument("--method", choices=["mcmc", "rejection", "cmc", "split", "naive"], default="mcmc",
                    help="p-values of the summary: selective (mcmc, rejection; cmc: conditional Monte Carlo "
-                        "estimate, one motif), data split or naive")
+                        "estimate; with several motifs it conditions on more), data split or naive")
     p.add_argument("--n-samples", type=int, default=2000, help="null draws B")
     p.add_argument("--burn-in", type=int, default=50, help="unrecorded moves before each chain's first draw")
     p.add_argument("--thin", type=int, default=1, help="moves between recorded draws")

@@ -259,11 +259,14 @@ def selective_inference(
         both strands (default, for double-stranded DNA).
     method : {"mcmc", "rejection", "cmc", "split", "naive"}
         Sampler for the selective p-values (``"split"``/``"naive"`` skip sampling).
-        ``"cmc"`` (one motif, sphere null): conditional Monte Carlo
-        (:mod:`seism_stats.conditional_mc`) - ``n_samples`` i.i.d. directions with the
-        motif's own coordinate integrated exactly; an estimate of the selective p-value
+        ``"cmc"`` (sphere null): conditional Monte Carlo
+        (:mod:`seism_stats.conditional_mc`) - ``n_samples`` i.i.d. directions per motif with
+        the motif's own coordinate integrated exactly; an estimate of the selective p-value
         with a stated error, far more precise per second than the MCMC and not limited
-        to ``p >= 1/(B+1)``, but not a rank p-value exact at every B.
+        to ``p >= 1/(B+1)``, but not a rank p-value exact at every B. With several motifs
+        each is tested given the part of the response along the other motifs and their
+        nearest competitors (settings ``"cmc_neighbours"``): a valid p-value that
+        conditions on more than the MCMC's, so the two differ on the same data.
     null : {"auto", "sphere", "permutation"}
         Null model: uniform on the residual sphere (Gaussian linear model) or
         permutations of the residuals; ``"auto"`` picks permutation for binary y.

@@ -187,9 +187,9 @@ class SelectiveMotifModel:
         ----------
         method : {"mcmc", "rejection", "cmc", "split", "naive"}
             Which p-values ``results.pvalues`` holds: selective (sampled by
-            MCMC or rejection, or for one motif estimated by conditional Monte
-            Carlo: precise to a few percent in seconds, see
-            :mod:`seism_stats.conditional_mc`), data split, or naive (invalid after
+            MCMC or rejection, or estimated by conditional Monte Carlo: precise to a
+            few percent in seconds, and with several motifs conditioned on a little
+            more, see :mod:`seism_stats.conditional_mc`), data split, or naive (invalid after
             selection, for contrast). Split and naive p-values are always computed too.
         n_samples, burn_in, thin, n_chains, bracket, mcmc_design, null, max_replays, max_memory, tail_draws
             Sampler and resource settings (see :func:`seism_stats.selective_inference`). The default

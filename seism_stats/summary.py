@@ -16,7 +16,7 @@ from statsmodels.iolib.summary import Summary
 from statsmodels.iolib.table import SimpleTable
 from statsmodels.iolib.tableformatting import fmt_2cols, fmt_params
 
-from .conditional_mc import MIN_WEIGHT_ESS
+from .conditional_mc import MIN_WEIGHT_ESS, OBSERVED_DIRECTION
 from .inference import FLOOR_FACTOR, SELECTIVE_METHODS
 
 #: Width of the wrapped notes under the tables.
@@ -117,6 +117,14 @@ def _notes(results, alpha: float) -> list[str]:
                      f"exactly (ESS of the weights {_fmt(s.get('cmc_ess'), 3)}). An estimate with a stated "
                      "Monte-Carlo error, consistent as B grows and not limited to p >= 1/(B+1); not a rank "
                      "p-value exact at every B (that is method='mcmc'). MC 95% up: p + 1.645 MC s.e.")
+        levels = s.get("cmc_neighbours") or []
+        if len(levels) > 1:
+            given = ", ".join("the observed direction (exact, MC s.e. 0)" if v == OBSERVED_DIRECTION
+                              else f"{v} competitor(s) per other motif" for v in levels)
+            notes.append("Several motifs: each is tested given the part of the response along the other "
+                         "selected motifs and their nearest competitors (so that they are selected again), "
+                         f"per motif: {given}. A valid selective p-value that conditions on more than "
+                         "method='mcmc' does, so the two differ on the same data.")
         if s.get("cmc_ess", np.inf) < MIN_WEIGHT_ESS:
             notes.append(f"[!] Conditional Monte Carlo: the weights' effective sample size is only "
                          f"{_fmt(s['cmc_ess'], 3)} of {s['n_samples']} directions, so the MC s.e. may understate "

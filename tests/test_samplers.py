@@ -287,7 +287,7 @@ def _tail_problem(seed=5, beta=1.1, n_motifs=1):
     return data, features, basis, select_motifs(features, data.y, basis, n_motifs)
 
 
-@pytest.mark.parametrize("n_motifs", [1, 2])  # one motif: the batched one-step kernel (side_bounds_rows)
+@pytest.mark.parametrize("n_motifs", [1, 2, 3])
 def test_tail_circle_event_is_exactly_the_replayed_event(n_motifs):
     from seism_stats.replay import SelectionReplay
     from seism_stats.conditional_mc import circle_segments
