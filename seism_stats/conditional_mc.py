@@ -110,6 +110,9 @@ class ConditionalEstimate:
         Competing cells per other motif in each motif's conditioning subspace (0 with
         one motif; :data:`OBSERVED_DIRECTION` where the motif was tested on the
         observed direction alone, exactly: s.e. 0).
+    n_directions : int
+        Directions drawn for all motifs, pilots and discarded levels included (one
+        Kronecker transform each).
     """
 
     pvalues: np.ndarray
@@ -119,6 +122,7 @@ class ConditionalEstimate:
     ess: float
     seconds: float
     neighbours: np.ndarray
+    n_directions: int = 0
 
 
 def check_sphere_null(null: str, null_reason: str = "") -> None:
@@ -159,20 +163,22 @@ def conditional_pvalues(features, selection: Selection, covariate_basis: np.ndar
                                    np.zeros(q, dtype=np.int64))
     pvalues, se, upper, ess = nan.copy(), nan.copy(), nan.copy(), np.full(q, np.inf)
     neighbours = np.zeros(q, dtype=np.int64)
+    drawn = np.zeros(q, dtype=np.int64)
     with tqdm(total=n_draws * q, disable=not progress, desc="conditional MC", unit="direction") as bar:
         for j in range(q):
-            pvalues[j], se[j], ess[j], neighbours[j] = _motif_estimate(features, selection, covariate_basis, j,
-                                                                       n_draws, rng, bar if q == 1 else None)
+            pvalues[j], se[j], ess[j], neighbours[j], drawn[j] = _motif_estimate(
+                features, selection, covariate_basis, j, n_draws, rng, bar if q == 1 else None)
             upper[j] = min(1.0, pvalues[j] + stats.norm.ppf(0.95) * se[j]) if np.isfinite(se[j]) else 1.0
             if q > 1:
                 bar.update(n_draws)
     smallest = float(np.min(ess)) if np.isfinite(ess).any() else float("nan")
-    return ConditionalEstimate(pvalues, se, upper, int(n_draws), smallest, time.perf_counter() - start, neighbours)
+    return ConditionalEstimate(pvalues, se, upper, int(n_draws), smallest, time.perf_counter() - start, neighbours,
+                               int(drawn.sum()))
 
 
 def _motif_estimate(features, selection: Selection, covariate_basis: np.ndarray, j: int, n_draws: int,
-                    rng: np.random.Generator, bar=None) -> tuple[float, float, float, int]:
-    """Motif j's estimate, its s.e., the ESS of its weights and its conditioning level.
+                    rng: np.random.Generator, bar=None) -> tuple[float, float, float, int, int]:
+    """Motif j's estimate, its s.e., the ESS of its weights, its conditioning level and the directions drawn.
 
     With one motif: ``n_draws`` directions of the residual sphere. With several:
     the levels of :data:`NEIGHBOUR_LADDER` in turn. A level is used when the ESS of
@@ -188,22 +194,25 @@ def _motif_estimate(features, selection: Selection, covariate_basis: np.ndarray,
     q = selection.event.n_selected
     if q == 1:
         directions = ConditionedDirections(features, selection, covariate_basis, j, 0)
-        return (*ratio_estimate(*_log_masses(selection, directions, j, dim, n_draws, rng, bar)[::-1]), 0)
+        return (*ratio_estimate(*_log_masses(selection, directions, j, dim, n_draws, rng, bar)[::-1]), 0, n_draws)
+    drawn = 0
     for count in NEIGHBOUR_LADDER:
         if (q - 1) * (count + 1) > dim // 4:
             break
         directions = ConditionedDirections(features, selection, covariate_basis, j, count)
         log_den, _ = _log_masses(selection, directions, j, dim, PILOT, rng)
+        drawn += PILOT
         if ratio_estimate(log_den, log_den)[2] < MIN_PILOT_ESS * PILOT:
             continue
         log_den, log_num = _log_masses(selection, directions, j, dim, n_draws, rng)
+        drawn += n_draws
         p, se, ess = ratio_estimate(log_num, log_den)
         if ess >= MIN_PILOT_ESS * n_draws:
-            return p, se, ess, count
+            return p, se, ess, count, drawn
     u = selection.unit_residual
     log_den, log_num = circle_log_masses(selection, features.project(u[None]), (u @ selection.event.basis)[None],
                                          j, dim)
-    return min(1.0, float(np.exp(log_num[0] - log_den[0]))), 0.0, np.inf, OBSERVED_DIRECTION
+    return min(1.0, float(np.exp(log_num[0] - log_den[0]))), 0.0, np.inf, OBSERVED_DIRECTION, drawn + 1
 
 
 def _log_masses(selection: Selection, directions: "ConditionedDirections", j: int, dim: int, n_draws: int,

@@ -395,6 +395,7 @@ def selective_inference(
     null_sample = None
     cmc_ess = float("nan")
     cmc_neighbours: list[int] = []
+    cmc_directions = 0
     q = selection.event.n_selected
     pvalues = np.full(q, np.nan)
     pvalues_se = np.full(q, np.nan)
@@ -406,6 +407,7 @@ def selective_inference(
             pvalues, pvalues_se, pvalues_upper = estimate.pvalues, estimate.se, estimate.upper
             cmc_ess = estimate.ess
             cmc_neighbours = [int(v) for v in estimate.neighbours]
+            cmc_directions = estimate.n_directions
         else:
             stage(f"null sampling in the selection event ({method}, {n_samples} draws)")
             sampler = _SamplerSpec(method, null, n_samples, burn_in, thin, n_chains, max_replays, bracket,
@@ -445,7 +447,7 @@ def selective_inference(
         "mcmc_design": mcmc_design if method == "mcmc" else None,
         "n_chains": n_chains if method == "mcmc" else N_SAMPLER_BLOCKS if method == "rejection" else 0,
         "max_replays": max_replays, "tail_draws": int(tail_draws), "cmc_ess": cmc_ess,
-        "cmc_neighbours": cmc_neighbours,
+        "cmc_neighbours": cmc_neighbours, "cmc_directions": cmc_directions,
         "tail_draws_used": 0 if tail is None else tail.n_draws, "split_fraction": split_fraction,
         "refine": bool(refine),
         "add_intercept": bool(add_intercept), "random_state": seed_repr, "n_threads": n_threads,

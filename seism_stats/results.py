@@ -428,7 +428,8 @@ class SelectiveMotifResults:
             "acceptance_rate": sample.acceptance_rate if sample else np.nan,
             "ess_min": (float(np.min(sample.effective_sample_size())) if sample and self.n_selected
                         else s.get("cmc_ess", np.nan)),
-            "replays": sample.n_replays if sample else s["n_samples"] if self.method == "cmc" else 0,
+            "replays": (sample.n_replays if sample else s.get("cmc_directions") or s["n_samples"]
+                        if self.method == "cmc" else 0),
             "seconds": sample.seconds if sample else self.inference.seconds.get("sampling", 0.0),
             "random_state": s["random_state"],
         }
