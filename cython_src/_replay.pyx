@@ -342,7 +342,8 @@ cdef void _side_bounds(const double* c0, const double* c1, const double* c2, Py_
     """Ends of the x-interval where ``sign * L_s(x) >= |L_c(x)|`` for every cell (empty: hi <= lo).
 
     ``L_c(x) = c0[c] + c1[c] x + c2[c] z``; each constraint ``sign L_s -/+ L_c >= 0``
-    is a half-line in x.
+    is a half-line in x. The scan stops as soon as the interval is empty, so the ends
+    of an empty interval are not the same numbers as a full scan's (only hi <= lo is).
     """
     cdef double own_a = sign * (c0[selected] + c2[selected] * z)
     cdef double own_c = sign * c1[selected]
@@ -373,6 +374,8 @@ cdef void _side_bounds(const double* c0, const double* c1, const double* c2, Py_
                     high = root
             elif a < 0:
                 high = -INFINITY
+        if high <= low:  # empty already: more constraints keep it empty (callers test hi > lo only)
+            break
     lo[0] = low
     hi[0] = high
 
@@ -436,7 +439,7 @@ cdef void _step_line(const double* num, const double* coef, const double[:, ::1]
 def step_side_bounds_rows(const double[:, ::1] numerators, const double[:, ::1] coefficients,
                           const double[:, ::1] cross_t, Py_ssize_t n_earlier, const int64_t[::1] cells,
                           const double[::1] scale, const double[::1] slopes, Py_ssize_t selected,
-                          int n_threads=1):
+                          const uint8_t[::1] active, int n_threads=1):
     """:func:`side_bounds_rows` of step s for both signs, the step lines made row by row.
 
     Row r's line of competing cell ``cells[i]`` at step s (``n_earlier`` = s
@@ -444,11 +447,14 @@ def step_side_bounds_rows(const double[:, ::1] numerators, const double[:, ::1] 
     cross_t[m, cell]) * scale[i] + slopes[i] x`` (as
     :func:`seism_stats.intervals.step_lines`, without its (R, cells) temporaries):
     each thread builds one row's line in its own buffer and runs the two sides on
-    it. Returns ``lo, hi`` (R, 2): column 0 for ``sign = +1``, column 1 for -1.
+    it. Rows whose ``active`` flag is 0 are skipped (both sides empty: lo = inf,
+    hi = -inf). Returns ``lo, hi`` (R, 2): column 0 for ``sign = +1``, column 1 for -1.
     """
     cdef Py_ssize_t rows = numerators.shape[0], n_cells = cells.shape[0], r, t
     if scale.shape[0] != n_cells or slopes.shape[0] != n_cells or not 0 <= selected < n_cells:
         raise ValueError(f"{n_cells} cells, {scale.shape[0]} scales, {slopes.shape[0]} slopes, selected {selected}")
+    if active.shape[0] != rows:
+        raise ValueError(f"{active.shape[0]} active flags for {rows} rows")
     if n_earlier > coefficients.shape[1] or n_earlier > cross_t.shape[0] or coefficients.shape[0] != rows:
         raise ValueError(f"step after {n_earlier} motifs: coefficients {coefficients.shape[0]} x "
                          f"{coefficients.shape[1]}, cross {cross_t.shape[0]} x {cross_t.shape[1]}")
@@ -469,6 +475,12 @@ def step_side_bounds_rows(const double[:, ::1] numerators, const double[:, ::1] 
         first = t * chunk
         last = min(rows, first + chunk)
         for r in range(first, last):
+            if not active[r]:
+                lo_view[r, 0] = INFINITY
+                lo_view[r, 1] = INFINITY
+                hi_view[r, 0] = -INFINITY
+                hi_view[r, 1] = -INFINITY
+                continue
             _step_line(&numerators[r, 0], &coefficients[r, 0], cross_t, n_earlier, cells, scale, &line[t, 0])
             _side_bounds(&line[t, 0], &slopes[0], &slopes[0], n_cells, selected, 1.0, 0.0,
                          &lo_view[r, 0], &hi_view[r, 0])

@@ -377,8 +377,9 @@ def _circle_segment_table(selection: Selection, numerators: np.ndarray, coeffici
     step and side, all rows at once). The event is the intersection over steps of
     each step's two sides, so its pieces are the ``2^q`` choices of a side per step,
     each the max of their lower ends and the min of their upper ends (the same
-    numbers as intersecting step by step), kept where non-empty and sorted by their
-    lower end within each row.
+    numbers as intersecting step by step, in any order of the steps), kept where
+    non-empty and sorted by their lower end within each row. The other motifs' steps
+    come first, and a row whose pieces are all empty skips the remaining steps.
     """
     event = selection.event
     along = coefficients[:, j:j + 1]  # <q_j, u>
@@ -393,13 +394,15 @@ def _circle_segment_table(selection: Selection, numerators: np.ndarray, coeffici
     axis = step_lines(event, event.cross[:, j][None], unit_j[None])  # q_j (<phi_c, q_j> = cross[:, j])
     rows = numerators.shape[0]
     lower, upper = np.full((rows, 1), -np.inf), np.full((rows, 1), np.inf)
-    for s, (slopes, _) in enumerate(axis):
+    alive = np.ones(rows, dtype=np.uint8)
+    for s in [i for i in range(event.n_selected) if i != j] + [j]:  # the other motifs' steps miss most
         cells, selected = step_cells(event, s)
         lo, hi = _replay.step_side_bounds_rows(numerators, coefficients, cross_t, s, cells,
-                                               np.sqrt(event.inv_den[s, cells]), np.ascontiguousarray(slopes[0]),
-                                               selected, n_threads)
+                                               np.sqrt(event.inv_den[s, cells]), np.ascontiguousarray(axis[s][0][0]),
+                                               selected, alive, n_threads)
         lower = np.concatenate([np.maximum(lower, lo[:, [side]]) for side in (0, 1)], axis=1)
         upper = np.concatenate([np.minimum(upper, hi[:, [side]]) for side in (0, 1)], axis=1)
+        alive = (upper > lower).any(axis=1).astype(np.uint8)  # rows already off the event skip the next steps
     kept = upper > lower
     order = np.argsort(np.where(kept, lower, np.inf), axis=1, kind="stable")
     lower, upper = np.take_along_axis(lower, order, 1), np.take_along_axis(upper, order, 1)
