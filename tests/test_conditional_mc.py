@@ -179,3 +179,26 @@ def test_cmc_with_too_few_directions_says_so():
                                                                progress=False)
     assert np.isnan(res.pvalues_mc_se.iloc[-1]) and res.pvalues_mc_upper.iloc[-1] == 1.0  # never a 0 s.e.
     assert "weights' effective sample size is only" in " ".join(res.summary().extra_txt.split())
+
+
+def test_the_observed_direction_fallback_is_exact_and_calibrated(monkeypatch):
+    # With no level to try, each motif is tested on its observed direction alone:
+    # N(d_obs) / D(d_obs), exact (s.e. 0), said in the summary, and uniform under the null.
+    from scipy import stats
+
+    from seism_stats import SelectiveMotifModel, conditional_mc
+
+    monkeypatch.setattr(conditional_mc, "NEIGHBOUR_LADDER", ())
+    pvalues = []
+    for seed in range(300):
+        data = simulate_dataset(60, 25, consensus="GAT", beta=0.0, random_state=2000 + seed)
+        result = fit(data, k=3, n_motifs=2, method="cmc", n_samples=50, null="sphere", random_state=seed)
+        assert result.settings["cmc_neighbours"] == [conditional_mc.OBSERVED_DIRECTION] * 2
+        assert np.all(result.pvalues_se == 0) and np.array_equal(result.pvalues_upper, result.pvalues)
+        pvalues.append(result.pvalues)
+    pvalues = np.array(pvalues)
+    for rank in range(2):
+        assert stats.kstest(pvalues[:, rank], "uniform").pvalue > 0.01, rank
+    res = SelectiveMotifModel(data.y, data.sequences, k=3, n_motifs=2).fit(method="cmc", n_samples=50, null="sphere",
+                                                                           random_state=0, progress=False)
+    assert "the observed direction (exact, MC s.e. 0)" in " ".join(res.summary().extra_txt.split())
