@@ -202,3 +202,43 @@ def test_the_observed_direction_fallback_is_exact_and_calibrated(monkeypatch):
     res = SelectiveMotifModel(data.y, data.sequences, k=3, n_motifs=2).fit(method="cmc", n_samples=50, null="sphere",
                                                                            random_state=0, progress=False)
     assert "the observed direction (exact, MC s.e. 0)" in " ".join(res.summary().extra_txt.split())
+
+
+def test_several_motifs_estimate_agrees_with_rejection_from_the_conditional_law():
+    # Motif j's target P(T_j >= t_obs | E, V^T d = b_obs), estimated independently: draw d
+    # from its conditional law and x from its Student t law, replay the selection on
+    # u = (x q_j + d) / sqrt(1 + x^2), and count the tail among the points in the event.
+    from seism_stats._validation import check_covariates, residual_basis
+    from seism_stats.conditional_mc import ConditionedDirections, _log_masses, conditioning_basis
+    from seism_stats.features import grid_features
+    from seism_stats.replay import SelectionReplay
+    from seism_stats.selection import select_motifs
+    from seism_stats.sequences import encode_sequences
+    from seism_stats.walkers import sphere_points
+
+    n = 50
+    data = simulate_dataset(n, 20, consensus="GAT", beta=0.8, random_state=4)
+    features = grid_features(encode_sequences(data.sequences), [3], 1.0, "sum", revcomp=True)
+    basis = residual_basis(check_covariates(None, n))
+    selection = select_motifs(features, data.y, basis, 2)
+    replay = SelectionReplay(features, selection.event)
+    u_obs, dim = selection.unit_residual, n - basis.shape[1]
+    rng = np.random.default_rng(2)
+    for j in range(2):
+        directions = ConditionedDirections(features, selection, basis, j, 2)
+        log_den, log_num = _log_masses(selection, directions, j, dim, 3000, np.random.default_rng(1))
+        p, se, _ = ratio_estimate(log_num, log_den)
+        q = selection.event.basis[:, j]
+        space = conditioning_basis(features, selection, basis, j, 2)
+        observed = u_obs - (q @ u_obs) * q
+        fixed = space @ (space.T @ (observed / np.linalg.norm(observed)))
+        hits = tail = 0
+        for _ in range(10):
+            d = directions.scale * sphere_points(rng, 20_000, directions.off, n) + fixed
+            x = rng.standard_t(dim - 1, 20_000) / np.sqrt(dim - 1)
+            accepted, stats = replay.check_points((x[:, None] * q + d) / np.sqrt(1 + x[:, None] ** 2))
+            hits += int(accepted.sum())
+            tail += int(np.sum(stats[accepted, j] >= selection.statistics[j] * (1 - 1e-12)))
+        exact = tail / hits
+        assert hits > 1000
+        assert abs(p - exact) < 4 * np.hypot(se, np.sqrt(exact * (1 - exact) / hits)), (j, p, se, exact, hits)
