@@ -43,7 +43,7 @@ transform each (:class:`ConditionedDirections`). It is a different p-value from
 the MCMC's ``p`` (it conditions on more, like the polyhedral tests of Lee et al.
 2016, which condition on all of ``d``), so the two differ on the same data; both
 are valid under the package's null. How much ``V`` holds is chosen per motif from
-nested levels (:data:`NEIGHBOUR_LADDER`: 0, 4, 16, 64 competitors per other
+nested levels (:data:`NEIGHBOUR_LADDER`: 0, 4, 16, 32, ... competitors per other
 motif): the first whose weights reach an effective sample size of
 :data:`MIN_PILOT_ESS` per direction, on a pilot and then on the estimate's own
 directions. Every run at a level depends on the data only through that level's
@@ -78,8 +78,8 @@ from .walkers import sphere_points
 BLOCK = 64
 #: With several motifs: the nested conditioning subspaces tried in turn, as the number of
 #: competing cells per other selected motif whose features join it (levels that would take
-#: more than a quarter of the residual space are skipped); after them, the observed direction.
-NEIGHBOUR_LADDER = (0, 4, 16, 64)
+#: more than 7/8 of the residual space are skipped); after them, the observed direction.
+NEIGHBOUR_LADDER = (0, 4, 16, 32, 64, 128, 256, 512)
 #: Directions of each level's pilot run (drawn, then discarded).
 PILOT = 128
 #: A level is kept when its pilot's weights have at least this effective sample size per direction.
@@ -197,7 +197,7 @@ def _motif_estimate(features, selection: Selection, covariate_basis: np.ndarray,
         return (*ratio_estimate(*_log_masses(selection, directions, j, dim, n_draws, rng, bar)[::-1]), 0, n_draws)
     drawn = 0
     for count in NEIGHBOUR_LADDER:
-        if (q - 1) * (count + 1) > dim // 4:
+        if (q - 1) * (count + 1) > dim - dim // 8:  # r keeps at least an eighth of the space
             break
         directions = ConditionedDirections(features, selection, covariate_basis, j, count)
         log_den, _ = _log_masses(selection, directions, j, dim, PILOT, rng)

@@ -20,7 +20,9 @@ Student-t masses computed in log space, however small.
 With one selected motif the directions are drawn i.i.d. instead and ``p`` is the
 ratio ``E[N(d)] / E[D(d)]`` of :mod:`seism_stats.conditional_mc` (no chain; its
 error does not blow up far in the tail). With several motifs a uniform direction
-almost never re-selects the other motifs, and the rest of this docstring applies.
+almost never re-selects the other motifs; the conditional Monte Carlo then conditions
+on more (another p-value, not an estimate of the rank p-value), so the tail estimate
+of an MCMC fit uses the MCMC directions of the rest of this docstring.
 
 Averaging ``g`` over directions ``d`` of MCMC draws in ``E`` (Rao-Blackwellisation
 along the motif's own direction) estimates ``p`` with a Monte-Carlo error that
@@ -93,7 +95,8 @@ def tail_pvalues(features, selection: Selection, covariate_basis: np.ndarray, mo
     n_threads : int
     directions : {"auto", "iid", "mcmc"}
         Where the directions ``d`` come from: i.i.d. (the conditional Monte Carlo of
-        :mod:`seism_stats.conditional_mc`, one motif only) or MCMC draws in the event;
+        :mod:`seism_stats.conditional_mc`; one motif only, since with several it
+        estimates another p-value) or MCMC draws in the event;
         ``"auto"``: i.i.d. for a one-motif selection.
     """
     if directions not in ("auto", "iid", "mcmc"):

@@ -66,7 +66,7 @@ def test_power_binary_response():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("method", ["mcmc", "rejection"])
+@pytest.mark.parametrize("method", ["mcmc", "rejection", "cmc"])
 def test_calibration_two_motifs_with_covariate(method):
     # 1000 draws: with 200, the Monte-Carlo noise of the second-step chains (ESS of a few
     # dozen) is itself visible to a KS test over 300 data sets (p = 0.006 for MCMC, while

@@ -242,3 +242,13 @@ def test_several_motifs_estimate_agrees_with_rejection_from_the_conditional_law(
         exact = tail / hits
         assert hits > 1000
         assert abs(p - exact) < 4 * np.hypot(se, np.sqrt(exact * (1 - exact) / hits)), (j, p, se, exact, hits)
+
+
+def test_tail_estimate_keeps_mcmc_directions_with_several_motifs():
+    # With several motifs the i.i.d. directions estimate a more conditioned p-value, not
+    # the rank p-value the tail estimate stands in for: asking for them is an error.
+    from seism_stats.tail import tail_pvalues
+
+    features, basis, selection = _selection(2)
+    with pytest.raises(ValueError, match="one-motif selection only"):
+        tail_pvalues(features, selection, basis, [0], 32, np.random.default_rng(0), directions="iid")
