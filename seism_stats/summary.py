@@ -161,7 +161,8 @@ def _notes(results, alpha: float) -> list[str]:
                    f"Rao-Blackwellised along each motif's direction, {s.get('tail_draws_used')} MCMC draws; an "
                    "estimate of the same selective p-value, not a test exact at any B; below about 1e-8 read "
                    "it as an order of magnitude: there a few rare draws carry the mean, and the s.e. "
-                   "understates the error")
+                   "understates the error; method='cmc' gives a p-value with a dependable error there, "
+                   "conditioned on a little more")
             notes.append(f"Tail estimate for the motifs at the floor ({how}): {values}.")
         if results.method == "rejection" and sample.n_draws < s["n_samples"]:
             notes.append(f"[!] Rejection sampling ran out of replays: {sample.n_draws} of "
