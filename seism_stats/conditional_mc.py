@@ -168,12 +168,20 @@ def conditional_pvalues(features, selection: Selection, covariate_basis: np.ndar
         for j in range(q):
             pvalues[j], se[j], ess[j], neighbours[j], drawn[j] = _motif_estimate(
                 features, selection, covariate_basis, j, n_draws, rng, bar if q == 1 else None)
-            upper[j] = min(1.0, pvalues[j] + stats.norm.ppf(0.95) * se[j]) if np.isfinite(se[j]) else 1.0
+            upper[j] = _upper_bound(pvalues[j], se[j], ess[j])
             if q > 1:
                 bar.update(n_draws)
     smallest = float(np.min(ess)) if np.isfinite(ess).any() else float("nan")
     return ConditionalEstimate(pvalues, se, upper, int(n_draws), smallest, time.perf_counter() - start, neighbours,
                                int(drawn.sum()))
+
+
+def _upper_bound(p: float, se: float, ess: float) -> float:
+    """One-sided 95% Monte-Carlo bound: ``p + 1.645 se``; where no direction reached the
+    statistic (``p = 0``, no s.e.), ``3 / ESS`` (the rule of three); 1 where nothing is known."""
+    if p == 0 and np.isfinite(ess) and ess > 0:
+        return min(1.0, 3.0 / ess)
+    return min(1.0, p + stats.norm.ppf(0.95) * se) if np.isfinite(se) else 1.0
 
 
 def _motif_estimate(features, selection: Selection, covariate_basis: np.ndarray, j: int, n_draws: int,
@@ -196,10 +204,13 @@ def _motif_estimate(features, selection: Selection, covariate_basis: np.ndarray,
         directions = ConditionedDirections(features, selection, covariate_basis, j, 0)
         return (*ratio_estimate(*_log_masses(selection, directions, j, dim, n_draws, rng, bar)[::-1]), 0, n_draws)
     drawn = 0
+    room = dim - 1 - max(1, dim // 8)  # r keeps at least an eighth of the space orthogonal to q_j
     for count in NEIGHBOUR_LADDER:
-        if (q - 1) * (count + 1) > dim - dim // 8:  # r keeps at least an eighth of the space
+        if (q - 1) * (count + 1) > dim:
             break
         directions = ConditionedDirections(features, selection, covariate_basis, j, count)
+        if directions.rank > room:
+            break
         log_den, _ = _log_masses(selection, directions, j, dim, PILOT, rng)
         drawn += PILOT
         if ratio_estimate(log_den, log_den)[2] < MIN_PILOT_ESS * PILOT:
@@ -212,6 +223,8 @@ def _motif_estimate(features, selection: Selection, covariate_basis: np.ndarray,
     u = selection.unit_residual
     log_den, log_num = circle_log_masses(selection, features.project(u[None]), (u @ selection.event.basis)[None],
                                          j, dim)
+    if not np.isfinite(log_den[0]):  # the observation on the event's boundary to rounding: no answer
+        return np.nan, np.nan, np.inf, OBSERVED_DIRECTION, drawn + 1
     return min(1.0, float(np.exp(log_num[0] - log_den[0]))), 0.0, np.inf, OBSERVED_DIRECTION, drawn + 1
 
 
@@ -237,29 +250,36 @@ def conditioning_basis(features, selection: Selection, covariate_basis: np.ndarr
     ``V_j`` is spanned by the other selected features ``q_i`` and, for each, the
     ``neighbours`` cells whose step-i residual features are most correlated with
     ``q_i`` (its nearest competitors), all taken off the covariates and ``q_j``. It
-    depends on the selected cells only, and grows with ``neighbours`` by nesting.
+    depends on the selected cells only. The features are taken in one fixed order
+    (the ``q_i``, then the nearest competitor of each other motif, then the second
+    nearest, ...) and orthonormalised one by one (Gram-Schmidt, twice), a feature
+    (nearly) inside the span of those before it being dropped; so the basis of a
+    level is a prefix of the basis of every larger level, and the levels nest exactly.
     """
     event = selection.event
     q = event.n_selected
     n = selection.unit_residual.shape[0]
-    columns = []
-    for i in range(q):
-        if i == j:
-            continue
-        columns.append(event.basis[:, i])
+    others = [i for i in range(q) if i != j]
+    ranked = []
+    for i in others:
         correlation = np.abs(event.cross[:, i]) * np.sqrt(event.inv_den[i])
         correlation[event.cells] = 0.0  # the selected cells are in the span already
         nearest = np.argsort(-correlation, kind="stable")[:neighbours]
-        columns += [features.column(int(c)) for c in nearest if correlation[c] > 0]
-    if not columns:
-        return np.zeros((n, 0))
+        ranked.append([int(c) for c in nearest if correlation[c] > 0])
+    columns = [event.basis[:, i] for i in others]
+    columns += [features.column(cells[rank]) for rank in range(neighbours) for cells in ranked if rank < len(cells)]
     off = np.hstack([covariate_basis, event.basis[:, j:j + 1]])
-    span = np.column_stack(columns)
-    span -= off @ (off.T @ span)
-    left, singular, _ = np.linalg.svd(span, full_matrices=False)
-    span = left[:, singular > 1e-6 * singular[0]]  # drops features (nearly) inside the covariates and q_j
-    span -= off @ (off.T @ span)  # again: the first projection lost digits on nearly collinear features
-    return np.linalg.qr(span)[0]
+    basis = np.zeros((n, len(columns)))
+    kept = 0
+    for column in columns:
+        vector = column - off @ (off.T @ column)
+        size = np.linalg.norm(vector)
+        for _ in range(2):  # twice: one pass loses digits on nearly collinear features
+            vector -= off @ (off.T @ vector) + basis[:, :kept] @ (basis[:, :kept].T @ vector)
+        if size > 0 and np.linalg.norm(vector) > 1e-6 * size:
+            basis[:, kept] = vector / np.linalg.norm(vector)
+            kept += 1
+    return basis[:, :kept]
 
 
 class ConditionedDirections:
@@ -277,6 +297,7 @@ class ConditionedDirections:
         self.n = selection.unit_residual.shape[0]
         space = conditioning_basis(features, selection, covariate_basis, j, neighbours)
         self.off = np.hstack([covariate_basis, event.basis[:, j:j + 1], space])  # r is orthogonal to these
+        self.rank = space.shape[1]
         self.fixed_coefficients = np.zeros(event.n_selected)
         self.fixed_numerators = None
         self.scale = 1.0
@@ -311,7 +332,8 @@ def ratio_estimate(log_num: np.ndarray, log_den: np.ndarray) -> tuple[float, flo
     den, num = np.exp(log_den - shift), np.exp(log_num - shift)
     total = den.sum()
     p = float(num.sum() / total)
-    se = float(np.sqrt(np.sum((num - p * den) ** 2)) / total) if den.size > 1 else float("nan")
+    # No direction reached the statistic (p = 0): the delta method would say s.e. 0; it is unknown.
+    se = float(np.sqrt(np.sum((num - p * den) ** 2)) / total) if den.size > 1 and p > 0 else float("nan")
     ess = float(total**2 / np.sum(den**2))
     return min(p, 1.0), se, ess
 
@@ -402,7 +424,9 @@ def _circle_segment_table(selection: Selection, numerators: np.ndarray, coeffici
                                                selected, alive, n_threads)
         lower = np.concatenate([np.maximum(lower, lo[:, [side]]) for side in (0, 1)], axis=1)
         upper = np.concatenate([np.minimum(upper, hi[:, [side]]) for side in (0, 1)], axis=1)
-        alive = (upper > lower).any(axis=1).astype(np.uint8)  # rows already off the event skip the next steps
+        kept = upper > lower
+        lower, upper = lower[:, kept.any(axis=0)], upper[:, kept.any(axis=0)]  # pieces empty in every row go
+        alive = kept.any(axis=1).astype(np.uint8)  # rows already off the event skip the next steps
     kept = upper > lower
     order = np.argsort(np.where(kept, lower, np.inf), axis=1, kind="stable")
     lower, upper = np.take_along_axis(lower, order, 1), np.take_along_axis(upper, order, 1)

@@ -125,6 +125,11 @@ def _notes(results, alpha: float) -> list[str]:
                          "selected motifs and their nearest competitors (so that they are selected again), "
                          f"per motif: {given}. A valid selective p-value that conditions on more than "
                          "method='mcmc' does, so the two differ on the same data.")
+        unreached = np.asarray(results.param_names)[results.motif_pvalues.to_numpy() == 0]
+        if unreached.size:
+            notes.append(f"[!] Conditional Monte Carlo: no direction reached the observed statistic of "
+                         f"{', '.join(unreached)}: p is estimated as 0 and only its bound (MC 95% up, the rule "
+                         "of three on the weights' ESS) is informative; increase n_samples.")
         if s.get("cmc_ess", np.inf) < MIN_WEIGHT_ESS:
             notes.append(f"[!] Conditional Monte Carlo: the weights' effective sample size is only "
                          f"{_fmt(s['cmc_ess'], 3)} of {s['n_samples']} directions, so the MC s.e. may understate "

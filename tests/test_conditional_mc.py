@@ -146,6 +146,14 @@ def test_ratio_estimate_in_log_space():
     assert se == pytest.approx(np.sqrt(np.sum((num - p * den) ** 2)) / den.sum())
     assert ess == pytest.approx(den.sum() ** 2 / np.sum(den**2))
     assert np.isnan(ratio_estimate(np.full(3, -np.inf), np.full(3, -np.inf))[0])
+    # No direction reached the statistic: p = 0 with an unknown s.e. (never a 0 s.e.), and
+    # its bound is the rule of three on the weights' ESS.
+    from seism_stats.conditional_mc import _upper_bound
+    zero, zero_se, zero_ess = ratio_estimate(np.full(50, -np.inf), np.log(den))
+    assert zero == 0 and np.isnan(zero_se) and zero_ess == pytest.approx(den.sum() ** 2 / np.sum(den**2))
+    assert _upper_bound(zero, zero_se, zero_ess) == pytest.approx(3 / zero_ess)
+    assert _upper_bound(0.2, 0.01, 40.0) == pytest.approx(0.2 + 1.6448536 * 0.01)
+    assert _upper_bound(0.2, np.nan, 40.0) == 1.0
 
 
 def test_grouped_logsumexp():
