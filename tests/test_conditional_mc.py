@@ -126,7 +126,8 @@ def test_cmc_with_several_motifs_is_calibrated_where_naive_p_values_are_not():
     cmc, naive = [], []
     for seed in range(300):
         data = simulate_dataset(60, 25, consensus="GAT", beta=0.0, covariate=0.7, random_state=1000 + seed)
-        result = fit(data, k=3, n_motifs=2, method="cmc", n_samples=100, random_state=seed)
+        result = fit(data, k=3, n_motifs=2, method="cmc", n_samples=100, null="sphere",
+                     random_state=seed)
         cmc.append(result.pvalues)
         naive.append(result.naive.pvalues)
     cmc, naive = np.array(cmc), np.array(naive)
