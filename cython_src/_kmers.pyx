@@ -91,6 +91,11 @@ cdef inline double _pairwise_row_sum(const double* a, Py_ssize_t n) noexcept nog
     return res
 
 
+cdef inline Py_ssize_t _letter(int64_t kmer, Py_ssize_t k, Py_ssize_t p) noexcept nogil:
+    """Letter (0-3) at position p of a k-mer index (first letter in the highest bits)."""
+    return (kmer >> (2 * (k - 1 - p))) & 3
+
+
 def kmer_log_sums(const int64_t[::1] kmers, const double[:, ::1] log_table, double[::1] out):
     """``out[j] = sum_p log_table[p, letter p of kmers[j]]`` (logs of refinement's kernel values).
 
@@ -108,7 +113,7 @@ def kmer_log_sums(const int64_t[::1] kmers, const double[:, ::1] log_table, doub
         for j in range(kmers.shape[0]):
             index = kmers[j]
             for p in range(k):
-                terms[p] = log_table[p, (index >> (2 * (k - 1 - p))) & 3]
+                terms[p] = log_table[p, _letter(index, k, p)]
             out[j] = _pairwise_row_sum(terms, k)
 
 
@@ -128,5 +133,5 @@ def letter_sums(const int64_t[::1] kmers, const double[::1] weights, Py_ssize_t 
         for j in range(kmers.shape[0]):
             index = kmers[j]
             for p in range(k):
-                sums[p, (index >> (2 * (k - 1 - p))) & 3] += weights[j]
+                sums[p, _letter(index, k, p)] += weights[j]
     return out

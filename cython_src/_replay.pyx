@@ -402,25 +402,6 @@ def side_bounds(const double[:, ::1] lines, Py_ssize_t selected, double sign, co
     return lo, hi
 
 
-def side_bounds_rows(const double[:, ::1] offsets, const double[::1] slopes, Py_ssize_t selected, double sign,
-                     int n_threads=1):
-    """:func:`side_bounds` for many lines sharing their slopes: ``L_c(x) = offsets[r, c] + slopes[c] x``.
-
-    One x-interval per row r (the conditional Monte Carlo's directions, one motif).
-    """
-    cdef Py_ssize_t n = offsets.shape[0], n_cells = offsets.shape[1], i
-    if slopes.shape[0] != n_cells or not 0 <= selected < n_cells:
-        raise ValueError(f"{slopes.shape[0]} slopes for {n_cells} cells, selected cell {selected}")
-    lo = np.empty(n, dtype=np.float64)
-    hi = np.empty(n, dtype=np.float64)
-    cdef double[::1] lo_view = lo
-    cdef double[::1] hi_view = hi
-    for i in prange(n, nogil=True, num_threads=n_threads, schedule="static"):
-        _side_bounds(&offsets[i, 0], &slopes[0], &slopes[0], n_cells, selected, sign, 0.0,
-                     &lo_view[i], &hi_view[i])
-    return lo, hi
-
-
 cdef void _step_line(const double* num, const double* coef, const double[:, ::1] cross_t,
                      Py_ssize_t n_earlier, const int64_t[::1] cells, const double[::1] scale,
                      double* out) noexcept nogil:
@@ -440,7 +421,7 @@ def step_side_bounds_rows(const double[:, ::1] numerators, const double[:, ::1] 
                           const double[:, ::1] cross_t, Py_ssize_t n_earlier, const int64_t[::1] cells,
                           const double[::1] scale, const double[::1] slopes, Py_ssize_t selected,
                           const uint8_t[::1] active, int n_threads=1):
-    """:func:`side_bounds_rows` of step s for both signs, the step lines made row by row.
+    """:func:`side_bounds` at ``z = 0`` for many rows of step s, both signs, the step lines made row by row.
 
     Row r's line of competing cell ``cells[i]`` at step s (``n_earlier`` = s
     motifs before it) is ``(numerators[r, cell] - sum_{m<s} coefficients[r, m]

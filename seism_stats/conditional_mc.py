@@ -380,23 +380,17 @@ def circle_segments(selection: Selection, numerators: np.ndarray, coefficients: 
     ``d`` is the direction of a point ``u`` orthogonal to ``q_j``; ``numerators``
     (G,) and ``coefficients`` (q,) are ``<phi_c, u>`` and ``<q_m, u>``.
     """
-    return circle_segments_rows(selection, numerators[None], coefficients[None], j)[0]
-
-
-def circle_segments_rows(selection: Selection, numerators: np.ndarray, coefficients: np.ndarray,
-                         j: int, n_threads: int = 1) -> list[np.ndarray]:
-    """:func:`circle_segments` for each row of ``numerators`` (R, G) and ``coefficients`` (R, q)."""
-    segments, owner = _circle_segment_table(selection, numerators, coefficients, j, n_threads)
-    return np.split(segments, np.searchsorted(owner, np.arange(1, numerators.shape[0])))
+    return _circle_segment_table(selection, numerators[None], coefficients[None], j)[0]
 
 
 def _circle_segment_table(selection: Selection, numerators: np.ndarray, coefficients: np.ndarray,
                           j: int, n_threads: int = 1) -> tuple[np.ndarray, np.ndarray]:
-    """The segments of :func:`circle_segments_rows` as one ``(S, 2)`` table and each one's row (sorted).
+    """The segments of :func:`circle_segments` for each row of ``numerators`` (R, G) and
+    ``coefficients`` (R, q), as one ``(S, 2)`` table and each one's row (sorted by row).
 
     At step s the selected cell wins on the side ``sign * L_s >= 0`` of the line on
-    one x-interval (a max and a min over the grid: one ``side_bounds_rows`` call per
-    step and side, all rows at once). The event is the intersection over steps of
+    one x-interval (a max and a min over the grid: one ``step_side_bounds_rows`` call
+    per step, both sides and all rows at once). The event is the intersection over steps of
     each step's two sides, so its pieces are the ``2^q`` choices of a side per step,
     each the max of their lower ends and the min of their upper ends (the same
     numbers as intersecting step by step, in any order of the steps), kept where

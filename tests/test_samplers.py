@@ -325,15 +325,32 @@ def test_tail_estimate_agrees_with_long_rejection_sampling():
     assert estimate.n_draws == 256 and 0 < estimate.se[0] < estimate.pvalues[0]
 
 
-def test_side_bounds_rows_matches_side_bounds():
+def test_step_side_bounds_rows_matches_side_bounds():
+    # Each row's step line (numerator off the earlier motifs, scaled) built in the kernel,
+    # then both sides: the same ends as side_bounds on that line built here, in the
+    # kernel's order of operations; inactive rows are empty.
     from seism_stats import _replay
     rng = np.random.default_rng(3)
-    offsets, slopes = rng.standard_normal((5, 40)), rng.standard_normal(40)
-    for sign in (1.0, -1.0):
-        lo, hi = _replay.side_bounds_rows(offsets, slopes, 7, sign, 2)
+    numerators, coefficients = rng.standard_normal((5, 60)), rng.standard_normal((5, 2))
+    cross_t, slopes = rng.standard_normal((2, 60)), rng.standard_normal(40)
+    slopes[7] = 30.0  # the selected cell wins for large |x|: non-empty intervals too
+    cells = np.sort(rng.choice(60, 40, replace=False)).astype(np.int64)
+    scale = rng.uniform(0.5, 2.0, 40)
+    active = np.array([1, 1, 0, 1, 1], dtype=np.uint8)
+    for s in (0, 1, 2):
+        lo, hi = _replay.step_side_bounds_rows(numerators, coefficients, cross_t, s, cells, scale, slopes, 7,
+                                               active, 2)
         for r in range(5):
-            lines = np.vstack([offsets[r], slopes, np.zeros(40)])
-            one_lo, one_hi = _replay.side_bounds(lines, 7, sign, np.zeros(1))
-            assert (lo[r], hi[r]) == (one_lo[0], one_hi[0])
+            line = np.empty(40)
+            for i, cell in enumerate(cells):
+                acc = 0.0
+                for m in range(s):
+                    acc = acc + coefficients[r, m] * cross_t[m, cell]
+                line[i] = (numerators[r, cell] - acc) * scale[i]
+            for side, sign in enumerate((1.0, -1.0)):
+                one_lo, one_hi = _replay.side_bounds(np.vstack([line, slopes, np.zeros(40)]), 7, sign, np.zeros(1))
+                want = (one_lo[0], one_hi[0]) if active[r] else (np.inf, -np.inf)
+                assert (lo[r, side], hi[r, side]) == want
+        assert (hi > lo).any() and not (hi > lo).all()
     with pytest.raises(ValueError, match="slopes"):
-        _replay.side_bounds_rows(offsets, slopes[:-1], 7, 1.0)
+        _replay.step_side_bounds_rows(numerators, coefficients, cross_t, 0, cells, scale, slopes[:-1], 7, active)
