@@ -2,6 +2,8 @@
 
 from libc.stdint cimport int64_t, uint8_t
 
+from _numpy_order cimport pairwise_sum
+
 import numpy as np
 
 
@@ -62,35 +64,6 @@ def window_kmers(const uint8_t[::1] codes, const int64_t[::1] offsets, Py_ssize_
     return rows[:n_valid], cols[:n_valid]
 
 
-cdef inline double _pairwise_row_sum(const double* a, Py_ssize_t n) noexcept nogil:
-    """``sum(a[:n])`` in NumPy's order for a contiguous row (``ndarray.sum(axis=-1)``).
-
-    NumPy's pairwise sum: in order below 8 entries; else eight partial sums
-    (stepping by 8), combined as ((r0+r1)+(r2+r3))+((r4+r5)+(r6+r7)), then the
-    remainder in order. (Exact for rows shorter than NumPy's 128-entry block.)
-    """
-    cdef Py_ssize_t i, j, whole
-    cdef double r[8]
-    cdef double res = 0.0
-    if n < 8:
-        for i in range(n):
-            res = res + a[i]
-        return res
-    for j in range(8):
-        r[j] = a[j]
-    whole = n - n % 8
-    i = 8
-    while i < whole:
-        for j in range(8):
-            r[j] = r[j] + a[i + j]
-        i += 8
-    res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]))
-    while i < n:
-        res = res + a[i]
-        i += 1
-    return res
-
-
 cdef inline Py_ssize_t _letter(int64_t kmer, Py_ssize_t k, Py_ssize_t p) noexcept nogil:
     """Letter (0-3) at position p of a k-mer index (first letter in the highest bits)."""
     return (kmer >> (2 * (k - 1 - p))) & 3
@@ -114,7 +87,7 @@ def kmer_log_sums(const int64_t[::1] kmers, const double[:, ::1] log_table, doub
             index = kmers[j]
             for p in range(k):
                 terms[p] = log_table[p, _letter(index, k, p)]
-            out[j] = _pairwise_row_sum(terms, k)
+            out[j] = pairwise_sum(terms, k)
 
 
 def letter_sums(const int64_t[::1] kmers, const double[::1] weights, Py_ssize_t k):

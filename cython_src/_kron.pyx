@@ -6,42 +6,14 @@ vector of length 4^k is k mode products, each touching every entry once, so
 ``Phi^T u = K (C^T u)`` never forms the dense n x 4^k matrix.
 """
 
-from cython.parallel cimport prange, threadid
+from cython.parallel cimport prange
 from libc.stdlib cimport free, malloc
 from libc.string cimport memset
 
+from _transform cimport (BLOCK_BYTES, BLOCK_ROWS, block_buffer_doubles, block_rows, kron_apply_row, mode_block,
+                        transform_block)
+
 import numpy as np
-
-
-cdef inline void _mode_block(double* row, Py_ssize_t base, Py_ssize_t stride, double diag,
-                             double off) noexcept nogil:
-    """One mode product on the block of ``4 * stride`` entries starting at ``base``."""
-    cdef Py_ssize_t i, p
-    cdef double a0, a1, a2, a3, s
-    for i in range(stride):
-        p = base + i
-        a0 = row[p]
-        a1 = row[p + stride]
-        a2 = row[p + 2 * stride]
-        a3 = row[p + 3 * stride]
-        s = off * (a0 + a1 + a2 + a3)
-        row[p] = diag * a0 + s
-        row[p + stride] = diag * a1 + s
-        row[p + 2 * stride] = diag * a2 + s
-        row[p + 3 * stride] = diag * a3 + s
-
-
-cdef void kron_apply_row(double* row, Py_ssize_t k, double diag,
-                         double off) noexcept nogil:
-    """Apply ``K1 (x) ... (x) K1`` in place to a vector of length 4^k."""
-    cdef Py_ssize_t n_cells = (<Py_ssize_t>1) << (2 * k)
-    cdef Py_ssize_t stride = 1, block, nb
-    cdef Py_ssize_t mode
-    for mode in range(k):
-        block = 4 * stride
-        for nb in range(n_cells // block):
-            _mode_block(row, nb * block, stride, diag, off)
-        stride = block
 
 
 cdef void kron_apply_sparse_row(double* row, Py_ssize_t k, double diag, double off,
@@ -76,41 +48,12 @@ cdef void kron_apply_sparse_row(double* row, Py_ssize_t k, double diag, double o
                     nb += 1
             n_prefixes = nb
             for i in range(n_prefixes):
-                _mode_block(row, prefixes[i] * block, stride, diag, off)
+                mode_block(row, prefixes[i] * block, stride, diag, off)
         else:
             n_prefixes = n_cells  # dense from here on
             for nb in range(n_cells // block):
-                _mode_block(row, nb * block, stride, diag, off)
+                mode_block(row, nb * block, stride, diag, off)
         stride = block
-
-
-cdef enum:
-    BLOCK_ROWS = 8  # responses summed together: one cache line of 8 doubles per non-zero
-    BLOCK_BYTES = 1 << 20  # the scatter's block buffer stays in a core's L2 cache
-
-
-cdef void scatter_weighted_block(double* buf, Py_ssize_t n_cells, Py_ssize_t nb,
-                                 const double[:, ::1] weights, Py_ssize_t r0,
-                                 const long long[::1] indptr, const long long[::1] indices,
-                                 const double[::1] data) noexcept nogil:
-    """Set ``buf[z * nb + b] = sum_i weights[r0 + b, i] * C[i, z]`` for ``b < nb``.
-
-    The ``nb`` responses of a block share each k-mer's cache line, so the sparse
-    product pays one random access per non-zero instead of one per response.
-    Each response's sums are accumulated in the same order whatever ``nb`` is.
-    """
-    cdef Py_ssize_t i, p, b, z
-    cdef double c
-    cdef double w[BLOCK_ROWS]
-    memset(buf, 0, n_cells * nb * sizeof(double))
-    for i in range(weights.shape[1]):
-        for b in range(nb):
-            w[b] = weights[r0 + b, i]
-        for p in range(indptr[i], indptr[i + 1]):
-            c = data[p]
-            z = indices[p] * nb
-            for b in range(nb):
-                buf[z + b] += c * w[b]
 
 
 def gather_chunk():
@@ -126,44 +69,6 @@ def uses_gather(Py_ssize_t k):
     and no copy). Both give the same sums in the same order.
     """
     return ((<Py_ssize_t>1) << (2 * k)) * BLOCK_ROWS * <Py_ssize_t>sizeof(double) > BLOCK_BYTES
-
-
-cdef void gather_weighted_block(double[:, ::1] out, Py_ssize_t r0, Py_ssize_t nb,
-                                double* w, const double[:, ::1] weights,
-                                const long long[:, ::1] t_indptr, const int[::1] t_indices,
-                                const float[::1] t_data, Py_ssize_t chunk) noexcept nogil:
-    """Set ``out[r0 + b, z] = sum_i weights[r0 + b, i] * C[i, z]`` for ``b < nb``.
-
-    ``C^T`` is stored by chunks of ``chunk`` sequences: row ``c`` of ``t_indptr``
-    gives, for each k-mer z, the range of ``t_indices`` (sequence numbers within
-    chunk c, increasing) and ``t_data`` (counts). Each sum is accumulated from 0
-    in increasing ``i``, chunk after chunk (the partial sum is kept in ``out``
-    between chunks): the same operations, in the same order, as scattering the
-    rows of ``C`` into a zeroed buffer. A chunk's ``nb`` responses are first
-    interleaved into ``w`` (``chunk * nb`` doubles, sized to stay in L2), so each
-    non-zero reads one cache line that is in cache.
-    """
-    cdef Py_ssize_t n = weights.shape[1], n_cells = t_indptr.shape[1] - 1
-    cdef Py_ssize_t i, p, b, z, part, first, width
-    cdef double c
-    cdef double acc[BLOCK_ROWS]
-    cdef double* wi
-    for part in range(t_indptr.shape[0]):
-        first = part * chunk
-        width = min(chunk, n - first)
-        for i in range(width):
-            for b in range(nb):
-                w[i * nb + b] = weights[r0 + b, first + i]
-        for z in range(n_cells):
-            for b in range(nb):
-                acc[b] = 0.0 if part == 0 else out[r0 + b, z]
-            for p in range(t_indptr[part, z], t_indptr[part, z + 1]):
-                c = t_data[p]
-                wi = &w[t_indices[p] * nb]
-                for b in range(nb):
-                    acc[b] += c * wi[b]
-            for b in range(nb):
-                out[r0 + b, z] = acc[b]
 
 
 def project_rows(const double[:, ::1] weights, const long long[::1] indptr,
@@ -210,32 +115,20 @@ def project_rows(const double[:, ::1] weights, const long long[::1] indptr,
     cdef double[:, ::1] out_view = out
     if R == 0:
         return out
-    # Rows per block: all threads busy; for the scatter, the block buffer (n_cells x nb
-    # doubles) within BLOCK_BYTES so that it stays in cache (the gather keeps its
-    # interleaved weights in cache by chunks of sequences instead).
-    cdef Py_ssize_t nb = max(1, min(<Py_ssize_t>BLOCK_ROWS, (R + n_threads - 1) // n_threads))
-    if not gather:
-        nb = max(1, min(nb, BLOCK_BYTES // (n_cells * <Py_ssize_t>sizeof(double))))
+    cdef Py_ssize_t nb = block_rows(R, n_threads, n_cells, gather)
     cdef Py_ssize_t n_blocks = (R + nb - 1) // nb
-    cdef Py_ssize_t block, r0, width, b, z
+    cdef Py_ssize_t block, r0, width
     cdef double* buf
     cdef int failed = 0
     for block in prange(n_blocks, nogil=True, num_threads=n_threads, schedule="static"):
         r0 = block * nb
         width = min(nb, R - r0)
-        buf = <double*> malloc((max(min(chunk, n), 1) if gather else n_cells) * width * sizeof(double))
+        buf = <double*> malloc(block_buffer_doubles(n_cells, n, chunk, width, gather) * sizeof(double))
         if buf == NULL:
             failed += 1  # a reduction across threads
         else:
-            if gather:
-                gather_weighted_block(out_view, r0, width, buf, weights, t_indptr, t_indices, t_data, chunk)
-            else:
-                scatter_weighted_block(buf, n_cells, width, weights, r0, indptr, indices, data)
-                for z in range(n_cells):  # one sweep over the buffer fills the block's rows
-                    for b in range(width):
-                        out_view[r0 + b, z] = buf[z * width + b]
-            for b in range(width):
-                kron_apply_row(&out_view[r0 + b, 0], k, diag, off)
+            transform_block(&out_view[0, 0], n_cells, NULL, r0, width, weights, indptr, indices, data,
+                            k, diag, off, gather, t_indptr, t_indices, t_data, chunk, buf)
             free(buf)
     if failed:
         raise MemoryError("could not allocate the block buffer of project_rows")

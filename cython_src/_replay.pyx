@@ -12,9 +12,13 @@ where ``A[z, m] = <phi_z, q_m>`` for the orthonormalised selected features q_m,
 excluded from the grid). Ties go to the lowest cell index, as numpy.argmax.
 """
 
-from cython.parallel cimport prange
+from cython.parallel cimport parallel, prange, threadid
 from libc.math cimport INFINITY, M_PI, acos, atan, atan2, cos, sin, sqrt
 from libc.stdint cimport int64_t, uint8_t
+
+from _transform cimport block_buffer_doubles, block_rows, transform_block
+from _numpy_order cimport pairwise_sum
+from _sphere_rows cimport basis_dots_row, orthonormalize_row
 
 import numpy as np
 
@@ -308,6 +312,20 @@ def rotate_rows(double[:, ::1] u, const double[:, ::1] v, const long long[::1] r
             _rotate(&u[r, 0], &v[r, 0], u.shape[1], cos_t[i], sin_t[i])
 
 
+cdef void _certified_move(double[:, ::1] u, const double[:, ::1] v, double[:, ::1] num_u,
+                          const double[:, ::1] num_v, double[:, ::1] coef_u, const double[:, ::1] coef_v,
+                          Py_ssize_t r, double cs, double sn, const double[:, ::1] A,
+                          const double[:, ::1] inv_den, const int64_t[::1] cells, double[:, ::1] stats,
+                          Py_ssize_t out) noexcept nogil:
+    """Walker r to ``cs u + sn v`` (certified in the event): statistics into ``stats[out]``, then
+    its point, grid numerators and coefficients rotated in place."""
+    _target_row(num_u, num_v, r, cs, sn, coef_u, coef_v, A, inv_den, cells, stats, out)
+    _rotate(&u[r, 0], &v[r, 0], u.shape[1], cs, sn)
+    _rotate(&num_u[r, 0], &num_v[r, 0], num_u.shape[1], cs, sn)
+    if coef_u.shape[1]:
+        _rotate(&coef_u[r, 0], &coef_v[r, 0], coef_u.shape[1], cs, sn)
+
+
 def certified_moves(double[:, ::1] u, const double[:, ::1] v, double[:, ::1] num_u,
                     const double[:, ::1] num_v, double[:, ::1] coef_u, const double[:, ::1] coef_v,
                     const int64_t[::1] rows, const double[::1] cos_t, const double[::1] sin_t,
@@ -327,14 +345,123 @@ def certified_moves(double[:, ::1] u, const double[:, ::1] v, double[:, ::1] num
     stats = np.empty((m, q))
     cdef double[:, ::1] stats_view = stats
     for i in prange(m, nogil=True, num_threads=n_threads, schedule="static"):
-        r = rows[i]
-        _target_row(num_u, num_v, r, cos_t[i], sin_t[i], coef_u, coef_v, A, inv_den, cells,
-                    stats_view, i)
-        _rotate(&u[r, 0], &v[r, 0], u.shape[1], cos_t[i], sin_t[i])
-        _rotate(&num_u[r, 0], &num_v[r, 0], num_u.shape[1], cos_t[i], sin_t[i])
-        if coef_u.shape[1]:
-            _rotate(&coef_u[r, 0], &coef_v[r, 0], coef_u.shape[1], cos_t[i], sin_t[i])
+        _certified_move(u, v, num_u, num_v, coef_u, coef_v, rows[i], cos_t[i], sin_t[i], A, inv_den, cells,
+                        stats_view, i)
     return stats
+
+
+def move_and_restart(double[:, ::1] u, double[:, ::1] v, double[:, ::1] num_u, double[:, ::1] num_v,
+                     double[:, ::1] coef_u, double[:, ::1] coef_v,
+                     const int64_t[::1] moving, const double[::1] cos_t, const double[::1] sin_t,
+                     const int64_t[::1] restarting, double[:, ::1] normals, const double[::1] fractions,
+                     const double[::1, :] covariates, const double[::1, :] covariates_t,
+                     const double[::1, :] event_basis, double[::1] theta, double[::1] lower,
+                     double[::1] upper, double[::1] arc_lo, double[::1] arc_hi, double arc_margin,
+                     const double[:, ::1] A, const double[:, ::1] inv_den, const int64_t[::1] cells,
+                     const long long[::1] indptr, const long long[::1] indices, const double[::1] data,
+                     Py_ssize_t k, double diag, double off, const long long[:, ::1] t_indptr,
+                     const int[::1] t_indices, const float[::1] t_data, Py_ssize_t chunk,
+                     int n_threads=1):
+    """One lockstep iteration of the great-circle walkers, in one parallel region.
+
+    1. Each walker in ``moving`` goes to ``cos_t u + sin_t v``, certified in the event
+       by its exact arc (as :func:`certified_moves`; statistics returned).
+    2. Each walker in ``restarting`` gets a new circle: its row of ``normals``
+       (standard normal draws) is projected off the covariates (orthonormal
+       ``covariates``, n x p, and its transpose), scaled to unit norm, made
+       orthogonal to the walker's new point (as
+       :func:`seism_stats.walkers.sphere_points` and :func:`_sphere.orthonormal_directions`)
+       and stored in ``v``; its coefficients on ``event_basis`` go to ``coef_v``.
+    3. Its grid numerators (the transform of :func:`_kron.project_rows`, C^T by
+       chunks when ``t_indptr`` is given) go straight to its row of ``num_v``.
+    4. Its exact arc ``[lower, upper]`` (as :func:`event_arcs`), the arc shrunk by
+       ``arc_margin`` (``arc_lo, arc_hi``) and its next angle ``theta = lower +
+       fraction * (upper - lower)``.
+
+    Every number is computed with the arithmetic of those functions, in the same
+    order (NumPy's pairwise sum for the norm), so the walkers' paths are those of
+    the separate calls, whatever ``n_threads``. The phases are loops of one
+    OpenMP region (threads wait at a barrier between them) instead of a region
+    each. ``normals`` is overwritten by the directions.
+
+    Returns
+    -------
+    stats : (len(moving), q) float64
+    parallel : (len(restarting),) bool
+        Directions numerically parallel to the point (probability 0): left at 0,
+        to be drawn again by the caller.
+    """
+    cdef Py_ssize_t m = moving.shape[0], R = restarting.shape[0], n = u.shape[1], G = num_u.shape[1]
+    cdef Py_ssize_t q = cells.shape[0], p = covariates.shape[1], nb, n_blocks, width
+    cdef Py_ssize_t i, j, r, b, r0, t
+    cdef bint gather = t_indptr is not None
+    cdef double norm
+    cdef double* work
+    if q > MAX_MOTIFS:
+        raise ValueError(f"at most {MAX_MOTIFS} motifs can be selected")
+    if G != (<Py_ssize_t>1) << (2 * k) or cos_t.shape[0] != m or sin_t.shape[0] != m:
+        raise ValueError(f"{G} numerators per row for k = {k}, {m} walkers moving, "
+                         f"{cos_t.shape[0]} cosines, {sin_t.shape[0]} sines")
+    if normals.shape[0] != R or normals.shape[1] != n or fractions.shape[0] != R:
+        raise ValueError(f"{R} walkers restarting: normals {normals.shape[0]} x {normals.shape[1]}, "
+                         f"{fractions.shape[0]} fractions")
+    if (covariates.shape[0] != n or covariates_t.shape[0] != p or covariates_t.shape[1] != n
+            or event_basis.shape[0] != n or event_basis.shape[1] != q):
+        raise ValueError("the covariate and event bases do not match the walkers' dimension")
+    if gather and (t_indices is None or t_data is None or t_indptr.shape[1] != G + 1
+                   or chunk < 1 or t_indptr.shape[0] != (n + chunk - 1) // chunk):
+        raise ValueError(f"C^T must be given whole: 4^{k} rows for each chunk of {chunk} sequences")
+    n_threads = max(1, n_threads)
+    nb = block_rows(max(R, 1), n_threads, G, gather)
+    n_blocks = (R + nb - 1) // nb
+    stats = np.empty((m, q))
+    parallel_rows = np.zeros(R, dtype=np.uint8)
+    lo = np.empty(R)
+    hi = np.empty(R)
+    # One row of scratch per thread: the arcs' reach of each cell, the direction's
+    # covariate coefficients and projection, or the transform's block buffer.
+    scratch = np.empty((n_threads, max(G, 2 * n + p, block_buffer_doubles(G, n, chunk, nb, gather))))
+    cdef double[:, ::1] stats_view = stats
+    cdef uint8_t[::1] parallel_view = parallel_rows
+    cdef double[::1] lo_view = lo
+    cdef double[::1] hi_view = hi
+    cdef double[:, ::1] scratch_view = scratch
+    cdef const int64_t* restart_rows = &restarting[0] if R else NULL
+    with nogil, parallel(num_threads=n_threads):
+        work = &scratch_view[threadid(), 0]
+        for i in prange(m, schedule="static"):
+            _certified_move(u, v, num_u, num_v, coef_u, coef_v, moving[i], cos_t[i], sin_t[i], A, inv_den,
+                            cells, stats_view, i)
+        for i in prange(R, schedule="static"):
+            r = restarting[i]
+            if p:
+                basis_dots_row(&normals[i, 0], covariates, work)
+                basis_dots_row(work, covariates_t, &work[p])
+                for j in range(n):
+                    normals[i, j] = normals[i, j] - work[p + j]
+            for j in range(n):
+                work[j] = normals[i, j] * normals[i, j]
+            norm = sqrt(pairwise_sum(work, n))
+            for j in range(n):
+                normals[i, j] = normals[i, j] / norm
+            parallel_view[i] = orthonormalize_row(&normals[i, 0], &u[r, 0], n)
+            for j in range(n):
+                v[r, j] = normals[i, j]
+            basis_dots_row(&normals[i, 0], event_basis, &coef_v[r, 0])
+        for b in prange(n_blocks, schedule="static"):
+            r0 = b * nb
+            width = min(nb, R - r0)
+            transform_block(&num_v[0, 0], G, restart_rows, r0, width, normals, indptr, indices, data, k, diag,
+                            off, gather, t_indptr, t_indices, t_data, chunk, work)
+        for i in prange(R, schedule="dynamic"):
+            r = restarting[i]
+            _component_row(num_u, num_v, r, coef_u, coef_v, A, inv_den, cells, work, &lo_view[i], &hi_view[i])
+            theta[r] = lo_view[i] + fractions[i] * (hi_view[i] - lo_view[i])
+            lower[r] = lo_view[i]
+            upper[r] = hi_view[i]
+            arc_lo[r] = lo_view[i] + arc_margin
+            arc_hi[r] = hi_view[i] - arc_margin
+    return stats, parallel_rows.view(bool)
 
 
 cdef void _side_bounds(const double* c0, const double* c1, const double* c2, Py_ssize_t n_cells,

@@ -1,7 +1,8 @@
 """Great-circle moves on the unit sphere of the residual space (SPEC section 5)."""
 
 from cython.parallel cimport prange
-from libc.math cimport sqrt
+
+from _sphere_rows cimport basis_dots_row, orthonormalize_row
 
 import numpy as np
 
@@ -13,27 +14,17 @@ def orthonormal_directions(double[:, ::1] g, const double[:, ::1] u):
     Rows of ``g`` that are (numerically) parallel to ``u`` are left at zero and
     reported in the returned mask so the caller can redraw them.
     """
-    cdef Py_ssize_t R = g.shape[0], n = g.shape[1], r, i
-    cdef double dot, norm
+    cdef Py_ssize_t R = g.shape[0], n = g.shape[1], r
+    if u.shape[0] != R or u.shape[1] != n:
+        raise ValueError(f"g is {R} x {n} but u is {u.shape[0]} x {u.shape[1]}")
     bad = np.zeros(R, dtype=np.uint8)
     cdef unsigned char[::1] bad_view = bad
+    if n == 0:
+        bad[:] = 1
+        return bad.view(bool)
     with nogil:
         for r in range(R):
-            dot = 0.0
-            for i in range(n):
-                dot = dot + g[r, i] * u[r, i]
-            norm = 0.0
-            for i in range(n):
-                g[r, i] = g[r, i] - dot * u[r, i]
-                norm = norm + g[r, i] * g[r, i]
-            norm = sqrt(norm)
-            if norm < 1e-12:
-                bad_view[r] = 1
-                for i in range(n):
-                    g[r, i] = 0.0
-            else:
-                for i in range(n):
-                    g[r, i] = g[r, i] / norm
+            bad_view[r] = orthonormalize_row(&g[r, 0], &u[r, 0], n)
     return bad.view(bool)
 
 
@@ -44,16 +35,13 @@ def row_dots(const double[:, ::1] points, const double[::1, :] basis, int n_thre
     multiplied at once; this kernel does not, so chains give the same numbers
     whether they run together or in separate processes.
     """
-    cdef Py_ssize_t m = points.shape[0], n = points.shape[1], q = basis.shape[1], r, i, j
-    cdef double acc
+    cdef Py_ssize_t m = points.shape[0], n = points.shape[1], q = basis.shape[1], r
     out = np.zeros((m, q))
     cdef double[:, ::1] out_view = out
     if basis.shape[0] != n:
         raise ValueError(f"shapes {points.shape[0], n} and {basis.shape[0], q} do not align")
+    if n == 0 or q == 0:
+        return out
     for r in prange(m, nogil=True, num_threads=n_threads, schedule="static"):
-        for j in range(q):
-            acc = 0.0
-            for i in range(n):
-                acc = acc + points[r, i] * basis[i, j]
-            out_view[r, j] = acc
+        basis_dots_row(&points[r, 0], basis, &out_view[r, 0])
     return out

@@ -132,12 +132,11 @@ def run_walkers(walkers, schedule: _Schedule, out_of_budget: Callable[[], bool],
     while active.size:
         if out_of_budget():
             return
-        moved, stats = walkers.step(active)
+        goes_on = schedule.moves + 1 < schedule.total  # after its next move: restarted in the same call
+        moved, stats = walkers.step(active, goes_on)
         schedule.record(moved, stats)
         bar.update(moved.size)
-        done = schedule.done
-        walkers.restart(moved[~done[moved]])
-        active = np.flatnonzero(~done)
+        active = np.flatnonzero(~schedule.done)
 
 
 @dataclass(frozen=True)

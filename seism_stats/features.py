@@ -89,9 +89,14 @@ class KroneckerFeatures:
         ``out`` (R x G, C-contiguous float64) is filled in place when given.
         """
         weights = np.ascontiguousarray(np.atleast_2d(weights), dtype=np.float64)
+        csr, kernel, transposed = self.transform_arrays()
+        return _kron.project_rows(weights, *csr, *kernel, self.n_threads, out, *transposed)
+
+    def transform_arrays(self) -> tuple[tuple, tuple, tuple]:
+        """What the transform kernels take: C's CSR arrays, ``(k, diag, off)`` of ``K1 = diag I +
+        off 1 1^T``, and ``C^T`` by chunks (from k = 8, see :func:`_kron.uses_gather`; else Nones)."""
         transposed = self._csr_transposed() if _kron.uses_gather(self.k) else (None, None, None, 0)
-        return _kron.project_rows(weights, *self._csr(), self.k, 1.0 - self.decay, self.decay,
-                                  self.n_threads, out, *transposed)
+        return self._csr(), (self.k, 1.0 - self.decay, self.decay), transposed
 
     def share_norms_with(self, rows: np.ndarray) -> None:
         """Let the pass that computes :meth:`sq_norms` also sum the norms over ``rows``.

@@ -75,6 +75,33 @@ class SelectionReplay:
                                        np.ascontiguousarray(sin_t, dtype=np.float64),
                                        e.cross, e.inv_den, e.cells, self.n_threads)
 
+    @property
+    def fuses_steps(self) -> bool:
+        """Whether :meth:`move_and_restart` can run (a single-k Kronecker feature map)."""
+        return hasattr(self.features, "transform_arrays")
+
+    def move_and_restart(self, walkers, moving, cos_t, sin_t, restarting, normals, fractions, arc_margin):
+        """One lockstep iteration of :class:`~seism_stats.walkers.SphereWalkers` in one kernel call.
+
+        The walkers in ``moving`` go to their certified points (as :meth:`certified_moves`);
+        those in ``restarting`` get a new circle from their rows of ``normals`` and
+        their next angle from ``fractions`` (as ``SphereWalkers.restart``). Returns the
+        movers' statistics and a mask of restarting walkers whose direction came out
+        parallel to their point (to draw again). See :func:`_replay.move_and_restart`.
+        """
+        moving = np.ascontiguousarray(moving, dtype=np.int64)
+        restarting = np.ascontiguousarray(restarting, dtype=np.int64)
+        self.n_replays += moving.shape[0]
+        self.n_arcs += restarting.shape[0]
+        e, w = self.event, walkers
+        csr, kernel, transposed = self.features.transform_arrays()
+        return _replay.move_and_restart(
+            w.u, w.v, w.num_u, w.num_v, w.coef_u, w.coef_v, moving,
+            np.ascontiguousarray(cos_t, dtype=np.float64), np.ascontiguousarray(sin_t, dtype=np.float64),
+            restarting, normals, np.ascontiguousarray(fractions, dtype=np.float64),
+            w.covariates_f, w.covariates_t, self._basis_fortran, w.theta, w.lower, w.upper, w.arc_lo, w.arc_hi,
+            float(arc_margin), e.cross, e.inv_den, e.cells, *csr, *kernel, *transposed, self.n_threads)
+
     def _on_circle(self, kernel, num_u, num_v, coef_u, coef_v, rows, cos_t, sin_t):
         """Run a candidate kernel of :mod:`_replay` on points ``cos_t u_r + sin_t v_r``."""
         rows = np.ascontiguousarray(rows, dtype=np.int64)

@@ -141,13 +141,12 @@ def _draws_in_event(replay: SelectionReplay, selection: Selection, covariate_bas
     active = np.arange(TAIL_CHAINS)
     walkers.restart(active)
     while active.size:
-        moved, _ = walkers.step(active)
+        moved, _ = walkers.step(active, moves + 1 < total)  # the walkers that go on get their next circle
         moves[moved] += 1
         after = moves[moved] - TAIL_BURN_IN
         keep = (after > 0) & (after % TAIL_THIN == 0)
         for w, slot in zip(moved[keep], after[keep] // TAIL_THIN - 1):
-            out[w, slot] = walkers.state(int(w))
-        walkers.restart(moved[moves[moved] < total])
+            out[w, slot] = walkers.state(int(w))  # the point: a new circle leaves it unchanged
         active = np.flatnonzero(moves < total)
     return out
 

@@ -136,6 +136,9 @@ class SphereWalkers:
             raise ValueError(f"bracket must be 'exact' or 'shrink', got {bracket!r}")
         self.replay, self.groups, self.bracket = replay, groups, bracket
         self.covariate_basis = covariate_basis
+        # Layouts of the fused kernel (the two products of project_on).
+        self.covariates_f = np.asfortranarray(covariate_basis, dtype=np.float64)
+        self.covariates_t = np.asfortranarray(covariate_basis.T, dtype=np.float64)
         self.u = np.array(points, dtype=np.float64, order="C", copy=True)
         self.num_u = replay.numerators(self.u)
         self.coef_u = replay.coefficients(self.u)
@@ -185,19 +188,30 @@ class SphereWalkers:
             self.theta[chains] = t
             self.lower[chains], self.upper[chains] = t - 2.0 * np.pi, t
 
-    def step(self, active: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def step(self, active: np.ndarray, goes_on: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """One proposal for each walker in ``active``.
 
-        Returns the walkers that moved (their move is complete: call
-        :meth:`restart` for those that go on) and their statistics; the others
-        shrank their bracket and propose again at the next step.
+        Returns the walkers that moved (their move is complete) and their
+        statistics; the others shrank their bracket and propose again at the next
+        step. With ``goes_on`` (a flag per walker), the walkers that moved and are
+        flagged get their next circle too (:meth:`restart`): in the usual case
+        with exact arcs, every walker's angle is certified in the event and the
+        moves and the new circles are one kernel call
+        (:meth:`SelectionReplay.move_and_restart`, the same numbers as
+        :meth:`SelectionReplay.certified_moves` then :meth:`restart`).
         """
         replay, theta = self.replay, self.theta
         cos_t, sin_t = np.cos(theta[active]), np.sin(theta[active])
         certain = (theta[active] > self.arc_lo[active]) & (theta[active] < self.arc_hi[active])
-        if certain.all():  # the usual case with exact arcs: statistics and moves in one kernel call
+        again = active[goes_on[active]] if goes_on is not None else active[:0]
+        if certain.all() and replay.fuses_steps:
             self.n_accepted += int(active.size)
-            return active, replay.certified_moves(self, active, cos_t, sin_t)
+            return active, self._move_and_restart(active, cos_t, sin_t, again)
+        if certain.all():
+            self.n_accepted += int(active.size)
+            stats = replay.certified_moves(self, active, cos_t, sin_t)
+            self.restart(again)
+            return active, stats
         accepted, stats = replay.check_circle(self.num_u, self.num_v, self.coef_u, self.coef_v, active,
                                               cos_t, sin_t)
         moved = active[accepted]
@@ -215,7 +229,27 @@ class SphereWalkers:
             collapsed = self.upper[shrink] - self.lower[shrink] < 1e-12
             redraw = self.groups.draw(shrink, lambda rng, mine: rng.uniform(self.lower[mine], self.upper[mine]))
             theta[shrink] = np.where(collapsed, 0.0, redraw)
+        if goes_on is not None:
+            self.restart(moved[goes_on[moved]])
         return moved, stats[accepted]
+
+    def _move_and_restart(self, active: np.ndarray, cos_t: np.ndarray, sin_t: np.ndarray,
+                          again: np.ndarray) -> np.ndarray:
+        """Certified moves of ``active`` and new circles for ``again`` (moved walkers) in one kernel call.
+
+        The random numbers are those :meth:`restart` draws, in its order (each
+        group's normals, then each group's fractions); a direction parallel to its
+        point (probability 0) is drawn again by :meth:`restart`.
+        """
+        n = self.u.shape[1]
+        normals = self.groups.draw(again, lambda rng, mine: rng.standard_normal((mine.shape[0], n)))
+        normals = np.ascontiguousarray(normals.reshape(again.shape[0], n))
+        fractions = self.groups.draw(again, lambda rng, mine: rng.random(mine.shape[0]))
+        stats, parallel = self.replay.move_and_restart(self, active, cos_t, sin_t, again, normals, fractions,
+                                                       ARC_MARGIN)
+        if parallel.any():
+            self.restart(again[parallel])
+        return stats
 
 
 class PermutationWalkers:
@@ -260,8 +294,12 @@ class PermutationWalkers:
             out[row, positions] = out[row, rng.permutation(positions)]
         return out
 
-    def step(self, active: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """One Metropolis step for each walker in ``active`` (a rejected proposal is a step too)."""
+    def step(self, active: np.ndarray, goes_on: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """One Metropolis step for each walker in ``active`` (a rejected proposal is a step too).
+
+        ``goes_on`` is accepted for the interface of :meth:`SphereWalkers.step`:
+        permutation walkers need nothing prepared between steps.
+        """
         n = self.perms.shape[1]
         proposal = self.groups.draw(active, self._propose).reshape(active.size, n).astype(np.int64)
         accepted, stats = self.replay.check_points(residual_points(self.residual[proposal], self.covariate_basis))

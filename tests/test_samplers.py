@@ -193,6 +193,52 @@ def test_certified_moves_equal_the_replay_and_rotations(n_motifs):
         assert np.array_equal(getattr(walkers, name), value)
 
 
+@pytest.mark.parametrize("k, n_motifs, with_covariates, n_threads",
+                         [(3, 1, True, 1), (3, 3, False, 2), (8, 2, True, 2), (8, 1, False, 1)])
+def test_fused_lockstep_step_equals_separate_calls(monkeypatch, k, n_motifs, with_covariates, n_threads):
+    # One kernel call for the moves and the new circles (issue 10, item 1) must give, bit for
+    # bit, the walkers of certified_moves then restart (sphere_points, orthonormal_directions,
+    # the transform, the coefficients, the exact arcs), for the scatter (k = 3) and the gather
+    # (k = 8) transforms, with and without covariates.
+    from seism_stats.walkers import ChainGroups, SphereWalkers
+    n, walkers_count = 60, 7
+    data = simulate_dataset(n, 30, consensus="GATTACAG"[:k], beta=0.5, random_state=21)
+    features = make_features(kmer_count_matrix(encode_sequences(data.sequences), k), k, 1.0, revcomp=True,
+                             n_threads=n_threads)
+    covariates = np.random.default_rng(2).normal(size=(n, 2)) if with_covariates else None
+    basis = residual_basis(check_covariates(covariates, n))
+    selection = select_motifs(features, data.y, basis, n_motifs)
+    runs = {}
+    for fused in (True, False):
+        if not fused:
+            monkeypatch.setattr(SelectionReplay, "fuses_steps", property(lambda self: False))
+        replay = SelectionReplay(features, selection.event, n_threads)
+        assert replay.fuses_steps is fused
+        rngs = [np.random.default_rng(s) for s in (5, 6, 7)]
+        walkers = SphereWalkers(replay, np.tile(selection.unit_residual, (walkers_count, 1)), basis,
+                                ChainGroups(rngs, walkers_count))
+        walkers.restart(np.arange(walkers_count))
+        total = np.array([6, 3, 6, 1, 5, 6, 4])
+        moves = np.zeros(walkers_count, dtype=np.int64)
+        trace = []
+        active = np.arange(walkers_count)
+        while active.size:
+            moved, stats = walkers.step(active, moves + 1 < total)
+            moves[moved] += 1
+            trace.append((moved.copy(), stats.copy(), walkers.theta.copy(), walkers.lower.copy(),
+                          walkers.upper.copy()))
+            active = np.flatnonzero(moves < total)
+        runs[fused] = (trace, [getattr(walkers, a).copy() for a in ("u", "v", "num_u", "num_v", "coef_u", "coef_v")],
+                       replay.n_replays, replay.n_arcs)
+    (trace_f, state_f, replays_f, arcs_f), (trace_s, state_s, replays_s, arcs_s) = runs[True], runs[False]
+    assert (replays_f, arcs_f) == (replays_s, arcs_s) and len(trace_f) == len(trace_s) == 6
+    for step_f, step_s in zip(trace_f, trace_s):
+        for a, b in zip(step_f, step_s):
+            assert np.array_equal(a, b)
+    for a, b in zip(state_f, state_s):
+        assert np.array_equal(a, b)
+
+
 def test_exact_and_shrinking_brackets_agree(small_problem):
     _, features, basis, selection = small_problem
     draws = {}
