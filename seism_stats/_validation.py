@@ -78,7 +78,9 @@ def check_covariates(covariates, n: int, add_intercept: bool = True) -> np.ndarr
         if arr.shape[0] != n:
             raise ValueError(f"covariates have {arr.shape[0]} rows but there are {n} sequences")
         if not np.isfinite(arr).all():
-            raise ValueError("covariates contain NaN or infinite values")
+            rows, cols = np.nonzero(~np.isfinite(arr))
+            raise ValueError(f"covariates contain {rows.size} NaN or infinite values (first at row {rows[0]}, "
+                             f"column {cols[0]}: {arr[rows[0], cols[0]]})")
         columns.append(arr)
     if not columns:
         return np.zeros((n, 0))
@@ -148,3 +150,21 @@ def default_threads(n_threads: int | None = None) -> int:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # pragma: no cover - non-Linux
         return max(1, os.cpu_count() or 1)
+
+
+def check_same_labels(**parts) -> None:
+    """Refuse pandas inputs whose index labels disagree, where rows are paired by position.
+
+    ``selective_inference`` pairs ``y``, the sequences and the covariates by
+    position. When two of them are pandas objects with different labels (a
+    shuffled or filtered Series), pairing by position would silently match the
+    wrong rows: raise instead, naming the two parts.
+    """
+    import pandas as pd
+
+    labelled = [(name, part.index) for name, part in parts.items() if isinstance(part, (pd.Series, pd.DataFrame))]
+    for (name_a, index_a), (name_b, index_b) in zip(labelled, labelled[1:]):
+        if not index_a.equals(index_b):
+            raise ValueError(f"{name_a} and {name_b} are pandas objects with different index labels, but "
+                             "selective_inference pairs rows by position: pass arrays (.to_numpy()) in "
+                             "matching order, or use SelectiveMotifModel, which pairs rows by label")

@@ -188,7 +188,7 @@ def _input_sequences(args, read_fasta, encode_sequences):
 
 def _fit_into(args, out: Path, model_class, encode_sequences, read_fasta) -> None:
     ids, sequences, bed = _input_sequences(args, read_fasta, encode_sequences)
-    missing = 0
+    missing = unmatched = 0
     if bed is not None and not args.response and not args.control:
         if bed["score"].isna().all():
             raise ValueError(f"{args.bed} has no score column (5th); give --response with a table keyed by "
@@ -210,6 +210,7 @@ def _fit_into(args, out: Path, model_class, encode_sequences, read_fasta) -> Non
             raise ValueError(f"no sequence id of {args.fasta or args.bed} (e.g. {ids[0]!r}) is in {args.response} "
                              f"(e.g. {table.index[0]!r})")
         missing = len(ids) - len(shared)
+        unmatched = len(table.index) - len(shared)
         data = table.loc[shared].copy()
         data["seq"] = pd.Series(dict(zip(ids, sequences)))[shared]
     model = model_class.from_formula(_formula(response, args.k, args.n_motifs, args.covariates), data,
@@ -242,14 +243,20 @@ def _fit_into(args, out: Path, model_class, encode_sequences, read_fasta) -> Non
         "response_column": response,
         "formula": model.formula,
         "sequences_in_fasta": len(ids), "sequences_without_response": missing,
+        "responses_without_sequence": unmatched,
         "rows_dropped_missing": model.data.n_dropped, "n_used": res.nobs,
         "settings": res.inference.settings, "sampler": info, "seconds": seconds,
     }
     (out / "settings.json").write_text(json.dumps(settings, indent=2, default=str) + "\n")
     if not args.quiet:
         print(summary)
-        if missing:
-            print(f"note: {missing} sequences of {args.fasta or args.bed} have no response and were left out")
+    # Unmatched ids are often a naming mismatch between the files (a suffix, a prefix): said even with --quiet.
+    if missing:
+        print(f"note: {missing} sequences of {args.fasta or args.bed} have no response and were left out",
+              file=sys.stderr)
+    if unmatched:
+        print(f"note: {unmatched} rows of {args.response} have no sequence in {args.fasta or args.bed} and "
+              "were left out", file=sys.stderr)
 
 
 def _motif_lengths(text: str):

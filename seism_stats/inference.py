@@ -28,6 +28,7 @@ from ._validation import (
     check_positive_int,
     check_random_state,
     check_response,
+    check_same_labels,
     default_threads,
     residual_basis,
 )
@@ -342,6 +343,7 @@ def selective_inference(
     rng = check_random_state(random_state)
     n_threads = default_threads(n_threads)
 
+    check_same_labels(y=y, sequences=sequences, covariates=covariates)
     encoded = encode_sequences(sequences)
     n = len(encoded)
     y = check_response(y, n)

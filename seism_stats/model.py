@@ -7,6 +7,8 @@ then ``.fit()`` returns :class:`~seism_stats.results.SelectiveMotifResults`.
 
 from __future__ import annotations
 
+import warnings
+
 from dataclasses import dataclass
 
 import numpy as np
@@ -91,8 +93,12 @@ class SelectiveMotifModel:
                  motif_term: str = "motifs"):
         if missing not in ("drop", "raise", "none"):
             raise ValueError(f"missing must be 'drop', 'raise' or 'none', got {missing!r}")
+        labelled = {"endog": isinstance(endog, (pd.Series, pd.DataFrame)),
+                    "sequences": isinstance(sequences, (pd.Series, pd.DataFrame, str, bytes))
+                    or hasattr(sequences, "__fspath__"),  # a FASTA file's ids label its rows
+                    "exog": isinstance(exog, (pd.Series, pd.DataFrame))}
         endog = _as_series(endog, "endog", "y")
-        if endog.index.has_duplicates:
+        if endog.index.has_duplicates and labelled["endog"]:
             raise ValueError(f"endog has duplicate index labels (e.g. {endog.index[endog.index.duplicated()].tolist()[0]!r}): "
                              "rows are paired by label, so labels must be unique")
         if endog.dtype.kind in "OSU" and endog.map(lambda v: isinstance(v, (str, bytes))).any():
@@ -101,12 +107,22 @@ class SelectiveMotifModel:
             from .sequences import read_fasta
             ids, seqs = read_fasta(sequences)
             sequences = pd.Series(seqs, index=pd.Index(ids, name="id"), name="sequence")
-        sequences = _align(_as_series(sequences, "sequences", "sequence", index=endog.index), endog.index,
-                           "sequences")
+        sequences = _as_series(sequences, "sequences", "sequence", index=endog.index)
+        exog = None if exog is None else _as_frame(exog, endog.index)
+        if not labelled["endog"]:  # plain endog: rows take the labels of a labelled part, by position
+            source = next((part for name, part in (("sequences", sequences), ("exog", exog))
+                           if labelled[name] and part is not None), None)
+            if source is not None:
+                if len(source) != len(endog):
+                    raise ValueError(f"endog has {len(endog)} rows but "
+                                     f"{'sequences' if source is sequences else 'exog'} has {len(source)}")
+                endog = endog.set_axis(source.index, axis=0)
+        rows_labelled = any(labelled.values())
+        sequences = _align(sequences, endog.index, "sequences", labelled["sequences"] and rows_labelled)
         if exog is None:
             exog = pd.DataFrame({"Intercept": np.ones(len(endog))}, index=endog.index)
         else:
-            exog = _align(_as_frame(exog, endog.index), endog.index, "exog")
+            exog = _align(exog, endog.index, "exog", labelled["exog"] and rows_labelled)
         for name, part in (("sequences", sequences), ("exog", exog)):
             if len(part) != len(endog):
                 raise ValueError(f"endog has {len(endog)} rows but {name} has {len(part)}")
@@ -117,6 +133,12 @@ class SelectiveMotifModel:
                 raise ValueError(f"{int(bad.sum())} rows have missing values (missing='raise')")
             n_dropped = int(bad.sum())
             endog, sequences, exog = endog[~bad], sequences[~bad], exog[~bad]
+        infinite = np.isinf(exog.to_numpy(dtype=np.float64))
+        if infinite.any():
+            row, column = np.argwhere(infinite)[0]
+            raise ValueError(f"exog column {exog.columns[column]!r} is infinite at row {exog.index[row]} "
+                             f"({int(infinite.sum())} infinite values; a transform such as np.log of 0 gives "
+                             "-inf): fix or drop those rows")
         self.data = ModelData(endog, sequences, exog, None, n_dropped)
         self.k = k
         self.n_motifs = n_motifs
@@ -226,8 +248,15 @@ class SelectiveMotifModel:
             random_state=random_state, n_threads=n_threads, n_jobs=n_jobs, backend=backend, client=client,
             progress=progress,
         )
-        return SelectiveMotifResults(self, inference, multitest_method=multitest_method,
-                                     has_intercept=has_intercept)
+        results = SelectiveMotifResults(self, inference, multitest_method=multitest_method,
+                                        has_intercept=has_intercept)
+        if method == "split" and (results.split_rows < 0).any():
+            missing = [name for name, row in zip(results.param_names, results.split_rows) if row < 0]
+            warnings.warn(f"method='split': the data split selected other k-mers than {', '.join(missing)}; "
+                          "their pvalues and conf_int are NaN (values are keyed by k-mer). The split's own "
+                          "motifs and p-values: results.motifs[['split_kmer', 'pvalue_split']]",
+                          UserWarning, stacklevel=2)
+        return results
 
 
 def _is_default_index(index: pd.Index) -> bool:
@@ -235,16 +264,22 @@ def _is_default_index(index: pd.Index) -> bool:
     return isinstance(index, pd.RangeIndex) and index.start == 0 and index.step == 1
 
 
-def _align(part, index: pd.Index, what: str):
-    """``part`` (Series or DataFrame) with its rows in the order of ``index``, matched by label.
+def _align(part, index: pd.Index, what: str, by_label: bool):
+    """``part`` (Series or DataFrame) with its rows in the order of ``index``.
 
-    Rows are paired by label as pandas does, never silently by position: the same
-    labels in another order are reordered; different labels raise, as statsmodels'
-    "indices not aligned" error does. Unlabelled data (a 0..n-1 index against
-    labels that share none of it) pair by position.
+    Plain arrays and lists (``by_label`` False) pair by position. Labelled data
+    (pandas objects, FASTA ids) are paired by label as pandas does, never silently
+    by position: the same labels in another order are reordered, unless one side
+    is 0..n-1, which is ambiguous and raises (labels that
+    match only as text, such as FASTA ids "7" and a response labelled 7, count
+    as the same); different labels raise, as statsmodels' "indices not aligned"
+    error does. A 0..n-1 index (what pandas gives data without labels) against
+    labels that share none of it pairs by position.
     """
     if len(part) != len(index):
         raise ValueError(f"endog has {len(index)} rows but {what} has {len(part)}")
+    if not by_label:
+        return part.set_axis(index, axis=0)
     if part.index.equals(index):
         return part
     if part.index.has_duplicates:
@@ -252,7 +287,15 @@ def _align(part, index: pd.Index, what: str):
         raise ValueError(f"{what} has duplicate index labels (e.g. {duplicate!r}): rows are paired with "
                          "endog by label, so labels must be unique")
     if part.index.isin(index).all():
+        if _is_default_index(part.index) or _is_default_index(index):
+            raise ValueError(f"endog and {what} have the same labels in different orders, and one of them "
+                             "is 0..n-1 (what pandas gives data built without labels): pairing by label or "
+                             f"by position would differ. Pass {what} as an array (.to_numpy()) to pair by "
+                             "position, or give both the same labels")
         return part.loc[index]
+    as_text, index_text = part.index.astype(str), index.astype(str)
+    if not as_text.has_duplicates and not index_text.has_duplicates and as_text.isin(index_text).all():
+        return part.set_axis(as_text, axis=0).loc[index_text].set_axis(index, axis=0)
     if not part.index.isin(index).any() and (_is_default_index(part.index) or _is_default_index(index)):
         return part.set_axis(index, axis=0)
     missing = index[~index.isin(part.index)].tolist()[:3]

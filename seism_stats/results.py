@@ -147,7 +147,34 @@ class SelectiveMotifResults:
         """P-values of the motifs for the fitted ``method``: selective for mcmc/rejection/cmc, else split or naive."""
         if self.method in SELECTIVE_METHODS:
             return self.pvalues_selective
-        return self.pvalues_split if self.method == "split" else self.pvalues_naive
+        if self.method == "split":
+            tests = self.inference.split.tests if self.inference.split is not None else None
+            return self._series(self._by_split_kmer(tests.pvalues[:, None] if tests is not None else None)[:, 0],
+                                "P (split)")
+        return self.pvalues_naive
+
+    @property
+    def split_rows(self) -> np.ndarray:
+        """For each selected motif, the row of the data split's tests that tests the same k-mer.
+
+        -1 where the split (which selects its own motifs on part of the data) did not
+        select it. ``method="split"`` keys its :attr:`pvalues` and :meth:`conf_int` by
+        k-mer through these rows, so a value always belongs to the motif it is named
+        after; the split's j-th motif, whatever it is, is in :attr:`pvalues_split`.
+        """
+        split = self.inference.split
+        own = [] if split is None else [int(c) for c in split.tests.cells]
+        return np.array([own.index(int(c)) if int(c) in own else -1 for c in self.inference.cells],
+                        dtype=np.int64)
+
+    def _by_split_kmer(self, values) -> np.ndarray:
+        """Rows of ``values`` (one per split motif) put in the rows of the motifs with the same k-mer (NaN: none)."""
+        rows = self.split_rows
+        out = np.full((rows.shape[0], 1 if values is None else values.shape[1]), np.nan)
+        if values is not None:
+            found = rows >= 0
+            out[found] = np.asarray(values, dtype=np.float64)[rows[found]]
+        return out
 
     @property
     def df_resid(self) -> float:
@@ -207,7 +234,7 @@ class SelectiveMotifResults:
             if sequences is None:
                 sequences = data[term.column]
             if exog is None:
-                exog = pd.DataFrame(spec.get_model_matrix(data))
+                exog = _new_covariates(spec, data)
                 exog = exog.drop(columns=[c for c in getattr(model, "drop_cols", []) if c in exog.columns])
         if sequences is None:
             raise ValueError("predict needs new sequences (sequences=, or data= for formula models)")
@@ -333,8 +360,8 @@ class SelectiveMotifResults:
           coefficients in the selected model, valid given the selection event
           (truncated-Gaussian pivot, :mod:`seism_stats.intervals`).
         * Motifs, ``method="split"``: OLS intervals on the held-out sequences for the
-          motifs selected on the other part (row j is the split's j-th motif,
-          ``motifs['split_kmer']``, which may differ from the full data's).
+          motifs selected on the other part, in the row of the motif with the same
+          k-mer (NaN for a motif the split did not select: see :attr:`split_rows`).
         * Motifs, ``method="naive"``: OLS intervals on the full data (not valid after
           selection).
 
@@ -353,9 +380,7 @@ class SelectiveMotifResults:
             if self.interval_df_caveat:
                 warnings.warn(self.interval_df_caveat, UserWarning, stacklevel=2)
         elif self.inference.split is not None:
-            tests = _t_intervals(self.inference.split.tests, alpha)
-            m = min(q, tests.shape[0])
-            motifs[:m] = tests[:m]
+            motifs = self._by_split_kmer(_t_intervals(self.inference.split.tests, alpha))
         p = len(self.exog_names)
         full = self._full_fit
         covariates = _t_intervals(full, alpha)[:p] if full is not None else np.full((p, 2), np.nan)
@@ -547,6 +572,29 @@ def check_alpha(alpha) -> float:
     if not 0 < alpha < 1:
         raise ValueError(f"alpha must be in (0, 1), got {alpha}")
     return alpha
+
+
+def _new_covariates(spec, data: pd.DataFrame) -> pd.DataFrame:
+    """The covariate design of new rows, by the fit's formula transforms (formulaic's model spec).
+
+    A category level the fit did not see, or a row with a missing value, has no
+    covariate row: formulaic would encode the first as the reference level and drop
+    the second. Both raise instead, naming the problem.
+    """
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        exog = pd.DataFrame(spec.get_model_matrix(data))
+    for warning in caught:
+        text = str(warning.message)
+        if "categor" in text or "levels" in text:
+            raise ValueError(f"predict: a categorical covariate has a level the fit did not see ({text})")
+        warnings.warn(warning.message, warning.category, stacklevel=3)
+    if len(exog) != len(data):
+        raise ValueError(f"predict: {len(data) - len(exog)} of {len(data)} rows have a missing covariate value "
+                         "(the formula drops them); fill or drop them first")
+    return exog
 
 
 def _t_intervals(tests, alpha: float) -> np.ndarray:

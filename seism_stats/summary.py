@@ -29,9 +29,15 @@ class MotifSummary(Summary):
     def as_latex(self) -> str:
         latex = "\n".join(table.as_latex_tabular() for table in self.tables)
         if self.extra_txt is not None:  # as statsmodels' Summary.as_latex, with LaTeX's special characters escaped
-            notes = self.extra_txt.replace("%", "\\%").replace("#", "\\#")
+            notes = "".join(LATEX_ESCAPES.get(char, char) for char in self.extra_txt)
             latex = latex + "\n\n" + notes.replace("\n", " \\newline\n ")
         return latex
+
+
+#: Text-mode LaTeX for the characters the notes may hold (``_``, ``#``, ``>=``, ``~``, ...).
+LATEX_ESCAPES = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
+                 "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
+                 "<": r"\textless{}", ">": r"\textgreater{}"}
 
 
 def _fmt(value, digits: int = 4) -> str:
@@ -190,6 +196,11 @@ def _notes(results, alpha: float) -> list[str]:
                      "split's motifs (see 'split kmer').")
     elif results.n_selected:
         notes.append(f"[{alpha / 2:g}, {1 - alpha / 2:g}]: naive OLS intervals, NOT valid after selection.")
+    if results.method == "split" and results.n_selected and (results.split_rows < 0).any():
+        missing = [name for name, row in zip(results.param_names, results.split_rows) if row < 0]
+        notes.append(f"[!] method='split': the split did not select {', '.join(missing)}: pvalues and "
+                     "conf_int are NaN there (they are keyed by k-mer; the split's own motifs are in "
+                     "'split kmer' and 'P split').")
     notes.append("P split: motifs selected on a random "
                  f"{s['split_fraction']:.0%} of the sequences and tested by OLS on the rest "
                  "(the split may select other k-mers: see 'split kmer').")

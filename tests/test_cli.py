@@ -207,3 +207,23 @@ def test_peaks_from_a_bed_file_on_a_genome(tmp_path):
     assert json.loads((out / "settings.json").read_text())["response_column"] == "bed_score"
     assert pd.read_csv(out / "motifs.csv")["kmer"].iloc[0] == "GATTA"
     assert main(["fit", "--bed", str(bed), "--k", "5", "--quiet", "--out", str(tmp_path / "x")]) == 2
+
+
+def test_unmatched_ids_are_noted_even_when_quiet(files, capsys):
+    # Ids that match in one file only are often a naming mismatch: both directions are said.
+    fasta, response, tmp = files
+    short = tmp / "short.fa"
+    short.write_text("".join(fasta.read_text().splitlines(keepends=True)[:2 * 100]))  # 100 of the 120 sequences
+    out = tmp / "unmatched"
+    assert main(["fit", "--fasta", str(short), "--response", str(response), "--k", "4", "--method", "naive",
+                 "--quiet", "--out", str(out)]) == 0
+    err = capsys.readouterr().err
+    assert "15 rows of" in err and "have no sequence" in err  # 115 responses, 100 sequences
+    assert json.loads((out / "settings.json").read_text())["responses_without_sequence"] == 15
+
+
+def test_python_dash_m_runs_the_command_line():
+    import subprocess
+    import sys
+    out = subprocess.run([sys.executable, "-m", "seism_stats", "--help"], capture_output=True, text=True)
+    assert out.returncode == 0 and "fit" in out.stdout

@@ -3,6 +3,7 @@
 import gzip
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from seism_stats.inference import selective_inference
@@ -223,3 +224,67 @@ def test_reverse_complement_index_by_bits():
     for k in (1, 4, 7):
         digits = kmer_digits(np.arange(4**k), k)
         assert np.array_equal(reverse_complement_index(k), digits_to_kmer(3 - digits[:, ::-1].astype(np.int64)))
+
+
+# -- silent wrong answers found by an outside review (2026-11-27) ---------------------------
+def test_plain_endog_pairs_by_position_with_labelled_parts():
+    # A plain array has no labels: pairing it with a shuffled Series must keep the order the
+    # user gave (as statsmodels does), not reorder the Series by its labels.
+    from seism_stats import SelectiveMotifModel
+    data, y, seq = _planted()
+    order = np.random.default_rng(3).permutation(len(y))
+    shuffled = seq.set_axis(range(len(seq))).iloc[order]  # labels: a permutation of 0..n-1
+    fit = SelectiveMotifModel(y.to_numpy()[order], shuffled, k=5).fit(method="naive", progress=False,
+                                                                       random_state=0)
+    assert fit.inference.kmers == ["GATTA"]
+    assert list(fit.model.data.sequences.index) == list(shuffled.index)  # rows keep the Series' labels
+    filtered = seq.iloc[::2]  # a filtered column with a plain array of its responses
+    assert SelectiveMotifModel(y.to_numpy()[::2], filtered, k=5).nobs == len(filtered)
+
+
+def test_ambiguous_default_index_against_permuted_labels_raises():
+    from seism_stats import SelectiveMotifModel
+    data, y, seq = _planted()
+    order = np.random.default_rng(4).permutation(len(y))
+    with pytest.raises(ValueError, match="same labels in different orders"):
+        SelectiveMotifModel(y.set_axis(range(len(y))), seq.set_axis(range(len(seq))).iloc[order], k=5)
+
+
+def test_fasta_ids_match_response_labels_as_text(tmp_path):
+    # FASTA ids are text: ids "0".."n-1" in another order must pair with a response labelled 0..n-1.
+    from seism_stats import SelectiveMotifModel
+    data, y, seq = _planted()
+    order = np.random.default_rng(5).permutation(len(y))
+    fasta = tmp_path / "numeric_ids.fa"
+    fasta.write_text("".join(f">{i}\n{data.sequences[i]}\n" for i in order))
+    model = SelectiveMotifModel(y.set_axis(range(len(y))), fasta, k=5)
+    assert list(model.data.sequences) == list(data.sequences)
+    assert model.fit(method="naive", progress=False, random_state=0).inference.kmers == ["GATTA"]
+
+
+def test_functional_api_refuses_pandas_inputs_with_different_labels():
+    data, y, seq = _planted()
+    with pytest.raises(ValueError, match="different index labels"):
+        run(seq, y.iloc[::-1], k=5)
+    with pytest.raises(ValueError, match="different index labels"):
+        run(seq, y, k=5, covariates=pd.Series(np.ones(len(y))))
+    assert run(seq, y, k=5, method="naive").kmers == ["GATTA"]  # same labels: fine
+
+
+def test_identical_groups_select_nothing_instead_of_crashing():
+    data, _, _ = _planted(100)
+    sequences = list(data.sequences) * 2
+    y = np.r_[np.ones(100), np.zeros(100)]
+    with pytest.warns(UserWarning, match="no k-mer is associated"):
+        result = run(sequences, y, k=4, n_samples=50)
+    assert result.n_selected == 0
+
+
+def test_infinite_covariate_names_its_column():
+    from seism_stats import SelectiveMotifModel
+    data, y, seq = _planted()
+    frame = pd.DataFrame({"expr": y, "seq": seq, "gc": np.linspace(0.0, 1.0, len(y))})
+    with pytest.raises(ValueError, match=r"exog column 'np.log\(gc\)' is infinite at row s0"):
+        SelectiveMotifModel.from_formula("expr ~ motifs(seq, k=5) + np.log(gc)", frame)
+    with pytest.raises(ValueError, match="first at row 0, column 0"):
+        run(seq.to_numpy(), y.to_numpy(), k=5, covariates=np.log(frame["gc"].to_numpy()))

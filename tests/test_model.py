@@ -316,3 +316,38 @@ def test_conditional_monte_carlo_through_the_model(frame, tmp_path):
     loaded = SelectiveMotifResults.load(tmp_path / "cmc.npz")
     pd.testing.assert_series_equal(loaded.pvalues, res.pvalues)
     assert loaded.summary().as_text() == text
+
+
+def test_split_pvalues_are_keyed_by_kmer(frame):
+    # The data split selects its own motifs: a value under a motif's name must be that k-mer's.
+    model = SelectiveMotifModel.from_formula("expr ~ motifs(seq, k=5, n_motifs=3) + gc", frame)
+    with pytest.warns(UserWarning, match="data split selected other k-mers") as caught:
+        res = model.fit(method="split", random_state=1, progress=False)
+    assert caught  # with 3 motifs on 150 sequences the split selects others too
+    split = res.inference.split.tests
+    own = {int(c): (p, row) for row, (c, p) in enumerate(zip(split.cells, split.pvalues))}
+    intervals = res.conf_int().loc[res.param_names]
+    for name, cell, row in zip(res.param_names, res.inference.cells, res.split_rows):
+        if int(cell) in own:
+            assert row == own[int(cell)][1] and res.pvalues[name] == own[int(cell)][0]
+            assert np.isfinite(intervals.loc[name]).all()
+        else:
+            assert row == -1 and np.isnan(res.pvalues[name]) and intervals.loc[name].isna().all()
+    assert "the split did not select" in res.summary().as_text()
+
+
+def test_predict_refuses_unseen_levels_and_missing_covariates(results, frame):
+    row = frame.loc[results.model.data.row_labels].iloc[[0]].copy()
+    row["batch"] = "z"
+    with pytest.raises(ValueError, match="level the fit did not see"):
+        results.predict(row)
+    row["batch"], row["gc"] = "a", np.nan
+    with pytest.raises(ValueError, match="missing covariate value"):
+        results.predict(row)
+
+
+def test_latex_notes_escape_special_characters(results):
+    latex = results.summary().as_latex()
+    notes = latex.split("\\end{tabular}")[-1]
+    assert "T_b" not in notes and "T\\_b" in notes  # '_' outside math mode breaks LaTeX
+    assert ">=" not in notes and "\\textgreater{}=" in notes
