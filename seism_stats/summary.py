@@ -192,8 +192,8 @@ def _notes(results, alpha: float) -> list[str]:
         if results.interval_df_caveat:
             notes.append(f"[!] The {results.interval_df_caveat}.")
     elif kind == "split" and results.n_selected:
-        notes.append(f"[{alpha / 2:g}, {1 - alpha / 2:g}]: OLS intervals on the held-out sequences for the "
-                     "split's motifs (see 'split kmer').")
+        notes.append(f"[{alpha / 2:g}, {1 - alpha / 2:g}]: OLS intervals on the held-out sequences, for the "
+                     "motifs the split selected too (keyed by k-mer).")
     elif results.n_selected:
         notes.append(f"[{alpha / 2:g}, {1 - alpha / 2:g}]: naive OLS intervals, NOT valid after selection.")
     if results.method == "split" and results.n_selected and (results.split_rows < 0).any():
