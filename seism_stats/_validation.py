@@ -19,6 +19,9 @@ def check_random_state(random_state: RandomStateLike) -> np.random.Generator:
         ``None`` draws fresh entropy; an int or SeedSequence seeds a new PCG64
         generator; a Generator is used as is (and advanced).
     """
+    if isinstance(random_state, (bool, np.bool_)):
+        raise TypeError(f"random_state must be None, an int, a SeedSequence or a Generator, got the bool "
+                        f"{random_state} (True would silently mean seed 1)")
     if random_state is None or isinstance(random_state, (numbers.Integral, np.random.SeedSequence)):
         if isinstance(random_state, numbers.Integral) and random_state < 0:
             raise ValueError(f"random_state must be a non-negative integer, got {random_state}")

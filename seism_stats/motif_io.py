@@ -59,17 +59,34 @@ def write_jaspar(ppms: Sequence[np.ndarray], names: Sequence[str], path: str | o
                  nsites: int = 100, ids: Sequence[str] | None = None) -> Path:
     """Write motifs as JASPAR PFMs (counts = probability x ``nsites``, rounded).
 
-    The header is ``>id name``; results pass the consensus shown in the logo as the name.
+    Each position's counts sum to ``nsites`` exactly (largest-remainder rounding, as a
+    PFM of ``nsites`` sites has). The header is ``>id name``; results pass the
+    consensus shown in the logo as the name.
     """
     path = Path(path)
     lines = []
     for j, (ppm, name) in enumerate(zip(ppms, names)):
-        counts = np.rint(check_ppm(ppm, name) * nsites).astype(int)
+        counts = site_counts(check_ppm(ppm, name), nsites)
         lines.append(f">{ids[j] if ids else name} {name}")
         for b, letter in enumerate(LETTERS):
             lines.append(f"{letter} [ " + " ".join(f"{c:4d}" for c in counts[:, b]) + " ]")
     path.write_text("\n".join(lines) + "\n")
     return path
+
+
+def site_counts(ppm: np.ndarray, nsites: int) -> np.ndarray:
+    """Integer counts of ``nsites`` sites closest to ``ppm * nsites``, each row summing to ``nsites``.
+
+    Largest-remainder rounding: the floors, then one more site to the letters with the
+    largest remainders (ties to the first letter).
+    """
+    scaled = np.asarray(ppm, dtype=np.float64) * nsites
+    counts = np.floor(scaled).astype(int)
+    short = nsites - counts.sum(axis=1)
+    order = np.argsort(-(scaled - counts), axis=1, kind="stable")
+    for row, missing in enumerate(short):
+        counts[row, order[row, :missing]] += 1
+    return counts
 
 
 def read_meme(path: str | os.PathLike) -> dict[str, np.ndarray]:

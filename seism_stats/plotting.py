@@ -102,6 +102,9 @@ def qqplot_pvalues(pvalues, labels: Sequence[str] | None = None, ax=None, band: 
     band : float
         Coverage of the pointwise Beta band for uniform order statistics.
 
+    NaN entries (motifs not selected, fits that gave no p-value) are left out;
+    values outside [0, 1] raise ``ValueError``.
+
     Returns
     -------
     matplotlib Figure
@@ -117,6 +120,12 @@ def qqplot_pvalues(pvalues, labels: Sequence[str] | None = None, ax=None, band: 
     else:
         sets = list(pvalues)
     labels = labels or [f"set {i + 1}" for i in range(len(sets))]
+    for p, label in zip(sets, labels):
+        values = np.asarray(p, dtype=float)
+        outside = values[np.isfinite(values) & ((values < 0) | (values > 1))]
+        if outside.size or np.isinf(values).any():
+            bad = outside[0] if outside.size else values[np.isinf(values)][0]
+            raise ValueError(f"qqplot_pvalues: {label!r} has a value outside [0, 1] ({bad}): not a p-value")
     if ax is None:
         fig, ax = plt.subplots(figsize=(4.2, 4.2))
     else:

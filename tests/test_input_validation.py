@@ -288,3 +288,14 @@ def test_infinite_covariate_names_its_column():
         SelectiveMotifModel.from_formula("expr ~ motifs(seq, k=5) + np.log(gc)", frame)
     with pytest.raises(ValueError, match="first at row 0, column 0"):
         run(seq.to_numpy(), y.to_numpy(), k=5, covariates=np.log(frame["gc"].to_numpy()))
+
+
+def test_bool_random_state_and_bad_qqplot_values_are_refused():
+    import matplotlib
+    matplotlib.use("Agg")
+    from seism_stats import qqplot_pvalues
+    with pytest.raises(TypeError, match="bool"):
+        run(random_state=True)
+    with pytest.raises(ValueError, match="outside"):
+        qqplot_pvalues([0.1, np.nan, 1.5])
+    qqplot_pvalues([0.1, np.nan, 0.5])  # NaN (an unselected motif) is left out

@@ -106,3 +106,14 @@ def test_results_carry_known_motif_matches(tmp_path):
     table = res.match_known_motifs(path)
     assert table["match_id"].iloc[0] == "gatta_like" and table["match_pvalue"].iloc[0] < 0.05
     assert "match_name" in res.to_html()
+
+
+def test_jaspar_counts_sum_to_nsites_at_every_position(tmp_path):
+    from seism_stats.motif_io import site_counts, write_jaspar
+    rng = np.random.default_rng(4)
+    ppm = rng.dirichlet(np.ones(4), size=12)  # remainders that plain rounding gets wrong
+    counts = site_counts(ppm, 200)
+    assert (counts.sum(axis=1) == 200).all() and np.abs(counts - ppm * 200).max() < 1
+    write_jaspar([ppm], ["m"], tmp_path / "m.jaspar", nsites=200)
+    rows = [line.split("[")[1].split("]")[0].split() for line in (tmp_path / "m.jaspar").read_text().splitlines()[1:]]
+    assert (np.array(rows, dtype=int).sum(axis=0) == 200).all()
