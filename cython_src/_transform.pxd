@@ -9,6 +9,7 @@ from libc.string cimport memset
 cdef enum:
     BLOCK_ROWS = 8  # responses summed together: one cache line of 8 doubles per non-zero
     BLOCK_BYTES = 1 << 20  # the scatter's block buffer stays in a core's L2 cache
+    TILE_MODES = 5  # the gather's tiles: 4^5 cells, 8 rows x 8 KiB, in L1/L2 for their first modes
 
 
 cdef inline void mode_block(double* row, Py_ssize_t base, Py_ssize_t stride, double diag,
@@ -29,16 +30,25 @@ cdef inline void mode_block(double* row, Py_ssize_t base, Py_ssize_t stride, dou
         row[p + 3 * stride] = diag * a3 + s
 
 
-cdef inline void kron_apply_row(double* row, Py_ssize_t k, double diag, double off) noexcept nogil:
-    """Apply ``K1 (x) ... (x) K1`` in place to a vector of length 4^k."""
-    cdef Py_ssize_t n_cells = (<Py_ssize_t>1) << (2 * k)
-    cdef Py_ssize_t stride = 1, block, nb
+cdef inline void kron_apply_modes(double* row, Py_ssize_t n_cells, Py_ssize_t first, Py_ssize_t last,
+                                  double diag, double off) noexcept nogil:
+    """Apply modes ``first..last-1`` of ``K1 (x) ... (x) K1`` in place to ``n_cells`` entries.
+
+    Mode m mixes cells only within aligned blocks of 4^(m+1) cells, so modes
+    ``0..t-1`` on a vector are the same operations as on each of its tiles of 4^t.
+    """
+    cdef Py_ssize_t stride = (<Py_ssize_t>1) << (2 * first), block, nb
     cdef Py_ssize_t mode
-    for mode in range(k):
+    for mode in range(first, last):
         block = 4 * stride
         for nb in range(n_cells // block):
             mode_block(row, nb * block, stride, diag, off)
         stride = block
+
+
+cdef inline void kron_apply_row(double* row, Py_ssize_t k, double diag, double off) noexcept nogil:
+    """Apply ``K1 (x) ... (x) K1`` in place to a vector of length 4^k."""
+    kron_apply_modes(row, (<Py_ssize_t>1) << (2 * k), 0, k, diag, off)
 
 
 cdef inline void scatter_weighted_block(double* buf, Py_ssize_t n_cells, Py_ssize_t nb,
@@ -65,6 +75,36 @@ cdef inline void scatter_weighted_block(double* buf, Py_ssize_t n_cells, Py_ssiz
                 buf[z + b] += c * w[b]
 
 
+cdef inline void interleave_weights(double* w, const double[:, ::1] weights, Py_ssize_t r0, Py_ssize_t nb,
+                                    Py_ssize_t first, Py_ssize_t width) noexcept nogil:
+    """``w[i * nb + b] = weights[r0 + b, first + i]``: the block's weights of ``width`` sequences, one
+    cache line per sequence."""
+    cdef Py_ssize_t i, b
+    for i in range(width):
+        for b in range(nb):
+            w[i * nb + b] = weights[r0 + b, first + i]
+
+
+cdef inline void gather_cells(double** dst, Py_ssize_t nb, const double* w, const long long[:, ::1] t_indptr,
+                              const int[::1] t_indices, const float[::1] t_data, Py_ssize_t part,
+                              Py_ssize_t z_lo, Py_ssize_t z_hi) noexcept nogil:
+    """Add chunk ``part``'s terms to ``dst[b][z]`` for ``z_lo <= z < z_hi`` (start from 0 for part 0)."""
+    cdef Py_ssize_t p, b, z
+    cdef double c
+    cdef double acc[BLOCK_ROWS]
+    cdef const double* wi
+    for z in range(z_lo, z_hi):
+        for b in range(nb):
+            acc[b] = 0.0 if part == 0 else dst[b][z]
+        for p in range(t_indptr[part, z], t_indptr[part, z + 1]):
+            c = t_data[p]
+            wi = &w[t_indices[p] * nb]
+            for b in range(nb):
+                acc[b] += c * wi[b]
+        for b in range(nb):
+            dst[b][z] = acc[b]
+
+
 cdef inline void gather_weighted_block(double** dst, Py_ssize_t nb, double* w,
                                        const double[:, ::1] weights, Py_ssize_t r0,
                                        const long long[:, ::1] t_indptr, const int[::1] t_indices,
@@ -80,27 +120,11 @@ cdef inline void gather_weighted_block(double** dst, Py_ssize_t nb, double* w,
     interleaved into ``w`` (``chunk * nb`` doubles, sized to stay in L2), so each
     non-zero reads one cache line that is in cache.
     """
-    cdef Py_ssize_t n = weights.shape[1], n_cells = t_indptr.shape[1] - 1
-    cdef Py_ssize_t i, p, b, z, part, first, width
-    cdef double c
-    cdef double acc[BLOCK_ROWS]
-    cdef double* wi
+    cdef Py_ssize_t n = weights.shape[1], part, first
     for part in range(t_indptr.shape[0]):
         first = part * chunk
-        width = min(chunk, n - first)
-        for i in range(width):
-            for b in range(nb):
-                w[i * nb + b] = weights[r0 + b, first + i]
-        for z in range(n_cells):
-            for b in range(nb):
-                acc[b] = 0.0 if part == 0 else dst[b][z]
-            for p in range(t_indptr[part, z], t_indptr[part, z + 1]):
-                c = t_data[p]
-                wi = &w[t_indices[p] * nb]
-                for b in range(nb):
-                    acc[b] += c * wi[b]
-            for b in range(nb):
-                dst[b][z] = acc[b]
+        interleave_weights(w, weights, r0, nb, first, min(chunk, n - first))
+        gather_cells(dst, nb, w, t_indptr, t_indices, t_data, part, 0, t_indptr.shape[1] - 1)
 
 
 cdef inline Py_ssize_t block_rows(Py_ssize_t R, int n_threads, Py_ssize_t n_cells, bint gather) noexcept nogil:
@@ -133,9 +157,21 @@ cdef inline void transform_block(double* out, Py_ssize_t out_stride, const int64
     A row's result does not depend on the block it falls in, nor on the path.
     """
     cdef Py_ssize_t n_cells = (<Py_ssize_t>1) << (2 * k), b, z
+    cdef Py_ssize_t tile = (<Py_ssize_t>1) << (2 * TILE_MODES)
     cdef double* dst[BLOCK_ROWS]
     for b in range(width):
         dst[b] = out + (out_rows[r0 + b] if out_rows != NULL else r0 + b) * out_stride
+    if gather and t_indptr.shape[0] == 1 and k > TILE_MODES:
+        # One chunk: each tile of 4^TILE_MODES cells gets its first modes right after its sums,
+        # while the block's tile is in cache; the other modes run on whole rows below.
+        interleave_weights(buf, weights, r0, width, 0, weights.shape[1])
+        for z in range(n_cells // tile):
+            gather_cells(dst, width, buf, t_indptr, t_indices, t_data, 0, z * tile, (z + 1) * tile)
+            for b in range(width):
+                kron_apply_modes(dst[b] + z * tile, tile, 0, TILE_MODES, diag, off)
+        for b in range(width):
+            kron_apply_modes(dst[b], n_cells, TILE_MODES, k, diag, off)
+        return
     if gather:
         gather_weighted_block(dst, width, buf, weights, r0, t_indptr, t_indices, t_data, chunk)
     else:

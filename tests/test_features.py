@@ -161,6 +161,8 @@ def test_sparse_row_transform_is_bit_identical_to_the_dense_one(k):
 def test_gather_from_the_transpose_equals_the_scatter(k, rng):
     # From k = 8 the transform gathers from C^T; the sums are the scatter's, in the same
     # order, so both give the same bits (also into a given output array, and with threads).
+    # With one chunk (chunk 60 or 1000 here) the gather runs tile by tile with each tile's
+    # first mode products right after its sums: the same operations per cell.
     from seism_stats import _kron
     from simulations.data import simulate_dataset
     data = simulate_dataset(60, 30, random_state=5)
