@@ -26,6 +26,17 @@ cdef enum:
     MAX_MOTIFS = 64
 
 
+cdef extern from *:
+    """
+    static inline void seism_omp_barrier(void) {
+    #ifdef _OPENMP
+        _Pragma("omp barrier")
+    #endif
+    }
+    """
+    void omp_barrier "seism_omp_barrier"() noexcept nogil  # every thread of the region waits here
+
+
 cdef inline double _step_score(const double[:, ::1] num_u, const double[:, ::1] num_v,
                                Py_ssize_t r, double cs, double sn,
                                const double[:, ::1] A, const double* c,
@@ -381,7 +392,7 @@ def move_and_restart(double[:, ::1] u, double[:, ::1] v, double[:, ::1] num_u, d
     Every number is computed with the arithmetic of those functions, in the same
     order (NumPy's pairwise sum for the norm), so the walkers' paths are those of
     the separate calls, whatever ``n_threads``. The phases are loops of one
-    OpenMP region (threads wait at a barrier between them) instead of a region
+    OpenMP region, with an explicit barrier between them, instead of a region
     each. ``normals`` is overwritten by the directions.
 
     Returns
@@ -428,10 +439,14 @@ def move_and_restart(double[:, ::1] u, double[:, ::1] v, double[:, ::1] num_u, d
     cdef double[:, ::1] scratch_view = scratch
     cdef const int64_t* restart_rows = &restarting[0] if R else NULL
     with nogil, parallel(num_threads=n_threads):
+        # Cython's prange inside parallel() is an "omp for nowait": the phases are separated by
+        # explicit barriers (which also order one loop's lastprivate write-back of its loop
+        # variables before the next loop's firstprivate copies).
         work = &scratch_view[threadid(), 0]
         for i in prange(m, schedule="static"):
             _certified_move(u, v, num_u, num_v, coef_u, coef_v, moving[i], cos_t[i], sin_t[i], A, inv_den,
                             cells, stats_view, i)
+        omp_barrier()  # phase 2 orthogonalises against the moved points
         for i in prange(R, schedule="static"):
             r = restarting[i]
             if p:
@@ -448,11 +463,13 @@ def move_and_restart(double[:, ::1] u, double[:, ::1] v, double[:, ::1] num_u, d
             for j in range(n):
                 v[r, j] = normals[i, j]
             basis_dots_row(&normals[i, 0], event_basis, &coef_v[r, 0])
+        omp_barrier()  # phase 3 transforms the finished directions
         for b in prange(n_blocks, schedule="static"):
             r0 = b * nb
             width = min(nb, R - r0)
             transform_block(&num_v[0, 0], G, restart_rows, r0, width, normals, indptr, indices, data, k, diag,
                             off, gather, t_indptr, t_indices, t_data, chunk, work)
+        omp_barrier()  # phase 4 reads every restarting walker's numerators and coefficients
         for i in prange(R, schedule="dynamic"):
             r = restarting[i]
             _component_row(num_u, num_v, r, coef_u, coef_v, A, inv_den, cells, work, &lo_view[i], &hi_view[i])
