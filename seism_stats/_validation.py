@@ -165,9 +165,19 @@ def check_same_labels(**parts) -> None:
     """
     import pandas as pd
 
-    labelled = [(name, part.index) for name, part in parts.items() if isinstance(part, (pd.Series, pd.DataFrame))]
+    def default(index) -> bool:  # 0..n-1: what pandas gives data built without labels
+        return isinstance(index, pd.RangeIndex) and index.start == 0 and index.step == 1
+
+    pandas_parts = [(name, part.index) for name, part in parts.items() if isinstance(part, (pd.Series, pd.DataFrame))]
+    labelled = [(name, index) for name, index in pandas_parts if not default(index)]
+    unlabelled = [name for name, index in pandas_parts if default(index)]
     for (name_a, index_a), (name_b, index_b) in zip(labelled, labelled[1:]):
         if not index_a.equals(index_b):
             raise ValueError(f"{name_a} and {name_b} are pandas objects with different index labels, but "
                              "selective_inference pairs rows by position: pass arrays (.to_numpy()) in "
                              "matching order, or use SelectiveMotifModel, which pairs rows by label")
+    for name, index in labelled:  # 0..n-1 against the same labels in another order: ambiguous
+        if unlabelled and index.isin(pd.RangeIndex(len(index))).all():
+            raise ValueError(f"{name} is labelled with 0..n-1 in another order while {unlabelled[0]} has the "
+                             "default 0..n-1 index: selective_inference pairs rows by position, which may not "
+                             "be what the labels say; pass arrays (.to_numpy()) in matching order")

@@ -117,6 +117,10 @@ class SelectiveMotifModel:
                     raise ValueError(f"endog has {len(endog)} rows but "
                                      f"{'sequences' if source is sequences else 'exog'} has {len(source)}")
                 endog = endog.set_axis(source.index, axis=0)
+                if endog.index.has_duplicates:
+                    duplicate = endog.index[endog.index.duplicated()].tolist()[0]
+                    raise ValueError(f"the row labels (from {'sequences' if source is sequences else 'exog'}) "
+                                     f"are not unique (e.g. {duplicate!r})")
         rows_labelled = any(labelled.values())
         sequences = _align(sequences, endog.index, "sequences", labelled["sequences"] and rows_labelled)
         if exog is None:
@@ -250,12 +254,10 @@ class SelectiveMotifModel:
         )
         results = SelectiveMotifResults(self, inference, multitest_method=multitest_method,
                                         has_intercept=has_intercept)
-        if method == "split" and (results.split_rows < 0).any():
-            missing = [name for name, row in zip(results.param_names, results.split_rows) if row < 0]
-            warnings.warn(f"method='split': the data split selected other k-mers than {', '.join(missing)}; "
-                          "their pvalues and conf_int are NaN (values are keyed by k-mer). The split's own "
-                          "motifs and p-values: results.motifs[['split_kmer', 'pvalue_split']]",
-                          UserWarning, stacklevel=2)
+        if method == "split" and results.inference.split is not None and results.motif_names != results.param_names:
+            warnings.warn(f"method='split': the data split selected other motifs ({', '.join(results.motif_names)}) "
+                          f"than the full data ({', '.join(results.param_names)}); results.pvalues and conf_int "
+                          "name their motif rows after the split's own motifs", UserWarning, stacklevel=2)
         return results
 
 
@@ -295,6 +297,13 @@ def _align(part, index: pd.Index, what: str, by_label: bool):
         return part.loc[index]
     as_text, index_text = part.index.astype(str), index.astype(str)
     if not as_text.has_duplicates and not index_text.has_duplicates and as_text.isin(index_text).all():
+        if as_text.equals(index_text):
+            return part.set_axis(index, axis=0)
+        if _is_default_index(part.index) or _is_default_index(index):
+            raise ValueError(f"endog and {what} have the same labels (as text) in different orders, and one "
+                             "of them is 0..n-1 (what pandas gives data built without labels): pairing by "
+                             f"label or by position would differ. Pass {what} as an array (.to_numpy()) to "
+                             "pair by position, or give both the same labels")
         return part.set_axis(as_text, axis=0).loc[index_text].set_axis(index, axis=0)
     if not part.index.isin(index).any() and (_is_default_index(part.index) or _is_default_index(index)):
         return part.set_axis(index, axis=0)

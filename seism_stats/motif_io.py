@@ -80,6 +80,11 @@ def site_counts(ppm: np.ndarray, nsites: int) -> np.ndarray:
     Largest-remainder rounding: the floors, then one more site to the letters with the
     largest remainders (ties to the first letter).
     """
+    if isinstance(nsites, (float, np.floating)) and float(nsites).is_integer():
+        nsites = int(nsites)
+    if not isinstance(nsites, (int, np.integer)) or isinstance(nsites, bool) or nsites < 1:
+        raise TypeError(f"nsites must be a positive whole number, got {nsites!r}")
+    nsites = int(nsites)
     scaled = np.asarray(ppm, dtype=np.float64) * nsites
     counts = np.floor(scaled).astype(int)
     short = nsites - counts.sum(axis=1)

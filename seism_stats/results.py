@@ -57,9 +57,9 @@ class SelectiveMotifResults:
         """``motifs(seq)[GATTACA]``: term and level, as formulaic names ``C(batch)[T.b]``."""
         return [f"{self.motif_term}[{kmer}]" for kmer in self.inference.kmers]
 
-    def _series(self, values, name: str) -> pd.Series:
-        return pd.Series(np.asarray(values, dtype=np.float64), index=pd.Index(self.param_names, name="motif"),
-                         name=name)
+    def _series(self, values, name: str, names: list[str] | None = None) -> pd.Series:
+        return pd.Series(np.asarray(values, dtype=np.float64),
+                         index=pd.Index(self.param_names if names is None else names, name="motif"), name=name)
 
     # -- numbers ------------------------------------------------------------------------
     @property
@@ -80,10 +80,11 @@ class SelectiveMotifResults:
         """OLS fit of the selected model on the full data (covariates, then motifs), or None."""
         return self.inference.naive.full
 
-    def _full_series(self, covariate_values, motif_values, name: str) -> pd.Series:
+    def _full_series(self, covariate_values, motif_values, name: str, names: list[str] | None = None) -> pd.Series:
         values = np.concatenate([np.asarray(covariate_values, dtype=np.float64),
                                  np.asarray(motif_values, dtype=np.float64)])
-        return pd.Series(values, index=pd.Index(self.exog_names + self.param_names, name="term"), name=name)
+        motif_names = self.param_names if names is None else names
+        return pd.Series(values, index=pd.Index(self.exog_names + motif_names, name="term"), name=name)
 
     def _ols_part(self, attribute: str) -> tuple[np.ndarray, np.ndarray]:
         """Covariate and motif parts of one OLS array of the selected model."""
@@ -122,7 +123,8 @@ class SelectiveMotifResults:
         otherwise (:attr:`pvalue_kinds` says which); :attr:`motif_pvalues` has the
         motif rows alone.
         """
-        return self._full_series(self._ols_part("pvalues")[0], self.motif_pvalues.to_numpy(), "P>|t| / P>T")
+        return self._full_series(self._ols_part("pvalues")[0], self.motif_pvalues.to_numpy(), "P>|t| / P>T",
+                                 self.motif_names)
 
     @property
     def pvalue_kinds(self) -> pd.Series:
@@ -131,7 +133,7 @@ class SelectiveMotifResults:
                       "cmc": "selective (conditional Monte Carlo estimate)",
                       "split": "data split", "naive": "naive OLS (not valid after selection)"}[self.method]
         kinds = ["OLS in the selected model"] * len(self.exog_names) + [motif_kind] * self.n_selected
-        return pd.Series(kinds, index=pd.Index(self.exog_names + self.param_names, name="term"), name="kind")
+        return pd.Series(kinds, index=pd.Index(self.exog_names + self.motif_names, name="term"), name="kind")
 
     @property
     def motif_params(self) -> pd.Series:
@@ -148,33 +150,26 @@ class SelectiveMotifResults:
         if self.method in SELECTIVE_METHODS:
             return self.pvalues_selective
         if self.method == "split":
-            tests = self.inference.split.tests if self.inference.split is not None else None
-            return self._series(self._by_split_kmer(tests.pvalues[:, None] if tests is not None else None)[:, 0],
-                                "P (split)")
+            return self._series(self.inference.pvalues_split, "P (split)", self.motif_names)
         return self.pvalues_naive
 
     @property
-    def split_rows(self) -> np.ndarray:
-        """For each selected motif, the row of the data split's tests that tests the same k-mer.
+    def motif_names(self) -> list[str]:
+        """Names of the motif rows of :attr:`pvalues`, :attr:`pvalue_kinds`, :attr:`pvalues_adjusted`
+        and :meth:`conf_int`: :attr:`param_names`, except with ``method="split"``.
 
-        -1 where the split (which selects its own motifs on part of the data) did not
-        select it. ``method="split"`` keys its :attr:`pvalues` and :meth:`conf_int` by
-        k-mer through these rows, so a value always belongs to the motif it is named
-        after; the split's j-th motif, whatever it is, is in :attr:`pvalues_split`.
+        The data split selects its own motifs on part of the sequences and tests
+        them on the rest; its j-th motif may be another k-mer than the full data's
+        j-th. With ``method="split"`` those rows hold the split's tests, so they are
+        named after the split's k-mers (``[no split motif j]`` where it selected
+        fewer). Its values are not matched to the full data's motifs by k-mer: the
+        full data's selection also saw the held-out sequences, so keeping only the
+        split's motifs that it selected too would bias their p-values low.
         """
-        split = self.inference.split
-        own = [] if split is None else [int(c) for c in split.tests.cells]
-        return np.array([own.index(int(c)) if int(c) in own else -1 for c in self.inference.cells],
-                        dtype=np.int64)
-
-    def _by_split_kmer(self, values) -> np.ndarray:
-        """Rows of ``values`` (one per split motif) put in the rows of the motifs with the same k-mer (NaN: none)."""
-        rows = self.split_rows
-        out = np.full((rows.shape[0], 1 if values is None else values.shape[1]), np.nan)
-        if values is not None:
-            found = rows >= 0
-            out[found] = np.asarray(values, dtype=np.float64)[rows[found]]
-        return out
+        if self.method != "split":
+            return self.param_names
+        return [f"{self.motif_term}[{kmer}]" if kmer else f"{self.motif_term}[no split motif {j + 1}]"
+                for j, kmer in enumerate(self.inference.split_kmers)]
 
     @property
     def df_resid(self) -> float:
@@ -310,7 +305,7 @@ class SelectiveMotifResults:
         finite = np.isfinite(p)
         if finite.any():
             adjusted[finite] = multipletests(p[finite], method=self.multitest_method)[1]
-        return self._series(adjusted, f"P ({self.multitest_method})")
+        return self._series(adjusted, f"P ({self.multitest_method})", self.motif_names)
 
     @property
     def params_selective(self) -> pd.Series:
@@ -360,8 +355,8 @@ class SelectiveMotifResults:
           coefficients in the selected model, valid given the selection event
           (truncated-Gaussian pivot, :mod:`seism_stats.intervals`).
         * Motifs, ``method="split"``: OLS intervals on the held-out sequences for the
-          motifs selected on the other part, in the row of the motif with the same
-          k-mer (NaN for a motif the split did not select: see :attr:`split_rows`).
+          motifs selected on the other part, in rows named after the split's own
+          motifs (see :attr:`motif_names`).
         * Motifs, ``method="naive"``: OLS intervals on the full data (not valid after
           selection).
 
@@ -380,12 +375,14 @@ class SelectiveMotifResults:
             if self.interval_df_caveat:
                 warnings.warn(self.interval_df_caveat, UserWarning, stacklevel=2)
         elif self.inference.split is not None:
-            motifs = self._by_split_kmer(_t_intervals(self.inference.split.tests, alpha))
+            tests = _t_intervals(self.inference.split.tests, alpha)
+            m = min(q, tests.shape[0])
+            motifs[:m] = tests[:m]
         p = len(self.exog_names)
         full = self._full_fit
         covariates = _t_intervals(full, alpha)[:p] if full is not None else np.full((p, 2), np.nan)
         table = pd.DataFrame(np.vstack([covariates, motifs]),
-                             index=pd.Index(self.exog_names + self.param_names, name="term"), columns=[0, 1])
+                             index=pd.Index(self.exog_names + self.motif_names, name="term"), columns=[0, 1])
         if cols is None:
             return table
         cols = [cols] if np.isscalar(cols) else list(cols)
@@ -471,7 +468,7 @@ class SelectiveMotifResults:
         frame.insert(frame.columns.get_loc("coef") + 1, "std_err", self.motif_bse.to_numpy())
         with warnings.catch_warnings():  # the summary's notes say it
             warnings.simplefilter("ignore", UserWarning)
-            ci = self.conf_int(alpha).loc[self.param_names]
+            ci = self.conf_int(alpha).iloc[len(self.exog_names):]  # the motif rows, in order
         kind = self.interval_kind
         frame[f"ci_lower_{kind}"] = ci[0].to_numpy()
         frame[f"ci_upper_{kind}"] = ci[1].to_numpy()
@@ -492,8 +489,11 @@ class SelectiveMotifResults:
     def plot_motifs(self, **kwargs):
         """Sequence logo of each refined PWM (returns the matplotlib Figure)."""
         from .plotting import plot_motif_logos
-        return plot_motif_logos(self.inference.ppms, titles=[
-            f"{name}  p={p:.3g}" for name, p in zip(self.param_names, self.motif_pvalues)], **kwargs)
+        if self.method == "split":  # the split's p-values belong to its own motifs (motif_names), not these
+            titles = list(self.param_names)
+        else:
+            titles = [f"{name}  p={p:.3g}" for name, p in zip(self.param_names, self.motif_pvalues)]
+        return plot_motif_logos(self.inference.ppms, titles=titles, **kwargs)
 
     def plot_null(self, j: int = 0, **kwargs):
         """Null distribution of motif j's statistic in the selection event, with the observed value."""
@@ -518,7 +518,7 @@ class SelectiveMotifResults:
         from .motif_io import write_meme
         return write_meme(self.inference.ppms, [f"motif{j + 1}" for j in range(self.n_selected)], path,
                           nsites=nsites or self.nobs, alt_names=self.inference.kmers,
-                          significance=self.motif_pvalues.to_numpy())
+                          significance=None if self.method == "split" else self.motif_pvalues.to_numpy())
 
     def to_jaspar(self, path, nsites: int | None = None):
         """Write the refined PWMs as JASPAR PFMs (counts = probability x nsites), named by their consensus."""

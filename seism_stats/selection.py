@@ -17,12 +17,12 @@ from . import _replay
 
 #: A cell whose residual feature norm is below this fraction of its raw norm is
 #: numerically inside the covariate span and left out of the grid at that step.
+RELATIVE_NORM_TOL = 1e-9
+
 #: A step score (fraction of the residual sum of squares a cell explains) at or
 #: below this is rounding error, not an association (an exact zero computes to
 #: about 1e-30; a real one is at least of order 1/n^2).
 ROUNDING_SCORE = 1e-20
-
-RELATIVE_NORM_TOL = 1e-9
 
 
 @dataclass(frozen=True)
@@ -144,7 +144,8 @@ def select_motifs(features, y: np.ndarray, covariate_basis: np.ndarray,
         if stat <= ROUNDING_SCORE:
             warnings.warn(f"only {j} of {n_motifs} motifs could be selected: no k-mer is associated with the "
                           f"residual response (the best explains a fraction {stat:.1e} of it, rounding "
-                          "error); are the sequences of the two groups the same?", stacklevel=2)
+                          "error): the response does not vary with the sequences (identical sequences "
+                          "with different responses? a foreground identical to its background?)", stacklevel=2)
             break
         cells.append(cell)
         statistics.append(stat)

@@ -89,7 +89,7 @@ def _motif_table(results, alpha: float) -> SimpleTable:
     motifs = results.motifs
     with warnings.catch_warnings():  # the notes say it
         warnings.simplefilter("ignore", UserWarning)
-        ci = results.conf_int(alpha).loc[results.param_names].to_numpy()
+        ci = results.conf_int(alpha).iloc[len(results.exog_names):].to_numpy()  # the motif rows, in order
     low, high = f"[{alpha / 2:g}", f"{1 - alpha / 2:g}]"
     headers = ["kmer", "consensus", "score", "coef", "coef sel.", low, high, "P>T sel.", "MC s.e.", "MC 95% up",
                f"P {results.multitest_method}", "split kmer", "P split", "P naive"]
@@ -192,15 +192,14 @@ def _notes(results, alpha: float) -> list[str]:
         if results.interval_df_caveat:
             notes.append(f"[!] The {results.interval_df_caveat}.")
     elif kind == "split" and results.n_selected:
-        notes.append(f"[{alpha / 2:g}, {1 - alpha / 2:g}]: OLS intervals on the held-out sequences, for the "
-                     "motifs the split selected too (keyed by k-mer).")
+        notes.append(f"[{alpha / 2:g}, {1 - alpha / 2:g}]: OLS intervals on the held-out sequences for the "
+                     "split's motifs (see 'split kmer').")
     elif results.n_selected:
         notes.append(f"[{alpha / 2:g}, {1 - alpha / 2:g}]: naive OLS intervals, NOT valid after selection.")
-    if results.method == "split" and results.n_selected and (results.split_rows < 0).any():
-        missing = [name for name, row in zip(results.param_names, results.split_rows) if row < 0]
-        notes.append(f"[!] method='split': the split did not select {', '.join(missing)}: pvalues and "
-                     "conf_int are NaN there (they are keyed by k-mer; the split's own motifs are in "
-                     "'split kmer' and 'P split').")
+    if (results.method == "split" and results.inference.split is not None
+            and results.motif_names != results.param_names):
+        notes.append("[!] method='split': the split selected other k-mers than the full data; res.pvalues "
+                     "and conf_int name their motif rows after the split's own motifs ('split kmer').")
     notes.append("P split: motifs selected on a random "
                  f"{s['split_fraction']:.0%} of the sequences and tested by OLS on the rest "
                  "(the split may select other k-mers: see 'split kmer').")

@@ -251,15 +251,25 @@ def test_ambiguous_default_index_against_permuted_labels_raises():
 
 
 def test_fasta_ids_match_response_labels_as_text(tmp_path):
-    # FASTA ids are text: ids "0".."n-1" in another order must pair with a response labelled 0..n-1.
+    # FASTA ids are text: ids "100".."n+99" in another order pair with a response labelled with
+    # those numbers; against a response with the default 0..n-1 index, ids "0".."n-1" in another
+    # order are ambiguous (was the index meant as labels?) and raise instead of pairing silently.
     from seism_stats import SelectiveMotifModel
     data, y, seq = _planted()
-    order = np.random.default_rng(5).permutation(len(y))
+    n = len(y)
+    order = np.random.default_rng(5).permutation(n)
     fasta = tmp_path / "numeric_ids.fa"
-    fasta.write_text("".join(f">{i}\n{data.sequences[i]}\n" for i in order))
-    model = SelectiveMotifModel(y.set_axis(range(len(y))), fasta, k=5)
+    fasta.write_text("".join(f">{i + 100}\n{data.sequences[i]}\n" for i in order))
+    model = SelectiveMotifModel(y.set_axis(range(100, n + 100)), fasta, k=5)
     assert list(model.data.sequences) == list(data.sequences)
     assert model.fit(method="naive", progress=False, random_state=0).inference.kmers == ["GATTA"]
+    zero_based = tmp_path / "zero_based.fa"
+    zero_based.write_text("".join(f">{i}\n{data.sequences[i]}\n" for i in order))
+    with pytest.raises(ValueError, match="different orders"):
+        SelectiveMotifModel(y.set_axis(range(n)), zero_based, k=5)
+    in_order = tmp_path / "in_order.fa"
+    in_order.write_text("".join(f">{i}\n{s}\n" for i, s in enumerate(data.sequences)))
+    assert list(SelectiveMotifModel(y.set_axis(range(n)), in_order, k=5).data.sequences) == list(data.sequences)
 
 
 def test_functional_api_refuses_pandas_inputs_with_different_labels():
@@ -267,7 +277,7 @@ def test_functional_api_refuses_pandas_inputs_with_different_labels():
     with pytest.raises(ValueError, match="different index labels"):
         run(seq, y.iloc[::-1], k=5)
     with pytest.raises(ValueError, match="different index labels"):
-        run(seq, y, k=5, covariates=pd.Series(np.ones(len(y))))
+        run(seq, y, k=5, covariates=pd.Series(np.ones(len(y)), index=[f"t{i}" for i in range(len(y))]))
     assert run(seq, y, k=5, method="naive").kmers == ["GATTA"]  # same labels: fine
 
 
@@ -299,3 +309,20 @@ def test_bool_random_state_and_bad_qqplot_values_are_refused():
     with pytest.raises(ValueError, match="outside"):
         qqplot_pvalues([0.1, np.nan, 1.5])
     qqplot_pvalues([0.1, np.nan, 0.5])  # NaN (an unselected motif) is left out
+
+
+def test_review_cases_of_label_pairing():
+    from seism_stats import SelectiveMotifModel
+    data, y, seq = _planted()
+    n = len(y)
+    order = np.random.default_rng(6).permutation(n)
+    text_labels = seq.set_axis([str(i) for i in range(n)]).iloc[order]
+    with pytest.raises(ValueError, match="same labels .as text. in different orders"):
+        SelectiveMotifModel(y.set_axis(range(n)), text_labels, k=5)
+    duplicated = seq.set_axis(["a", "a"] + [f"s{i}" for i in range(2, n)])
+    with pytest.raises(ValueError, match="not unique"):
+        SelectiveMotifModel(y.to_numpy(), duplicated, k=5)
+    # functional API: a default-index DataFrame of covariates carries no labels
+    assert run(seq, y, k=5, method="naive", covariates=pd.DataFrame({"gc": np.ones(n)})).kmers == ["GATTA"]
+    with pytest.raises(ValueError, match="0..n-1 in another order"):
+        run(seq.set_axis(range(n)).iloc[order], pd.Series(y.to_numpy()), k=5)
