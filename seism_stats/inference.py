@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import sys
 import time
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -352,7 +353,17 @@ def selective_inference(
     design = check_covariates(covariates, n, add_intercept)
     names = _covariate_names(covariate_names, design.shape[1], add_intercept)
     basis = residual_basis(design)
-    null, null_reason = choose_null(y, basis) if null == "auto" else (null, "chosen by the user")
+    if null == "auto":
+        null, null_reason = choose_null(y, basis)
+        if method == "cmc" and null == "permutation" and null_reason != "binary response":
+            # The user asked for the Gaussian-model estimator: the kurtosis test (which also fires
+            # on about 1% of Gaussian data sets) is a warning here, not a refusal.
+            warnings.warn(f"method='cmc' uses the Gaussian sphere null, but null='auto' would pick "
+                          f"permutations: {null_reason}. If the errors are not Gaussian, use "
+                          "method='mcmc', which can use the permutation null", UserWarning, stacklevel=2)
+            null, null_reason = "sphere", f"method='cmc' (the residuals' tails were flagged: {null_reason})"
+    else:
+        null_reason = "chosen by the user"
     if method == "cmc":
         check_sphere_null(null, null_reason)
 

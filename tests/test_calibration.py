@@ -18,8 +18,8 @@ from simulations.data import simulate_dataset
 
 def null_pvalues(n_datasets, method="mcmc", n_motifs=1, response="continuous", covariate=None,
                  seed=0, k=3, n_samples=200):
-    # method="cmc" needs the sphere null; null="auto" would refuse it on the few Gaussian
-    # data sets whose residuals fail the kurtosis test.
+    # method="cmc" needs the sphere null; null="auto" would warn on the few Gaussian data sets
+    # whose residuals fail the kurtosis test (and the MCMC would switch to permutations there).
     null = "sphere" if method == "cmc" else "auto"
     selective, naive, split = [], [], []
     for i in range(n_datasets):

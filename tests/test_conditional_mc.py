@@ -59,6 +59,16 @@ def test_cmc_refuses_the_permutation_null():
         fit(data, k=3, method="cmc", null="permutation")
 
 
+def test_cmc_with_auto_null_warns_on_heavy_tails_instead_of_refusing():
+    # The kurtosis test behind null="auto" also fires on about 1% of Gaussian data sets: with
+    # the Gaussian-model estimator asked for, it is a warning and the sphere null is kept.
+    data = simulate_dataset(80, 25, consensus="GAT", random_state=1)
+    heavy = np.random.default_rng(0).standard_t(1.5, size=80)
+    with pytest.warns(UserWarning, match="heavy-tailed"):
+        result = selective_inference(data.sequences, heavy, k=3, method="cmc", n_samples=100, random_state=0)
+    assert result.settings["null"] == "sphere" and np.isfinite(result.pvalues).all()
+
+
 def _selection(n_motifs, seed=2, covariate=0.7):
     from seism_stats._validation import check_covariates, residual_basis
     from seism_stats.features import grid_features
