@@ -10,8 +10,8 @@ from cython.parallel cimport prange
 from libc.stdlib cimport free, malloc
 from libc.string cimport memset
 
-from _transform cimport (BLOCK_BYTES, BLOCK_ROWS, block_buffer_doubles, block_rows, kron_apply_row, mode_block,
-                        transform_block)
+from _transform cimport (BLOCK_BYTES, BLOCK_ROWS, block_buffer_doubles, block_rows, gathers, kron_apply_row,
+                        mode_block, transform_block)
 
 import numpy as np
 
@@ -104,10 +104,7 @@ def project_rows(const double[:, ::1] weights, const long long[::1] indptr,
     """
     cdef Py_ssize_t n_cells = (<Py_ssize_t>1) << (2 * k)
     cdef Py_ssize_t R = weights.shape[0], n = weights.shape[1]
-    cdef bint gather = t_indptr is not None
-    if gather and (t_indices is None or t_data is None or t_indptr.shape[1] != n_cells + 1
-                   or chunk < 1 or t_indptr.shape[0] != (n + chunk - 1) // chunk):
-        raise ValueError(f"C^T must be given whole: 4^{k} rows for each chunk of {chunk} sequences")
+    cdef bint gather = gathers(k, n, t_indptr, t_indices, t_data, chunk)
     if out is None:
         out = np.empty((R, n_cells), dtype=np.float64)
     elif out.shape != (R, n_cells):

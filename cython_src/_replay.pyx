@@ -16,7 +16,7 @@ from cython.parallel cimport parallel, prange, threadid
 from libc.math cimport INFINITY, M_PI, acos, atan, atan2, cos, sin, sqrt
 from libc.stdint cimport int64_t, uint8_t
 
-from _transform cimport block_buffer_doubles, block_rows, transform_block
+from _transform cimport block_buffer_doubles, block_rows, gathers, transform_block
 from _numpy_order cimport pairwise_sum
 from _sphere_rows cimport basis_dots_row, orthonormalize_row
 
@@ -404,8 +404,8 @@ def move_and_restart(double[:, ::1] u, double[:, ::1] v, double[:, ::1] num_u, d
     """
     cdef Py_ssize_t m = moving.shape[0], R = restarting.shape[0], n = u.shape[1], G = num_u.shape[1]
     cdef Py_ssize_t q = cells.shape[0], p = covariates.shape[1], nb, n_blocks, width
-    cdef Py_ssize_t i, j, r, b, r0, t
-    cdef bint gather = t_indptr is not None
+    cdef Py_ssize_t i, j, r, b, r0
+    cdef bint gather
     cdef double norm
     cdef double* work
     if q > MAX_MOTIFS:
@@ -419,9 +419,7 @@ def move_and_restart(double[:, ::1] u, double[:, ::1] v, double[:, ::1] num_u, d
     if (covariates.shape[0] != n or covariates_t.shape[0] != p or covariates_t.shape[1] != n
             or event_basis.shape[0] != n or event_basis.shape[1] != q):
         raise ValueError("the covariate and event bases do not match the walkers' dimension")
-    if gather and (t_indices is None or t_data is None or t_indptr.shape[1] != G + 1
-                   or chunk < 1 or t_indptr.shape[0] != (n + chunk - 1) // chunk):
-        raise ValueError(f"C^T must be given whole: 4^{k} rows for each chunk of {chunk} sequences")
+    gather = gathers(k, n, t_indptr, t_indices, t_data, chunk)
     n_threads = max(1, n_threads)
     nb = block_rows(max(R, 1), n_threads, G, gather)
     n_blocks = (R + nb - 1) // nb

@@ -127,6 +127,18 @@ cdef inline void gather_weighted_block(double** dst, Py_ssize_t nb, double* w,
         gather_cells(dst, nb, w, t_indptr, t_indices, t_data, part, 0, t_indptr.shape[1] - 1)
 
 
+cdef inline int gathers(Py_ssize_t k, Py_ssize_t n, const long long[:, ::1] t_indptr, const int[::1] t_indices,
+                        const float[::1] t_data, Py_ssize_t chunk) except -1:
+    """Whether the transform gathers from ``C^T`` (``t_indptr`` given); raises unless it is given whole
+    (4^k + 1 offsets for each chunk of ``chunk`` of the ``n`` sequences)."""
+    if t_indptr is None:
+        return 0
+    if (t_indices is None or t_data is None or t_indptr.shape[1] != ((<Py_ssize_t>1) << (2 * k)) + 1
+            or chunk < 1 or t_indptr.shape[0] != (n + chunk - 1) // chunk):
+        raise ValueError(f"C^T must be given whole: 4^{k} rows for each chunk of {chunk} sequences")
+    return 1
+
+
 cdef inline Py_ssize_t block_rows(Py_ssize_t R, int n_threads, Py_ssize_t n_cells, bint gather) noexcept nogil:
     """Responses per block of the transform: all threads busy; for the scatter, the
     block buffer (n_cells x rows doubles) within BLOCK_BYTES so that it stays in cache

@@ -155,6 +155,13 @@ def default_threads(n_threads: int | None = None) -> int:
         return max(1, os.cpu_count() or 1)
 
 
+def is_default_index(index) -> bool:
+    """A 0..n-1 RangeIndex: what pandas gives data that carry no labels."""
+    import pandas as pd
+
+    return isinstance(index, pd.RangeIndex) and index.start == 0 and index.step == 1
+
+
 def check_same_labels(**parts) -> None:
     """Refuse pandas inputs whose index labels disagree, where rows are paired by position.
 
@@ -165,12 +172,9 @@ def check_same_labels(**parts) -> None:
     """
     import pandas as pd
 
-    def default(index) -> bool:  # 0..n-1: what pandas gives data built without labels
-        return isinstance(index, pd.RangeIndex) and index.start == 0 and index.step == 1
-
     pandas_parts = [(name, part.index) for name, part in parts.items() if isinstance(part, (pd.Series, pd.DataFrame))]
-    labelled = [(name, index) for name, index in pandas_parts if not default(index)]
-    unlabelled = [name for name, index in pandas_parts if default(index)]
+    labelled = [(name, index) for name, index in pandas_parts if not is_default_index(index)]
+    unlabelled = [name for name, index in pandas_parts if is_default_index(index)]
     for (name_a, index_a), (name_b, index_b) in zip(labelled, labelled[1:]):
         if not index_a.equals(index_b):
             raise ValueError(f"{name_a} and {name_b} are pandas objects with different index labels, but "

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ._validation import RandomStateLike, check_response
+from ._validation import RandomStateLike, check_response, is_default_index
 from .formula.motifs_term import MotifTerm, parse_formula
 from .inference import selective_inference
 from .results import SelectiveMotifResults
@@ -98,9 +98,6 @@ class SelectiveMotifModel:
                     or hasattr(sequences, "__fspath__"),  # a FASTA file's ids label its rows
                     "exog": isinstance(exog, (pd.Series, pd.DataFrame))}
         endog = _as_series(endog, "endog", "y")
-        if endog.index.has_duplicates and labelled["endog"]:
-            raise ValueError(f"endog has duplicate index labels (e.g. {endog.index[endog.index.duplicated()].tolist()[0]!r}): "
-                             "rows are paired by label, so labels must be unique")
         if endog.dtype.kind in "OSU" and endog.map(lambda v: isinstance(v, (str, bytes))).any():
             check_response(endog.to_numpy(), name="endog")  # raises the clear TypeError
         if isinstance(sequences, (str, bytes)) or hasattr(sequences, "__fspath__"):
@@ -109,24 +106,24 @@ class SelectiveMotifModel:
             sequences = pd.Series(seqs, index=pd.Index(ids, name="id"), name="sequence")
         sequences = _as_series(sequences, "sequences", "sequence", index=endog.index)
         exog = None if exog is None else _as_frame(exog, endog.index)
-        if not labelled["endog"]:  # plain endog: rows take the labels of a labelled part, by position
-            source = next((part for name, part in (("sequences", sequences), ("exog", exog))
-                           if labelled[name] and part is not None), None)
-            if source is not None:
-                if len(source) != len(endog):
-                    raise ValueError(f"endog has {len(endog)} rows but "
-                                     f"{'sequences' if source is sequences else 'exog'} has {len(source)}")
-                endog = endog.set_axis(source.index, axis=0)
-                if endog.index.has_duplicates:
-                    duplicate = endog.index[endog.index.duplicated()].tolist()[0]
-                    raise ValueError(f"the row labels (from {'sequences' if source is sequences else 'exog'}) "
-                                     f"are not unique (e.g. {duplicate!r})")
-        rows_labelled = any(labelled.values())
-        sequences = _align(sequences, endog.index, "sequences", labelled["sequences"] and rows_labelled)
+        # The row labels: endog's, or for a plain endog those of the first labelled part (by position).
+        source = "endog" if labelled["endog"] else next(
+            (name for name, part in (("sequences", sequences), ("exog", exog)) if labelled[name] and part is not None),
+            None)
+        if source in ("sequences", "exog"):
+            part = sequences if source == "sequences" else exog
+            if len(part) != len(endog):
+                raise ValueError(f"endog has {len(endog)} rows but {source} has {len(part)}")
+            endog = endog.set_axis(part.index, axis=0)
+        if source is not None and endog.index.has_duplicates:
+            duplicate = endog.index[endog.index.duplicated()].tolist()[0]
+            raise ValueError(f"{source} has duplicate index labels (e.g. {duplicate!r}): rows are paired by label, "
+                             "so the row labels must be unique, and these are not unique")
+        sequences = _align(sequences, endog.index, "sequences", labelled["sequences"])
         if exog is None:
             exog = pd.DataFrame({"Intercept": np.ones(len(endog))}, index=endog.index)
         else:
-            exog = _align(exog, endog.index, "exog", labelled["exog"] and rows_labelled)
+            exog = _align(exog, endog.index, "exog", labelled["exog"])
         for name, part in (("sequences", sequences), ("exog", exog)):
             if len(part) != len(endog):
                 raise ValueError(f"endog has {len(endog)} rows but {name} has {len(part)}")
@@ -254,16 +251,11 @@ class SelectiveMotifModel:
         )
         results = SelectiveMotifResults(self, inference, multitest_method=multitest_method,
                                         has_intercept=has_intercept)
-        if method == "split" and results.inference.split is not None and results.motif_names != results.param_names:
+        if results.split_selected_other_motifs:
             warnings.warn(f"method='split': the data split selected other motifs ({', '.join(results.motif_names)}) "
                           f"than the full data ({', '.join(results.param_names)}); results.pvalues and conf_int "
                           "name their motif rows after the split's own motifs", UserWarning, stacklevel=2)
         return results
-
-
-def _is_default_index(index: pd.Index) -> bool:
-    """A 0..n-1 RangeIndex: what pandas gives data that carry no labels."""
-    return isinstance(index, pd.RangeIndex) and index.start == 0 and index.step == 1
 
 
 def _align(part, index: pd.Index, what: str, by_label: bool):
@@ -288,24 +280,23 @@ def _align(part, index: pd.Index, what: str, by_label: bool):
         duplicate = part.index[part.index.duplicated()].tolist()[0]
         raise ValueError(f"{what} has duplicate index labels (e.g. {duplicate!r}): rows are paired with "
                          "endog by label, so labels must be unique")
+    as_text, index_text = part.index.astype(str), index.astype(str)
     if part.index.isin(index).all():
-        if _is_default_index(part.index) or _is_default_index(index):
-            raise ValueError(f"endog and {what} have the same labels in different orders, and one of them "
+        keys, target, how = part.index, index, ""
+    elif not as_text.has_duplicates and not index_text.has_duplicates and as_text.isin(index_text).all():
+        keys, target, how = as_text, index_text, " (as text)"
+    else:
+        keys = None
+    if keys is not None:  # the same labels: reorder by them, unless that is ambiguous
+        if keys.equals(target):
+            return part.set_axis(index, axis=0)
+        if is_default_index(part.index) or is_default_index(index):
+            raise ValueError(f"endog and {what} have the same labels{how} in different orders, and one of them "
                              "is 0..n-1 (what pandas gives data built without labels): pairing by label or "
                              f"by position would differ. Pass {what} as an array (.to_numpy()) to pair by "
                              "position, or give both the same labels")
-        return part.loc[index]
-    as_text, index_text = part.index.astype(str), index.astype(str)
-    if not as_text.has_duplicates and not index_text.has_duplicates and as_text.isin(index_text).all():
-        if as_text.equals(index_text):
-            return part.set_axis(index, axis=0)
-        if _is_default_index(part.index) or _is_default_index(index):
-            raise ValueError(f"endog and {what} have the same labels (as text) in different orders, and one "
-                             "of them is 0..n-1 (what pandas gives data built without labels): pairing by "
-                             f"label or by position would differ. Pass {what} as an array (.to_numpy()) to "
-                             "pair by position, or give both the same labels")
-        return part.set_axis(as_text, axis=0).loc[index_text].set_axis(index, axis=0)
-    if not part.index.isin(index).any() and (_is_default_index(part.index) or _is_default_index(index)):
+        return part.set_axis(keys, axis=0).loc[target].set_axis(index, axis=0)
+    if not part.index.isin(index).any() and (is_default_index(part.index) or is_default_index(index)):
         return part.set_axis(index, axis=0)
     missing = index[~index.isin(part.index)].tolist()[:3]
     raise ValueError(f"the indices of endog and {what} are not aligned: endog labels {missing!r} are not in "

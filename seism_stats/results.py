@@ -172,6 +172,12 @@ class SelectiveMotifResults:
                 for j, kmer in enumerate(self.inference.split_kmers)]
 
     @property
+    def split_selected_other_motifs(self) -> bool:
+        """``method="split"`` ran the split and its motifs (:attr:`motif_names`) differ from the full data's."""
+        return (self.method == "split" and self.inference.split is not None
+                and self.motif_names != self.param_names)
+
+    @property
     def df_resid(self) -> float:
         full = self._full_fit
         return float("nan") if full is None else full.df_resid
@@ -581,8 +587,6 @@ def _new_covariates(spec, data: pd.DataFrame) -> pd.DataFrame:
     covariate row: formulaic would encode the first as the reference level and drop
     the second. Both raise instead, naming the problem.
     """
-    import warnings
-
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         exog = pd.DataFrame(spec.get_model_matrix(data))

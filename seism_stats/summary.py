@@ -196,8 +196,7 @@ def _notes(results, alpha: float) -> list[str]:
                      "split's motifs (see 'split kmer').")
     elif results.n_selected:
         notes.append(f"[{alpha / 2:g}, {1 - alpha / 2:g}]: naive OLS intervals, NOT valid after selection.")
-    if (results.method == "split" and results.inference.split is not None
-            and results.motif_names != results.param_names):
+    if results.split_selected_other_motifs:
         notes.append("[!] method='split': the split selected other k-mers than the full data; res.pvalues "
                      "and conf_int name their motif rows after the split's own motifs ('split kmer').")
     notes.append("P split: motifs selected on a random "

@@ -204,11 +204,10 @@ class SphereWalkers:
         cos_t, sin_t = np.cos(theta[active]), np.sin(theta[active])
         certain = (theta[active] > self.arc_lo[active]) & (theta[active] < self.arc_hi[active])
         again = active[goes_on[active]] if goes_on is not None else active[:0]
-        if certain.all() and replay.fuses_steps:
+        if certain.all():  # the usual case with exact arcs: no grid scan
             self.n_accepted += int(active.size)
-            return active, self._move_and_restart(active, cos_t, sin_t, again)
-        if certain.all():
-            self.n_accepted += int(active.size)
+            if replay.fuses_steps:
+                return active, self._move_and_restart(active, cos_t, sin_t, again)
             stats = replay.certified_moves(self, active, cos_t, sin_t)
             self.restart(again)
             return active, stats
