@@ -15,7 +15,7 @@ import numpy as np
 from Cython.Build import cythonize
 from setuptools import Extension, setup
 
-KERNELS = ("_encoding", "_kmers", "_kron", "_replay", "_sphere")
+KERNELS = ("_circles", "_encoding", "_kmers", "_kron", "_replay", "_sphere")
 DEBUG = os.environ.get("SEISM_CYTHON_DEBUG", "") == "1"
 
 

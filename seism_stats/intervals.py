@@ -275,15 +275,18 @@ def step_cells(event, s: int) -> tuple[np.ndarray, int]:
     return cells, int(np.searchsorted(cells, event.cells[s]))
 
 
-def step_lines(event, numerators: np.ndarray, coefficients: np.ndarray) -> list[tuple[np.ndarray, int]]:
+def step_lines(event, numerators: np.ndarray, coefficients: np.ndarray,
+               steps: list | None = None) -> list[tuple[np.ndarray, int]]:
     """Per step s, ``<g_c, v> / sqrt(d_c)`` of the competing cells for each vector ``v``, and the selected cell's position.
 
     ``numerators`` (R, G) and ``coefficients`` (R, q) are ``<phi_c, v>`` and ``<q_m, v>``
     for the R vectors: the step-s numerator is ``<phi_c, v> - sum_{m<s} <phi_c, q_m> <q_m, v>``.
+    ``steps`` gives each step's competing cells and the selected one's position in
+    another order (default: :func:`step_cells`, sorted).
     """
     lines = []
     for s in range(event.n_selected):
-        cells, selected = step_cells(event, s)
+        cells, selected = step_cells(event, s) if steps is None else steps[s]
         step = np.take(numerators, cells, axis=1)  # C-ordered (numerators[:, cells] is not)
         if s:  # off the earlier motifs (step 0 has none: no zero product to subtract)
             step -= coefficients[:, :s] @ event.cross[cells, :s].T
