@@ -128,27 +128,24 @@ import time
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
+from scipy import special, stats
 from tqdm.auto import tqdm
 
 from . import _circles
 from .canonical import gaussian_rows
-from .conditional_mc import log_t_cdf
+from .conditional_mc import NEIGHBOUR_LADDER, OBSERVED_DIRECTION, _grouped_logsumexp, log_t_cdf
 from .intervals import log_interval_masses, step_cells, step_lines
 from .selection import Selection
 
 HYPOTHESES = ("motif", "global")
 #: Directions whose transforms and arcs are computed together.
 BLOCK = 32
-#: With several motifs: competitors per other step whose features join the conditioning
-#: subspace V, tried in turn (levels that would take more than 7/8 of K are skipped).
-NEIGHBOUR_LADDER = (0, 4, 16, 32, 64, 128, 256, 512)
+#: With several motifs, the levels of V tried in turn are conditional_mc's NEIGHBOUR_LADDER (competitors
+#: per other step whose features join it; levels that would take more than 7/8 of K are skipped).
 #: Directions of each level's pilot (drawn, used to choose the level, discarded).
 PILOT = 64
 #: A level is kept when its pilot's weights ``D`` have at least this effective sample size per direction.
 MIN_PILOT_ESS = 0.05
-#: ``neighbours`` of a motif tested given all of its direction (no level qualified; B = 0).
-OBSERVED_DIRECTION = -1
 
 
 @dataclass(frozen=True)
@@ -191,6 +188,41 @@ class CircleAxis:
 
 
 @dataclass(frozen=True)
+class CircleNullLaw:
+    """The law of one motif's statistic given the selection and the drawn directions (the theorem's G).
+
+    A mixture over the B + 1 circles: on each, the Student-t density of the statistic
+    restricted to the circle's part of the event. The p-value is its survival function
+    at the observed statistic.
+
+    Attributes
+    ----------
+    segments : ndarray (S, 2)
+        Ranges of the signed statistic (Student-t units) inside the event, over all circles.
+    df : int
+        Degrees of freedom of the Student-t law on each circle.
+    log_total : float
+        ``log sum_b D(d_b)``: the mixture's normaliser.
+    observed : float
+        The observed signed statistic.
+    two_sided : bool
+        Whether the p-value counts both tails (``|t| >= |t_obs|``).
+    """
+
+    segments: np.ndarray
+    df: int
+    log_total: float
+    observed: float
+    two_sided: bool = True
+
+    def density(self, t: np.ndarray) -> np.ndarray:
+        """The mixture density of the signed statistic at ``t``."""
+        t = np.asarray(t, dtype=np.float64)
+        inside = ((self.segments[:, 0][None, :] <= t[:, None]) & (t[:, None] <= self.segments[:, 1][None, :])).sum(1)
+        return inside * 0.5 * np.exp(stats.t.logpdf(t, self.df) - self.log_total)
+
+
+@dataclass(frozen=True)
 class CircleEstimate:
     """Exact selective p-values of every selected motif.
 
@@ -216,6 +248,8 @@ class CircleEstimate:
     n_directions : int
         Directions drawn in all (one Kronecker transform each), pilots included.
     seconds : float
+    null_laws : tuple of CircleNullLaw
+        Each motif's conditional null law (for plots).
     """
 
     pvalues: np.ndarray
@@ -229,6 +263,7 @@ class CircleEstimate:
     n_draws: int
     n_directions: int
     seconds: float
+    null_laws: tuple = ()
 
 
 def check_hypothesis(hypothesis: str) -> str:
@@ -328,10 +363,15 @@ class CircleTests:
                                f"{_circles.max_arcs()} arcs; please report this data set")
         return arcs, counts
 
-    def log_masses(self, axis: CircleAxis, lines: list) -> tuple[np.ndarray, np.ndarray]:
-        """``log D`` and ``log N`` (two-sided, at the observed statistic) of each row's circle."""
+    def log_masses(self, axis: CircleAxis, lines: list, segments: list | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """``log D`` and ``log N`` (two-sided, at the observed statistic) of each row's circle.
+
+        ``segments``, when given, collects the rows' event ranges of the statistic (Student-t units).
+        """
         arcs, counts = self.arcs(axis, lines)
         lo, hi, owner = arc_statistic_segments(arcs, counts)
+        if segments is not None:
+            segments.append(np.column_stack([lo, hi]) * np.sqrt(float(axis.df)))
         return segment_log_masses(lo, hi, owner, counts.shape[0], axis.df, abs(axis.cos_obs / axis.sin_obs))
 
     def conditioning_space(self, axis: CircleAxis, neighbours: int) -> np.ndarray:
@@ -447,18 +487,6 @@ def segment_log_masses(lo: np.ndarray, hi: np.ndarray, owner: np.ndarray, rows: 
     return half + _grouped_logsumexp(total, owner, rows), half + _grouped_logsumexp(tail, owner, rows)
 
 
-def _grouped_logsumexp(values: np.ndarray, owner: np.ndarray, groups: int) -> np.ndarray:
-    """``logsumexp`` of ``values`` per group; ``-inf`` for empty groups."""
-    peak = np.full(groups, -np.inf)
-    np.maximum.at(peak, owner, values)
-    finite = np.isfinite(peak)
-    shift = np.where(finite, peak, 0.0)
-    sums = np.zeros(groups)
-    np.add.at(sums, owner, np.exp(values - shift[owner]))
-    with np.errstate(divide="ignore"):
-        return np.where(finite, shift + np.log(sums), -np.inf)
-
-
 def ratio_pvalue(log_num: np.ndarray, log_den: np.ndarray) -> tuple[float, float, float]:
     """``sum N / sum D`` over all terms, the observed direction's first; its s.e.; the ESS of D.
 
@@ -484,12 +512,12 @@ def _effective_size(log_den: np.ndarray) -> float:
 
 
 def _log_masses_of_law(tests: CircleTests, axis: CircleAxis, law: DirectionLaw, m: int,
-                       rng: np.random.Generator, bar=None) -> tuple[np.ndarray, np.ndarray]:
+                       rng: np.random.Generator, bar=None, segments: list | None = None) -> tuple[np.ndarray, np.ndarray]:
     """``log D`` and ``log N`` of ``m`` directions drawn from ``law``, by blocks of :data:`BLOCK`."""
     dens, nums = [], []
     for first in range(0, m, BLOCK):
         size = min(BLOCK, m - first)
-        den, num = tests.log_masses(axis, law.draw(rng, size))
+        den, num = tests.log_masses(axis, law.draw(rng, size), segments)
         dens.append(den)
         nums.append(num)
         if bar is not None:
@@ -555,20 +583,23 @@ def circle_pvalues(features, selection: Selection, covariate_basis: np.ndarray, 
                               neighbours, hypothesis, int(n_draws), 0, time.perf_counter() - start)
     tests = CircleTests(features, selection, covariate_basis, hypothesis)
     drawn = 0
+    laws = []
     with tqdm(total=n_draws * q, disable=not progress, desc="circles", unit="direction") as bar:
         for j, axis in enumerate(tests.axes):
             law, neighbours[j], pilots = choose_level(tests, axis, order, rng)
             drawn += pilots
-            obs_den, obs_num = tests.log_masses(axis, tests.lines(*tests.direction_terms(axis.direction)))
+            segments: list = []
+            obs_den, obs_num = tests.log_masses(axis, tests.lines(*tests.direction_terms(axis.direction)), segments)
             if law is None:
                 den, num = obs_den, obs_num
                 bar.update(n_draws)
             else:
-                den, num = _log_masses_of_law(tests, axis, law, n_draws, rng, bar)
+                den, num = _log_masses_of_law(tests, axis, law, n_draws, rng, bar, segments)
                 den, num = np.concatenate([obs_den, den]), np.concatenate([obs_num, num])
                 drawn += n_draws
             pvalues[j], se[j], ess[j] = ratio_pvalue(num, den)
+            laws.append(CircleNullLaw(np.vstack(segments), axis.df, float(special.logsumexp(den)), axis.t_obs))
     upper = np.minimum(1.0, pvalues + stats.norm.ppf(0.95) * se)
     statistics = np.array([a.t_obs for a in tests.axes])
     return CircleEstimate(pvalues, se, upper, statistics, np.array([a.df for a in tests.axes]), ess, neighbours,
-                          hypothesis, int(n_draws), int(drawn), time.perf_counter() - start)
+                          hypothesis, int(n_draws), int(drawn), time.perf_counter() - start, tuple(laws))

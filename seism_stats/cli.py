@@ -216,7 +216,7 @@ def _fit_into(args, out: Path, model_class, encode_sequences, read_fasta) -> Non
     model = model_class.from_formula(_formula(response, args.k, args.n_motifs, args.covariates), data,
                                      lam=args.lam, pooling=args.pooling, revcomp=not args.no_revcomp)
     start = time.perf_counter()
-    res = model.fit(method=args.method, n_samples=args.n_samples, burn_in=args.burn_in, thin=args.thin,
+    res = model.fit(method=args.method, hypothesis=args.hypothesis, n_samples=args.n_samples, burn_in=args.burn_in, thin=args.thin,
                     n_chains=args.chains, tail_draws=args.tail_draws, random_state=args.seed, n_jobs=args.jobs,
                     n_threads=args.threads, progress=not args.quiet)
     seconds = time.perf_counter() - start
@@ -314,10 +314,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lam", type=float, default=1.0, help="kernel bandwidth: a mismatch weighs exp(-lam)")
     p.add_argument("--pooling", choices=["sum", "max"], default="sum", help="pooling over windows")
     p.add_argument("--no-revcomp", action="store_true", help="do not merge k-mers with their reverse complements")
-    p.add_argument("--method", choices=["mcmc", "rejection", "cmc", "split", "naive"], default="mcmc",
-                   help="p-values of the summary: selective (mcmc, rejection; cmc: conditional Monte Carlo "
-                        "estimate; with several motifs it conditions on more), data split or naive")
-    p.add_argument("--n-samples", type=int, default=2000, help="null draws B")
+    p.add_argument("--method", choices=["auto", "circles", "mcmc", "rejection", "cmc", "split", "naive"],
+                   default="auto",
+                   help="p-values of the summary: selective (auto: circles for a continuous response, exact at "
+                        "any number of draws; mcmc for a binary one or --control; rejection; cmc: conditional "
+                        "Monte Carlo estimate of the global null), data split or naive")
+    p.add_argument("--hypothesis", choices=["motif", "global"], default=None,
+                   help="what each selective p-value tests: motif (default with circles: the motif adds "
+                        "nothing to the selected model) or global (no motif matters; mcmc, rejection, cmc)")
+    p.add_argument("--n-samples", type=int, default=None,
+                   help="null draws B (default: 1000 great circles per motif for circles, 2000 MCMC draws)")
     p.add_argument("--burn-in", type=int, default=50, help="unrecorded moves before each chain's first draw")
     p.add_argument("--thin", type=int, default=1, help="moves between recorded draws")
     p.add_argument("--chains", type=int, default=16, help="MCMC chains advanced in lockstep")

@@ -125,11 +125,11 @@ class ConditionalEstimate:
     n_directions: int = 0
 
 
-def check_sphere_null(null: str, null_reason: str = "") -> None:
-    """Raise ``ValueError`` unless the conditional Monte Carlo applies (the sphere null)."""
+def check_sphere_null(null: str, null_reason: str = "", method: str = "cmc") -> None:
+    """Raise ``ValueError`` unless ``method`` applies (it needs the sphere null)."""
     if null != "sphere":
         why = f" ({null_reason})" if null_reason else ""
-        raise ValueError(f"method='cmc' needs the sphere null (Gaussian linear model), but the null is "
+        raise ValueError(f"method={method!r} needs the sphere null (Gaussian linear model), but the null is "
                          f"{null!r}{why}; use method='mcmc'")
 
 

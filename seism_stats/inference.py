@@ -33,6 +33,8 @@ from ._validation import (
     default_threads,
     residual_basis,
 )
+from .canonical import canonical_order
+from .circle_tests import check_hypothesis, circle_pvalues
 from .conditional_mc import check_sphere_null, conditional_pvalues
 from .classical import OLSMotifTests, SplitTests, naive_tests, split_rows, split_tests
 from .exchangeable import DESIGNS, TreeLayout, hub_chains, run_design
@@ -49,9 +51,14 @@ from .tail import tail_pvalues
 from .sequences import encode_sequences
 from .walkers import walker_factory
 
-METHODS = ("mcmc", "rejection", "cmc", "split", "naive")
+METHODS = ("auto", "circles", "mcmc", "rejection", "cmc", "split", "naive")
 #: Methods that sample the null in the selection event (selective p-values and intervals).
-SELECTIVE_METHODS = ("mcmc", "rejection", "cmc")
+SELECTIVE_METHODS = ("circles", "mcmc", "rejection", "cmc")
+#: Default number of great circles per motif (method="circles") and of null draws (the other methods).
+DEFAULT_CIRCLES = 1000
+DEFAULT_DRAWS = 2000
+#: Methods whose p-values test the global null only (no motif matters).
+GLOBAL_ONLY_METHODS = ("mcmc", "rejection", "cmc")
 NULLS = ("auto", "sphere", "permutation")
 #: Chains (MCMC) or draws (rejection) are cut into this many independently seeded
 #: blocks; blocks are what ``n_jobs`` spreads over processes, so results do not
@@ -99,6 +106,16 @@ class MotifInference:
     pvalues_tail, pvalues_tail_se : ndarray (q,) or None
         Rao-Blackwellised estimates of the selective p-values and their Monte-Carlo
         errors, for the motifs at the floor (NaN for the others; :mod:`seism_stats.tail`).
+    pvalues_global, pvalues_global_se : ndarray (q,) or None
+        Selective p-values of the global null (no motif matters) and their Monte-Carlo
+        errors, when ``pvalues`` test another hypothesis (``settings["hypothesis"]``);
+        None when ``pvalues`` are the global null's own.
+    statistics_t : ndarray (q,) or None
+        ``method="circles"``: each motif's observed statistic in Student-t units (its t
+        statistic in the selected model for the motif hypothesis).
+    null_laws : tuple of CircleNullLaw
+        ``method="circles"``: each motif's null law of that statistic given the selection
+        (what :meth:`~seism_stats.results.SelectiveMotifResults.plot_null` draws).
     """
 
     settings: dict
@@ -116,6 +133,22 @@ class MotifInference:
     pivots: tuple = ()
     pvalues_tail: np.ndarray | None = None
     pvalues_tail_se: np.ndarray | None = None
+    pvalues_global: np.ndarray | None = None
+    pvalues_global_se: np.ndarray | None = None
+    statistics_t: np.ndarray | None = None
+    null_laws: tuple = ()
+
+    @property
+    def hypothesis(self) -> str:
+        """What :attr:`pvalues` test: ``"motif"`` (motif j adds nothing to the selected model) or ``"global"``."""
+        return self.settings.get("hypothesis", "global")
+
+    @property
+    def pvalues_global_null(self) -> np.ndarray:
+        """Selective p-values of the global null (NaN where none was computed)."""
+        if self.hypothesis == "global":
+            return self.pvalues
+        return self._or_nan(self.pvalues_global)
 
     @property
     def k(self) -> int:
@@ -188,6 +221,7 @@ class MotifInference:
             "pvalue": self.pvalues,
             "pvalue_mc_se": self.pvalues_se,
             "pvalue_mc_upper": self.pvalues_upper,
+            "pvalue_global": self.pvalues_global_null,
             "pvalue_tail": self._or_nan(self.pvalues_tail),
             "pvalue_tail_se": self._or_nan(self.pvalues_tail_se),
             "split_kmer": self.split_kmers,
@@ -214,9 +248,10 @@ def selective_inference(
     lam: float = 1.0,
     pooling: str = "sum",
     revcomp: bool = True,
-    method: str = "mcmc",
+    method: str = "auto",
+    hypothesis: str | None = None,
     null: str = "auto",
-    n_samples: int = 2000,
+    n_samples: int | None = None,
     burn_in: int = 50,
     thin: int = 1,
     n_chains: int = 16,
@@ -259,8 +294,14 @@ def selective_inference(
     revcomp : bool
         Merge each k-mer with its reverse complement into one cell and scan
         both strands (default, for double-stranded DNA).
-    method : {"mcmc", "rejection", "cmc", "split", "naive"}
+    method : {"auto", "circles", "mcmc", "rejection", "cmc", "split", "naive"}
         Sampler for the selective p-values (``"split"``/``"naive"`` skip sampling).
+        ``"auto"`` (default): ``"circles"`` under the sphere null (continuous response),
+        ``"mcmc"`` under the permutation null (binary or heavy-tailed response).
+        ``"circles"`` (:mod:`seism_stats.circle_tests`): ``n_samples`` i.i.d. directions,
+        each great circle through the tested motif's axis integrated exactly, the observed
+        direction counted: exactly valid for every number of draws, not limited to
+        ``p >= 1/(B+1)``, with a stated Monte-Carlo error.
         ``"cmc"`` (sphere null): conditional Monte Carlo
         (:mod:`seism_stats.conditional_mc`) - ``n_samples`` i.i.d. directions per motif with
         the motif's own coordinate integrated exactly; an estimate of the selective p-value
@@ -269,11 +310,20 @@ def selective_inference(
         each is tested given the part of the response along the other motifs and their
         nearest competitors (settings ``"cmc_neighbours"``): a valid p-value that
         conditions on more than the MCMC's, so the two differ on the same data.
+    hypothesis : {"motif", "global"}, optional
+        What each motif's p-value tests. ``"motif"`` (default with ``method="circles"``):
+        motif j adds nothing to the selected model (the covariates and the other selected
+        motifs, whose effects are free). ``"global"``: no motif matters (the paper's null;
+        the only one of ``"mcmc"``, ``"rejection"`` and ``"cmc"``). With ``"motif"`` and
+        several motifs, the global null's p-values are computed too (``pvalues_global``).
     null : {"auto", "sphere", "permutation"}
         Null model: uniform on the residual sphere (Gaussian linear model) or
         permutations of the residuals; ``"auto"`` picks permutation for binary y.
-    n_samples : int
-        Null draws in the selection event (B).
+    n_samples : int, optional
+        Null draws in the selection event (B); for ``method="circles"``, directions drawn
+        per motif besides the observed one (0 is allowed: the exact test given the
+        observed direction alone). Default: :data:`DEFAULT_CIRCLES` for circles,
+        :data:`DEFAULT_DRAWS` for the other methods.
     burn_in, thin, n_chains : int
         MCMC settings (per chain, counted in moves): chains walked from the hub of the
         exchangeable tree, unrecorded moves before a chain's first draw, moves between draws.
@@ -329,7 +379,8 @@ def selective_inference(
     refine = check_bool(refine, "refine")
     lam = check_lam(lam)
     n_motifs = check_positive_int(n_motifs, "n_motifs")
-    n_samples = check_positive_int(n_samples, "n_samples")
+    if n_samples is not None:
+        n_samples = check_positive_int(n_samples, "n_samples", minimum=0 if method in ("auto", "circles") else 1)
     tail_draws = check_positive_int(tail_draws, "tail_draws", minimum=0)
     burn_in = check_positive_int(burn_in, "burn_in", minimum=0)
     thin = check_positive_int(thin, "thin")
@@ -355,17 +406,27 @@ def selective_inference(
     basis = residual_basis(design)
     if null == "auto":
         null, null_reason = choose_null(y, basis)
-        if method == "cmc" and null == "permutation" and null_reason != "binary response":
-            # The user asked for the Gaussian-model estimator: the kurtosis test (which also fires
+        if method in ("cmc", "circles") and null == "permutation" and null_reason != "binary response":
+            # The user asked for a Gaussian-model method: the kurtosis test (which also fires
             # on about 1% of Gaussian data sets) is a warning here, not a refusal.
-            warnings.warn(f"method='cmc' uses the Gaussian sphere null, but null='auto' would pick "
+            warnings.warn(f"method={method!r} uses the Gaussian sphere null, but null='auto' would pick "
                           f"permutations: {null_reason}. If the errors are not Gaussian, use "
                           "method='mcmc', which can use the permutation null", UserWarning, stacklevel=2)
-            null, null_reason = "sphere", f"method='cmc' (the residuals' tails were flagged: {null_reason})"
+            null, null_reason = "sphere", f"method={method!r} (the residuals' tails were flagged: {null_reason})"
     else:
         null_reason = "chosen by the user"
-    if method == "cmc":
-        check_sphere_null(null, null_reason)
+    if method == "auto":
+        method, method_reason = ("circles", "sphere null") if null == "sphere" else \
+            ("mcmc", f"permutation null ({null_reason})")
+        if method == "mcmc" and n_samples == 0:
+            raise ValueError("n_samples must be at least 1 with the permutation null (method='mcmc')")
+    else:
+        method_reason = "chosen by the user"
+    if n_samples is None:
+        n_samples = DEFAULT_CIRCLES if method == "circles" else DEFAULT_DRAWS
+    if method in ("cmc", "circles"):
+        check_sphere_null(null, null_reason, method)
+    hypothesis = _resolve_hypothesis(hypothesis, method)
 
     check_fit_memory(n, int(encoded.lengths.sum()), max(ks), n_motifs, n_chains, pooling, method, max_memory)
     selective = method in SELECTIVE_METHODS
@@ -380,7 +441,10 @@ def selective_inference(
     # over the feature norms also sums those of the split's selection rows.
     seeds = np.random.SeedSequence(rng.integers(0, 2**63, size=4))
     split_rng, tree_rng, *block_rngs = [np.random.default_rng(s) for s in seeds.spawn(2 + N_SAMPLER_BLOCKS)]
-    rows = split_rows(n, split_fraction, split_rng)
+    # Draws over rows follow the rows' canonical order, so that results do not depend on the
+    # order of the input records (seism_stats.canonical).
+    order = canonical_order(encoded.codes, encoded.offsets, y, design)
+    rows = tuple(np.sort(order[part]) for part in split_rows(n, split_fraction, split_rng))
     features.share_norms_with(rows[0])
 
     clock = time.perf_counter()
@@ -409,12 +473,20 @@ def selective_inference(
     cmc_ess = float("nan")
     cmc_neighbours: list[int] = []
     cmc_directions = 0
+    circles = None
+    circles_global = None
     q = selection.event.n_selected
     pvalues = np.full(q, np.nan)
     pvalues_se = np.full(q, np.nan)
     pvalues_upper = np.full(q, np.nan)
     if selective and q:
-        if method == "cmc":
+        if method == "circles":
+            stage(f"exact selective p-values over {n_samples} great circles per motif ({hypothesis} hypothesis)")
+            circles = circle_pvalues(features, selection, basis, n_samples, tree_rng, order, hypothesis, progress)
+            pvalues, pvalues_se, pvalues_upper = circles.pvalues, circles.se, circles.upper
+            if hypothesis == "motif" and q > 1:  # the global null's p-values beside them, labelled
+                circles_global = circle_pvalues(features, selection, basis, n_samples, tree_rng, order, "global")
+        elif method == "cmc":
             stage(f"conditional Monte Carlo over {n_samples} i.i.d. directions")
             estimate = conditional_pvalues(features, selection, basis, n_samples, tree_rng, progress)
             pvalues, pvalues_se, pvalues_upper = estimate.pvalues, estimate.se, estimate.upper
@@ -459,6 +531,12 @@ def selective_inference(
         "bracket": bracket if method == "mcmc" and null == "sphere" else None,
         "mcmc_design": mcmc_design if method == "mcmc" else None,
         "n_chains": n_chains if method == "mcmc" else N_SAMPLER_BLOCKS if method == "rejection" else 0,
+        "method_reason": method_reason, "hypothesis": hypothesis,
+        "circle_neighbours": [] if circles is None else [int(v) for v in circles.neighbours],
+        "circle_ess": [] if circles is None else [float(v) for v in circles.ess],
+        "circle_directions": 0 if circles is None else circles.n_directions + (
+            circles_global.n_directions if circles_global is not None else 0),
+        "circle_global_neighbours": [] if circles_global is None else [int(v) for v in circles_global.neighbours],
         "max_replays": max_replays, "tail_draws": int(tail_draws), "cmc_ess": cmc_ess,
         "cmc_neighbours": cmc_neighbours, "cmc_directions": cmc_directions,
         "tail_draws_used": 0 if tail is None else tail.n_draws, "split_fraction": split_fraction,
@@ -468,7 +546,11 @@ def selective_inference(
     }
     return MotifInference(settings, n, names, selection, refined, null_sample, pvalues, pvalues_se,
                           pvalues_upper, naive, split, timings, pivots,
-                          None if tail is None else tail.pvalues, None if tail is None else tail.se)
+                          None if tail is None else tail.pvalues, None if tail is None else tail.se,
+                          None if circles_global is None else circles_global.pvalues,
+                          None if circles_global is None else circles_global.se,
+                          None if circles is None else circles.statistics,
+                          () if circles is None else circles.null_laws)
 
 
 #: ``null="auto"`` switches a continuous response to the permutation null when a one-sided
@@ -607,6 +689,17 @@ class _StageLines:
         if self.enabled:
             tqdm.write(f"seism [{self.count}/{self.total}, {time.perf_counter() - self.start:.1f} s] {what}",
                        file=sys.stderr)
+
+
+def _resolve_hypothesis(hypothesis: str | None, method: str) -> str:
+    """The hypothesis the motif p-values of ``method`` test: ``"motif"`` by default where it is available."""
+    if hypothesis is None:
+        return "global" if method in GLOBAL_ONLY_METHODS else "motif"
+    hypothesis = check_hypothesis(hypothesis)
+    if hypothesis == "motif" and method in GLOBAL_ONLY_METHODS:
+        raise ValueError(f"method={method!r} tests the global null only (no motif matters); the per-motif "
+                         "hypothesis (motif j adds nothing to the selected model) needs method='circles'")
+    return hypothesis
 
 
 def _check_choice(value: str, choices: tuple[str, ...], name: str) -> str:

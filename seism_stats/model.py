@@ -197,7 +197,8 @@ class SelectiveMotifModel:
     def exog_names(self) -> list[str]:
         return self.data.exog_names
 
-    def fit(self, method: str = "mcmc", *, n_samples: int = 2000, burn_in: int = 50, thin: int = 1,
+    def fit(self, method: str = "auto", *, hypothesis: str | None = None, n_samples: int | None = None,
+            burn_in: int = 50, thin: int = 1,
             n_chains: int = 16, bracket: str = "exact", mcmc_design: str = "tree", null: str = "auto",
             split_fraction: float = 0.5, refine: bool = True,
             max_replays: int = 2_000_000, max_memory: float | None = None, tail_draws: int = 256,
@@ -208,12 +209,19 @@ class SelectiveMotifModel:
 
         Parameters
         ----------
-        method : {"mcmc", "rejection", "cmc", "split", "naive"}
-            Which p-values ``results.pvalues`` holds: selective (sampled by
-            MCMC or rejection, or estimated by conditional Monte Carlo: precise to a
-            few percent in seconds, and with several motifs conditioned on a little
-            more, see :mod:`seism_stats.conditional_mc`), data split, or naive (invalid after
-            selection, for contrast). Split and naive p-values are always computed too.
+        method : {"auto", "circles", "mcmc", "rejection", "cmc", "split", "naive"}
+            Which p-values ``results.pvalues`` holds: selective, data split, or naive
+            (invalid after selection, for contrast); split and naive p-values are always
+            computed too. ``"auto"`` (default): ``"circles"`` for a continuous response
+            (exact at every number of draws, :mod:`seism_stats.circle_tests`), ``"mcmc"``
+            under the permutation null (binary or heavy-tailed response). ``"mcmc"`` and
+            ``"rejection"`` sample the global null; ``"cmc"`` estimates it by conditional
+            Monte Carlo (:mod:`seism_stats.conditional_mc`).
+        hypothesis : {"motif", "global"}, optional
+            What each motif's selective p-value tests: ``"motif"`` (default with
+            ``"circles"``), motif j adds nothing to the selected model, the other selected
+            motifs free; ``"global"``, no motif matters (the only hypothesis of mcmc,
+            rejection and cmc). See :func:`seism_stats.selective_inference`.
         n_samples, burn_in, thin, n_chains, bracket, mcmc_design, null, max_replays, max_memory, tail_draws
             Sampler and resource settings (see :func:`seism_stats.selective_inference`). The default
             ``mcmc_design="tree"`` gives p-values exactly valid for every ``n_samples``.
@@ -241,7 +249,7 @@ class SelectiveMotifModel:
         inference = selective_inference(
             self.data.sequences, self.data.endog.to_numpy(), exog.to_numpy(), k=self.k,
             n_motifs=self.n_motifs, lam=self.lam, pooling=self.pooling, revcomp=self.revcomp,
-            method=method, null=null, n_samples=n_samples, burn_in=burn_in, thin=thin,
+            method=method, hypothesis=hypothesis, null=null, n_samples=n_samples, burn_in=burn_in, thin=thin,
             n_chains=n_chains, bracket=bracket, mcmc_design=mcmc_design, max_replays=max_replays,
             max_memory=max_memory, tail_draws=tail_draws,
             split_fraction=split_fraction,

@@ -25,6 +25,7 @@ VERSION = 1
 
 def _allowed_classes() -> dict[str, type]:
     """The dataclasses a results file may name (nothing else is ever built from a file)."""
+    from .circle_tests import CircleNullLaw
     from .classical import OLSFit, OLSMotifTests, SplitTests
     from .formula.motifs_term import MotifTerm
     from .inference import MotifInference
@@ -34,8 +35,8 @@ def _allowed_classes() -> dict[str, type]:
     from .samplers import NullSample
     from .selection import Selection, SelectionEvent
 
-    classes = (OLSFit, OLSMotifTests, SplitTests, MotifTerm, MotifInference, ModelData, RefinedMotif, NullSample,
-               Selection, SelectionEvent, TruncatedGaussianPivot)
+    classes = (CircleNullLaw, OLSFit, OLSMotifTests, SplitTests, MotifTerm, MotifInference, ModelData, RefinedMotif,
+               NullSample, Selection, SelectionEvent, TruncatedGaussianPivot)
     return {cls.__name__: cls for cls in classes}
 
 

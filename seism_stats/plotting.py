@@ -90,6 +90,30 @@ def plot_null_distribution(null_statistics: np.ndarray, observed: float, title: 
     return fig
 
 
+def plot_null_law(law, title: str | None = None, points: int = 600):
+    """Density of a motif's statistic given the selection (:class:`~seism_stats.circle_tests.CircleNullLaw`),
+    the observed value and the tail the p-value counts; returns the Figure."""
+    import matplotlib.pyplot as plt
+
+    finite = law.segments[np.isfinite(law.segments)]
+    span = max(abs(law.observed) * 1.2, float(np.max(np.abs(finite))) if finite.size else 1.0, 1.0)
+    span = min(span, max(abs(law.observed) * 1.5, 8.0))
+    grid = np.linspace(-span, span, points)
+    density = law.density(grid)
+    fig, ax = plt.subplots(figsize=(5, 3.2))
+    ax.plot(grid, density, color="0.3", lw=1.2, label="null law given the selection")
+    tail = np.abs(grid) >= abs(law.observed) if law.two_sided else grid >= law.observed
+    ax.fill_between(grid, 0, density, where=tail, color="#D62839", alpha=0.3, label="p-value (tail)")
+    ax.axvline(law.observed, color="#D62839", lw=2, label="observed")
+    ax.set_xlabel("t statistic of the motif")
+    ax.set_ylabel("density")
+    ax.legend(fontsize=8)
+    if title:
+        ax.set_title(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
 def qqplot_pvalues(pvalues, labels: Sequence[str] | None = None, ax=None, band: float = 0.95):
     """Q-Q plot of p-values against the uniform distribution, with a pointwise band.
 

@@ -116,7 +116,7 @@ def html_report(results, path: str | os.PathLike | None = None, title: str | Non
         row = motifs.loc[name]
         logo = figure_png(plot_motif_logos([results.inference.ppms[j]], titles=[f"{name}: {row['consensus']}"]))
         images = [f'<img alt="logo of {html.escape(name)}" src="{logo}">']
-        if results.inference.null_sample is not None:
+        if results.inference.null_sample is not None or results.inference.null_laws:
             images.append(f'<img alt="null distribution of {html.escape(name)}" src="{figure_png(results.plot_null(j))}">')
         pvals = (f"selective p = {_cell(row['pvalue'])} (MC s.e. {_cell(row['pvalue_mc_se'])}, "
                  f"95% MC bound {_cell(row['pvalue_mc_upper'])})<br>data split p = {_cell(row['pvalue_split'])} "

@@ -119,9 +119,9 @@ class SelectiveMotifResults:
     def pvalues(self) -> pd.Series:
         """P-values of every term: covariates by OLS in the selected model, motifs by the fitted method.
 
-        Motifs: selective for ``method="mcmc"|"rejection"|"cmc"``, data split or naive
-        otherwise (:attr:`pvalue_kinds` says which); :attr:`motif_pvalues` has the
-        motif rows alone.
+        Motifs: selective for ``method="circles"|"mcmc"|"rejection"|"cmc"``, data split or
+        naive otherwise (:attr:`pvalue_kinds` says which, and which hypothesis a selective
+        p-value tests); :attr:`motif_pvalues` has the motif rows alone.
         """
         return self._full_series(self._ols_part("pvalues")[0], self.motif_pvalues.to_numpy(), "P>|t| / P>T",
                                  self.motif_names)
@@ -129,7 +129,10 @@ class SelectiveMotifResults:
     @property
     def pvalue_kinds(self) -> pd.Series:
         """Which p-value each row of :attr:`pvalues` is."""
-        motif_kind = {"mcmc": "selective (MCMC)", "rejection": "selective (rejection)",
+        tested = {"motif": "motif adds nothing to the selected model",
+                  "global": "global null"}[self.inference.hypothesis]
+        motif_kind = {"circles": f"selective, exact ({tested})",
+                      "mcmc": "selective (MCMC)", "rejection": "selective (rejection)",
                       "cmc": "selective (conditional Monte Carlo estimate)",
                       "split": "data split", "naive": "naive OLS (not valid after selection)"}[self.method]
         kinds = ["OLS in the selected model"] * len(self.exog_names) + [motif_kind] * self.n_selected
@@ -265,8 +268,26 @@ class SelectiveMotifResults:
         return pd.DataFrame(matrix, index=names, columns=names)
 
     @property
+    def hypothesis(self) -> str:
+        """What the selective p-values test: ``"motif"`` (motif j adds nothing to the selected model,
+        the other selected motifs free) or ``"global"`` (no motif matters)."""
+        return self.inference.hypothesis
+
+    @property
     def pvalues_selective(self) -> pd.Series:
-        return self._series(self.inference.pvalues, "P>T (selective)")
+        """Selective p-values of the motifs (of :attr:`hypothesis`)."""
+        name = "P>|t| (selective)" if self.hypothesis == "motif" else "P>T (selective, global null)"
+        return self._series(self.inference.pvalues, name)
+
+    @property
+    def pvalues_global(self) -> pd.Series:
+        """Selective p-values of the global null (no motif matters), labelled as such.
+
+        The same as :attr:`pvalues_selective` when that tests the global null; with
+        ``method="circles"`` and several motifs, computed beside the per-motif ones
+        (NaN when no global p-value was computed).
+        """
+        return self._series(self.inference.pvalues_global_null, "P (selective, global null)")
 
     @property
     def pvalues_split(self) -> pd.Series:
@@ -443,11 +464,21 @@ class SelectiveMotifResults:
     def sampler_info(self) -> pd.Series:
         """Sampler settings and diagnostics: draws, burn-in, acceptance, ESS, replays, seconds.
 
-        For ``method="cmc"``, draws and replays count the directions and ``ess_min`` is the
-        effective sample size of the importance weights.
+        For ``method="circles"`` or ``"cmc"``, draws are the directions per motif, replays
+        all directions drawn (pilots included) and ``ess_min`` the smallest effective
+        sample size of the importance weights.
         """
         s = self.inference.settings
         sample = self.inference.null_sample
+        if self.method == "circles":
+            ess = s.get("circle_ess") or []
+            info = {"method": s["method"], "null": s["null"], "draws": s["n_samples"] if self.n_selected else 0,
+                    "chains": 0,
+                    "burn_in": 0, "thin": 1, "acceptance_rate": np.nan,
+                    "ess_min": float(np.min(ess)) if len(ess) else np.nan,
+                    "replays": s.get("circle_directions", 0),
+                    "seconds": self.inference.seconds.get("sampling", 0.0), "random_state": s["random_state"]}
+            return pd.Series(info, name="sampler", dtype=object)
         info = {
             "method": s["method"], "null": s["null"],
             "draws": sample.n_draws if sample else s["n_samples"] if self.method == "cmc" else 0,
@@ -503,12 +534,16 @@ class SelectiveMotifResults:
 
     def plot_null(self, j: int = 0, **kwargs):
         """Null distribution of motif j's statistic in the selection event, with the observed value."""
-        from .plotting import plot_null_distribution
+        from .plotting import plot_null_distribution, plot_null_law
         sample = self.inference.null_sample
-        if sample is None:
+        laws = self.inference.null_laws
+        if sample is None and not laws:
             raise ValueError(f"no null draws: the model was fitted with method={self.method!r}")
         if not 0 <= j < self.n_selected:
             raise IndexError(f"motif index {j} out of range ({self.n_selected} motifs selected)")
+        if laws:
+            return plot_null_law(laws[j], title=f"{self.param_names[j]} (p = {self.pvalues_selective.iloc[j]:.3g})",
+                                 **kwargs)
         return plot_null_distribution(sample.draws[:, j], float(self.inference.selection.statistics[j]),
                                       title=f"{self.param_names[j]} (p = {self.pvalues_selective.iloc[j]:.3g})",
                                       **kwargs)

@@ -66,15 +66,17 @@ def _header(results) -> SimpleTable:
         ("Motifs selected:", f"{results.n_selected} of {s['n_motifs']}"),
         ("Covariates:", covariates if len(covariates) < 30 else covariates[:27] + "..."),
     ]
+    method = s["method"] + (" (exact)" if s["method"] == "circles" else "")
+    tested = {"motif": "motif | sel. model", "global": "global null"}[results.hypothesis]
     right = [
-        ("Method:", s["method"]),
+        ("Method:", method),
+        ("Hypothesis:", tested if results.method in SELECTIVE_METHODS else "-"),
         ("Null model:", {"sphere": "residual sphere", "permutation": "permutation"}[s["null"]]),
         ("Null draws (B):", str(info["draws"])),
-        ("Chains:", str(info["chains"])),
-        ("Burn-in / thin:", f"{info['burn_in']} / {info['thin']}"),
+        ("Chains/burn/thin:", f"{info['chains']} / {info['burn_in']} / {info['thin']}"),
         ("Acceptance rate:", _fmt(info["acceptance_rate"], 3)),
         ("Min. ESS:", _fmt(info["ess_min"], 4)),
-        ("Replays:", str(info["replays"])),
+        ("Transforms:" if s["method"] in ("circles", "cmc") else "Replays:", str(info["replays"])),
         ("Seed (random_state):", str(s["random_state"])),
     ]
     # Built as statsmodels' summary_top does: two stub/value tables joined side by side.
@@ -91,15 +93,18 @@ def _motif_table(results, alpha: float) -> SimpleTable:
         warnings.simplefilter("ignore", UserWarning)
         ci = results.conf_int(alpha).iloc[len(results.exog_names):].to_numpy()  # the motif rows, in order
     low, high = f"[{alpha / 2:g}", f"{1 - alpha / 2:g}]"
-    headers = ["kmer", "consensus", "score", "coef", "coef sel.", low, high, "P>T sel.", "MC s.e.", "MC 95% up",
-               f"P {results.multitest_method}", "split kmer", "P split", "P naive"]
+    selective = "P>|t| sel." if results.hypothesis == "motif" else "P>T sel."
+    global_column = results.hypothesis == "motif" and results.inference.pvalues_global is not None
+    headers = ["kmer", "consensus", "score", "coef", "coef sel.", low, high, selective, "MC s.e.", "MC 95% up",
+               f"P {results.multitest_method}"] + (["P global"] if global_column else []) + \
+        ["split kmer", "P split", "P naive"]
     rows = []
     for (_, row), (lo, hi) in zip(motifs.iterrows(), ci):
         rows.append([row["kmer"], row["consensus"], _fmt(row["score"]), _fmt(row["coef"]),
                      _fmt(row["coef_selective"]), _fmt(lo), _fmt(hi),
                      _fmt(row["pvalue"], 3), _fmt(row["pvalue_mc_se"], 2), _fmt(row["pvalue_mc_upper"], 2),
-                     _fmt(row["pvalue_adj"], 3),
-                     row["split_kmer"] or "-", _fmt(row["pvalue_split"], 3), _fmt(row["pvalue_naive"], 3)])
+                     _fmt(row["pvalue_adj"], 3)] + ([_fmt(row["pvalue_global"], 3)] if global_column else []) +
+                    [row["split_kmer"] or "-", _fmt(row["pvalue_split"], 3), _fmt(row["pvalue_naive"], 3)])
     if not rows:
         rows = [["(none)"] + [""] * (len(headers) - 1)]
         stubs = [""]
@@ -117,7 +122,9 @@ def _notes(results, alpha: float) -> list[str]:
     sample = results.inference.null_sample
     if results.method in SELECTIVE_METHODS and s.get("null_reason", "").startswith("heavy"):
         notes.append(f"[!] Null model: permutation, chosen by null='auto' from {s['null_reason']}.")
-    if results.method == "cmc":
+    if results.method == "circles":
+        notes.extend(_circle_notes(results))
+    elif results.method == "cmc":
         notes.append(f"P>T sel.: selective p-value estimated by conditional Monte Carlo: {s['n_samples']} "
                      "directions drawn i.i.d. on the residual sphere, the motif's own coordinate integrated "
                      f"exactly (ESS of the weights {_fmt(s.get('cmc_ess'), 3)}). An estimate with a stated "
@@ -208,6 +215,43 @@ def _notes(results, alpha: float) -> list[str]:
         notes.append(f"{results.model.data.n_dropped} rows with missing values were dropped.")
     if not results.has_intercept:
         notes.append("The covariates have no intercept: the null model is not centred.")
+    return notes
+
+
+def _circle_notes(results) -> list[str]:
+    """What the exact circle p-values test and how they were computed (``method="circles"``)."""
+    s = results.inference.settings
+    notes = []
+    how = (f"over {s['n_samples']} random great circles per motif and the observed one, each integrated "
+           "exactly (the observed direction counted, so the p-value is exactly valid for every number of "
+           "draws and not limited to 1/(B+1)); MC s.e.: delta-method error of that ratio, MC 95% up: "
+           "p + 1.645 MC s.e")
+    if results.hypothesis == "motif":
+        notes.append("P>|t| sel.: exact selective p-value of 'motif j adds nothing to the selected model' "
+                     "(the covariates and the other selected motifs, whose effects are free), given the "
+                     "selection of the same grid cells; statistic: motif j's t statistic in the selected "
+                     f"model; {how}.")
+        if results.inference.pvalues_global is not None:
+            notes.append("P global: the same construction for the global null (no motif matters), the "
+                         "paper's test; for motif 2 and later it is not a test of that motif when an "
+                         "earlier one is real.")
+    else:
+        notes.append("P>T sel.: exact selective p-value of the global null (no motif matters) for each "
+                     f"motif's step score, given the selection of the same grid cells; {how}.")
+    levels = s.get("circle_neighbours") or []
+    if any(v != 0 for v in levels):
+        given = ", ".join("all of its direction (exact, MC s.e. 0)" if v == OBSERVED_DIRECTION
+                          else f"{v} competitor(s) per other step" for v in levels)
+        notes.append("Several motifs: each motif's circles are drawn given the part of the observed direction "
+                     "along the other steps' nearest competitors (chosen by discarded pilot draws; valid, "
+                     f"conditions on a little more), per motif: {given}.")
+    ess = np.asarray(s.get("circle_ess") or [], dtype=float)
+    low = ess < MIN_WEIGHT_ESS
+    if low.any() and s["n_samples"] > 0:
+        names = ", ".join(np.asarray(results.param_names)[low])
+        notes.append(f"[!] Few of the circles carry the selection event for {names} (weights' effective sample "
+                     f"size below {MIN_WEIGHT_ESS:g}): the p-value stays exact, but its Monte-Carlo error is "
+                     "large and its s.e. approximate; increase n_samples for precision.")
     return notes
 
 

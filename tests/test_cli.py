@@ -165,7 +165,7 @@ def test_version_and_help_show_defaults(capsys):
     with pytest.raises(SystemExit):
         main(["fit", "--help"])
     text = " ".join(capsys.readouterr().out.split())
-    assert "(default: 8)" in text and "--threads" in text and "(default: 2000)" in text
+    assert "(default: 8)" in text and "--threads" in text and "(default: auto)" in text and "--hypothesis" in text
 
 
 def test_control_sequences_give_a_foreground_background_fit(tmp_path):

@@ -181,8 +181,8 @@ def test_one_motif_tail_estimate_is_the_conditional_monte_carlo():
     # conditional Monte-Carlo estimate, which agrees with a longer method="cmc" run.
     from seism_stats import SelectiveMotifModel
     data = simulate_dataset(150, 40, consensus="GATTA", beta=1.5, random_state=3)
-    res = SelectiveMotifModel(data.y, data.sequences, k=4).fit(n_samples=200, tail_draws=64, random_state=0,
-                                                               progress=False)
+    res = SelectiveMotifModel(data.y, data.sequences, k=4).fit(method="mcmc", n_samples=200, tail_draws=64,
+                                                               random_state=0, progress=False)
     tail = res.pvalues_tail.iloc[0]
     assert 0 < tail < 1 / 201
     notes = " ".join(res.summary().extra_txt.split())

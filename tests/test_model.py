@@ -37,6 +37,12 @@ def results(frame):
     return model.fit(n_samples=400, random_state=3, progress=False)
 
 
+@pytest.fixture(scope="module")
+def mcmc_results(frame):
+    model = SelectiveMotifModel.from_formula("expr ~ motifs(seq, k=5, n_motifs=2) + gc + C(batch)", frame)
+    return model.fit(method="mcmc", n_samples=400, random_state=3, progress=False)
+
+
 def test_formula_builds_covariates_and_drops_missing(frame):
     model = SelectiveMotifModel.from_formula("expr ~ motifs(seq, k=5, n_motifs=2) + gc + C(batch)", frame)
     assert model.formula.startswith("expr ~")
@@ -89,7 +95,9 @@ def test_results_are_pandas_with_motif_names(results):
     for series in (results.params, results.bse, results.tvalues, results.pvalues, results.pvalue_kinds):
         assert list(series.index) == terms
     assert results.pvalue_kinds["gc"] == "OLS in the selected model"
-    assert results.pvalue_kinds[names[0]] == "selective (MCMC)"
+    assert results.pvalue_kinds[names[0]] == "selective, exact (motif adds nothing to the selected model)"
+    assert results.hypothesis == "motif" and results.inference.settings["method"] == "circles"
+    assert results.pvalues_global.name == "P (selective, global null)"  # the paper's test, labelled, beside
     assert results.pvalues[names].equals(results.pvalues_selective.rename(results.pvalues.name).rename_axis("term"))
     assert results.motif_pvalues.iloc[0] < 0.05
     assert np.all((results.pvalues > 0) & (results.pvalues <= 1))
@@ -103,7 +111,7 @@ def test_results_are_pandas_with_motif_names(results):
                    "pvalue_naive", "split_kmer"):
         assert column in motifs.columns
     info = results.sampler_info
-    assert info["draws"] >= 400 and 0 < info["acceptance_rate"] <= 1 and info["ess_min"] > 0
+    assert info["draws"] >= 400 and info["ess_min"] > 0 and info["replays"] >= 400  # circles: no acceptance rate
 
 
 def test_conf_int_where_defined(results, frame):
@@ -138,7 +146,7 @@ def test_summary_text_html_latex(results):
     text = summary.as_text()
     assert "GATTA" in text and "SEISM" in text
     assert f"{results.motif_pvalues.iloc[0]:.3g}" in text
-    for setting in ("Motif length k:", "Grid cells:", "Null draws (B):", "Burn-in", "Acceptance rate:",
+    for setting in ("Motif length k:", "Grid cells:", "Null draws (B):", "Hypothesis:", "Acceptance rate:",
                     "Min. ESS:", "Seed (random_state):", "Null model:", "Covariates:", "Rows dropped"):
         assert setting in text
     assert "2 rows with missing values were dropped" in text
@@ -151,8 +159,9 @@ def test_summary_text_html_latex(results):
     assert "std_err" in frame.columns and len(frame) == results.n_selected
 
 
-def test_resolution_warning_in_summary(results):
-    # The planted motif reaches the smallest p-value B draws allow.
+def test_resolution_warning_in_summary(mcmc_results):
+    # The planted motif reaches the smallest p-value B draws allow (MCMC; the default circles have no floor).
+    results = mcmc_results
     assert results.motif_pvalues.iloc[0] == pytest.approx(1 / (1 + results.sampler_info["draws"]))
     notes = " ".join(results.summary().extra_txt.split())
     assert "Monte-Carlo resolution" in notes and "motifs(seq)[GATTA]" in notes
@@ -348,7 +357,8 @@ def test_predict_refuses_unseen_levels_and_missing_covariates(results, frame):
         results.predict(row)
 
 
-def test_latex_notes_escape_special_characters(results):
+def test_latex_notes_escape_special_characters(mcmc_results):
+    results = mcmc_results  # its notes hold "#{T_b >= T_obs}"
     latex = results.summary().as_latex()
     notes = latex.split("\\end{tabular}")[-1]
     assert "T_b" not in notes and "T\\_b" in notes  # '_' outside math mode breaks LaTeX

@@ -103,7 +103,7 @@ def test_reproducible_with_random_state(method):
 @pytest.mark.parametrize("null", ["sphere", "permutation"])
 def test_results_do_not_depend_on_n_jobs(null):
     data = simulate_dataset(40, 20, consensus="GAT", random_state=4)
-    kwargs = dict(k=3, n_samples=160, burn_in=10, null=null, random_state=9)
+    kwargs = dict(k=3, method="mcmc", n_samples=160, burn_in=10, null=null, random_state=9)
     serial = selective_inference(data.sequences, data.y, n_jobs=1, **kwargs)
     parallel = selective_inference(data.sequences, data.y, n_jobs=2, **kwargs)
     assert np.array_equal(serial.null_sample.statistics, parallel.null_sample.statistics)
@@ -114,7 +114,7 @@ def test_results_do_not_depend_on_n_jobs(null):
 def test_dask_backend_gives_the_joblib_pvalues():
     distributed = pytest.importorskip("distributed")
     data = simulate_dataset(40, 20, consensus="GAT", random_state=4)
-    kwargs = dict(k=3, n_samples=160, burn_in=10, random_state=9)
+    kwargs = dict(k=3, method="mcmc", n_samples=160, burn_in=10, random_state=9)
     local = selective_inference(data.sequences, data.y, n_jobs=2, **kwargs)
     with distributed.Client(processes=False, n_workers=1, threads_per_worker=2, dashboard_address=None) as client:
         remote = selective_inference(data.sequences, data.y, backend="dask", client=client, **kwargs)
@@ -126,7 +126,7 @@ def test_dask_backend_needs_a_client():
     pytest.importorskip("distributed")
     data = simulate_dataset(40, 20, consensus="GAT", random_state=4)
     with pytest.raises(ValueError, match="needs a running dask.distributed Client"):
-        selective_inference(data.sequences, data.y, k=3, n_samples=16, backend="dask")
+        selective_inference(data.sequences, data.y, k=3, method="mcmc", n_samples=16, backend="dask")
     with pytest.raises(ValueError, match="backend must be one of"):
         selective_inference(data.sequences, data.y, k=3, backend="spark")
 
