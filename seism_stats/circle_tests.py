@@ -218,8 +218,9 @@ class CircleNullLaw:
     def density(self, t: np.ndarray) -> np.ndarray:
         """The mixture density of the signed statistic at ``t``."""
         t = np.asarray(t, dtype=np.float64)
-        inside = ((self.segments[:, 0][None, :] <= t[:, None]) & (t[:, None] <= self.segments[:, 1][None, :])).sum(1)
-        return inside * 0.5 * np.exp(stats.t.logpdf(t, self.df) - self.log_total)
+        flat = t.reshape(-1)
+        inside = ((self.segments[:, 0][None, :] <= flat[:, None]) & (flat[:, None] <= self.segments[:, 1][None, :]))
+        return (inside.sum(1) * 0.5 * np.exp(stats.t.logpdf(flat, self.df) - self.log_total)).reshape(t.shape)
 
 
 @dataclass(frozen=True)
