@@ -154,10 +154,8 @@ def fit(args: argparse.Namespace) -> int:
 
 
 def _read_checked_fasta(path, read_fasta, encode_sequences) -> tuple[list[str], list[str]]:
-    ids, sequences = read_fasta(path)
+    ids, sequences = read_fasta(path)  # refuses empty and duplicate ids, naming the line
     encode_sequences(sequences, ids)  # report bad letters before anything else
-    if len(set(ids)) != len(ids):
-        raise ValueError(f"{path}: sequence ids are not unique")
     return ids, sequences
 
 

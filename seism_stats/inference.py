@@ -9,6 +9,7 @@ side in a :class:`MotifInference`. The model/results classes of
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 import warnings
@@ -26,6 +27,7 @@ from ._validation import (
     check_bool,
     check_covariates,
     check_lam,
+    check_n_motifs,
     check_positive_int,
     check_random_state,
     check_response,
@@ -328,7 +330,7 @@ def selective_inference(
     revcomp = check_bool(revcomp, "revcomp")
     refine = check_bool(refine, "refine")
     lam = check_lam(lam)
-    n_motifs = check_positive_int(n_motifs, "n_motifs")
+    n_motifs = check_n_motifs(n_motifs)
     n_samples = check_positive_int(n_samples, "n_samples")
     tail_draws = check_positive_int(tail_draws, "tail_draws", minimum=0)
     burn_in = check_positive_int(burn_in, "burn_in", minimum=0)
@@ -344,8 +346,11 @@ def selective_inference(
     rng = check_random_state(random_state)
     n_threads = default_threads(n_threads)
 
-    check_same_labels(y=y, sequences=sequences, covariates=covariates)
     encoded = encode_sequences(sequences)
+    if isinstance(sequences, (str, os.PathLike)):  # a FASTA file's ids label its records, as an index does
+        check_same_labels(y=y, **{f"the ids of {sequences}": pd.Index(encoded.ids)}, covariates=covariates)
+    else:
+        check_same_labels(y=y, sequences=sequences, covariates=covariates)
     n = len(encoded)
     y = check_response(y, n)
     ks = check_motif_lengths(k, encoded)

@@ -326,3 +326,79 @@ def test_review_cases_of_label_pairing():
     assert run(seq, y, k=5, method="naive", covariates=pd.DataFrame({"gc": np.ones(n)})).kmers == ["GATTA"]
     with pytest.raises(ValueError, match="0..n-1 in another order"):
         run(seq.set_axis(range(n)).iloc[order], pd.Series(y.to_numpy()), k=5)
+
+
+# -- issue 24: a crash, a data loss and silent wrong pairings ---------------------------------
+def _fasta(path, ids, sequences):
+    path.write_text("".join(f">{i}\n{s}\n" for i, s in zip(ids, sequences)))
+    return path
+
+
+def test_fasta_path_ids_label_its_records_in_the_functional_api(tmp_path):
+    # Issue 24.1: a response labelled by the FASTA ids in another order was paired by position
+    # (a noise motif, p = 0.95). Same order: fine; another order or other labels: refused.
+    data, y, seq = _planted()
+    fasta = _fasta(tmp_path / "records.fa", y.index, data.sequences)
+    assert run(str(fasta), y, k=5, method="naive").kmers == ["GATTA"]
+    shuffled = y.iloc[np.random.default_rng(0).permutation(len(y))]
+    with pytest.raises(ValueError, match=r"y and the ids of .*records.fa have different index labels \(the same "
+                                         r"labels in another order\)"):
+        run(fasta, shuffled, k=5, method="naive")
+    with pytest.raises(ValueError, match="'t0' of y is not in the ids of"):
+        run(fasta, y.set_axis([f"t{i}" for i in range(len(y))]), k=5, method="naive")
+    assert run(fasta, y.loc[read_fasta(fasta)[0]], k=5, method="naive").kmers == ["GATTA"]
+    assert run(fasta, y.to_numpy(), k=5, method="naive").kmers == ["GATTA"]  # an array: by position
+
+
+def test_fasta_ids_match_labels_as_text_in_the_functional_api(tmp_path):
+    data, y, _ = _planted()
+    n = len(y)
+    numeric = _fasta(tmp_path / "numeric.fa", range(100, n + 100), data.sequences)
+    assert run(numeric, y.set_axis(range(100, n + 100)), k=5, method="naive").kmers == ["GATTA"]
+    order = np.random.default_rng(2).permutation(n)
+    zero_based = _fasta(tmp_path / "zero.fa", order, [data.sequences[i] for i in order])
+    with pytest.raises(ValueError, match="0..n-1 in another order"):
+        run(zero_based, pd.Series(data.y), k=5, method="naive")
+    in_order = _fasta(tmp_path / "in_order.fa", range(n), data.sequences)
+    assert run(in_order, pd.Series(data.y), k=5, method="naive").kmers == ["GATTA"]
+
+
+@pytest.mark.parametrize("text, message", [
+    (">a\nACGT\n>\nACGT\n>b\nACGT\n", r"line 3 is a '>' header without a sequence id"),
+    (">a\nACGT\n>   \nACGT\n", r"line 3 is a '>' header without a sequence id"),
+    (">a x\nACGT\n>b\nAC\n\n>a y\nACGT\n", r"line 6: sequence id 'a' was already used on line 1"),
+])
+def test_fasta_empty_and_duplicate_ids_are_refused_with_the_line(tmp_path, text, message):
+    # Issue 24.2: '>' alone got the made-up id seq{i}, which could match another row of a table.
+    path = tmp_path / "ids.fa"
+    path.write_text(text)
+    with pytest.raises(ValueError, match=f"ids.fa: {message}"):
+        read_fasta(path)
+    with pytest.raises(ValueError, match=message):
+        run(str(path), [1.0, 2.0, 3.0], k=2)
+
+
+def test_too_many_motifs_are_refused_before_any_work(monkeypatch):
+    # Issue 24.3: n_motifs > 66 overran a fixed array of the kernels (segmentation fault);
+    # 65-66 were refused only after the whole selection.
+    from seism_stats import _replay, inference
+
+    def no_work(*args, **kwargs):
+        raise AssertionError("features were computed before the settings were checked")
+
+    monkeypatch.setattr(inference, "grid_features", no_work)
+    for n_motifs in (_replay.MOTIF_LIMIT + 1, 1000):
+        with pytest.raises(ValueError, match=f"n_motifs={n_motifs}: at most {_replay.MOTIF_LIMIT} motifs"):
+            run(n_motifs=n_motifs)
+    with pytest.raises(AssertionError, match="features were computed"):
+        run(n_motifs=_replay.MOTIF_LIMIT)  # the limit itself is accepted
+
+
+def test_step_scores_checks_its_bounds():
+    from seism_stats import _replay
+    G, q = 16, _replay.MOTIF_LIMIT + 6
+    with pytest.raises(ValueError, match="at most 64 motifs"):
+        _replay.step_scores(np.zeros((1, G)), np.zeros((1, q)), np.zeros((G, q)), np.zeros((q, G)), 0)
+    with pytest.raises(ValueError, match="step 3 does not fit"):
+        _replay.step_scores(np.zeros((1, G)), np.zeros((1, 2)), np.zeros((G, 2)), np.zeros((2, G)), 3)
+    assert _replay.step_scores(np.ones((1, G)), np.zeros((1, 2)), np.zeros((G, 2)), np.ones((2, G)), 1).shape == (G,)
