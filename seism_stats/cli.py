@@ -25,12 +25,19 @@ import pandas as pd
 
 
 def _read_response(path: Path, id_column: str | None, response: str | None,
-                   fasta_ids: list[str]) -> tuple[pd.DataFrame, str]:
-    """The response table indexed by sequence id, and the name of its response column."""
+                   fasta_ids: list[str], covariates: str | None = None) -> tuple[pd.DataFrame, str]:
+    """The response table indexed by sequence id (text), and the name of its response column.
+
+    Ids are read as text, never as numbers (``0007`` stays ``0007``, as in the FASTA
+    file). Without ``--response-column`` the response is the one column that could
+    be meant (numeric, not the id, not named in ``--covariates``); when several
+    could, the choice is the user's.
+    """
     if not path.is_file():
         raise FileNotFoundError(f"response file not found: {path}")
+    sep = "," if path.suffix.lower() == ".csv" else "\t"
     try:
-        table = pd.read_csv(path, sep="," if path.suffix.lower() == ".csv" else "\t", encoding="utf-8-sig")
+        table = pd.read_csv(path, sep=sep, encoding="utf-8-sig")
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
         raise ValueError(f"cannot read {path} as a TSV/CSV table with a header line: "
                          f"{str(exc).splitlines()[0]}") from None
@@ -45,12 +52,18 @@ def _read_response(path: Path, id_column: str | None, response: str | None,
     id_column = id_column or table.columns[0]
     if id_column not in table:
         raise ValueError(f"{path} has no id column {id_column!r} (columns: {list(table.columns)})")
-    response = response or [c for c in table.columns if c != id_column][0]
+    # The ids again, as text: type inference would read 0007 as 7 and NA as missing.
+    table[id_column] = pd.read_csv(path, sep=sep, encoding="utf-8-sig", usecols=[id_column], dtype=str,
+                                   na_filter=False)[id_column].to_numpy()
+    response = response or _response_column(table, id_column, covariates, path)
     if response not in table:
         raise ValueError(f"{path} has no response column {response!r} (columns: {list(table.columns)})")
     if response == id_column:
         raise ValueError(f"{path}: the response column {response!r} is the id column; name the response "
                          "with --response-column")
+    empty = table[id_column].str.strip() == ""
+    if empty.any():
+        raise ValueError(f"{path}: data row {int(np.flatnonzero(empty)[0]) + 1} has no sequence id")
     if table[id_column].duplicated().any():
         duplicate = table[id_column][table[id_column].duplicated()].iloc[0]
         raise ValueError(f"{path}: sequence id {duplicate!r} appears more than once")
@@ -58,7 +71,22 @@ def _read_response(path: Path, id_column: str | None, response: str | None,
         text = table[response][pd.to_numeric(table[response], errors="coerce").isna() & table[response].notna()]
         raise ValueError(f"{path}: response column {response!r} is not numeric (e.g. {text.iloc[0]!r} on data "
                          f"row {text.index[0] + 1}); fix the file or choose --response-column")
-    return table.set_index(table[id_column].astype(str)), str(response)
+    return table.set_index(id_column, drop=False), str(response)
+
+
+def _response_column(table: pd.DataFrame, id_column: str, covariates: str | None, path: Path) -> str:
+    """The response column when none is named: the only column that could be meant, else an error."""
+    used = {c for c in table.columns if covariates and re.search(rf"(?<![\w.]){re.escape(str(c))}(?!\w)", covariates)}
+    others = [c for c in table.columns if c != id_column and c not in used]
+    if not others:
+        raise ValueError(f"{path}: every column besides the id ({id_column!r}) is a covariate; name the response "
+                         "with --response-column")
+    numeric = [c for c in others if pd.api.types.is_numeric_dtype(table[c])
+               or pd.to_numeric(table[c], errors="coerce").notna().any()]
+    if len(numeric) > 1:
+        raise ValueError(f"{path}: {len(numeric)} columns could be the response ({', '.join(map(str, numeric))}); "
+                         "name it with --response-column (other columns can be --covariates)")
+    return numeric[0] if numeric else others[0]
 
 
 def _is_number(text: str) -> bool:
@@ -192,15 +220,18 @@ def _fit_into(args, out: Path, model_class, encode_sequences, read_fasta) -> Non
             raise ValueError(f"{args.bed} has no score column (5th); give --response with a table keyed by "
                              "the interval names")
         data, response = pd.DataFrame({"bed_score": bed["score"].to_numpy(), "seq": sequences}, index=ids), "bed_score"
+        said = f"the score (5th column) of {args.bed}"
     elif args.control:
         if args.response or args.covariates:
             raise ValueError("--control compares the FASTA with a background set: give no --response "
                              "or --covariates with it")
         data, response = _control_table(ids, sequences, args.control, read_fasta, encode_sequences)
+        said = f"1 for the sequences of {args.fasta or args.bed}, 0 for those of {args.control}"
     else:
         if not args.response:
             raise ValueError("give --response (a table of responses) or --control (background sequences)")
-        table, response = _read_response(Path(args.response), args.id_column, args.response_column, ids)
+        table, response = _read_response(Path(args.response), args.id_column, args.response_column, ids,
+                                         args.covariates)
         if args.covariates:
             check_covariate_formula(args.covariates, table.columns)
         shared = [i for i in ids if i in table.index]
@@ -211,6 +242,10 @@ def _fit_into(args, out: Path, model_class, encode_sequences, read_fasta) -> Non
         unmatched = len(table.index) - len(shared)
         data = table.loc[shared].copy()
         data["seq"] = pd.Series(dict(zip(ids, sequences)))[shared]
+        said = (f"column {response!r} of {args.response} (ids in column {table.index.name!r}; {len(shared)} of "
+                f"{len(ids)} sequences have one)")
+    if not args.quiet:  # said before any work: the summary comes only at the end
+        print(f"seism: response: {said}", file=sys.stderr)
     model = model_class.from_formula(_formula(response, args.k, args.n_motifs, args.covariates), data,
                                      lam=args.lam, pooling=args.pooling, revcomp=not args.no_revcomp)
     start = time.perf_counter()

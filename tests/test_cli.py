@@ -65,7 +65,7 @@ def _write(path, text):
 
 def _gzip_truncated(path):
     import gzip
-    full = gzip.compress(b">a\nACGTACGTAC\n" * 200)
+    full = gzip.compress(b"".join(b">a%d\nACGTACGTAC\n" % i for i in range(200)))  # unique ids
     path.write_bytes(full[: len(full) // 2])
     return path
 
@@ -98,8 +98,8 @@ def test_fasta_with_byte_order_mark_is_read(tmp_path):
 
 def test_output_folder_is_checked_before_fitting_and_replaced_with_force(files, capsys):
     fasta, response, tmp = files
-    common = ["fit", "--fasta", str(fasta), "--response", str(response), "--k", "4", "--method", "naive",
-              "--quiet"]
+    common = ["fit", "--fasta", str(fasta), "--response", str(response), "--response-column", "y", "--k", "4",
+              "--method", "naive", "--quiet"]
     blocker = _write(tmp / "file.txt", "x")
     assert main(common + ["--out", str(blocker)]) == 2
     assert "is not a folder" in capsys.readouterr().err
@@ -215,8 +215,8 @@ def test_unmatched_ids_are_noted_even_when_quiet(files, capsys):
     short = tmp / "short.fa"
     short.write_text("".join(fasta.read_text().splitlines(keepends=True)[:2 * 100]))  # 100 of the 120 sequences
     out = tmp / "unmatched"
-    assert main(["fit", "--fasta", str(short), "--response", str(response), "--k", "4", "--method", "naive",
-                 "--quiet", "--out", str(out)]) == 0
+    assert main(["fit", "--fasta", str(short), "--response", str(response), "--response-column", "y", "--k", "4",
+                 "--method", "naive", "--quiet", "--out", str(out)]) == 0
     err = capsys.readouterr().err
     assert "15 rows of" in err and "have no sequence" in err  # 115 responses, 100 sequences
     assert json.loads((out / "settings.json").read_text())["responses_without_sequence"] == 15
@@ -227,3 +227,54 @@ def test_python_dash_m_runs_the_command_line():
     import sys
     out = subprocess.run([sys.executable, "-m", "seism_stats", "--help"], capture_output=True, text=True)
     assert out.returncode == 0 and "fit" in out.stdout
+
+
+# -- issue 24 ---------------------------------------------------------------------------------
+def test_zero_padded_ids_are_read_as_text(tmp_path):
+    # Issue 24.9: the table's ids were read as integers (0007 -> 7) and matched no FASTA id.
+    data = simulate_dataset(80, 30, consensus="GATTA", beta=3.0, random_state=1)
+    ids = [f"{i:04d}" for i in range(80)]
+    fasta = _write(tmp_path / "padded.fa", "".join(f">{i}\n{s}\n" for i, s in zip(ids, data.sequences)))
+    table = _write(tmp_path / "padded.tsv", "id\ty\n" + "".join(f"{i}\t{v}\n" for i, v in zip(ids, data.y)))
+    out = tmp_path / "padded"
+    assert main(["fit", "--fasta", str(fasta), "--response", str(table), "--k", "4", "--method", "naive",
+                 "--quiet", "--out", str(out)]) == 0
+    settings = json.loads((out / "settings.json").read_text())
+    assert settings["n_used"] == 80 and settings["sequences_without_response"] == 0
+
+
+def test_ids_that_differ_only_as_numbers_are_not_duplicates(tmp_path):
+    from seism_stats.cli import _read_response
+    path = _write(tmp_path / "t.tsv", "id\ty\n7\t1.0\n07\t2.0\nNA\t3.0\n")
+    table, response = _read_response(path, None, None, ["7", "07", "NA"])
+    assert list(table.index) == ["7", "07", "NA"] and response == "y"
+    with pytest.raises(ValueError, match="data row 2 has no sequence id"):
+        _read_response(_write(tmp_path / "e.tsv", "id\ty\na\t1\n\t2\n"), None, None, ["a"])
+
+
+def test_response_column_is_never_guessed_among_several(files, capsys):
+    # Issue 24.13: with columns id, y, gc the default response was gc's neighbour by position.
+    fasta, response, tmp = files
+    common = ["fit", "--fasta", str(fasta), "--response", str(response), "--k", "4", "--method", "naive"]
+    assert main(common + ["--quiet", "--out", str(tmp / "a")]) == 2
+    err = capsys.readouterr().err
+    assert "2 columns could be the response (y, gc); name it with --response-column" in err
+    assert len(err.strip().splitlines()) == 1 and not (tmp / "a").exists()
+    gc_first = _write(tmp / "gc_first.tsv", pd.read_csv(response, sep="\t")[["id", "gc", "y"]]
+                      .to_csv(sep="\t", index=False))
+    assert main(common[:4] + [str(gc_first)] + common[5:] + ["--quiet", "--out", str(tmp / "b")]) == 2
+    assert "(gc, y)" in capsys.readouterr().err
+    # One candidate left once the covariates are set aside: that one, said in the first lines.
+    assert main(common + ["--covariates", "gc", "--out", str(tmp / "c")]) == 0
+    err = capsys.readouterr().err
+    assert err.startswith(f"seism: response: column 'y' of {response} (ids in column 'id'; 115 of 120")
+    assert json.loads((tmp / "c" / "settings.json").read_text())["response_column"] == "y"
+
+
+def test_a_text_column_is_not_a_response_candidate(tmp_path):
+    from seism_stats.cli import _read_response
+    table = _write(tmp_path / "t.tsv", "id\tname\ty\na\tgeneA\t1.5\nb\tgeneB\t2.5\n")
+    assert _read_response(table, None, None, ["a", "b"])[1] == "y"
+    dotted = _write(tmp_path / "d.tsv", "id\ty\tgc\na\t1.5\t0.4\nb\t.\t0.5\n")  # y has a '.' but is meant
+    with pytest.raises(ValueError, match=r"2 columns could be the response \(y, gc\)"):
+        _read_response(dotted, None, None, ["a", "b"])
