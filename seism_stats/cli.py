@@ -202,12 +202,16 @@ def _input_sequences(args, read_fasta, encode_sequences):
         raise ValueError("give the sequences either as --fasta FILE or as --bed FILE --genome FASTA")
     if args.fasta is not None:
         return (*_read_checked_fasta(args.fasta, read_fasta, encode_sequences), None)
-    from .genome import bed_sequences, read_bed
+    from .genome import bed_sequences, check_unique_names, read_bed
     if args.genome is None:
         raise ValueError("--bed needs --genome (an indexed or indexable genome FASTA)")
     bed = read_bed(args.bed)
+    if args.response:
+        check_unique_names(bed, args.bed, f"they key the rows of {args.response}")
     sequences = bed_sequences(bed, args.genome, args.width)
-    ids = list(bed["name"])
+    # Repeated names (allowed when they key nothing) get the interval's line to tell them apart.
+    repeated = bed["name"].duplicated(keep=False)
+    ids = [f"{name}:line{line}" if twin else name for name, line, twin in zip(bed["name"], bed.index, repeated)]
     encode_sequences(sequences, ids)
     return ids, sequences, bed
 

@@ -278,3 +278,48 @@ def test_a_text_column_is_not_a_response_candidate(tmp_path):
     dotted = _write(tmp_path / "d.tsv", "id\ty\tgc\na\t1.5\t0.4\nb\t.\t0.5\n")  # y has a '.' but is meant
     with pytest.raises(ValueError, match=r"2 columns could be the response \(y, gc\)"):
         _read_response(dotted, None, None, ["a", "b"])
+
+
+def _genome_and_bed(tmp_path, names=None, strands=None, n=150):
+    data = simulate_dataset(n, 60, consensus="GATTA", beta=3.0, random_state=4)
+    genome = tmp_path / "genome.fa"
+    chrom = "".join(data.sequences)
+    genome.write_text(">chr1\n" + "\n".join(chrom[i:i + 60] for i in range(0, len(chrom), 60)) + "\n")
+    names = names or [f"peak{i}" for i in range(n)]
+    strands = strands or ["+"] * n
+    bed = tmp_path / "peaks.bed"
+    bed.write_text("".join(f"chr1\t{60 * i}\t{60 * i + 60}\t{names[i]}\t{y:.6f}\t{strands[i]}\n"
+                           for i, y in enumerate(data.y)))
+    return genome, bed, data
+
+
+def test_bed_with_repeated_names_is_read_when_no_table_is_keyed(tmp_path, capsys):
+    # Issue 24.12: UCSC BED files often repeat names; that matters only where names key a table.
+    pytest.importorskip("pyfaidx")
+    from seism_stats.genome import read_bed
+    names = ["peak"] * 150  # every interval named alike
+    genome, bed, data = _genome_and_bed(tmp_path, names=names)
+    assert list(read_bed(bed)["name"]) == names
+    out = tmp_path / "same_names"
+    assert main(["fit", "--bed", str(bed), "--genome", str(genome), "--k", "5", "--method", "naive",
+                 "--quiet", "--out", str(out)]) == 0
+    assert pd.read_csv(out / "motifs.csv")["kmer"].iloc[0] == "GATTA"
+    table = _write(tmp_path / "y.tsv", "id\ty\npeak\t1.0\n")
+    assert main(["fit", "--bed", str(bed), "--genome", str(genome), "--response", str(table), "--k", "5",
+                 "--quiet", "--out", str(tmp_path / "keyed")]) == 2
+    assert "interval name 'peak' is on lines 1 and 2; names must be unique here" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("field, message", [
+    ("x", r"line 3: the strand \(6th field\) must be '\+', '-' or '\.', got 'x'"),
+    ("plus", r"line 3: the strand .* got 'plus'"),
+])
+def test_bed_strand_that_is_not_plus_minus_or_dot_is_refused(tmp_path, field, message):
+    from seism_stats.genome import read_bed
+    bed = _write(tmp_path / "s.bed", f"chr1\t0\t10\ta\t1\t+\nchr1\t0\t10\tb\t1\t.\nchr1\t0\t10\tc\t1\t{field}\n")
+    with pytest.raises(ValueError, match=message):
+        read_bed(bed)
+    fine = read_bed(_write(tmp_path / "ok.bed", "chr1\t0\t10\ta\t1\t-\nchr1\t0\t10\tb\t1\t.\nchr1\t0\t10\n"))
+    assert list(fine["strand"]) == ["-", "+", "+"] and list(fine.index) == [1, 2, 3]
+    with pytest.raises(ValueError, match=r"line 1: the score \(5th field\) must be a number or '.', got 'high'"):
+        read_bed(_write(tmp_path / "score.bed", "chr1\t0\t10\ta\thigh\t+\n"))
