@@ -402,3 +402,43 @@ def test_step_scores_checks_its_bounds():
     with pytest.raises(ValueError, match="step 3 does not fit"):
         _replay.step_scores(np.zeros((1, G)), np.zeros((1, 2)), np.zeros((G, 2)), np.zeros((2, G)), 3)
     assert _replay.step_scores(np.ones((1, G)), np.zeros((1, 2)), np.zeros((G, 2)), np.ones((2, G)), 1).shape == (G,)
+
+
+def meme_txt(path, ppms, names):
+    """A file laid out as MEME 5 writes meme.txt (its full text output), for the given PPMs."""
+    stars, dashes = "*" * 80, "-" * 80
+    lines = [stars, "MEME - Motif discovery tool", stars, "MEME version 5.5.4 (Release date: Thu Jun 15 2023)",
+             "", stars, "TRAINING SET", stars, "PRIMARY SEQUENCES= peaks.fa", "CONTROL SEQUENCES= --none--",
+             "ALPHABET= ACGT", "Sequence name            Weight Length  Sequence name            Weight Length",
+             "-------------            ------ ------  -------------            ------ ------",
+             "p0                       1.0000     40  p1                       1.0000     40", stars, "",
+             stars, "COMMAND LINE SUMMARY", stars, "command: meme peaks.fa -dna -oc . -nmotifs 2", "",
+             "Letter frequencies in dataset:", "A 0.25 C 0.25 G 0.25 T 0.25", stars, ""]
+    for j, (ppm, name) in enumerate(zip(ppms, names), start=1):
+        w = ppm.shape[0]
+        lines += [stars, f"MOTIF {name} MEME-{j}\twidth =  {w}  sites =  17  llr = 196  E-value = 1.2e-011", stars,
+                  dashes, f"\tMotif {name} MEME-{j} Description", dashes,
+                  "Simplified        A  " + ":" * w, "pos.-specific     C  " + ":" * w, "", dashes, "",
+                  dashes, f"\tMotif {name} MEME-{j} position-specific scoring matrix", dashes,
+                  f"log-odds matrix: alength= 4 w= {w} n= 1054 bayes= 5.6 E= 1.2e-011 "]
+        lines += ["  " + "  ".join(f"{round(100 * np.log2(4 * v + 1e-3)):5d}" for v in row) + " " for row in ppm]
+        lines += [dashes, "", dashes, f"\tMotif {name} MEME-{j} position-specific probability matrix", dashes,
+                  f"letter-probability matrix: alength= 4 w= {w} nsites= 17 E= 1.2e-011 "]
+        lines += [" " + "  ".join(f"{v:.6f}" for v in row) + " " for row in ppm]
+        lines += [dashes, "", dashes, f"\tMotif {name} MEME-{j} regular expression", dashes, name, dashes,
+                  "", "Time  0.25 secs.", "", stars, ""]
+    lines += [stars, "SUMMARY OF MOTIFS", stars, "", dashes, "\tCombined block diagrams: non-overlapping sites",
+              dashes, "p0                               1.2e-03  [+1(1.2e-05)]_25", dashes, "", stars]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_meme_full_text_output_is_read(tmp_path):
+    # Issue 24.11: meme.txt (MEME's full text output) was refused although read_meme says "minimal or full".
+    from seism_stats.motif_io import read_meme
+    from simulations.data import motif_pwm
+    ppms = [motif_pwm("GATTACA"), motif_pwm("CCGG", 0.7)]
+    motifs = read_meme(meme_txt(tmp_path / "meme.txt", ppms, ["GATTACA", "CCGG"]))
+    assert list(motifs) == ["GATTACA", "CCGG"]
+    for ppm, read in zip(ppms, motifs.values()):
+        np.testing.assert_allclose(read, ppm, atol=1e-6)
