@@ -161,6 +161,22 @@ def _publish(staging: Path, out: Path) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
+def _check_arguments(args: argparse.Namespace):
+    """Settings, optional packages and the motif database, checked before any file is read or written.
+
+    Returns the motif database to match with (``{id: (name, PPM)}``), or None.
+    """
+    from ._validation import check_n_motifs
+    check_n_motifs(args.n_motifs)
+    if args.bed is not None:
+        from .genome import genome_reader
+        genome_reader()  # an ImportError naming the extra, before any work
+    if not args.motif_db:
+        return None
+    from .motif_match import motif_database
+    return motif_database(args.motif_db)
+
+
 def fit(args: argparse.Namespace) -> int:
     from . import SelectiveMotifModel
     from .sequences import encode_sequences, read_fasta
@@ -168,10 +184,11 @@ def fit(args: argparse.Namespace) -> int:
     import matplotlib
     matplotlib.use("Agg")
 
+    database = _check_arguments(args)
     out = Path(args.out)
     staging = _prepare_output(out, args.force)
     try:
-        _fit_into(args, staging, SelectiveMotifModel, encode_sequences, read_fasta)
+        _fit_into(args, staging, database, SelectiveMotifModel, encode_sequences, read_fasta)
         _publish(staging, out)
     finally:
         if staging.exists():
@@ -216,7 +233,7 @@ def _input_sequences(args, read_fasta, encode_sequences):
     return ids, sequences, bed
 
 
-def _fit_into(args, out: Path, model_class, encode_sequences, read_fasta) -> None:
+def _fit_into(args, out: Path, database, model_class, encode_sequences, read_fasta) -> None:
     ids, sequences, bed = _input_sequences(args, read_fasta, encode_sequences)
     missing = unmatched = 0
     if bed is not None and not args.response and not args.control:
@@ -257,10 +274,10 @@ def _fit_into(args, out: Path, model_class, encode_sequences, read_fasta) -> Non
                     n_chains=args.chains, tail_draws=args.tail_draws, random_state=args.seed, n_jobs=args.jobs,
                     n_threads=args.threads, progress=not args.quiet)
     seconds = time.perf_counter() - start
-    if args.motif_db and res.n_selected:
+    if database is not None and res.n_selected:
         if not args.quiet:
             print(f"seism: matching the motifs with {args.motif_db}", file=sys.stderr)
-        res.match_known_motifs(args.motif_db)
+        res.match_known_motifs(database)
     if not args.quiet:
         print(f"seism: writing the report, tables, logos and motif files into {args.out}", file=sys.stderr)
     summary = res.summary()
@@ -272,8 +289,7 @@ def _fit_into(args, out: Path, model_class, encode_sequences, read_fasta) -> Non
     if res.n_selected:
         res.to_meme(out / "motifs.meme")
         res.to_jaspar(out / "motifs.jaspar")
-    info = {key: (value.item() if isinstance(value, np.generic) else value)
-            for key, value in res.sampler_info.items()}
+    info = dict(res.sampler_info.items())
     settings = {
         "fasta": args.fasta, "bed": args.bed, "genome": args.genome, "width": args.width,
         "response": args.response, "control": args.control,
@@ -284,7 +300,8 @@ def _fit_into(args, out: Path, model_class, encode_sequences, read_fasta) -> Non
         "rows_dropped_missing": model.data.n_dropped, "n_used": res.nobs,
         "settings": res.inference.settings, "sampler": info, "seconds": seconds,
     }
-    (out / "settings.json").write_text(json.dumps(settings, indent=2, default=str) + "\n")
+    (out / "settings.json").write_text(json.dumps(_json_safe(settings), indent=2, allow_nan=False, default=str)
+                                       + "\n")
     if not args.quiet:
         print(summary)
     # Unmatched ids are often a naming mismatch between the files (a suffix, a prefix): said even with --quiet.
@@ -294,6 +311,19 @@ def _fit_into(args, out: Path, model_class, encode_sequences, read_fasta) -> Non
     if unmatched:
         print(f"note: {unmatched} rows of {args.response} have no sequence in {args.fasta or args.bed} and "
               "were left out", file=sys.stderr)
+
+
+def _json_safe(value):
+    """``value`` with NaN and infinities as None (null: JSON has no NaN) and NumPy scalars as Python ones."""
+    if isinstance(value, dict):
+        return {key: _json_safe(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(item) for item in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not np.isfinite(value):
+        return None
+    return value
 
 
 def _motif_lengths(text: str):
@@ -381,8 +411,8 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("seism: interrupted; no output was written", file=sys.stderr)
         return 130
-    except (ValueError, TypeError, OSError) as exc:
-        print(f"seism: error: {exc}", file=sys.stderr)
+    except (ValueError, TypeError, OSError, ImportError, MemoryError) as exc:
+        print(f"seism: error: {str(exc) or type(exc).__name__}", file=sys.stderr)
         return 2
 
 

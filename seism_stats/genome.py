@@ -70,12 +70,19 @@ def reverse_complement(sequence: str) -> str:
     return sequence.translate(_COMPLEMENT)[::-1]
 
 
-def bed_sequences(bed: pd.DataFrame, genome: str | os.PathLike, width: int | None = None) -> list[str]:
-    """The genome sequence of each interval (strand-aware, optionally re-centred to ``width``)."""
+def genome_reader():
+    """pyfaidx's ``Fasta`` class, or an ImportError that says which extra installs it."""
     try:
         from pyfaidx import Fasta
     except ImportError:
-        raise ImportError("reading peaks from a genome needs pyfaidx: pip install 'seism_stats[genome]'") from None
+        raise ImportError("reading peaks from a genome needs the optional package pyfaidx: "
+                          "pip install 'seism_stats[genome]'") from None
+    return Fasta
+
+
+def bed_sequences(bed: pd.DataFrame, genome: str | os.PathLike, width: int | None = None) -> list[str]:
+    """The genome sequence of each interval (strand-aware, optionally re-centred to ``width``)."""
+    Fasta = genome_reader()
     if not Path(genome).is_file():
         raise FileNotFoundError(f"genome FASTA not found: {genome}")
     fasta = Fasta(str(genome), as_raw=True, sequence_always_upper=True)

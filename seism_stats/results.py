@@ -431,12 +431,8 @@ class SelectiveMotifResults:
             ``res.motifs``, which now carries ``match_id``, ``match_name``,
             ``match_pvalue`` and ``match_evalue`` (also in the report and the CLI's tables).
         """
-        from .motif_match import jaspar_core_database, load_motif_database, match_motifs
-        if isinstance(database, str) and database == "jaspar":
-            database = jaspar_core_database()
-        elif not isinstance(database, dict):
-            database = load_motif_database(database)
-        self.known_matches = match_motifs(self.inference.ppms, database, random_state)
+        from .motif_match import match_motifs, motif_database
+        self.known_matches = match_motifs(self.inference.ppms, motif_database(database), random_state)
         return self.motifs
 
     @property

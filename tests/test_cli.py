@@ -323,3 +323,87 @@ def test_bed_strand_that_is_not_plus_minus_or_dot_is_refused(tmp_path, field, me
     assert list(fine["strand"]) == ["-", "+", "+"] and list(fine.index) == [1, 2, 3]
     with pytest.raises(ValueError, match=r"line 1: the score \(5th field\) must be a number or '.', got 'high'"):
         read_bed(_write(tmp_path / "score.bed", "chr1\t0\t10\ta\thigh\t+\n"))
+
+
+def _one_line_error(capsys, code):
+    err = capsys.readouterr().err
+    assert code == 2 and "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+    return err
+
+
+def test_memory_refusal_is_a_one_line_error(files, capsys, monkeypatch):
+    # Issue 24.7: the MemoryError of the memory check came out as a traceback (exit 1).
+    from seism_stats import memory
+    monkeypatch.setattr(memory, "available_memory", lambda: 1000)
+    fasta, response, tmp = files
+    code = main(["fit", "--fasta", str(fasta), "--response", str(response), "--response-column", "y", "--k", "4",
+                 "--quiet", "--out", str(tmp / "mem")])
+    assert "needs about" in _one_line_error(capsys, code) and not (tmp / "mem").exists()
+
+
+@pytest.mark.parametrize("module, extra, option", [("pyfaidx", "genome", "--bed"), ("pyjaspar", "jaspar", "--motif-db")])
+def test_missing_optional_package_names_its_extra_before_any_work(files, capsys, monkeypatch, module, extra, option):
+    # Issue 24.7: --bed without pyfaidx and --motif-db jaspar without pyjaspar raised ImportError tracebacks.
+    import sys
+    from seism_stats import cli
+    monkeypatch.setitem(sys.modules, module, None)  # import fails as if not installed
+    monkeypatch.setattr(cli, "_fit_into", lambda *a: pytest.fail("the fit started"))
+    fasta, response, tmp = files
+    args = (["--bed", str(_write(tmp / "p.bed", "chr1\t0\t10\n")), "--genome", str(fasta)] if option == "--bed"
+            else ["--fasta", str(fasta), "--response", str(response), "--motif-db", "jaspar"])
+    code = main(["fit", *args, "--quiet", "--out", str(tmp / "opt")])
+    err = _one_line_error(capsys, code)
+    assert f"pip install 'seism_stats[{extra}]'" in err and module in err and not (tmp / "opt").exists()
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda t: t / "missing.meme", "motif database not found"),
+    (lambda t: _write_bytes(t / "binary.meme", b"\x89PNG\r\n\x1a\n\x00\xff\xfe"), "not a text motif file"),
+    (lambda t: _write(t / "bad.meme", "MEME version 4\n\nMOTIF m1\nletter-probability matrix: w= 3\n0.1 0.2\n"),
+     "says w= 3 but its matrix has 1 rows"),
+    (lambda t: _write(t / "words.txt", "hello motifs\n"), "holds counts before any '>' header"),
+])
+def test_motif_database_is_checked_before_the_fit(files, capsys, monkeypatch, make, message):
+    # Issue 24.7: a bad --motif-db was found only after the whole fit.
+    from seism_stats import cli
+    monkeypatch.setattr(cli, "_fit_into", lambda *a: pytest.fail("the fit started"))
+    fasta, response, tmp = files
+    code = main(["fit", "--fasta", str(fasta), "--response", str(response), "--motif-db", str(make(tmp)),
+                 "--quiet", "--out", str(tmp / "db")])
+    assert message in _one_line_error(capsys, code) and not (tmp / "db").exists()
+
+
+def test_meme_txt_is_accepted_as_motif_database(files):
+    # Issue 24.11, through the command line.
+    from simulations.data import motif_pwm
+    from test_input_validation import meme_txt
+    fasta, response, tmp = files
+    database = meme_txt(tmp / "meme.txt", [motif_pwm("GATTA"), motif_pwm("CCCGG")], ["GATTA", "CCCGG"])
+    out = tmp / "memetxt"
+    assert main(["fit", "--fasta", str(fasta), "--response", str(response), "--response-column", "y", "--k", "5",
+                 "--method", "naive", "--motif-db", str(database), "--quiet", "--out", str(out)]) == 0
+    assert pd.read_csv(out / "motifs.csv")["match_id"].iloc[0] == "GATTA"
+
+
+def test_too_many_motifs_exit_2_before_any_output(files, capsys):
+    # Issue 24.3: --n-motifs 1000 was a segmentation fault (exit 139) leaving an empty hidden folder.
+    fasta, response, tmp = files
+    code = main(["fit", "--fasta", str(fasta), "--response", str(response), "--response-column", "y",
+                 "--n-motifs", "1000", "--quiet", "--out", str(tmp / "many")])
+    assert "at most 64 motifs" in _one_line_error(capsys, code)
+    assert not [p for p in tmp.iterdir() if p.name.startswith((".many", "many"))]
+
+
+def test_settings_json_is_strict_json(files):
+    # Issue 24.10: settings.json held NaN (cmc_ess of a non-cmc fit), which strict JSON parsers reject.
+    fasta, response, tmp = files
+    out = tmp / "strict"
+    assert main(["fit", "--fasta", str(fasta), "--response", str(response), "--response-column", "y", "--k", "4",
+                 "--method", "naive", "--quiet", "--out", str(out)]) == 0
+    text = (out / "settings.json").read_text()
+
+    def refuse(name):
+        raise ValueError(f"not JSON: {name}")
+
+    settings = json.loads(text, parse_constant=refuse)
+    assert settings["settings"]["cmc_ess"] is None
