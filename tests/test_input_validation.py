@@ -442,3 +442,24 @@ def test_meme_full_text_output_is_read(tmp_path):
     assert list(motifs) == ["GATTACA", "CCGG"]
     for ppm, read in zip(ppms, motifs.values()):
         np.testing.assert_allclose(read, ppm, atol=1e-6)
+
+
+def _damaged_copies(path):
+    raw = path.read_bytes()
+    middle = len(raw) // 2
+    return {"truncated": raw[:middle], "cut_short": raw[:-20], "empty": b"", "text": b"not an archive\n",
+            "corrupted": raw[:middle] + bytes(b ^ 0x55 for b in raw[middle:middle + 64]) + raw[middle + 64:]}
+
+
+def test_damaged_results_archives_give_one_error_naming_the_file(tmp_path):
+    # Issue 24.8: truncated or corrupted archives raised zipfile.BadZipFile, zlib.error or EOFError.
+    from seism_stats import SelectiveMotifModel, SelectiveMotifResults
+    data, y, seq = _planted(60)
+    saved = SelectiveMotifModel(y, seq, k=3).fit(method="naive", progress=False, random_state=0)
+    saved.save(tmp_path / "res.npz")
+    for name, content in _damaged_copies(tmp_path / "res.npz").items():
+        damaged = tmp_path / f"{name}.npz"
+        damaged.write_bytes(content)
+        with pytest.raises(ValueError, match=rf"{name}.npz is (not a|a damaged) seism_stats results file"):
+            SelectiveMotifResults.load(damaged)
+    assert SelectiveMotifResults.load(tmp_path / "res.npz").inference.kmers == saved.inference.kmers
