@@ -4,15 +4,18 @@ Writes into ``--out``: ``report.html`` (a self-contained report: tables, logos,
 null distributions, settings), ``summary.txt`` and ``summary.html`` (the printed
 summary), ``motifs.csv`` (one row per motif, with 95% intervals), ``logos.png``, ``motifs.meme`` and
 ``motifs.jaspar`` (refined PWMs), and ``settings.json`` (settings, the response
-column used, sampler diagnostics). Outputs are written to a staging folder and
-moved into place when all are done; errors are one line, exit code 2 (130 for
-Ctrl-C).
+column used, sampler diagnostics), with a ``.seism-output`` marker. Outputs are
+written to a staging folder and moved into place when all are done, under a
+lock on the folder (a second run into it is refused); ``--force`` replaces only
+a folder seism wrote. Errors are one line, exit code 2 (130 for Ctrl-C).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import re
 import shutil
 import sys
@@ -132,33 +135,155 @@ def _formula(response: str, k: int, n_motifs: int, covariates: str | None) -> st
     return f"{lhs} ~ {rhs}" + (f" + {covariates}" if covariates else "")
 
 
-def _prepare_output(out: Path, force: bool) -> Path:
-    """Check ``--out`` before any work and return an empty staging folder beside it.
+#: Files a run writes into ``--out``, and the marker file that says a folder was written by seism.
+OUTPUT_FILES = ("report.html", "summary.txt", "summary.html", "motifs.csv", "logos.png", "motifs.meme",
+                "motifs.jaspar", "settings.json")
+MARKER = ".seism-output"
+
+
+def _input_paths(args: argparse.Namespace) -> list[Path]:
+    """The files a run reads (resolved): ``--out`` may never hold one of them."""
+    given = [args.fasta, args.response, args.control, args.bed, args.genome,
+             None if args.motif_db == "jaspar" else args.motif_db]
+    return [Path(p).resolve() for p in given if p]
+
+
+def _written_by_seism(folder: Path) -> bool:
+    """Whether ``folder`` holds the marker, or the settings.json manifest of an earlier run."""
+    if (folder / MARKER).is_file():
+        return True
+    try:
+        manifest = json.loads((folder / "settings.json").read_text())
+    except (OSError, ValueError):
+        return False
+    return isinstance(manifest, dict) and {"formula", "settings", "sampler"} <= set(manifest)
+
+
+def _umask() -> int:
+    mask = os.umask(0o077)
+    os.umask(mask)
+    return mask
+
+
+def _prepare_output(out: Path, force: bool, inputs: list[Path], shown: str | None = None) -> tuple[Path, int | None]:
+    """Check ``--out`` (an absolute, resolved path) before any work; return a staging folder beside it.
 
     Outputs are written into the staging folder and moved into place at the end
     (:func:`_publish`), so a failed or interrupted run leaves no half-written set.
+    The results replace the whole folder, so ``--out`` may not be the working
+    folder (or hold it), nor hold an input; ``--force`` replaces only a folder
+    that seism wrote and that holds nothing else. Returns the staging folder
+    and the inode of ``out`` as it was (None when it did not exist), which
+    :func:`_publish` checks again.
     """
+    shown = shown or str(out)
+    here = Path.cwd().resolve()
+    if out == here or out in here.parents:
+        raise ValueError(f"--out {shown} is the folder this command runs in, or holds it; the results replace "
+                         "the whole folder, so name a new sub-folder (e.g. --out results)")
+    for path in inputs:
+        if path == out or out in path.parents:
+            raise ValueError(f"--out {shown} holds the input {path}; the results replace the whole folder, so "
+                             "choose another folder for them")
     if out.exists() and not out.is_dir():
-        raise ValueError(f"--out {out} exists and is not a folder")
-    if out.is_dir() and any(out.iterdir()) and not force:
-        held = ", ".join(sorted(p.name for p in out.iterdir())[:4])
-        raise ValueError(f"--out {out} already holds files ({held}, ...); use --force to replace them")
+        raise ValueError(f"--out {shown} exists and is not a folder")
+    before = None
+    if out.is_dir():
+        before = out.stat().st_ino
+        held = sorted(p.name for p in out.iterdir())
+        if held and not force:
+            raise ValueError(f"--out {shown} already holds files ({', '.join(held[:4])}, ...); use --force to "
+                             "replace the results of an earlier run")
+        foreign = [name for name in held if name not in OUTPUT_FILES + (MARKER,)]
+        if held and (foreign or not _written_by_seism(out)):
+            what = f"files seism did not write ({', '.join(foreign[:4])})" if foreign else "files seism did not write"
+            raise ValueError(f"--out {shown} holds {what}; --force replaces only the results of an earlier run, "
+                             "so choose another folder")
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
-        return Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+        staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+        staging.chmod(0o777 & ~_umask())  # a folder as mkdir makes it, not mkdtemp's private 0700
+        from . import __version__
+        (staging / MARKER).write_text(json.dumps({"written_by": "seism_stats", "version": __version__}) + "\n")
     except OSError as exc:
         raise ValueError(f"cannot write into {out.parent}: {exc.strerror or exc}") from None
+    return staging, before
 
 
-def _publish(staging: Path, out: Path) -> None:
-    """Replace ``out`` by the finished staging folder (no stale file of an earlier run survives)."""
+def _publish(staging: Path, out: Path, before: int | None, shown: str | None = None) -> None:
+    """Replace ``out`` by the finished staging folder (no stale file of an earlier run survives).
+
+    If ``out`` appeared, or was replaced, while the run was working (``before``
+    no longer matches), nothing is replaced: the results are kept in a new
+    folder beside it, named in the error.
+    """
+    now = out.stat().st_ino if out.is_dir() else None
+    if now != before or (out.exists() and not out.is_dir()):
+        kept = Path(tempfile.mkdtemp(prefix=f"{out.name}.seism-", dir=out.parent))
+        kept.rmdir()
+        staging.rename(kept)
+        raise ValueError(f"--out {shown or out} appeared or changed while this run was working (another run "
+                         f"or program?); nothing was replaced, the results are in {kept}")
     old = None
-    if out.exists():
+    if before is not None:
         old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old.", dir=out.parent))
         out.rename(old / out.name)
-    staging.rename(out)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
+    try:
+        staging.rename(out)
+    except OSError:
+        if old is not None:  # put the earlier results back
+            (old / out.name).rename(out)
+        raise
+    finally:
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def _output_lock(out: Path, shown: str | None = None):
+    """Hold a lock on ``out`` for the whole run: a second run into the same folder is refused.
+
+    The lock is ``.<name>.seism-lock`` beside the folder (``flock``: released
+    when the process ends, however it ends); where ``fcntl`` is missing, only
+    :func:`_publish`'s check applies.
+    """
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not POSIX
+        yield
+        return
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ValueError(f"cannot write into {out.parent}: {exc.strerror or exc}") from None
+    path = out.parent / f".{out.name}.seism-lock"
+    for _ in range(3):
+        try:
+            handle = open(path, "a+")
+        except OSError as exc:
+            raise ValueError(f"cannot write into {out.parent}: {exc.strerror or exc}") from None
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.close()
+            raise ValueError(f"--out {shown or out}: another seism run is writing into this folder (lock {path}); "
+                             "wait for it to end or choose another --out") from None
+        try:  # the file locked must still be the one at that path (a run ending may have removed it)
+            if os.stat(path).st_ino == os.fstat(handle.fileno()).st_ino:
+                break
+        except FileNotFoundError:
+            pass
+        handle.close()
+    else:  # pragma: no cover - three races in a row
+        raise ValueError(f"--out {shown or out}: could not lock {path}; try again")
+    try:
+        yield
+    finally:
+        try:
+            path.unlink()
+        except OSError:
+            pass
+        handle.close()
 
 
 def _check_arguments(args: argparse.Namespace):
@@ -185,16 +310,17 @@ def fit(args: argparse.Namespace) -> int:
     matplotlib.use("Agg")
 
     database = _check_arguments(args)
-    out = Path(args.out)
-    staging = _prepare_output(out, args.force)
-    try:
-        _fit_into(args, staging, database, SelectiveMotifModel, encode_sequences, read_fasta)
-        _publish(staging, out)
-    finally:
-        if staging.exists():
-            shutil.rmtree(staging, ignore_errors=True)
+    out = Path(args.out).resolve()  # '.', '..' and links as the folder they are
+    with _output_lock(out, args.out):
+        staging, before = _prepare_output(out, args.force, _input_paths(args), args.out)
+        try:
+            _fit_into(args, staging, database, SelectiveMotifModel, encode_sequences, read_fasta)
+            _publish(staging, out, before, args.out)
+        finally:
+            if staging.exists():
+                shutil.rmtree(staging, ignore_errors=True)
     if not args.quiet:
-        print(f"results written to {out}/")
+        print(f"results written to {args.out.rstrip('/')}/")
     return 0
 
 
@@ -397,9 +523,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="known motifs to match the refined motifs with (Tomtom-like): a MEME or JASPAR "
                         "file, or 'jaspar' for JASPAR CORE vertebrates (needs pyjaspar)")
     p.add_argument("--out", required=True,
-                   help="output folder (created; refused if it already holds files, unless --force)")
+                   help="output folder (created; refused if it already holds files, unless --force; never the "
+                        "working folder or one that holds an input)")
     p.add_argument("--force", action="store_true",
-                   help="replace the contents of an existing --out folder (no stale file is left)")
+                   help="replace the results of an earlier run in --out (a folder seism wrote that holds nothing "
+                        "else; no stale file is left)")
     p.add_argument("--quiet", action="store_true", help="no progress bars, no printed summary")
     return parser
 

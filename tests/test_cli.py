@@ -105,12 +105,12 @@ def test_output_folder_is_checked_before_fitting_and_replaced_with_force(files, 
     assert "is not a folder" in capsys.readouterr().err
     out = tmp / "res"
     assert main(common + ["--out", str(out)]) == 0
-    stale = _write(out / "motifs.old", "stale")
+    stale = _write(out / "motifs.jaspar", "stale")
     assert main(common + ["--out", str(out)]) == 2
     assert "already holds files" in capsys.readouterr().err
     assert main(common + ["--out", str(out), "--force"]) == 0
-    assert not stale.exists() and (out / "summary.txt").exists()
-    assert not [p for p in tmp.iterdir() if p.name.startswith(".res")]  # no staging left behind
+    assert stale.read_text() != "stale" and (out / "summary.txt").exists() and (out / ".seism-output").exists()
+    assert not [p for p in tmp.iterdir() if p.name.startswith(".res")]  # no staging or lock left behind
 
 
 def test_response_column_is_named_and_recorded(files):
@@ -407,3 +407,90 @@ def test_settings_json_is_strict_json(files):
 
     settings = json.loads(text, parse_constant=refuse)
     assert settings["settings"]["cmc_ess"] is None
+
+
+def _naive(fasta, response, *extra):
+    return ["fit", "--fasta", str(fasta), "--response", str(response), "--response-column", "y", "--k", "4",
+            "--method", "naive", "--quiet", *extra]
+
+
+def test_force_never_deletes_inputs_or_files_it_did_not_write(files, capsys, monkeypatch):
+    # Issue 24.4: --out naming the folder of the inputs, with --force, deleted peaks.fa, y.tsv and the rest.
+    fasta, response, tmp = files
+    notes = _write(tmp / "notes.txt", "mine")
+    monkeypatch.setattr("seism_stats.cli._fit_into", lambda *a: pytest.fail("the fit started"))
+    assert main(_naive(fasta, response, "--out", str(tmp), "--force")) == 2
+    assert f"--out {tmp} holds the input {fasta}" in _one_line_error(capsys, 2)
+    other = tmp / "other"
+    other.mkdir()
+    mine = _write(other / "draft.txt", "mine")
+    assert main(_naive(fasta, response, "--out", str(other), "--force")) == 2
+    assert "holds files seism did not write (draft.txt)" in _one_line_error(capsys, 2)
+    settings_only = tmp / "lookalike"  # a settings.json that is not one of ours
+    settings_only.mkdir()
+    _write(settings_only / "settings.json", '{"theme": "dark"}')
+    assert main(_naive(fasta, response, "--out", str(settings_only), "--force")) == 2
+    assert "holds files seism did not write" in _one_line_error(capsys, 2)
+    assert fasta.exists() and response.exists() and notes.read_text() == mine.read_text() == "mine"
+    assert (settings_only / "settings.json").read_text() == '{"theme": "dark"}'
+
+
+def test_out_is_never_the_working_folder(files, capsys, monkeypatch):
+    # Issue 24.4: --out . --force ran the whole fit, then failed renaming '.' and left '..old.XXXX'.
+    fasta, response, tmp = files
+    out = tmp / "res"
+    assert main(_naive(fasta, response, "--out", str(out))) == 0
+    capsys.readouterr()
+    monkeypatch.chdir(out)
+    monkeypatch.setattr("seism_stats.cli._fit_into", lambda *a: pytest.fail("the fit started"))
+    for where in (".", "..", str(out)):
+        assert main(_naive(fasta, response, "--out", where, "--force")) == 2
+        assert "is the folder this command runs in" in _one_line_error(capsys, 2)
+    assert sorted(p.name for p in tmp.iterdir() if p.name.startswith(".")) == []
+    assert (out / "summary.txt").exists()
+
+
+def test_created_output_folder_follows_the_umask(files):
+    # Issue 24.4: the folder kept mkdtemp's 0700 instead of the umask's permissions.
+    import os
+    import stat
+    fasta, response, tmp = files
+    old = os.umask(0o022)
+    try:
+        assert main(_naive(fasta, response, "--out", str(tmp / "shared"))) == 0
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp / "shared").stat().st_mode) == 0o755
+
+
+def test_a_second_run_into_the_same_out_is_refused(files, capsys):
+    # Issue 24.5: two runs into the same --out both exited 0 and the last silently replaced the first.
+    from seism_stats import cli
+    fasta, response, tmp = files
+    out = tmp / "busy"
+    with cli._output_lock(out.resolve()):  # as a first run holds it
+        assert main(_naive(fasta, response, "--out", str(out))) == 2
+        assert "another seism run is writing into this folder" in _one_line_error(capsys, 2)
+    assert main(_naive(fasta, response, "--out", str(out))) == 0  # free again
+    assert not (tmp / ".busy.seism-lock").exists()
+
+
+def test_out_appearing_during_the_run_is_not_replaced(files, capsys, monkeypatch):
+    # Issue 24.5: a folder that appeared during the run (another program) is left alone, results kept aside.
+    from seism_stats import cli
+    fasta, response, tmp = files
+    out = tmp / "raced"
+    real = cli._fit_into
+
+    def racing(args, staging, *rest):
+        real(args, staging, *rest)
+        out.mkdir()
+        _write(out / "theirs.txt", "theirs")
+
+    monkeypatch.setattr(cli, "_fit_into", racing)
+    code = main(_naive(fasta, response, "--out", str(out)))
+    err = capsys.readouterr().err.strip().splitlines()[-1]  # after the run's notes
+    assert code == 2 and err.startswith("seism: error:") and "appeared or changed while this run was working" in err
+    kept = [p for p in tmp.iterdir() if p.name.startswith("raced.seism-")]
+    assert len(kept) == 1 and str(kept[0]) in err and (kept[0] / "summary.txt").exists()
+    assert (out / "theirs.txt").read_text() == "theirs"
