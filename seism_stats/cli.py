@@ -21,6 +21,7 @@ import shutil
 import sys
 import tempfile
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -291,8 +292,13 @@ def _check_arguments(args: argparse.Namespace):
 
     Returns the motif database to match with (``{id: (name, PPM)}``), or None.
     """
-    from ._validation import check_n_motifs
+    from ._validation import check_n_motifs, check_positive_int
+    from .budget import check_budget
     check_n_motifs(args.n_motifs)
+    for name in ("n_samples", "chains", "thin", "max_replays"):
+        check_positive_int(getattr(args, name), f"--{name.replace('_', '-')}")
+    check_positive_int(args.burn_in, "--burn-in", minimum=0)
+    check_budget(args.method, args.n_samples, args.chains, args.burn_in, args.thin, "tree", args.max_replays)
     if args.bed is not None:
         from .genome import genome_reader
         genome_reader()  # an ImportError naming the extra, before any work
@@ -398,7 +404,7 @@ def _fit_into(args, out: Path, database, model_class, encode_sequences, read_fas
     start = time.perf_counter()
     res = model.fit(method=args.method, n_samples=args.n_samples, burn_in=args.burn_in, thin=args.thin,
                     n_chains=args.chains, tail_draws=args.tail_draws, random_state=args.seed, n_jobs=args.jobs,
-                    n_threads=args.threads, progress=not args.quiet)
+                    n_threads=args.threads, max_replays=args.max_replays, progress=not args.quiet)
     seconds = time.perf_counter() - start
     if database is not None and res.n_selected:
         if not args.quiet:
@@ -514,6 +520,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--burn-in", type=int, default=50, help="unrecorded moves before each chain's first draw")
     p.add_argument("--thin", type=int, default=1, help="moves between recorded draws")
     p.add_argument("--chains", type=int, default=16, help="MCMC chains advanced in lockstep")
+    p.add_argument("--max-replays", type=int, default=2_000_000,
+                   help="budget of replayed candidates: a sampling plan above it is refused before any work, "
+                        "and a sample that still runs out gives NaN p-values, never a p-value of fewer draws")
     p.add_argument("--tail-draws", type=int, default=256,
                    help="draws of the tail estimate for p-values at the floor 1/(B+1) (0: off)")
     p.add_argument("--jobs", type=int, default=1, help="processes for the chain groups (joblib)")
@@ -532,10 +541,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _one_line_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """Warnings of a command-line run as one line each (the code location means nothing to its user)."""
+    print(f"seism: warning: {message}", file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return fit(args)
+        with warnings.catch_warnings():
+            warnings.showwarning = _one_line_warning
+            return fit(args)
     except KeyboardInterrupt:
         print("seism: interrupted; no output was written", file=sys.stderr)
         return 130

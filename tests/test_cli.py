@@ -494,3 +494,27 @@ def test_out_appearing_during_the_run_is_not_replaced(files, capsys, monkeypatch
     kept = [p for p in tmp.iterdir() if p.name.startswith("raced.seism-")]
     assert len(kept) == 1 and str(kept[0]) in err and (kept[0] / "summary.txt").exists()
     assert (out / "theirs.txt").read_text() == "theirs"
+
+
+def test_draws_that_cannot_finish_are_refused_before_any_output(files, capsys, monkeypatch):
+    # Issue 24.6: --n-samples 1000000000 showed a 3.5-hour ETA and went on.
+    from seism_stats import cli
+    monkeypatch.setattr(cli, "_fit_into", lambda *a: pytest.fail("the fit started"))
+    fasta, response, tmp = files
+    base = ["fit", "--fasta", str(fasta), "--response", str(response), "--response-column", "y", "--quiet"]
+    code = main(base + ["--n-samples", "1000000000", "--out", str(tmp / "huge")])
+    assert "need at least 1,000,000,816 replays" in _one_line_error(capsys, code)
+    code = main(base + ["--method", "rejection", "--n-samples", "5000", "--max-replays", "4000",
+                        "--out", str(tmp / "rej")])
+    assert "max_replays is 4,000" in _one_line_error(capsys, code)
+    assert not [p for p in tmp.iterdir() if p.name.startswith((".huge", "huge", ".rej", "rej"))]
+
+
+def test_long_sampling_warning_is_one_line_before_sampling(files, capsys, monkeypatch):
+    from seism_stats import budget
+    monkeypatch.setattr(budget, "LONG_SAMPLING_SECONDS", 0.0)
+    fasta, response, tmp = files
+    assert main(["fit", "--fasta", str(fasta), "--response", str(response), "--response-column", "y", "--k", "4",
+                 "--n-samples", "50", "--quiet", "--out", str(tmp / "long")]) == 0
+    warning = [line for line in capsys.readouterr().err.splitlines() if "planned to take" in line]
+    assert len(warning) == 1 and warning[0].startswith("seism: warning: mcmc sampling of 50 draws is planned")

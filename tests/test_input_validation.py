@@ -463,3 +463,73 @@ def test_damaged_results_archives_give_one_error_naming_the_file(tmp_path):
         with pytest.raises(ValueError, match=rf"{name}.npz is (not a|a damaged) seism_stats results file"):
             SelectiveMotifResults.load(damaged)
     assert SelectiveMotifResults.load(tmp_path / "res.npz").inference.kmers == saved.inference.kmers
+
+
+# -- replay budgets and time (issue 24.6, issue 21.4) ----------------------------------------------
+def test_mcmc_plan_above_max_replays_is_refused_before_any_work(monkeypatch):
+    # Issue 24.6: n_samples = 1e9 showed a 3.5-hour ETA and went on (then gave a rank from the
+    # incomplete tree once max_replays ran out).
+    from seism_stats import inference
+
+    monkeypatch.setattr(inference, "grid_features", lambda *a, **k: pytest.fail("features were computed"))
+    with pytest.raises(ValueError, match=r"need at least 1,000,000,816 replays .* but max_replays is 2,000,000"):
+        run(n_samples=10**9)
+    with pytest.raises(ValueError, match=r"at least 4,800 replays .* max_replays is 4,799"):
+        run(n_samples=1599, n_chains=16, burn_in=200, max_replays=4799)  # 16 x (200 + 100) moves
+    with pytest.raises(TypeError, match="max_replays must be an integer"):
+        run(max_replays=1e6)
+
+
+def test_long_sampling_is_announced_before_it_starts(monkeypatch):
+    from seism_stats import budget
+    monkeypatch.setattr(budget, "LONG_SAMPLING_SECONDS", 0.0)
+    with pytest.warns(RuntimeWarning, match=r"mcmc sampling of 20 draws is planned to take .*about \d+ replays, "
+                                            r"est\. .* from a pilot"):
+        run()
+    assert budget.format_seconds(12_600) == "3.5 h" and budget.format_seconds(0.2) == "under 1 s"
+
+
+def test_a_tree_cut_short_by_its_budget_gives_nan_and_results_do_not_depend_on_n_jobs():
+    # Issue 21.4: the tree stopped when max_replays ran out and ranked the draws that existed (invalid:
+    # P(p <= 5/22) = 0.27-0.28 against 0.227), and the budget was split per process, so results
+    # depended on n_jobs. The shrinking bracket needs more replays than moves, so the plan passes.
+    from simulations.data import simulate_dataset
+    data = simulate_dataset(40, 20, consensus="GAT", random_state=4)
+    kwargs = dict(k=3, n_samples=160, burn_in=10, n_motifs=2, bracket="shrink", random_state=9)
+    full = run(data.sequences, data.y, **kwargs)
+    needed = full.null_sample.n_replays
+    assert needed > 16 * (10 + 11) and np.isfinite(full.pvalues).all()  # more replays than the 336 moves
+    for n_jobs in (1, 2):
+        with pytest.warns(RuntimeWarning, match="the selective p-values are NaN"):
+            short = run(data.sequences, data.y, max_replays=needed - 1, n_jobs=n_jobs, **kwargs)
+        assert np.isnan(short.pvalues).all() and short.null_sample.shortfall
+        exact = run(data.sequences, data.y, max_replays=needed, n_jobs=n_jobs, **kwargs)
+        assert np.array_equal(exact.pvalues, full.pvalues) and not exact.null_sample.shortfall
+        assert np.array_equal(exact.null_sample.statistics, full.null_sample.statistics, equal_nan=True)
+    from seism_stats import SelectiveMotifModel
+    with pytest.warns(RuntimeWarning, match="p-values are NaN"):
+        fit = SelectiveMotifModel(data.y, data.sequences, k=3, n_motifs=2).fit(
+            n_samples=160, burn_in=10, bracket="shrink", random_state=9, max_replays=needed - 1, progress=False)
+    assert fit.motif_pvalues.isna().all() and "the selective p-values are NaN" in fit.summary().as_text()
+
+
+def test_a_tree_sampler_called_directly_refuses_or_flags_its_budget():
+    from seism_stats import samplers
+    from seism_stats.features import grid_features
+    from seism_stats.pvalues import monte_carlo_pvalues
+    from seism_stats.replay import SelectionReplay
+    from seism_stats.selection import select_motifs
+    from simulations.data import simulate_dataset
+    data = simulate_dataset(40, 20, consensus="GAT", random_state=4)
+    encoded = encode_sequences(data.sequences)
+    features = grid_features(encoded, [3], 1.0, "sum", 1)
+    basis = np.ones((40, 1)) / np.sqrt(40)
+    selection = select_motifs(features, data.y, basis, 1)
+    args = (selection.unit_residual, basis, np.random.default_rng(0), 99)
+    with pytest.raises(ValueError, match="max_replays is 100"):
+        samplers.sample_sphere_mcmc(SelectionReplay(features, selection.event), *args, max_replays=100)
+    sample = samplers.sample_sphere_mcmc(SelectionReplay(features, selection.event), *args, bracket="shrink",
+                                         max_replays=16 * 57)  # the moves, not the shrinking bracket's extra
+    assert "before its tree of chains was complete" in sample.shortfall
+    with pytest.warns(RuntimeWarning, match="p-values are NaN"):
+        assert np.isnan(monte_carlo_pvalues(sample, selection.statistics).pvalues).all()
