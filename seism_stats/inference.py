@@ -288,7 +288,12 @@ def selective_inference(
         MCMC move on a great circle: uniform on the exact arc of the circle inside the
         event (default), or the elliptical-slice shrinking bracket of SPEC 5.
     max_replays : int
-        Budget of replayed candidate responses (rejection sampling can be slow).
+        Budget of replayed candidate responses. The sampling is planned first
+        (:mod:`seism_stats.budget`): a plan that cannot fit (MCMC: one replay per move
+        at least; rejection: one per draw, then a pilot's acceptance rate) is refused
+        before any work, and a plan over an hour gets a warning with its estimated time.
+        A sample that still runs out (shrinking bracket, rare event) gives NaN p-values
+        with a warning, never a rank from an incomplete tree of chains.
     max_memory : float, optional
         Bytes the fit may plan to use; a fit whose estimate
         (:func:`~seism_stats.memory.estimate_fit_bytes`) is larger is refused before
@@ -535,7 +540,10 @@ def _sample_null(features, selection: Selection, basis: np.ndarray, spec: _Sampl
     their own generators (:class:`~seism_stats.walkers.ChainGroups`). In one process
     the blocks advance in lockstep (larger batches for the kernels), in several each
     process runs some of them; the draws are the same. Rejection blocks each draw
-    ``ceil(n_samples / blocks)`` accepted samples.
+    ``ceil(n_samples / blocks)`` accepted samples. A pilot (:mod:`seism_stats.budget`)
+    plans the work first; a sample cut short by ``max_replays`` carries a
+    ``shortfall`` (its p-values are NaN), decided on the replays of all pieces
+    together so that it does not depend on ``n_jobs``.
     """
     together = n_jobs == 1 and backend == "joblib"  # else one task per block
     start = time.perf_counter()
