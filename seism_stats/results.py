@@ -437,7 +437,8 @@ class SelectiveMotifResults:
 
     @property
     def sampler_info(self) -> pd.Series:
-        """Sampler settings and diagnostics: draws, burn-in, acceptance, ESS, replays, seconds.
+        """Sampler settings and diagnostics: draws, burn-in, acceptance, ESS, replays, seconds, and the
+        ``shortfall`` of a sample cut short by ``max_replays`` (its p-values are NaN).
 
         For ``method="cmc"``, draws and replays count the directions and ``ess_min`` is the
         effective sample size of the importance weights.
@@ -456,6 +457,7 @@ class SelectiveMotifResults:
                         if self.method == "cmc" else 0),
             "seconds": sample.seconds if sample else self.inference.seconds.get("sampling", 0.0),
             "random_state": s["random_state"],
+            "shortfall": sample.shortfall if sample else "",  # why the p-values are NaN ('' when they are not)
         }
         return pd.Series(info, name="sampler", dtype=object)
 

@@ -511,6 +511,7 @@ def test_a_tree_cut_short_by_its_budget_gives_nan_and_results_do_not_depend_on_n
         fit = SelectiveMotifModel(data.y, data.sequences, k=3, n_motifs=2).fit(
             n_samples=160, burn_in=10, bracket="shrink", random_state=9, max_replays=needed - 1, progress=False)
     assert fit.motif_pvalues.isna().all() and "the selective p-values are NaN" in fit.summary().as_text()
+    assert "before its tree of chains was complete" in fit.sampler_info["shortfall"]
 
 
 def test_a_tree_sampler_called_directly_refuses_or_flags_its_budget():
