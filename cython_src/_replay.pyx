@@ -25,6 +25,11 @@ import numpy as np
 cdef enum:
     MAX_MOTIFS = 64
 
+#: Most motifs a selection may hold: the kernels keep a candidate's coefficients on the
+#: selected features in fixed arrays of this size (checked up front by
+#: :func:`seism_stats._validation.check_n_motifs`, and again by every kernel).
+MOTIF_LIMIT = MAX_MOTIFS
+
 
 cdef extern from *:
     """
@@ -127,8 +132,15 @@ def step_scores(const double[:, ::1] num_u, const double[:, ::1] coef_u,
     """All step-j scores of the response in row 0, with the arithmetic of :func:`check_event`
     at ``t = 0`` (the greedy selection uses them, so y lies in its own event)."""
     cdef double c[MAX_MOTIFS]
-    cdef Py_ssize_t z
-    out = np.empty(num_u.shape[1])
+    cdef Py_ssize_t z, G = num_u.shape[1]
+    if coef_u.shape[1] > MAX_MOTIFS:
+        raise ValueError(f"at most {MAX_MOTIFS} motifs can be selected, got {coef_u.shape[1]}")
+    if not (0 <= j < inv_den.shape[0] and j <= coef_u.shape[1] and j <= A.shape[1]
+            and num_u.shape[0] >= 1 and coef_u.shape[0] >= 1 and A.shape[0] >= G and inv_den.shape[1] >= G):
+        raise ValueError(f"step_scores: step {j} does not fit the shapes of num_u ({num_u.shape[0]}, {num_u.shape[1]}), "
+                         f"coef_u ({coef_u.shape[0]}, {coef_u.shape[1]}), A ({A.shape[0]}, {A.shape[1]}) and "
+                         f"inv_den ({inv_den.shape[0]}, {inv_den.shape[1]})")
+    out = np.empty(G)
     cdef double[::1] out_view = out
     _combine_coefs(coef_u, coef_u, 0, 1.0, 0.0, coef_u.shape[1], c)
     for z in range(num_u.shape[1]):

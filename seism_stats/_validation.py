@@ -145,6 +145,23 @@ def check_positive_int(value, name: str, minimum: int = 1) -> int:
     return int(value)
 
 
+def check_n_motifs(n_motifs) -> int:
+    """``n_motifs`` as an int in ``1..MOTIF_LIMIT``, checked before any work.
+
+    The replay kernels hold a candidate's coefficients on the selected features in
+    fixed-size arrays (:data:`seism_stats._replay.MOTIF_LIMIT`); more motifs would
+    overrun them, so they are refused here, before features or selection.
+    """
+    from ._replay import MOTIF_LIMIT
+
+    value = check_positive_int(n_motifs, "n_motifs")
+    if value > MOTIF_LIMIT:
+        raise ValueError(f"n_motifs={value}: at most {MOTIF_LIMIT} motifs can be selected (greedy selection "
+                         "of that many motifs is rarely meaningful; the replay kernels hold at most "
+                         f"{MOTIF_LIMIT})")
+    return value
+
+
 def default_threads(n_threads: int | None = None) -> int:
     """Number of OpenMP threads for the kernels (all usable cores by default)."""
     if n_threads is not None:
@@ -163,25 +180,37 @@ def is_default_index(index) -> bool:
 
 
 def check_same_labels(**parts) -> None:
-    """Refuse pandas inputs whose index labels disagree, where rows are paired by position.
+    """Refuse labelled inputs whose labels disagree, where rows are paired by position.
 
     ``selective_inference`` pairs ``y``, the sequences and the covariates by
-    position. When two of them are pandas objects with different labels (a
-    shuffled or filtered Series), pairing by position would silently match the
-    wrong rows: raise instead, naming the two parts.
+    position. Parts are pandas objects (labelled by their index) or a
+    ``pandas.Index`` (the ids of a FASTA file, which label its records); others
+    carry no labels. When two labelled parts disagree (a shuffled or filtered
+    Series, a response in another order than the FASTA file), pairing by position
+    would silently match the wrong rows: raise instead, naming the two parts.
+    Labels equal as text count as equal (FASTA ids are text: ``"7"`` and ``7``).
     """
     import pandas as pd
 
-    pandas_parts = [(name, part.index) for name, part in parts.items() if isinstance(part, (pd.Series, pd.DataFrame))]
-    labelled = [(name, index) for name, index in pandas_parts if not is_default_index(index)]
-    unlabelled = [name for name, index in pandas_parts if is_default_index(index)]
+    indexes = [(name, part if isinstance(part, pd.Index) else part.index) for name, part in parts.items()
+               if isinstance(part, (pd.Series, pd.DataFrame, pd.Index))]
+    labelled = [(name, index) for name, index in indexes if not is_default_index(index)]
+    unlabelled = [name for name, index in indexes if is_default_index(index)]
     for (name_a, index_a), (name_b, index_b) in zip(labelled, labelled[1:]):
-        if not index_a.equals(index_b):
-            raise ValueError(f"{name_a} and {name_b} are pandas objects with different index labels, but "
-                             "selective_inference pairs rows by position: pass arrays (.to_numpy()) in "
-                             "matching order, or use SelectiveMotifModel, which pairs rows by label")
+        text_a, text_b = index_a.astype(str), index_b.astype(str)
+        if index_a.equals(index_b) or text_a.equals(text_b):
+            continue
+        outside = text_a[~text_a.isin(text_b)]
+        detail = (f"e.g. {outside[0]!r} of {name_a} is not in {name_b}" if len(outside) else
+                  "the same labels in another order" if len(text_a) == len(text_b) else "different lengths")
+        raise ValueError(f"{name_a} and {name_b} have different index labels ({detail}), but selective_inference "
+                         "pairs rows by position: pass arrays (.to_numpy()) in matching order (y.loc[ids] puts "
+                         "y in the order of ids, e.g. a FASTA file's: read_fasta(path)[0]), or use "
+                         "SelectiveMotifModel, which pairs rows by label")
     for name, index in labelled:  # 0..n-1 against the same labels in another order: ambiguous
-        if unlabelled and index.isin(pd.RangeIndex(len(index))).all():
+        positions = pd.Index([str(i) for i in range(len(index))])
+        text = index.astype(str)
+        if unlabelled and text.isin(positions).all() and not text.equals(positions):
             raise ValueError(f"{name} is labelled with 0..n-1 in another order while {unlabelled[0]} has the "
                              "default 0..n-1 index: selective_inference pairs rows by position, which may not "
                              "be what the labels say; pass arrays (.to_numpy()) in matching order")

@@ -131,7 +131,7 @@ import numpy as np
 from scipy import special, stats
 from tqdm.auto import tqdm
 
-from . import _circles
+from . import _circles, budget
 from .canonical import gaussian_rows
 from .conditional_mc import NEIGHBOUR_LADDER, OBSERVED_DIRECTION, _grouped_logsumexp, log_t_cdf
 from .intervals import log_interval_masses, step_cells, step_lines
@@ -553,7 +553,7 @@ def choose_level(tests: CircleTests, axis: CircleAxis, order: np.ndarray,
 
 def circle_pvalues(features, selection: Selection, covariate_basis: np.ndarray, n_draws: int,
                    rng: np.random.Generator, order: np.ndarray, hypothesis: str = "motif",
-                   progress: bool = False) -> CircleEstimate:
+                   progress: bool = False, planned: int | None = None) -> CircleEstimate:
     """Exact selective p-values of every selected motif (module docstring: theorem and proof).
 
     Parameters
@@ -569,6 +569,10 @@ def circle_pvalues(features, selection: Selection, covariate_basis: np.ndarray, 
     hypothesis : {"motif", "global"}
     progress : bool
         A progress bar over the directions.
+    planned : int, optional
+        Directions the whole fit will draw (default: this call's ``q x n_draws``): timed on the
+        first block, a plan longer than :data:`~seism_stats.budget.LONG_SAMPLING_SECONDS` is
+        announced by a warning with its estimate before the rest is drawn.
 
     Returns
     -------
@@ -595,7 +599,17 @@ def circle_pvalues(features, selection: Selection, covariate_basis: np.ndarray, 
                 den, num = obs_den, obs_num
                 bar.update(n_draws)
             else:
-                den, num = _log_masses_of_law(tests, axis, law, n_draws, rng, bar, segments)
+                if j == 0 and n_draws > BLOCK:  # time the first block, announce a long plan, go on
+                    clock = time.perf_counter()
+                    first_den, first_num = _log_masses_of_law(tests, axis, law, BLOCK, rng, bar, segments)
+                    per_direction = (time.perf_counter() - clock) / BLOCK
+                    total = planned if planned is not None else q * n_draws
+                    budget.announce(budget.SamplingPlan(total, total * per_direction), np.inf,
+                                    f"circles sampling of {total:,} directions")
+                    rest_den, rest_num = _log_masses_of_law(tests, axis, law, n_draws - BLOCK, rng, bar, segments)
+                    den, num = np.concatenate([first_den, rest_den]), np.concatenate([first_num, rest_num])
+                else:
+                    den, num = _log_masses_of_law(tests, axis, law, n_draws, rng, bar, segments)
                 den, num = np.concatenate([obs_den, den]), np.concatenate([obs_num, num])
                 drawn += n_draws
             pvalues[j], se[j], ess[j] = ratio_pvalue(num, den)

@@ -4,20 +4,24 @@ Writes into ``--out``: ``report.html`` (a self-contained report: tables, logos,
 null distributions, settings), ``summary.txt`` and ``summary.html`` (the printed
 summary), ``motifs.csv`` (one row per motif, with 95% intervals), ``logos.png``, ``motifs.meme`` and
 ``motifs.jaspar`` (refined PWMs), and ``settings.json`` (settings, the response
-column used, sampler diagnostics). Outputs are written to a staging folder and
-moved into place when all are done; errors are one line, exit code 2 (130 for
-Ctrl-C).
+column used, sampler diagnostics), with a ``.seism-output`` marker. Outputs are
+written to a staging folder and moved into place when all are done, under a
+lock on the folder (a second run into it is refused); ``--force`` replaces only
+a folder seism wrote. Errors are one line, exit code 2 (130 for Ctrl-C).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import re
 import shutil
 import sys
 import tempfile
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -25,12 +29,19 @@ import pandas as pd
 
 
 def _read_response(path: Path, id_column: str | None, response: str | None,
-                   fasta_ids: list[str]) -> tuple[pd.DataFrame, str]:
-    """The response table indexed by sequence id, and the name of its response column."""
+                   fasta_ids: list[str], covariates: str | None = None) -> tuple[pd.DataFrame, str]:
+    """The response table indexed by sequence id (text), and the name of its response column.
+
+    Ids are read as text, never as numbers (``0007`` stays ``0007``, as in the FASTA
+    file). Without ``--response-column`` the response is the one column that could
+    be meant (numeric, not the id, not named in ``--covariates``); when several
+    could, the choice is the user's.
+    """
     if not path.is_file():
         raise FileNotFoundError(f"response file not found: {path}")
+    sep = "," if path.suffix.lower() == ".csv" else "\t"
     try:
-        table = pd.read_csv(path, sep="," if path.suffix.lower() == ".csv" else "\t", encoding="utf-8-sig")
+        table = pd.read_csv(path, sep=sep, encoding="utf-8-sig")
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
         raise ValueError(f"cannot read {path} as a TSV/CSV table with a header line: "
                          f"{str(exc).splitlines()[0]}") from None
@@ -45,12 +56,18 @@ def _read_response(path: Path, id_column: str | None, response: str | None,
     id_column = id_column or table.columns[0]
     if id_column not in table:
         raise ValueError(f"{path} has no id column {id_column!r} (columns: {list(table.columns)})")
-    response = response or [c for c in table.columns if c != id_column][0]
+    # The ids again, as text: type inference would read 0007 as 7 and NA as missing.
+    table[id_column] = pd.read_csv(path, sep=sep, encoding="utf-8-sig", usecols=[id_column], dtype=str,
+                                   na_filter=False)[id_column].to_numpy()
+    response = response or _response_column(table, id_column, covariates, path)
     if response not in table:
         raise ValueError(f"{path} has no response column {response!r} (columns: {list(table.columns)})")
     if response == id_column:
         raise ValueError(f"{path}: the response column {response!r} is the id column; name the response "
                          "with --response-column")
+    empty = table[id_column].str.strip() == ""
+    if empty.any():
+        raise ValueError(f"{path}: data row {int(np.flatnonzero(empty)[0]) + 1} has no sequence id")
     if table[id_column].duplicated().any():
         duplicate = table[id_column][table[id_column].duplicated()].iloc[0]
         raise ValueError(f"{path}: sequence id {duplicate!r} appears more than once")
@@ -58,7 +75,22 @@ def _read_response(path: Path, id_column: str | None, response: str | None,
         text = table[response][pd.to_numeric(table[response], errors="coerce").isna() & table[response].notna()]
         raise ValueError(f"{path}: response column {response!r} is not numeric (e.g. {text.iloc[0]!r} on data "
                          f"row {text.index[0] + 1}); fix the file or choose --response-column")
-    return table.set_index(table[id_column].astype(str)), str(response)
+    return table.set_index(id_column, drop=False), str(response)
+
+
+def _response_column(table: pd.DataFrame, id_column: str, covariates: str | None, path: Path) -> str:
+    """The response column when none is named: the only column that could be meant, else an error."""
+    used = {c for c in table.columns if covariates and re.search(rf"(?<![\w.]){re.escape(str(c))}(?!\w)", covariates)}
+    others = [c for c in table.columns if c != id_column and c not in used]
+    if not others:
+        raise ValueError(f"{path}: every column besides the id ({id_column!r}) is a covariate; name the response "
+                         "with --response-column")
+    numeric = [c for c in others if pd.api.types.is_numeric_dtype(table[c])
+               or pd.to_numeric(table[c], errors="coerce").notna().any()]
+    if len(numeric) > 1:
+        raise ValueError(f"{path}: {len(numeric)} columns could be the response ({', '.join(map(str, numeric))}); "
+                         "name it with --response-column (other columns can be --covariates)")
+    return numeric[0] if numeric else others[0]
 
 
 def _is_number(text: str) -> bool:
@@ -104,33 +136,183 @@ def _formula(response: str, k: int, n_motifs: int, covariates: str | None) -> st
     return f"{lhs} ~ {rhs}" + (f" + {covariates}" if covariates else "")
 
 
-def _prepare_output(out: Path, force: bool) -> Path:
-    """Check ``--out`` before any work and return an empty staging folder beside it.
+#: Files a run writes into ``--out``, and the marker file that says a folder was written by seism.
+OUTPUT_FILES = ("report.html", "summary.txt", "summary.html", "motifs.csv", "logos.png", "motifs.meme",
+                "motifs.jaspar", "settings.json")
+MARKER = ".seism-output"
+
+
+def _input_paths(args: argparse.Namespace) -> list[Path]:
+    """The files a run reads (resolved): ``--out`` may never hold one of them."""
+    given = [args.fasta, args.response, args.control, args.bed, args.genome,
+             None if args.motif_db == "jaspar" else args.motif_db]
+    return [Path(p).resolve() for p in given if p]
+
+
+def _written_by_seism(folder: Path) -> bool:
+    """Whether ``folder`` holds the marker, or the settings.json manifest of an earlier run."""
+    if (folder / MARKER).is_file():
+        return True
+    try:
+        manifest = json.loads((folder / "settings.json").read_text())
+    except (OSError, ValueError):
+        return False
+    return isinstance(manifest, dict) and {"formula", "settings", "sampler"} <= set(manifest)
+
+
+def _umask() -> int:
+    mask = os.umask(0o077)
+    os.umask(mask)
+    return mask
+
+
+def _prepare_output(out: Path, force: bool, inputs: list[Path], shown: str | None = None) -> tuple[Path, int | None]:
+    """Check ``--out`` (an absolute, resolved path) before any work; return a staging folder beside it.
 
     Outputs are written into the staging folder and moved into place at the end
     (:func:`_publish`), so a failed or interrupted run leaves no half-written set.
+    The results replace the whole folder, so ``--out`` may not be the working
+    folder (or hold it), nor hold an input; ``--force`` replaces only a folder
+    that seism wrote and that holds nothing else. Returns the staging folder
+    and the inode of ``out`` as it was (None when it did not exist), which
+    :func:`_publish` checks again.
     """
+    shown = shown or str(out)
+    here = Path.cwd().resolve()
+    if out == here or out in here.parents:
+        raise ValueError(f"--out {shown} is the folder this command runs in, or holds it; the results replace "
+                         "the whole folder, so name a new sub-folder (e.g. --out results)")
+    for path in inputs:
+        if path == out or out in path.parents:
+            raise ValueError(f"--out {shown} holds the input {path}; the results replace the whole folder, so "
+                             "choose another folder for them")
     if out.exists() and not out.is_dir():
-        raise ValueError(f"--out {out} exists and is not a folder")
-    if out.is_dir() and any(out.iterdir()) and not force:
-        held = ", ".join(sorted(p.name for p in out.iterdir())[:4])
-        raise ValueError(f"--out {out} already holds files ({held}, ...); use --force to replace them")
+        raise ValueError(f"--out {shown} exists and is not a folder")
+    before = None
+    if out.is_dir():
+        before = out.stat().st_ino
+        held = sorted(p.name for p in out.iterdir())
+        if held and not force:
+            raise ValueError(f"--out {shown} already holds files ({', '.join(held[:4])}, ...); use --force to "
+                             "replace the results of an earlier run")
+        foreign = [name for name in held if name not in OUTPUT_FILES + (MARKER,)]
+        if held and (foreign or not _written_by_seism(out)):
+            what = f"files seism did not write ({', '.join(foreign[:4])})" if foreign else "files seism did not write"
+            raise ValueError(f"--out {shown} holds {what}; --force replaces only the results of an earlier run, "
+                             "so choose another folder")
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
-        return Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+        staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+        staging.chmod(0o777 & ~_umask())  # a folder as mkdir makes it, not mkdtemp's private 0700
+        from . import __version__
+        (staging / MARKER).write_text(json.dumps({"written_by": "seism_stats", "version": __version__}) + "\n")
     except OSError as exc:
         raise ValueError(f"cannot write into {out.parent}: {exc.strerror or exc}") from None
+    return staging, before
 
 
-def _publish(staging: Path, out: Path) -> None:
-    """Replace ``out`` by the finished staging folder (no stale file of an earlier run survives)."""
+def _publish(staging: Path, out: Path, before: int | None, shown: str | None = None) -> None:
+    """Replace ``out`` by the finished staging folder (no stale file of an earlier run survives).
+
+    If ``out`` appeared, or was replaced, while the run was working (``before``
+    no longer matches), nothing is replaced: the results are kept in a new
+    folder beside it, named in the error.
+    """
+    now = out.stat().st_ino if out.is_dir() else None
+    if now != before or (out.exists() and not out.is_dir()):
+        kept = Path(tempfile.mkdtemp(prefix=f"{out.name}.seism-", dir=out.parent))
+        kept.rmdir()
+        staging.rename(kept)
+        raise ValueError(f"--out {shown or out} appeared or changed while this run was working (another run "
+                         f"or program?); nothing was replaced, the results are in {kept}")
     old = None
-    if out.exists():
+    if before is not None:
         old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old.", dir=out.parent))
         out.rename(old / out.name)
-    staging.rename(out)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
+    try:
+        staging.rename(out)
+    except OSError:
+        if old is not None:  # put the earlier results back
+            (old / out.name).rename(out)
+        raise
+    finally:
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def _output_lock(out: Path, shown: str | None = None):
+    """Hold a lock on ``out`` for the whole run: a second run into the same folder is refused.
+
+    The lock is ``.<name>.seism-lock`` beside the folder (``flock``: released
+    when the process ends, however it ends); where ``fcntl`` is missing, only
+    :func:`_publish`'s check applies.
+    """
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not POSIX
+        yield
+        return
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ValueError(f"cannot write into {out.parent}: {exc.strerror or exc}") from None
+    path = out.parent / f".{out.name}.seism-lock"
+    for _ in range(3):
+        try:
+            handle = open(path, "a+")
+        except OSError as exc:
+            raise ValueError(f"cannot write into {out.parent}: {exc.strerror or exc}") from None
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.close()
+            raise ValueError(f"--out {shown or out}: another seism run is writing into this folder (lock {path}); "
+                             "wait for it to end or choose another --out") from None
+        try:  # the file locked must still be the one at that path (a run ending may have removed it)
+            if os.stat(path).st_ino == os.fstat(handle.fileno()).st_ino:
+                break
+        except FileNotFoundError:
+            pass
+        handle.close()
+    else:  # pragma: no cover - three races in a row
+        raise ValueError(f"--out {shown or out}: could not lock {path}; try again")
+    try:
+        yield
+    finally:
+        try:
+            path.unlink()
+        except OSError:
+            pass
+        handle.close()
+
+
+def _check_arguments(args: argparse.Namespace):
+    """Settings, optional packages and the motif database, checked before any file is read or written.
+
+    Returns the motif database to match with (``{id: (name, PPM)}``), or None.
+    """
+    from ._validation import check_n_motifs, check_positive_int
+    from .budget import check_budget
+    check_n_motifs(args.n_motifs)
+    for name in ("chains", "thin", "max_replays"):
+        check_positive_int(getattr(args, name), f"--{name.replace('_', '-')}")
+    if args.n_samples is not None:
+        check_positive_int(args.n_samples, "--n-samples", minimum=0 if args.method in ("auto", "circles") else 1)
+    check_positive_int(args.burn_in, "--burn-in", minimum=0)
+    # "auto" is resolved by the response: a background set (--control) makes it binary, hence the MCMC;
+    # otherwise the circles' plan (the smaller of the two) is checked now, the MCMC's once y is read.
+    method = ("mcmc" if args.control is not None else "circles") if args.method == "auto" else args.method
+    if args.n_samples is not None:
+        check_budget(method, args.n_samples, args.chains, args.burn_in, args.thin, "tree", args.max_replays,
+                     args.n_motifs)
+    if args.bed is not None:
+        from .genome import genome_reader
+        genome_reader()  # an ImportError naming the extra, before any work
+    if not args.motif_db:
+        return None
+    from .motif_match import motif_database
+    return motif_database(args.motif_db)
 
 
 def fit(args: argparse.Namespace) -> int:
@@ -140,24 +322,24 @@ def fit(args: argparse.Namespace) -> int:
     import matplotlib
     matplotlib.use("Agg")
 
-    out = Path(args.out)
-    staging = _prepare_output(out, args.force)
-    try:
-        _fit_into(args, staging, SelectiveMotifModel, encode_sequences, read_fasta)
-        _publish(staging, out)
-    finally:
-        if staging.exists():
-            shutil.rmtree(staging, ignore_errors=True)
+    database = _check_arguments(args)
+    out = Path(args.out).resolve()  # '.', '..' and links as the folder they are
+    with _output_lock(out, args.out):
+        staging, before = _prepare_output(out, args.force, _input_paths(args), args.out)
+        try:
+            _fit_into(args, staging, database, SelectiveMotifModel, encode_sequences, read_fasta)
+            _publish(staging, out, before, args.out)
+        finally:
+            if staging.exists():
+                shutil.rmtree(staging, ignore_errors=True)
     if not args.quiet:
-        print(f"results written to {out}/")
+        print(f"results written to {args.out.rstrip('/')}/")
     return 0
 
 
 def _read_checked_fasta(path, read_fasta, encode_sequences) -> tuple[list[str], list[str]]:
-    ids, sequences = read_fasta(path)
+    ids, sequences = read_fasta(path)  # refuses empty and duplicate ids, naming the line
     encode_sequences(sequences, ids)  # report bad letters before anything else
-    if len(set(ids)) != len(ids):
-        raise ValueError(f"{path}: sequence ids are not unique")
     return ids, sequences
 
 
@@ -176,17 +358,21 @@ def _input_sequences(args, read_fasta, encode_sequences):
         raise ValueError("give the sequences either as --fasta FILE or as --bed FILE --genome FASTA")
     if args.fasta is not None:
         return (*_read_checked_fasta(args.fasta, read_fasta, encode_sequences), None)
-    from .genome import bed_sequences, read_bed
+    from .genome import bed_sequences, check_unique_names, read_bed
     if args.genome is None:
         raise ValueError("--bed needs --genome (an indexed or indexable genome FASTA)")
     bed = read_bed(args.bed)
+    if args.response:
+        check_unique_names(bed, args.bed, f"they key the rows of {args.response}")
     sequences = bed_sequences(bed, args.genome, args.width)
-    ids = list(bed["name"])
+    # Repeated names (allowed when they key nothing) get the interval's line to tell them apart.
+    repeated = bed["name"].duplicated(keep=False)
+    ids = [f"{name}:line{line}" if twin else name for name, line, twin in zip(bed["name"], bed.index, repeated)]
     encode_sequences(sequences, ids)
     return ids, sequences, bed
 
 
-def _fit_into(args, out: Path, model_class, encode_sequences, read_fasta) -> None:
+def _fit_into(args, out: Path, database, model_class, encode_sequences, read_fasta) -> None:
     ids, sequences, bed = _input_sequences(args, read_fasta, encode_sequences)
     missing = unmatched = 0
     if bed is not None and not args.response and not args.control:
@@ -194,15 +380,18 @@ def _fit_into(args, out: Path, model_class, encode_sequences, read_fasta) -> Non
             raise ValueError(f"{args.bed} has no score column (5th); give --response with a table keyed by "
                              "the interval names")
         data, response = pd.DataFrame({"bed_score": bed["score"].to_numpy(), "seq": sequences}, index=ids), "bed_score"
+        said = f"the score (5th column) of {args.bed}"
     elif args.control:
         if args.response or args.covariates:
             raise ValueError("--control compares the FASTA with a background set: give no --response "
                              "or --covariates with it")
         data, response = _control_table(ids, sequences, args.control, read_fasta, encode_sequences)
+        said = f"1 for the sequences of {args.fasta or args.bed}, 0 for those of {args.control}"
     else:
         if not args.response:
             raise ValueError("give --response (a table of responses) or --control (background sequences)")
-        table, response = _read_response(Path(args.response), args.id_column, args.response_column, ids)
+        table, response = _read_response(Path(args.response), args.id_column, args.response_column, ids,
+                                         args.covariates)
         if args.covariates:
             check_covariate_formula(args.covariates, table.columns)
         shared = [i for i in ids if i in table.index]
@@ -213,17 +402,21 @@ def _fit_into(args, out: Path, model_class, encode_sequences, read_fasta) -> Non
         unmatched = len(table.index) - len(shared)
         data = table.loc[shared].copy()
         data["seq"] = pd.Series(dict(zip(ids, sequences)))[shared]
+        said = (f"column {response!r} of {args.response} (ids in column {table.index.name!r}; {len(shared)} of "
+                f"{len(ids)} sequences have one)")
+    if not args.quiet:  # said before any work: the summary comes only at the end
+        print(f"seism: response: {said}", file=sys.stderr)
     model = model_class.from_formula(_formula(response, args.k, args.n_motifs, args.covariates), data,
                                      lam=args.lam, pooling=args.pooling, revcomp=not args.no_revcomp)
     start = time.perf_counter()
     res = model.fit(method=args.method, hypothesis=args.hypothesis, n_samples=args.n_samples, burn_in=args.burn_in, thin=args.thin,
                     n_chains=args.chains, tail_draws=args.tail_draws, random_state=args.seed, n_jobs=args.jobs,
-                    n_threads=args.threads, progress=not args.quiet)
+                    n_threads=args.threads, max_replays=args.max_replays, progress=not args.quiet)
     seconds = time.perf_counter() - start
-    if args.motif_db and res.n_selected:
+    if database is not None and res.n_selected:
         if not args.quiet:
             print(f"seism: matching the motifs with {args.motif_db}", file=sys.stderr)
-        res.match_known_motifs(args.motif_db)
+        res.match_known_motifs(database)
     if not args.quiet:
         print(f"seism: writing the report, tables, logos and motif files into {args.out}", file=sys.stderr)
     summary = res.summary()
@@ -235,8 +428,7 @@ def _fit_into(args, out: Path, model_class, encode_sequences, read_fasta) -> Non
     if res.n_selected:
         res.to_meme(out / "motifs.meme")
         res.to_jaspar(out / "motifs.jaspar")
-    info = {key: (value.item() if isinstance(value, np.generic) else value)
-            for key, value in res.sampler_info.items()}
+    info = dict(res.sampler_info.items())
     settings = {
         "fasta": args.fasta, "bed": args.bed, "genome": args.genome, "width": args.width,
         "response": args.response, "control": args.control,
@@ -247,7 +439,8 @@ def _fit_into(args, out: Path, model_class, encode_sequences, read_fasta) -> Non
         "rows_dropped_missing": model.data.n_dropped, "n_used": res.nobs,
         "settings": res.inference.settings, "sampler": info, "seconds": seconds,
     }
-    (out / "settings.json").write_text(json.dumps(settings, indent=2, default=str) + "\n")
+    (out / "settings.json").write_text(json.dumps(_json_safe(settings), indent=2, allow_nan=False, default=str)
+                                       + "\n")
     if not args.quiet:
         print(summary)
     # Unmatched ids are often a naming mismatch between the files (a suffix, a prefix): said even with --quiet.
@@ -257,6 +450,19 @@ def _fit_into(args, out: Path, model_class, encode_sequences, read_fasta) -> Non
     if unmatched:
         print(f"note: {unmatched} rows of {args.response} have no sequence in {args.fasta or args.bed} and "
               "were left out", file=sys.stderr)
+
+
+def _json_safe(value):
+    """``value`` with NaN and infinities as None (null: JSON has no NaN) and NumPy scalars as Python ones."""
+    if isinstance(value, dict):
+        return {key: _json_safe(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(item) for item in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not np.isfinite(value):
+        return None
+    return value
 
 
 def _motif_lengths(text: str):
@@ -327,6 +533,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--burn-in", type=int, default=50, help="unrecorded moves before each chain's first draw")
     p.add_argument("--thin", type=int, default=1, help="moves between recorded draws")
     p.add_argument("--chains", type=int, default=16, help="MCMC chains advanced in lockstep")
+    p.add_argument("--max-replays", type=int, default=2_000_000,
+                   help="budget of replayed candidates: a sampling plan above it is refused before any work, "
+                        "and a sample that still runs out gives NaN p-values, never a p-value of fewer draws")
     p.add_argument("--tail-draws", type=int, default=256,
                    help="draws of the tail estimate for p-values at the floor 1/(B+1) (0: off)")
     p.add_argument("--jobs", type=int, default=1, help="processes for the chain groups (joblib)")
@@ -336,22 +545,31 @@ def build_parser() -> argparse.ArgumentParser:
                    help="known motifs to match the refined motifs with (Tomtom-like): a MEME or JASPAR "
                         "file, or 'jaspar' for JASPAR CORE vertebrates (needs pyjaspar)")
     p.add_argument("--out", required=True,
-                   help="output folder (created; refused if it already holds files, unless --force)")
+                   help="output folder (created; refused if it already holds files, unless --force; never the "
+                        "working folder or one that holds an input)")
     p.add_argument("--force", action="store_true",
-                   help="replace the contents of an existing --out folder (no stale file is left)")
+                   help="replace the results of an earlier run in --out (a folder seism wrote that holds nothing "
+                        "else; no stale file is left)")
     p.add_argument("--quiet", action="store_true", help="no progress bars, no printed summary")
     return parser
+
+
+def _one_line_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """Warnings of a command-line run as one line each (the code location means nothing to its user)."""
+    print(f"seism: warning: {message}", file=sys.stderr)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return fit(args)
+        with warnings.catch_warnings():
+            warnings.showwarning = _one_line_warning
+            return fit(args)
     except KeyboardInterrupt:
         print("seism: interrupted; no output was written", file=sys.stderr)
         return 130
-    except (ValueError, TypeError, OSError) as exc:
-        print(f"seism: error: {exc}", file=sys.stderr)
+    except (ValueError, TypeError, OSError, ImportError, MemoryError) as exc:
+        print(f"seism: error: {str(exc) or type(exc).__name__}", file=sys.stderr)
         return 2
 
 

@@ -99,6 +99,11 @@ class TreeLayout:
         """Moves of one chain walked from the hub."""
         return self.burn_in + self.thin * self.per_chain
 
+    @property
+    def total_moves(self) -> int:
+        """Moves of the whole design: every chain, the observation's included, makes :attr:`chain_moves`."""
+        return self.n_chains * self.chain_moves
+
 
 class _Schedule:
     """When each lockstep walker stops, and which of its states go to which recorded node."""

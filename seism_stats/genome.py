@@ -17,11 +17,17 @@ _COMPLEMENT = str.maketrans("ACGTNacgtnRYKMSWBDHVrykmswbdhv", "TGCANtgcanYRMKSWV
 
 
 def read_bed(path: str | os.PathLike) -> pd.DataFrame:
-    """Intervals of a BED file (3 to 6+ columns; track/browser/comment lines skipped)."""
+    """Intervals of a BED file (3 to 6+ columns; track/browser/comment lines skipped).
+
+    Returns a table with the columns of :data:`BED_COLUMNS`, indexed by the line
+    number of each interval. Names may repeat (UCSC files often reuse them; see
+    :func:`check_unique_names` where they key a table). The strand is ``+``, ``-``
+    or ``.`` (unstranded, read as ``+``); anything else is refused with its line.
+    """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"BED file not found: {path}")
-    rows = []
+    rows, lines = [], []
     for number, line in enumerate(path.read_text().splitlines(), start=1):
         if not line.strip() or line.startswith(("#", "track", "browser")):
             continue
@@ -35,28 +41,48 @@ def read_bed(path: str | os.PathLike) -> pd.DataFrame:
         if not 0 <= start < end:
             raise ValueError(f"{path}: line {number}: need 0 <= start < end, got {start}, {end}")
         name = fields[3] if len(fields) > 3 else f"{fields[0]}:{start}-{end}"
-        score = float(fields[4]) if len(fields) > 4 and fields[4] not in (".", "") else float("nan")
-        strand = fields[5] if len(fields) > 5 and fields[5] in ("+", "-") else "+"
-        rows.append((fields[0], start, end, name, score, strand))
+        try:
+            score = float(fields[4]) if len(fields) > 4 and fields[4] not in (".", "") else float("nan")
+        except ValueError:
+            raise ValueError(f"{path}: line {number}: the score (5th field) must be a number or '.', got "
+                             f"{fields[4]!r}") from None
+        strand = fields[5] if len(fields) > 5 else "."
+        if strand not in ("+", "-", "."):
+            raise ValueError(f"{path}: line {number}: the strand (6th field) must be '+', '-' or '.', got {strand!r}")
+        rows.append((fields[0], start, end, name, score, "-" if strand == "-" else "+"))
+        lines.append(number)
     if not rows:
         raise ValueError(f"{path}: no interval found")
-    table = pd.DataFrame(rows, columns=BED_COLUMNS)
-    if table["name"].duplicated().any():
-        raise ValueError(f"{path}: interval name {table['name'][table['name'].duplicated()].iloc[0]!r} is "
-                         "not unique (names key the response)")
-    return table
+    return pd.DataFrame(rows, columns=BED_COLUMNS, index=pd.Index(lines, name="line"))
+
+
+def check_unique_names(bed: pd.DataFrame, path: str | os.PathLike, why: str) -> None:
+    """Refuse repeated interval names (naming both lines) where the names key something (``why``)."""
+    repeated = bed["name"].duplicated()
+    if repeated.any():
+        name = bed["name"][repeated].iloc[0]
+        first, again = bed.index[bed["name"] == name][:2]
+        raise ValueError(f"{path}: interval name {name!r} is on lines {first} and {again}; names must be "
+                         f"unique here ({why})")
 
 
 def reverse_complement(sequence: str) -> str:
     return sequence.translate(_COMPLEMENT)[::-1]
 
 
-def bed_sequences(bed: pd.DataFrame, genome: str | os.PathLike, width: int | None = None) -> list[str]:
-    """The genome sequence of each interval (strand-aware, optionally re-centred to ``width``)."""
+def genome_reader():
+    """pyfaidx's ``Fasta`` class, or an ImportError that says which extra installs it."""
     try:
         from pyfaidx import Fasta
     except ImportError:
-        raise ImportError("reading peaks from a genome needs pyfaidx: pip install 'seism_stats[genome]'") from None
+        raise ImportError("reading peaks from a genome needs the optional package pyfaidx: "
+                          "pip install 'seism_stats[genome]'") from None
+    return Fasta
+
+
+def bed_sequences(bed: pd.DataFrame, genome: str | os.PathLike, width: int | None = None) -> list[str]:
+    """The genome sequence of each interval (strand-aware, optionally re-centred to ``width``)."""
+    Fasta = genome_reader()
     if not Path(genome).is_file():
         raise FileNotFoundError(f"genome FASTA not found: {genome}")
     fasta = Fasta(str(genome), as_raw=True, sequence_always_upper=True)

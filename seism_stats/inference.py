@@ -9,10 +9,11 @@ side in a :class:`MotifInference`. The model/results classes of
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -20,12 +21,13 @@ from joblib import delayed
 from scipy.stats import kurtosistest
 from tqdm.auto import tqdm
 
-from . import samplers
+from . import budget, samplers
 from ._validation import (
     RandomStateLike,
     check_bool,
     check_covariates,
     check_lam,
+    check_n_motifs,
     check_positive_int,
     check_random_state,
     check_response,
@@ -336,7 +338,12 @@ def selective_inference(
         MCMC move on a great circle: uniform on the exact arc of the circle inside the
         event (default), or the elliptical-slice shrinking bracket of SPEC 5.
     max_replays : int
-        Budget of replayed candidate responses (rejection sampling can be slow).
+        Budget of replayed candidate responses. The sampling is planned first
+        (:mod:`seism_stats.budget`): a plan that cannot fit (MCMC: one replay per move
+        at least; rejection: one per draw, then a pilot's acceptance rate) is refused
+        before any work, and a plan over an hour gets a warning with its estimated time.
+        A sample that still runs out (shrinking bracket, rare event) gives NaN p-values
+        with a warning, never a rank from an incomplete tree of chains.
     max_memory : float, optional
         Bytes the fit may plan to use; a fit whose estimate
         (:func:`~seism_stats.memory.estimate_fit_bytes`) is larger is refused before
@@ -378,7 +385,7 @@ def selective_inference(
     revcomp = check_bool(revcomp, "revcomp")
     refine = check_bool(refine, "refine")
     lam = check_lam(lam)
-    n_motifs = check_positive_int(n_motifs, "n_motifs")
+    n_motifs = check_n_motifs(n_motifs)
     if n_samples is not None:
         n_samples = check_positive_int(n_samples, "n_samples", minimum=0 if method in ("auto", "circles") else 1)
     tail_draws = check_positive_int(tail_draws, "tail_draws", minimum=0)
@@ -388,6 +395,7 @@ def selective_inference(
     bracket = _check_choice(bracket, ("exact", "shrink"), "bracket")
     mcmc_design = _check_choice(mcmc_design, DESIGNS, "mcmc_design")
     n_jobs = check_positive_int(n_jobs, "n_jobs")
+    max_replays = check_positive_int(max_replays, "max_replays")
     check_backend(backend)
     if random_state is None:  # a fresh seed, recorded so that the run can be repeated
         random_state = int(np.random.SeedSequence().generate_state(1, np.uint64)[0] >> np.uint64(1))
@@ -395,8 +403,11 @@ def selective_inference(
     rng = check_random_state(random_state)
     n_threads = default_threads(n_threads)
 
-    check_same_labels(y=y, sequences=sequences, covariates=covariates)
     encoded = encode_sequences(sequences)
+    if isinstance(sequences, (str, os.PathLike)):  # a FASTA file's ids label its records, as an index does
+        check_same_labels(y=y, **{f"the ids of {sequences}": pd.Index(encoded.ids)}, covariates=covariates)
+    else:
+        check_same_labels(y=y, sequences=sequences, covariates=covariates)
     n = len(encoded)
     y = check_response(y, n)
     ks = check_motif_lengths(k, encoded)
@@ -424,11 +435,14 @@ def selective_inference(
         method_reason = "chosen by the user"
     if n_samples is None:
         n_samples = DEFAULT_CIRCLES if method == "circles" else DEFAULT_DRAWS
+    budget.check_budget(method, n_samples, n_chains, burn_in, thin, mcmc_design, max_replays,
+                        n_motifs)  # before any work
     if method in ("cmc", "circles"):
         check_sphere_null(null, null_reason, method)
     hypothesis = _resolve_hypothesis(hypothesis, method)
 
-    check_fit_memory(n, int(encoded.lengths.sum()), max(ks), n_motifs, n_chains, pooling, method, max_memory)
+    check_fit_memory(n, int(encoded.lengths.sum()), max(ks), n_motifs, n_chains, pooling, method, max_memory,
+                     n_samples)
     selective = method in SELECTIVE_METHODS
     stage = _StageLines(progress, 3 + int(refine) + int(selective))
     stage(f"features of {n} sequences on {sum(4**v for v in ks):,} k-mers (k={k}, {pooling} pooling)")
@@ -482,7 +496,8 @@ def selective_inference(
     if selective and q:
         if method == "circles":
             stage(f"exact selective p-values over {n_samples} great circles per motif ({hypothesis} hypothesis)")
-            circles = circle_pvalues(features, selection, basis, n_samples, tree_rng, order, hypothesis, progress)
+            circles = circle_pvalues(features, selection, basis, n_samples, tree_rng, order, hypothesis, progress,
+                                     planned=q * n_samples * (2 if hypothesis == "motif" and q > 1 else 1))
             pvalues, pvalues_se, pvalues_upper = circles.pvalues, circles.se, circles.upper
             if hypothesis == "motif" and q > 1:  # the global null's p-values beside them, labelled
                 circles_global = circle_pvalues(features, selection, basis, n_samples, tree_rng, order, "global")
@@ -609,40 +624,62 @@ def _sample_null(features, selection: Selection, basis: np.ndarray, spec: _Sampl
     their own generators (:class:`~seism_stats.walkers.ChainGroups`). In one process
     the blocks advance in lockstep (larger batches for the kernels), in several each
     process runs some of them; the draws are the same. Rejection blocks each draw
-    ``ceil(n_samples / blocks)`` accepted samples.
+    ``ceil(n_samples / blocks)`` accepted samples. A pilot (:mod:`seism_stats.budget`)
+    plans the work first; a sample cut short by ``max_replays`` carries a
+    ``shortfall`` (its p-values are NaN), decided on the replays of all pieces
+    together so that it does not depend on ``n_jobs``.
     """
     together = n_jobs == 1 and backend == "joblib"  # else one task per block
     start = time.perf_counter()
+    pilot = SelectionReplay(features, selection.event, n_threads)  # the plan's own replays, counted apart
     if spec.method == "rejection":
+        plan = budget.plan_rejection(pilot, _candidates(selection, basis, spec.null), spec.n_samples,
+                                     spec.max_replays)
+        _announce(plan, spec, progress)
         per_block = -(-spec.n_samples // len(block_rngs))
         tasks = [delayed(_rejection_block)(features, selection, basis, spec, rng, per_block,
                                            spec.max_replays // len(block_rngs),
                                            n_threads if together else 1, progress and b == 0)
                  for b, rng in enumerate(block_rngs)]
-        return samplers.merge_samples(run_tasks(tasks, n_jobs, backend, client), time.perf_counter() - start)
+        sample = samplers.merge_samples(run_tasks(tasks, n_jobs, backend, client), time.perf_counter() - start)
+        return replace(sample, shortfall=budget.shortfall_of_rejection(
+            sample.n_draws, spec.n_samples, sample.n_replays, spec.max_replays))
 
     layout = TreeLayout.for_draws(spec.n_samples, spec.n_chains, spec.burn_in, spec.thin, spec.design)
+    start_state = _start_state(selection, spec.null)
+    plan = budget.plan_mcmc(walker_factory(pilot, basis, spec.null, selection.unit_residual, spec.bracket),
+                            start_state, layout.total_moves, pilot, spec.n_chains)
+    _announce(plan, spec, progress)
     replay = SelectionReplay(features, selection.event, n_threads)
-    budget = samplers.replay_budget(replay, spec.max_replays)
 
     def walk_from_hub(hub, n_from_hub):
         n_blocks = min(len(block_rngs), n_from_hub)
         sizes = [len(c) for c in np.array_split(np.arange(n_from_hub), n_blocks)]
         jobs = [(block_rngs[:n_blocks], n_from_hub)] if together else \
             [([block_rngs[b]], sizes[b]) for b in range(n_blocks)]
+        # Every piece may spend all that is left: the tree counts as complete only if the replays of
+        # all pieces together fit max_replays (budget.shortfall_of_tree), whatever n_jobs is.
         budget_left = max(0, spec.max_replays - replay.n_replays)
-        tasks = [delayed(_hub_block)(features, selection, basis, spec, hub, layout, rngs, chains,
-                                     budget_left if together else budget_left // n_blocks,
+        tasks = [delayed(_hub_block)(features, selection, basis, spec, hub, layout, rngs, chains, budget_left,
                                      n_threads if together else 1, progress and i == 0)
                  for i, (rngs, chains) in enumerate(jobs)]
         return run_tasks(tasks, n_jobs, backend, client)
 
-    tree = run_design(walker_factory(replay, basis, spec.null, selection.unit_residual, spec.bracket), _start_state(selection, spec.null),
-                      selection.statistics, layout, spec.design, tree_rng, walk_from_hub, budget, progress)
+    tree = run_design(walker_factory(replay, basis, spec.null, selection.unit_residual, spec.bracket), start_state,
+                      selection.statistics, layout, spec.design, tree_rng, walk_from_hub,
+                      samplers.replay_budget(replay, spec.max_replays), progress)
     method = "mcmc" if spec.null == "sphere" else "permutation-mcmc"
-    return samplers.NullSample(method, tree.statistics, replay.n_replays + tree.n_replays_elsewhere,
-                               tree.n_accepted, spec.burn_in, spec.thin, time.perf_counter() - start,
-                               tree.observed_slot)
+    n_replays = replay.n_replays + tree.n_replays_elsewhere
+    return samplers.NullSample(method, tree.statistics, n_replays, tree.n_accepted, spec.burn_in, spec.thin,
+                               time.perf_counter() - start, tree.observed_slot,
+                               budget.shortfall_of_tree(tree.statistics, n_replays, spec.max_replays))
+
+
+def _announce(plan: budget.SamplingPlan, spec: _SamplerSpec, progress: bool) -> None:
+    """The plan on the progress lines, and a warning before a long or over-budget sampling."""
+    if progress:
+        tqdm.write(f"seism          plan: {plan.describe()}", file=sys.stderr)
+    budget.announce(plan, spec.max_replays, f"{spec.method} sampling of {spec.n_samples:,} draws")
 
 
 def _start_state(selection: Selection, null: str) -> np.ndarray:
@@ -656,9 +693,8 @@ def _hub_block(features, selection: Selection, basis: np.ndarray, spec: _Sampler
     """Chains walked from the hub: (statistics, accepted moves, replays)."""
     features.n_threads = n_threads
     replay = SelectionReplay(features, selection.event, n_threads)
-    budget = samplers.replay_budget(replay, max_replays)
     stats, accepted = hub_chains(walker_factory(replay, basis, spec.null, selection.unit_residual, spec.bracket), hub, n_chains, layout, rngs,
-                                 selection.event.n_selected, budget, progress)
+                                 selection.event.n_selected, samplers.replay_budget(replay, max_replays), progress)
     return stats, accepted, replay.n_replays
 
 
@@ -667,15 +703,16 @@ def _rejection_block(features, selection: Selection, basis: np.ndarray, spec: _S
                      progress: bool) -> samplers.NullSample:
     features.n_threads = n_threads
     replay = SelectionReplay(features, selection.event, n_threads)
+    return samplers.sample_rejection(replay, _candidates(selection, basis, spec.null), rng, n_samples,
+                                     max_replays=max_replays, progress=progress, method=f"{spec.null}-rejection")
+
+
+def _candidates(selection: Selection, basis: np.ndarray, null: str):
+    """``draw(rng, m)``: m i.i.d. null candidates (sphere points, or permuted residuals)."""
     n = selection.unit_residual.shape[0]
-    if spec.null == "sphere":
-        def draw(g, m):
-            return samplers.sphere_points(g, m, basis, n)
-    else:
-        def draw(g, m):
-            return samplers.permutation_points(g, m, selection.unit_residual, basis)
-    return samplers.sample_rejection(replay, draw, rng, n_samples, max_replays=max_replays,
-                                     progress=progress, method=f"{spec.null}-rejection")
+    if null == "sphere":
+        return lambda g, m: samplers.sphere_points(g, m, basis, n)
+    return lambda g, m: samplers.permutation_points(g, m, selection.unit_residual, basis)
 
 
 class _StageLines:

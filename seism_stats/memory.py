@@ -15,6 +15,10 @@ from . import _kron
 
 #: Default share of the currently available memory a fit may plan to use.
 DEFAULT_MEMORY_FRACTION = 0.8
+#: Bytes per null draw and motif: the recorded statistic, its copies when the sampler's pieces are
+#: joined, and the exceedance indicators and effective-sample-size arrays of the p-values (MCMC,
+#: rejection), or the log masses of the conditional Monte Carlo.
+BYTES_PER_DRAW = 40
 #: Byte budget of the row buffer used to compute the feature norms (rows of 4^k doubles).
 NORM_BUFFER_BYTES = 256 * 2**20
 
@@ -40,7 +44,7 @@ def norm_buffer_rows(n_cells: int, n_sequences: int, most: int = 64) -> int:
 
 
 def estimate_fit_bytes(n: int, total_length: int, k: int, n_motifs: int, n_chains: int, pooling: str,
-                       method: str) -> int:
+                       method: str, n_samples: int = 0) -> int:
     """Rough upper estimate of the peak bytes of :func:`~seism_stats.selective_inference`.
 
     Counts the sparse k-mer counts (both strands, and from k = 8 their transpose
@@ -50,7 +54,8 @@ def estimate_fit_bytes(n: int, total_length: int, k: int, n_motifs: int, n_chain
     matrix of max pooling, and per walker the current and direction numerators,
     the transform output and the arc scratch (4 vectors of 4^k doubles each;
     rejection sampling replays blocks of 256, the conditional Monte Carlo
-    transforms blocks of 64).
+    transforms blocks of 64), and per null draw and motif the statistic and what the
+    p-values compute from it (:data:`BYTES_PER_DRAW`).
     """
     cells = 4**k
     vector = 8 * cells
@@ -67,17 +72,18 @@ def estimate_fit_bytes(n: int, total_length: int, k: int, n_motifs: int, n_chain
         walkers = 2 * 64 * vector  # one block of directions (conditional_mc.BLOCK) and its transform
     else:
         walkers = 0
-    return counts + selection + dense + walkers
+    draws = BYTES_PER_DRAW * (n_samples + n_chains) * n_motifs if method in ("mcmc", "rejection", "cmc") else 0
+    return counts + selection + dense + walkers + draws
 
 
 def check_fit_memory(n: int, total_length: int, k: int, n_motifs: int, n_chains: int, pooling: str,
-                     method: str, max_memory: float | None) -> int:
+                     method: str, max_memory: float | None, n_samples: int = 0) -> int:
     """Raise ``MemoryError`` naming k, n and the bytes needed when the estimate exceeds the limit.
 
     ``max_memory``: bytes, or None for :data:`DEFAULT_MEMORY_FRACTION` of the
     available memory (no check where that is unknown). Returns the estimate.
     """
-    need = estimate_fit_bytes(n, total_length, k, n_motifs, n_chains, pooling, method)
+    need = estimate_fit_bytes(n, total_length, k, n_motifs, n_chains, pooling, method, n_samples)
     if max_memory is None:
         available = available_memory()
         if available is None:
@@ -87,7 +93,9 @@ def check_fit_memory(n: int, total_length: int, k: int, n_motifs: int, n_chains:
         per_walker = 4 * 8 * 4**k
         hint = (f"; each MCMC chain holds {per_walker / 2**30:.2f} GiB, so fewer chains (n_chains) help"
                 if method == "mcmc" else "")
-        raise MemoryError(f"a fit with k={k} on n={n} sequences needs about {need / 2**30:.1f} GiB but "
+        draws = (f", {BYTES_PER_DRAW * n_samples * n_motifs / 2**30:.1f} GiB of them for n_samples={n_samples:,}"
+                 if BYTES_PER_DRAW * n_samples * n_motifs > need / 4 else "")
+        raise MemoryError(f"a fit with k={k} on n={n} sequences needs about {need / 2**30:.1f} GiB{draws} but "
                           f"max_memory allows {max_memory / 2**30:.1f} GiB{hint}; use a smaller k, "
-                          "sum pooling, or raise max_memory (bytes)")
+                          "sum pooling, fewer draws, or raise max_memory (bytes)")
     return need

@@ -95,7 +95,12 @@ def site_counts(ppm: np.ndarray, nsites: int) -> np.ndarray:
 
 
 def read_meme(path: str | os.PathLike) -> dict[str, np.ndarray]:
-    """Read the motifs of a MEME (minimal or full) file: ``{name: (width x 4) PPM}``."""
+    """Read the motifs of a MEME file: ``{name: (width x 4) PPM}``.
+
+    Minimal format (``motifs.meme``, STREME, databases) or MEME's full text output
+    (``meme.txt``), where each motif's ``letter-probability matrix`` follows its
+    log-odds matrix and ends at a line of dashes.
+    """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"MEME file not found: {path}")
@@ -121,8 +126,9 @@ def read_meme(path: str | os.PathLike) -> dict[str, np.ndarray]:
             if not width:
                 raise ValueError(f"{path}: line {i + 1} does not give the motif width (w=)")
             rows, j = [], i + 1
-            # The matrix is every numeric row up to the next blank line, MOTIF or URL line.
-            while j < len(lines) and lines[j].strip() and not lines[j].startswith(("MOTIF", "URL")):
+            # The matrix is every numeric row up to the next blank line, MOTIF or URL line, or the
+            # line of dashes (or stars) that closes a section of meme.txt.
+            while j < len(lines) and lines[j].strip() and not lines[j].startswith(("MOTIF", "URL", "---", "***")):
                 try:
                     rows.append([float(v) for v in lines[j].split()])
                 except ValueError:

@@ -68,8 +68,21 @@ def load_motif_database(path: str | os.PathLike) -> dict[str, tuple[str, np.ndar
     if not path.is_file():
         raise FileNotFoundError(f"motif database not found: {path}")
     head = path.read_text(errors="replace")[:4096]
-    motifs = read_meme(path) if "MEME version" in head else read_jaspar(path)
+    try:
+        motifs = read_meme(path) if "MEME version" in head else read_jaspar(path)
+    except UnicodeDecodeError:
+        raise ValueError(f"{path}: not a text motif file (MEME or JASPAR); is it binary?") from None
     return {name: (name, ppm) for name, ppm in motifs.items()}
+
+
+def motif_database(database) -> dict[str, tuple[str, np.ndarray]]:
+    """A database as ``{id: (name, PPM)}``: ``"jaspar"`` (JASPAR CORE vertebrates, needs pyjaspar), a
+    MEME or JASPAR file, or such a dict (returned as is)."""
+    if isinstance(database, dict):
+        return database
+    if isinstance(database, str) and database == "jaspar":
+        return jaspar_core_database()
+    return load_motif_database(database)
 
 
 def jaspar_core_database(collection: str = "CORE", tax_group: str | None = "vertebrates") -> dict[str, tuple[str, np.ndarray]]:

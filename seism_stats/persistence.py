@@ -14,6 +14,8 @@ import dataclasses
 import json
 import os
 import warnings
+import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -176,22 +178,45 @@ def save_results(results, path: str | os.PathLike) -> Path:
 
 
 def load_results(path: str | os.PathLike, cls):
-    """Read results written by :func:`save_results`; never runs code from the file."""
+    """Read results written by :func:`save_results`; never runs code from the file.
+
+    A file that is not a complete archive of this format (truncated by a copy,
+    damaged, or another kind of file) raises one ValueError naming it, never the
+    zip or zlib library's own exception.
+    """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"results file not found: {path}")
+    if not zipfile.is_zipfile(path):
+        raise ValueError(f"{path} is not a seism_stats results file (not a complete .npz archive: truncated, "
+                         "damaged, or another kind of file)")
     try:
-        archive = np.load(path, allow_pickle=False)
-        manifest = json.loads(str(archive["__manifest__"]))
-    except (ValueError, OSError, KeyError) as exc:
-        raise ValueError(f"{path} is not a seism_stats results file ({exc})") from None
-    if manifest.get("format") != FORMAT:
-        raise ValueError(f"{path} is not a seism_stats results file (format {manifest.get('format')!r})")
-    if manifest.get("version") != VERSION:
-        raise ValueError(f"{path} has results format version {manifest.get('version')}; this version of "
-                         f"seism_stats reads version {VERSION}")
-    with archive:
-        decoder = _Decoder({key: archive[key] for key in archive.files if key != "__manifest__"})
-        body = manifest["results"]
-        return cls(decoder.decode(body["model"]), decoder.decode(body["inference"]),
-                   multitest_method=body["multitest_method"], has_intercept=body["has_intercept"])
+        with np.load(path, allow_pickle=False) as archive:
+            if "__manifest__" not in archive.files:
+                raise ValueError(f"{path} is not a seism_stats results file (no manifest)")
+            manifest = json.loads(str(_entry(archive, "__manifest__")))
+            if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+                found = manifest.get("format") if isinstance(manifest, dict) else None
+                raise ValueError(f"{path} is not a seism_stats results file (format {found!r})")
+            if manifest.get("version") != VERSION:
+                raise ValueError(f"{path} has results format version {manifest.get('version')}; this version of "
+                                 f"seism_stats reads version {VERSION}")
+            decoder = _Decoder({key: _entry(archive, key) for key in archive.files if key != "__manifest__"})
+            body = manifest["results"]
+            return cls(decoder.decode(body["model"]), decoder.decode(body["inference"]),
+                       multitest_method=body["multitest_method"], has_intercept=body["has_intercept"])
+    except (_Damaged, zipfile.BadZipFile, zlib.error, EOFError, OSError, KeyError, TypeError,
+            json.JSONDecodeError) as exc:
+        detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ValueError(f"{path} is a damaged seism_stats results file ({detail}); save the results again") from None
+
+
+class _Damaged(Exception):
+    """An entry of a results archive that NumPy cannot read (raised as one ValueError naming the file)."""
+
+
+def _entry(archive, key: str) -> np.ndarray:
+    try:
+        return archive[key]
+    except ValueError as exc:  # e.g. an object (pickled) array, refused with allow_pickle=False
+        raise _Damaged(f"entry {key!r}: {exc}") from None

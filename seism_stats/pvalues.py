@@ -9,6 +9,7 @@ last bits, and a strict comparison would then reject far too often.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -60,11 +61,19 @@ def monte_carlo_pvalues(null_sample, observed: np.ndarray, alpha: float = 0.05) 
     indicator is 1 and the p-value is the mean of the indicators over all
     recorded nodes. The ESS of the indicator (multi-chain, Geyer) sets the
     standard error; when no null draw reaches ``T_obs`` the indicator has no
-    variance to measure, and the ESS of the statistic itself is used.
+    variance to measure, and the ESS of the statistic itself is used. A sample
+    with a ``shortfall`` (the replay budget ran out: :mod:`seism_stats.budget`)
+    gives NaN, with a RuntimeWarning.
     """
     observed = np.asarray(observed, dtype=np.float64)
     q = observed.shape[0]
     n_draws = null_sample.n_draws
+    shortfall = getattr(null_sample, "shortfall", "")
+    if shortfall:  # a rank from an incomplete tree, or from fewer draws than asked, is not the p-value asked for
+        warnings.warn(f"{shortfall}: the selective p-values are NaN. Raise max_replays or lower n_samples "
+                      "(the plan is checked before sampling; a shrinking bracket or a rare selection event can "
+                      "still need more replays than planned)", RuntimeWarning, stacklevel=2)
+        n_draws = 0
     if n_draws == 0:
         nan = np.full(q, np.nan)
         return MonteCarloPValues(nan, nan, nan, nan)

@@ -452,17 +452,14 @@ class SelectiveMotifResults:
             ``res.motifs``, which now carries ``match_id``, ``match_name``,
             ``match_pvalue`` and ``match_evalue`` (also in the report and the CLI's tables).
         """
-        from .motif_match import jaspar_core_database, load_motif_database, match_motifs
-        if isinstance(database, str) and database == "jaspar":
-            database = jaspar_core_database()
-        elif not isinstance(database, dict):
-            database = load_motif_database(database)
-        self.known_matches = match_motifs(self.inference.ppms, database, random_state)
+        from .motif_match import match_motifs, motif_database
+        self.known_matches = match_motifs(self.inference.ppms, motif_database(database), random_state)
         return self.motifs
 
     @property
     def sampler_info(self) -> pd.Series:
-        """Sampler settings and diagnostics: draws, burn-in, acceptance, ESS, replays, seconds.
+        """Sampler settings and diagnostics: draws, burn-in, acceptance, ESS, replays, seconds, and the
+        ``shortfall`` of a sample cut short by ``max_replays`` (its p-values are NaN).
 
         For ``method="circles"`` or ``"cmc"``, draws are the directions per motif, replays
         all directions drawn (pilots included) and ``ess_min`` the smallest effective
@@ -491,6 +488,7 @@ class SelectiveMotifResults:
                         if self.method == "cmc" else 0),
             "seconds": sample.seconds if sample else self.inference.seconds.get("sampling", 0.0),
             "random_state": s["random_state"],
+            "shortfall": sample.shortfall if sample else "",  # why the p-values are NaN ('' when they are not)
         }
         return pd.Series(info, name="sampler", dtype=object)
 

@@ -16,14 +16,13 @@ Every sampler returns the statistics of draws inside the selection event ``E``:
 from __future__ import annotations
 
 import time
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 from tqdm.auto import tqdm
 
-from . import exchangeable
+from . import budget, exchangeable
 from .diagnostics import effective_sample_size
 from .replay import SelectionReplay
 from .walkers import residual_points, sphere_points, walker_factory
@@ -56,6 +55,11 @@ class NullSample:
         Where the observation sits among the recorded nodes (exchangeable tree
         design, :mod:`seism_stats.exchangeable`); None when the draws are i.i.d.
         or the chains started at the observation (``design="start"``).
+    shortfall : str
+        Why the sample gives no valid p-value ('' when it does): the replay budget
+        ran out before the tree of chains was complete, or before the draws asked
+        for were accepted (:mod:`seism_stats.budget`). The p-values of such a sample
+        are NaN.
     """
 
     method: str
@@ -66,6 +70,7 @@ class NullSample:
     thin: int
     seconds: float
     observed_slot: tuple | None = None
+    shortfall: str = ""
 
     @property
     def n_chains(self) -> int:
@@ -117,17 +122,13 @@ class NullSample:
         return np.array([effective_sample_size(values[:, :, j]) for j in range(values.shape[2])])
 
 
-def _check_budget(replay: SelectionReplay, max_replays: int, what: str) -> bool:
-    if replay.n_replays >= max_replays:
-        warnings.warn(f"{what} stopped after {replay.n_replays} replays (max_replays): fewer null "
-                      "draws than requested", RuntimeWarning, stacklevel=3)
-        return True
-    return False
-
-
 def replay_budget(replay: SelectionReplay, max_replays: int) -> Callable[[], bool]:
-    """``out_of_budget()`` for MCMC walkers: True (with a warning) once ``max_replays`` are spent."""
-    return lambda: _check_budget(replay, max_replays, "MCMC sampling")
+    """``out_of_budget()`` for MCMC walkers: True once ``max_replays`` are spent.
+
+    A sample cut short says so in ``NullSample.shortfall`` (its p-values are then NaN,
+    with a warning: :func:`~seism_stats.pvalues.monte_carlo_pvalues`).
+    """
+    return lambda: replay.n_replays >= max_replays
 
 
 def permutation_points(rng: np.random.Generator, m: int, residual: np.ndarray,
@@ -157,7 +158,8 @@ def sample_rejection(replay: SelectionReplay, draw_points: Callable[[np.random.G
     block_size : int
         Candidates replayed per batch.
     max_replays : int
-        Budget; a warning is issued when it runs out first.
+        Budget. When it runs out first, the draws accepted are returned with
+        ``shortfall`` set: their p-values are NaN, not a p-value of fewer draws.
     """
     start_time = time.perf_counter()
     q = replay.n_selected
@@ -165,7 +167,7 @@ def sample_rejection(replay: SelectionReplay, draw_points: Callable[[np.random.G
     n_kept = 0
     with tqdm(total=n_samples, disable=not progress, desc="rejection sampling", unit="draw") as bar:
         while n_kept < n_samples:
-            if _check_budget(replay, max_replays, "rejection sampling"):
+            if replay.n_replays >= max_replays:
                 break
             accepted, stats = replay.check_points(draw_points(rng, block_size))
             new = stats[accepted][: n_samples - n_kept]
@@ -174,7 +176,8 @@ def sample_rejection(replay: SelectionReplay, draw_points: Callable[[np.random.G
             bar.update(new.shape[0])
     draws = np.concatenate(kept) if kept else np.zeros((0, q))
     return NullSample(method, draws[None, :, :], replay.n_replays, n_kept, 0, 1,
-                      time.perf_counter() - start_time)
+                      time.perf_counter() - start_time,
+                      shortfall=budget.shortfall_of_rejection(n_kept, n_samples, replay.n_replays, max_replays))
 
 
 def _observed_statistics(replay: SelectionReplay, point: np.ndarray) -> np.ndarray:
@@ -208,21 +211,23 @@ def sample_tree(make_walkers: Callable, replay: SelectionReplay, start: np.ndarr
         Generator of the observation's chain (default: spawned from the first of ``rngs``).
     """
     start_time = time.perf_counter()
+    budget.check_budget("mcmc", n_samples, n_chains, burn_in, thin, design, max_replays)
     rngs = [rngs] if isinstance(rngs, np.random.Generator) else list(rngs)
     layout = exchangeable.TreeLayout.for_draws(n_samples, n_chains, burn_in, thin, design)
-    budget = replay_budget(replay, max_replays)
+    out_of_budget = replay_budget(replay, max_replays)
 
     def walk_from_hub(hub, n_from_hub):
         stats, accepted = exchangeable.hub_chains(make_walkers, hub, n_from_hub, layout,
                                                   rngs[: min(len(rngs), n_from_hub)], observed.shape[0],
-                                                  budget, progress)
+                                                  out_of_budget, progress)
         return [(stats, accepted, 0)]
 
     tree_rng = rngs[0].spawn(1)[0] if tree_rng is None else tree_rng
     tree = exchangeable.run_design(make_walkers, start, observed, layout, design, tree_rng, walk_from_hub,
-                                   budget, progress)
+                                   out_of_budget, progress)
     return NullSample(method, tree.statistics, replay.n_replays, tree.n_accepted, burn_in, thin,
-                      time.perf_counter() - start_time, tree.observed_slot)
+                      time.perf_counter() - start_time, tree.observed_slot,
+                      budget.shortfall_of_tree(tree.statistics, replay.n_replays, max_replays))
 
 
 def sample_sphere_mcmc(replay: SelectionReplay, start: np.ndarray, covariate_basis: np.ndarray,
@@ -290,9 +295,9 @@ def merge_samples(parts: list[NullSample], seconds: float) -> NullSample:
     """Join independently seeded sampler blocks (their chains side by side, in order).
 
     Every recorded node is kept: blocks that ran out of replays first leave NaN
-    in their missing nodes (shorter rejection blocks are padded with NaN), and
-    the p-value uses the draws that exist. The first block's observation slot
-    (if any) is kept.
+    in their missing nodes (shorter rejection blocks are padded with NaN). The
+    first block's observation slot (if any) and the first shortfall are kept
+    (the caller restates it for the whole sample).
     """
     if not parts:
         raise ValueError("no sampler blocks to merge")
@@ -301,4 +306,5 @@ def merge_samples(parts: list[NullSample], seconds: float) -> NullSample:
               for p in parts]
     first = parts[0]
     return NullSample(first.method, np.concatenate(padded, axis=0), sum(p.n_replays for p in parts),
-                      sum(p.n_moves for p in parts), first.burn_in, first.thin, seconds, first.observed_slot)
+                      sum(p.n_moves for p in parts), first.burn_in, first.thin, seconds, first.observed_slot,
+                      next((p.shortfall for p in parts if p.shortfall), ""))

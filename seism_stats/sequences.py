@@ -69,6 +69,14 @@ def read_fasta(path: str | os.PathLike) -> tuple[list[str], list[str]]:
     -------
     ids, sequences : lists of str
         The first word of each header and the joined sequence lines.
+
+    Raises
+    ------
+    ValueError
+        A header without an id (``>`` alone), an id used twice (ids label the
+        rows: they key a response table or a pandas response), sequence text
+        before the first header, or a damaged file; the message names the file
+        and the line.
     """
     path = Path(path)
     if not path.is_file():
@@ -88,6 +96,7 @@ def read_fasta(path: str | os.PathLike) -> tuple[list[str], list[str]]:
 def _parse_fasta(path: Path, compressed: bool) -> tuple[list[str], list[str]]:
     ids: list[str] = []
     chunks: list[list[str]] = []
+    first_line: dict[str, int] = {}
     # utf-8-sig: a byte-order mark written by some editors is not sequence text.
     handle = gzip.open(path, "rt", encoding="utf-8-sig") if compressed else open(path, encoding="utf-8-sig")
     with handle:
@@ -97,7 +106,14 @@ def _parse_fasta(path: Path, compressed: bool) -> tuple[list[str], list[str]]:
                 continue
             if line.startswith(">"):
                 header = line[1:].split()
-                ids.append(header[0] if header else f"seq{len(ids)}")
+                if not header:
+                    raise ValueError(f"{path}: line {line_number} is a '>' header without a sequence id; "
+                                     "every record needs one (ids pair sequences with their responses)")
+                if header[0] in first_line:
+                    raise ValueError(f"{path}: line {line_number}: sequence id {header[0]!r} was already used "
+                                     f"on line {first_line[header[0]]}; ids must be unique")
+                first_line[header[0]] = line_number
+                ids.append(header[0])
                 chunks.append([])
             elif not ids:
                 raise ValueError(f"{path}: line {line_number} holds sequence text before any '>' header")

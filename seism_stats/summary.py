@@ -182,9 +182,10 @@ def _notes(results, alpha: float) -> list[str]:
                    "understates the error; method='cmc' gives a p-value with a dependable error there, "
                    "conditioned on a little more")
             notes.append(f"Tail estimate for the motifs at the floor ({how}): {values}.")
-        if results.method == "rejection" and sample.n_draws < s["n_samples"]:
-            notes.append(f"[!] Rejection sampling ran out of replays: {sample.n_draws} of "
-                         f"{s['n_samples']} draws. Use method='mcmc' or raise max_replays.")
+        if sample.shortfall:
+            notes.append(f"[!] {sample.shortfall[0].upper()}{sample.shortfall[1:]}: the selective p-values are "
+                         "NaN. Raise max_replays or lower n_samples"
+                         + (", or use method='mcmc'." if results.method == "rejection" else "."))
     if results.method in SELECTIVE_METHODS and results.n_selected and sample is not None and sample.n_draws == 0:
         notes.append("[!] No null draw fell in the selection event: selective p-values are undefined.")
     kind = results.interval_kind

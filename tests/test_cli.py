@@ -65,7 +65,7 @@ def _write(path, text):
 
 def _gzip_truncated(path):
     import gzip
-    full = gzip.compress(b">a\nACGTACGTAC\n" * 200)
+    full = gzip.compress(b"".join(b">a%d\nACGTACGTAC\n" % i for i in range(200)))  # unique ids
     path.write_bytes(full[: len(full) // 2])
     return path
 
@@ -98,19 +98,19 @@ def test_fasta_with_byte_order_mark_is_read(tmp_path):
 
 def test_output_folder_is_checked_before_fitting_and_replaced_with_force(files, capsys):
     fasta, response, tmp = files
-    common = ["fit", "--fasta", str(fasta), "--response", str(response), "--k", "4", "--method", "naive",
-              "--quiet"]
+    common = ["fit", "--fasta", str(fasta), "--response", str(response), "--response-column", "y", "--k", "4",
+              "--method", "naive", "--quiet"]
     blocker = _write(tmp / "file.txt", "x")
     assert main(common + ["--out", str(blocker)]) == 2
     assert "is not a folder" in capsys.readouterr().err
     out = tmp / "res"
     assert main(common + ["--out", str(out)]) == 0
-    stale = _write(out / "motifs.old", "stale")
+    stale = _write(out / "motifs.jaspar", "stale")
     assert main(common + ["--out", str(out)]) == 2
     assert "already holds files" in capsys.readouterr().err
     assert main(common + ["--out", str(out), "--force"]) == 0
-    assert not stale.exists() and (out / "summary.txt").exists()
-    assert not [p for p in tmp.iterdir() if p.name.startswith(".res")]  # no staging left behind
+    assert stale.read_text() != "stale" and (out / "summary.txt").exists() and (out / ".seism-output").exists()
+    assert not [p for p in tmp.iterdir() if p.name.startswith(".res")]  # no staging or lock left behind
 
 
 def test_response_column_is_named_and_recorded(files):
@@ -215,8 +215,8 @@ def test_unmatched_ids_are_noted_even_when_quiet(files, capsys):
     short = tmp / "short.fa"
     short.write_text("".join(fasta.read_text().splitlines(keepends=True)[:2 * 100]))  # 100 of the 120 sequences
     out = tmp / "unmatched"
-    assert main(["fit", "--fasta", str(short), "--response", str(response), "--k", "4", "--method", "naive",
-                 "--quiet", "--out", str(out)]) == 0
+    assert main(["fit", "--fasta", str(short), "--response", str(response), "--response-column", "y", "--k", "4",
+                 "--method", "naive", "--quiet", "--out", str(out)]) == 0
     err = capsys.readouterr().err
     assert "15 rows of" in err and "have no sequence" in err  # 115 responses, 100 sequences
     assert json.loads((out / "settings.json").read_text())["responses_without_sequence"] == 15
@@ -227,3 +227,300 @@ def test_python_dash_m_runs_the_command_line():
     import sys
     out = subprocess.run([sys.executable, "-m", "seism_stats", "--help"], capture_output=True, text=True)
     assert out.returncode == 0 and "fit" in out.stdout
+
+
+# -- issue 24 ---------------------------------------------------------------------------------
+def test_zero_padded_ids_are_read_as_text(tmp_path):
+    # Issue 24.9: the table's ids were read as integers (0007 -> 7) and matched no FASTA id.
+    data = simulate_dataset(80, 30, consensus="GATTA", beta=3.0, random_state=1)
+    ids = [f"{i:04d}" for i in range(80)]
+    fasta = _write(tmp_path / "padded.fa", "".join(f">{i}\n{s}\n" for i, s in zip(ids, data.sequences)))
+    table = _write(tmp_path / "padded.tsv", "id\ty\n" + "".join(f"{i}\t{v}\n" for i, v in zip(ids, data.y)))
+    out = tmp_path / "padded"
+    assert main(["fit", "--fasta", str(fasta), "--response", str(table), "--k", "4", "--method", "naive",
+                 "--quiet", "--out", str(out)]) == 0
+    settings = json.loads((out / "settings.json").read_text())
+    assert settings["n_used"] == 80 and settings["sequences_without_response"] == 0
+
+
+def test_ids_that_differ_only_as_numbers_are_not_duplicates(tmp_path):
+    from seism_stats.cli import _read_response
+    path = _write(tmp_path / "t.tsv", "id\ty\n7\t1.0\n07\t2.0\nNA\t3.0\n")
+    table, response = _read_response(path, None, None, ["7", "07", "NA"])
+    assert list(table.index) == ["7", "07", "NA"] and response == "y"
+    with pytest.raises(ValueError, match="data row 2 has no sequence id"):
+        _read_response(_write(tmp_path / "e.tsv", "id\ty\na\t1\n\t2\n"), None, None, ["a"])
+
+
+def test_response_column_is_never_guessed_among_several(files, capsys):
+    # Issue 24.13: with columns id, y, gc the default response was gc's neighbour by position.
+    fasta, response, tmp = files
+    common = ["fit", "--fasta", str(fasta), "--response", str(response), "--k", "4", "--method", "naive"]
+    assert main(common + ["--quiet", "--out", str(tmp / "a")]) == 2
+    err = capsys.readouterr().err
+    assert "2 columns could be the response (y, gc); name it with --response-column" in err
+    assert len(err.strip().splitlines()) == 1 and not (tmp / "a").exists()
+    gc_first = _write(tmp / "gc_first.tsv", pd.read_csv(response, sep="\t")[["id", "gc", "y"]]
+                      .to_csv(sep="\t", index=False))
+    assert main(common[:4] + [str(gc_first)] + common[5:] + ["--quiet", "--out", str(tmp / "b")]) == 2
+    assert "(gc, y)" in capsys.readouterr().err
+    # One candidate left once the covariates are set aside: that one, said in the first lines.
+    assert main(common + ["--covariates", "gc", "--out", str(tmp / "c")]) == 0
+    err = capsys.readouterr().err
+    assert err.startswith(f"seism: response: column 'y' of {response} (ids in column 'id'; 115 of 120")
+    assert json.loads((tmp / "c" / "settings.json").read_text())["response_column"] == "y"
+
+
+def test_a_text_column_is_not_a_response_candidate(tmp_path):
+    from seism_stats.cli import _read_response
+    table = _write(tmp_path / "t.tsv", "id\tname\ty\na\tgeneA\t1.5\nb\tgeneB\t2.5\n")
+    assert _read_response(table, None, None, ["a", "b"])[1] == "y"
+    dotted = _write(tmp_path / "d.tsv", "id\ty\tgc\na\t1.5\t0.4\nb\t.\t0.5\n")  # y has a '.' but is meant
+    with pytest.raises(ValueError, match=r"2 columns could be the response \(y, gc\)"):
+        _read_response(dotted, None, None, ["a", "b"])
+
+
+def _genome_and_bed(tmp_path, names=None, strands=None, n=150):
+    data = simulate_dataset(n, 60, consensus="GATTA", beta=3.0, random_state=4)
+    genome = tmp_path / "genome.fa"
+    chrom = "".join(data.sequences)
+    genome.write_text(">chr1\n" + "\n".join(chrom[i:i + 60] for i in range(0, len(chrom), 60)) + "\n")
+    names = names or [f"peak{i}" for i in range(n)]
+    strands = strands or ["+"] * n
+    bed = tmp_path / "peaks.bed"
+    bed.write_text("".join(f"chr1\t{60 * i}\t{60 * i + 60}\t{names[i]}\t{y:.6f}\t{strands[i]}\n"
+                           for i, y in enumerate(data.y)))
+    return genome, bed, data
+
+
+def test_bed_with_repeated_names_is_read_when_no_table_is_keyed(tmp_path, capsys):
+    # Issue 24.12: UCSC BED files often repeat names; that matters only where names key a table.
+    pytest.importorskip("pyfaidx")
+    from seism_stats.genome import read_bed
+    names = ["peak"] * 150  # every interval named alike
+    genome, bed, data = _genome_and_bed(tmp_path, names=names)
+    assert list(read_bed(bed)["name"]) == names
+    out = tmp_path / "same_names"
+    assert main(["fit", "--bed", str(bed), "--genome", str(genome), "--k", "5", "--method", "naive",
+                 "--quiet", "--out", str(out)]) == 0
+    assert pd.read_csv(out / "motifs.csv")["kmer"].iloc[0] == "GATTA"
+    table = _write(tmp_path / "y.tsv", "id\ty\npeak\t1.0\n")
+    assert main(["fit", "--bed", str(bed), "--genome", str(genome), "--response", str(table), "--k", "5",
+                 "--quiet", "--out", str(tmp_path / "keyed")]) == 2
+    assert "interval name 'peak' is on lines 1 and 2; names must be unique here" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("field, message", [
+    ("x", r"line 3: the strand \(6th field\) must be '\+', '-' or '\.', got 'x'"),
+    ("plus", r"line 3: the strand .* got 'plus'"),
+])
+def test_bed_strand_that_is_not_plus_minus_or_dot_is_refused(tmp_path, field, message):
+    from seism_stats.genome import read_bed
+    bed = _write(tmp_path / "s.bed", f"chr1\t0\t10\ta\t1\t+\nchr1\t0\t10\tb\t1\t.\nchr1\t0\t10\tc\t1\t{field}\n")
+    with pytest.raises(ValueError, match=message):
+        read_bed(bed)
+    fine = read_bed(_write(tmp_path / "ok.bed", "chr1\t0\t10\ta\t1\t-\nchr1\t0\t10\tb\t1\t.\nchr1\t0\t10\n"))
+    assert list(fine["strand"]) == ["-", "+", "+"] and list(fine.index) == [1, 2, 3]
+    with pytest.raises(ValueError, match=r"line 1: the score \(5th field\) must be a number or '.', got 'high'"):
+        read_bed(_write(tmp_path / "score.bed", "chr1\t0\t10\ta\thigh\t+\n"))
+
+
+def _one_line_error(capsys, code):
+    err = capsys.readouterr().err
+    assert code == 2 and "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+    return err
+
+
+def test_memory_refusal_is_a_one_line_error(files, capsys, monkeypatch):
+    # Issue 24.7: the MemoryError of the memory check came out as a traceback (exit 1).
+    from seism_stats import memory
+    monkeypatch.setattr(memory, "available_memory", lambda: 1000)
+    fasta, response, tmp = files
+    code = main(["fit", "--fasta", str(fasta), "--response", str(response), "--response-column", "y", "--k", "4",
+                 "--quiet", "--out", str(tmp / "mem")])
+    assert "needs about" in _one_line_error(capsys, code) and not (tmp / "mem").exists()
+
+
+@pytest.mark.parametrize("module, extra, option", [("pyfaidx", "genome", "--bed"), ("pyjaspar", "jaspar", "--motif-db")])
+def test_missing_optional_package_names_its_extra_before_any_work(files, capsys, monkeypatch, module, extra, option):
+    # Issue 24.7: --bed without pyfaidx and --motif-db jaspar without pyjaspar raised ImportError tracebacks.
+    import sys
+    from seism_stats import cli
+    monkeypatch.setitem(sys.modules, module, None)  # import fails as if not installed
+    monkeypatch.setattr(cli, "_fit_into", lambda *a: pytest.fail("the fit started"))
+    fasta, response, tmp = files
+    args = (["--bed", str(_write(tmp / "p.bed", "chr1\t0\t10\n")), "--genome", str(fasta)] if option == "--bed"
+            else ["--fasta", str(fasta), "--response", str(response), "--motif-db", "jaspar"])
+    code = main(["fit", *args, "--quiet", "--out", str(tmp / "opt")])
+    err = _one_line_error(capsys, code)
+    assert f"pip install 'seism_stats[{extra}]'" in err and module in err and not (tmp / "opt").exists()
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda t: t / "missing.meme", "motif database not found"),
+    (lambda t: _write_bytes(t / "binary.meme", b"\x89PNG\r\n\x1a\n\x00\xff\xfe"), "not a text motif file"),
+    (lambda t: _write(t / "bad.meme", "MEME version 4\n\nMOTIF m1\nletter-probability matrix: w= 3\n0.1 0.2\n"),
+     "says w= 3 but its matrix has 1 rows"),
+    (lambda t: _write(t / "words.txt", "hello motifs\n"), "holds counts before any '>' header"),
+])
+def test_motif_database_is_checked_before_the_fit(files, capsys, monkeypatch, make, message):
+    # Issue 24.7: a bad --motif-db was found only after the whole fit.
+    from seism_stats import cli
+    monkeypatch.setattr(cli, "_fit_into", lambda *a: pytest.fail("the fit started"))
+    fasta, response, tmp = files
+    code = main(["fit", "--fasta", str(fasta), "--response", str(response), "--motif-db", str(make(tmp)),
+                 "--quiet", "--out", str(tmp / "db")])
+    assert message in _one_line_error(capsys, code) and not (tmp / "db").exists()
+
+
+def test_meme_txt_is_accepted_as_motif_database(files):
+    # Issue 24.11, through the command line.
+    from simulations.data import motif_pwm
+    from test_input_validation import meme_txt
+    fasta, response, tmp = files
+    database = meme_txt(tmp / "meme.txt", [motif_pwm("GATTA"), motif_pwm("CCCGG")], ["GATTA", "CCCGG"])
+    out = tmp / "memetxt"
+    assert main(["fit", "--fasta", str(fasta), "--response", str(response), "--response-column", "y", "--k", "5",
+                 "--method", "naive", "--motif-db", str(database), "--quiet", "--out", str(out)]) == 0
+    assert pd.read_csv(out / "motifs.csv")["match_id"].iloc[0] == "GATTA"
+
+
+def test_too_many_motifs_exit_2_before_any_output(files, capsys):
+    # Issue 24.3: --n-motifs 1000 was a segmentation fault (exit 139) leaving an empty hidden folder.
+    fasta, response, tmp = files
+    code = main(["fit", "--fasta", str(fasta), "--response", str(response), "--response-column", "y",
+                 "--n-motifs", "1000", "--quiet", "--out", str(tmp / "many")])
+    assert "at most 64 motifs" in _one_line_error(capsys, code)
+    assert not [p for p in tmp.iterdir() if p.name.startswith((".many", "many"))]
+
+
+def test_settings_json_is_strict_json(files):
+    # Issue 24.10: settings.json held NaN (cmc_ess of a non-cmc fit), which strict JSON parsers reject.
+    fasta, response, tmp = files
+    out = tmp / "strict"
+    assert main(["fit", "--fasta", str(fasta), "--response", str(response), "--response-column", "y", "--k", "4",
+                 "--method", "naive", "--quiet", "--out", str(out)]) == 0
+    text = (out / "settings.json").read_text()
+
+    def refuse(name):
+        raise ValueError(f"not JSON: {name}")
+
+    settings = json.loads(text, parse_constant=refuse)
+    assert settings["settings"]["cmc_ess"] is None
+
+
+def _naive(fasta, response, *extra):
+    return ["fit", "--fasta", str(fasta), "--response", str(response), "--response-column", "y", "--k", "4",
+            "--method", "naive", "--quiet", *extra]
+
+
+def test_force_never_deletes_inputs_or_files_it_did_not_write(files, capsys, monkeypatch):
+    # Issue 24.4: --out naming the folder of the inputs, with --force, deleted peaks.fa, y.tsv and the rest.
+    fasta, response, tmp = files
+    notes = _write(tmp / "notes.txt", "mine")
+    monkeypatch.setattr("seism_stats.cli._fit_into", lambda *a: pytest.fail("the fit started"))
+    assert main(_naive(fasta, response, "--out", str(tmp), "--force")) == 2
+    assert f"--out {tmp} holds the input {fasta}" in _one_line_error(capsys, 2)
+    other = tmp / "other"
+    other.mkdir()
+    mine = _write(other / "draft.txt", "mine")
+    assert main(_naive(fasta, response, "--out", str(other), "--force")) == 2
+    assert "holds files seism did not write (draft.txt)" in _one_line_error(capsys, 2)
+    settings_only = tmp / "lookalike"  # a settings.json that is not one of ours
+    settings_only.mkdir()
+    _write(settings_only / "settings.json", '{"theme": "dark"}')
+    assert main(_naive(fasta, response, "--out", str(settings_only), "--force")) == 2
+    assert "holds files seism did not write" in _one_line_error(capsys, 2)
+    assert fasta.exists() and response.exists() and notes.read_text() == mine.read_text() == "mine"
+    assert (settings_only / "settings.json").read_text() == '{"theme": "dark"}'
+
+
+def test_out_is_never_the_working_folder(files, capsys, monkeypatch):
+    # Issue 24.4: --out . --force ran the whole fit, then failed renaming '.' and left '..old.XXXX'.
+    fasta, response, tmp = files
+    out = tmp / "res"
+    assert main(_naive(fasta, response, "--out", str(out))) == 0
+    capsys.readouterr()
+    monkeypatch.chdir(out)
+    monkeypatch.setattr("seism_stats.cli._fit_into", lambda *a: pytest.fail("the fit started"))
+    for where in (".", "..", str(out)):
+        assert main(_naive(fasta, response, "--out", where, "--force")) == 2
+        assert "is the folder this command runs in" in _one_line_error(capsys, 2)
+    assert sorted(p.name for p in tmp.iterdir() if p.name.startswith(".")) == []
+    assert (out / "summary.txt").exists()
+
+
+def test_created_output_folder_follows_the_umask(files):
+    # Issue 24.4: the folder kept mkdtemp's 0700 instead of the umask's permissions.
+    import os
+    import stat
+    fasta, response, tmp = files
+    old = os.umask(0o022)
+    try:
+        assert main(_naive(fasta, response, "--out", str(tmp / "shared"))) == 0
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp / "shared").stat().st_mode) == 0o755
+
+
+def test_a_second_run_into_the_same_out_is_refused(files, capsys):
+    # Issue 24.5: two runs into the same --out both exited 0 and the last silently replaced the first.
+    from seism_stats import cli
+    fasta, response, tmp = files
+    out = tmp / "busy"
+    with cli._output_lock(out.resolve()):  # as a first run holds it
+        assert main(_naive(fasta, response, "--out", str(out))) == 2
+        assert "another seism run is writing into this folder" in _one_line_error(capsys, 2)
+    assert main(_naive(fasta, response, "--out", str(out))) == 0  # free again
+    assert not (tmp / ".busy.seism-lock").exists()
+
+
+def test_out_appearing_during_the_run_is_not_replaced(files, capsys, monkeypatch):
+    # Issue 24.5: a folder that appeared during the run (another program) is left alone, results kept aside.
+    from seism_stats import cli
+    fasta, response, tmp = files
+    out = tmp / "raced"
+    real = cli._fit_into
+
+    def racing(args, staging, *rest):
+        real(args, staging, *rest)
+        out.mkdir()
+        _write(out / "theirs.txt", "theirs")
+
+    monkeypatch.setattr(cli, "_fit_into", racing)
+    code = main(_naive(fasta, response, "--out", str(out)))
+    err = capsys.readouterr().err.strip().splitlines()[-1]  # after the run's notes
+    assert code == 2 and err.startswith("seism: error:") and "appeared or changed while this run was working" in err
+    kept = [p for p in tmp.iterdir() if p.name.startswith("raced.seism-")]
+    assert len(kept) == 1 and str(kept[0]) in err and (kept[0] / "summary.txt").exists()
+    assert (out / "theirs.txt").read_text() == "theirs"
+
+
+def test_draws_that_cannot_finish_are_refused_before_any_output(files, capsys, monkeypatch):
+    # Issue 24.6: --n-samples 1000000000 showed a 3.5-hour ETA and went on.
+    from seism_stats import cli
+    monkeypatch.setattr(cli, "_fit_into", lambda *a: pytest.fail("the fit started"))
+    fasta, response, tmp = files
+    base = ["fit", "--fasta", str(fasta), "--response", str(response), "--response-column", "y", "--quiet"]
+    code = main(base + ["--method", "mcmc", "--n-samples", "1000000000", "--out", str(tmp / "huge")])
+    assert "need at least 1,000,000,816 replays" in _one_line_error(capsys, code)
+    code = main(base + ["--n-samples", "1000000000", "--out", str(tmp / "huge")])  # the default: circles
+    assert "need at least 1,000,000,000 directions" in _one_line_error(capsys, code)
+    code = main(base + ["--method", "rejection", "--n-samples", "5000", "--max-replays", "4000",
+                        "--out", str(tmp / "rej")])
+    assert "max_replays is 4,000" in _one_line_error(capsys, code)
+    assert not [p for p in tmp.iterdir() if p.name.startswith((".huge", "huge", ".rej", "rej"))]
+
+
+def test_long_sampling_warning_is_one_line_before_sampling(files, capsys, monkeypatch):
+    from seism_stats import budget
+    monkeypatch.setattr(budget, "LONG_SAMPLING_SECONDS", 0.0)
+    fasta, response, tmp = files
+    assert main(["fit", "--fasta", str(fasta), "--response", str(response), "--response-column", "y", "--k", "4",
+                 "--method", "mcmc", "--n-samples", "50", "--quiet", "--out", str(tmp / "long")]) == 0
+    warning = [line for line in capsys.readouterr().err.splitlines() if "planned to take" in line]
+    assert len(warning) == 1 and warning[0].startswith("seism: warning: mcmc sampling of 50 draws is planned")
+    assert main(["fit", "--fasta", str(fasta), "--response", str(response), "--response-column", "y", "--k", "4",
+                 "--n-samples", "50", "--quiet", "--out", str(tmp / "long-circles")]) == 0
+    warning = [line for line in capsys.readouterr().err.splitlines() if "planned to take" in line]
+    assert len(warning) == 1 and warning[0].startswith("seism: warning: circles sampling of 50 directions is")

@@ -326,3 +326,215 @@ def test_review_cases_of_label_pairing():
     assert run(seq, y, k=5, method="naive", covariates=pd.DataFrame({"gc": np.ones(n)})).kmers == ["GATTA"]
     with pytest.raises(ValueError, match="0..n-1 in another order"):
         run(seq.set_axis(range(n)).iloc[order], pd.Series(y.to_numpy()), k=5)
+
+
+# -- issue 24: a crash, a data loss and silent wrong pairings ---------------------------------
+def _fasta(path, ids, sequences):
+    path.write_text("".join(f">{i}\n{s}\n" for i, s in zip(ids, sequences)))
+    return path
+
+
+def test_fasta_path_ids_label_its_records_in_the_functional_api(tmp_path):
+    # Issue 24.1: a response labelled by the FASTA ids in another order was paired by position
+    # (a noise motif, p = 0.95). Same order: fine; another order or other labels: refused.
+    data, y, seq = _planted()
+    fasta = _fasta(tmp_path / "records.fa", y.index, data.sequences)
+    assert run(str(fasta), y, k=5, method="naive").kmers == ["GATTA"]
+    shuffled = y.iloc[np.random.default_rng(0).permutation(len(y))]
+    with pytest.raises(ValueError, match=r"y and the ids of .*records.fa have different index labels \(the same "
+                                         r"labels in another order\)"):
+        run(fasta, shuffled, k=5, method="naive")
+    with pytest.raises(ValueError, match="'t0' of y is not in the ids of"):
+        run(fasta, y.set_axis([f"t{i}" for i in range(len(y))]), k=5, method="naive")
+    assert run(fasta, y.loc[read_fasta(fasta)[0]], k=5, method="naive").kmers == ["GATTA"]
+    assert run(fasta, y.to_numpy(), k=5, method="naive").kmers == ["GATTA"]  # an array: by position
+
+
+def test_fasta_ids_match_labels_as_text_in_the_functional_api(tmp_path):
+    data, y, _ = _planted()
+    n = len(y)
+    numeric = _fasta(tmp_path / "numeric.fa", range(100, n + 100), data.sequences)
+    assert run(numeric, y.set_axis(range(100, n + 100)), k=5, method="naive").kmers == ["GATTA"]
+    order = np.random.default_rng(2).permutation(n)
+    zero_based = _fasta(tmp_path / "zero.fa", order, [data.sequences[i] for i in order])
+    with pytest.raises(ValueError, match="0..n-1 in another order"):
+        run(zero_based, pd.Series(data.y), k=5, method="naive")
+    in_order = _fasta(tmp_path / "in_order.fa", range(n), data.sequences)
+    assert run(in_order, pd.Series(data.y), k=5, method="naive").kmers == ["GATTA"]
+
+
+@pytest.mark.parametrize("text, message", [
+    (">a\nACGT\n>\nACGT\n>b\nACGT\n", r"line 3 is a '>' header without a sequence id"),
+    (">a\nACGT\n>   \nACGT\n", r"line 3 is a '>' header without a sequence id"),
+    (">a x\nACGT\n>b\nAC\n\n>a y\nACGT\n", r"line 6: sequence id 'a' was already used on line 1"),
+])
+def test_fasta_empty_and_duplicate_ids_are_refused_with_the_line(tmp_path, text, message):
+    # Issue 24.2: '>' alone got the made-up id seq{i}, which could match another row of a table.
+    path = tmp_path / "ids.fa"
+    path.write_text(text)
+    with pytest.raises(ValueError, match=f"ids.fa: {message}"):
+        read_fasta(path)
+    with pytest.raises(ValueError, match=message):
+        run(str(path), [1.0, 2.0, 3.0], k=2)
+
+
+def test_too_many_motifs_are_refused_before_any_work(monkeypatch):
+    # Issue 24.3: n_motifs > 66 overran a fixed array of the kernels (segmentation fault);
+    # 65-66 were refused only after the whole selection.
+    from seism_stats import _replay, inference
+
+    def no_work(*args, **kwargs):
+        raise AssertionError("features were computed before the settings were checked")
+
+    monkeypatch.setattr(inference, "grid_features", no_work)
+    for n_motifs in (_replay.MOTIF_LIMIT + 1, 1000):
+        with pytest.raises(ValueError, match=f"n_motifs={n_motifs}: at most {_replay.MOTIF_LIMIT} motifs"):
+            run(n_motifs=n_motifs)
+    with pytest.raises(AssertionError, match="features were computed"):
+        run(n_motifs=_replay.MOTIF_LIMIT)  # the limit itself is accepted
+
+
+def test_step_scores_checks_its_bounds():
+    from seism_stats import _replay
+    G, q = 16, _replay.MOTIF_LIMIT + 6
+    with pytest.raises(ValueError, match="at most 64 motifs"):
+        _replay.step_scores(np.zeros((1, G)), np.zeros((1, q)), np.zeros((G, q)), np.zeros((q, G)), 0)
+    with pytest.raises(ValueError, match="step 3 does not fit"):
+        _replay.step_scores(np.zeros((1, G)), np.zeros((1, 2)), np.zeros((G, 2)), np.zeros((2, G)), 3)
+    assert _replay.step_scores(np.ones((1, G)), np.zeros((1, 2)), np.zeros((G, 2)), np.ones((2, G)), 1).shape == (G,)
+
+
+def meme_txt(path, ppms, names):
+    """A file laid out as MEME 5 writes meme.txt (its full text output), for the given PPMs."""
+    stars, dashes = "*" * 80, "-" * 80
+    lines = [stars, "MEME - Motif discovery tool", stars, "MEME version 5.5.4 (Release date: Thu Jun 15 2023)",
+             "", stars, "TRAINING SET", stars, "PRIMARY SEQUENCES= peaks.fa", "CONTROL SEQUENCES= --none--",
+             "ALPHABET= ACGT", "Sequence name            Weight Length  Sequence name            Weight Length",
+             "-------------            ------ ------  -------------            ------ ------",
+             "p0                       1.0000     40  p1                       1.0000     40", stars, "",
+             stars, "COMMAND LINE SUMMARY", stars, "command: meme peaks.fa -dna -oc . -nmotifs 2", "",
+             "Letter frequencies in dataset:", "A 0.25 C 0.25 G 0.25 T 0.25", stars, ""]
+    for j, (ppm, name) in enumerate(zip(ppms, names), start=1):
+        w = ppm.shape[0]
+        lines += [stars, f"MOTIF {name} MEME-{j}\twidth =  {w}  sites =  17  llr = 196  E-value = 1.2e-011", stars,
+                  dashes, f"\tMotif {name} MEME-{j} Description", dashes,
+                  "Simplified        A  " + ":" * w, "pos.-specific     C  " + ":" * w, "", dashes, "",
+                  dashes, f"\tMotif {name} MEME-{j} position-specific scoring matrix", dashes,
+                  f"log-odds matrix: alength= 4 w= {w} n= 1054 bayes= 5.6 E= 1.2e-011 "]
+        lines += ["  " + "  ".join(f"{round(100 * np.log2(4 * v + 1e-3)):5d}" for v in row) + " " for row in ppm]
+        lines += [dashes, "", dashes, f"\tMotif {name} MEME-{j} position-specific probability matrix", dashes,
+                  f"letter-probability matrix: alength= 4 w= {w} nsites= 17 E= 1.2e-011 "]
+        lines += [" " + "  ".join(f"{v:.6f}" for v in row) + " " for row in ppm]
+        lines += [dashes, "", dashes, f"\tMotif {name} MEME-{j} regular expression", dashes, name, dashes,
+                  "", "Time  0.25 secs.", "", stars, ""]
+    lines += [stars, "SUMMARY OF MOTIFS", stars, "", dashes, "\tCombined block diagrams: non-overlapping sites",
+              dashes, "p0                               1.2e-03  [+1(1.2e-05)]_25", dashes, "", stars]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_meme_full_text_output_is_read(tmp_path):
+    # Issue 24.11: meme.txt (MEME's full text output) was refused although read_meme says "minimal or full".
+    from seism_stats.motif_io import read_meme
+    from simulations.data import motif_pwm
+    ppms = [motif_pwm("GATTACA"), motif_pwm("CCGG", 0.7)]
+    motifs = read_meme(meme_txt(tmp_path / "meme.txt", ppms, ["GATTACA", "CCGG"]))
+    assert list(motifs) == ["GATTACA", "CCGG"]
+    for ppm, read in zip(ppms, motifs.values()):
+        np.testing.assert_allclose(read, ppm, atol=1e-6)
+
+
+def _damaged_copies(path):
+    raw = path.read_bytes()
+    middle = len(raw) // 2
+    return {"truncated": raw[:middle], "cut_short": raw[:-20], "empty": b"", "text": b"not an archive\n",
+            "corrupted": raw[:middle] + bytes(b ^ 0x55 for b in raw[middle:middle + 64]) + raw[middle + 64:]}
+
+
+def test_damaged_results_archives_give_one_error_naming_the_file(tmp_path):
+    # Issue 24.8: truncated or corrupted archives raised zipfile.BadZipFile, zlib.error or EOFError.
+    from seism_stats import SelectiveMotifModel, SelectiveMotifResults
+    data, y, seq = _planted(60)
+    saved = SelectiveMotifModel(y, seq, k=3).fit(method="naive", progress=False, random_state=0)
+    saved.save(tmp_path / "res.npz")
+    for name, content in _damaged_copies(tmp_path / "res.npz").items():
+        damaged = tmp_path / f"{name}.npz"
+        damaged.write_bytes(content)
+        with pytest.raises(ValueError, match=rf"{name}.npz is (not a|a damaged) seism_stats results file"):
+            SelectiveMotifResults.load(damaged)
+    assert SelectiveMotifResults.load(tmp_path / "res.npz").inference.kmers == saved.inference.kmers
+
+
+# -- replay budgets and time (issue 24.6, issue 21.4) ----------------------------------------------
+def test_mcmc_plan_above_max_replays_is_refused_before_any_work(monkeypatch):
+    # Issue 24.6: n_samples = 1e9 showed a 3.5-hour ETA and went on (then gave a rank from the
+    # incomplete tree once max_replays ran out).
+    from seism_stats import inference
+
+    monkeypatch.setattr(inference, "grid_features", lambda *a, **k: pytest.fail("features were computed"))
+    with pytest.raises(ValueError, match=r"need at least 1,000,000,816 replays .* but max_replays is 2,000,000"):
+        run(method="mcmc", n_samples=10**9)
+    with pytest.raises(ValueError, match=r"at least 4,800 replays .* max_replays is 4,799"):
+        run(method="mcmc", n_samples=1599, n_chains=16, burn_in=200, max_replays=4799)  # 16 x (200 + 100) moves
+    with pytest.raises(ValueError, match=r"need at least 1,000,000,000 directions .* max_replays is 2,000,000"):
+        run(n_samples=10**9)  # the default method: one direction (transform) per circle and motif
+    with pytest.raises(TypeError, match="max_replays must be an integer"):
+        run(max_replays=1e6)
+
+
+def test_long_sampling_is_announced_before_it_starts(monkeypatch):
+    from seism_stats import budget
+    monkeypatch.setattr(budget, "LONG_SAMPLING_SECONDS", 0.0)
+    with pytest.warns(RuntimeWarning, match=r"mcmc sampling of 20 draws is planned to take .*about \d+ replays, "
+                                            r"est\. .* from a pilot"):
+        run(method="mcmc")
+    with pytest.warns(RuntimeWarning, match=r"circles sampling of 40 directions is planned to take"):
+        run(n_samples=40)
+    assert budget.format_seconds(12_600) == "3.5 h" and budget.format_seconds(0.2) == "under 1 s"
+
+
+def test_a_tree_cut_short_by_its_budget_gives_nan_and_results_do_not_depend_on_n_jobs():
+    # Issue 21.4: the tree stopped when max_replays ran out and ranked the draws that existed (invalid:
+    # P(p <= 5/22) = 0.27-0.28 against 0.227), and the budget was split per process, so results
+    # depended on n_jobs. The shrinking bracket needs more replays than moves, so the plan passes.
+    from simulations.data import simulate_dataset
+    data = simulate_dataset(40, 20, consensus="GAT", random_state=4)
+    kwargs = dict(k=3, method="mcmc", n_samples=160, burn_in=10, n_motifs=2, bracket="shrink", random_state=9)
+    full = run(data.sequences, data.y, **kwargs)
+    needed = full.null_sample.n_replays
+    assert needed > 16 * (10 + 11) and np.isfinite(full.pvalues).all()  # more replays than the 336 moves
+    for n_jobs in (1, 2):
+        with pytest.warns(RuntimeWarning, match="the selective p-values are NaN"):
+            short = run(data.sequences, data.y, max_replays=needed - 1, n_jobs=n_jobs, **kwargs)
+        assert np.isnan(short.pvalues).all() and short.null_sample.shortfall
+        exact = run(data.sequences, data.y, max_replays=needed, n_jobs=n_jobs, **kwargs)
+        assert np.array_equal(exact.pvalues, full.pvalues) and not exact.null_sample.shortfall
+        assert np.array_equal(exact.null_sample.statistics, full.null_sample.statistics, equal_nan=True)
+    from seism_stats import SelectiveMotifModel
+    with pytest.warns(RuntimeWarning, match="p-values are NaN"):
+        fit = SelectiveMotifModel(data.y, data.sequences, k=3, n_motifs=2).fit(
+            method="mcmc", n_samples=160, burn_in=10, bracket="shrink", random_state=9, max_replays=needed - 1, progress=False)
+    assert fit.motif_pvalues.isna().all() and "the selective p-values are NaN" in fit.summary().as_text()
+    assert "before its tree of chains was complete" in fit.sampler_info["shortfall"]
+
+
+def test_a_tree_sampler_called_directly_refuses_or_flags_its_budget():
+    from seism_stats import samplers
+    from seism_stats.features import grid_features
+    from seism_stats.pvalues import monte_carlo_pvalues
+    from seism_stats.replay import SelectionReplay
+    from seism_stats.selection import select_motifs
+    from simulations.data import simulate_dataset
+    data = simulate_dataset(40, 20, consensus="GAT", random_state=4)
+    encoded = encode_sequences(data.sequences)
+    features = grid_features(encoded, [3], 1.0, "sum", 1)
+    basis = np.ones((40, 1)) / np.sqrt(40)
+    selection = select_motifs(features, data.y, basis, 1)
+    args = (selection.unit_residual, basis, np.random.default_rng(0), 99)
+    with pytest.raises(ValueError, match="max_replays is 100"):
+        samplers.sample_sphere_mcmc(SelectionReplay(features, selection.event), *args, max_replays=100)
+    sample = samplers.sample_sphere_mcmc(SelectionReplay(features, selection.event), *args, bracket="shrink",
+                                         max_replays=16 * 57)  # the moves, not the shrinking bracket's extra
+    assert "before its tree of chains was complete" in sample.shortfall
+    with pytest.warns(RuntimeWarning, match="p-values are NaN"):
+        assert np.isnan(monte_carlo_pvalues(sample, selection.statistics).pvalues).all()

@@ -309,13 +309,19 @@ def test_merged_rejection_blocks_keep_every_accepted_draw():
     assert p[0] == pytest.approx(1.0) and np.isfinite(se[0])
 
 
-def test_rejection_budget_warns_and_uses_what_was_accepted():
-    data = simulate_dataset(60, 30, consensus="GATT", random_state=2)
-    with pytest.warns(RuntimeWarning, match="fewer null draws than requested"):
-        result = selective_inference(data.sequences, data.y, k=4, method="rejection", n_samples=10_000,
-                                     max_replays=4096, random_state=0)
-    assert 0 < result.null_sample.n_draws < 10_000
-    assert 0 < result.pvalues[0] <= 1
+def test_rejection_budget_is_planned_and_a_short_sample_gives_nan():
+    # Issue 21.4: a rejection sample that ran out of replays gave a p-value from fewer draws than asked.
+    data = simulate_dataset(60, 30, consensus="GATT", random_state=2)  # about 0.4% of null draws accepted
+    with pytest.raises(ValueError, match="rejection sampling of 10,000 draws needs at least as many replays"):
+        selective_inference(data.sequences, data.y, k=4, method="rejection", n_samples=10_000, max_replays=4096)
+    with pytest.raises(ValueError, match=r"\d of a pilot's 256 null candidates fell in the selection event"):
+        selective_inference(data.sequences, data.y, k=4, method="rejection", n_samples=1000, max_replays=8000)
+    with pytest.warns(RuntimeWarning, match=r"ran out of replays .* with \d+ of 100 draws accepted .*: the "
+                                            "selective p-values are NaN"):
+        result = selective_inference(data.sequences, data.y, k=4, method="rejection", n_samples=100,
+                                     max_replays=10_000, random_state=0)
+    assert 0 < result.null_sample.n_draws < 100 and np.isnan(result.pvalues).all()
+    assert "ran out of replays" in result.null_sample.shortfall
 
 
 # -- tail estimates below the floor (seism_stats.tail) ---------------------------------------
