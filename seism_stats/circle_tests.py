@@ -125,7 +125,7 @@ only for ``B = 0`` (the observed direction alone is exact and has no Monte-Carlo
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from scipy import special, stats
@@ -170,6 +170,13 @@ class CircleAxis:
     off : ndarray (n, r)
         Orthonormal basis of ``K``'s complement (the covariates, and every selected
         feature for the motif hypothesis or ``eta`` for the global one).
+    fixed_lines : list of ndarray
+        Per step, the step lines of ``P_S u`` itself (the offset before scaling by ``1 / rho``).
+    along, size : float
+        The observation's coordinates ``<eta, u>`` and ``||u off S and eta||`` (``u`` the unit residual).
+    eta_norm : float
+        ``||eta_raw||``: the norm of motif j's feature off ``S`` before normalising (motif hypothesis),
+        so that the coefficient ``b`` of the feature moves the circle's centre by ``b ||eta_raw||``.
     """
 
     j: int
@@ -180,6 +187,21 @@ class CircleAxis:
     df: int
     direction: np.ndarray
     off: np.ndarray
+    fixed_lines: list = ()
+    along: float = 0.0
+    size: float = 1.0
+    eta_norm: float = 1.0
+
+    def tested(self, shift: float) -> "CircleAxis":
+        """The circles of ``H0: coefficient = b``, with ``shift = b ||eta_raw|| / ||y off W||`` (motif hypothesis).
+
+        The observation ``u = P_S u + along eta + size d_0`` is ``b``'s centre ``P_S u + shift eta``
+        plus ``rho_b (cos w_b eta + sin w_b d_0)``: only the offset and the observed angle change.
+        """
+        along = self.along - shift
+        rho = float(np.hypot(along, self.size))
+        offset = [(f + shift * a) / rho for f, a in zip(self.fixed_lines, self.axis_lines)]
+        return replace(self, offset_lines=offset, cos_obs=along / rho, sin_obs=self.size / rho)
 
     @property
     def t_obs(self) -> float:
@@ -251,6 +273,10 @@ class CircleEstimate:
     seconds : float
     null_laws : tuple of CircleNullLaw
         Each motif's conditional null law (for plots).
+    tests : CircleTests or None
+        The circles themselves (not saved with results).
+    laws : tuple of DirectionLaw or None
+        Each motif's direction law (None: tested given all of its direction), for the intervals.
     """
 
     pvalues: np.ndarray
@@ -265,6 +291,8 @@ class CircleEstimate:
     n_directions: int
     seconds: float
     null_laws: tuple = ()
+    tests: object = None
+    laws: tuple = ()
 
 
 def check_hypothesis(hypothesis: str) -> str:
@@ -309,9 +337,9 @@ class CircleTests:
             order = np.argsort(-reach, kind="stable")
             orders.append(order)
             self.steps[s] = (cells[order], int(np.flatnonzero(order == selected)[0]))
-        self.axes = [CircleAxis(a.j, [v[o] for v, o in zip(a.offset_lines, orders)],
-                                [v[o] for v, o in zip(a.axis_lines, orders)], a.cos_obs, a.sin_obs, a.df,
-                                a.direction, a.off) for a in axes]
+        self.axes = [replace(a, offset_lines=[v[o] for v, o in zip(a.offset_lines, orders)],
+                             axis_lines=[v[o] for v, o in zip(a.axis_lines, orders)],
+                             fixed_lines=[v[o] for v, o in zip(a.fixed_lines, orders)]) for a in axes]
 
     def lines(self, numerators: np.ndarray, coefficients: np.ndarray) -> list:
         """Per step, the step lines ``(R, G_s)`` of R vectors given their numerators and E-coefficients."""
@@ -330,13 +358,15 @@ class CircleTests:
             off = np.hstack([self.covariate_basis, eta[:, None]])
             df = self.n - self.p - 1
             eta_coefficients = np.eye(self.q)[j]
+            eta_norm = 1.0
         else:
             # The selected features in E-coordinates: r[m, i] = <e_m, phi_i> (upper triangular).
             r = event.cross[event.cells, :].T
             others = np.delete(r, j, axis=1)
             q_others = np.linalg.qr(others)[0] if others.shape[1] else np.zeros((self.q, 0))
             eta_coefficients = r[:, j] - q_others @ (q_others.T @ r[:, j])
-            eta_coefficients /= np.linalg.norm(eta_coefficients)
+            eta_norm = float(np.linalg.norm(eta_coefficients))
+            eta_coefficients /= eta_norm
             eta = event.basis @ eta_coefficients
             fixed = q_others @ (q_others.T @ c)  # P_S u in E-coordinates
             off = np.hstack([self.covariate_basis, event.basis])
@@ -345,10 +375,10 @@ class CircleTests:
         rest = u - event.basis @ fixed - along * eta  # u off S and eta: sin(w0) rho d0
         size = float(np.linalg.norm(rest))
         rho = float(np.hypot(along, size))  # ||u off S||
-        offset = self.lines((event.cross @ fixed)[None] / rho, fixed[None] / rho)
+        fixed_lines = [a[0].copy() for a in self.lines((event.cross @ fixed)[None], fixed[None])]
         axis = self.lines((event.cross @ eta_coefficients)[None], eta_coefficients[None])
-        return CircleAxis(j, [a[0].copy() for a in offset], [b[0].copy() for b in axis], along / rho, size / rho,
-                          int(df), rest / size, off)
+        return CircleAxis(j, [a / rho for a in fixed_lines], [b[0].copy() for b in axis], along / rho, size / rho,
+                          int(df), rest / size, off, fixed_lines, along, size, eta_norm)
 
     def arcs(self, axis: CircleAxis, lines: list) -> tuple[np.ndarray, np.ndarray]:
         """The event's intervals of ``w`` on the circle of each row (``(R, K, 2)`` and counts)."""
@@ -364,16 +394,24 @@ class CircleTests:
                                f"{_circles.max_arcs()} arcs; please report this data set")
         return arcs, counts
 
-    def log_masses(self, axis: CircleAxis, lines: list, segments: list | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """``log D`` and ``log N`` (two-sided, at the observed statistic) of each row's circle.
+    def log_masses(self, axis: CircleAxis, lines: list, segments: list | None = None,
+                   two_sided: bool = True) -> tuple[np.ndarray, np.ndarray]:
+        """``log D`` and ``log N`` at the observed statistic of each row's circle.
 
-        ``segments``, when given, collects the rows' event ranges of the statistic (Student-t units).
+        ``N`` counts ``|t| >= |t_obs|`` (two-sided) or ``t >= t_obs``. ``segments``, when
+        given, collects the rows' event ranges of the statistic (Student-t units).
         """
-        arcs, counts = self.arcs(axis, lines)
-        lo, hi, owner = arc_statistic_segments(arcs, counts)
+        lo, hi, owner, rows = self.segments(axis, lines)
         if segments is not None:
             segments.append(np.column_stack([lo, hi]) * np.sqrt(float(axis.df)))
-        return segment_log_masses(lo, hi, owner, counts.shape[0], axis.df, abs(axis.cos_obs / axis.sin_obs))
+        threshold = axis.cos_obs / axis.sin_obs
+        return segment_log_masses(lo, hi, owner, rows, axis.df, abs(threshold) if two_sided else threshold,
+                                  "two-sided" if two_sided else "upper")
+
+    def segments(self, axis: CircleAxis, lines: list) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+        """The event's ranges of ``cot``-statistic on each row's circle: ``lo, hi``, their rows, the row count."""
+        arcs, counts = self.arcs(axis, lines)
+        return (*arc_statistic_segments(arcs, counts), counts.shape[0])
 
     def conditioning_space(self, axis: CircleAxis, neighbours: int) -> np.ndarray:
         """Orthonormal basis of motif j's conditioning subspace ``V`` at a level (module docstring).
@@ -467,11 +505,12 @@ def _cot(w: np.ndarray) -> np.ndarray:
 
 
 def segment_log_masses(lo: np.ndarray, hi: np.ndarray, owner: np.ndarray, rows: int, df: int,
-                       threshold: float, two_sided: bool = True) -> tuple[np.ndarray, np.ndarray]:
+                       threshold: float, side: str = "two-sided") -> tuple[np.ndarray, np.ndarray]:
     """``log D`` and ``log N`` per row: the event's mass and its part with statistic beyond ``threshold``.
 
     ``lo``/``hi`` are in units of ``cot``; masses are Student-t (df) masses of ``sqrt(df) x``,
-    halved (each half circle carries 1/2). Two-sided: ``|x| >= threshold``; else ``x >= threshold``.
+    halved (each half circle carries 1/2). ``side``: ``"two-sided"`` counts ``|x| >= threshold``,
+    ``"upper"`` ``x >= threshold``, ``"lower"`` ``x <= threshold``.
     """
     scale = np.sqrt(float(df))
     lo, hi = lo * scale, hi * scale
@@ -481,8 +520,11 @@ def segment_log_masses(lo: np.ndarray, hi: np.ndarray, owner: np.ndarray, rows: 
         return log_t_cdf(v, float(df))
 
     total = log_interval_masses(lo, hi, log_cdf)
-    tail = log_interval_masses(np.maximum(lo, cut), hi, log_cdf)
-    if two_sided:
+    if side == "lower":
+        tail = log_interval_masses(lo, np.minimum(hi, cut), log_cdf)
+    else:
+        tail = log_interval_masses(np.maximum(lo, cut), hi, log_cdf)
+    if side == "two-sided":
         tail = np.logaddexp(tail, log_interval_masses(lo, np.minimum(hi, -cut), log_cdf))
     half = np.log(0.5)
     return half + _grouped_logsumexp(total, owner, rows), half + _grouped_logsumexp(tail, owner, rows)
@@ -588,10 +630,11 @@ def circle_pvalues(features, selection: Selection, covariate_basis: np.ndarray, 
                               neighbours, hypothesis, int(n_draws), 0, time.perf_counter() - start)
     tests = CircleTests(features, selection, covariate_basis, hypothesis)
     drawn = 0
-    laws = []
+    laws, chosen = [], []
     with tqdm(total=n_draws * q, disable=not progress, desc="circles", unit="direction") as bar:
         for j, axis in enumerate(tests.axes):
             law, neighbours[j], pilots = choose_level(tests, axis, order, rng)
+            chosen.append(law)
             drawn += pilots
             segments: list = []
             obs_den, obs_num = tests.log_masses(axis, tests.lines(*tests.direction_terms(axis.direction)), segments)
@@ -617,4 +660,5 @@ def circle_pvalues(features, selection: Selection, covariate_basis: np.ndarray, 
     upper = np.minimum(1.0, pvalues + stats.norm.ppf(0.95) * se)
     statistics = np.array([a.t_obs for a in tests.axes])
     return CircleEstimate(pvalues, se, upper, statistics, np.array([a.df for a in tests.axes]), ess, neighbours,
-                          hypothesis, int(n_draws), int(drawn), time.perf_counter() - start, tuple(laws))
+                          hypothesis, int(n_draws), int(drawn), time.perf_counter() - start, tuple(laws), tests,
+                          tuple(chosen))

@@ -13,7 +13,7 @@ import os
 import sys
 import time
 import warnings
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, replace, replace
 
 import numpy as np
 import pandas as pd
@@ -36,6 +36,7 @@ from ._validation import (
     residual_basis,
 )
 from .canonical import canonical_order
+from .circle_intervals import circle_pivots
 from .circle_tests import check_hypothesis, circle_pvalues
 from .conditional_mc import check_sphere_null, conditional_pvalues
 from .classical import OLSMotifTests, SplitTests, naive_tests, split_rows, split_tests
@@ -59,6 +60,8 @@ SELECTIVE_METHODS = ("circles", "mcmc", "rejection", "cmc")
 #: Default number of great circles per motif (method="circles") and of null draws (the other methods).
 DEFAULT_CIRCLES = 1000
 DEFAULT_DRAWS = 2000
+#: Default great circles per motif of the selective intervals (method="circles").
+DEFAULT_INTERVAL_DRAWS = 100
 #: Methods whose p-values test the global null only (no motif matters).
 GLOBAL_ONLY_METHODS = ("mcmc", "rejection", "cmc")
 NULLS = ("auto", "sphere", "permutation")
@@ -262,6 +265,7 @@ def selective_inference(
     max_replays: int = 2_000_000,
     max_memory: float | None = None,
     tail_draws: int = 256,
+    interval_draws: int | None = None,
     split_fraction: float = 0.5,
     refine: bool = True,
     add_intercept: bool = True,
@@ -353,6 +357,10 @@ def selective_inference(
         draws of the Rao-Blackwellised tail estimate of the same p-value
         (:mod:`seism_stats.tail`), which resolves p-values far below the floor with a
         stated error. 0 turns it off.
+    interval_draws : int, optional
+        ``method="circles"``: great circles per motif of the selective intervals (exact at
+        any number, :mod:`seism_stats.circle_intervals`); default
+        ``min(n_samples, DEFAULT_INTERVAL_DRAWS)``.
     split_fraction : float
         Fraction of sequences used for selection in the data-split baseline.
     refine : bool
@@ -435,6 +443,8 @@ def selective_inference(
         method_reason = "chosen by the user"
     if n_samples is None:
         n_samples = DEFAULT_CIRCLES if method == "circles" else DEFAULT_DRAWS
+    interval_draws = min(n_samples, DEFAULT_INTERVAL_DRAWS) if interval_draws is None else \
+        check_positive_int(interval_draws, "interval_draws", minimum=0)
     budget.check_budget(method, n_samples, n_chains, burn_in, thin, mcmc_design, max_replays,
                         n_motifs)  # before any work
     if method in ("cmc", "circles"):
@@ -455,6 +465,7 @@ def selective_inference(
     # over the feature norms also sums those of the split's selection rows.
     seeds = np.random.SeedSequence(rng.integers(0, 2**63, size=4))
     split_rng, tree_rng, *block_rngs = [np.random.default_rng(s) for s in seeds.spawn(2 + N_SAMPLER_BLOCKS)]
+    interval_rng = np.random.default_rng(seeds.spawn(1)[0])
     # Draws over rows follow the rows' canonical order, so that results do not depend on the
     # order of the input records (seism_stats.canonical).
     order = canonical_order(encoded.codes, encoded.offsets, y, design)
@@ -496,11 +507,18 @@ def selective_inference(
     if selective and q:
         if method == "circles":
             stage(f"exact selective p-values over {n_samples} great circles per motif ({hypothesis} hypothesis)")
-            circles = circle_pvalues(features, selection, basis, n_samples, tree_rng, order, hypothesis, progress,
-                                     planned=q * n_samples * (2 if hypothesis == "motif" and q > 1 else 1))
-            pvalues, pvalues_se, pvalues_upper = circles.pvalues, circles.se, circles.upper
-            if hypothesis == "motif" and q > 1:  # the global null's p-values beside them, labelled
+            # The selected-model (motif) circles always run: they also give the intervals. With several
+            # motifs the global null's run beside them; with one, the two hypotheses are the same test.
+            both = q > 1
+            circles_motif = circle_pvalues(features, selection, basis, n_samples, tree_rng, order, "motif",
+                                           progress, planned=q * n_samples * (2 if both else 1))
+            circles = circles_motif
+            if hypothesis == "global":
+                circles = circle_pvalues(features, selection, basis, n_samples, tree_rng, order, "global") \
+                    if both else replace(circles_motif, hypothesis="global")
+            elif both:  # the global null's p-values beside them, labelled
                 circles_global = circle_pvalues(features, selection, basis, n_samples, tree_rng, order, "global")
+            pvalues, pvalues_se, pvalues_upper = circles.pvalues, circles.se, circles.upper
         elif method == "cmc":
             stage(f"conditional Monte Carlo over {n_samples} i.i.d. directions")
             estimate = conditional_pvalues(features, selection, basis, n_samples, tree_rng, progress)
@@ -534,7 +552,12 @@ def selective_inference(
     timings["classical"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
-    pivots = motif_pivots(features, y, basis, selection) if selective else ()
+    if circles is not None:  # exact with sigma unknown, inverting the selected-model circle test
+        stage(f"selective intervals over {interval_draws} great circles per motif")
+        pivots = circle_pivots(circles_motif.tests, circles_motif.laws, interval_draws, interval_rng,
+                               naive.params, naive.bse)
+    else:
+        pivots = motif_pivots(features, y, basis, selection) if selective else ()
     timings["intervals"] = time.perf_counter() - clock
 
     settings = {
@@ -554,7 +577,8 @@ def selective_inference(
         "circle_global_neighbours": [] if circles_global is None else [int(v) for v in circles_global.neighbours],
         "max_replays": max_replays, "tail_draws": int(tail_draws), "cmc_ess": cmc_ess,
         "cmc_neighbours": cmc_neighbours, "cmc_directions": cmc_directions,
-        "tail_draws_used": 0 if tail is None else tail.n_draws, "split_fraction": split_fraction,
+        "tail_draws_used": 0 if tail is None else tail.n_draws,
+        "interval_draws": interval_draws if circles is not None else 0, "split_fraction": split_fraction,
         "refine": bool(refine),
         "add_intercept": bool(add_intercept), "random_state": seed_repr, "n_threads": n_threads,
         "n_jobs": n_jobs, "backend": backend,

@@ -27,6 +27,7 @@ VERSION = 1
 
 def _allowed_classes() -> dict[str, type]:
     """The dataclasses a results file may name (nothing else is ever built from a file)."""
+    from .circle_intervals import CirclePivot
     from .circle_tests import CircleNullLaw
     from .classical import OLSFit, OLSMotifTests, SplitTests
     from .formula.motifs_term import MotifTerm
@@ -37,7 +38,7 @@ def _allowed_classes() -> dict[str, type]:
     from .samplers import NullSample
     from .selection import Selection, SelectionEvent
 
-    classes = (CircleNullLaw, OLSFit, OLSMotifTests, SplitTests, MotifTerm, MotifInference, ModelData, RefinedMotif,
+    classes = (CirclePivot, CircleNullLaw, OLSFit, OLSMotifTests, SplitTests, MotifTerm, MotifInference, ModelData, RefinedMotif,
                NullSample, Selection, SelectionEvent, TruncatedGaussianPivot)
     return {cls.__name__: cls for cls in classes}
 

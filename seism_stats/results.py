@@ -10,6 +10,7 @@ import pandas as pd
 from scipy import stats
 from statsmodels.stats.multitest import multipletests
 
+from .circle_intervals import CirclePivot
 from .inference import SELECTIVE_METHODS, MotifInference
 from .intervals import MIN_INTERVAL_DF, selective_intervals
 from .persistence import load_results, save_results
@@ -361,11 +362,24 @@ class SelectiveMotifResults:
         """Why the selective intervals may be too short (fewer than ``MIN_INTERVAL_DF`` residual degrees
         of freedom), or None."""
         pivots = self.inference.pivots
-        if not pivots or pivots[0].df_resid >= MIN_INTERVAL_DF:
+        if not pivots or pivots[0].df_resid >= MIN_INTERVAL_DF or self.intervals_exact:
             return None
         return (f"selective intervals with {pivots[0].df_resid} residual degrees of freedom (< {MIN_INTERVAL_DF}): "
                 "sigma is estimated from the selected model, which the selection biases low, so these "
                 "intervals can be too short")
+
+    @property
+    def intervals_exact(self) -> bool:
+        """Whether the selective intervals are exact with sigma unknown (``method="circles"``,
+        :mod:`seism_stats.circle_intervals`), rather than the truncated-Gaussian pivot with sigma estimated."""
+        return bool(self.inference.pivots) and isinstance(self.inference.pivots[0], CirclePivot)
+
+    @property
+    def conf_int_mc_se(self) -> pd.DataFrame:
+        """Monte-Carlo standard errors of the ends of the 95% selective intervals (exact circles only; NaN else)."""
+        rows = [(p.end_se(0.05, False), p.end_se(0.05, True)) if isinstance(p, CirclePivot) else (np.nan, np.nan)
+                for p in self.inference.pivots] or [(np.nan, np.nan)] * self.n_selected
+        return pd.DataFrame(rows, index=pd.Index(self.param_names, name="motif"), columns=[0, 1])
 
     @property
     def interval_kind(self) -> str:

@@ -24,7 +24,7 @@ FULL = {
     "speed_repeats": 3,
     "interval_datasets": 500,
     "interval_betas": [0.0, 0.25, 0.5, 0.75, 1.0, 1.5],
-    "interval_ns": [100, 400, 1000],
+    "interval_ns": [40, 60, 100, 400],
 }
 QUICK = {
     "calibration_datasets": 60,

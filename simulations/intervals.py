@@ -1,12 +1,14 @@
-"""Coverage and width of confidence intervals after motif selection (issue 13).
+"""Coverage and width of confidence intervals after motif selection (issues 13 and 23).
 
 ``python -m simulations intervals`` draws data sets with a planted motif at
 several effect sizes (0 = the global null) and, for each selected motif,
-compares three 95% intervals with the coefficient they are meant to hold:
+compares four 95% intervals with the coefficient they are meant to hold:
 
-* selective (:mod:`seism_stats.intervals`) and naive OLS: the coefficient of the
-  noise-free mean on the covariates and the selected motifs' features, on all
-  sequences (the projection target of the selected model);
+* selective (:mod:`seism_stats.circle_intervals`, the default: exact with sigma
+  unknown), the former truncated-Gaussian pivot with sigma estimated
+  (``truncated_gaussian``, :mod:`seism_stats.intervals`) and naive OLS: the
+  coefficient of the noise-free mean on the covariates and the selected motifs'
+  features, on all sequences (the projection target of the selected model);
 * data split: the same target for the motifs the split selected, on the
   held-out sequences.
 
@@ -26,7 +28,12 @@ from joblib import delayed
 from statsmodels.stats.proportion import proportion_confint
 from tqdm.auto import tqdm
 
+from scipy.stats import binom
+
 from seism_stats._validation import check_covariates, residual_basis
+from seism_stats.canonical import canonical_order
+from seism_stats.circle_intervals import circle_pivots
+from seism_stats.circle_tests import circle_pvalues
 from seism_stats.classical import naive_tests, split_rows, split_tests
 from seism_stats.features import grid_features
 from seism_stats.intervals import motif_pivots, selective_intervals
@@ -37,7 +44,9 @@ from seism_stats.sequences import encode_sequences
 from .data import simulate_dataset
 
 ALPHA = 0.05
-METHODS = ("selective", "data_split", "naive")
+METHODS = ("selective", "truncated_gaussian", "data_split", "naive")
+#: Great circles per motif of the selective intervals in the simulations.
+INTERVAL_DRAWS = 50
 
 
 @dataclass(frozen=True)
@@ -52,6 +61,11 @@ class IntervalSetting:
     covariate: float | None = 0.5
 
 
+def _codes(sequences) -> tuple[np.ndarray, np.ndarray]:
+    encoded = encode_sequences(sequences)
+    return encoded.codes, encoded.offsets
+
+
 def _projection_target(features, cells, mean: np.ndarray, design: np.ndarray) -> np.ndarray:
     """OLS coefficients of the motif features when the noise-free ``mean`` is regressed on them."""
     columns = [features.column(int(c)) for c in cells]
@@ -61,7 +75,7 @@ def _projection_target(features, cells, mean: np.ndarray, design: np.ndarray) ->
 
 def interval_rows(setting: IntervalSetting, seed: np.random.SeedSequence) -> list[dict]:
     """Simulate one data set; one row per method and selected motif (target, interval, coverage)."""
-    data_rng, split_rng = (np.random.default_rng(s) for s in seed.spawn(2))
+    data_rng, split_rng, circle_rng = (np.random.default_rng(s) for s in seed.spawn(3))
     data = simulate_dataset(setting.n, setting.length, consensus=setting.consensus, beta=setting.beta,
                             covariate=setting.covariate, random_state=data_rng)
     mean = setting.beta * data.signal
@@ -79,9 +93,14 @@ def interval_rows(setting: IntervalSetting, seed: np.random.SeedSequence) -> lis
                             split_rows(setting.n, 0.5, split_rng), ALPHA)
     target = _projection_target(features, selection.cells, mean, design)
     intervals = {
-        "selective": (selective_intervals(motif_pivots(features, data.y, basis, selection), ALPHA), target),
+        "truncated_gaussian": (selective_intervals(motif_pivots(features, data.y, basis, selection), ALPHA), target),
         "naive": (naive.conf_int, target),
     }
+    if selection.event.n_selected:
+        order = canonical_order(*_codes(data.sequences), data.y, design)
+        circles = circle_pvalues(features, selection, basis, 0, circle_rng, order)
+        pivots = circle_pivots(circles.tests, circles.laws, INTERVAL_DRAWS, circle_rng, naive.params, naive.bse)
+        intervals["selective"] = (selective_intervals(pivots, ALPHA), target)
     if split.tests.cells.size:
         test = split.test_rows
         intervals["data_split"] = (split.tests.conf_int,
@@ -92,7 +111,8 @@ def interval_rows(setting: IntervalSetting, seed: np.random.SeedSequence) -> lis
         for j, ((low, high), value) in enumerate(zip(bounds, targets)):
             rows.append({"method": method, "beta": setting.beta, "n": setting.n, "n_motifs": setting.n_motifs,
                          "motif": j + 1, "target": value, "lower": low, "upper": high,
-                         "covered": bool(low <= value <= high), "width": high - low,
+                         "covered": bool(low <= value <= high), "miss_below": bool(value < low),
+                         "miss_above": bool(value > high), "width": high - low,
                          "excludes_zero": bool(low > 0 or high < 0)})
     return rows
 
@@ -111,29 +131,35 @@ def run(betas, n_datasets: int, seed: int = 11, jobs: int = 1, base: IntervalSet
 
 
 def coverage_by_n(ns, n_datasets: int, seed: int = 12, jobs: int = 1, base: IntervalSetting | None = None,
-                  n_motifs=(1, 2), progress: bool = True) -> pd.DataFrame:
-    """Coverage under the global null (where the truncation bites most) for each number of sequences.
+                  n_motifs=(1, 2, 3), betas=(0.0, 1.0), progress: bool = True) -> pd.DataFrame:
+    """Coverage, misses per tail and widths for each number of sequences, motifs and effect (issue 23).
 
-    The pivot is exact given sigma; this measures the cost of estimating it.
+    Few sequences are where an estimated sigma failed (the truncated-Gaussian pivot); the
+    circle intervals condition on the residual length instead and must hold at every n.
     """
     base = base or IntervalSetting()
     tables = []
     for i, n in enumerate(ns):
-        rows = run([0.0], n_datasets, seed=seed + i, jobs=jobs, base=replace(base, n=int(n)), n_motifs=n_motifs,
-                   progress=progress)
-        tables.append(coverage_table(rows[rows["method"] == "selective"]).assign(n=int(n)))
+        rows = run(list(betas), n_datasets, seed=seed + i, jobs=jobs, base=replace(base, n=int(n)),
+                   n_motifs=n_motifs, progress=progress)
+        tables.append(coverage_table(rows).assign(n=int(n)))
     return pd.concat(tables, ignore_index=True)
 
 
-def coverage_table(rows: pd.DataFrame) -> pd.DataFrame:
-    """Coverage (with a 95% Wilson interval), median width and rate of excluding 0, per setting."""
-    groups = rows.groupby(["n_motifs", "beta", "method"])
+def coverage_table(rows: pd.DataFrame, keys=("n_motifs", "beta", "method")) -> pd.DataFrame:
+    """Coverage (with a 95% Wilson interval), misses per tail with their one-sided binomial p-values
+    (H0: each tail's miss rate <= ALPHA / 2), median width and rate of excluding 0, per setting."""
+    groups = rows.groupby(list(keys))
     table = groups.agg(intervals=("covered", "size"), coverage=("covered", "mean"),
+                       miss_below=("miss_below", "mean"), miss_above=("miss_above", "mean"),
                        median_width=("width", "median"), excludes_zero=("excludes_zero", "mean")).reset_index()
     low, high = proportion_confint(groups["covered"].sum().to_numpy(), table["intervals"].to_numpy(),
                                    alpha=0.05, method="wilson")
     table.insert(table.columns.get_loc("coverage") + 1, "coverage_low", low)
     table.insert(table.columns.get_loc("coverage_low") + 1, "coverage_high", high)
+    for tail in ("miss_below", "miss_above"):
+        misses = np.round(table[tail] * table["intervals"]).astype(int)
+        table[f"{tail}_p"] = binom.sf(misses - 1, table["intervals"], ALPHA / 2)
     return table
 
 
@@ -143,7 +169,8 @@ def figure(table: pd.DataFrame):
 
     counts = sorted(table["n_motifs"].unique())
     fig, axes = plt.subplots(2, len(counts), figsize=(5 * len(counts), 7), squeeze=False)
-    styles = {"selective": ("C0", "o"), "data_split": ("C1", "s"), "naive": ("C3", "^")}
+    styles = {"selective": ("C0", "o"), "truncated_gaussian": ("C2", "D"), "data_split": ("C1", "s"),
+              "naive": ("C3", "^")}
     for col, q in enumerate(counts):
         part = table[table["n_motifs"] == q]
         for method, (color, marker) in styles.items():
