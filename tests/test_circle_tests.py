@@ -187,3 +187,21 @@ def test_binary_response_defaults_to_the_permutation_mcmc():
     assert result.settings["method_reason"].startswith("permutation null")
     with pytest.raises(ValueError, match="needs the sphere null"):
         selective_inference(data.sequences, data.y, k=3, method="circles", n_samples=10)
+
+
+def test_selective_intervals_cover_with_few_sequences(monkeypatch):
+    # Issue 23: with n = 40 the truncated-Gaussian pivot (sigma estimated) missed too often. The circle
+    # intervals condition on the residual length instead: exact at any n and any number of circles.
+    import pandas as pd
+    from simulations import intervals
+
+    monkeypatch.setattr(intervals, "INTERVAL_DRAWS", 10)
+    rows = pd.DataFrame([r for i in range(120) for beta in (0.0, 1.0)
+                         for r in intervals.interval_rows(intervals.IntervalSetting(n=40, n_motifs=2, beta=beta),
+                                                          np.random.SeedSequence(500 + i))])
+    selective = rows[rows["method"] == "selective"]
+    assert len(selective) > 400
+    for tail in ("miss_below", "miss_above"):  # each tail at 2.5%
+        assert stats.binom.sf(selective[tail].sum() - 1, len(selective), 0.025) >= 0.001, selective[tail].mean()
+    naive = rows[rows["method"] == "naive"]  # the same check rejects the naive intervals
+    assert stats.binom.sf((~naive["covered"]).sum() - 1, len(naive), 0.05) < 0.001

@@ -114,7 +114,9 @@ def test_coverage_small_run():
     # Not significantly below 93% in any setting (95% Wilson upper bound), and 93% overall.
     assert (selective["coverage_high"] >= 0.93).all(), selective
     assert _coverage(rows, "selective")[0] >= 0.93
-    assert np.isfinite(rows.loc[rows["method"] == "selective", "width"]).all()
+    # The exact intervals are the hull of the exact confidence set: infinite where that set reaches far, rarely.
+    assert np.isfinite(rows.loc[rows["method"] == "selective", "width"]).mean() > 0.95
+    assert np.isfinite(rows.loc[rows["method"] == "truncated_gaussian", "width"]).all()
     # The naive intervals fail under the null: the check has teeth.
     assert (table.xs(("naive", 0.0), level=("method", "beta"))["coverage_high"] < 0.6).all()
     # A strong planted effect: the first motif's selective interval excludes 0 and is
