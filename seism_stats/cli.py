@@ -220,10 +220,12 @@ def _fit_into(args, out: Path, model_class, encode_sequences, read_fasta) -> Non
                     n_chains=args.chains, tail_draws=args.tail_draws, random_state=args.seed, n_jobs=args.jobs,
                     n_threads=args.threads, progress=not args.quiet)
     seconds = time.perf_counter() - start
-    if args.motif_db and res.n_selected:
+    from .motif_match import default_database
+    database = default_database(args.motif_db)
+    if database and res.n_selected:
         if not args.quiet:
-            print(f"seism: matching the motifs with {args.motif_db}", file=sys.stderr)
-        res.match_known_motifs(args.motif_db)
+            print(f"seism: matching the motifs with {database} (Tomtom, memelite)", file=sys.stderr)
+        res.match_known_motifs(database)
     if not args.quiet:
         print(f"seism: writing the report, tables, logos and motif files into {args.out}", file=sys.stderr)
     summary = res.summary()
@@ -326,9 +328,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--jobs", type=int, default=1, help="processes for the chain groups (joblib)")
     p.add_argument("--threads", type=int, default=None, help="OpenMP threads of the kernels (default: all cores)")
     p.add_argument("--seed", type=int, default=None, help="random seed (default: a fresh one, recorded)")
-    p.add_argument("--motif-db", default=None,
-                   help="known motifs to match the refined motifs with (Tomtom-like): a MEME or JASPAR "
-                        "file, or 'jaspar' for JASPAR CORE vertebrates (needs pyjaspar)")
+    p.add_argument("--motif-db", default="auto",
+                   help="known motifs to match the refined motifs with (Tomtom's statistics, memelite): a MEME "
+                        "or JASPAR file, 'jaspar' for JASPAR CORE vertebrates (needs pyjaspar), 'none'; "
+                        "'auto': JASPAR CORE when pyjaspar is installed, else none")
     p.add_argument("--out", required=True,
                    help="output folder (created; refused if it already holds files, unless --force)")
     p.add_argument("--force", action="store_true",

@@ -94,8 +94,22 @@ def site_counts(ppm: np.ndarray, nsites: int) -> np.ndarray:
     return counts
 
 
-def read_meme(path: str | os.PathLike) -> dict[str, np.ndarray]:
-    """Read the motifs of a MEME (minimal or full) file: ``{name: (width x 4) PPM}``."""
+def read_meme(path: str | os.PathLike, *, with_names: bool = False) -> dict:
+    """Read the motifs of a MEME (minimal or full) file.
+
+    Parameters
+    ----------
+    path : str or path-like
+    with_names : bool
+        Also return each motif's alternate name (the word after its identifier on
+        the ``MOTIF`` line, e.g. the TF name in JASPAR's MEME files; the identifier
+        when there is none).
+
+    Returns
+    -------
+    dict
+        ``{identifier: (width x 4) PPM}``, or ``{identifier: (name, PPM)}`` with ``with_names``.
+    """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"MEME file not found: {path}")
@@ -106,6 +120,7 @@ def read_meme(path: str | os.PathLike) -> dict[str, np.ndarray]:
     if alphabet != LETTERS:
         raise ValueError(f"{path}: only the DNA alphabet ACGT is supported, got {alphabet!r}")
     motifs: dict[str, np.ndarray] = {}
+    names: dict[str, str] = {}
     i = 0
     while i < len(lines):
         if lines[i].startswith("MOTIF"):
@@ -113,6 +128,7 @@ def read_meme(path: str | os.PathLike) -> dict[str, np.ndarray]:
             if len(parts) < 2:
                 raise ValueError(f"{path}: line {i + 1} names no motif")
             name = parts[1]
+            names[name] = parts[2] if len(parts) > 2 else name
             while i < len(lines) and not lines[i].startswith("letter-probability matrix"):
                 i += 1
             if i == len(lines):
@@ -137,15 +153,29 @@ def read_meme(path: str | os.PathLike) -> dict[str, np.ndarray]:
         i += 1
     if not motifs:
         raise ValueError(f"{path}: no MOTIF found")
-    return motifs
+    return {key: (names[key], ppm) for key, ppm in motifs.items()} if with_names else motifs
 
 
-def read_jaspar(path: str | os.PathLike) -> dict[str, np.ndarray]:
-    """Read JASPAR PFMs (bracketed ``A [ ... ]`` rows, or four bare count rows): ``{id: PPM}``."""
+def read_jaspar(path: str | os.PathLike, *, with_names: bool = False) -> dict:
+    """Read JASPAR PFMs (bracketed ``A [ ... ]`` rows, or four bare count rows).
+
+    Parameters
+    ----------
+    path : str or path-like
+    with_names : bool
+        Also return each motif's name (the rest of its ``>id name`` header; the id
+        when there is none).
+
+    Returns
+    -------
+    dict
+        ``{id: (width x 4) PPM}``, or ``{id: (name, PPM)}`` with ``with_names``.
+    """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"JASPAR file not found: {path}")
     motifs: dict[str, np.ndarray] = {}
+    names: dict[str, str] = {}
     name, rows, letters = None, [], []
 
     def finish():
@@ -168,7 +198,9 @@ def read_jaspar(path: str | os.PathLike) -> dict[str, np.ndarray]:
             continue
         if line.startswith(">"):
             finish()
-            name, rows, letters = line[1:].split()[0] if line[1:].split() else f"motif{len(motifs) + 1}", [], []
+            words = line[1:].split()
+            name, rows, letters = words[0] if words else f"motif{len(motifs) + 1}", [], []
+            names[name] = " ".join(words[1:]) or name
             continue
         if name is None:
             raise ValueError(f"{path}: line {number} holds counts before any '>' header")
@@ -182,4 +214,4 @@ def read_jaspar(path: str | os.PathLike) -> dict[str, np.ndarray]:
     finish()
     if not motifs:
         raise ValueError(f"{path}: no motif found")
-    return motifs
+    return {key: (names[key], ppm) for key, ppm in motifs.items()} if with_names else motifs

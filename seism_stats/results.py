@@ -27,6 +27,10 @@ class SelectiveMotifResults:
         Which p-values ``pvalues`` holds.
     multitest_method : str
         Method of ``pvalues_adjusted``.
+    known_matches : list of MotifMatch or None
+        Best known match of each motif, once :meth:`match_known_motifs` has run.
+    known_database : str or None
+        What the motifs were matched against.
     """
 
     def __init__(self, model, inference: MotifInference, multitest_method: str = "fdr_bh",
@@ -37,6 +41,7 @@ class SelectiveMotifResults:
         self.multitest_method = multitest_method
         self.has_intercept = has_intercept
         self.known_matches: list | None = None  # set by match_known_motifs
+        self.known_database: str | None = None  # what the matches were compared with
         self._check_multitest(multitest_method)
 
     @staticmethod
@@ -412,31 +417,29 @@ class SelectiveMotifResults:
             table["match_name"] = [m.match_name if m else "" for m in self.known_matches]
             table["match_pvalue"] = [m.pvalue if m else np.nan for m in self.known_matches]
             table["match_evalue"] = [m.evalue if m else np.nan for m in self.known_matches]
+            table["match_strand"] = [m.strand if m else "" for m in self.known_matches]
         return table
 
-    def match_known_motifs(self, database="jaspar", random_state: int = 0) -> pd.DataFrame:
-        """Compare each refined motif with a motif database (Tomtom-like, :mod:`seism_stats.motif_match`).
+    def match_known_motifs(self, database="jaspar") -> pd.DataFrame:
+        """Compare each refined motif with a motif database by Tomtom's statistics (:mod:`seism_stats.motif_match`).
 
         Parameters
         ----------
         database : "jaspar", path or dict
             ``"jaspar"``: JASPAR CORE vertebrates via the optional ``pyjaspar``; a MEME or
             JASPAR file; or ``{id: (name, PPM)}``.
-        random_state : int
-            Seed of the Monte-Carlo null of the match p-values.
 
         Returns
         -------
         pandas.DataFrame
             ``res.motifs``, which now carries ``match_id``, ``match_name``,
-            ``match_pvalue`` and ``match_evalue`` (also in the report and the CLI's tables).
+            ``match_pvalue``, ``match_evalue`` and ``match_strand`` (also in the summary,
+            the report and the CLI's tables); :attr:`known_matches` holds the
+            :class:`~seism_stats.motif_match.MotifMatch` objects (alignment, matched PPM).
         """
-        from .motif_match import jaspar_core_database, load_motif_database, match_motifs
-        if isinstance(database, str) and database == "jaspar":
-            database = jaspar_core_database()
-        elif not isinstance(database, dict):
-            database = load_motif_database(database)
-        self.known_matches = match_motifs(self.inference.ppms, database, random_state)
+        from .motif_match import database_label, match_motifs, resolve_database
+        self.known_matches = match_motifs(self.inference.ppms, resolve_database(database))
+        self.known_database = database_label(database)
         return self.motifs
 
     @property

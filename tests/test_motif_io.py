@@ -83,31 +83,6 @@ def test_meme_width_must_match_the_matrix(tmp_path):
         read_meme(path)
 
 
-def test_known_motif_matching_finds_the_planted_motif(tmp_path):
-    from seism_stats.motif_match import match_motifs
-    rng = np.random.default_rng(3)
-    decoys = {f"MA{i:04d}.1": (f"decoy{i}", rng.dirichlet(np.ones(4) * 0.5, size=rng.integers(6, 12)))
-              for i in range(60)}
-    database = {**decoys, "MA9999.1": ("GATA-like", motif_pwm("AGATAAGA", 0.85))}
-    query = motif_pwm("TCTTATCT", 0.8)[1:7]  # reverse complement, part of it
-    match = match_motifs([query], database)[0]
-    assert match.match_id == "MA9999.1" and match.strand == "-"
-    assert match.pvalue < 0.01 and match.evalue < 0.5
-    # Queries drawn like the decoys but not in the database: rarely "significant" (E < 0.05).
-    unrelated = match_motifs([rng.dirichlet(np.ones(4) * 0.5, size=7) for _ in range(20)], database)
-    assert sum(m.evalue < 0.05 for m in unrelated) <= 2, [m.evalue for m in unrelated]
-
-
-def test_results_carry_known_motif_matches(tmp_path):
-    from seism_stats import SelectiveMotifModel
-    data = simulate_dataset(200, 40, consensus="GATTA", beta=1.5, random_state=1)
-    res = SelectiveMotifModel(data.y, data.sequences, k=5).fit(method="naive", progress=False, random_state=0)
-    path = write_meme([motif_pwm("GATTA", 0.9), motif_pwm("CCCGG", 0.9)], ["gatta_like", "ccg"], tmp_path / "db.meme")
-    table = res.match_known_motifs(path)
-    assert table["match_id"].iloc[0] == "gatta_like" and table["match_pvalue"].iloc[0] < 0.05
-    assert "match_name" in res.to_html()
-
-
 def test_jaspar_counts_sum_to_nsites_at_every_position(tmp_path):
     from seism_stats.motif_io import site_counts, write_jaspar
     rng = np.random.default_rng(4)
