@@ -161,13 +161,21 @@ def _read_checked_fasta(path, read_fasta, encode_sequences) -> tuple[list[str], 
     return ids, sequences
 
 
-def _control_table(ids, sequences, control_path, read_fasta, encode_sequences) -> tuple[pd.DataFrame, str]:
-    """Foreground (the --fasta sequences, 1) against background (--control, 0): the SEA/HOMER set-up."""
-    control_ids, control_sequences = _read_checked_fasta(control_path, read_fasta, encode_sequences)
-    index = [f"fg:{i}" for i in ids] + [f"bg:{i}" for i in control_ids]
-    data = pd.DataFrame({"foreground": [1.0] * len(ids) + [0.0] * len(control_ids),
-                         "seq": list(sequences) + list(control_sequences)}, index=index)
-    return data, "foreground"
+def _control_table(ids, sequences, args, seed: int, read_fasta, encode_sequences) -> tuple[pd.DataFrame, str]:
+    """Foreground (the --fasta sequences, 1) against background (--control, 0): the SEA/HOMER/STREME set-up.
+
+    ``--control shuffle`` shuffles each foreground sequence keeping its k-mer counts
+    (``--shuffle-kmer``), seeded by the first child of ``SeedSequence(seed)``; the
+    ``--composition`` covariates are added (:func:`seism_stats.composition.foreground_background`).
+    """
+    from .composition import foreground_background
+    if args.control == "shuffle":
+        background, background_ids = "shuffle", None
+    else:
+        background_ids, background = _read_checked_fasta(args.control, read_fasta, encode_sequences)
+    rng = np.random.default_rng(np.random.SeedSequence(seed).spawn(1)[0])
+    return foreground_background(sequences, background, kmer=args.shuffle_kmer, composition=args.composition,
+                                 ids=ids, background_ids=background_ids, random_state=rng), "foreground"
 
 
 def _input_sequences(args, read_fasta, encode_sequences):
@@ -187,8 +195,13 @@ def _input_sequences(args, read_fasta, encode_sequences):
 
 
 def _fit_into(args, out: Path, model_class, encode_sequences, read_fasta) -> None:
+    from ._validation import fresh_seed
+    from .composition import composition_covariates, composition_terms, default_composition
     ids, sequences, bed = _input_sequences(args, read_fasta, encode_sequences)
     missing = unmatched = 0
+    seed = fresh_seed() if args.seed is None else args.seed  # one recorded seed: shuffle and fit
+    args.composition = args.composition or default_composition(args.control)
+    covariates = " + ".join(filter(None, [args.covariates] + composition_terms(args.composition)))
     if bed is not None and not args.response and not args.control:
         if bed["score"].isna().all():
             raise ValueError(f"{args.bed} has no score column (5th); give --response with a table keyed by "
@@ -198,7 +211,7 @@ def _fit_into(args, out: Path, model_class, encode_sequences, read_fasta) -> Non
         if args.response or args.covariates:
             raise ValueError("--control compares the FASTA with a background set: give no --response "
                              "or --covariates with it")
-        data, response = _control_table(ids, sequences, args.control, read_fasta, encode_sequences)
+        data, response = _control_table(ids, sequences, args, seed, read_fasta, encode_sequences)
     else:
         if not args.response:
             raise ValueError("give --response (a table of responses) or --control (background sequences)")
@@ -213,11 +226,17 @@ def _fit_into(args, out: Path, model_class, encode_sequences, read_fasta) -> Non
         unmatched = len(table.index) - len(shared)
         data = table.loc[shared].copy()
         data["seq"] = pd.Series(dict(zip(ids, sequences)))[shared]
-    model = model_class.from_formula(_formula(response, args.k, args.n_motifs, args.covariates), data,
+    if not args.control and args.composition != "none":
+        composition = composition_covariates(data["seq"], args.composition)
+        if set(composition.columns) & set(data.columns):
+            raise ValueError(f"--composition {args.composition} adds the columns {', '.join(composition.columns)}, "
+                             f"but the response table already has {', '.join(set(composition.columns) & set(data.columns))}")
+        data = data.join(composition)
+    model = model_class.from_formula(_formula(response, args.k, args.n_motifs, covariates), data,
                                      lam=args.lam, pooling=args.pooling, revcomp=not args.no_revcomp)
     start = time.perf_counter()
     res = model.fit(method=args.method, n_samples=args.n_samples, burn_in=args.burn_in, thin=args.thin,
-                    n_chains=args.chains, tail_draws=args.tail_draws, random_state=args.seed, n_jobs=args.jobs,
+                    n_chains=args.chains, tail_draws=args.tail_draws, random_state=seed, n_jobs=args.jobs,
                     n_threads=args.threads, progress=not args.quiet)
     seconds = time.perf_counter() - start
     from .motif_match import default_database
@@ -242,6 +261,7 @@ def _fit_into(args, out: Path, model_class, encode_sequences, read_fasta) -> Non
     settings = {
         "fasta": args.fasta, "bed": args.bed, "genome": args.genome, "width": args.width,
         "response": args.response, "control": args.control,
+        "shuffle_kmer": args.shuffle_kmer if args.control == "shuffle" else None, "composition": args.composition,
         "response_column": response,
         "formula": model.formula,
         "sequences_in_fasta": len(ids), "sequences_without_response": missing,
@@ -301,8 +321,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--response", default=None,
                    help="table with a sequence-id column and the response (tab-separated; comma for .csv)")
     p.add_argument("--control", default=None,
-                   help="background FASTA: test the --fasta sequences (response 1) against these (0), "
-                        "with the permutation null, instead of a --response table")
+                   help="background: a FASTA file, or 'shuffle' (each --fasta sequence shuffled keeping its "
+                        "k-mer counts, as STREME and HOMER do); the --fasta sequences (response 1) are tested "
+                        "against it (0) with the permutation null, instead of a --response table")
+    p.add_argument("--shuffle-kmer", type=int, default=2,
+                   help="k-mers whose counts --control shuffle keeps (2: dinucleotides)")
+    p.add_argument("--composition", choices=["gc-cpg", "dinucleotides", "none"], default=None,
+                   help="composition covariates a motif must beat: GC fraction and CpG o/e ratio, or all "
+                        "dinucleotide frequencies (default: gc-cpg with --control shuffle, dinucleotides with a "
+                        "--control file, none with --response)")
     p.add_argument("--id-column", default=None, help="id column of the response table (default: first)")
     p.add_argument("--response-column", default=None, help="response column (default: first non-id column)")
     p.add_argument("--covariates", default=None,

@@ -227,3 +227,13 @@ def test_python_dash_m_runs_the_command_line():
     import sys
     out = subprocess.run([sys.executable, "-m", "seism_stats", "--help"], capture_output=True, text=True)
     assert out.returncode == 0 and "fit" in out.stdout
+
+
+def test_composition_covariates_with_a_response_table(files, capsys):
+    fasta, response, tmp = files  # the table already has a gc column
+    args = ["fit", "--fasta", str(fasta), "--response", str(response), "--k", "4", "--method", "naive", "--quiet",
+            "--motif-db", "none"]
+    assert main(args + ["--composition", "gc-cpg", "--out", str(tmp / "clash")]) == 2
+    assert "already has gc" in capsys.readouterr().err
+    assert main(args + ["--composition", "dinucleotides", "--out", str(tmp / "di")]) == 0
+    assert "di_CG" in json.loads((tmp / "di" / "settings.json").read_text())["formula"]
