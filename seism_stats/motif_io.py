@@ -31,15 +31,27 @@ def check_ppm(ppm, name: str) -> np.ndarray:
 
 
 def write_meme(ppms: Sequence[np.ndarray], names: Sequence[str], path: str | os.PathLike,
-               nsites: int = 100, background: Sequence[float] = (0.25, 0.25, 0.25, 0.25),
+               nsites: int | Sequence[int] = 100, background: Sequence[float] = (0.25, 0.25, 0.25, 0.25),
                alt_names: Sequence[str] | None = None, significance: Sequence[float] | None = None) -> Path:
     """Write motifs in MEME minimal format (version 4, both strands).
 
-    ``significance`` fills each motif's ``E=`` field (the selective p-value when written
-    from results; MEME reads it as the motif's significance). Without it, ``E= 1``
-    claims nothing.
+    Parameters
+    ----------
+    ppms : sequence of ndarray (width, 4)
+    names : sequence of str
+        Motif identifiers (``MOTIF <name> <alt name>``).
+    path : str or path-like
+    nsites : int or sequence of int
+        Sites each motif was built from (one number for all, or one per motif).
+    background : sequence of 4 floats
+    alt_names : sequence of str, optional
+    significance : sequence of float, optional
+        Each motif's ``E=`` field. MEME writes a motif's E-value there; results write
+        their selective p-value (the field is the motif's significance, read by
+        nothing in Tomtom or SEA). Without it, ``E= 1`` claims nothing.
     """
     path = Path(path)
+    nsites = _per_motif(nsites, len(ppms))
     lines = ["MEME version 4", "", f"ALPHABET= {LETTERS}", "", "strands: + -", "",
              "Background letter frequencies",
              " ".join(f"{a} {b:.4f}" for a, b in zip(LETTERS, background)), ""]
@@ -48,7 +60,7 @@ def write_meme(ppms: Sequence[np.ndarray], names: Sequence[str], path: str | os.
         alt = f" {alt_names[j]}" if alt_names else ""
         lines.append(f"MOTIF {name}{alt}")
         e_value = 1.0 if significance is None or not np.isfinite(significance[j]) else float(significance[j])
-        lines.append(f"letter-probability matrix: alength= 4 w= {ppm.shape[0]} nsites= {nsites} E= {e_value:.3g}")
+        lines.append(f"letter-probability matrix: alength= 4 w= {ppm.shape[0]} nsites= {nsites[j]} E= {e_value:.3g}")
         lines.extend(" " + " ".join(f"{v:.6f}" for v in row) for row in ppm)
         lines.append("")
     path.write_text("\n".join(lines))
@@ -56,22 +68,34 @@ def write_meme(ppms: Sequence[np.ndarray], names: Sequence[str], path: str | os.
 
 
 def write_jaspar(ppms: Sequence[np.ndarray], names: Sequence[str], path: str | os.PathLike,
-                 nsites: int = 100, ids: Sequence[str] | None = None) -> Path:
+                 nsites: int | Sequence[int] = 100, ids: Sequence[str] | None = None) -> Path:
     """Write motifs as JASPAR PFMs (counts = probability x ``nsites``, rounded).
 
-    Each position's counts sum to ``nsites`` exactly (largest-remainder rounding, as a
-    PFM of ``nsites`` sites has). The header is ``>id name``; results pass the
-    consensus shown in the logo as the name.
+    Each position's counts sum to the motif's ``nsites`` exactly (largest-remainder
+    rounding, as a PFM of ``nsites`` sites has; one number for all motifs or one per
+    motif). The header is ``>id name``; results pass the same identifiers and names as
+    in their MEME file.
     """
     path = Path(path)
+    nsites = _per_motif(nsites, len(ppms))
     lines = []
     for j, (ppm, name) in enumerate(zip(ppms, names)):
-        counts = site_counts(check_ppm(ppm, name), nsites)
+        counts = site_counts(check_ppm(ppm, name), nsites[j])
         lines.append(f">{ids[j] if ids else name} {name}")
         for b, letter in enumerate(LETTERS):
             lines.append(f"{letter} [ " + " ".join(f"{c:4d}" for c in counts[:, b]) + " ]")
     path.write_text("\n".join(lines) + "\n")
     return path
+
+
+def _per_motif(nsites, n: int) -> list:
+    """``nsites`` as one value per motif (checked by :func:`site_counts` where counts are made)."""
+    if isinstance(nsites, (str, bytes)) or not np.iterable(nsites):
+        return [nsites] * n
+    nsites = list(nsites)
+    if len(nsites) != n:
+        raise ValueError(f"{len(nsites)} nsites values for {n} motifs")
+    return nsites
 
 
 def site_counts(ppm: np.ndarray, nsites: int) -> np.ndarray:

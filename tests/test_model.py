@@ -255,7 +255,7 @@ def test_motif_files_carry_significance_and_consensus(results, tmp_path):
     assert "E= 0\n" not in meme
     assert f"E= {results.motif_pvalues.iloc[0]:.3g}" in meme
     jaspar = results.to_jaspar(tmp_path / "m.jaspar").read_text()
-    assert f">motif1 {results.motifs['consensus'].iloc[0]}" in jaspar
+    assert f">1-{results.motifs['consensus'].iloc[0]} {results.motifs['kmer'].iloc[0]}" in jaspar
 
 
 def test_html_report_is_self_contained(results, tmp_path):
