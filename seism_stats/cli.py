@@ -250,12 +250,14 @@ def _fit_into(args, out: Path, model_class, encode_sequences, read_fasta) -> Non
     summary = res.summary()
     (out / "summary.txt").write_text(summary.as_text() + "\n")
     (out / "summary.html").write_text(summary.as_html() + "\n")
-    res.to_html(out / "report.html", title=f"SEISM motifs: {args.fasta or args.bed}")
     res.summary_frame().to_csv(out / "motifs.csv")  # with the 95% intervals
     res.plot_motifs().savefig(out / "logos.png", dpi=120)
     if res.n_selected:
         res.to_meme(out / "motifs.meme")
         res.to_jaspar(out / "motifs.jaspar")
+    written = ["motifs.meme", "motifs.jaspar"] * bool(res.n_selected) + ["motifs.csv", "logos.png", "summary.txt",
+                                                                          "settings.json"]
+    res.to_html(out / "report.html", title=f"SEISM motifs: {args.fasta or args.bed}", files=written)
     info = {key: (value.item() if isinstance(value, np.generic) else value)
             for key, value in res.sampler_info.items()}
     settings = {

@@ -30,6 +30,11 @@ def check_ppm(ppm, name: str) -> np.ndarray:
     return ppm / sums
 
 
+def reverse_complement_ppm(ppm: np.ndarray) -> np.ndarray:
+    """The motif of the other strand: positions reversed, A C G T -> T G C A."""
+    return np.ascontiguousarray(np.asarray(ppm)[::-1, ::-1])
+
+
 def write_meme(ppms: Sequence[np.ndarray], names: Sequence[str], path: str | os.PathLike,
                nsites: int | Sequence[int] = 100, background: Sequence[float] = (0.25, 0.25, 0.25, 0.25),
                alt_names: Sequence[str] | None = None, significance: Sequence[float] | None = None) -> Path:

@@ -35,7 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .motif_io import check_ppm, read_jaspar, read_meme
+from .motif_io import check_ppm, read_jaspar, read_meme, reverse_complement_ppm
 
 #: The smallest p-value reported: memelite's dynamic programming can underflow to 0 for
 #: very long exact matches, and a p-value is never exactly 0.
@@ -239,7 +239,7 @@ def match_motifs(queries: Sequence[np.ndarray], database: Database) -> list[Moti
     for j in range(len(queries)):
         best = int(_ranked(pvalues[j], scores[j])[0])
         reverse = int(strands[j, best]) == 1
-        ppm = targets[best][::-1, ::-1] if reverse else targets[best]  # rows reversed, A C G T -> T G C A
+        ppm = reverse_complement_ppm(targets[best]) if reverse else targets[best]
         matches.append(MotifMatch(
             match_id=ids[best], match_name=str(database[ids[best]][0]), pvalue=float(pvalues[j, best]),
             evalue=float(pvalues[j, best]) * len(ids),

@@ -554,10 +554,13 @@ class SelectiveMotifResults:
                                       title=f"{self.param_names[j]} (p = {self.pvalues_selective.iloc[j]:.3g})",
                                       **kwargs)
 
-    def to_html(self, path=None, title: str | None = None) -> str:
-        """A self-contained HTML report: tables, logos, null distributions, settings (see :mod:`seism_stats.report`)."""
+    def to_html(self, path=None, title: str | None = None, files=None) -> str:
+        """A self-contained HTML report: motif table, logos, known matches, settings (:mod:`seism_stats.report`).
+
+        ``files`` names files written beside the report (motif files, tables) to link from it.
+        """
         from .report import html_report
-        return html_report(self, path, title)
+        return html_report(self, path, title, files)
 
     # -- motif files --------------------------------------------------------------------
     def _nsites(self) -> list[int]:

@@ -263,9 +263,10 @@ def test_html_report_is_self_contained(results, tmp_path):
     assert (tmp_path / "report.html").read_text(encoding="utf-8") == text
     for name in results.param_names:
         assert name in text
-    assert text.count('src="data:image/png;base64,') == 2 * results.n_selected  # logo + null plot each
+    # thumbnail, forward and reverse-complement logos, null plot (no known matches compared)
+    assert text.count('src="data:image/png;base64,') == 4 * results.n_selected
     assert "http://" not in text and "https://" not in text and "<script src" not in text
-    assert 'class="sortable"' in text and "pvalue_split" in text and "pvalue_naive" in text
+    assert 'class="motifs sortable"' in text and "pvalue_split" in text and "pvalue_naive" in text
 
 
 def test_html_report_renders_in_headless_chromium(results, tmp_path):
