@@ -312,7 +312,7 @@ def test_conditional_monte_carlo_through_the_model(frame, tmp_path):
     with pytest.raises(ValueError, match="no null draws"):
         res.plot_null(0)
     html = res.to_html(tmp_path / "cmc.html")
-    assert html.count('src="data:image/png;base64,') == 1  # the logo; no null draws to plot
+    assert html.count('src="data:image/png;base64,') == 3  # thumbnail, forward and reverse logos; no null draws
     res.save(tmp_path / "cmc.npz")
     loaded = SelectiveMotifResults.load(tmp_path / "cmc.npz")
     pd.testing.assert_series_equal(loaded.pvalues, res.pvalues)
