@@ -31,7 +31,6 @@ import sys
 import tempfile
 import time
 import types
-from pathlib import Path
 
 import numpy as np
 from scipy.stats import spearmanr

@@ -229,8 +229,9 @@ def _fit_into(args, out: Path, model_class, encode_sequences, read_fasta) -> Non
     if not args.control and args.composition != "none":
         composition = composition_covariates(data["seq"], args.composition)
         if set(composition.columns) & set(data.columns):
+            clash = ", ".join(c for c in composition.columns if c in data.columns)
             raise ValueError(f"--composition {args.composition} adds the columns {', '.join(composition.columns)}, "
-                             f"but the response table already has {', '.join(set(composition.columns) & set(data.columns))}")
+                             f"but the response table already has {clash}")
         data = data.join(composition)
     model = model_class.from_formula(_formula(response, args.k, args.n_motifs, covariates), data,
                                      lam=args.lam, pooling=args.pooling, revcomp=not args.no_revcomp)

@@ -27,6 +27,7 @@ reliable for a database of a few dozen motifs or more (memelite warns below 25).
 from __future__ import annotations
 
 import functools
+import importlib.util
 import os
 import sys
 from collections.abc import Sequence
@@ -122,11 +123,7 @@ def _jaspar(collection: str, tax_group: str | None) -> tuple:
 
 def jaspar_available() -> bool:
     """Whether the optional ``pyjaspar`` (JASPAR CORE, offline) is installed."""
-    try:
-        import pyjaspar  # noqa: F401
-    except ImportError:
-        return False
-    return True
+    return importlib.util.find_spec("pyjaspar") is not None
 
 
 def default_database(choice: str | None) -> str | None:
