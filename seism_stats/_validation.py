@@ -10,6 +10,11 @@ import numpy as np
 RandomStateLike = int | np.random.Generator | np.random.SeedSequence | None
 
 
+def fresh_seed() -> int:
+    """A new non-negative 63-bit seed from fresh entropy (recorded, so that a run can be repeated)."""
+    return int(np.random.SeedSequence().generate_state(1, np.uint64)[0] >> np.uint64(1))
+
+
 def check_random_state(random_state: RandomStateLike) -> np.random.Generator:
     """Return a ``numpy.random.Generator`` from a seed, a Generator or None.
 

@@ -311,8 +311,9 @@ def _check_arguments(args: argparse.Namespace):
         genome_reader()  # an ImportError naming the extra, before any work
     if not args.motif_db:
         return None
-    from .motif_match import motif_database
-    return motif_database(args.motif_db)
+    from .motif_match import database_label, default_database, resolve_database
+    choice = default_database(args.motif_db)
+    return None if choice is None else (resolve_database(choice), database_label(choice))
 
 
 def fit(args: argparse.Namespace) -> int:
@@ -343,13 +344,21 @@ def _read_checked_fasta(path, read_fasta, encode_sequences) -> tuple[list[str], 
     return ids, sequences
 
 
-def _control_table(ids, sequences, control_path, read_fasta, encode_sequences) -> tuple[pd.DataFrame, str]:
-    """Foreground (the --fasta sequences, 1) against background (--control, 0): the SEA/HOMER set-up."""
-    control_ids, control_sequences = _read_checked_fasta(control_path, read_fasta, encode_sequences)
-    index = [f"fg:{i}" for i in ids] + [f"bg:{i}" for i in control_ids]
-    data = pd.DataFrame({"foreground": [1.0] * len(ids) + [0.0] * len(control_ids),
-                         "seq": list(sequences) + list(control_sequences)}, index=index)
-    return data, "foreground"
+def _control_table(ids, sequences, args, seed: int, read_fasta, encode_sequences) -> tuple[pd.DataFrame, str]:
+    """Foreground (the --fasta sequences, 1) against background (--control, 0): the SEA/HOMER/STREME set-up.
+
+    ``--control shuffle`` shuffles each foreground sequence keeping its k-mer counts
+    (``--shuffle-kmer``), seeded by the first child of ``SeedSequence(seed)``; the
+    ``--composition`` covariates are added (:func:`seism_stats.composition.foreground_background`).
+    """
+    from .composition import foreground_background
+    if args.control == "shuffle":
+        background, background_ids = "shuffle", None
+    else:
+        background_ids, background = _read_checked_fasta(args.control, read_fasta, encode_sequences)
+    rng = np.random.default_rng(np.random.SeedSequence(seed).spawn(1)[0])
+    return foreground_background(sequences, background, kmer=args.shuffle_kmer, composition=args.composition,
+                                 ids=ids, background_ids=background_ids, random_state=rng), "foreground"
 
 
 def _input_sequences(args, read_fasta, encode_sequences):
@@ -373,8 +382,13 @@ def _input_sequences(args, read_fasta, encode_sequences):
 
 
 def _fit_into(args, out: Path, database, model_class, encode_sequences, read_fasta) -> None:
+    from ._validation import fresh_seed
+    from .composition import composition_covariates, composition_terms, default_composition
     ids, sequences, bed = _input_sequences(args, read_fasta, encode_sequences)
     missing = unmatched = 0
+    seed = fresh_seed() if args.seed is None else args.seed  # one recorded seed: shuffle and fit
+    args.composition = args.composition or default_composition(args.control)
+    covariates = " + ".join(filter(None, [args.covariates] + composition_terms(args.composition)))
     if bed is not None and not args.response and not args.control:
         if bed["score"].isna().all():
             raise ValueError(f"{args.bed} has no score column (5th); give --response with a table keyed by "
@@ -385,7 +399,7 @@ def _fit_into(args, out: Path, database, model_class, encode_sequences, read_fas
         if args.response or args.covariates:
             raise ValueError("--control compares the FASTA with a background set: give no --response "
                              "or --covariates with it")
-        data, response = _control_table(ids, sequences, args.control, read_fasta, encode_sequences)
+        data, response = _control_table(ids, sequences, args, seed, read_fasta, encode_sequences)
         said = f"1 for the sequences of {args.fasta or args.bed}, 0 for those of {args.control}"
     else:
         if not args.response:
@@ -404,34 +418,46 @@ def _fit_into(args, out: Path, database, model_class, encode_sequences, read_fas
         data["seq"] = pd.Series(dict(zip(ids, sequences)))[shared]
         said = (f"column {response!r} of {args.response} (ids in column {table.index.name!r}; {len(shared)} of "
                 f"{len(ids)} sequences have one)")
+    if not args.control and args.composition != "none":
+        composition = composition_covariates(data["seq"], args.composition)
+        if set(composition.columns) & set(data.columns):
+            clash = ", ".join(c for c in composition.columns if c in data.columns)
+            raise ValueError(f"--composition {args.composition} adds the columns {', '.join(composition.columns)}, "
+                             f"but the response table already has {clash}")
+        data = data.join(composition)
     if not args.quiet:  # said before any work: the summary comes only at the end
         print(f"seism: response: {said}", file=sys.stderr)
-    model = model_class.from_formula(_formula(response, args.k, args.n_motifs, args.covariates), data,
+    model = model_class.from_formula(_formula(response, args.k, args.n_motifs, covariates), data,
                                      lam=args.lam, pooling=args.pooling, revcomp=not args.no_revcomp)
     start = time.perf_counter()
-    res = model.fit(method=args.method, hypothesis=args.hypothesis, n_samples=args.n_samples, burn_in=args.burn_in, thin=args.thin,
-                    n_chains=args.chains, tail_draws=args.tail_draws, random_state=args.seed, n_jobs=args.jobs,
-                    n_threads=args.threads, max_replays=args.max_replays, progress=not args.quiet)
+    res = model.fit(method=args.method, hypothesis=args.hypothesis, n_samples=args.n_samples, burn_in=args.burn_in,
+                    thin=args.thin, n_chains=args.chains, tail_draws=args.tail_draws, random_state=seed,
+                    n_jobs=args.jobs, n_threads=args.threads, max_replays=args.max_replays, progress=not args.quiet)
     seconds = time.perf_counter() - start
     if database is not None and res.n_selected:
+        motifs, label = database
         if not args.quiet:
-            print(f"seism: matching the motifs with {args.motif_db}", file=sys.stderr)
-        res.match_known_motifs(database)
+            print(f"seism: matching the motifs with {label} (Tomtom, memelite)", file=sys.stderr)
+        res.match_known_motifs(motifs, label=label)
     if not args.quiet:
         print(f"seism: writing the report, tables, logos and motif files into {args.out}", file=sys.stderr)
     summary = res.summary()
     (out / "summary.txt").write_text(summary.as_text() + "\n")
     (out / "summary.html").write_text(summary.as_html() + "\n")
-    res.to_html(out / "report.html", title=f"SEISM motifs: {args.fasta or args.bed}")
     res.summary_frame().to_csv(out / "motifs.csv")  # with the 95% intervals
     res.plot_motifs().savefig(out / "logos.png", dpi=120)
     if res.n_selected:
         res.to_meme(out / "motifs.meme")
         res.to_jaspar(out / "motifs.jaspar")
-    info = dict(res.sampler_info.items())
+    written = ["motifs.meme", "motifs.jaspar"] * bool(res.n_selected) + ["motifs.csv", "logos.png", "summary.txt",
+                                                                          "settings.json"]
+    res.to_html(out / "report.html", title=f"SEISM motifs: {args.fasta or args.bed}", files=written)
+    info = {key: (value.item() if isinstance(value, np.generic) else value)
+            for key, value in res.sampler_info.items()}
     settings = {
         "fasta": args.fasta, "bed": args.bed, "genome": args.genome, "width": args.width,
         "response": args.response, "control": args.control,
+        "shuffle_kmer": args.shuffle_kmer if args.control == "shuffle" else None, "composition": args.composition,
         "response_column": response,
         "formula": model.formula,
         "sequences_in_fasta": len(ids), "sequences_without_response": missing,
@@ -505,8 +531,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--response", default=None,
                    help="table with a sequence-id column and the response (tab-separated; comma for .csv)")
     p.add_argument("--control", default=None,
-                   help="background FASTA: test the --fasta sequences (response 1) against these (0), "
-                        "with the permutation null, instead of a --response table")
+                   help="background: a FASTA file, or 'shuffle' (each --fasta sequence shuffled keeping its "
+                        "k-mer counts, as STREME and HOMER do); the --fasta sequences (response 1) are tested "
+                        "against it (0) with the permutation null, instead of a --response table")
+    p.add_argument("--shuffle-kmer", type=int, default=2,
+                   help="k-mers whose counts --control shuffle keeps (2: dinucleotides)")
+    p.add_argument("--composition", choices=["gc-cpg", "dinucleotides", "none"], default=None,
+                   help="composition covariates a motif must beat: GC fraction and CpG o/e ratio, or all "
+                        "dinucleotide frequencies (default: gc-cpg with --control shuffle, dinucleotides with a "
+                        "--control file, none with --response)")
     p.add_argument("--id-column", default=None, help="id column of the response table (default: first)")
     p.add_argument("--response-column", default=None, help="response column (default: first non-id column)")
     p.add_argument("--covariates", default=None,
@@ -541,9 +574,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--jobs", type=int, default=1, help="processes for the chain groups (joblib)")
     p.add_argument("--threads", type=int, default=None, help="OpenMP threads of the kernels (default: all cores)")
     p.add_argument("--seed", type=int, default=None, help="random seed (default: a fresh one, recorded)")
-    p.add_argument("--motif-db", default=None,
-                   help="known motifs to match the refined motifs with (Tomtom-like): a MEME or JASPAR "
-                        "file, or 'jaspar' for JASPAR CORE vertebrates (needs pyjaspar)")
+    p.add_argument("--motif-db", default="auto",
+                   help="known motifs to match the refined motifs with (Tomtom's statistics, memelite): a MEME "
+                        "or JASPAR file, 'jaspar' for JASPAR CORE vertebrates (needs pyjaspar), 'none'; "
+                        "'auto': JASPAR CORE when pyjaspar is installed, else none")
     p.add_argument("--out", required=True,
                    help="output folder (created; refused if it already holds files, unless --force; never the "
                         "working folder or one that holds an input)")

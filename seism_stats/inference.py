@@ -33,6 +33,7 @@ from ._validation import (
     check_response,
     check_same_labels,
     default_threads,
+    fresh_seed,
     residual_basis,
 )
 from .canonical import canonical_order
@@ -406,7 +407,7 @@ def selective_inference(
     max_replays = check_positive_int(max_replays, "max_replays")
     check_backend(backend)
     if random_state is None:  # a fresh seed, recorded so that the run can be repeated
-        random_state = int(np.random.SeedSequence().generate_state(1, np.uint64)[0] >> np.uint64(1))
+        random_state = fresh_seed()
     seed_repr = int(random_state) if isinstance(random_state, (int, np.integer)) else type(random_state).__name__
     rng = check_random_state(random_state)
     n_threads = default_threads(n_threads)

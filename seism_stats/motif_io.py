@@ -30,16 +30,33 @@ def check_ppm(ppm, name: str) -> np.ndarray:
     return ppm / sums
 
 
+def reverse_complement_ppm(ppm: np.ndarray) -> np.ndarray:
+    """The motif of the other strand: positions reversed, A C G T -> T G C A."""
+    return np.ascontiguousarray(np.asarray(ppm)[::-1, ::-1])
+
+
 def write_meme(ppms: Sequence[np.ndarray], names: Sequence[str], path: str | os.PathLike,
-               nsites: int = 100, background: Sequence[float] = (0.25, 0.25, 0.25, 0.25),
+               nsites: int | Sequence[int] = 100, background: Sequence[float] = (0.25, 0.25, 0.25, 0.25),
                alt_names: Sequence[str] | None = None, significance: Sequence[float] | None = None) -> Path:
     """Write motifs in MEME minimal format (version 4, both strands).
 
-    ``significance`` fills each motif's ``E=`` field (the selective p-value when written
-    from results; MEME reads it as the motif's significance). Without it, ``E= 1``
-    claims nothing.
+    Parameters
+    ----------
+    ppms : sequence of ndarray (width, 4)
+    names : sequence of str
+        Motif identifiers (``MOTIF <name> <alt name>``).
+    path : str or path-like
+    nsites : int or sequence of int
+        Sites each motif was built from (one number for all, or one per motif).
+    background : sequence of 4 floats
+    alt_names : sequence of str, optional
+    significance : sequence of float, optional
+        Each motif's ``E=`` field. MEME writes a motif's E-value there; results write
+        their selective p-value (the field is the motif's significance, read by
+        nothing in Tomtom or SEA). Without it, ``E= 1`` claims nothing.
     """
     path = Path(path)
+    nsites = _per_motif(nsites, len(ppms))
     lines = ["MEME version 4", "", f"ALPHABET= {LETTERS}", "", "strands: + -", "",
              "Background letter frequencies",
              " ".join(f"{a} {b:.4f}" for a, b in zip(LETTERS, background)), ""]
@@ -48,7 +65,7 @@ def write_meme(ppms: Sequence[np.ndarray], names: Sequence[str], path: str | os.
         alt = f" {alt_names[j]}" if alt_names else ""
         lines.append(f"MOTIF {name}{alt}")
         e_value = 1.0 if significance is None or not np.isfinite(significance[j]) else float(significance[j])
-        lines.append(f"letter-probability matrix: alength= 4 w= {ppm.shape[0]} nsites= {nsites} E= {e_value:.3g}")
+        lines.append(f"letter-probability matrix: alength= 4 w= {ppm.shape[0]} nsites= {nsites[j]} E= {e_value:.3g}")
         lines.extend(" " + " ".join(f"{v:.6f}" for v in row) for row in ppm)
         lines.append("")
     path.write_text("\n".join(lines))
@@ -56,22 +73,34 @@ def write_meme(ppms: Sequence[np.ndarray], names: Sequence[str], path: str | os.
 
 
 def write_jaspar(ppms: Sequence[np.ndarray], names: Sequence[str], path: str | os.PathLike,
-                 nsites: int = 100, ids: Sequence[str] | None = None) -> Path:
+                 nsites: int | Sequence[int] = 100, ids: Sequence[str] | None = None) -> Path:
     """Write motifs as JASPAR PFMs (counts = probability x ``nsites``, rounded).
 
-    Each position's counts sum to ``nsites`` exactly (largest-remainder rounding, as a
-    PFM of ``nsites`` sites has). The header is ``>id name``; results pass the
-    consensus shown in the logo as the name.
+    Each position's counts sum to the motif's ``nsites`` exactly (largest-remainder
+    rounding, as a PFM of ``nsites`` sites has; one number for all motifs or one per
+    motif). The header is ``>id name``; results pass the same identifiers and names as
+    in their MEME file.
     """
     path = Path(path)
+    nsites = _per_motif(nsites, len(ppms))
     lines = []
     for j, (ppm, name) in enumerate(zip(ppms, names)):
-        counts = site_counts(check_ppm(ppm, name), nsites)
+        counts = site_counts(check_ppm(ppm, name), nsites[j])
         lines.append(f">{ids[j] if ids else name} {name}")
         for b, letter in enumerate(LETTERS):
             lines.append(f"{letter} [ " + " ".join(f"{c:4d}" for c in counts[:, b]) + " ]")
     path.write_text("\n".join(lines) + "\n")
     return path
+
+
+def _per_motif(nsites, n: int) -> list:
+    """``nsites`` as one value per motif (checked by :func:`site_counts` where counts are made)."""
+    if isinstance(nsites, (str, bytes)) or not np.iterable(nsites):
+        return [nsites] * n
+    nsites = list(nsites)
+    if len(nsites) != n:
+        raise ValueError(f"{len(nsites)} nsites values for {n} motifs")
+    return nsites
 
 
 def site_counts(ppm: np.ndarray, nsites: int) -> np.ndarray:
@@ -94,12 +123,25 @@ def site_counts(ppm: np.ndarray, nsites: int) -> np.ndarray:
     return counts
 
 
-def read_meme(path: str | os.PathLike) -> dict[str, np.ndarray]:
-    """Read the motifs of a MEME file: ``{name: (width x 4) PPM}``.
+def read_meme(path: str | os.PathLike, *, with_names: bool = False) -> dict:
+    """Read the motifs of a MEME file.
 
     Minimal format (``motifs.meme``, STREME, databases) or MEME's full text output
     (``meme.txt``), where each motif's ``letter-probability matrix`` follows its
     log-odds matrix and ends at a line of dashes.
+
+    Parameters
+    ----------
+    path : str or path-like
+    with_names : bool
+        Also return each motif's alternate name (the word after its identifier on
+        the ``MOTIF`` line, e.g. the TF name in JASPAR's MEME files; the identifier
+        when there is none).
+
+    Returns
+    -------
+    dict
+        ``{identifier: (width x 4) PPM}``, or ``{identifier: (name, PPM)}`` with ``with_names``.
     """
     path = Path(path)
     if not path.is_file():
@@ -111,6 +153,7 @@ def read_meme(path: str | os.PathLike) -> dict[str, np.ndarray]:
     if alphabet != LETTERS:
         raise ValueError(f"{path}: only the DNA alphabet ACGT is supported, got {alphabet!r}")
     motifs: dict[str, np.ndarray] = {}
+    names: dict[str, str] = {}
     i = 0
     while i < len(lines):
         if lines[i].startswith("MOTIF"):
@@ -118,6 +161,7 @@ def read_meme(path: str | os.PathLike) -> dict[str, np.ndarray]:
             if len(parts) < 2:
                 raise ValueError(f"{path}: line {i + 1} names no motif")
             name = parts[1]
+            names[name] = parts[2] if len(parts) > 2 else name
             while i < len(lines) and not lines[i].startswith("letter-probability matrix"):
                 i += 1
             if i == len(lines):
@@ -143,15 +187,29 @@ def read_meme(path: str | os.PathLike) -> dict[str, np.ndarray]:
         i += 1
     if not motifs:
         raise ValueError(f"{path}: no MOTIF found")
-    return motifs
+    return {key: (names[key], ppm) for key, ppm in motifs.items()} if with_names else motifs
 
 
-def read_jaspar(path: str | os.PathLike) -> dict[str, np.ndarray]:
-    """Read JASPAR PFMs (bracketed ``A [ ... ]`` rows, or four bare count rows): ``{id: PPM}``."""
+def read_jaspar(path: str | os.PathLike, *, with_names: bool = False) -> dict:
+    """Read JASPAR PFMs (bracketed ``A [ ... ]`` rows, or four bare count rows).
+
+    Parameters
+    ----------
+    path : str or path-like
+    with_names : bool
+        Also return each motif's name (the rest of its ``>id name`` header; the id
+        when there is none).
+
+    Returns
+    -------
+    dict
+        ``{id: (width x 4) PPM}``, or ``{id: (name, PPM)}`` with ``with_names``.
+    """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"JASPAR file not found: {path}")
     motifs: dict[str, np.ndarray] = {}
+    names: dict[str, str] = {}
     name, rows, letters = None, [], []
 
     def finish():
@@ -174,7 +232,9 @@ def read_jaspar(path: str | os.PathLike) -> dict[str, np.ndarray]:
             continue
         if line.startswith(">"):
             finish()
-            name, rows, letters = line[1:].split()[0] if line[1:].split() else f"motif{len(motifs) + 1}", [], []
+            words = line[1:].split()
+            name, rows, letters = words[0] if words else f"motif{len(motifs) + 1}", [], []
+            names[name] = " ".join(words[1:]) or name
             continue
         if name is None:
             raise ValueError(f"{path}: line {number} holds counts before any '>' header")
@@ -188,4 +248,4 @@ def read_jaspar(path: str | os.PathLike) -> dict[str, np.ndarray]:
     finish()
     if not motifs:
         raise ValueError(f"{path}: no motif found")
-    return motifs
+    return {key: (names[key], ppm) for key, ppm in motifs.items()} if with_names else motifs

@@ -1,56 +1,74 @@
-"""Known-motif matches, in the manner of Tomtom: which database motif does a learned PWM resemble?
+"""Known-motif matches with Tomtom's statistics: which database motif does a learned PWM resemble?
 
-Each query PWM is compared with every database motif at every offset with at
-least :data:`MIN_OVERLAP` aligned columns, on both strands. The score of an
-alignment is the sum over aligned columns of the Pearson correlation of the
-two columns (Tomtom's PCC column comparison). Its p-value treats the query's
-columns as independent draws from the database's own columns (Tomtom's null):
-each target column's null score distribution is the histogram (bins of
-:data:`BIN_WIDTH`) of its correlations with a fixed-seed sample of database
-columns, the null of an aligned sum is the convolution of those histograms (as
-Tomtom does, so tail p-values far below 1e-3 are resolved), the best offset's
-p-value is multiplied by the number of alignments tried (Bonferroni, capped at
-1), and the E-value is that p-value times the number of database motifs.
+The comparison is Tomtom's (Gupta et al. 2007, Genome Biology 8:R24), run by
+memelite (:func:`memelite.tomtom`), a maintained Python implementation of
+Tomtom and FIMO (Schreiber's ``memesuite-lite``): every offset on both strands,
+Tomtom's "complete" score with overhangs, and the p-value of the best
+alignment from the score distribution of the query's columns against all
+database columns (dynamic programming, so p-values far below 1e-10 are exact
+rather than floored). The E-value is that p-value times the number of database
+motifs, as Tomtom reports it.
+
+Why memelite rather than a comparison of our own: the former hand-written one
+(Pearson correlation of columns, a sampled column null) gave p-values 13 orders
+of magnitude weaker than Tomtom's at the top hit, a p-value of exactly 0 for a
+third of the queries and 1.2-1.7 s per query against JASPAR;
+``benchmarks/bench_motif_match.py`` measures both against memelite.
+memelite is compiled by numba on first use (about a minute, once; numba caches
+the machine code beside memelite or in its cache folder): the first call in a
+process that has to compile says so on stderr.
 
 Databases: any MEME or JASPAR file (:func:`load_motif_database`), or JASPAR
 CORE through the optional ``pyjaspar`` package (``pip install "seism_stats[jaspar]"``).
+Tomtom's p-values use the database's columns as their background, so they are
+reliable for a database of a few dozen motifs or more (memelite warns below 25).
 """
 
 from __future__ import annotations
 
+import functools
+import importlib.util
 import os
-from dataclasses import dataclass
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from .motif_io import check_ppm, read_jaspar, read_meme
+from .motif_io import check_ppm, read_jaspar, read_meme, reverse_complement_ppm
 
-#: Fewest aligned columns an alignment must have (or the shorter motif's width).
-MIN_OVERLAP = 4
-#: Database columns sampled to build the null (fixed seed: results are reproducible).
-NULL_COLUMNS = 2000
-#: Width of the score bins of the column null distributions (correlations lie in [-1, 1]).
-BIN_WIDTH = 0.01
+#: The smallest p-value reported: memelite's dynamic programming can underflow to 0 for
+#: very long exact matches, and a p-value is never exactly 0.
+MIN_PVALUE = float(np.finfo(np.float64).tiny)
+
+Database = dict[str, tuple[str, np.ndarray]]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class MotifMatch:
-    """Best database match of one query motif.
+    """Best database match of one query motif (Tomtom's statistics).
 
     Attributes
     ----------
     match_id, match_name : str
     pvalue : float
-        P-value of the best alignment against that motif (corrected for the alignments tried).
+        Tomtom p-value of the best alignment against that motif (never 0).
     evalue : float
         ``pvalue`` times the number of database motifs.
     offset : int
-        Position of the database motif's first column relative to the query's.
+        Position of the database motif's first column relative to the query's
+        (on the matched strand): query column ``j`` faces database column ``j - offset``.
+    overlap : int
+        Columns aligned.
     strand : str
         ``"+"`` or ``"-"`` (the database motif reverse-complemented).
     score : float
-        Sum of column Pearson correlations over the aligned columns.
+        memelite's alignment score (higher is more similar).
+    ppm : ndarray (width, 4)
+        The database motif on the matched strand, for drawing it aligned to the query.
+    database_size : int
+        Motifs in the database (the E-value's multiplier).
     """
 
     match_id: str
@@ -58,129 +76,219 @@ class MotifMatch:
     pvalue: float
     evalue: float
     offset: int
+    overlap: int
     strand: str
     score: float
+    ppm: np.ndarray = field(repr=False)
+    database_size: int = 0
 
 
-def load_motif_database(path: str | os.PathLike) -> dict[str, tuple[str, np.ndarray]]:
-    """``{id: (name, PPM)}`` from a MEME (``MEME version`` line) or JASPAR file."""
+def load_motif_database(path: str | os.PathLike) -> Database:
+    """``{id: (name, PPM)}`` from a MEME (``MEME version`` line) or JASPAR file.
+
+    The name is the MEME alternate name or the rest of the JASPAR header (the TF
+    name in JASPAR's files), else the id.
+    """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"motif database not found: {path}")
     head = path.read_text(errors="replace")[:4096]
+    reader = read_meme if "MEME version" in head else read_jaspar
     try:
-        motifs = read_meme(path) if "MEME version" in head else read_jaspar(path)
+        return reader(path, with_names=True)
     except UnicodeDecodeError:
         raise ValueError(f"{path}: not a text motif file (MEME or JASPAR); is it binary?") from None
-    return {name: (name, ppm) for name, ppm in motifs.items()}
 
 
-def motif_database(database) -> dict[str, tuple[str, np.ndarray]]:
-    """A database as ``{id: (name, PPM)}``: ``"jaspar"`` (JASPAR CORE vertebrates, needs pyjaspar), a
-    MEME or JASPAR file, or such a dict (returned as is)."""
+def jaspar_core_database(collection: str = "CORE", tax_group: str | None = "vertebrates") -> Database:
+    """JASPAR motifs from the ``pyjaspar`` package (shipped offline with it; loaded once per process).
+
+    Counts get a pseudo-count of 0.01 per letter before normalising, so that no
+    probability is exactly 0.
+    """
+    _require_pyjaspar()  # checked on every call: the cache below must not hide a missing package
+    return dict(_jaspar(collection, tax_group))
+
+
+def _require_pyjaspar():
+    """The ``pyjaspar`` module, or an ImportError naming the extra to install."""
+    try:
+        import pyjaspar
+    except ImportError:
+        raise ImportError("JASPAR matching needs pyjaspar: pip install 'seism_stats[jaspar]', "
+                          "or give a MEME/JASPAR file as the database") from None
+    return pyjaspar
+
+
+@functools.lru_cache(maxsize=4)
+def _jaspar(collection: str, tax_group: str | None) -> tuple:
+    from pyjaspar import jaspardb
+
+    motifs = jaspardb().fetch_motifs(collection=collection, tax_group=[tax_group] if tax_group else None)
+    database = []
+    for motif in motifs:
+        counts = np.array([motif.counts[letter] for letter in "ACGT"], dtype=np.float64).T
+        database.append((motif.matrix_id, (motif.name, check_ppm(counts + 0.01, motif.matrix_id))))
+    return tuple(database)
+
+
+def jaspar_available() -> bool:
+    """Whether the optional ``pyjaspar`` (JASPAR CORE, offline) is installed."""
+    return importlib.util.find_spec("pyjaspar") is not None
+
+
+def default_database(choice: str | None) -> str | None:
+    """The command line's ``--motif-db``: ``auto`` is JASPAR CORE when pyjaspar is installed, else none."""
+    if choice in (None, "none"):
+        return None
+    if choice == "auto":
+        return "jaspar" if jaspar_available() else None
+    return choice
+
+
+def resolve_database(database) -> Database:
+    """A database from ``"jaspar"`` (JASPAR CORE vertebrates), a MEME/JASPAR file, or a dict as is."""
     if isinstance(database, dict):
         return database
     if isinstance(database, str) and database == "jaspar":
         return jaspar_core_database()
-    return load_motif_database(database)
+    if isinstance(database, (str, os.PathLike)):
+        return load_motif_database(database)
+    raise TypeError(f"database must be 'jaspar', a MEME/JASPAR file or a dict {{id: (name, PPM)}}, "
+                    f"got {type(database).__name__}")
 
 
-def jaspar_core_database(collection: str = "CORE", tax_group: str | None = "vertebrates") -> dict[str, tuple[str, np.ndarray]]:
-    """JASPAR CORE motifs from the ``pyjaspar`` package (shipped offline with it)."""
-    try:
+def database_label(database) -> str:
+    """How a database given to :func:`resolve_database` is named in summaries and reports."""
+    if isinstance(database, dict):
+        return "the given motifs"
+    if isinstance(database, str) and database == "jaspar":
         from pyjaspar import jaspardb
+        return f"JASPAR CORE vertebrates ({jaspardb().release}, pyjaspar)"
+    return Path(database).name
+
+
+@functools.lru_cache(maxsize=1)
+def _tomtom():
+    """memelite's ``tomtom``; says on stderr, once, when numba has to compile it first."""
+    try:
+        from memelite import tomtom
     except ImportError:
-        raise ImportError("JASPAR matching needs pyjaspar: pip install 'seism_stats[jaspar]', "
-                          "or give a MEME/JASPAR file as the database") from None
-    motifs = jaspardb().fetch_motifs(collection=collection, tax_group=[tax_group] if tax_group else None)
-    database = {}
-    for motif in motifs:
-        counts = np.array([motif.counts[letter] for letter in "ACGT"], dtype=np.float64).T
-        database[motif.matrix_id] = (motif.name, check_ppm(counts + 0.01, motif.matrix_id))
-    return database
+        raise ImportError("known-motif matching needs memelite (a dependency of seism_stats): "
+                          "pip install memelite") from None
+    cache = _compiled_cache()
+    if cache is None or not cache.is_file():
+        where = f" (cached in {cache.parent})" if cache is not None else ""
+        print("seism: compiling memelite's Tomtom with numba on first use: about a minute, once"
+              f"{where}", file=sys.stderr, flush=True)
+    return tomtom
 
 
-def _standardised(columns: np.ndarray) -> np.ndarray:
-    """Rows centred and scaled so that a dot product divided by 4 is the Pearson correlation."""
-    centred = columns - columns.mean(axis=1, keepdims=True)
-    scale = np.sqrt((centred**2).mean(axis=1, keepdims=True))
-    return centred / np.where(scale > 0, scale, 1.0)
+def _compiled_cache() -> Path | None:
+    """The index file of numba's on-disk cache of memelite's Tomtom kernel, or None if unknown."""
+    try:  # numba's dispatcher and cache objects: private, so any change gives the announcement
+        kernel = sys.modules["memelite.tomtom"]._tomtom
+        return Path(kernel._cache._cache_file._index_path)
+    except (KeyError, AttributeError, TypeError):
+        return None
 
 
-def _reverse_complement(ppm: np.ndarray) -> np.ndarray:
-    return ppm[::-1, ::-1]  # rows reversed; columns A C G T -> T G C A
+def _tomtom_arrays(queries: Sequence[np.ndarray], database: Database):
+    """Checked queries, database ids and targets, and memelite's (p, score, offset, overlap, strand) arrays."""
+    queries = [check_ppm(q, f"query {j + 1}") for j, q in enumerate(queries)]
+    ids = list(database)
+    if not ids or not queries:
+        return queries, ids, [], None
+    targets = _checked_database(database)
+    # memelite takes (4, width) matrices (PyTorch's layout).
+    arrays = _tomtom()([np.ascontiguousarray(q.T) for q in queries], [np.ascontiguousarray(t.T) for t in targets])
+    pvalues = np.where(np.isfinite(arrays[0]), np.maximum(arrays[0], MIN_PVALUE), 1.0)
+    return queries, ids, targets, (pvalues, *arrays[1:])
 
 
-def _alignments(width_query: int, width_target: int):
-    """Offsets (target start relative to query start) with enough overlap, and their column pairs."""
-    need = min(MIN_OVERLAP, width_query, width_target)
-    for offset in range(-(width_target - need), width_query - need + 1):
-        i = np.arange(max(0, offset), min(width_query, offset + width_target))
-        yield offset, i, i - offset
+def _checked_database(database: Database) -> list[np.ndarray]:
+    """The database's PPMs, checked and normalised as :func:`check_ppm` does, in one pass over all columns."""
+    ppms = [np.asarray(value[1], dtype=np.float64) for value in database.values()]
+    stacked = np.vstack([p for p in ppms if p.ndim == 2 and p.shape[1] == 4 and p.shape[0]] or [np.ones((1, 4))])
+    sums = stacked.sum(axis=1)
+    if any(p.ndim != 2 or p.shape[1] != 4 or not p.shape[0] for p in ppms) or not np.isfinite(stacked).all() \
+            or (stacked < 0).any() or (sums <= 0).any():
+        return [check_ppm(p, key) for key, p in zip(database, ppms)]  # raises, naming the bad motif
+    return np.split(stacked / sums[:, None], np.cumsum([p.shape[0] for p in ppms])[:-1])
 
 
-def _bins(values: np.ndarray) -> np.ndarray:
-    return np.rint((np.clip(values, -1.0, 1.0) + 1.0) / BIN_WIDTH).astype(np.int64)
+def _ranked(pvalues: np.ndarray, scores: np.ndarray) -> np.ndarray:
+    """Database indices from the best match to the worst: p-value, then higher score, then database order."""
+    return np.lexsort((np.arange(pvalues.shape[0]), -scores, pvalues))
 
 
-def _sum_tail(null_columns: np.ndarray, observed: np.ndarray) -> float:
-    """``P(sum_j X_j >= sum_j observed_j)`` for independent X_j with the empirical laws of the columns.
-
-    Each column's law is binned (:data:`BIN_WIDTH`) and the laws are convolved: the
-    exact distribution of the binned sum, so small tail probabilities are resolved.
-    """
-    n_bins = int(round(2.0 / BIN_WIDTH)) + 1
-    pmf = np.ones(1)
-    for j in range(null_columns.shape[1]):
-        column = np.bincount(_bins(null_columns[:, j]), minlength=n_bins).astype(np.float64)
-        pmf = np.convolve(pmf, column / column.sum())
-    threshold = int(_bins(observed).sum())
-    return float(min(1.0, pmf[threshold:].sum()))
-
-
-def match_motifs(queries: list[np.ndarray], database: dict[str, tuple[str, np.ndarray]],
-                 random_state: int = 0) -> list[MotifMatch | None]:
-    """Best database match of each query PPM (None when the database is empty).
+def match_motifs(queries: Sequence[np.ndarray], database: Database) -> list[MotifMatch | None]:
+    """Best database match of each query PPM, by Tomtom's p-value (memelite).
 
     Parameters
     ----------
-    queries : list of ndarray (width, 4)
+    queries : sequence of ndarray (width, 4)
+        Position probability matrices, positions as rows, A, C, G, T as columns.
     database : dict ``{id: (name, PPM)}``
-    random_state : int
-        Seed of the Monte-Carlo null (results are reproducible).
+        Tomtom's p-values use the database's columns as their background: give a
+        whole motif collection (memelite warns below 25 motifs).
+
+    Returns
+    -------
+    list of MotifMatch or None
+        None for every query when the database is empty. Ties in p-value go to the
+        higher score, then to the first motif of the database.
     """
-    if not database:
+    queries, ids, targets, arrays = _tomtom_arrays(queries, database)
+    if arrays is None:
         return [None] * len(queries)
-    rng = np.random.default_rng(random_state)
-    ids = list(database)
-    all_columns = np.vstack([database[i][1] for i in ids])
-    background = _standardised(all_columns[rng.integers(0, all_columns.shape[0], NULL_COLUMNS)])
-    # Each target strand, standardised, with its columns' null correlations: the same for every query.
-    targets = {}
-    for target_id in ids:
-        ppm = database[target_id][1]
-        strands = []
-        for strand, target in (("+", ppm), ("-", _reverse_complement(ppm))):
-            t = _standardised(target)
-            strands.append((strand, t, background @ t.T / 4.0))  # background column x target column
-        targets[target_id] = strands
-    results = []
-    for query in queries:
-        q = _standardised(check_ppm(query, "query"))
-        best = None
-        for target_id in ids:
-            name = database[target_id][0]
-            best_here, n_alignments = None, 0
-            for strand, t, null_similarity in targets[target_id]:
-                similarity = q @ t.T / 4.0  # query column x target column Pearson correlations
-                for offset, qi, ti in _alignments(q.shape[0], t.shape[0]):
-                    n_alignments += 1
-                    score = float(similarity[qi, ti].sum())
-                    if best_here is None or score > best_here[0]:
-                        best_here = (score, _sum_tail(null_similarity[:, ti], similarity[qi, ti]), offset, strand)
-            score, p, offset, strand = best_here
-            p = min(1.0, p * n_alignments)
-            if best is None or p < best.pvalue or (p == best.pvalue and score > best.score):
-                best = MotifMatch(target_id, name, p, min(p * len(ids), float(len(ids))), offset, strand, score)
-        results.append(best)
-    return results
+    pvalues, scores, offsets, overlaps, strands = arrays
+    matches = []
+    for j in range(len(queries)):
+        best = int(_ranked(pvalues[j], scores[j])[0])
+        reverse = int(strands[j, best]) == 1
+        ppm = reverse_complement_ppm(targets[best]) if reverse else targets[best]
+        matches.append(MotifMatch(
+            match_id=ids[best], match_name=str(database[ids[best]][0]), pvalue=float(pvalues[j, best]),
+            evalue=float(pvalues[j, best]) * len(ids),
+            offset=-int(offsets[j, best]),  # memelite: the database column facing query column 0
+            overlap=int(overlaps[j, best]), strand="-" if reverse else "+", score=float(scores[j, best]),
+            ppm=np.ascontiguousarray(ppm), database_size=len(ids)))
+    return matches
+
+
+def match_table(queries: Sequence[np.ndarray], database: Database, top: int | None = None,
+                names: Sequence[str] | None = None):
+    """Every query against every database motif, as Tomtom's output table (best matches first).
+
+    Parameters
+    ----------
+    queries : sequence of ndarray (width, 4)
+    database : dict ``{id: (name, PPM)}``
+    top : int, optional
+        Keep the ``top`` best matches of each query.
+    names : sequence of str, optional
+        Query names (default ``query1, query2, ...``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``query``, ``rank`` (1 = best), ``match_id``, ``match_name``, ``pvalue``,
+        ``evalue``, ``offset``, ``overlap``, ``strand`` (as in :class:`MotifMatch`).
+    """
+    import pandas as pd
+
+    names = list(names) if names is not None else [f"query{j + 1}" for j in range(len(queries))]
+    if len(names) != len(queries):
+        raise ValueError(f"{len(names)} names for {len(queries)} queries")
+    queries, ids, _, arrays = _tomtom_arrays(queries, database)
+    columns = ["query", "rank", "match_id", "match_name", "pvalue", "evalue", "offset", "overlap", "strand"]
+    if arrays is None:
+        return pd.DataFrame(columns=columns)
+    pvalues, scores, offsets, overlaps, strands = arrays
+    rows = []
+    for j, name in enumerate(names):
+        for rank, t in enumerate(_ranked(pvalues[j], scores[j])[:top], start=1):
+            rows.append((name, rank, ids[t], str(database[ids[t]][0]), pvalues[j, t], pvalues[j, t] * len(ids),
+                         -int(offsets[j, t]), int(overlaps[j, t]), "-" if int(strands[j, t]) == 1 else "+"))
+    return pd.DataFrame(rows, columns=columns)

@@ -16,11 +16,12 @@ def information_content(ppm: np.ndarray) -> np.ndarray:
     return 2.0 + np.sum(p * np.log2(p), axis=1)
 
 
-def draw_logo(ax, ppm: np.ndarray, title: str | None = None) -> None:
+def draw_logo(ax, ppm: np.ndarray, title: str | None = None, start: int = 0, axes: bool = True) -> None:
     """Draw a sequence logo of a PPM (rows are positions, columns A, C, G, T) on ``ax``.
 
     Letter heights are probability x information content (bits), stacked with
-    the most probable letter on top.
+    the most probable letter on top. ``start`` shifts the logo right by that many
+    positions (to align it with another); ``axes=False`` draws the letters only.
     """
     from matplotlib.patches import PathPatch
     from matplotlib.font_manager import FontProperties
@@ -41,12 +42,17 @@ def draw_logo(ax, ppm: np.ndarray, title: str | None = None) -> None:
             extent = path.get_extents()
             transform = (Affine2D().translate(-extent.x0, -extent.y0)
                          .scale(0.9 / extent.width, h / extent.height)
-                         .translate(position + 0.05, bottom))
+                         .translate(start + position + 0.05, bottom))
             ax.add_patch(PathPatch(transform.transform_path(path), color=LETTER_COLORS[letter], lw=0))
             bottom += h
-    ax.set_xlim(0, ppm.shape[0])
+    ax.set_xlim(start, start + ppm.shape[0])
     ax.set_ylim(0, 2)
-    ax.set_xticks(np.arange(ppm.shape[0]) + 0.5, [str(i + 1) for i in range(ppm.shape[0])])
+    if not axes:
+        ax.set_axis_off()
+        if title:
+            ax.set_title(title, fontsize=8, loc="left")
+        return
+    ax.set_xticks(start + np.arange(ppm.shape[0]) + 0.5, [str(i + 1) for i in range(ppm.shape[0])])
     ax.set_ylabel("bits")
     ax.set_xlabel("position in motif")
     for side in ("top", "right"):
@@ -69,6 +75,42 @@ def plot_motif_logos(ppms: Sequence[np.ndarray], titles: Sequence[str] | None = 
             ax.set_axis_off()
             ax.text(0.5, 0.5, "no motif selected", ha="center", va="center", transform=ax.transAxes)
     fig.tight_layout()
+    return fig
+
+
+def logo_thumbnail(ppm: np.ndarray, column_width: float = 0.22, height: float = 0.55):
+    """A small logo without axes (for tables); returns the Figure."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(max(0.8, column_width * ppm.shape[0]), height))
+    draw_logo(ax, ppm, axes=False)
+    fig.subplots_adjust(0, 0, 1, 1)
+    return fig
+
+
+def plot_aligned_logos(query: np.ndarray, match: np.ndarray, offset: int, labels: Sequence[str] = ("", ""),
+                       column_width: float = 0.22, row_height: float = 0.55):
+    """The query's logo above a matched motif's logo, aligned (Tomtom's alignment figure).
+
+    Parameters
+    ----------
+    query, match : ndarray (width, 4)
+        ``match`` on the matched strand (as :class:`~seism_stats.motif_match.MotifMatch` holds it).
+    offset : int
+        Start of ``match`` relative to the query's first column.
+    labels : two str
+        Drawn left of each row.
+    """
+    import matplotlib.pyplot as plt
+
+    lo, hi = min(0, offset), max(query.shape[0], offset + match.shape[0])
+    fig, axes = plt.subplots(2, 1, figsize=(max(1.2, column_width * (hi - lo)), 2 * row_height))
+    for ax, ppm, start, label in zip(axes, (query, match), (0, offset), labels):
+        draw_logo(ax, ppm, start=start, axes=False)
+        ax.set_xlim(lo, hi)
+        if label:
+            ax.text(lo, 2.3, label, fontsize=8, va="bottom", ha="left", color="0.3")
+    fig.subplots_adjust(0, 0, 1, 0.85 if any(labels) else 1, hspace=0.35 if any(labels) else 0.08)
     return fig
 
 

@@ -28,6 +28,10 @@ class SelectiveMotifResults:
         Which p-values ``pvalues`` holds.
     multitest_method : str
         Method of ``pvalues_adjusted``.
+    known_matches : list of MotifMatch or None
+        Best known match of each motif, once :meth:`match_known_motifs` has run.
+    known_database : str or None
+        What the motifs were matched against.
     """
 
     def __init__(self, model, inference: MotifInference, multitest_method: str = "fdr_bh",
@@ -38,6 +42,7 @@ class SelectiveMotifResults:
         self.multitest_method = multitest_method
         self.has_intercept = has_intercept
         self.known_matches: list | None = None  # set by match_known_motifs
+        self.known_database: str | None = None  # what the matches were compared with
         self._check_multitest(multitest_method)
 
     @staticmethod
@@ -436,38 +441,80 @@ class SelectiveMotifResults:
 
     # -- tables -------------------------------------------------------------------------
     @property
+    def motif_labels(self) -> list[str]:
+        """Human names of the motifs, ``1-GctTa``: rank and consensus (upper case where a letter has
+        probability >= 0.5). The identifiers of the MEME and JASPAR files and the report's names."""
+        from .refinement import consensus
+        return [f"{j + 1}-{consensus(ppm)}" for j, ppm in enumerate(self.inference.ppms)]
+
+    def sites(self, max_mismatches: int = 0) -> pd.DataFrame:
+        """Sites of each motif and sequences with a site, in the foreground and background.
+
+        A site is an occurrence of the motif's grid k-mer on either strand (when the grid
+        merges reverse complements), with at most ``max_mismatches`` mismatches
+        (:mod:`seism_stats.sites`). With a 0/1 response the ones are the foreground and
+        the zeros the background (``bg_*`` columns); otherwise every sequence is the
+        foreground. NaN after :meth:`remove_data`, unless counted before.
+
+        Returns
+        -------
+        pandas.DataFrame
+            ``sites``, ``seqs_with_site``, ``pct_with_site`` (and ``bg_*``), one row per motif.
+        """
+        from .sites import site_table
+        cache = self.__dict__.setdefault("_sites", {})
+        if max_mismatches not in cache:
+            data = self.model.data
+            y = data.endog.to_numpy(dtype=np.float64)
+            binary = y.size > 0 and set(np.unique(y)) <= {0.0, 1.0} and np.unique(y).size == 2
+            if len(data.sequences) == 0 or not self.n_selected:
+                columns = ["sites", "seqs_with_site", "pct_with_site"]
+                return pd.DataFrame(np.nan, index=pd.Index(self.param_names, name="motif"), columns=columns)
+            cache[max_mismatches] = site_table(
+                data.sequences, self.inference.kmers, foreground=(y == 1.0) if binary else None,
+                revcomp=bool(self.inference.settings.get("revcomp")), max_mismatches=max_mismatches,
+                index=pd.Index(self.param_names, name="motif"))
+        return cache[max_mismatches].copy()
+
+    @property
     def motifs(self) -> pd.DataFrame:
-        """One row per selected motif: k-mer, consensus, score, p-values side by side."""
+        """One row per selected motif: name, k-mer, consensus, score, p-values side by side, sites."""
         table = self.inference.motif_table()
         table.index = pd.Index(self.param_names, name="motif")
         position = table.columns.get_loc("pvalue_mc_upper") + 1
         table.insert(position, "pvalue_adj", self.pvalues_adjusted.to_numpy())
+        table.insert(0, "name", self.motif_labels)
+        table = table.join(self.sites())
         if self.known_matches is not None:
             table["match_id"] = [m.match_id if m else "" for m in self.known_matches]
             table["match_name"] = [m.match_name if m else "" for m in self.known_matches]
             table["match_pvalue"] = [m.pvalue if m else np.nan for m in self.known_matches]
             table["match_evalue"] = [m.evalue if m else np.nan for m in self.known_matches]
+            table["match_strand"] = [m.strand if m else "" for m in self.known_matches]
         return table
 
-    def match_known_motifs(self, database="jaspar", random_state: int = 0) -> pd.DataFrame:
-        """Compare each refined motif with a motif database (Tomtom-like, :mod:`seism_stats.motif_match`).
+    def match_known_motifs(self, database="jaspar", label: str | None = None) -> pd.DataFrame:
+        """Compare each refined motif with a motif database by Tomtom's statistics (:mod:`seism_stats.motif_match`).
 
         Parameters
         ----------
         database : "jaspar", path or dict
             ``"jaspar"``: JASPAR CORE vertebrates via the optional ``pyjaspar``; a MEME or
             JASPAR file; or ``{id: (name, PPM)}``.
-        random_state : int
-            Seed of the Monte-Carlo null of the match p-values.
+        label : str, optional
+            How the database is named in the summary and the report (default: from ``database``).
 
         Returns
         -------
         pandas.DataFrame
             ``res.motifs``, which now carries ``match_id``, ``match_name``,
-            ``match_pvalue`` and ``match_evalue`` (also in the report and the CLI's tables).
+            ``match_pvalue``, ``match_evalue`` and ``match_strand`` (also in the summary,
+            the report and the CLI's tables); :attr:`known_matches` holds the
+            :class:`~seism_stats.motif_match.MotifMatch` objects (alignment, matched PPM).
         """
-        from .motif_match import match_motifs, motif_database
-        self.known_matches = match_motifs(self.inference.ppms, motif_database(database), random_state)
+        from .motif_match import database_label, match_motifs, resolve_database
+        self.known_matches = match_motifs(self.inference.ppms, resolve_database(database))
+        self.known_database = label or database_label(database)
         return self.motifs
 
     @property
@@ -560,24 +607,44 @@ class SelectiveMotifResults:
                                       title=f"{self.param_names[j]} (p = {self.pvalues_selective.iloc[j]:.3g})",
                                       **kwargs)
 
-    def to_html(self, path=None, title: str | None = None) -> str:
-        """A self-contained HTML report: tables, logos, null distributions, settings (see :mod:`seism_stats.report`)."""
+    def to_html(self, path=None, title: str | None = None, files=None) -> str:
+        """A self-contained HTML report: motif table, logos, known matches, settings (:mod:`seism_stats.report`).
+
+        ``files`` names files written beside the report (motif files, tables) to link from it.
+        """
         from .report import html_report
-        return html_report(self, path, title)
+        return html_report(self, path, title, files)
 
     # -- motif files --------------------------------------------------------------------
+    def _nsites(self) -> list[int]:
+        """Foreground sites of each motif (:meth:`sites`), at least 1 (a PFM needs a count); 1 if unknown."""
+        counts = self.sites()["sites"].to_numpy(dtype=np.float64)
+        return [int(c) if np.isfinite(c) and c >= 1 else 1 for c in counts]
+
     def to_meme(self, path, nsites: int | None = None):
-        """Write the refined PWMs in MEME minimal format (for Tomtom, SEA, ...)."""
+        """Write the refined PWMs in MEME minimal format (for Tomtom, SEA, ...).
+
+        Each motif is ``MOTIF <name> <grid k-mer>`` (:attr:`motif_labels`, the same as in
+        the JASPAR file and the report), ``nsites=`` its foreground sites (:meth:`sites`;
+        or ``nsites`` for all), and ``E=`` its selective p-value: MEME puts a motif's
+        E-value there; ours is the p-value of the selective test (after a data split
+        none is written, ``E= 1``).
+        """
         from .motif_io import write_meme
-        return write_meme(self.inference.ppms, [f"motif{j + 1}" for j in range(self.n_selected)], path,
-                          nsites=nsites or self.nobs, alt_names=self.inference.kmers,
+        return write_meme(self.inference.ppms, self.motif_labels, path,
+                          nsites=[nsites] * self.n_selected if nsites else self._nsites(),
+                          alt_names=self.inference.kmers,
                           significance=None if self.method == "split" else self.motif_pvalues.to_numpy())
 
     def to_jaspar(self, path, nsites: int | None = None):
-        """Write the refined PWMs as JASPAR PFMs (counts = probability x nsites), named by their consensus."""
+        """Write the refined PWMs as JASPAR PFMs: ``>name grid-k-mer``, counts = probability x sites.
+
+        The sites are each motif's foreground sites (:meth:`sites`), or ``nsites`` for
+        all; each position's counts sum to them.
+        """
         from .motif_io import write_jaspar
-        return write_jaspar(self.inference.ppms, list(self.motifs["consensus"]), path, nsites=nsites or self.nobs,
-                            ids=[f"motif{j + 1}" for j in range(self.n_selected)])
+        return write_jaspar(self.inference.ppms, self.inference.kmers, path,
+                            nsites=[nsites] * self.n_selected if nsites else self._nsites(), ids=self.motif_labels)
 
     # -- persistence --------------------------------------------------------------------
     def save(self, path, remove_data: bool = False) -> None:

@@ -113,6 +113,17 @@ def _motif_table(results, alpha: float) -> SimpleTable:
     return SimpleTable(rows, headers=headers, stubs=stubs, txt_fmt=fmt_params)
 
 
+def _match_table(results) -> SimpleTable | None:
+    """Best known match of each motif (Tomtom's statistics), or None when no database was compared."""
+    if results.known_matches is None or not results.n_selected:
+        return None
+    headers = ["best match", "name", "strand", "offset", "overlap", "Tomtom p", "E-value"]
+    rows = [[m.match_id, m.match_name, m.strand, str(m.offset), str(m.overlap), _fmt(m.pvalue, 3), _fmt(m.evalue, 3)]
+            if m else ["(none)", "", "", "", "", "", ""] for m in results.known_matches]
+    return SimpleTable(rows, headers=headers, stubs=list(results.param_names), txt_fmt=fmt_params,
+                       title="Known motif matches")
+
+
 def _notes(results, alpha: float) -> list[str]:
     notes = []
     s = results.inference.settings
@@ -215,6 +226,11 @@ def _notes(results, alpha: float) -> list[str]:
     if results.split_selected_other_motifs:
         notes.append("[!] method='split': the split selected other k-mers than the full data; res.pvalues "
                      "and conf_int name their motif rows after the split's own motifs ('split kmer').")
+    matches = [m for m in (results.known_matches or []) if m]
+    if matches:
+        notes.append(f"Known motif matches: Tomtom's statistics (memelite) against {results.known_database} "
+                     f"({matches[0].database_size} motifs); E-value = Tomtom p x number of database motifs; "
+                     "offset: start of the database motif relative to the motif's first column, on its strand.")
     notes.append("P split: motifs selected on a random "
                  f"{s['split_fraction']:.0%} of the sequences and tested by OLS on the rest "
                  "(the split may select other k-mers: see 'split kmer').")
@@ -269,5 +285,8 @@ def build_summary(results, alpha: float = 0.05) -> MotifSummary:
     summary = MotifSummary()
     summary.tables.append(_header(results))
     summary.tables.append(_motif_table(results, alpha))
+    matches = _match_table(results)
+    if matches is not None:
+        summary.tables.append(matches)
     summary.add_extra_txt([textwrap.fill(note, NOTE_WIDTH, subsequent_indent="  ") for note in _notes(results, alpha)])
     return summary

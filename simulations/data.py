@@ -131,3 +131,43 @@ def simulate_dataset(n: int = 200, length: int = 50, *, consensus: str = DEFAULT
         raise ValueError(f"response must be 'continuous' or 'binary', got {response!r}")
     return SimulatedData(sequences, y, None if w is None else w[:, None], planted, ppm,
                          consensus.upper(), signal)
+
+
+def gc_cpg_transitions(gc: float = 0.6, cpg_depletion: float = 0.25) -> np.ndarray:
+    """First-order Markov transitions biased in GC and CpG only (rows: current letter, columns: next).
+
+    The next letter is drawn from the letter frequencies of a ``gc`` GC fraction, with
+    C->G weighted by ``cpg_depletion`` (CpG depleted below 1, enriched above), renormalised.
+    """
+    frequencies = np.array([1 - gc, gc, gc, 1 - gc]) / 2
+    transitions = np.tile(frequencies, (4, 1))
+    transitions[1, 2] *= cpg_depletion
+    return transitions / transitions.sum(axis=1, keepdims=True)
+
+
+#: GC-rich (0.6), CpG-depleted (C->G x 0.25) Markov chain: a composition, no motif.
+GC_RICH_TRANSITIONS = gc_cpg_transitions(0.6, 0.25)
+#: A first-order chain with dinucleotide structure beyond GC and CpG (e.g. TpA and GpT depleted).
+DINUCLEOTIDE_TRANSITIONS = np.array([[0.25, 0.30, 0.30, 0.15],
+                                     [0.25, 0.40, 0.10, 0.25],
+                                     [0.20, 0.35, 0.35, 0.10],
+                                     [0.10, 0.30, 0.35, 0.25]])
+
+
+def markov_sequences(n: int, length: int, transitions: np.ndarray = GC_RICH_TRANSITIONS, *,
+                     consensus: str | None = None, fraction: float = 0.0, confidence: float = 0.9,
+                     random_state: RandomStateLike = None) -> tuple[list[str], np.ndarray]:
+    """Sequences from a first-order Markov chain (a composition, no motif), optionally with a planted motif.
+
+    Returns the sequences and which rows hold the planted motif (:func:`plant_motif`).
+    """
+    rng = check_random_state(random_state)
+    transitions = np.asarray(transitions, dtype=np.float64)
+    cumulative = np.cumsum(transitions / transitions.sum(axis=1, keepdims=True), axis=1)
+    codes = np.empty((n, length), dtype=np.int64)
+    codes[:, 0] = rng.integers(0, 4, n)
+    for j in range(1, length):
+        u = rng.random(n)[:, None]
+        codes[:, j] = np.minimum((u > cumulative[codes[:, j - 1]]).sum(axis=1), 3)
+    planted = plant_motif(codes, motif_pwm(consensus, confidence), fraction, rng) if consensus else np.zeros(n, bool)
+    return ["".join(row) for row in LETTERS[codes]], planted

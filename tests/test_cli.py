@@ -524,3 +524,13 @@ def test_long_sampling_warning_is_one_line_before_sampling(files, capsys, monkey
                  "--n-samples", "50", "--quiet", "--out", str(tmp / "long-circles")]) == 0
     warning = [line for line in capsys.readouterr().err.splitlines() if "planned to take" in line]
     assert len(warning) == 1 and warning[0].startswith("seism: warning: circles sampling of 50 directions is")
+
+
+def test_composition_covariates_with_a_response_table(files, capsys):
+    fasta, response, tmp = files  # the table already has a gc column
+    args = ["fit", "--fasta", str(fasta), "--response", str(response), "--response-column", "y", "--k", "4",
+            "--method", "naive", "--quiet", "--motif-db", "none"]
+    assert main(args + ["--composition", "gc-cpg", "--out", str(tmp / "clash")]) == 2
+    assert "already has gc" in capsys.readouterr().err
+    assert main(args + ["--composition", "dinucleotides", "--out", str(tmp / "di")]) == 0
+    assert "di_CG" in json.loads((tmp / "di" / "settings.json").read_text())["formula"]

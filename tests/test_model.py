@@ -264,7 +264,7 @@ def test_motif_files_carry_significance_and_consensus(results, tmp_path):
     assert "E= 0\n" not in meme
     assert f"E= {results.motif_pvalues.iloc[0]:.3g}" in meme
     jaspar = results.to_jaspar(tmp_path / "m.jaspar").read_text()
-    assert f">motif1 {results.motifs['consensus'].iloc[0]}" in jaspar
+    assert f">1-{results.motifs['consensus'].iloc[0]} {results.motifs['kmer'].iloc[0]}" in jaspar
 
 
 def test_html_report_is_self_contained(results, tmp_path):
@@ -272,9 +272,10 @@ def test_html_report_is_self_contained(results, tmp_path):
     assert (tmp_path / "report.html").read_text(encoding="utf-8") == text
     for name in results.param_names:
         assert name in text
-    assert text.count('src="data:image/png;base64,') == 2 * results.n_selected  # logo + null plot each
+    # thumbnail, forward and reverse-complement logos, null plot (no known matches compared)
+    assert text.count('src="data:image/png;base64,') == 4 * results.n_selected
     assert "http://" not in text and "https://" not in text and "<script src" not in text
-    assert 'class="sortable"' in text and "pvalue_split" in text and "pvalue_naive" in text
+    assert 'class="motifs sortable"' in text and "pvalue_split" in text and "pvalue_naive" in text
 
 
 def test_html_report_renders_in_headless_chromium(results, tmp_path):
@@ -320,7 +321,7 @@ def test_conditional_monte_carlo_through_the_model(frame, tmp_path):
     with pytest.raises(ValueError, match="no null draws"):
         res.plot_null(0)
     html = res.to_html(tmp_path / "cmc.html")
-    assert html.count('src="data:image/png;base64,') == 1  # the logo; no null draws to plot
+    assert html.count('src="data:image/png;base64,') == 3  # thumbnail, forward and reverse logos; no null draws
     res.save(tmp_path / "cmc.npz")
     loaded = SelectiveMotifResults.load(tmp_path / "cmc.npz")
     pd.testing.assert_series_equal(loaded.pvalues, res.pvalues)

@@ -59,9 +59,51 @@ def test_results_export_motifs(tmp_path):
     from seism_stats import SelectiveMotifModel
     data = simulate_dataset(100, 30, consensus="GATTA", beta=3.0, random_state=1)
     res = SelectiveMotifModel(data.y, data.sequences, k=5).fit(n_samples=100, random_state=0, progress=False)
-    motifs = read_meme(res.to_meme(tmp_path / "r.meme"))
-    assert list(motifs) == ["motif1"] and motifs["motif1"].shape == (5, 4)
-    assert list(read_jaspar(res.to_jaspar(tmp_path / "r.jaspar"))) == ["motif1"]
+    meme_path = res.to_meme(tmp_path / "r.meme")
+    motifs = read_meme(meme_path, with_names=True)
+    label = res.motif_labels[0]
+    from seism_stats.refinement import consensus
+    assert label == "1-" + consensus(res.inference.ppms[0])
+    assert list(motifs) == [label] and motifs[label][0] == res.inference.kmers[0] and motifs[label][1].shape == (5, 4)
+    jaspar = read_jaspar(res.to_jaspar(tmp_path / "r.jaspar"), with_names=True)
+    assert list(jaspar) == [label] and jaspar[label][0] == res.inference.kmers[0]  # the same names in both files
+    # nsites and the JASPAR counts are the motif's real sites, not the number of sequences.
+    sites = int(res.sites()["sites"].iloc[0])
+    assert 0 < sites != res.nobs
+    header = next(line for line in meme_path.read_text().splitlines() if line.startswith("letter-probability"))
+    assert f"nsites= {sites} " in header and f"E= {res.pvalues_selective.iloc[0]:.3g}" in header
+    counts = [line.split("[")[1].split("]")[0].split() for line in (tmp_path / "r.jaspar").read_text().splitlines()[1:]]
+    assert (np.array(counts, dtype=int).sum(axis=0) == sites).all()
+
+
+def test_sites_are_exact_occurrences_on_either_strand():
+    from seism_stats.sites import count_sites, site_table
+    sequences = ["GATTAxGATTA".replace("x", "C"), "TAATCAAAA", "GANTA", "CCCCC", "GATTC"]
+    assert list(count_sites(sequences, "GATTA")) == [2, 1, 0, 0, 0]  # TAATC is GATTA's reverse complement
+    assert list(count_sites(sequences, "GATTA", revcomp=False)) == [2, 0, 0, 0, 0]
+    assert list(count_sites(sequences, "GATTA", max_mismatches=1)) == [2, 1, 0, 0, 1]
+    assert list(count_sites(["ACGT"], "ACGT")) == [1]  # a palindrome counts once
+    table = site_table(sequences, ["GATTA"], foreground=np.array([1, 1, 0, 0, 1], bool))
+    assert table.iloc[0].to_dict() == {"sites": 3, "seqs_with_site": 2, "pct_with_site": 200 / 3,
+                                       "bg_sites": 0, "bg_seqs_with_site": 0, "bg_pct_with_site": 0.0}
+    with pytest.raises(ValueError, match="max_mismatches"):
+        count_sites(sequences, "GATTA", max_mismatches=-1)
+
+
+def test_results_count_foreground_and_background_sites():
+    from seism_stats import SelectiveMotifModel
+    data = simulate_dataset(160, 40, consensus="GATTA", beta=4.0, response="binary", random_state=2)
+    res = SelectiveMotifModel(data.y, data.sequences, k=5).fit(method="naive", progress=False, random_state=0)
+    table = res.motifs
+    fg = [s for s, y in zip(data.sequences, data.y) if y == 1]
+    kmer = table["kmer"].iloc[0]
+    from seism_stats.genome import reverse_complement
+    expected = sum(s.count(kmer) + (s.count(reverse_complement(kmer)) if reverse_complement(kmer) != kmer else 0)
+                   for s in fg)  # no overlapping occurrences of these 5-mers here
+    assert table["sites"].iloc[0] == expected
+    assert table["pct_with_site"].iloc[0] > table["bg_pct_with_site"].iloc[0]
+    res.remove_data()
+    assert table["name"].iloc[0] == res.motifs["name"].iloc[0]
 
 
 def test_jaspar_rows_are_read_by_letter(tmp_path):
@@ -81,31 +123,6 @@ def test_meme_width_must_match_the_matrix(tmp_path):
                     " 1 0 0 0\n 0 1 0 0\n 0 0 1 0\n\n")
     with pytest.raises(ValueError, match="says w= 2 but its matrix has 3 rows"):
         read_meme(path)
-
-
-def test_known_motif_matching_finds_the_planted_motif(tmp_path):
-    from seism_stats.motif_match import match_motifs
-    rng = np.random.default_rng(3)
-    decoys = {f"MA{i:04d}.1": (f"decoy{i}", rng.dirichlet(np.ones(4) * 0.5, size=rng.integers(6, 12)))
-              for i in range(60)}
-    database = {**decoys, "MA9999.1": ("GATA-like", motif_pwm("AGATAAGA", 0.85))}
-    query = motif_pwm("TCTTATCT", 0.8)[1:7]  # reverse complement, part of it
-    match = match_motifs([query], database)[0]
-    assert match.match_id == "MA9999.1" and match.strand == "-"
-    assert match.pvalue < 0.01 and match.evalue < 0.5
-    # Queries drawn like the decoys but not in the database: rarely "significant" (E < 0.05).
-    unrelated = match_motifs([rng.dirichlet(np.ones(4) * 0.5, size=7) for _ in range(20)], database)
-    assert sum(m.evalue < 0.05 for m in unrelated) <= 2, [m.evalue for m in unrelated]
-
-
-def test_results_carry_known_motif_matches(tmp_path):
-    from seism_stats import SelectiveMotifModel
-    data = simulate_dataset(200, 40, consensus="GATTA", beta=1.5, random_state=1)
-    res = SelectiveMotifModel(data.y, data.sequences, k=5).fit(method="naive", progress=False, random_state=0)
-    path = write_meme([motif_pwm("GATTA", 0.9), motif_pwm("CCCGG", 0.9)], ["gatta_like", "ccg"], tmp_path / "db.meme")
-    table = res.match_known_motifs(path)
-    assert table["match_id"].iloc[0] == "gatta_like" and table["match_pvalue"].iloc[0] < 0.05
-    assert "match_name" in res.to_html()
 
 
 def test_jaspar_counts_sum_to_nsites_at_every_position(tmp_path):
