@@ -100,7 +100,7 @@ def check_budget(method: str, n_samples: int, n_chains: int, burn_in: int, thin:
 
     Returns the replays needed at least (0 for methods without a replay budget). For
     ``method="circles"`` a replay is a direction (one transform): ``n_motifs x n_samples``
-    at least.
+    at least; ``method="tilted"`` replays its draws and its pilot, per motif.
 
     Raises
     ------
@@ -122,6 +122,15 @@ def check_budget(method: str, n_samples: int, n_chains: int, burn_in: int, thin:
                              f"motif(s) x n_samples={n_samples:,}; one transform each) but max_replays is "
                              f"{max_replays:,}: lower n_samples or raise max_replays")
         return directions
+    if method == "tilted":
+        from .tilted_permutations import PILOT_DRAWS
+
+        replays = n_motifs * (n_samples + PILOT_DRAWS)
+        if replays > max_replays:
+            raise ValueError(f"the tilted permutation p-values need at least {replays:,} replays ({n_motifs} motif(s) "
+                             f"x (n_samples={n_samples:,} + a pilot of {PILOT_DRAWS})) but max_replays is "
+                             f"{max_replays:,}: lower n_samples or raise max_replays")
+        return replays
     if method == "rejection":
         if n_samples > max_replays:
             raise ValueError(f"rejection sampling of {n_samples:,} draws needs at least as many replays, but "

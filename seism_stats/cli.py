@@ -298,11 +298,12 @@ def _check_arguments(args: argparse.Namespace):
     for name in ("chains", "thin", "max_replays"):
         check_positive_int(getattr(args, name), f"--{name.replace('_', '-')}")
     if args.n_samples is not None:
-        check_positive_int(args.n_samples, "--n-samples", minimum=0 if args.method in ("auto", "circles") else 1)
+        check_positive_int(args.n_samples, "--n-samples",
+                           minimum=0 if args.method in ("auto", "circles", "tilted") else 1)
     check_positive_int(args.burn_in, "--burn-in", minimum=0)
-    # "auto" is resolved by the response: a background set (--control) makes it binary, hence the MCMC;
-    # otherwise the circles' plan (the smaller of the two) is checked now, the MCMC's once y is read.
-    method = ("mcmc" if args.control is not None else "circles") if args.method == "auto" else args.method
+    # "auto" is resolved by the response: a background set (--control) makes it binary, hence the tilted
+    # permutations; otherwise the circles' plan (the smaller of the two) is checked now, the other once y is read.
+    method = ("tilted" if args.control is not None else "circles") if args.method == "auto" else args.method
     if args.n_samples is not None:
         check_budget(method, args.n_samples, args.chains, args.burn_in, args.thin, "tree", args.max_replays,
                      args.n_motifs)
@@ -431,7 +432,7 @@ def _fit_into(args, out: Path, database, model_class, encode_sequences, read_fas
                                      lam=args.lam, pooling=args.pooling, revcomp=not args.no_revcomp)
     start = time.perf_counter()
     res = model.fit(method=args.method, hypothesis=args.hypothesis, n_samples=args.n_samples, burn_in=args.burn_in,
-                    thin=args.thin, n_chains=args.chains, tail_draws=args.tail_draws, random_state=seed,
+                    thin=args.thin, n_chains=args.chains, tail_draws=args.tail_draws, ties=args.ties, random_state=seed,
                     n_jobs=args.jobs, n_threads=args.threads, max_replays=args.max_replays, progress=not args.quiet)
     seconds = time.perf_counter() - start
     if database is not None and res.n_selected:
@@ -553,16 +554,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lam", type=float, default=1.0, help="kernel bandwidth: a mismatch weighs exp(-lam)")
     p.add_argument("--pooling", choices=["sum", "max"], default="sum", help="pooling over windows")
     p.add_argument("--no-revcomp", action="store_true", help="do not merge k-mers with their reverse complements")
-    p.add_argument("--method", choices=["auto", "circles", "mcmc", "rejection", "cmc", "split", "naive"],
+    p.add_argument("--method", choices=["auto", "circles", "tilted", "mcmc", "rejection", "cmc", "split", "naive"],
                    default="auto",
-                   help="p-values of the summary: selective (auto: circles for a continuous response, exact at "
-                        "any number of draws; mcmc for a binary one or --control; rejection; cmc: conditional "
-                        "Monte Carlo estimate of the global null), data split or naive")
+                   help="p-values of the summary: selective (auto: circles for a continuous response, tilted "
+                        "permutations for a binary one or --control, both exact at any number of draws; mcmc; "
+                        "rejection; cmc: conditional Monte Carlo estimate of the global null), data split or naive")
     p.add_argument("--hypothesis", choices=["motif", "global"], default=None,
                    help="what each selective p-value tests: motif (default with circles: the motif adds "
-                        "nothing to the selected model) or global (no motif matters; mcmc, rejection, cmc)")
+                        "nothing to the selected model) or global (no motif matters; tilted, mcmc, rejection, cmc)")
     p.add_argument("--n-samples", type=int, default=None,
-                   help="null draws B (default: 1000 great circles per motif for circles, 2000 MCMC draws)")
+                   help="null draws B (default: 1000 great circles per motif for circles, 10000 tilted "
+                        "permutations per motif, 2000 MCMC draws)")
+    p.add_argument("--ties", choices=["conservative", "randomised"], default="conservative",
+                   help="tilted permutations: ties with the observed statistic count as exceeding it "
+                        "(conservative, default) or are broken at random (exact)")
     p.add_argument("--burn-in", type=int, default=50, help="unrecorded moves before each chain's first draw")
     p.add_argument("--thin", type=int, default=1, help="moves between recorded draws")
     p.add_argument("--chains", type=int, default=16, help="MCMC chains advanced in lockstep")

@@ -52,19 +52,23 @@ from .refinement import RefinedMotif, WindowDesign, consensus, kmer_ppm, refine_
 from .replay import SelectionReplay
 from .selection import Selection, select_motifs
 from .tail import tail_pvalues
+from .tilted_permutations import check_ties, tilted_pvalues
 from .sequences import encode_sequences
 from .walkers import walker_factory
 
-METHODS = ("auto", "circles", "mcmc", "rejection", "cmc", "split", "naive")
+METHODS = ("auto", "circles", "tilted", "mcmc", "rejection", "cmc", "split", "naive")
 #: Methods that sample the null in the selection event (selective p-values and intervals).
-SELECTIVE_METHODS = ("circles", "mcmc", "rejection", "cmc")
+SELECTIVE_METHODS = ("circles", "tilted", "mcmc", "rejection", "cmc")
 #: Default number of great circles per motif (method="circles") and of null draws (the other methods).
 DEFAULT_CIRCLES = 1000
 DEFAULT_DRAWS = 2000
+#: Default tilted permutations per motif (method="tilted"; benchmarks/bench_tilted.py: about 10% relative
+#: Monte-Carlo error on a foreground/background p-value near 0.01).
+DEFAULT_TILTED = 10000
 #: Default great circles per motif of the selective intervals (method="circles").
 DEFAULT_INTERVAL_DRAWS = 100
 #: Methods whose p-values test the global null only (no motif matters).
-GLOBAL_ONLY_METHODS = ("mcmc", "rejection", "cmc")
+GLOBAL_ONLY_METHODS = ("tilted", "mcmc", "rejection", "cmc")
 NULLS = ("auto", "sphere", "permutation")
 #: Chains (MCMC) or draws (rejection) are cut into this many independently seeded
 #: blocks; blocks are what ``n_jobs`` spreads over processes, so results do not
@@ -119,8 +123,9 @@ class MotifInference:
     statistics_t : ndarray (q,) or None
         ``method="circles"``: each motif's observed statistic in Student-t units (its t
         statistic in the selected model for the motif hypothesis).
-    null_laws : tuple of CircleNullLaw
-        ``method="circles"``: each motif's null law of that statistic given the selection
+    null_laws : tuple of CircleNullLaw or TiltedNullLaw
+        ``method="circles"``: each motif's null law of that statistic given the selection;
+        ``method="tilted"``: the weighted law of its step score given the selection and the draws
         (what :meth:`~seism_stats.results.SelectiveMotifResults.plot_null` draws).
     """
 
@@ -264,6 +269,7 @@ def selective_inference(
     bracket: str = "exact",
     mcmc_design: str = "tree",
     max_replays: int = 2_000_000,
+    ties: str = "conservative",
     max_memory: float | None = None,
     tail_draws: int = 256,
     interval_draws: int | None = None,
@@ -301,10 +307,17 @@ def selective_inference(
     revcomp : bool
         Merge each k-mer with its reverse complement into one cell and scan
         both strands (default, for double-stranded DNA).
-    method : {"auto", "circles", "mcmc", "rejection", "cmc", "split", "naive"}
+    method : {"auto", "circles", "tilted", "mcmc", "rejection", "cmc", "split", "naive"}
         Sampler for the selective p-values (``"split"``/``"naive"`` skip sampling).
         ``"auto"`` (default): ``"circles"`` under the sphere null (continuous response),
-        ``"mcmc"`` under the permutation null (binary or heavy-tailed response).
+        ``"tilted"`` under the permutation null (binary or heavy-tailed response).
+        ``"tilted"`` (:mod:`seism_stats.tilted_permutations`): ``n_samples`` i.i.d. permutations
+        per motif drawn from a mixture of laws tilted toward the selected motifs' features
+        (conditional Poisson sampling of the top group, the positives of a 0/1 response),
+        weighted back to the permutation null, the observation counted with its own weight:
+        exactly valid for every number of draws (global null, given the same cells and the
+        signs of their associations), not limited to ``p >= 1/(B+1)``, with a stated
+        Monte-Carlo error.
         ``"circles"`` (:mod:`seism_stats.circle_tests`): ``n_samples`` i.i.d. directions,
         each great circle through the tested motif's axis integrated exactly, the observed
         direction counted: exactly valid for every number of draws, not limited to
@@ -329,7 +342,8 @@ def selective_inference(
     n_samples : int, optional
         Null draws in the selection event (B); for ``method="circles"``, directions drawn
         per motif besides the observed one (0 is allowed: the exact test given the
-        observed direction alone). Default: :data:`DEFAULT_CIRCLES` for circles,
+        observed direction alone); for ``method="tilted"``, tilted permutations per motif.
+        Default: :data:`DEFAULT_CIRCLES` for circles, :data:`DEFAULT_TILTED` for tilted,
         :data:`DEFAULT_DRAWS` for the other methods.
     burn_in, thin, n_chains : int
         MCMC settings (per chain, counted in moves): chains walked from the hub of the
@@ -349,6 +363,11 @@ def selective_inference(
         before any work, and a plan over an hour gets a warning with its estimated time.
         A sample that still runs out (shrinking bracket, rare event) gives NaN p-values
         with a warning, never a rank from an incomplete tree of chains.
+    ties : {"conservative", "randomised"}
+        ``method="tilted"``: permutations whose statistic ties with the observed one count as
+        exceeding it (default; valid, conservative where ties carry mass) or are broken by a
+        uniform drawn from the seed (exactly uniform under the null). The weighted share of
+        ties is reported (``settings["tilted_tie_mass"]``) either way.
     max_memory : float, optional
         Bytes the fit may plan to use; a fit whose estimate
         (:func:`~seism_stats.memory.estimate_fit_bytes`) is larger is refused before
@@ -396,7 +415,9 @@ def selective_inference(
     lam = check_lam(lam)
     n_motifs = check_n_motifs(n_motifs)
     if n_samples is not None:
-        n_samples = check_positive_int(n_samples, "n_samples", minimum=0 if method in ("auto", "circles") else 1)
+        n_samples = check_positive_int(n_samples, "n_samples",
+                                       minimum=0 if method in ("auto", "circles", "tilted") else 1)
+    ties = check_ties(ties)
     tail_draws = check_positive_int(tail_draws, "tail_draws", minimum=0)
     burn_in = check_positive_int(burn_in, "burn_in", minimum=0)
     thin = check_positive_int(thin, "thin")
@@ -424,7 +445,9 @@ def selective_inference(
     design = check_covariates(covariates, n, add_intercept)
     names = _covariate_names(covariate_names, design.shape[1], add_intercept)
     basis = residual_basis(design)
-    if null == "auto":
+    if null == "auto" and method == "tilted":
+        null, null_reason = "permutation", "method='tilted' permutes the response"
+    elif null == "auto":
         null, null_reason = choose_null(y, basis)
         if method in ("cmc", "circles") and null == "permutation" and null_reason != "binary response":
             # The user asked for a Gaussian-model method: the kurtosis test (which also fires
@@ -437,13 +460,13 @@ def selective_inference(
         null_reason = "chosen by the user"
     if method == "auto":
         method, method_reason = ("circles", "sphere null") if null == "sphere" else \
-            ("mcmc", f"permutation null ({null_reason})")
-        if method == "mcmc" and n_samples == 0:
-            raise ValueError("n_samples must be at least 1 with the permutation null (method='mcmc')")
+            ("tilted", f"permutation null ({null_reason})")
     else:
         method_reason = "chosen by the user"
+    if method == "tilted" and null != "permutation":
+        raise ValueError("method='tilted' samples permutations of the response: use null='permutation' (or 'auto')")
     if n_samples is None:
-        n_samples = DEFAULT_CIRCLES if method == "circles" else DEFAULT_DRAWS
+        n_samples = {"circles": DEFAULT_CIRCLES, "tilted": DEFAULT_TILTED}.get(method, DEFAULT_DRAWS)
     interval_draws = min(n_samples, DEFAULT_INTERVAL_DRAWS) if interval_draws is None else \
         check_positive_int(interval_draws, "interval_draws", minimum=0)
     budget.check_budget(method, n_samples, n_chains, burn_in, thin, mcmc_design, max_replays,
@@ -501,6 +524,7 @@ def selective_inference(
     cmc_directions = 0
     circles = None
     circles_global = None
+    tilted = None
     q = selection.event.n_selected
     pvalues = np.full(q, np.nan)
     pvalues_se = np.full(q, np.nan)
@@ -520,6 +544,10 @@ def selective_inference(
             elif both:  # the global null's p-values beside them, labelled
                 circles_global = circle_pvalues(features, selection, basis, n_samples, tree_rng, order, "global")
             pvalues, pvalues_se, pvalues_upper = circles.pvalues, circles.se, circles.upper
+        elif method == "tilted":
+            stage(f"exact selective p-values over {n_samples} tilted permutations per motif")
+            tilted = tilted_pvalues(features, selection, basis, n_samples, tree_rng, order, ties, n_threads, progress)
+            pvalues, pvalues_se, pvalues_upper = tilted.pvalues, tilted.se, tilted.upper
         elif method == "cmc":
             stage(f"conditional Monte Carlo over {n_samples} i.i.d. directions")
             estimate = conditional_pvalues(features, selection, basis, n_samples, tree_rng, progress)
@@ -577,6 +605,7 @@ def selective_inference(
             circles_global.n_directions if circles_global is not None else 0),
         "circle_global_neighbours": [] if circles_global is None else [int(v) for v in circles_global.neighbours],
         "max_replays": max_replays, "tail_draws": int(tail_draws), "cmc_ess": cmc_ess,
+        "ties": ties if method == "tilted" else None, **_tilted_settings(tilted),
         "cmc_neighbours": cmc_neighbours, "cmc_directions": cmc_directions,
         "tail_draws_used": 0 if tail is None else tail.n_draws,
         "interval_draws": interval_draws if circles is not None else 0, "split_fraction": split_fraction,
@@ -590,7 +619,18 @@ def selective_inference(
                           None if circles_global is None else circles_global.pvalues,
                           None if circles_global is None else circles_global.se,
                           None if circles is None else circles.statistics,
-                          () if circles is None else circles.null_laws)
+                          circles.null_laws if circles is not None else tilted.null_laws if tilted is not None else ())
+
+
+def _tilted_settings(tilted) -> dict:
+    """What ``method="tilted"`` used and found, for ``settings`` (empty for the other methods)."""
+    if tilted is None:
+        return {"tilted_ess": [], "tilted_tie_mass": [], "tilted_hit_rate": [], "tilted_tilts": [],
+                "tilted_replays": 0, "permutation_exact": None}
+    return {"tilted_ess": [float(v) for v in tilted.ess], "tilted_tie_mass": [float(v) for v in tilted.tie_mass],
+            "tilted_hit_rate": [float(v) for v in tilted.hit_rate],
+            "tilted_tilts": [[float(z) for z in c] for c in tilted.components],
+            "tilted_replays": int(tilted.n_replays), "permutation_exact": bool(tilted.exact_null)}
 
 
 #: ``null="auto"`` switches a continuous response to the permutation null when a one-sided

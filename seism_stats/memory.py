@@ -70,9 +70,13 @@ def estimate_fit_bytes(n: int, total_length: int, k: int, n_motifs: int, n_chain
         walkers = 2 * 256 * vector
     elif method == "cmc":
         walkers = 2 * 64 * vector  # one block of directions (conditional_mc.BLOCK) and its transform
+    elif method == "tilted":  # a block of 64 draws (tilted_permutations.BLOCK): transforms, subsets, responses
+        walkers = 64 * vector + 64 * 8 * 4 * n
     else:
         walkers = 0
     draws = BYTES_PER_DRAW * (n_samples + n_chains) * n_motifs if method in ("mcmc", "rejection", "cmc") else 0
+    if method == "tilted":  # each draw's cell counts (up to 400 cells), weight and statistic
+        draws = (8 * 400 + BYTES_PER_DRAW) * n_samples
     return counts + selection + dense + walkers + draws
 
 

@@ -202,19 +202,20 @@ class SelectiveMotifModel:
             n_chains: int = 16, bracket: str = "exact", mcmc_design: str = "tree", null: str = "auto",
             split_fraction: float = 0.5, refine: bool = True,
             max_replays: int = 2_000_000, max_memory: float | None = None, tail_draws: int = 256,
-            multitest_method: str = "fdr_bh",
+            ties: str = "conservative", multitest_method: str = "fdr_bh",
             random_state: RandomStateLike = None, n_jobs: int = 1, n_threads: int | None = None,
             backend: str = "joblib", client=None, progress: bool = True) -> SelectiveMotifResults:
         """Select the motifs and compute their p-values.
 
         Parameters
         ----------
-        method : {"auto", "circles", "mcmc", "rejection", "cmc", "split", "naive"}
+        method : {"auto", "circles", "tilted", "mcmc", "rejection", "cmc", "split", "naive"}
             Which p-values ``results.pvalues`` holds: selective, data split, or naive
             (invalid after selection, for contrast); split and naive p-values are always
             computed too. ``"auto"`` (default): ``"circles"`` for a continuous response
-            (exact at every number of draws, :mod:`seism_stats.circle_tests`), ``"mcmc"``
-            under the permutation null (binary or heavy-tailed response). ``"mcmc"`` and
+            (exact at every number of draws, :mod:`seism_stats.circle_tests`), ``"tilted"``
+            under the permutation null (binary or heavy-tailed response; exact at every
+            number of draws, :mod:`seism_stats.tilted_permutations`). ``"mcmc"`` and
             ``"rejection"`` sample the global null; ``"cmc"`` estimates it by conditional
             Monte Carlo (:mod:`seism_stats.conditional_mc`).
         hypothesis : {"motif", "global"}, optional
@@ -222,7 +223,7 @@ class SelectiveMotifModel:
             ``"circles"``), motif j adds nothing to the selected model, the other selected
             motifs free; ``"global"``, no motif matters (the only hypothesis of mcmc,
             rejection and cmc). See :func:`seism_stats.selective_inference`.
-        n_samples, burn_in, thin, n_chains, bracket, mcmc_design, null, max_replays, max_memory, tail_draws
+        n_samples, burn_in, thin, n_chains, bracket, mcmc_design, null, max_replays, max_memory, tail_draws, ties
             Sampler and resource settings (see :func:`seism_stats.selective_inference`). The default
             ``mcmc_design="tree"`` gives p-values exactly valid for every ``n_samples``.
         split_fraction : float
@@ -251,7 +252,7 @@ class SelectiveMotifModel:
             n_motifs=self.n_motifs, lam=self.lam, pooling=self.pooling, revcomp=self.revcomp,
             method=method, hypothesis=hypothesis, null=null, n_samples=n_samples, burn_in=burn_in, thin=thin,
             n_chains=n_chains, bracket=bracket, mcmc_design=mcmc_design, max_replays=max_replays,
-            max_memory=max_memory, tail_draws=tail_draws,
+            max_memory=max_memory, tail_draws=tail_draws, ties=ties,
             split_fraction=split_fraction,
             refine=refine, add_intercept=False, covariate_names=self.exog_names,
             random_state=random_state, n_threads=n_threads, n_jobs=n_jobs, backend=backend, client=client,

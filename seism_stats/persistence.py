@@ -37,9 +37,10 @@ def _allowed_classes() -> dict[str, type]:
     from .refinement import RefinedMotif
     from .samplers import NullSample
     from .selection import Selection, SelectionEvent
+    from .tilted_permutations import TiltedNullLaw
 
-    classes = (CirclePivot, CircleNullLaw, OLSFit, OLSMotifTests, SplitTests, MotifTerm, MotifInference, ModelData, RefinedMotif,
-               NullSample, Selection, SelectionEvent, TruncatedGaussianPivot)
+    classes = (CirclePivot, CircleNullLaw, OLSFit, OLSMotifTests, SplitTests, MotifTerm, MotifInference, ModelData,
+               RefinedMotif, NullSample, Selection, SelectionEvent, TruncatedGaussianPivot, TiltedNullLaw)
     return {cls.__name__: cls for cls in classes}
 
 

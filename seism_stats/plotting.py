@@ -156,6 +156,30 @@ def plot_null_law(law, title: str | None = None, points: int = 600):
     return fig
 
 
+def plot_weighted_null(law, title: str | None = None, bins: int = 50):
+    """Weighted histogram of a motif's statistic given the selection and the draws
+    (:class:`~seism_stats.tilted_permutations.TiltedNullLaw`), the observed value and the tail the
+    p-value counts; returns the Figure."""
+    import matplotlib.pyplot as plt
+
+    edges = np.linspace(0.0, max(float(np.max(law.statistics)), law.observed) * 1.02, bins + 1)
+    fig, ax = plt.subplots(figsize=(5, 3.2))
+    ax.hist(law.statistics, bins=edges, weights=law.weights, density=True, color="0.7", edgecolor="0.4",
+            label="null law given the selection (weighted draws)")
+    tail = law.statistics >= law.observed
+    if tail.any():
+        ax.hist(law.statistics[tail], bins=edges, weights=law.weights[tail] / np.diff(edges)[0], color="#D62839",
+                alpha=0.3, label="p-value (tail)")
+    ax.axvline(law.observed, color="#D62839", lw=2, label="observed")
+    ax.set_xlabel("statistic T (fraction of residual variance explained)")
+    ax.set_ylabel("density")
+    ax.legend(fontsize=8)
+    if title:
+        ax.set_title(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
 def qqplot_pvalues(pvalues, labels: Sequence[str] | None = None, ax=None, band: float = 0.95):
     """Q-Q plot of p-values against the uniform distribution, with a pointwise band.
 

@@ -125,7 +125,7 @@ class SelectiveMotifResults:
     def pvalues(self) -> pd.Series:
         """P-values of every term: covariates by OLS in the selected model, motifs by the fitted method.
 
-        Motifs: selective for ``method="circles"|"mcmc"|"rejection"|"cmc"``, data split or
+        Motifs: selective for ``method="circles"|"tilted"|"mcmc"|"rejection"|"cmc"``, data split or
         naive otherwise (:attr:`pvalue_kinds` says which, and which hypothesis a selective
         p-value tests); :attr:`motif_pvalues` has the motif rows alone.
         """
@@ -137,7 +137,7 @@ class SelectiveMotifResults:
         """Which p-value each row of :attr:`pvalues` is."""
         tested = {"motif": "motif adds nothing to the selected model",
                   "global": "global null"}[self.inference.hypothesis]
-        motif_kind = {"circles": f"selective, exact ({tested})",
+        motif_kind = {"circles": f"selective, exact ({tested})", "tilted": f"selective, exact ({tested})",
                       "mcmc": "selective (MCMC)", "rejection": "selective (rejection)",
                       "cmc": "selective (conditional Monte Carlo estimate)",
                       "split": "data split", "naive": "naive OLS (not valid after selection)"}[self.method]
@@ -524,17 +524,21 @@ class SelectiveMotifResults:
 
         For ``method="circles"`` or ``"cmc"``, draws are the directions per motif, replays
         all directions drawn (pilots included) and ``ess_min`` the smallest effective
-        sample size of the importance weights.
+        sample size of the importance weights; for ``"tilted"``, draws are the tilted
+        permutations per motif, replays include the pilots, and the acceptance rate is the
+        share of draws inside the selection event.
         """
         s = self.inference.settings
         sample = self.inference.null_sample
-        if self.method == "circles":
-            ess = s.get("circle_ess") or []
+        if self.method in ("circles", "tilted"):
+            tilted = self.method == "tilted"
+            ess = s.get("tilted_ess" if tilted else "circle_ess") or []
+            hits = s.get("tilted_hit_rate") or []
             info = {"method": s["method"], "null": s["null"], "draws": s["n_samples"] if self.n_selected else 0,
                     "chains": 0,
-                    "burn_in": 0, "thin": 1, "acceptance_rate": np.nan,
+                    "burn_in": 0, "thin": 1, "acceptance_rate": float(np.mean(hits)) if len(hits) else np.nan,
                     "ess_min": float(np.min(ess)) if len(ess) else np.nan,
-                    "replays": s.get("circle_directions", 0),
+                    "replays": s.get("tilted_replays" if tilted else "circle_directions", 0),
                     "seconds": self.inference.seconds.get("sampling", 0.0), "random_state": s["random_state"]}
             return pd.Series(info, name="sampler", dtype=object)
         info = {
@@ -593,7 +597,7 @@ class SelectiveMotifResults:
 
     def plot_null(self, j: int = 0, **kwargs):
         """Null distribution of motif j's statistic in the selection event, with the observed value."""
-        from .plotting import plot_null_distribution, plot_null_law
+        from .plotting import plot_null_distribution, plot_null_law, plot_weighted_null
         sample = self.inference.null_sample
         laws = self.inference.null_laws
         if sample is None and not laws:
@@ -601,7 +605,8 @@ class SelectiveMotifResults:
         if not 0 <= j < self.n_selected:
             raise IndexError(f"motif index {j} out of range ({self.n_selected} motifs selected)")
         if laws:
-            return plot_null_law(laws[j], title=f"{self.param_names[j]} (p = {self.pvalues_selective.iloc[j]:.3g})",
+            plot = plot_weighted_null if hasattr(laws[j], "weights") else plot_null_law
+            return plot(laws[j], title=f"{self.param_names[j]} (p = {self.pvalues_selective.iloc[j]:.3g})",
                                  **kwargs)
         return plot_null_distribution(sample.draws[:, j], float(self.inference.selection.statistics[j]),
                                       title=f"{self.param_names[j]} (p = {self.pvalues_selective.iloc[j]:.3g})",

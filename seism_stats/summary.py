@@ -66,7 +66,7 @@ def _header(results) -> SimpleTable:
         ("Motifs selected:", f"{results.n_selected} of {s['n_motifs']}"),
         ("Covariates:", covariates if len(covariates) < 30 else covariates[:27] + "..."),
     ]
-    method = s["method"] + (" (exact)" if s["method"] == "circles" else "")
+    method = s["method"] + (" (exact)" if s["method"] in ("circles", "tilted") else "")
     tested = {"motif": "motif | sel. model", "global": "global null"}[results.hypothesis]
     right = [
         ("Method:", method),
@@ -135,6 +135,8 @@ def _notes(results, alpha: float) -> list[str]:
         notes.append(f"[!] Null model: permutation, chosen by null='auto' from {s['null_reason']}.")
     if results.method == "circles":
         notes.extend(_circle_notes(results))
+    elif results.method == "tilted":
+        notes.extend(_tilted_notes(results))
     elif results.method == "cmc":
         notes.append(f"P>T sel.: selective p-value estimated by conditional Monte Carlo: {s['n_samples']} "
                      "directions drawn i.i.d. on the residual sphere, the motif's own coordinate integrated "
@@ -277,6 +279,39 @@ def _circle_notes(results) -> list[str]:
         notes.append(f"[!] Few of the circles carry the selection event for {names} (weights' effective sample "
                      f"size below {MIN_WEIGHT_ESS:g}): the p-value stays exact, but its Monte-Carlo error is "
                      "large and its s.e. approximate; increase n_samples for precision.")
+    return notes
+
+
+def _tilted_notes(results) -> list[str]:
+    """What the exact tilted-permutation p-values test and how they were computed (``method="tilted"``)."""
+    s = results.inference.settings
+    names = np.asarray(results.param_names)
+    exact = s.get("permutation_exact")
+    null = ("the response is exchangeable" if exact else
+            "the residuals off the covariates are exchangeable (Freedman-Lane residual permutation)")
+    notes = [f"P>T sel.: exact selective p-value of the global null ({null}) for each motif's step score, given "
+             "the selection of the same grid cells with the same signs of association; over "
+             f"{s['n_samples']} permutations per motif drawn from laws tilted toward the selected motifs "
+             "(conditional Poisson sampling of the positives, or of the rows above the mean residual) and "
+             "weighted back to the permutation null, the observed labelling counted with its own weight "
+             "(Harrison 2012), so the p-value is exactly valid for every number of draws and not limited to "
+             "1/(B+1); MC s.e.: delta-method error of that ratio, MC 95% up: p + 1.645 MC s.e."]
+    if exact is False:
+        notes.append("[!] Covariates: the permuted values are the residuals off them (Freedman-Lane), an "
+                     "approximation of the null that is exact only when those residuals are exchangeable.")
+    ties = np.asarray(s.get("tilted_tie_mass") or [], dtype=float)
+    if ties.size and s["n_samples"] > 0:
+        shares = ", ".join(f"{name} {share:.2%}" for name, share in zip(names, ties))
+        how = ("count as exceeding it (ties='conservative'; ties='randomised' breaks them at random and is "
+               "exact)" if s.get("ties") == "conservative" else "are broken at random (ties='randomised')")
+        notes.append(f"Ties with the observed statistic {how}; their weighted share, the observed labelling's "
+                     f"own weight included: {shares}.")
+    ess = np.asarray(s.get("tilted_ess") or [], dtype=float)
+    low = ess < MIN_WEIGHT_ESS
+    if low.any() and s["n_samples"] > 0:
+        notes.append(f"[!] Few of the tilted permutations carry the selection event for {', '.join(names[low])} "
+                     f"(weights' effective sample size below {MIN_WEIGHT_ESS:g}): the p-value stays exact, but its "
+                     "Monte-Carlo error is large and its s.e. approximate; increase n_samples for precision.")
     return notes
 
 

@@ -383,6 +383,36 @@ class PermutationTarget:
 
 
 @dataclass(frozen=True)
+class TiltedNullLaw:
+    """The law of one motif's statistic given the selection and the draws (the theorem's ``G``).
+
+    A discrete law on the statistics of the terms inside the event (the observation's
+    included) with their normalised weights; the conservative p-value is its survival
+    function at the observed statistic.
+
+    Attributes
+    ----------
+    statistics, weights : ndarray
+        The statistics of the terms inside the event and their weights (summing to 1).
+    observed : float
+    """
+
+    statistics: np.ndarray
+    weights: np.ndarray
+    observed: float
+
+    @classmethod
+    def from_terms(cls, terms: "MotifTerms") -> "TiltedNullLaw":
+        inside = np.isfinite(terms.log_weight)
+        weights = np.exp(terms.log_weight[inside] - np.max(terms.log_weight[inside]))
+        return cls(terms.statistic[inside], weights / weights.sum(), float(terms.statistic[0]))
+
+    def survival(self, t: float) -> float:
+        """``P(T >= t)`` under the law (ties to :data:`~seism_stats.pvalues.TIE_RTOL` included)."""
+        return float(np.sum(self.weights[exceeds(self.statistics, t)]))
+
+
+@dataclass(frozen=True)
 class TiltedEstimate:
     """Exact selective p-values of every selected motif under the permutation null.
 
@@ -410,6 +440,8 @@ class TiltedEstimate:
     n_replays : int
         Replays in all, pilots included.
     seconds : float
+    null_laws : tuple of TiltedNullLaw
+        Each motif's weighted null law of its statistic (for plots).
     """
 
     pvalues: np.ndarray
@@ -425,6 +457,7 @@ class TiltedEstimate:
     n_draws: int
     n_replays: int
     seconds: float
+    null_laws: tuple = ()
 
 
 def check_ties(ties: str) -> str:
@@ -704,7 +737,7 @@ def tilted_pvalues(features, selection: Selection, covariate_basis: np.ndarray, 
         budget.announce(budget.SamplingPlan(planned, planned * per_draw), np.inf,
                         f"tilted permutation sampling of {planned:,} draws")
 
-    components, others = [], np.zeros(q)
+    components, others, laws = [], np.zeros(q), []
     with tqdm(total=planned, disable=not progress, desc="tilted permutations", unit="draw") as bar:
         for j in range(q):
             test = _MotifTest(replay, target, covariate_basis, signs, j, order)
@@ -713,6 +746,7 @@ def tilted_pvalues(features, selection: Selection, covariate_basis: np.ndarray, 
             pvalues[j], se[j], ess[j], tie_mass[j] = weighted_pvalue(terms, ties, uniform)
             hit_rate[j], others[j] = terms.hit_rate, terms.other
             components.append(terms.tilts)
+            laws.append(TiltedNullLaw.from_terms(terms))
     upper = np.minimum(1.0, pvalues + stats.norm.ppf(0.95) * se)
     return TiltedEstimate(pvalues, se, upper, ess, tie_mass, hit_rate, components, others, ties, target.exact,
-                          int(n_draws), int(replay.n_replays), time.perf_counter() - start)
+                          int(n_draws), int(replay.n_replays), time.perf_counter() - start, tuple(laws))

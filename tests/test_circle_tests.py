@@ -180,13 +180,15 @@ def test_hypothesis_is_checked_against_the_method():
     assert np.array_equal(glob.pvalues_global_null, glob.pvalues)
 
 
-def test_binary_response_defaults_to_the_permutation_mcmc():
+def test_binary_response_defaults_to_the_tilted_permutations():
     data = simulate_dataset(60, 20, consensus="GAT", beta=1.0, response="binary", random_state=2)
     result = selective_inference(data.sequences, data.y, k=3, n_samples=40, random_state=0)
-    assert result.settings["method"] == "mcmc" and result.settings["null"] == "permutation"
+    assert result.settings["method"] == "tilted" and result.settings["null"] == "permutation"
     assert result.settings["method_reason"].startswith("permutation null")
     with pytest.raises(ValueError, match="needs the sphere null"):
         selective_inference(data.sequences, data.y, k=3, method="circles", n_samples=10)
+    mcmc = selective_inference(data.sequences, data.y, k=3, method="mcmc", n_samples=40, random_state=0)
+    assert mcmc.settings["method"] == "mcmc" and np.isfinite(mcmc.pvalues).all()
 
 
 def test_selective_intervals_cover_with_few_sequences(monkeypatch):
