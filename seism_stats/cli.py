@@ -294,6 +294,7 @@ def _check_arguments(args: argparse.Namespace):
     """
     from ._validation import check_n_motifs, check_positive_int
     from .budget import check_budget
+    from .tilted_permutations import MAX_AUTO_MOTIFS
     check_n_motifs(args.n_motifs)
     for name in ("chains", "thin", "max_replays"):
         check_positive_int(getattr(args, name), f"--{name.replace('_', '-')}")
@@ -303,7 +304,8 @@ def _check_arguments(args: argparse.Namespace):
     check_positive_int(args.burn_in, "--burn-in", minimum=0)
     # "auto" is resolved by the response: a background set (--control) makes it binary, hence the tilted
     # permutations; otherwise the circles' plan (the smaller of the two) is checked now, the other once y is read.
-    method = ("tilted" if args.control is not None else "circles") if args.method == "auto" else args.method
+    permutations = "tilted" if args.n_motifs <= MAX_AUTO_MOTIFS else "mcmc"
+    method = (permutations if args.control is not None else "circles") if args.method == "auto" else args.method
     if args.n_samples is not None:
         check_budget(method, args.n_samples, args.chains, args.burn_in, args.thin, "tree", args.max_replays,
                      args.n_motifs)

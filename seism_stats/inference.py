@@ -52,7 +52,7 @@ from .refinement import RefinedMotif, WindowDesign, consensus, kmer_ppm, refine_
 from .replay import SelectionReplay
 from .selection import Selection, select_motifs
 from .tail import tail_pvalues
-from .tilted_permutations import check_ties, tilted_pvalues
+from .tilted_permutations import MAX_AUTO_MOTIFS, check_ties, tilted_pvalues
 from .sequences import encode_sequences
 from .walkers import walker_factory
 
@@ -310,7 +310,8 @@ def selective_inference(
     method : {"auto", "circles", "tilted", "mcmc", "rejection", "cmc", "split", "naive"}
         Sampler for the selective p-values (``"split"``/``"naive"`` skip sampling).
         ``"auto"`` (default): ``"circles"`` under the sphere null (continuous response),
-        ``"tilted"`` under the permutation null (binary or heavy-tailed response).
+        ``"tilted"`` under the permutation null (binary or heavy-tailed response) with one or two
+        motifs, ``"mcmc"`` with more (:data:`~seism_stats.tilted_permutations.MAX_AUTO_MOTIFS`).
         ``"tilted"`` (:mod:`seism_stats.tilted_permutations`): ``n_samples`` i.i.d. permutations
         per motif drawn from a mixture of laws tilted toward the selected motifs' features
         (conditional Poisson sampling of the top group, the positives of a 0/1 response),
@@ -460,7 +461,10 @@ def selective_inference(
         null_reason = "chosen by the user"
     if method == "auto":
         method, method_reason = ("circles", "sphere null") if null == "sphere" else \
-            ("tilted", f"permutation null ({null_reason})")
+            ("tilted", f"permutation null ({null_reason})") if n_motifs <= MAX_AUTO_MOTIFS else \
+            ("mcmc", f"permutation null ({null_reason}), more than {MAX_AUTO_MOTIFS} motifs")
+        if method == "mcmc" and n_samples == 0:
+            raise ValueError("n_samples must be at least 1 with the permutation MCMC (method='mcmc')")
     else:
         method_reason = "chosen by the user"
     if method == "tilted" and null != "permutation":

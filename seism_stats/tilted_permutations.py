@@ -25,11 +25,10 @@ The draws come from a mixture ``Q = sum_k a_k Q_k``. Under ``Q_k`` the set ``A``
 *conditional Poisson* sample (Hajek 1964; Chen, Dempster and Liu 1994): ``m`` rows drawn with
 probability proportional to ``prod_{i in A} exp(lambda_k(i))``, then the top values are put on
 ``A`` and the others on the rest in uniformly random orders. The log-weight ``lambda_k`` is
-constant on the cells of a partition of the rows (quantile bins of the selected motifs'
-features, so that the normaliser is cheap), ``theta_k`` times the tested motif's feature off the
-covariates and the earlier motifs (its sign-adjusted ``q_j``) plus, with several motifs, a fixed
-tilt along the other selected features. Writing ``p_g = expit(lambda_k(g) + a)`` with ``a`` such
-that ``sum_g n_g p_g = m``,
+``theta_k`` times the tested motif's feature off the covariates and the earlier motifs (its
+sign-adjusted ``q_j``), averaged over the cells of a partition of the rows (quantile bins of that
+feature, :data:`FINE_LEVELS`), so that the normaliser is cheap. Writing
+``p_g = expit(lambda_k(g) + a)`` with ``a`` such that ``sum_g n_g p_g = m``,
 
     ``Q_k(A) = prod_g p_g^{c_g} (1 - p_g)^{n_g - c_g} / P(sum_g C_g = m)``,  ``C_g ~ Binomial(n_g, p_g)`` independent,
 
@@ -37,9 +36,23 @@ where ``c_g`` counts the rows of ``A`` in cell g. The normaliser is a convolutio
 binomial laws (exact, no Monte Carlo), and a draw is the cell counts (one cell at a time, from
 the suffix convolutions) followed by uniform rows inside each cell. Every ``Q_k`` gives every
 permutation a positive probability. ``P(x) / Q(x) = 1 / (binom(n, m) Q(A))``: it depends on ``A``
-only. ``theta_k`` runs over a ladder of tilts: near the *edge* of the event (where the selected
-motif just wins; found by a pilot) and beyond it, up to :data:`Z_CAP` standard deviations, so
-that strong motifs' tiny p-values are reached too.
+only. ``theta_k`` runs over a ladder of tilts (:data:`LADDER`, in standard deviations of the
+tested motif's sum): where a discarded pilot finds the event's mass (most of the draws) and
+beyond it, up to :data:`Z_CAP`, so that strong motifs' tiny p-values are reached too.
+
+Several motifs: conditioning on a little more
+---------------------------------------------
+A draw must also let the *other* selected motifs win their steps, which it seldom does when
+they sit at the edge of the event. So motif j is tested given also the top group's count in
+each of a few *strata*: each other motif's tails, cut finely (:data:`TAIL_LEVELS` of its
+feature), and the rest cut by :data:`BULK_LEVELS`. The strata depend on the selected cells only;
+under the null the top group is uniform given its counts in them, so the theorem below holds
+word for word with ``P`` the permutation law given those counts and ``Q_k`` a product of
+conditional Poisson laws, one per stratum (like the circles' conditioning subspace,
+:mod:`seism_stats.circle_tests`; conditioning on more never costs validity, only a little power).
+Measured on ``benchmarks/bench_tilted.py``'s data, this carries two motifs; with three or more
+the other motifs' sums still drift in the bulk and few draws reach the event, so
+``method="auto"`` keeps the permutation MCMC there (:data:`MAX_AUTO_MOTIFS`).
 
 What the proposal may depend on
 -------------------------------
@@ -135,16 +148,15 @@ from .walkers import residual_points
 TIES = ("conservative", "randomised")
 #: Draws replayed together.
 BLOCK = 64
-#: Draws of each tilt of the other motifs tried by the pilot (several motifs).
-PILOT = 16
+#: ``method="auto"`` uses the tilted permutations up to this many motifs (the permutation MCMC beyond: with
+#: three motifs on the benchmark's data few tilted draws reach the event; see the module docstring).
+MAX_AUTO_MOTIFS = 2
 #: Realised tilts (standard deviations of the tested motif's sum over the top group) of the ladder:
 #: finely spaced around the usual edge of the event, then every 1.25 up to :data:`Z_CAP`.
 LADDER = tuple(np.round(np.concatenate([np.arange(1.5, 6.01, 0.5), np.arange(7.0, 40.0, 1.25)]), 2))
 #: Highest tilt of the ladder: p-values far beyond it (below about 1e-80) keep their validity but
 #: lose relative precision.
 Z_CAP = 20.0
-#: Tilts of the other selected motifs tried by the pilot (several motifs).
-OTHER_LADDER = tuple(np.arange(1.5, 7.01, 0.5))
 #: Draws of the pilot that places the mixture (replayed against the event, then discarded).
 PILOT_DRAWS = 512
 #: Share of the draws allocated by the pilot's estimate of where the event's mass lies (the rest: evenly).
@@ -154,8 +166,14 @@ EDGE_COMPONENTS = 3
 #: Quantile levels of the bins of the tested feature: equal counts in the bulk, finer in the tails.
 FINE_LEVELS = np.unique(np.concatenate([[0.001, 0.002, 0.005, 0.01, 0.02, 0.035], np.linspace(0.05, 0.95, 31),
                                         [0.965, 0.98, 0.99, 0.995, 0.998, 0.999]]))
-#: Quantile levels of the bins of the other selected motifs' feature (several motifs).
-COARSE_LEVELS = np.array([0.02, 0.1, 0.3, 0.5, 0.7, 0.9, 0.98])
+#: Strata of several motifs (the test of a motif conditions on the top group's count in each): each
+#: other motif's tails (below and above these quantile levels of its feature) are strata of their own,
+#: cut at these levels, since a motif's sum is made there; the remaining rows are cut by
+#: :data:`BULK_LEVELS` of each other motif's feature (their product; coarser with more motifs).
+TAIL_LEVELS = np.array([0.002, 0.01, 0.03, 0.1, 0.9, 0.97, 0.99, 0.998])
+BULK_LEVELS = {2: np.array([0.3, 0.5, 0.7]), 3: np.array([0.3, 0.7])}
+#: Bulk levels from four motifs on.
+MANY_MOTIF_BULK_LEVELS = np.array([0.5])
 #: Suffix convolutions are kept where they exceed this fraction of their largest entry (paths
 #: below it have probability < 1e-30 and are never drawn; the normalisers are not truncated).
 TRIM = 1e-30
@@ -163,7 +181,11 @@ TRIM = 1e-30
 
 @dataclass(frozen=True)
 class Cells:
-    """A partition of the rows into cells of (nearly) equal feature values, fixed by the selected cells.
+    """A partition of the rows into cells of (nearly) equal tested-feature values, inside strata.
+
+    Cells are quantile bins of the tested motif's feature; with several motifs they lie
+    inside *strata*, quantile bins of each other selected motif's feature (their product).
+    Both are fixed by the selected cells.
 
     Attributes
     ----------
@@ -173,8 +195,10 @@ class Cells:
     rows : ndarray of int64 (n,)
         Rows sorted by cell (stable); cell g is ``rows[starts[g]:starts[g + 1]]``.
     starts : ndarray of int64 (G + 1,)
-    means : ndarray (G, D)
-        Mean of each direction over each cell.
+    means : ndarray (G,)
+        Mean of the tested feature over each cell.
+    strata : ndarray of int64 (G,)
+        Stratum of each cell (cells of a stratum are contiguous).
     """
 
     index: np.ndarray
@@ -182,24 +206,35 @@ class Cells:
     rows: np.ndarray
     starts: np.ndarray
     means: np.ndarray
+    strata: np.ndarray
 
     @classmethod
-    def from_directions(cls, directions: list, levels: list) -> "Cells":
-        """Product of quantile bins of each direction; rows with equal values share a bin; empty cells dropped."""
-        codes = np.zeros(directions[0].shape[0], dtype=np.int64)
-        for values, probs in zip(directions, levels):
-            edges = np.unique(np.quantile(values, probs))
-            codes = codes * (edges.shape[0] + 1) + np.searchsorted(edges, values, side="right")
-        _, index = np.unique(codes, return_inverse=True)
+    def from_directions(cls, tested: np.ndarray, others: list) -> "Cells":
+        """:data:`FINE_LEVELS` bins of ``tested`` inside the strata of ``others`` (:func:`_strata`).
+
+        Rows with equal values share a bin; empty cells are dropped.
+        """
+        stratum = _strata(tested.shape[0], others)
+        codes = stratum.astype(np.int64) * (FINE_LEVELS.shape[0] + 1) + _quantile_bins(tested, FINE_LEVELS)
+        cell_codes, index = np.unique(codes, return_inverse=True)
         index = index.astype(np.int64)
         sizes = np.bincount(index).astype(np.int64)
         rows = np.argsort(index, kind="stable").astype(np.int64)
-        means = np.column_stack([np.bincount(index, weights=d) / sizes for d in directions])
-        return cls(index, sizes, rows, np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64), means)
+        means = np.bincount(index, weights=tested) / sizes
+        strata = (cell_codes // (FINE_LEVELS.shape[0] + 1)).astype(np.int64)
+        return cls(index, sizes, rows, np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64), means, strata)
 
     @property
     def n_cells(self) -> int:
         return int(self.sizes.shape[0])
+
+    @property
+    def n_strata(self) -> int:
+        return int(self.strata[-1]) + 1
+
+    def stratum_counts(self, counts: np.ndarray) -> np.ndarray:
+        """Rows per stratum from rows per cell: (B, S)."""
+        return np.add.reduceat(counts, np.flatnonzero(np.diff(np.concatenate([[-1], self.strata]))), axis=1)
 
     def counts(self, subsets: np.ndarray) -> np.ndarray:
         """Rows of each subset (rows of a boolean (B, n) array) in each cell: (B, G)."""
@@ -225,24 +260,42 @@ class Cells:
         return out
 
 
-class TiltedLaw:
-    """Conditional Poisson sampling of ``m`` rows with probability ``prod exp(log_weight[cell])``.
+def _strata(n: int, others: list) -> np.ndarray:
+    """Stratum of each row: the first other motif in whose tail the row lies (:data:`TAIL_LEVELS` bins of its
+    feature), else the product of :data:`BULK_LEVELS` bins of every other motif's feature. One stratum without
+    other motifs."""
+    code = np.full(n, -1, dtype=np.int64)
+    tail_bins = TAIL_LEVELS.shape[0] + 1
+    middle = int(np.searchsorted(TAIL_LEVELS, 0.5))  # the bin between the lower and upper tails
+    for i, values in enumerate(others):
+        bins = _quantile_bins(values, TAIL_LEVELS)
+        fresh = (code < 0) & (bins != middle)
+        code[fresh] = i * tail_bins + bins[fresh]
+    bulk = np.zeros(n, dtype=np.int64)
+    levels = BULK_LEVELS.get(len(others) + 1, MANY_MOTIF_BULK_LEVELS)
+    for values in others:
+        bulk = bulk * (levels.shape[0] + 1) + _quantile_bins(values, levels)
+    code = np.where(code < 0, len(others) * tail_bins + bulk, code)
+    return np.unique(code, return_inverse=True)[1].astype(np.int64)
 
-    Parameters
-    ----------
-    cells : Cells
-    log_weight : ndarray (G,)
-        Log-weight of a row of each cell (any additive constant).
-    m : int
-        Rows drawn (the size of the top group), ``0 < m < n``.
+
+def _quantile_bins(values: np.ndarray, levels: np.ndarray) -> np.ndarray:
+    """Bin of each value between the quantiles at ``levels`` (equal values share a bin)."""
+    return np.searchsorted(np.unique(np.quantile(values, levels)), values, side="right").astype(np.int64)
+
+
+class ConditionalPoisson:
+    """``m`` of the rows of some cells, a row of cell g drawn with odds ``p_g / (1 - p_g)`` (the tilted law in one stratum).
+
+    The counts ``C_g`` are independent Binomial(n_g, p_g) conditioned on ``sum C_g = m``; with
+    ``p_g = expit(log_weight_g + a)`` and ``a`` the saddle point, ``P(sum C_g = m)`` is near the mode
+    of the convolution and is computed exactly (suffix convolutions, :data:`TRIM` of their peak kept).
     """
 
-    def __init__(self, cells: Cells, log_weight: np.ndarray, m: int):
-        self.cells, self.m = cells, int(m)
-        sizes = cells.sizes
-        self.log_p, self.log_q = tilt_probabilities(np.asarray(log_weight, dtype=np.float64), sizes, self.m)
-        # Suffix laws of sum_{h >= g} C_h (independent binomials), kept on [lo_g, lo_g + len) within [0, m].
-        G = cells.n_cells
+    def __init__(self, sizes: np.ndarray, log_weight: np.ndarray, m: int):
+        self.sizes, self.m = sizes, int(m)
+        self.log_p, self.log_q = tilt_probabilities(log_weight, sizes, self.m)
+        G = sizes.shape[0]
         self.pmfs, self.pmf_lo = _binomial_bands(sizes, self.log_p, self.log_q)
         self.suffix, self.suffix_lo = [None] * (G + 1), np.zeros(G + 1, dtype=np.int64)
         self.suffix[G] = np.ones(1)
@@ -258,7 +311,6 @@ class TiltedLaw:
             self.suffix[g] = full[keep[0]:keep[-1] + 1] / top
             self.suffix_lo[g] = lo + keep[0]
             log_scale[g] = log_scale[g + 1] + np.log(top)
-        self.log_scale = log_scale
         at = self.m - self.suffix_lo[0]
         if not 0 <= at < self.suffix[0].shape[0] or self.suffix[0][at] <= 0:
             raise RuntimeError("the tilted law's normaliser vanished; please report this")
@@ -266,7 +318,7 @@ class TiltedLaw:
 
     def sample_counts(self, rng: np.random.Generator, size: int) -> np.ndarray:
         """Cell counts of ``size`` draws, one cell at a time given the rows left (suffix convolutions)."""
-        G = self.cells.n_cells
+        G = self.sizes.shape[0]
         counts = np.zeros((size, G), dtype=np.int64)
         left = np.full(size, self.m, dtype=np.int64)
         uniforms = rng.random((size, G))
@@ -286,9 +338,39 @@ class TiltedLaw:
             left -= c[pick]
         return counts
 
+
+class TiltedLaw:
+    """Conditional Poisson sampling of the top group with probability ``prod exp(log_weight[cell])``, per stratum.
+
+    Parameters
+    ----------
+    cells : Cells
+    log_weight : ndarray (G,)
+        Log-weight of a row of each cell (any additive constant per stratum).
+    m : ndarray of int (S,)
+        Rows drawn in each stratum (the observed top group's).
+    """
+
+    def __init__(self, cells: Cells, log_weight: np.ndarray, m: np.ndarray):
+        self.cells = cells
+        log_weight = np.asarray(log_weight, dtype=np.float64)
+        bounds = np.concatenate([np.flatnonzero(np.diff(np.concatenate([[-1], cells.strata]))), [cells.n_cells]])
+        self.parts = [(lo, hi, ConditionalPoisson(cells.sizes[lo:hi], log_weight[lo:hi], int(m[s])))
+                      for s, (lo, hi) in enumerate(zip(bounds[:-1], bounds[1:]))]
+        self.log_p = np.concatenate([part.log_p for _, _, part in self.parts])
+        self.log_q = np.concatenate([part.log_q for _, _, part in self.parts])
+        self.log_norm = float(sum(part.log_norm for _, _, part in self.parts))
+
+    def sample_counts(self, rng: np.random.Generator, size: int) -> np.ndarray:
+        """Cell counts of ``size`` draws (each stratum's in turn)."""
+        return np.concatenate([part.sample_counts(rng, size) for _, _, part in self.parts], axis=1)
+
     def log_density(self, counts: np.ndarray) -> np.ndarray:
         """``log Q(A)`` of subsets with these cell counts (B, G)."""
-        return counts @ self.log_p + (self.cells.sizes[None, :] - counts) @ self.log_q - self.log_norm
+        with np.errstate(invalid="ignore"):  # 0 * -inf in strata with every row or none drawn
+            terms = np.where(counts > 0, counts * self.log_p, 0.0) + \
+                np.where(counts < self.cells.sizes, (self.cells.sizes - counts) * self.log_q, 0.0)
+        return terms.sum(axis=1) - self.log_norm
 
 
 def tilt_probabilities(log_weight: np.ndarray, sizes: np.ndarray, m: int) -> tuple[np.ndarray, np.ndarray]:
@@ -297,6 +379,10 @@ def tilt_probabilities(log_weight: np.ndarray, sizes: np.ndarray, m: int) -> tup
     ``a`` is the saddle point: the independent binomials' total has mean m, so the
     normaliser ``P(sum C_g = m)`` sits at the mode of their convolution.
     """
+    if m == 0 or m == int(sizes.sum()):  # every row or none: probability 1 whatever the weights
+        certain, never = np.zeros(sizes.shape), np.full(sizes.shape, -np.inf)
+        return (certain, never) if m else (never, certain)
+
     def excess(a):
         return float(np.sum(sizes * special.expit(log_weight + a)) - m)
     lo, hi = -float(np.max(log_weight)) - 60.0, -float(np.min(log_weight)) + 60.0
@@ -430,8 +516,8 @@ class TiltedEstimate:
         Share of each motif's draws that fell in the event.
     components : list of list of float
         Each motif's tilts (realised standard deviations of its sum) in the mixture.
-    other_tilt : ndarray (q,)
-        The other motifs' tilt chosen by the pilot (0 with one motif).
+    strata : ndarray of int (q,)
+        Strata of the other motifs' features each motif's test conditions on (1 with one motif).
     ties : str
     exact_null : bool
         Exact permutation null (intercept only) or Freedman-Lane residual permutation.
@@ -451,7 +537,7 @@ class TiltedEstimate:
     tie_mass: np.ndarray
     hit_rate: np.ndarray
     components: list
-    other_tilt: np.ndarray
+    strata: np.ndarray
     ties: str
     exact_null: bool
     n_draws: int
@@ -475,47 +561,55 @@ class _MotifTest:
         event = replay.event
         self.replay, self.target, self.basis, self.signs, self.j, self.order = \
             replay, target, covariate_basis, signs, j, order
-        self.n, self.m = target.values.shape[0], target.m
-        directions = [signs[j] * event.basis[:, j]]
-        levels = [FINE_LEVELS]
-        if event.n_selected > 1:
-            directions.append(sum(signs[i] * event.basis[:, i] for i in range(event.n_selected) if i != j))
-            levels.append(COARSE_LEVELS)
-        self.directions = directions
-        self.cells = Cells.from_directions(directions, levels)
-        n, m = self.n, self.m
-        self.centres = np.array([m * d.mean() for d in directions])
-        self.unit_sd = np.sqrt(m * (n - m) / (n * (n - 1.0)))  # sd of the sum of a centred unit vector
-        self.sds = np.array([self.unit_sd * np.linalg.norm(d - d.mean()) for d in directions])
+        self.direction = signs[j] * event.basis[:, j]
+        others = [signs[i] * event.basis[:, i] for i in range(event.n_selected) if i != j]
+        self.cells = Cells.from_directions(self.direction, others)
+        # The test conditions on the top group's count in each stratum (one stratum with one motif).
+        self.m = self.cells.stratum_counts(self.cells.counts(target.top[None, :]))[0]
+        # Mean and sd of the tested sum under the permutation null given those counts.
+        cells, d = self.cells, self.direction
+        stratum_of_row = cells.strata[cells.index]
+        sizes = np.bincount(stratum_of_row).astype(np.float64)
+        means = np.bincount(stratum_of_row, weights=d) / sizes
+        squares = np.bincount(stratum_of_row, weights=(d - means[stratum_of_row]) ** 2)
+        m = self.m.astype(np.float64)
+        self.centre = float(np.sum(m * means))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            variance = np.where(sizes > 1, m * (sizes - m) / (sizes * (sizes - 1.0)) * squares, 0.0)
+        self.sd = float(np.sqrt(max(variance.sum(), np.finfo(float).tiny)))
 
-    def log_weight(self, tilt: float, other: float = 0.0) -> np.ndarray:
-        """Log-weight of each cell for nominal tilts (standard deviations) along the tested and other motifs."""
-        weight = tilt / self.sds[0] * self.cells.means[:, 0]
-        if self.cells.means.shape[1] > 1:
-            weight = weight + other / self.unit_sd * self.cells.means[:, 1]
-        return weight
+    def log_weight(self, tilt: float) -> np.ndarray:
+        """Log-weight of each cell for a nominal tilt (in standard deviations of the tested sum)."""
+        return tilt / self.sd * self.cells.means
 
-    def law(self, tilt: float, other: float = 0.0) -> TiltedLaw:
-        return TiltedLaw(self.cells, self.log_weight(tilt, other), self.m)
+    def law(self, tilt: float) -> TiltedLaw:
+        return TiltedLaw(self.cells, self.log_weight(tilt), self.m)
 
-    def realised(self, tilt: float, other: float = 0.0) -> float:
+    def realised(self, tilt: float) -> float:
         """How many standard deviations up the tested sum is on average under a tilt (approximately)."""
-        log_p, _ = tilt_probabilities(self.log_weight(tilt, other), self.cells.sizes, self.m)
-        mean = float(np.sum(self.cells.sizes * np.exp(log_p) * self.cells.means[:, 0]))
-        return (mean - self.centres[0]) / self.sds[0]
+        weight, mean = self.log_weight(tilt), 0.0
+        for s in range(self.cells.n_strata):
+            mine = self.cells.strata == s
+            log_p, _ = tilt_probabilities(weight[mine], self.cells.sizes[mine], int(self.m[s]))
+            mean += float(np.sum(self.cells.sizes[mine] * np.exp(log_p) * self.cells.means[mine]))
+        return (mean - self.centre) / self.sd
 
-    def law_at(self, z: float, other: float) -> TiltedLaw | None:
+    def law_at(self, z: float) -> TiltedLaw | None:
         """The component whose tested sum is ``z`` standard deviations up on average (None if out of reach)."""
         def gap(tilt):
-            return self.realised(tilt, other) - z
+            return self.realised(tilt) - z
         if gap(0.0) >= 0:
-            return self.law(0.0, other)
+            return self.law(0.0)
         high = max(z, 1.0)
         while gap(high) <= 0:
             high *= 2.0
             if high > 1e6:
                 return None
-        return self.law(optimize.brentq(gap, 0.0, high, xtol=1e-3), other)
+        return self.law(optimize.brentq(gap, 0.0, high, xtol=1e-3))
+
+    def standardised(self, subsets: np.ndarray) -> np.ndarray:
+        """The tested sum of each subset in standard deviations from its null mean."""
+        return (subsets @ self.direction - self.centre) / self.sd
 
     def draw(self, laws: list, allocation: np.ndarray, rng: np.random.Generator, size: int):
         """``size`` i.i.d. draws of the mixture: their subsets, keys and the mixture's log density."""
@@ -559,17 +653,9 @@ def _canonical_uniforms(rng: np.random.Generator, size: int, order: np.ndarray) 
     return out
 
 
-def _pilot_hits(test: _MotifTest, law: TiltedLaw, rng: np.random.Generator) -> int:
-    subsets, keys, _ = test.draw([law], np.ones(1), rng, PILOT)
-    inside, _ = test.replay_draws(subsets, keys)
-    return int(inside.sum())
-
-
-def design_mixture(test: _MotifTest, rng: np.random.Generator) -> tuple[list, np.ndarray, list, float, int]:
+def design_mixture(test: _MotifTest, rng: np.random.Generator) -> tuple[list, np.ndarray, list, int]:
     """The mixture of one motif's test, from pilot draws replayed against the event and discarded.
 
-    With several motifs, the other motifs' tilt is the first of :data:`OTHER_LADDER` (all motifs
-    tilted alike) whose pilot (:data:`PILOT` draws) reaches the event twice. Then
     :data:`PILOT_DRAWS` draws of the even mixture of the whole ladder (:data:`LADDER`, up to
     :data:`Z_CAP` and 0.9 of the largest reachable tilt) are replayed; the mean of the tested
     motif's standardised sum over the hits, weighted by ``P / Q_pilot``, estimates where the
@@ -578,45 +664,34 @@ def design_mixture(test: _MotifTest, rng: np.random.Generator) -> tuple[list, np
     the tilts kept, so that the tail, where strong motifs' statistics lie, is always reached.
     (The even mixture is kept when no pilot draw reached the event: valid, imprecise.)
 
-    Returns the laws, their allocation, their realised tilts, the other motifs' tilt and the
-    pilot's draws.
+    Returns the laws, their allocation, their realised tilts and the pilot's draws.
     """
-    drawn = 0
-    other = 0.0
-    if len(test.directions) > 1:
-        for z in OTHER_LADDER:
-            other = float(z)
-            hits = _pilot_hits(test, test.law(z, z), rng)
-            drawn += PILOT
-            if hits >= 2:
-                break
-    reach = test.realised(1e4, other)
+    reach = test.realised(1e4)
     laws, tilts = [], []
     for z in LADDER:
         if z > min(Z_CAP, 0.9 * reach):
             break
-        law = test.law_at(float(z), other)
+        law = test.law_at(float(z))
         if law is None:
             break
         laws.append(law)
         tilts.append(float(z))
     if not laws:
-        laws, tilts = [test.law(0.0, other)], [0.0]
+        laws, tilts = [test.law(0.0)], [0.0]
     even = np.full(len(laws), 1.0 / len(laws))
     subsets, keys, log_q = test.draw(laws, even, rng, PILOT_DRAWS)
-    drawn += PILOT_DRAWS
     inside = np.concatenate([test.replay_draws(subsets[i:i + BLOCK], None if keys is None else keys[i:i + BLOCK])[0]
                              for i in range(0, PILOT_DRAWS, BLOCK)])
     if not inside.any():
-        return laws, even, tilts, other, drawn
-    z = (subsets[inside] @ test.directions[0] - test.centres[0]) / test.sds[0]
+        return laws, even, tilts, PILOT_DRAWS
+    z = test.standardised(subsets[inside])
     weight = np.exp(-log_q[inside] - np.max(-log_q[inside]))
     centre = float(np.sum(weight * z) / np.sum(weight))
     nearest = np.sort(np.argsort(np.abs(np.asarray(tilts) - centre), kind="stable")[:EDGE_COMPONENTS])
     laws, tilts = laws[nearest[0]:], tilts[nearest[0]:]
     allocation = np.full(len(laws), (1.0 - EDGE_SHARE) / len(laws))
     allocation[nearest - nearest[0]] += EDGE_SHARE / nearest.shape[0]
-    return laws, allocation, tilts, other, drawn
+    return laws, allocation, tilts, PILOT_DRAWS
 
 
 @dataclass(frozen=True)
@@ -631,14 +706,14 @@ class MotifTerms:
         The motif's statistic of each term.
     tilts : list of float
         The mixture's tilts (realised standard deviations of the tested motif's sum).
-    other : float
-        The other motifs' tilt.
+    strata : int
+        Strata the test conditions on (1 with one motif).
     """
 
     log_weight: np.ndarray
     statistic: np.ndarray
     tilts: list
-    other: float
+    strata: int = 1
 
     @property
     def hit_rate(self) -> float:
@@ -652,7 +727,7 @@ def motif_terms(test: _MotifTest, n_draws: int, rng: np.random.Generator, bar=No
 
     ``first_block(seconds_per_draw)`` is called once, after the first block of draws.
     """
-    laws, allocation, tilts, other, _ = design_mixture(test, rng)
+    laws, allocation, tilts, _ = design_mixture(test, rng)
     observed_point = residual_points(test.target.values[None, :], test.basis)
     accepted, observed_stats = test.replay.check_points(observed_point, count=False)
     if not accepted[0]:
@@ -672,7 +747,7 @@ def motif_terms(test: _MotifTest, n_draws: int, rng: np.random.Generator, bar=No
             bar.update(size)
         if first == 0 and first_block is not None:
             first_block((time.perf_counter() - clock) / size)
-    return MotifTerms(np.concatenate(log_weight), np.concatenate(statistic), tilts, other)
+    return MotifTerms(np.concatenate(log_weight), np.concatenate(statistic), tilts, test.cells.n_strata)
 
 
 def weighted_pvalue(terms: MotifTerms, ties: str = "conservative",
@@ -726,7 +801,7 @@ def tilted_pvalues(features, selection: Selection, covariate_basis: np.ndarray, 
     target = PermutationTarget.from_selection(selection, covariate_basis)
     pvalues, se, ess, tie_mass, hit_rate = (np.full(q, np.nan) for _ in range(5))
     if q == 0:
-        return TiltedEstimate(pvalues, se, pvalues.copy(), ess, tie_mass, hit_rate, [], np.zeros(0), ties,
+        return TiltedEstimate(pvalues, se, pvalues.copy(), ess, tie_mass, hit_rate, [], np.zeros(0, dtype=np.int64), ties,
                               target.exact, int(n_draws), 0, time.perf_counter() - start)
     replay = SelectionReplay(features, selection.event, n_threads)
     observed_point = residual_points(target.values[None, :], covariate_basis)
@@ -737,16 +812,16 @@ def tilted_pvalues(features, selection: Selection, covariate_basis: np.ndarray, 
         budget.announce(budget.SamplingPlan(planned, planned * per_draw), np.inf,
                         f"tilted permutation sampling of {planned:,} draws")
 
-    components, others, laws = [], np.zeros(q), []
+    components, strata, laws = [], np.ones(q, dtype=np.int64), []
     with tqdm(total=planned, disable=not progress, desc="tilted permutations", unit="draw") as bar:
         for j in range(q):
             test = _MotifTest(replay, target, covariate_basis, signs, j, order)
             terms = motif_terms(test, n_draws, rng, bar, announce if j == 0 else None)
             uniform = rng.random() if ties == "randomised" else None
             pvalues[j], se[j], ess[j], tie_mass[j] = weighted_pvalue(terms, ties, uniform)
-            hit_rate[j], others[j] = terms.hit_rate, terms.other
+            hit_rate[j], strata[j] = terms.hit_rate, terms.strata
             components.append(terms.tilts)
             laws.append(TiltedNullLaw.from_terms(terms))
     upper = np.minimum(1.0, pvalues + stats.norm.ppf(0.95) * se)
-    return TiltedEstimate(pvalues, se, upper, ess, tie_mass, hit_rate, components, others, ties, target.exact,
+    return TiltedEstimate(pvalues, se, upper, ess, tie_mass, hit_rate, components, strata, ties, target.exact,
                           int(n_draws), int(replay.n_replays), time.perf_counter() - start, tuple(laws))
