@@ -1,0 +1,219 @@
+"""Exact selective p-values under the permutation null by tilted label permutations (issue 22)."""
+
+import itertools
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from seism_stats import SelectiveMotifModel, selective_inference
+from seism_stats.replay import SelectionReplay
+from seism_stats.tilted_permutations import (Cells, MotifTerms, PermutationTarget, TiltedLaw, _MotifTest,
+                                             motif_terms, tilted_pvalues, weighted_pvalue)
+from seism_stats.walkers import residual_points
+from simulations import tilted as experiment
+from simulations.data import simulate_dataset
+
+
+def _binomial_ok(pvalues, alpha, level=0.001):
+    """One-sided binomial test that P(p <= alpha) <= alpha."""
+    return stats.binom.sf(int(np.sum(pvalues <= alpha)) - 1, pvalues.size, alpha) >= level
+
+
+def _subsets(n, m):
+    for rows in itertools.combinations(range(n), m):
+        subset = np.zeros(n, dtype=bool)
+        subset[list(rows)] = True
+        yield subset
+
+
+@pytest.mark.parametrize("with_strata", [False, True])
+def test_conditional_poisson_law_is_its_density(with_strata):
+    # Every subset of the top group's size (and stratum counts) enumerated: the densities sum to 1,
+    # and the sampler's cell counts follow them (chi-square).
+    rng = np.random.default_rng(0)
+    n, m = 10, 4
+    tested = rng.standard_normal(n)
+    others = [rng.standard_normal(n)] if with_strata else []
+    cells = Cells.from_directions(tested, others)
+    observed = np.zeros(n, dtype=bool)
+    observed[:m] = True
+    per_stratum = cells.stratum_counts(cells.counts(observed[None, :]))[0]
+    law = TiltedLaw(cells, 1.7 * cells.means / cells.means.std(), per_stratum)
+    support = [s for s in _subsets(n, m)
+               if np.array_equal(cells.stratum_counts(cells.counts(s[None, :]))[0], per_stratum)]
+    counts = cells.counts(np.array(support))
+    density = np.exp(law.log_density(counts))
+    assert density.sum() == pytest.approx(1.0, rel=1e-10)
+    keys, index = np.unique(counts, axis=0, return_inverse=True)
+    expected = np.bincount(index.ravel(), weights=density)
+    draws = law.sample_counts(np.random.default_rng(1), 20000)
+    observed_counts = np.array([np.sum(np.all(draws == key, axis=1)) for key in keys])
+    assert observed_counts.sum() == 20000  # every draw has a count vector of the support
+    keep = expected * 20000 >= 5
+    chi2 = np.sum((observed_counts[keep] - 20000 * expected[keep]) ** 2 / (20000 * expected[keep]))
+    assert stats.chi2.sf(chi2, keep.sum() - 1) > 1e-3
+
+
+def test_cells_fill_draws_uniform_rows_inside_each_cell():
+    rng = np.random.default_rng(2)
+    cells = Cells.from_directions(np.repeat([0.0, 1.0], 5), [])  # two cells of five rows
+    counts = np.tile([[2, 3]], (6000, 1))
+    subsets = cells.fill(counts, rng.random((6000, 10)))
+    assert np.array_equal(cells.counts(subsets), counts)
+    frequency = subsets.mean(axis=0)
+    np.testing.assert_allclose(frequency[cells.index == 0], 0.4, atol=0.03)
+    np.testing.assert_allclose(frequency[cells.index == 1], 0.6, atol=0.03)
+
+
+def _null_pvalues(n_sets, n_draws, positives=0.5, seed=0):
+    """Tilted p-values (conservative, randomised), the ratio without the observation and naive p-values."""
+    setting = experiment.Setting("null", positives=positives, n=60)
+    rows = []
+    for i in range(n_sets):
+        rng = np.random.default_rng(seed + i)
+        data = simulate_dataset(setting.n, setting.length, consensus="AAAA", random_state=rng)
+        y, _ = experiment.null_labels(setting, rng)
+        features, selection, basis, order, design = experiment.fit_parts(data.sequences, y, 4, 1)
+        target = PermutationTarget.from_selection(selection, basis)
+        replay = SelectionReplay(features, selection.event)
+        signs = np.sign(replay.coefficients(residual_points(target.values[None, :], basis))[0])
+        fit_rng = np.random.default_rng(10_000 + seed + i)
+        terms = motif_terms(_MotifTest(replay, target, basis, signs, 0, order), n_draws, fit_rng)
+        row = experiment.motif_pvalues(terms, fit_rng)
+        row["naive"] = float(experiment.naive_tests(features, y, design, selection.cells).pvalues[0])
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+@pytest.mark.parametrize("n_draws", [1, 10])
+def test_exact_at_tiny_B_and_the_check_has_teeth(n_draws):
+    # Null data (the labels independent of the sequences): with one or ten tilted draws the p-values
+    # must already be valid (the observation is counted with its own weight); the randomised one is
+    # exactly uniform. The same ratio without the observation's term, and the naive p-values, fail
+    # the same check on the same data sets.
+    table = _null_pvalues(300, n_draws, seed=1000 * n_draws)
+    for alpha in (0.05, 0.1, 0.2):
+        assert _binomial_ok(table["tilted"].to_numpy(), alpha)
+        assert _binomial_ok(table["tilted-randomised"].to_numpy(), alpha)
+        # not conservative either: the randomised p-value is uniform (lower binomial bound)
+        assert stats.binom.cdf(int(np.sum(table["tilted-randomised"] <= alpha)), len(table), alpha) >= 0.001
+    assert np.all((table["tilted"] > 0) & (table["tilted"] <= 1))
+    assert np.all(table["tilted"] >= table["tilted-randomised"])
+    assert not all(_binomial_ok(table["no-observation"].to_numpy(), a) for a in (0.05, 0.1, 0.2))
+    assert not _binomial_ok(table["naive"].to_numpy(), 0.05)
+
+
+def test_ten_percent_positives_two_motifs_and_a_covariate_are_calibrated():
+    # A small version of simulations/tilted.py's calibration (3,000 data sets per setting, committed
+    # output): B = 20, one-sided binomial bounds at 0.01 and 0.05.
+    settings = [experiment.Setting("10%", positives=0.1), experiment.Setting("2 motifs, covariate", n_motifs=2,
+                                                                              covariate=True)]
+    _, rates = experiment.calibration(150, seed=77, settings=settings)
+    tilted = rates[rates["kind"].str.startswith("tilted")]
+    assert len(tilted) == 2 * (1 + 2) * 2 and tilted["valid"].all(), tilted.to_string()
+    assert not rates[rates["kind"] == "naive"]["valid"].any()
+
+
+def test_observation_alone_and_ties():
+    # B = 0: only the observation, whose statistic ties with itself: conservative p = 1 (exact,
+    # no Monte-Carlo error), randomised p = U. Ties count fully or by U; the tie mass says how much.
+    terms = MotifTerms(np.array([-3.0]), np.array([0.2]), [4.0])
+    assert weighted_pvalue(terms) == (1.0, 0.0, 1.0, 1.0)
+    assert weighted_pvalue(terms, "randomised", 0.3)[0] == pytest.approx(0.3)
+    terms = MotifTerms(np.log([1.0, 2.0, 1.0, 4.0, 1.0]), np.array([0.2, 0.2, 0.1, 0.3, -np.inf]), [4.0])
+    p, se, ess, tie = weighted_pvalue(terms)
+    assert p == pytest.approx(7 / 9) and tie == pytest.approx(3 / 9) and se > 0
+    assert weighted_pvalue(terms, "randomised", 0.5)[0] == pytest.approx((4 + 1.5) / 9)
+
+
+def _binary_fit(**kwargs):
+    data = simulate_dataset(120, 30, consensus="GATTA", beta=1.5, response="binary", random_state=3)
+    return data, selective_inference(data.sequences, data.y, k=4, random_state=0, **kwargs)
+
+
+def test_binary_default_records_its_settings():
+    data, result = _binary_fit(n_samples=300)
+    s = result.settings
+    assert s["method"] == "tilted" and s["null"] == "permutation" and s["hypothesis"] == "global"
+    assert s["ties"] == "conservative" and s["permutation_exact"] is True
+    assert len(s["tilted_ess"]) == len(s["tilted_tilts"]) == result.n_selected
+    assert s["tilted_replays"] > 300  # the pilot's replays are counted
+    assert np.all((result.pvalues > 0) & (result.pvalues <= 1)) and np.all(result.pvalues_se > 0)
+    assert np.all(result.pvalues_upper >= result.pvalues)
+    law = result.null_laws[0]
+    assert law.survival(law.observed) == pytest.approx(result.pvalues[0])
+    again = selective_inference(data.sequences, data.y, k=4, random_state=0, n_samples=300)
+    np.testing.assert_array_equal(result.pvalues, again.pvalues)
+
+
+def test_pvalues_do_not_depend_on_the_order_of_the_records():
+    data = simulate_dataset(90, 30, consensus="GATT", beta=1.0, response="binary", random_state=4)
+    order = np.random.default_rng(1).permutation(90)
+    kwargs = dict(k=4, n_motifs=2, n_samples=60, random_state=5)
+    first = selective_inference(data.sequences, data.y, **kwargs)
+    again = selective_inference([data.sequences[i] for i in order], np.asarray(data.y)[order], **kwargs)
+    assert first.settings["method"] == "tilted"
+    np.testing.assert_allclose(first.pvalues, again.pvalues, rtol=1e-8)
+
+
+def test_covariates_are_the_freedman_lane_approximation_and_say_so():
+    data = simulate_dataset(100, 30, consensus="GATT", beta=1.0, response="binary", covariate=0.5,
+                            random_state=6)
+    frame = pd.DataFrame({"seq": data.sequences, "y": data.y, "w": data.covariates[:, 0]})
+    res = SelectiveMotifModel.from_formula("y ~ w + motifs(seq, k=4)", frame).fit(n_samples=100, random_state=0,
+                                                                                   progress=False)
+    assert res.method == "tilted" and res.inference.settings["permutation_exact"] is False
+    text = res.summary().as_text()
+    assert "tilted (exact)" in text and "Freedman-Lane" in text
+    assert res.sampler_info["replays"] > 100 and np.isfinite(res.sampler_info["acceptance_rate"])
+
+
+def test_two_motifs_are_tested_given_strata_of_the_other():
+    data = simulate_dataset(150, 30, consensus="GATTA", beta=2.0, response="binary", random_state=3)
+    features, selection, basis, order, _ = experiment.fit_parts(data.sequences, data.y, 4, 2)
+    estimate = tilted_pvalues(features, selection, basis, 200, np.random.default_rng(0), order)
+    assert np.all(estimate.strata > 1) and np.all((estimate.pvalues > 0) & (estimate.pvalues <= 1))
+    assert np.all(estimate.hit_rate > 0)
+
+
+def test_methods_and_nulls_are_checked():
+    data = simulate_dataset(60, 20, consensus="GAT", beta=1.0, response="binary", random_state=2)
+    with pytest.raises(ValueError, match="use null='permutation'"):
+        selective_inference(data.sequences, data.y, k=3, method="tilted", null="sphere")
+    with pytest.raises(ValueError, match="ties must be one of"):
+        selective_inference(data.sequences, data.y, k=3, ties="random")
+    with pytest.raises(ValueError, match="max_replays"):
+        selective_inference(data.sequences, data.y, k=3, n_samples=500, max_replays=600)
+    gaussian = simulate_dataset(60, 20, consensus="GAT", beta=1.0, random_state=2)
+    result = selective_inference(gaussian.sequences, gaussian.y, k=3, method="tilted", n_samples=30, random_state=0)
+    assert result.settings["null"] == "permutation" and result.settings["permutation_exact"] is True
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        three = selective_inference(data.sequences, data.y, k=3, n_motifs=3, n_samples=30, random_state=0)
+    assert three.settings["method"] == "mcmc" and "more than 2 motifs" in three.settings["method_reason"]
+    randomised = selective_inference(data.sequences, data.y, k=3, n_samples=30, random_state=0, ties="randomised")
+    conservative = selective_inference(data.sequences, data.y, k=3, n_samples=30, random_state=0)
+    assert np.all(randomised.pvalues <= conservative.pvalues)
+
+
+@pytest.mark.slow
+def test_calibration_with_3000_null_data_sets_per_setting():
+    # simulations/tilted.py calibration (output committed in simulations/tilted_calibration_output.txt):
+    # eight settings, B = 20 and 100, one-sided binomial bounds at 0.01 and 0.05.
+    _, rates = experiment.calibration(3000)
+    assert (rates["pvalues"] >= 2900).all()
+    assert rates[rates["kind"].str.startswith("tilted")]["valid"].all()
+    assert not rates[rates["kind"] == "no-observation"]["valid"].all()
+    assert not rates[rates["kind"] == "naive"]["valid"].any()
+
+
+@pytest.mark.slow
+def test_power_is_not_lower_than_the_mcmc_and_the_split():
+    table = experiment.power(200)
+    found = table[table["found"]]
+    rate = {m: np.mean(found[m] <= 0.05) for m in ("tilted", "mcmc", "split")}
+    se = np.sqrt(0.25 / len(found))
+    assert rate["tilted"] >= rate["mcmc"] - 2 * se and rate["tilted"] >= rate["split"] - 2 * se, rate
