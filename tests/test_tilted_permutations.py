@@ -10,7 +10,7 @@ from scipy import stats
 
 from seism_stats import SelectiveMotifModel, selective_inference
 from seism_stats.replay import SelectionReplay
-from seism_stats.tilted_permutations import (Cells, MotifTerms, PermutationTarget, TiltedLaw, _MotifTest,
+from seism_stats.tilted_permutations import (Cells, EventScreen, MotifTerms, PermutationTarget, TiltedLaw, _MotifTest,
                                              motif_terms, tilted_pvalues, weighted_pvalue)
 from seism_stats.walkers import residual_points
 from simulations import tilted as experiment
@@ -177,6 +177,30 @@ def test_two_motifs_are_tested_given_strata_of_the_other():
     estimate = tilted_pvalues(features, selection, basis, 200, np.random.default_rng(0), order)
     assert np.all(estimate.strata > 1) and np.all((estimate.pvalues > 0) & (estimate.pvalues <= 1))
     assert np.all(estimate.hit_rate > 0)
+
+
+@pytest.mark.parametrize("n_motifs", [1, 2])
+def test_the_screen_only_discards_draws_the_replay_rejects(n_motifs, monkeypatch):
+    # The screen's cheap scores of each step's nearest competitors: a draw it puts outside the event
+    # is outside by the full replay; the p-values are those of replaying every draw.
+    data = simulate_dataset(150, 30, consensus="GATTA", beta=1.5, response="binary", random_state=8)
+    features, selection, basis, order, _ = experiment.fit_parts(data.sequences, data.y, 5, n_motifs)
+    target = PermutationTarget.from_selection(selection, basis)
+    replay = SelectionReplay(features, selection.event)
+    signs = np.sign(replay.coefficients(residual_points(target.values[None, :], basis))[0])
+    screen = EventScreen(features, selection.event, basis)
+    test = _MotifTest(replay, target, basis, signs, 0, order)
+    laws = [test.law_at(z) for z in (2.0, 3.0, 4.0, 6.0)]
+    subsets, keys, _ = test.draw(laws, np.full(4, 0.25), np.random.default_rng(0), 2000)
+    points = residual_points(target.responses(subsets, keys), basis)
+    outside = screen.outside(points, replay.coefficients(points))
+    accepted, _ = replay.check_points(points)
+    assert outside.sum() > 200 and not np.any(outside & accepted)
+    with_screen = tilted_pvalues(features, selection, basis, 200, np.random.default_rng(1), order)
+    monkeypatch.setattr(EventScreen, "outside", lambda self, points, coefficients: np.zeros(points.shape[0], bool))
+    without = tilted_pvalues(features, selection, basis, 200, np.random.default_rng(1), order)
+    np.testing.assert_array_equal(with_screen.pvalues, without.pvalues)
+    assert with_screen.n_replays < without.n_replays
 
 
 def test_methods_and_nulls_are_checked():
