@@ -52,7 +52,7 @@ from .refinement import RefinedMotif, WindowDesign, consensus, kmer_ppm, refine_
 from .replay import SelectionReplay
 from .selection import Selection, select_motifs
 from .tail import tail_pvalues
-from .tilted_permutations import MAX_AUTO_MOTIFS, check_ties, tilted_pvalues
+from .tilted_permutations import MAX_AUTO_MOTIFS, TIES, tilted_pvalues
 from .sequences import encode_sequences
 from .walkers import walker_factory
 
@@ -418,7 +418,7 @@ def selective_inference(
     if n_samples is not None:
         n_samples = check_positive_int(n_samples, "n_samples",
                                        minimum=0 if method in ("auto", "circles", "tilted") else 1)
-    ties = check_ties(ties)
+    ties = _check_choice(ties, TIES, "ties")
     tail_draws = check_positive_int(tail_draws, "tail_draws", minimum=0)
     burn_in = check_positive_int(burn_in, "burn_in", minimum=0)
     thin = check_positive_int(thin, "thin")

@@ -550,13 +550,6 @@ class TiltedEstimate:
     null_laws: tuple = ()
 
 
-def check_ties(ties: str) -> str:
-    """Return ``ties`` if it is one of :data:`TIES`, else raise ``ValueError``."""
-    if not isinstance(ties, str) or ties not in TIES:
-        raise ValueError(f"ties must be one of {', '.join(map(repr, TIES))}; got {ties!r}")
-    return ties
-
-
 class EventScreen:
     """A cheap sufficient condition for leaving the event, checked before the full replay.
 
@@ -850,7 +843,8 @@ def tilted_pvalues(features, selection: Selection, covariate_basis: np.ndarray, 
     TiltedEstimate
     """
     start = time.perf_counter()
-    check_ties(ties)
+    if ties not in TIES:
+        raise ValueError(f"ties must be one of {TIES}; got {ties!r}")
     q = selection.event.n_selected
     target = PermutationTarget.from_selection(selection, covariate_basis)
     pvalues, se, ess, tie_mass, hit_rate = (np.full(q, np.nan) for _ in range(5))
