@@ -184,16 +184,16 @@ class CircleFamily:
         if tests.hypothesis != "motif":
             raise ValueError("selective intervals invert the selected-model (motif) hypothesis")
         self.tests, self.axis = tests, axis
-        observed = tests.lines(*tests.direction_terms(axis.direction))
+        observed = tests.direction_terms(axis.direction)
         drawn = [] if law is None or n_draws == 0 else [law.draw(rng, n_draws)]
-        self.lines = [np.vstack([o] + [d[s] for d in drawn]) for s, o in enumerate(observed)]
+        self.rows = tuple(np.vstack([o] + [d[i] for d in drawn]) for i, o in enumerate(observed))
         self.n_draws = 0 if law is None else int(n_draws)
         self.scale = tests.selection.residual_norm / axis.eta_norm  # b = shift x scale
 
     def evaluate(self, b: float) -> tuple[float, float]:
         """``logit G(b)`` and the Monte-Carlo s.e. of ``G(b)`` (delta method over the drawn directions)."""
         tested = self.axis.tested(b / self.scale)
-        lo, hi, owner, rows = self.tests.segments(tested, self.lines)
+        lo, hi, owner, rows = self.tests.segments(tested, self.rows)
         threshold = tested.cos_obs / tested.sin_obs
         log_den, log_up = segment_log_masses(lo, hi, owner, rows, tested.df, threshold, "upper")
         log_low = segment_log_masses(lo, hi, owner, rows, tested.df, threshold, "lower")[1]

@@ -88,11 +88,13 @@ Several motifs: conditioning on a little more
 ---------------------------------------------
 With several motifs a uniform ``d`` seldom keeps the *other* motifs' steps (their
 nearest competitors, cells one or two letters away, are beaten only by the
-observed direction), so most ``D(d_b)`` are negligible and the ratio is imprecise.
-Motif j is then tested given also ``b = V^T d``, the part of ``d`` in a subspace
-``V`` of ``K`` spanned by the features of the other steps' most correlated
-competitors (and, for the global hypothesis, the other selected features), all
-taken off ``S`` and ``eta``; ``V`` depends on the selected cells only. Under the
+observed direction), so most ``D(d_b)`` are negligible and the ratio is imprecise;
+and for a strong motif ``D(d)`` is a far tail mass whose threshold (where the motif
+beats its own competitors on that circle) moves with ``d``, so the weights span
+orders of magnitude. Motif j is then tested given also ``b = V^T d``, the part of
+``d`` in a subspace ``V`` of ``K`` spanned by the features of every step's most
+correlated competitors (and, for the global hypothesis, the other selected
+features), all taken off ``S`` and ``eta``; ``V`` depends on the selected cells only. Under the
 hypothesis ``w`` is independent of ``d``, so the theorem holds word for word
 given ``b``: the ``d_b`` are drawn from the law of ``d`` given ``b = b_obs``,
 ``V b_obs + sqrt(1 - |b_obs|^2) r`` with ``r`` uniform on the sphere of
@@ -106,8 +108,10 @@ the level chosen is a function of the finest ``b`` and of draws independent of
 the estimate; given it, the estimate's ``B`` directions are fresh and the
 theorem applies. When no level qualifies the motif is tested given all of ``d``
 (``B = 0``: exact, no Monte-Carlo error). Conditioning on more never costs
-validity, only some power (Fithian, Sun and Taylor 2014). With one motif, ``V``
-is empty for the motif hypothesis and there are no pilots.
+validity, only power (Fithian, Sun and Taylor 2014), and the cost can be large at
+deep levels (a strong motif's p-value grew from about 5e-8 at 16 competitors per
+step to 1e-3 at 128 on one data set), which is why the first qualifying level, the
+least conditioning, is used.
 
 The draws follow the canonical order of the rows (:mod:`seism_stats.canonical`),
 so p-values do not depend on the order of the input records.
@@ -143,7 +147,7 @@ BLOCK = 32
 #: With several motifs, the levels of V tried in turn are conditional_mc's NEIGHBOUR_LADDER (competitors
 #: per other step whose features join it; levels that would take more than 7/8 of K are skipped).
 #: Directions of each level's pilot (drawn, used to choose the level, discarded).
-PILOT = 64
+PILOT = 128
 #: A level is kept when its pilot's weights ``D`` have at least this effective sample size per direction.
 MIN_PILOT_ESS = 0.05
 
@@ -340,6 +344,8 @@ class CircleTests:
         self.axes = [replace(a, offset_lines=[v[o] for v, o in zip(a.offset_lines, orders)],
                              axis_lines=[v[o] for v, o in zip(a.axis_lines, orders)],
                              fixed_lines=[v[o] for v, o in zip(a.fixed_lines, orders)]) for a in axes]
+        self.step_scales = [np.sqrt(event.inv_den[s, cells]) for s, (cells, _) in enumerate(self.steps)]
+        self.cross_t = np.ascontiguousarray(event.cross.T)
 
     def lines(self, numerators: np.ndarray, coefficients: np.ndarray) -> list:
         """Per step, the step lines ``(R, G_s)`` of R vectors given their numerators and E-coefficients."""
@@ -380,51 +386,58 @@ class CircleTests:
         return CircleAxis(j, [a / rho for a in fixed_lines], [b[0].copy() for b in axis], along / rho, size / rho,
                           int(df), rest / size, off, fixed_lines, along, size, eta_norm)
 
-    def arcs(self, axis: CircleAxis, lines: list) -> tuple[np.ndarray, np.ndarray]:
-        """The event's intervals of ``w`` on the circle of each row (``(R, K, 2)`` and counts)."""
-        rows = lines[0].shape[0]
-        arcs = np.zeros((rows, _circles.max_arcs(), 2))
+    def arcs(self, axis: CircleAxis, rows: tuple) -> tuple[np.ndarray, np.ndarray]:
+        """The event's intervals of ``w`` on the circle of each row (``(R, K, 2)`` and counts).
+
+        ``rows`` are the directions' numerators ``(R, G)`` and E-coefficients ``(R, q)``
+        (:meth:`direction_terms`); the kernel builds each row's step lines itself.
+        """
+        numerators = np.ascontiguousarray(rows[0], dtype=np.float64)
+        coefficients = np.ascontiguousarray(rows[1], dtype=np.float64)
+        arcs = np.zeros((numerators.shape[0], _circles.max_arcs(), 2))
         arcs[:, 0, 1] = 2.0 * np.pi
-        counts = np.ones(rows, dtype=np.int64)
+        counts = np.ones(numerators.shape[0], dtype=np.int64)
         for s in [s for s in range(self.q) if s != axis.j] + [axis.j]:
-            _circles.step_arcs(arcs, counts, axis.offset_lines[s], axis.axis_lines[s],
-                               np.ascontiguousarray(lines[s]), self.steps[s][1], self.features.n_threads)
+            cells, selected = self.steps[s]
+            _circles.step_arcs_rows(arcs, counts, axis.offset_lines[s], axis.axis_lines[s], numerators,
+                                    coefficients, self.cross_t, s, cells, self.step_scales[s], selected,
+                                    self.features.n_threads)
         if (counts < 0).any():
             raise RuntimeError(f"the selection event on {int((counts < 0).sum())} circle(s) has more than "
                                f"{_circles.max_arcs()} arcs; please report this data set")
         return arcs, counts
 
-    def log_masses(self, axis: CircleAxis, lines: list, segments: list | None = None,
+    def log_masses(self, axis: CircleAxis, rows: tuple, segments: list | None = None,
                    two_sided: bool = True) -> tuple[np.ndarray, np.ndarray]:
         """``log D`` and ``log N`` at the observed statistic of each row's circle.
 
         ``N`` counts ``|t| >= |t_obs|`` (two-sided) or ``t >= t_obs``. ``segments``, when
         given, collects the rows' event ranges of the statistic (Student-t units).
         """
-        lo, hi, owner, rows = self.segments(axis, lines)
+        lo, hi, owner, count = self.segments(axis, rows)
         if segments is not None:
             segments.append(np.column_stack([lo, hi]) * np.sqrt(float(axis.df)))
         threshold = axis.cos_obs / axis.sin_obs
-        return segment_log_masses(lo, hi, owner, rows, axis.df, abs(threshold) if two_sided else threshold,
+        return segment_log_masses(lo, hi, owner, count, axis.df, abs(threshold) if two_sided else threshold,
                                   "two-sided" if two_sided else "upper")
 
-    def segments(self, axis: CircleAxis, lines: list) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    def segments(self, axis: CircleAxis, rows: tuple) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
         """The event's ranges of ``cot``-statistic on each row's circle: ``lo, hi``, their rows, the row count."""
-        arcs, counts = self.arcs(axis, lines)
+        arcs, counts = self.arcs(axis, rows)
         return (*arc_statistic_segments(arcs, counts), counts.shape[0])
 
     def conditioning_space(self, axis: CircleAxis, neighbours: int) -> np.ndarray:
         """Orthonormal basis of motif j's conditioning subspace ``V`` at a level (module docstring).
 
         Spanned, in one fixed order (so the levels nest exactly), by the other selected
-        features (global hypothesis) and, for each other step i, the features of its
-        ``neighbours`` competitors most correlated with the selected one at that step,
-        all taken off ``K``'s complement (Gram-Schmidt, twice).
+        features (global hypothesis) and, for each step i (the motif's own included), the
+        features of its ``neighbours`` competitors most correlated with the selected one at
+        that step, all taken off ``K``'s complement (Gram-Schmidt, twice).
         """
         event, j = self.event, axis.j
         others = [i for i in range(self.q) if i != j]
         ranked = []
-        for i in others:
+        for i in range(self.q):
             correlation = np.abs(event.cross[:, i]) * np.sqrt(event.inv_den[i])
             correlation[event.cells] = 0.0  # the selected cells are in the span already
             nearest = np.argsort(-correlation, kind="stable")[:neighbours]
@@ -462,8 +475,8 @@ class DirectionLaw:
         self.scale = float(np.sqrt(max(1.0 - b @ b, 0.0)))
         self.fixed_terms = tests.direction_terms(self.fixed) if self.rank else None
 
-    def draw(self, rng: np.random.Generator, m: int) -> list:
-        """Step lines of ``m`` directions."""
+    def draw(self, rng: np.random.Generator, m: int) -> tuple[np.ndarray, np.ndarray]:
+        """Numerators ``(m, G)`` and E-coefficients ``(m, q)`` of ``m`` directions."""
         g = gaussian_rows(rng, m, self.order)
         for _ in range(2):  # twice: one pass leaves rounding along the span
             g -= (g @ self.off) @ self.off.T
@@ -472,7 +485,7 @@ class DirectionLaw:
         if self.fixed_terms is not None:
             numerators = self.fixed_terms[0] + self.scale * numerators
             coefficients = self.fixed_terms[1] + self.scale * coefficients
-        return self.tests.lines(numerators, coefficients)
+        return numerators, coefficients
 
 
 def arc_statistic_segments(arcs: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -573,11 +586,8 @@ def choose_level(tests: CircleTests, axis: CircleAxis, order: np.ndarray,
     """Motif j's direction law: the first level of :data:`NEIGHBOUR_LADDER` whose pilot qualifies.
 
     Returns the law (None: test given all of the direction), its level (competitors per
-    other step, or :data:`OBSERVED_DIRECTION`) and the pilot directions drawn. With one
-    motif (motif hypothesis) there is nothing to condition on: level 0, no pilot.
+    step, or :data:`OBSERVED_DIRECTION`) and the pilot directions drawn.
     """
-    if tests.q == 1 and tests.hypothesis == "motif":
-        return DirectionLaw(tests, axis, np.zeros((tests.n, 0)), order), 0, 0
     dim = tests.n - axis.off.shape[1]  # dimension of K
     room = dim - max(1, dim // 8)  # r keeps at least an eighth of K
     drawn = 0
@@ -637,7 +647,7 @@ def circle_pvalues(features, selection: Selection, covariate_basis: np.ndarray, 
             chosen.append(law)
             drawn += pilots
             segments: list = []
-            obs_den, obs_num = tests.log_masses(axis, tests.lines(*tests.direction_terms(axis.direction)), segments)
+            obs_den, obs_num = tests.log_masses(axis, tests.direction_terms(axis.direction), segments)
             if law is None:
                 den, num = obs_den, obs_num
                 bar.update(n_draws)

@@ -54,7 +54,7 @@ def test_arcs_are_where_replaying_the_selection_keeps_the_cells(hypothesis):
         offset = (u - rest) / rho
         directions = g - np.outer(g @ eta, eta)
         directions /= np.linalg.norm(directions, axis=1, keepdims=True)
-        arcs, counts = tests.arcs(axis, tests.lines(*tests.direction_terms(directions)))
+        arcs, counts = tests.arcs(axis, tests.direction_terms(directions))
         for r, d in enumerate(directions):
             ends = arcs[r, :counts[r]]
             for w in np.linspace(0.01, 2 * np.pi, 90, endpoint=False):
