@@ -26,6 +26,8 @@ from cython.parallel cimport prange, threadid
 from libc.math cimport M_PI, atan2, cos, sin, sqrt
 from libc.stdint cimport int64_t
 
+from _step_lines cimport step_line
+
 import numpy as np
 
 cdef enum:
@@ -279,20 +281,6 @@ def step_arcs(double[:, :, ::1] arcs, long long[::1] counts, const double[::1] a
                                   n_cells, selected)
 
 
-cdef void _step_line(const double* num, const double* coef, const double[:, ::1] cross_t, Py_ssize_t n_earlier,
-                     const int64_t[::1] cells, const double[::1] scale, double* out) noexcept nogil:
-    """One row's step lines ``(num[c] - sum_{m<s} coef[m] cross[c, m]) * scale`` over the competing cells."""
-    cdef Py_ssize_t i, m
-    cdef int64_t cell
-    cdef double acc
-    for i in range(cells.shape[0]):
-        cell = cells[i]
-        acc = 0.0
-        for m in range(n_earlier):
-            acc = acc + coef[m] * cross_t[m, cell]
-        out[i] = (num[cell] - acc) * scale[i]
-
-
 def step_arcs_rows(double[:, :, ::1] arcs, long long[::1] counts, const double[::1] alpha,
                    const double[::1] beta, const double[:, ::1] numerators, const double[:, ::1] coefficients,
                    const double[:, ::1] cross_t, Py_ssize_t n_earlier, const int64_t[::1] cells,
@@ -324,5 +312,5 @@ def step_arcs_rows(double[:, :, ::1] arcs, long long[::1] counts, const double[:
     for r in prange(rows, nogil=True, num_threads=n_threads, schedule="dynamic"):
         if counts[r] > 0:
             t = threadid()
-            _step_line(&numerators[r, 0], &coefficients[r, 0], cross_t, n_earlier, cells, scale, &line[t, 0])
+            step_line(&numerators[r, 0], &coefficients[r, 0], cross_t, n_earlier, cells, scale, &line[t, 0])
             counts[r] = _row_step(&arcs[r, 0, 0], counts[r], &alpha[0], &beta[0], &line[t, 0], n_cells, selected)
