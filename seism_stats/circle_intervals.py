@@ -55,7 +55,7 @@ from the neighbouring evaluations), stated with the interval.
 
 What is stored: the evaluations ``(b, logit G(b))`` of the scan and the root
 finding (a few dozen numbers per motif) in a :class:`CirclePivot`; ``conf_int(alpha)``
-at a level that was solved (alpha = 0.01, 0.05 and 0.1: :data:`ALPHAS`) is exact, at
+at a level that was solved (alpha = 0.05 and 0.1: :data:`ALPHAS`) is exact, at
 another its ends are interpolated (``logit G`` linear) between evaluations.
 """
 
@@ -69,9 +69,9 @@ from scipy import optimize, special
 from .circle_tests import CircleAxis, CircleTests, DirectionLaw, segment_log_masses
 
 #: Levels 1 - alpha of the intervals solved at fit time (the others are interpolated).
-ALPHAS = (0.01, 0.05, 0.1)
+ALPHAS = (0.05, 0.1)
 #: The scan of ``G`` reaches ``estimate +/- 2^SCAN_DOUBLINGS`` OLS standard errors; an end inside ``C`` there is infinite.
-SCAN_DOUBLINGS = 9
+SCAN_DOUBLINGS = 7
 #: Tolerance of a root, in OLS standard errors.
 ROOT_TOLERANCE = 1e-3
 
