@@ -97,6 +97,8 @@ def run_dataset(setting: Setting, seed: np.random.SeedSequence) -> dict:
             row[f"p_{method}"] = float(result.pvalues[0]) if result.n_selected else np.nan
             row[f"seconds_{method}"] = t["features"] + t["selection"] + t["sampling"]
             row[f"draws_{method}"] = result.null_sample.n_draws if result.null_sample else 0
+            if method == "seism_circles" and result.pvalues_global is not None:  # the global null, beside
+                row["p_seism_circles_global"] = float(result.pvalues_global[0])
     row["p_data_split"] = float(result.pvalues_split[0]) if result.n_selected else np.nan
     row["p_naive"] = float(result.naive.pvalues[0]) if result.n_selected else np.nan
     row["seconds_data_split"] = result.seconds["features"] + result.seconds["classical"]
