@@ -29,10 +29,9 @@ set of directions ``d_1 .. d_B`` serves every ``b``. The statistic is the signed
 (the observed direction counted) is, by the theorem of
 :mod:`seism_stats.circle_tests` applied to the one-sided statistic, uniform on
 (0, 1) under ``H0_b`` given ``E`` and the directions, for every ``B``: an exact pivot
-with sigma unknown (the residual length is conditioned on, not estimated). With
-several motifs the directions are drawn given the same conditioning part ``b_V`` as
-the p-value (:class:`~seism_stats.circle_tests.DirectionLaw`; ``V`` does not depend
-on ``b``), which keeps the pivot exact.
+with sigma unknown (the residual length is conditioned on, not estimated). The
+directions are uniform on the sphere of ``K`` (no conditioning subspace, see below),
+which keeps the pivot exact.
 
 Theorem. ``C = {b : alpha/2 < G(b) < 1 - alpha/2}`` holds ``theta_j`` with
 probability ``1 - alpha`` given ``E``, exactly, at every ``n`` and ``B``.
@@ -44,11 +43,17 @@ value conditions on its own residual length ``rho_b`` (a different circle, not a
 of one law), and far from the estimate the circles' mass moves to directions that
 select the same cells on their own. So the reported interval is the hull of ``C``
 over a scan of ``b`` at ``estimate +/- 2^i`` OLS standard errors (``i = 0 ..``
-:data:`SCAN_DOUBLINGS`), its ends refined by Brent's method between the farthest
-scanned value inside ``C`` and the next one outside; an end still inside ``C`` at
-the last scanned value is infinite. The hull contains ``C`` up to what falls between
-scanned values, so it keeps the coverage. The root of ``G = 1/2`` nearest the OLS
-estimate is the median-unbiased estimate.
+:data:`SCAN_DOUBLINGS`, and ``G``'s limits read at ``2^``:data:`LIMIT_DOUBLINGS`: ``G``
+need not tend to 0 and 1), its ends refined by Brent's method between the farthest
+scanned value inside ``C`` and the next one outside; an end inside ``C`` at the
+limit is infinite. The hull contains ``C`` up to what falls between scanned values,
+so it keeps the coverage. The root of ``G = 1/2`` nearest the OLS estimate is the
+reported estimate: median-unbiased where ``G`` is monotone around it.
+
+The directions of the intervals are drawn with no conditioning subspace (``V``
+empty, level 0), whatever the p-value used: a level chosen by pilots on the circles
+of ``b = 0`` would depend, under ``theta_j = b != 0``, on the tested statistic itself
+(the circles of ``b = 0`` move with it), and ``G(b)`` would not be exactly uniform.
 
 Monte-Carlo error of an end: ``se(G) / G'(b)`` at the root (delta method, ``G'``
 from the neighbouring evaluations), stated with the interval.
@@ -72,6 +77,9 @@ from .circle_tests import CircleAxis, CircleTests, DirectionLaw, segment_log_mas
 ALPHAS = (0.05, 0.1)
 #: The scan of ``G`` reaches ``estimate +/- 2^SCAN_DOUBLINGS`` OLS standard errors; an end inside ``C`` there is infinite.
 SCAN_DOUBLINGS = 7
+#: ``G``'s limits are read at ``estimate +/- 2^LIMIT_DOUBLINGS`` OLS standard errors (about a million): ``G`` need
+#: not tend to 0 and 1, and where a limit lies inside ``(alpha/2, 1 - alpha/2)`` the set ``C`` holds a half-line.
+LIMIT_DOUBLINGS = 20
 #: Tolerance of a root, in OLS standard errors.
 ROOT_TOLERANCE = 1e-3
 
@@ -149,13 +157,15 @@ class CirclePivot:
     def end_se(self, alpha: float, upper: bool) -> float:
         """Monte-Carlo standard error of an end of the ``1 - alpha`` interval: ``se(G) / |G'|`` there."""
         b = self.interval(alpha)[int(upper)]
-        if not np.isfinite(b) or self.tested.size < 2:
+        finite = np.isfinite(self.log_odds) & np.isfinite(self.se)
+        tested, log_odds, errors = self.tested[finite], self.log_odds[finite], self.se[finite]
+        if not np.isfinite(b) or tested.size < 2:
             return np.nan
-        i = int(np.clip(np.searchsorted(self.tested, b), 1, self.tested.size - 1))
+        i = int(np.clip(np.searchsorted(tested, b), 1, tested.size - 1))
         lo, hi = i - 1, i
-        g = special.expit(self.log_odds[[lo, hi]])
-        slope = (g[1] - g[0]) / (self.tested[hi] - self.tested[lo])
-        se = float(np.interp(b, self.tested[[lo, hi]], self.se[[lo, hi]]))
+        g = special.expit(log_odds[[lo, hi]])
+        slope = (g[1] - g[0]) / (tested[hi] - tested[lo])
+        se = float(np.interp(b, tested[[lo, hi]], errors[[lo, hi]]))
         return abs(se / slope) if slope != 0 else np.nan
 
     def pvalue_zero(self) -> float:
@@ -216,8 +226,8 @@ def circle_pivot(family: CircleFamily, estimate_ols: float, bse_ols: float, alph
         return cache[b][0]
 
     step = bse_ols if np.isfinite(bse_ols) and bse_ols > 0 else 1.0
-    for b in [0.0, estimate_ols] + [estimate_ols + side * step * 2.0**i
-                                    for side in (-1.0, 1.0) for i in range(SCAN_DOUBLINGS + 1)]:
+    for b in [0.0, estimate_ols] + [estimate_ols + side * step * 2.0**i for side in (-1.0, 1.0)
+                                    for i in list(range(SCAN_DOUBLINGS + 1)) + [LIMIT_DOUBLINGS]]:
         log_odds(b)
 
     def refine(b_in: float, b_out: float, target: float) -> None:
@@ -250,9 +260,14 @@ def circle_pivot(family: CircleFamily, estimate_ols: float, bse_ols: float, alph
                        int(family.axis.df), family.n_draws)
 
 
-def circle_pivots(tests: CircleTests, laws: list, n_draws: int, rng: np.random.Generator,
+def circle_pivots(tests: CircleTests, order: np.ndarray, n_draws: int, rng: np.random.Generator,
                   estimates: np.ndarray, bse: np.ndarray) -> tuple[CirclePivot, ...]:
-    """One :class:`CirclePivot` per selected motif, over ``n_draws`` fresh directions of each motif's law."""
-    return tuple(circle_pivot(CircleFamily(tests, axis, law, n_draws, rng), float(estimates[j]), float(bse[j]))
-                 for j, (axis, law) in enumerate(zip(tests.axes, laws)))
+    """One :class:`CirclePivot` per selected motif, over ``n_draws`` fresh directions uniform on ``K``.
+
+    No conditioning subspace (module docstring): a level chosen at ``b = 0`` would not keep
+    the pivot exact at other ``b``.
+    """
+    return tuple(circle_pivot(CircleFamily(tests, axis, DirectionLaw(tests, axis, np.zeros((tests.n, 0)), order),
+                                           n_draws, rng), float(estimates[j]), float(bse[j]))
+                 for j, axis in enumerate(tests.axes))
 

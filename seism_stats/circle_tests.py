@@ -57,7 +57,9 @@ Proof. Work given ``(P_S y, rho)``; all maps above are then fixed. ``D``, ``N_t`
 and ``T`` are invariant under ``d -> -d`` (the circle is the same set, traversed
 by ``w -> -w``, and ``f(-w) = f(w)``, ``T(-w) = T(w)``), so ``p`` is the same
 whichever representative ``(w_0, d_0)`` or ``(2 pi - w_0, -d_0)`` of the
-observation is used; take it at random, so that without selection ``(w_0, d_0)``
+observation is used (pathwise here, where the draws do not depend on ``d_0``; in
+law when they are drawn given ``b = V^T d_0``, below, since ``-r`` has the law of
+``r``); take it at random, so that without selection ``(w_0, d_0)``
 has the product law ``f(w) dw x mu(dd)`` (``mu`` uniform on the sphere of ``K``).
 Given ``E`` the joint density of ``(w_0, d_0, d_1, ..., d_B)`` is proportional to
 ``f(w_0) 1_E(w_0, d_0) prod_b mu(d_b)``, which is symmetric in ``d_0, ..., d_B``
@@ -484,9 +486,17 @@ class DirectionLaw:
         self.scale = float(np.sqrt(max(1.0 - b @ b, 0.0)))
         self.fixed_terms = tests.direction_terms(self.fixed) if self.rank else None
 
-    def draw(self, rng: np.random.Generator, m: int) -> tuple[np.ndarray, np.ndarray]:
-        """Numerators ``(m, G)`` and E-coefficients ``(m, q)`` of ``m`` directions."""
-        g = gaussian_rows(rng, m, self.order)
+    def draw(self, rng: np.random.Generator, m: int, antithetic: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        """Numerators ``(m, G)`` and E-coefficients ``(m, q)`` of ``m`` directions.
+
+        ``antithetic``: draw ``m / 2`` directions ``r`` and use ``+r`` and ``-r`` (the pilots:
+        their weights are then the same for ``b`` and ``-b``, see :func:`choose_level`).
+        """
+        if antithetic:
+            half = gaussian_rows(rng, (m + 1) // 2, self.order)
+            g = np.vstack([half, -half])[:m]
+        else:
+            g = gaussian_rows(rng, m, self.order)
         for _ in range(2):  # twice: one pass leaves rounding along the span
             g -= (g @ self.off) @ self.off.T
         g /= np.linalg.norm(g, axis=1, keepdims=True)
@@ -563,7 +573,11 @@ def ratio_pvalue(log_num: np.ndarray, log_den: np.ndarray) -> tuple[float, float
         return float("nan"), float("nan"), 0.0
     den, num = np.exp(log_den - shift), np.exp(log_num - shift)
     total = den.sum()
-    p = min(1.0, float(num.sum() / total))
+    # In log space, so that a p-value far below the smallest double is not 0 (clipped to the tiniest positive).
+    p = float(np.exp(special.logsumexp(log_num) - special.logsumexp(log_den)))
+    p = min(1.0, max(p, float(np.finfo(float).tiny)))
+    if den.size > 1 and not np.any(den[1:] > 0):  # no drawn circle meets the event: its error is unknown
+        return p, float("nan"), 1.0
     se = float(np.sqrt(np.sum((num[1:] - p * den[1:]) ** 2)) / total)
     return p, se, float(total**2 / np.sum(den**2))
 
@@ -577,12 +591,13 @@ def _effective_size(log_den: np.ndarray) -> float:
 
 
 def _log_masses_of_law(tests: CircleTests, axis: CircleAxis, law: DirectionLaw, m: int,
-                       rng: np.random.Generator, bar=None, segments: list | None = None) -> tuple[np.ndarray, np.ndarray]:
+                       rng: np.random.Generator, bar=None, segments: list | None = None,
+                       antithetic: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """``log D`` and ``log N`` of ``m`` directions drawn from ``law``, by blocks of :data:`BLOCK`."""
     dens, nums = [], []
     for first in range(0, m, BLOCK):
         size = min(BLOCK, m - first)
-        den, num = tests.log_masses(axis, law.draw(rng, size), segments)
+        den, num = tests.log_masses(axis, law.draw(rng, size, antithetic), segments)
         dens.append(den)
         nums.append(num)
         if bar is not None:
@@ -598,7 +613,11 @@ def choose_level(tests: CircleTests, axis: CircleAxis, order: np.ndarray) -> tup
     drawn from a fixed seed (:data:`PILOT_SEED`): independent of the data, so the theorem
     holds, and the same for every ``random_state``, so that the level, hence the p-value
     that the Monte Carlo estimates, is a function of the data alone and a seed changes
-    only the estimate's own draws.
+    only the estimate's own draws. They come in antithetic pairs ``+r, -r``: the pilots
+    of ``b`` and ``-b`` are then negatives of each other and, ``D`` being even in the
+    direction, their weights agree, so the level is a function of ``+-b`` (which of the
+    observation's two representatives ``(w, d)``, ``(2 pi - w, -d)`` is used does not
+    matter; the theorem needs the level to be a function of ``+-b``).
     """
     rng = np.random.default_rng(PILOT_SEED)
     dim = tests.n - axis.off.shape[1]  # dimension of K
@@ -609,7 +628,7 @@ def choose_level(tests: CircleTests, axis: CircleAxis, order: np.ndarray) -> tup
         if space.shape[1] > room:
             break
         law = DirectionLaw(tests, axis, space, order)
-        log_den, _ = _log_masses_of_law(tests, axis, law, PILOT, rng)
+        log_den, _ = _log_masses_of_law(tests, axis, law, PILOT, rng, antithetic=True)
         drawn += PILOT
         if _effective_size(log_den) >= MIN_PILOT_ESS * PILOT:
             return law, count, drawn
