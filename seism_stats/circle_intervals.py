@@ -81,7 +81,7 @@ SCAN_DOUBLINGS = 7
 #: not tend to 0 and 1, and where a limit lies inside ``(alpha/2, 1 - alpha/2)`` the set ``C`` holds a half-line.
 LIMIT_DOUBLINGS = 20
 #: Tolerance of a root, in OLS standard errors.
-ROOT_TOLERANCE = 1e-3
+ROOT_TOLERANCE = 1e-2
 
 
 @dataclass(frozen=True)

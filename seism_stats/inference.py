@@ -62,7 +62,7 @@ SELECTIVE_METHODS = ("circles", "mcmc", "rejection", "cmc")
 DEFAULT_CIRCLES = 1000
 DEFAULT_DRAWS = 2000
 #: Default great circles per motif of the selective intervals (method="circles").
-DEFAULT_INTERVAL_DRAWS = 100
+DEFAULT_INTERVAL_DRAWS = 50
 #: Methods whose p-values test the global null only (no motif matters).
 GLOBAL_ONLY_METHODS = ("mcmc", "rejection", "cmc")
 NULLS = ("auto", "sphere", "permutation")
