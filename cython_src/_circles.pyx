@@ -22,8 +22,11 @@ whose membership is two cross products. Once the event is narrow most cells pass
 that test, so a step costs a few multiply-adds per cell.
 """
 
-from cython.parallel cimport prange
+from cython.parallel cimport prange, threadid
 from libc.math cimport M_PI, atan2, cos, sin, sqrt
+from libc.stdint cimport int64_t
+
+from _step_lines cimport step_line
 
 import numpy as np
 
@@ -276,3 +279,38 @@ def step_arcs(double[:, :, ::1] arcs, long long[::1] counts, const double[::1] a
         if counts[r] > 0:
             counts[r] = _row_step(&arcs[r, 0, 0], counts[r], &alpha[0], &beta[0], &gamma[r, 0],
                                   n_cells, selected)
+
+
+def step_arcs_rows(double[:, :, ::1] arcs, long long[::1] counts, const double[::1] alpha,
+                   const double[::1] beta, const double[:, ::1] numerators, const double[:, ::1] coefficients,
+                   const double[:, ::1] cross_t, Py_ssize_t n_earlier, const int64_t[::1] cells,
+                   const double[::1] scale, Py_ssize_t selected, int n_threads=1):
+    """:func:`step_arcs` with each row's direction lines built in the kernel, row by row.
+
+    Row r's line of competing cell ``cells[i]`` at step s (``n_earlier`` = s motifs
+    before it) is ``(numerators[r, cell] - sum_{m<s} coefficients[r, m] cross_t[m, cell])
+    * scale[i]`` (as :func:`seism_stats.intervals.step_lines`, without its (R, cells)
+    temporaries); rows already off the event (``counts[r] == 0``) are skipped.
+    """
+    cdef Py_ssize_t rows = numerators.shape[0], n_cells = cells.shape[0], r, t
+    if arcs.shape[0] != rows or arcs.shape[1] != MAX_ARCS or arcs.shape[2] != 2 or counts.shape[0] != rows:
+        raise ValueError(f"arcs must be ({rows}, {MAX_ARCS}, 2) and counts ({rows},)")
+    if alpha.shape[0] != n_cells or beta.shape[0] != n_cells or scale.shape[0] != n_cells:
+        raise ValueError(f"{n_cells} cells but {alpha.shape[0]} offsets, {beta.shape[0]} axes, {scale.shape[0]} scales")
+    if not 0 <= selected < n_cells:
+        raise ValueError(f"selected cell {selected} outside the {n_cells} competing cells")
+    if n_earlier > coefficients.shape[1] or n_earlier > cross_t.shape[0] or coefficients.shape[0] != rows:
+        raise ValueError(f"step after {n_earlier} motifs: coefficients {coefficients.shape[0]} x "
+                         f"{coefficients.shape[1]}, cross {cross_t.shape[0]} x {cross_t.shape[1]}")
+    if n_cells and (np.min(cells) < 0 or np.max(cells) >= min(numerators.shape[1], cross_t.shape[1])):
+        raise ValueError("a cell index is outside the numerators or the cross products")
+    if rows and np.max(counts) > MAX_ARCS:
+        raise ValueError(f"a row holds more than {MAX_ARCS} intervals")
+    n_threads = max(1, min(n_threads, rows))
+    buffer = np.empty((n_threads, max(n_cells, 1)), dtype=np.float64)  # one row's lines per thread
+    cdef double[:, ::1] line = buffer
+    for r in prange(rows, nogil=True, num_threads=n_threads, schedule="dynamic"):
+        if counts[r] > 0:
+            t = threadid()
+            step_line(&numerators[r, 0], &coefficients[r, 0], cross_t, n_earlier, cells, scale, &line[t, 0])
+            counts[r] = _row_step(&arcs[r, 0, 0], counts[r], &alpha[0], &beta[0], &line[t, 0], n_cells, selected)

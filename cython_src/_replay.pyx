@@ -18,6 +18,7 @@ from libc.stdint cimport int64_t, uint8_t
 
 from _transform cimport block_buffer_doubles, block_rows, gathers, transform_block
 from _numpy_order cimport pairwise_sum
+from _step_lines cimport step_line
 from _sphere_rows cimport basis_dots_row, orthonormalize_row
 
 import numpy as np
@@ -556,21 +557,6 @@ def side_bounds(const double[:, ::1] lines, Py_ssize_t selected, double sign, co
     return lo, hi
 
 
-cdef void _step_line(const double* num, const double* coef, const double[:, ::1] cross_t,
-                     Py_ssize_t n_earlier, const int64_t[::1] cells, const double[::1] scale,
-                     double* out) noexcept nogil:
-    """Step lines ``(num[c] - sum_{m<s} coef[m] cross[c, m]) * scale`` of one row, for the competing cells."""
-    cdef Py_ssize_t i, m
-    cdef int64_t cell
-    cdef double acc
-    for i in range(cells.shape[0]):
-        cell = cells[i]
-        acc = 0.0
-        for m in range(n_earlier):
-            acc = acc + coef[m] * cross_t[m, cell]
-        out[i] = (num[cell] - acc) * scale[i]
-
-
 def step_side_bounds_rows(const double[:, ::1] numerators, const double[:, ::1] coefficients,
                           const double[:, ::1] cross_t, Py_ssize_t n_earlier, const int64_t[::1] cells,
                           const double[::1] scale, const double[::1] slopes, Py_ssize_t selected,
@@ -616,7 +602,7 @@ def step_side_bounds_rows(const double[:, ::1] numerators, const double[:, ::1] 
                 hi_view[r, 0] = -INFINITY
                 hi_view[r, 1] = -INFINITY
                 continue
-            _step_line(&numerators[r, 0], &coefficients[r, 0], cross_t, n_earlier, cells, scale, &line[t, 0])
+            step_line(&numerators[r, 0], &coefficients[r, 0], cross_t, n_earlier, cells, scale, &line[t, 0])
             _side_bounds(&line[t, 0], &slopes[0], &slopes[0], n_cells, selected, 1.0, 0.0,
                          &lo_view[r, 0], &hi_view[r, 0])
             _side_bounds(&line[t, 0], &slopes[0], &slopes[0], n_cells, selected, -1.0, 0.0,

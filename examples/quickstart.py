@@ -38,19 +38,18 @@ def main(out: Path) -> None:
     table.to_csv(out / "peaks.tsv", sep="\t", index_label="id")
 
     # Functional API: one call, p-values side by side.
-    result = selective_inference(fasta, table["expr"], table[["gc"]], k=6, n_motifs=2,
-                                 n_samples=4000, random_state=0)
+    result = selective_inference(fasta, table["expr"], table[["gc"]], k=6, n_motifs=2, random_state=0)
     print(result.motif_table()[["kmer", "consensus", "pvalue", "pvalue_split", "pvalue_naive"]])
     print()
 
     # Model API (statsmodels shape).
     start = time.perf_counter()
     model = SelectiveMotifModel.from_formula("expr ~ motifs(seq, k=6, n_motifs=2) + gc", data=table)
-    res = model.fit(n_samples=4000, random_state=0, progress=False)
+    res = model.fit(random_state=0, progress=False)
     seconds = time.perf_counter() - start
     print(res.summary())
     print()
-    print(pd.DataFrame({"coef": res.params, "P": res.pvalues, "kind": res.pvalue_kinds}))
+    print(pd.DataFrame({"coef": res.params, "P": res.pvalues, "kind": res.pvalue_kinds}).to_string())
     print(f"\nfit took {seconds:.1f} s")
     res.plot_motifs().savefig(out / "quickstart_logos.png", dpi=110)
     res.plot_null(0).savefig(out / "quickstart_null.png", dpi=110)

@@ -44,12 +44,16 @@ def sequence_hashes(codes: np.ndarray, offsets: np.ndarray) -> np.ndarray:
 def canonical_order(codes: np.ndarray, offsets: np.ndarray, y: np.ndarray, design: np.ndarray) -> np.ndarray:
     """Row indices sorted by content: ``order[k]`` is the row drawn k-th.
 
-    The key is the sequence hash, then the response, then the covariates (columns
-    of ``design``), so the order depends on the rows' contents only, never on their
-    positions; rows with equal keys are identical.
+    The key is the sequence hash, then the covariates (columns of ``design``), then
+    the response, so the order depends on the rows' contents only, never on their
+    positions; rows with equal keys are identical. Rows equal in sequence and
+    covariates are interchangeable for every computation on the circles (same
+    features, same covariates), so which of them takes which coordinate cannot
+    depend on the response through the order.
     """
-    keys = [np.asarray(design, dtype=np.float64)[:, i] for i in range(design.shape[1] - 1, -1, -1)]
-    keys += [np.asarray(y, dtype=np.float64), sequence_hashes(codes, offsets)]
+    keys = [np.asarray(y, dtype=np.float64)]
+    keys += [np.asarray(design, dtype=np.float64)[:, i] for i in range(design.shape[1] - 1, -1, -1)]
+    keys += [sequence_hashes(codes, offsets)]
     return np.lexsort(keys)
 
 

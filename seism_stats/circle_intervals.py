@@ -29,10 +29,9 @@ set of directions ``d_1 .. d_B`` serves every ``b``. The statistic is the signed
 (the observed direction counted) is, by the theorem of
 :mod:`seism_stats.circle_tests` applied to the one-sided statistic, uniform on
 (0, 1) under ``H0_b`` given ``E`` and the directions, for every ``B``: an exact pivot
-with sigma unknown (the residual length is conditioned on, not estimated). With
-several motifs the directions are drawn given the same conditioning part ``b_V`` as
-the p-value (:class:`~seism_stats.circle_tests.DirectionLaw`; ``V`` does not depend
-on ``b``), which keeps the pivot exact.
+with sigma unknown (the residual length is conditioned on, not estimated). The
+directions are uniform on the sphere of ``K`` (no conditioning subspace, see below),
+which keeps the pivot exact.
 
 Theorem. ``C = {b : alpha/2 < G(b) < 1 - alpha/2}`` holds ``theta_j`` with
 probability ``1 - alpha`` given ``E``, exactly, at every ``n`` and ``B``.
@@ -44,18 +43,24 @@ value conditions on its own residual length ``rho_b`` (a different circle, not a
 of one law), and far from the estimate the circles' mass moves to directions that
 select the same cells on their own. So the reported interval is the hull of ``C``
 over a scan of ``b`` at ``estimate +/- 2^i`` OLS standard errors (``i = 0 ..``
-:data:`SCAN_DOUBLINGS`), its ends refined by Brent's method between the farthest
-scanned value inside ``C`` and the next one outside; an end still inside ``C`` at
-the last scanned value is infinite. The hull contains ``C`` up to what falls between
-scanned values, so it keeps the coverage. The root of ``G = 1/2`` nearest the OLS
-estimate is the median-unbiased estimate.
+:data:`SCAN_DOUBLINGS`, and ``G``'s limits read at ``2^``:data:`LIMIT_DOUBLINGS`: ``G``
+need not tend to 0 and 1), its ends refined by Brent's method between the farthest
+scanned value inside ``C`` and the next one outside; an end inside ``C`` at the
+limit is infinite. The hull contains ``C`` up to what falls between scanned values,
+so it keeps the coverage. The root of ``G = 1/2`` nearest the OLS estimate is the
+reported estimate: median-unbiased where ``G`` is monotone around it.
+
+The directions of the intervals are drawn with no conditioning subspace (``V``
+empty, level 0), whatever the p-value used: a level chosen by pilots on the circles
+of ``b = 0`` would depend, under ``theta_j = b != 0``, on the tested statistic itself
+(the circles of ``b = 0`` move with it), and ``G(b)`` would not be exactly uniform.
 
 Monte-Carlo error of an end: ``se(G) / G'(b)`` at the root (delta method, ``G'``
 from the neighbouring evaluations), stated with the interval.
 
 What is stored: the evaluations ``(b, logit G(b))`` of the scan and the root
 finding (a few dozen numbers per motif) in a :class:`CirclePivot`; ``conf_int(alpha)``
-at a level that was solved (alpha = 0.01, 0.05 and 0.1: :data:`ALPHAS`) is exact, at
+at a level that was solved (alpha = 0.05 and 0.1: :data:`ALPHAS`) is exact, at
 another its ends are interpolated (``logit G`` linear) between evaluations.
 """
 
@@ -69,11 +74,14 @@ from scipy import optimize, special
 from .circle_tests import CircleAxis, CircleTests, DirectionLaw, segment_log_masses
 
 #: Levels 1 - alpha of the intervals solved at fit time (the others are interpolated).
-ALPHAS = (0.01, 0.05, 0.1)
+ALPHAS = (0.05, 0.1)
 #: The scan of ``G`` reaches ``estimate +/- 2^SCAN_DOUBLINGS`` OLS standard errors; an end inside ``C`` there is infinite.
-SCAN_DOUBLINGS = 9
+SCAN_DOUBLINGS = 7
+#: ``G``'s limits are read at ``estimate +/- 2^LIMIT_DOUBLINGS`` OLS standard errors (about a million): ``G`` need
+#: not tend to 0 and 1, and where a limit lies inside ``(alpha/2, 1 - alpha/2)`` the set ``C`` holds a half-line.
+LIMIT_DOUBLINGS = 20
 #: Tolerance of a root, in OLS standard errors.
-ROOT_TOLERANCE = 1e-3
+ROOT_TOLERANCE = 1e-2
 
 
 @dataclass(frozen=True)
@@ -149,13 +157,15 @@ class CirclePivot:
     def end_se(self, alpha: float, upper: bool) -> float:
         """Monte-Carlo standard error of an end of the ``1 - alpha`` interval: ``se(G) / |G'|`` there."""
         b = self.interval(alpha)[int(upper)]
-        if not np.isfinite(b) or self.tested.size < 2:
+        finite = np.isfinite(self.log_odds) & np.isfinite(self.se)
+        tested, log_odds, errors = self.tested[finite], self.log_odds[finite], self.se[finite]
+        if not np.isfinite(b) or tested.size < 2:
             return np.nan
-        i = int(np.clip(np.searchsorted(self.tested, b), 1, self.tested.size - 1))
+        i = int(np.clip(np.searchsorted(tested, b), 1, tested.size - 1))
         lo, hi = i - 1, i
-        g = special.expit(self.log_odds[[lo, hi]])
-        slope = (g[1] - g[0]) / (self.tested[hi] - self.tested[lo])
-        se = float(np.interp(b, self.tested[[lo, hi]], self.se[[lo, hi]]))
+        g = special.expit(log_odds[[lo, hi]])
+        slope = (g[1] - g[0]) / (tested[hi] - tested[lo])
+        se = float(np.interp(b, tested[[lo, hi]], errors[[lo, hi]]))
         return abs(se / slope) if slope != 0 else np.nan
 
     def pvalue_zero(self) -> float:
@@ -184,16 +194,16 @@ class CircleFamily:
         if tests.hypothesis != "motif":
             raise ValueError("selective intervals invert the selected-model (motif) hypothesis")
         self.tests, self.axis = tests, axis
-        observed = tests.lines(*tests.direction_terms(axis.direction))
+        observed = tests.direction_terms(axis.direction)
         drawn = [] if law is None or n_draws == 0 else [law.draw(rng, n_draws)]
-        self.lines = [np.vstack([o] + [d[s] for d in drawn]) for s, o in enumerate(observed)]
+        self.rows = tuple(np.vstack([o] + [d[i] for d in drawn]) for i, o in enumerate(observed))
         self.n_draws = 0 if law is None else int(n_draws)
         self.scale = tests.selection.residual_norm / axis.eta_norm  # b = shift x scale
 
     def evaluate(self, b: float) -> tuple[float, float]:
         """``logit G(b)`` and the Monte-Carlo s.e. of ``G(b)`` (delta method over the drawn directions)."""
         tested = self.axis.tested(b / self.scale)
-        lo, hi, owner, rows = self.tests.segments(tested, self.lines)
+        lo, hi, owner, rows = self.tests.segments(tested, self.rows)
         threshold = tested.cos_obs / tested.sin_obs
         log_den, log_up = segment_log_masses(lo, hi, owner, rows, tested.df, threshold, "upper")
         log_low = segment_log_masses(lo, hi, owner, rows, tested.df, threshold, "lower")[1]
@@ -216,8 +226,8 @@ def circle_pivot(family: CircleFamily, estimate_ols: float, bse_ols: float, alph
         return cache[b][0]
 
     step = bse_ols if np.isfinite(bse_ols) and bse_ols > 0 else 1.0
-    for b in [0.0, estimate_ols] + [estimate_ols + side * step * 2.0**i
-                                    for side in (-1.0, 1.0) for i in range(SCAN_DOUBLINGS + 1)]:
+    for b in [0.0, estimate_ols] + [estimate_ols + side * step * 2.0**i for side in (-1.0, 1.0)
+                                    for i in list(range(SCAN_DOUBLINGS + 1)) + [LIMIT_DOUBLINGS]]:
         log_odds(b)
 
     def refine(b_in: float, b_out: float, target: float) -> None:
@@ -250,9 +260,14 @@ def circle_pivot(family: CircleFamily, estimate_ols: float, bse_ols: float, alph
                        int(family.axis.df), family.n_draws)
 
 
-def circle_pivots(tests: CircleTests, laws: list, n_draws: int, rng: np.random.Generator,
+def circle_pivots(tests: CircleTests, order: np.ndarray, n_draws: int, rng: np.random.Generator,
                   estimates: np.ndarray, bse: np.ndarray) -> tuple[CirclePivot, ...]:
-    """One :class:`CirclePivot` per selected motif, over ``n_draws`` fresh directions of each motif's law."""
-    return tuple(circle_pivot(CircleFamily(tests, axis, law, n_draws, rng), float(estimates[j]), float(bse[j]))
-                 for j, (axis, law) in enumerate(zip(tests.axes, laws)))
+    """One :class:`CirclePivot` per selected motif, over ``n_draws`` fresh directions uniform on ``K``.
+
+    No conditioning subspace (module docstring): a level chosen at ``b = 0`` would not keep
+    the pivot exact at other ``b``.
+    """
+    return tuple(circle_pivot(CircleFamily(tests, axis, DirectionLaw(tests, axis, np.zeros((tests.n, 0)), order),
+                                           n_draws, rng), float(estimates[j]), float(bse[j]))
+                 for j, axis in enumerate(tests.axes))
 

@@ -57,7 +57,9 @@ Proof. Work given ``(P_S y, rho)``; all maps above are then fixed. ``D``, ``N_t`
 and ``T`` are invariant under ``d -> -d`` (the circle is the same set, traversed
 by ``w -> -w``, and ``f(-w) = f(w)``, ``T(-w) = T(w)``), so ``p`` is the same
 whichever representative ``(w_0, d_0)`` or ``(2 pi - w_0, -d_0)`` of the
-observation is used; take it at random, so that without selection ``(w_0, d_0)``
+observation is used (pathwise here, where the draws do not depend on ``d_0``; in
+law when they are drawn given ``b = V^T d_0``, below, since ``-r`` has the law of
+``r``); take it at random, so that without selection ``(w_0, d_0)``
 has the product law ``f(w) dw x mu(dd)`` (``mu`` uniform on the sphere of ``K``).
 Given ``E`` the joint density of ``(w_0, d_0, d_1, ..., d_B)`` is proportional to
 ``f(w_0) 1_E(w_0, d_0) prod_b mu(d_b)``, which is symmetric in ``d_0, ..., d_B``
@@ -88,26 +90,34 @@ Several motifs: conditioning on a little more
 ---------------------------------------------
 With several motifs a uniform ``d`` seldom keeps the *other* motifs' steps (their
 nearest competitors, cells one or two letters away, are beaten only by the
-observed direction), so most ``D(d_b)`` are negligible and the ratio is imprecise.
-Motif j is then tested given also ``b = V^T d``, the part of ``d`` in a subspace
-``V`` of ``K`` spanned by the features of the other steps' most correlated
-competitors (and, for the global hypothesis, the other selected features), all
-taken off ``S`` and ``eta``; ``V`` depends on the selected cells only. Under the
+observed direction), so most ``D(d_b)`` are negligible and the ratio is imprecise;
+and for a strong motif ``D(d)`` is a far tail mass whose threshold (where the motif
+beats its own competitors on that circle) moves with ``d``, so the weights span
+orders of magnitude. Motif j is then tested given also ``b = V^T d``, the part of
+``d`` in a subspace ``V`` of ``K`` spanned by the features of every step's most
+correlated competitors (and, for the global hypothesis, the other selected
+features), all taken off ``S`` and ``eta``; ``V`` depends on the selected cells only. Under the
 hypothesis ``w`` is independent of ``d``, so the theorem holds word for word
 given ``b``: the ``d_b`` are drawn from the law of ``d`` given ``b = b_obs``,
 ``V b_obs + sqrt(1 - |b_obs|^2) r`` with ``r`` uniform on the sphere of
 ``K`` orthogonal to ``V`` (:class:`DirectionLaw`). How much ``V`` holds is chosen
-per motif from nested levels (:data:`NEIGHBOUR_LADDER` competitors per other
-step): the first whose *pilot* directions (drawn at that level and then
+per motif from nested levels (:data:`NEIGHBOUR_LADDER` competitors per step): the
+first whose *pilot* directions (drawn at that level from a fixed seed, then
 discarded) give weights ``D`` an effective sample size of at least
 :data:`MIN_PILOT_ESS` per direction. The pilots depend on the data only through
 that level's ``b`` (a function of every finer level's ``b``: the levels nest), so
 the level chosen is a function of the finest ``b`` and of draws independent of
-the estimate; given it, the estimate's ``B`` directions are fresh and the
-theorem applies. When no level qualifies the motif is tested given all of ``d``
+the data and of the estimate; given it, the estimate's ``B`` directions are fresh
+and the theorem applies. The pilots' seed is fixed, not ``random_state``: each level
+defines another (equally valid) p-value, and a level that changed with the seed
+made the reported p-value move by orders of magnitude between seeds (measured: a
+spread of 80-190% over ten seeds with two motifs), far more than its Monte-Carlo
+error; with a fixed seed a seed changes only the estimate's own draws. When no level qualifies the motif is tested given all of ``d``
 (``B = 0``: exact, no Monte-Carlo error). Conditioning on more never costs
-validity, only some power (Fithian, Sun and Taylor 2014). With one motif, ``V``
-is empty for the motif hypothesis and there are no pilots.
+validity, only power (Fithian, Sun and Taylor 2014), and the cost can be large at
+deep levels (a strong motif's p-value grew from about 5e-8 at 16 competitors per
+step to 1e-3 at 128 on one data set), which is why the first qualifying level, the
+least conditioning, is used.
 
 The draws follow the canonical order of the rows (:mod:`seism_stats.canonical`),
 so p-values do not depend on the order of the input records.
@@ -143,9 +153,14 @@ BLOCK = 32
 #: With several motifs, the levels of V tried in turn are conditional_mc's NEIGHBOUR_LADDER (competitors
 #: per other step whose features join it; levels that would take more than 7/8 of K are skipped).
 #: Directions of each level's pilot (drawn, used to choose the level, discarded).
-PILOT = 64
+PILOT = 128
+#: Seed of the pilots (fixed: the level must not depend on ``random_state``; see :func:`choose_level`).
+PILOT_SEED = 21
 #: A level is kept when its pilot's weights ``D`` have at least this effective sample size per direction.
-MIN_PILOT_ESS = 0.05
+#: Low on purpose: a deeper level conditions on more and costs power (three motifs, n = 100, GATT at
+#: beta = 1: 38% rejections at 5% with 0.05, 47% with 0.01, 50% with level 0 always), while the
+#: p-value stays exact at any level and its Monte-Carlo error is stated.
+MIN_PILOT_ESS = 0.01
 
 
 @dataclass(frozen=True)
@@ -340,6 +355,8 @@ class CircleTests:
         self.axes = [replace(a, offset_lines=[v[o] for v, o in zip(a.offset_lines, orders)],
                              axis_lines=[v[o] for v, o in zip(a.axis_lines, orders)],
                              fixed_lines=[v[o] for v, o in zip(a.fixed_lines, orders)]) for a in axes]
+        self.step_scales = [np.sqrt(event.inv_den[s, cells]) for s, (cells, _) in enumerate(self.steps)]
+        self.cross_t = np.ascontiguousarray(event.cross.T)
 
     def lines(self, numerators: np.ndarray, coefficients: np.ndarray) -> list:
         """Per step, the step lines ``(R, G_s)`` of R vectors given their numerators and E-coefficients."""
@@ -380,51 +397,58 @@ class CircleTests:
         return CircleAxis(j, [a / rho for a in fixed_lines], [b[0].copy() for b in axis], along / rho, size / rho,
                           int(df), rest / size, off, fixed_lines, along, size, eta_norm)
 
-    def arcs(self, axis: CircleAxis, lines: list) -> tuple[np.ndarray, np.ndarray]:
-        """The event's intervals of ``w`` on the circle of each row (``(R, K, 2)`` and counts)."""
-        rows = lines[0].shape[0]
-        arcs = np.zeros((rows, _circles.max_arcs(), 2))
+    def arcs(self, axis: CircleAxis, rows: tuple) -> tuple[np.ndarray, np.ndarray]:
+        """The event's intervals of ``w`` on the circle of each row (``(R, K, 2)`` and counts).
+
+        ``rows`` are the directions' numerators ``(R, G)`` and E-coefficients ``(R, q)``
+        (:meth:`direction_terms`); the kernel builds each row's step lines itself.
+        """
+        numerators = np.ascontiguousarray(rows[0], dtype=np.float64)
+        coefficients = np.ascontiguousarray(rows[1], dtype=np.float64)
+        arcs = np.zeros((numerators.shape[0], _circles.max_arcs(), 2))
         arcs[:, 0, 1] = 2.0 * np.pi
-        counts = np.ones(rows, dtype=np.int64)
+        counts = np.ones(numerators.shape[0], dtype=np.int64)
         for s in [s for s in range(self.q) if s != axis.j] + [axis.j]:
-            _circles.step_arcs(arcs, counts, axis.offset_lines[s], axis.axis_lines[s],
-                               np.ascontiguousarray(lines[s]), self.steps[s][1], self.features.n_threads)
+            cells, selected = self.steps[s]
+            _circles.step_arcs_rows(arcs, counts, axis.offset_lines[s], axis.axis_lines[s], numerators,
+                                    coefficients, self.cross_t, s, cells, self.step_scales[s], selected,
+                                    self.features.n_threads)
         if (counts < 0).any():
             raise RuntimeError(f"the selection event on {int((counts < 0).sum())} circle(s) has more than "
                                f"{_circles.max_arcs()} arcs; please report this data set")
         return arcs, counts
 
-    def log_masses(self, axis: CircleAxis, lines: list, segments: list | None = None,
+    def log_masses(self, axis: CircleAxis, rows: tuple, segments: list | None = None,
                    two_sided: bool = True) -> tuple[np.ndarray, np.ndarray]:
         """``log D`` and ``log N`` at the observed statistic of each row's circle.
 
         ``N`` counts ``|t| >= |t_obs|`` (two-sided) or ``t >= t_obs``. ``segments``, when
         given, collects the rows' event ranges of the statistic (Student-t units).
         """
-        lo, hi, owner, rows = self.segments(axis, lines)
+        lo, hi, owner, count = self.segments(axis, rows)
         if segments is not None:
             segments.append(np.column_stack([lo, hi]) * np.sqrt(float(axis.df)))
         threshold = axis.cos_obs / axis.sin_obs
-        return segment_log_masses(lo, hi, owner, rows, axis.df, abs(threshold) if two_sided else threshold,
+        return segment_log_masses(lo, hi, owner, count, axis.df, abs(threshold) if two_sided else threshold,
                                   "two-sided" if two_sided else "upper")
 
-    def segments(self, axis: CircleAxis, lines: list) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    def segments(self, axis: CircleAxis, rows: tuple) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
         """The event's ranges of ``cot``-statistic on each row's circle: ``lo, hi``, their rows, the row count."""
-        arcs, counts = self.arcs(axis, lines)
+        arcs, counts = self.arcs(axis, rows)
         return (*arc_statistic_segments(arcs, counts), counts.shape[0])
 
     def conditioning_space(self, axis: CircleAxis, neighbours: int) -> np.ndarray:
         """Orthonormal basis of motif j's conditioning subspace ``V`` at a level (module docstring).
 
         Spanned, in one fixed order (so the levels nest exactly), by the other selected
-        features (global hypothesis) and, for each other step i, the features of its
-        ``neighbours`` competitors most correlated with the selected one at that step,
-        all taken off ``K``'s complement (Gram-Schmidt, twice).
+        features (global hypothesis) and, for each step i (the motif's own included), the
+        features of its ``neighbours`` competitors most correlated with the selected one at
+        that step, all taken off ``K``'s complement (Gram-Schmidt, twice).
         """
         event, j = self.event, axis.j
         others = [i for i in range(self.q) if i != j]
         ranked = []
-        for i in others:
+        for i in range(self.q):
             correlation = np.abs(event.cross[:, i]) * np.sqrt(event.inv_den[i])
             correlation[event.cells] = 0.0  # the selected cells are in the span already
             nearest = np.argsort(-correlation, kind="stable")[:neighbours]
@@ -462,9 +486,17 @@ class DirectionLaw:
         self.scale = float(np.sqrt(max(1.0 - b @ b, 0.0)))
         self.fixed_terms = tests.direction_terms(self.fixed) if self.rank else None
 
-    def draw(self, rng: np.random.Generator, m: int) -> list:
-        """Step lines of ``m`` directions."""
-        g = gaussian_rows(rng, m, self.order)
+    def draw(self, rng: np.random.Generator, m: int, antithetic: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        """Numerators ``(m, G)`` and E-coefficients ``(m, q)`` of ``m`` directions.
+
+        ``antithetic``: draw ``m / 2`` directions ``r`` and use ``+r`` and ``-r`` (the pilots:
+        their weights are then the same for ``b`` and ``-b``, see :func:`choose_level`).
+        """
+        if antithetic:
+            half = gaussian_rows(rng, (m + 1) // 2, self.order)
+            g = np.vstack([half, -half])[:m]
+        else:
+            g = gaussian_rows(rng, m, self.order)
         for _ in range(2):  # twice: one pass leaves rounding along the span
             g -= (g @ self.off) @ self.off.T
         g /= np.linalg.norm(g, axis=1, keepdims=True)
@@ -472,7 +504,7 @@ class DirectionLaw:
         if self.fixed_terms is not None:
             numerators = self.fixed_terms[0] + self.scale * numerators
             coefficients = self.fixed_terms[1] + self.scale * coefficients
-        return self.tests.lines(numerators, coefficients)
+        return numerators, coefficients
 
 
 def arc_statistic_segments(arcs: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -541,7 +573,11 @@ def ratio_pvalue(log_num: np.ndarray, log_den: np.ndarray) -> tuple[float, float
         return float("nan"), float("nan"), 0.0
     den, num = np.exp(log_den - shift), np.exp(log_num - shift)
     total = den.sum()
-    p = min(1.0, float(num.sum() / total))
+    # In log space, so that a p-value far below the smallest double is not 0 (clipped to the tiniest positive).
+    p = float(np.exp(special.logsumexp(log_num) - special.logsumexp(log_den)))
+    p = min(1.0, max(p, float(np.finfo(float).tiny)))
+    if den.size > 1 and not np.any(den[1:] > 0):  # no drawn circle meets the event: its error is unknown
+        return p, float("nan"), 1.0
     se = float(np.sqrt(np.sum((num[1:] - p * den[1:]) ** 2)) / total)
     return p, se, float(total**2 / np.sum(den**2))
 
@@ -555,12 +591,13 @@ def _effective_size(log_den: np.ndarray) -> float:
 
 
 def _log_masses_of_law(tests: CircleTests, axis: CircleAxis, law: DirectionLaw, m: int,
-                       rng: np.random.Generator, bar=None, segments: list | None = None) -> tuple[np.ndarray, np.ndarray]:
+                       rng: np.random.Generator, bar=None, segments: list | None = None,
+                       antithetic: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """``log D`` and ``log N`` of ``m`` directions drawn from ``law``, by blocks of :data:`BLOCK`."""
     dens, nums = [], []
     for first in range(0, m, BLOCK):
         size = min(BLOCK, m - first)
-        den, num = tests.log_masses(axis, law.draw(rng, size), segments)
+        den, num = tests.log_masses(axis, law.draw(rng, size, antithetic), segments)
         dens.append(den)
         nums.append(num)
         if bar is not None:
@@ -568,16 +605,21 @@ def _log_masses_of_law(tests: CircleTests, axis: CircleAxis, law: DirectionLaw, 
     return (np.concatenate(dens), np.concatenate(nums)) if dens else (np.zeros(0), np.zeros(0))
 
 
-def choose_level(tests: CircleTests, axis: CircleAxis, order: np.ndarray,
-                 rng: np.random.Generator) -> tuple[DirectionLaw | None, int, int]:
+def choose_level(tests: CircleTests, axis: CircleAxis, order: np.ndarray) -> tuple[DirectionLaw | None, int, int]:
     """Motif j's direction law: the first level of :data:`NEIGHBOUR_LADDER` whose pilot qualifies.
 
     Returns the law (None: test given all of the direction), its level (competitors per
-    other step, or :data:`OBSERVED_DIRECTION`) and the pilot directions drawn. With one
-    motif (motif hypothesis) there is nothing to condition on: level 0, no pilot.
+    step, or :data:`OBSERVED_DIRECTION`) and the pilot directions drawn. The pilots are
+    drawn from a fixed seed (:data:`PILOT_SEED`): independent of the data, so the theorem
+    holds, and the same for every ``random_state``, so that the level, hence the p-value
+    that the Monte Carlo estimates, is a function of the data alone and a seed changes
+    only the estimate's own draws. They come in antithetic pairs ``+r, -r``: the pilots
+    of ``b`` and ``-b`` are then negatives of each other and, ``D`` being even in the
+    direction, their weights agree, so the level is a function of ``+-b`` (which of the
+    observation's two representatives ``(w, d)``, ``(2 pi - w, -d)`` is used does not
+    matter; the theorem needs the level to be a function of ``+-b``).
     """
-    if tests.q == 1 and tests.hypothesis == "motif":
-        return DirectionLaw(tests, axis, np.zeros((tests.n, 0)), order), 0, 0
+    rng = np.random.default_rng(PILOT_SEED)
     dim = tests.n - axis.off.shape[1]  # dimension of K
     room = dim - max(1, dim // 8)  # r keeps at least an eighth of K
     drawn = 0
@@ -586,7 +628,7 @@ def choose_level(tests: CircleTests, axis: CircleAxis, order: np.ndarray,
         if space.shape[1] > room:
             break
         law = DirectionLaw(tests, axis, space, order)
-        log_den, _ = _log_masses_of_law(tests, axis, law, PILOT, rng)
+        log_den, _ = _log_masses_of_law(tests, axis, law, PILOT, rng, antithetic=True)
         drawn += PILOT
         if _effective_size(log_den) >= MIN_PILOT_ESS * PILOT:
             return law, count, drawn
@@ -633,11 +675,11 @@ def circle_pvalues(features, selection: Selection, covariate_basis: np.ndarray, 
     laws, chosen = [], []
     with tqdm(total=n_draws * q, disable=not progress, desc="circles", unit="direction") as bar:
         for j, axis in enumerate(tests.axes):
-            law, neighbours[j], pilots = choose_level(tests, axis, order, rng)
+            law, neighbours[j], pilots = choose_level(tests, axis, order)
             chosen.append(law)
             drawn += pilots
             segments: list = []
-            obs_den, obs_num = tests.log_masses(axis, tests.lines(*tests.direction_terms(axis.direction)), segments)
+            obs_den, obs_num = tests.log_masses(axis, tests.direction_terms(axis.direction), segments)
             if law is None:
                 den, num = obs_den, obs_num
                 bar.update(n_draws)

@@ -13,7 +13,7 @@ import os
 import sys
 import time
 import warnings
-from dataclasses import dataclass, field, replace, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -66,7 +66,7 @@ DEFAULT_DRAWS = 2000
 #: Monte-Carlo error on a foreground/background p-value near 0.01).
 DEFAULT_TILTED = 10000
 #: Default great circles per motif of the selective intervals (method="circles").
-DEFAULT_INTERVAL_DRAWS = 100
+DEFAULT_INTERVAL_DRAWS = 50
 #: Methods whose p-values test the global null only (no motif matters).
 GLOBAL_ONLY_METHODS = ("tilted", "mcmc", "rejection", "cmc")
 NULLS = ("auto", "sphere", "permutation")
@@ -450,12 +450,15 @@ def selective_inference(
         null, null_reason = "permutation", "method='tilted' permutes the response"
     elif null == "auto":
         null, null_reason = choose_null(y, basis)
-        if method in ("cmc", "circles") and null == "permutation" and null_reason != "binary response":
+        if method in ("auto", "cmc", "circles") and null == "permutation" and null_reason != "binary response":
             # The user asked for a Gaussian-model method: the kurtosis test (which also fires
             # on about 1% of Gaussian data sets) is a warning here, not a refusal.
+            # With method="auto" too: switching to the permutation MCMC would silently change the hypothesis
+            # each p-value tests (per motif -> global) on about 1% of Gaussian data sets.
             warnings.warn(f"method={method!r} uses the Gaussian sphere null, but null='auto' would pick "
                           f"permutations: {null_reason}. If the errors are not Gaussian, use "
-                          "method='mcmc', which can use the permutation null", UserWarning, stacklevel=2)
+                          "null='permutation' (method='tilted' or 'mcmc': they test the global null)", UserWarning,
+                          stacklevel=2)
             null, null_reason = "sphere", f"method={method!r} (the residuals' tails were flagged: {null_reason})"
     else:
         null_reason = "chosen by the user"
@@ -587,8 +590,7 @@ def selective_inference(
     clock = time.perf_counter()
     if circles is not None:  # exact with sigma unknown, inverting the selected-model circle test
         stage(f"selective intervals over {interval_draws} great circles per motif")
-        pivots = circle_pivots(circles_motif.tests, circles_motif.laws, interval_draws, interval_rng,
-                               naive.params, naive.bse)
+        pivots = circle_pivots(circles_motif.tests, order, interval_draws, interval_rng, naive.params, naive.bse)
     else:
         pivots = motif_pivots(features, y, basis, selection) if selective else ()
     timings["intervals"] = time.perf_counter() - clock

@@ -122,8 +122,13 @@ def plot_null_distribution(null_statistics: np.ndarray, observed: float, title: 
     fig, ax = plt.subplots(figsize=(5, 3.2))
     ax.hist(null_statistics, bins=bins, color="0.7", edgecolor="0.4", density=True,
             label=f"null draws in the event (B={len(null_statistics)})")
+    return _finish_null_plot(fig, ax, observed, "statistic T (fraction of residual variance explained)", title)
+
+
+def _finish_null_plot(fig, ax, observed: float, xlabel: str, title: str | None):
+    """The observed value, labels, legend and title of a null-distribution plot."""
     ax.axvline(observed, color="#D62839", lw=2, label="observed")
-    ax.set_xlabel("statistic T (fraction of residual variance explained)")
+    ax.set_xlabel(xlabel)
     ax.set_ylabel("density")
     ax.legend(fontsize=8)
     if title:
@@ -147,18 +152,6 @@ def plot_null_law(law, title: str | None = None, points: int = 600):
     tail = np.abs(grid) >= abs(law.observed) if law.two_sided else grid >= law.observed
     ax.fill_between(grid, 0, density, where=tail, color="#D62839", alpha=0.3, label="p-value (tail)")
     return _finish_null_plot(fig, ax, law.observed, "t statistic of the motif", title)
-
-
-def _finish_null_plot(fig, ax, observed: float, xlabel: str, title: str | None):
-    """The observed value's line, the labels, the legend and the title of a null-law figure."""
-    ax.axvline(observed, color="#D62839", lw=2, label="observed")
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel("density")
-    ax.legend(fontsize=8)
-    if title:
-        ax.set_title(title, fontsize=10)
-    fig.tight_layout()
-    return fig
 
 
 def plot_weighted_null(law, title: str | None = None, bins: int = 50):

@@ -269,11 +269,12 @@ def _circle_notes(results) -> list[str]:
     if any(v != 0 for v in levels):
         given = ", ".join("all of its direction (exact, MC s.e. 0)" if v == OBSERVED_DIRECTION
                           else f"{v} competitor(s) per other step" for v in levels)
-        notes.append("Several motifs: each motif's circles are drawn given the part of the observed direction "
-                     "along the other steps' nearest competitors (chosen by discarded pilot draws; valid, "
-                     f"conditions on a little more), per motif: {given}.")
+        notes.append("Conditioning: each motif's circles are drawn given the part of the observed direction "
+                     "along the nearest competitors of the selection's steps (the level chosen by discarded pilot "
+                     f"draws; valid, conditions on a little more), per motif: {given}.")
     ess = np.asarray(s.get("circle_ess") or [], dtype=float)
-    low = ess < MIN_WEIGHT_ESS
+    drawn = np.asarray([v != OBSERVED_DIRECTION for v in levels] or [True] * ess.size)
+    low = (ess < MIN_WEIGHT_ESS) & drawn[:ess.size]
     if low.any() and s["n_samples"] > 0:
         names = ", ".join(np.asarray(results.param_names)[low])
         notes.append(f"[!] Few of the circles carry the selection event for {names} (weights' effective sample "

@@ -24,11 +24,14 @@ from seism_stats.parallel import run_tasks
 from .data import simulate_dataset
 
 #: Methods compared in the figures.
-METHODS = ("seism_rejection", "seism_mcmc", "seism_cmc", "data_split", "naive")
+METHODS = ("seism_circles", "seism_rejection", "seism_mcmc", "seism_cmc", "data_split", "naive")
 #: The calibration run adds the default MCMC at this small number of draws, to show
 #: that its p-values are valid at any B (the exchangeable tree design).
 SMALL_B = 100
-CALIBRATION_METHODS = ("seism_rejection", "seism_mcmc", "seism_mcmc_small_b", "seism_cmc", "data_split", "naive")
+#: ... and the default circles at this one (exact at any B: the observed circle is counted).
+CIRCLES_SMALL_B = 10
+CALIBRATION_METHODS = ("seism_circles", "seism_circles_small_b", "seism_rejection", "seism_mcmc", "seism_mcmc_small_b",
+                       "seism_cmc", "data_split", "naive")
 ALPHA = 0.05
 
 
@@ -75,16 +78,18 @@ def run_dataset(setting: Setting, seed: np.random.SeedSequence) -> dict:
     engines = [m for m in setting.methods if m.startswith("seism_")] or ["split"]
     result = None
     for method in engines:
-        engine = {"seism_rejection": "rejection", "seism_mcmc": "mcmc", "seism_mcmc_small_b": "mcmc",
-                  "seism_cmc": "cmc", "split": "split"}[method]
-        # The conditional Monte Carlo needs the sphere null: the responses here are Gaussian
-        # (null="auto" would refuse it on the 1% of data sets failing the kurtosis test).
-        null = {"null": "sphere"} if engine == "cmc" else {}
+        engine = {"seism_circles": "circles", "seism_circles_small_b": "circles", "seism_rejection": "rejection",
+                  "seism_mcmc": "mcmc", "seism_mcmc_small_b": "mcmc", "seism_cmc": "cmc", "split": "split"}[method]
+        # The circles and the conditional Monte Carlo need the sphere null: the responses here are Gaussian
+        # (null="auto" would pick permutations on the 1% of data sets failing the kurtosis test).
+        null = {"null": "sphere"} if engine in ("cmc", "circles") else {}
+        small = method.endswith("_small_b")
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             result = selective_inference(data.sequences, data.y, k=setting.k, n_motifs=setting.n_motifs,
                                          method=engine,
-                                         n_samples=SMALL_B if method == "seism_mcmc_small_b" else setting.n_samples,
+                                         n_samples=(CIRCLES_SMALL_B if engine == "circles" else SMALL_B) if small
+                                         else setting.n_samples,
                                          burn_in=setting.burn_in, refine=False, n_threads=1,
                                          random_state=np.random.default_rng(method_seed), **null)
         if method != "split":
@@ -92,6 +97,8 @@ def run_dataset(setting: Setting, seed: np.random.SeedSequence) -> dict:
             row[f"p_{method}"] = float(result.pvalues[0]) if result.n_selected else np.nan
             row[f"seconds_{method}"] = t["features"] + t["selection"] + t["sampling"]
             row[f"draws_{method}"] = result.null_sample.n_draws if result.null_sample else 0
+            if method == "seism_circles" and result.pvalues_global is not None:  # the global null, beside
+                row["p_seism_circles_global"] = float(result.pvalues_global[0])
     row["p_data_split"] = float(result.pvalues_split[0]) if result.n_selected else np.nan
     row["p_naive"] = float(result.naive.pvalues[0]) if result.n_selected else np.nan
     row["seconds_data_split"] = result.seconds["features"] + result.seconds["classical"]

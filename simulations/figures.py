@@ -13,7 +13,9 @@ import pandas as pd
 
 from seism_stats.plotting import qqplot_pvalues
 
-LABELS = {"seism_rejection": "SEISM rejection", "seism_mcmc": "SEISM MCMC",
+LABELS = {"seism_circles": "SEISM circles (default)", "seism_circles_small_b": "SEISM circles, B = 10",
+          "seism_circles_global": "SEISM circles, global null",
+          "seism_rejection": "SEISM rejection", "seism_mcmc": "SEISM MCMC",
           "seism_mcmc_small_b": "SEISM MCMC, B = 100", "seism_cmc": "SEISM conditional MC",
           "data_split": "data split", "naive": "naive (no correction)"}
 

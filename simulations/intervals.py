@@ -99,7 +99,7 @@ def interval_rows(setting: IntervalSetting, seed: np.random.SeedSequence) -> lis
     if selection.event.n_selected:
         order = canonical_order(*_codes(data.sequences), data.y, design)
         circles = circle_pvalues(features, selection, basis, 0, circle_rng, order)
-        pivots = circle_pivots(circles.tests, circles.laws, INTERVAL_DRAWS, circle_rng, naive.params, naive.bse)
+        pivots = circle_pivots(circles.tests, order, INTERVAL_DRAWS, circle_rng, naive.params, naive.bse)
         intervals["selective"] = (selective_intervals(pivots, ALPHA), target)
     if split.tests.cells.size:
         test = split.test_rows

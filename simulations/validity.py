@@ -206,10 +206,10 @@ def figure(rates: pd.DataFrame):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, len(ALPHAS), figsize=(11, 4.2), squeeze=False)
+    fig, axes = plt.subplots(len(ALPHAS), 1, figsize=(12, 4.2 * len(ALPHAS)), squeeze=False)
     labels = {"tree": "exchangeable tree (MCMC)", "start": "chains from the observation (former)",
               "cmc": "conditional Monte Carlo", "circles10": "circles, B = 10 (default method)"}
-    for ax, alpha in zip(axes[0], ALPHAS):
+    for ax, alpha in zip(axes[:, 0], ALPHAS):
         part = rates[rates["alpha"] == alpha]
         keys = list(dict.fromkeys(zip(part["setting"], part["rank"])))
         x = np.arange(len(keys))
@@ -220,10 +220,11 @@ def figure(rates: pd.DataFrame):
             rate = np.array([rows.loc[k, "rate"] if k in rows.index else np.nan for k in keys])
             ax.bar(x + offset, rate, width=0.2, label=labels[design])
         ax.axhline(alpha, color="k", ls="--", lw=1)
-        ax.set_xticks(x, [f"{s}\nrank {r}" for s, r in keys], rotation=60, ha="right", fontsize=7)
+        ax.set_xticks(x, [f"{s}, rank {r}" for s, r in keys], rotation=35, ha="right", fontsize=7)
         ax.set_ylabel(f"P(p <= {alpha:g}) under the null")
         n = int(part["pvalues"].max()) if len(part) else 0
-        ax.set_title(f"alpha = {alpha:g} ({n} null data sets per bar, B ~ {int(part['median_draws'].median())})",
+        ax.set_title(f"alpha = {alpha:g} (up to {n} null data sets per bar; MCMC and conditional MC: "
+                     f"B ~ {int(part[part['design'] == 'tree']['median_draws'].median())} draws; circles: B = 10)",
                      fontsize=9)
         ax.legend(fontsize=7)
     fig.tight_layout()

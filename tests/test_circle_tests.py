@@ -54,7 +54,7 @@ def test_arcs_are_where_replaying_the_selection_keeps_the_cells(hypothesis):
         offset = (u - rest) / rho
         directions = g - np.outer(g @ eta, eta)
         directions /= np.linalg.norm(directions, axis=1, keepdims=True)
-        arcs, counts = tests.arcs(axis, tests.lines(*tests.direction_terms(directions)))
+        arcs, counts = tests.arcs(axis, tests.direction_terms(directions))
         for r, d in enumerate(directions):
             ends = arcs[r, :counts[r]]
             for w in np.linspace(0.01, 2 * np.pi, 90, endpoint=False):
@@ -207,3 +207,27 @@ def test_selective_intervals_cover_with_few_sequences(monkeypatch):
         assert stats.binom.sf(selective[tail].sum() - 1, len(selective), 0.025) >= 0.001, selective[tail].mean()
     naive = rows[rows["method"] == "naive"]  # the same check rejects the naive intervals
     assert stats.binom.sf((~naive["covered"]).sum() - 1, len(naive), 0.05) < 0.001
+
+
+def test_the_level_does_not_depend_on_which_representative_of_the_observation_is_used():
+    # (w, d) and (2 pi - w, -d) are the same observation; antithetic pilots keep the level a function of +-b.
+    from dataclasses import replace
+
+    from seism_stats.circle_tests import choose_level
+    data = simulate_dataset(100, 30, consensus="GATT", beta=1.0, random_state=7)
+    features, selection, basis, order = _fit_parts(data.sequences, data.y, 4, 3)
+    for hypothesis in ("motif", "global"):
+        tests = CircleTests(features, selection, basis, hypothesis)
+        for axis in tests.axes:
+            flipped = replace(axis, direction=-axis.direction)
+            assert choose_level(tests, axis, order)[1] == choose_level(tests, flipped, order)[1]
+
+
+def test_ratio_is_never_zero_and_its_error_is_unknown_without_drawn_mass():
+    from seism_stats.circle_tests import ratio_pvalue
+    p, se, _ = ratio_pvalue(np.array([-2000.0, -2000.0]), np.array([0.0, -1.0]))  # p ~ exp(-2000) underflows
+    assert 0 < p < 1e-300 and np.isfinite(se)
+    p, se, ess = ratio_pvalue(np.array([-1.0, -np.inf, -np.inf]), np.array([-0.5, -np.inf, -np.inf]))
+    assert p == pytest.approx(np.exp(-0.5)) and np.isnan(se) and ess == 1.0  # no drawn circle met the event
+    p, se, _ = ratio_pvalue(np.array([-1.0]), np.array([-0.5]))  # B = 0: exact, no Monte-Carlo error
+    assert se == 0.0

@@ -46,3 +46,28 @@ def test_readme_keeps_the_setup_commands():
     assert "pip install -e . && python examples/quickstart.py" in readme
     assert 'pip install -e ".[test]" && python -m pytest' in readme
     assert len(readme.splitlines()) < 200  # the first hour; the rest is in docs/
+
+
+def _numbers_match(expected: str, got: str, rtol: float = 1e-6) -> bool:
+    """Same words, and the same numbers to ``rtol`` (the last printed digit may differ across BLAS builds)."""
+    left, right = expected.split(), got.split()
+    if len(left) != len(right):
+        return False
+    for a, b in zip(left, right):
+        try:
+            if not abs(float(a) - float(b)) <= rtol * max(abs(float(a)), abs(float(b))):
+                return False
+        except ValueError:
+            if a != b:
+                return False
+    return True
+
+
+def test_readme_first_example_prints_what_the_readme_shows(capsys):
+    # "A number in the README is one that the code produced": run the first example and compare.
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## A first example", 1)[1]
+    code = section.split("```python\n", 1)[1].split("```", 1)[0]
+    shown = section.split("Output of that code", 1)[1].split("```\n", 1)[1].split("```", 1)[0]
+    exec(compile(code, "README first example", "exec"), {})
+    assert _numbers_match(shown, capsys.readouterr().out), "README's first example output is stale"
