@@ -7,25 +7,18 @@ import pytest
 from scipy import integrate, stats
 
 from seism_stats import _circles, selective_inference
-from seism_stats._validation import check_covariates, residual_basis
-from seism_stats.canonical import canonical_order, gaussian_rows
+from seism_stats.canonical import gaussian_rows
 from seism_stats.circle_tests import CircleTests, circle_pvalues
 from seism_stats.features import grid_features
 from seism_stats.kmers import reverse_complement_index, string_to_kmer
 from seism_stats.selection import select_motifs
 from seism_stats.sequences import encode_sequences
 from simulations.data import simulate_dataset
+from simulations.tilted import fit_parts
 
 
 def _fit_parts(sequences, y, k, n_motifs, covariates=None):
-    encoded = encode_sequences(list(sequences))
-    design = check_covariates(covariates, len(y), True)
-    basis = residual_basis(design)
-    features = grid_features(encoded, [k], 1.0, "sum", 1, revcomp=True)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        selection = select_motifs(features, np.asarray(y, float), basis, n_motifs)
-    return features, selection, basis, canonical_order(encoded.codes, encoded.offsets, np.asarray(y, float), design)
+    return fit_parts(sequences, np.asarray(y, float), k, n_motifs, covariates)[:4]
 
 
 @pytest.mark.parametrize("hypothesis", ["motif", "global"])
