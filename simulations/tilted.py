@@ -39,6 +39,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 from scipy.stats import binom
+from tqdm.auto import tqdm
 
 from seism_stats import selective_inference
 from seism_stats._validation import check_covariates, residual_basis
@@ -163,11 +164,12 @@ def rejection_rates(table: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def calibration(n_datasets: int, seed: int = 22, settings=SETTINGS) -> tuple[pd.DataFrame, pd.DataFrame]:
+def calibration(n_datasets: int, seed: int = 22, settings=SETTINGS,
+                progress: bool = False) -> tuple[pd.DataFrame, pd.DataFrame]:
     """All null rows and their rejection rates."""
     rows = []
     for s, setting in enumerate(settings):
-        for i in range(n_datasets):
+        for i in tqdm(range(n_datasets), desc=setting.name, disable=not progress, mininterval=30):
             rows.extend(null_rows(setting, seed * 1_000_003 + s * 100_003 + i))
     table = pd.DataFrame(rows)
     return table, rejection_rates(table)
@@ -207,7 +209,7 @@ def main(argv: list[str] | None = None) -> int:
               f"{platform.python_version()}, {time.strftime('%Y-%m-%d')}")
     pd.set_option("display.width", 250)
     if args.experiment == "calibration":
-        _, rates = calibration(args.n_datasets or 3000, args.seed or 22)
+        _, rates = calibration(args.n_datasets or 3000, args.seed or 22, progress=True)
         print(header)
         print(rates.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
         exact = rates[rates["kind"].str.startswith("tilted")]
