@@ -632,10 +632,11 @@ def _tilted_settings(tilted) -> dict:
     """What ``method="tilted"`` used and found, for ``settings`` (empty for the other methods)."""
     if tilted is None:
         return {"tilted_ess": [], "tilted_tie_mass": [], "tilted_hit_rate": [], "tilted_tilts": [],
-                "tilted_replays": 0, "permutation_exact": None}
+                "tilted_strata": [], "tilted_replays": 0, "permutation_exact": None}
     return {"tilted_ess": [float(v) for v in tilted.ess], "tilted_tie_mass": [float(v) for v in tilted.tie_mass],
             "tilted_hit_rate": [float(v) for v in tilted.hit_rate],
             "tilted_tilts": [[float(z) for z in c] for c in tilted.components],
+            "tilted_strata": [int(v) for v in tilted.strata],
             "tilted_replays": int(tilted.n_replays), "permutation_exact": bool(tilted.exact_null)}
 
 

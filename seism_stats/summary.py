@@ -300,6 +300,12 @@ def _tilted_notes(results) -> list[str]:
     if exact is False:
         notes.append("[!] Covariates: the permuted values are the residuals off them (Freedman-Lane), an "
                      "approximation of the null that is exact only when those residuals are exchangeable.")
+    strata = s.get("tilted_strata") or []
+    if any(v > 1 for v in strata):
+        notes.append("Several motifs: each motif is tested given also how many positives (rows above the mean "
+                     "residual) fall in each of a few strata of the other motifs' features (so that they are "
+                     "selected again; valid, conditions on a little more), per motif: "
+                     f"{', '.join(f'{v} strata' for v in strata)}.")
     ties = np.asarray(s.get("tilted_tie_mass") or [], dtype=float)
     if ties.size and s["n_samples"] > 0:
         shares = ", ".join(f"{name} {share:.2%}" for name, share in zip(names, ties))
