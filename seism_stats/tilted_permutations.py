@@ -572,14 +572,16 @@ class EventScreen:
             chosen.append(np.argsort(-correlation, kind="stable")[:SCREEN_CELLS])
         self.cells = np.unique(np.concatenate(chosen + [event.cells]))
         columns = np.column_stack([features.column(int(c)) for c in self.cells])
-        self.columns = columns - covariate_basis @ (covariate_basis.T @ columns)
+        self.columns = np.asfortranarray(columns - covariate_basis @ (covariate_basis.T @ columns))
         self.cross = event.cross[self.cells]
         self.inv_den = event.inv_den[:, self.cells]
         self.selected = np.searchsorted(self.cells, event.cells)
 
     def outside(self, points: np.ndarray, coefficients: np.ndarray) -> np.ndarray:
         """Draws (rows of unit residual ``points``, their ``<q_i, u>``) surely outside the event."""
-        numerators = points @ self.columns
+        # One matrix-vector product per column: on a loaded machine a multithreaded BLAS matrix product of
+        # these shapes took 20-80 ms, the products one column at a time about 3 ms (n = 2000, 64 draws).
+        numerators = np.column_stack([points @ column for column in self.columns.T])
         out = np.zeros(points.shape[0], dtype=bool)
         for j in range(self.inv_den.shape[0]):
             residual = numerators - coefficients[:, :j] @ self.cross[:, :j].T
