@@ -123,12 +123,13 @@ def check_budget(method: str, n_samples: int, n_chains: int, burn_in: int, thin:
                              f"{max_replays:,}: lower n_samples or raise max_replays")
         return directions
     if method == "tilted":
-        from .tilted_permutations import PILOT_DRAWS
+        from .tilted_permutations import pilot_draws
 
-        replays = n_motifs * (n_samples + PILOT_DRAWS)
+        replays = n_motifs * (n_samples + pilot_draws(n_samples))
         if replays > max_replays:
-            raise ValueError(f"the tilted permutation p-values need at least {replays:,} replays ({n_motifs} motif(s) "
-                             f"x (n_samples={n_samples:,} + a pilot of {PILOT_DRAWS})) but max_replays is "
+            raise ValueError(f"the tilted permutation p-values may replay up to {replays:,} candidates ({n_motifs} "
+                             "motif(s) "
+                             f"x (n_samples={n_samples:,} + a pilot of {pilot_draws(n_samples)})) but max_replays is "
                              f"{max_replays:,}: lower n_samples or raise max_replays")
         return replays
     if method == "rejection":

@@ -161,7 +161,8 @@ LADDER = tuple(np.round(np.concatenate([np.arange(1.5, 6.01, 0.5), np.arange(7.0
 #: Highest tilt of the ladder: p-values far beyond it (below about 1e-80) keep their validity but
 #: lose relative precision.
 Z_CAP = 20.0
-#: Draws of the pilot that places the mixture (replayed against the event, then discarded).
+#: Draws of the pilot that places the mixture (replayed against the event, then discarded), at most
+#: (no more than the estimate's own draws, at least 64: :func:`pilot_draws`).
 PILOT_DRAWS = 512
 #: Share of the draws allocated by the pilot's estimate of where the event's mass lies (the rest: evenly).
 EDGE_SHARE = 0.6
@@ -289,7 +290,7 @@ def _quantile_bins(values: np.ndarray, levels: np.ndarray) -> np.ndarray:
 
 
 class ConditionalPoisson:
-    """``m`` of the rows of some cells, a row of cell g drawn with odds ``p_g / (1 - p_g)`` (the tilted law in one stratum).
+    """``m`` of the rows of some cells, a row of cell g with odds ``p_g / (1 - p_g)`` (the tilted law in a stratum).
 
     The counts ``C_g`` are independent Binomial(n_g, p_g) conditioned on ``sum C_g = m``; with
     ``p_g = expit(log_weight_g + a)`` and ``a`` the saddle point, ``P(sum C_g = m)`` is near the mode
@@ -702,10 +703,17 @@ def _canonical_uniforms(rng: np.random.Generator, size: int, order: np.ndarray) 
     return out
 
 
-def design_mixture(test: _MotifTest, rng: np.random.Generator) -> tuple[list, np.ndarray, list, int]:
+def pilot_draws(n_draws: int) -> int:
+    """The pilot's size for ``n_draws`` draws per motif: :data:`PILOT_DRAWS`, at most ``n_draws`` (at least 64;
+    none when there is nothing to draw)."""
+    return 0 if n_draws == 0 else min(PILOT_DRAWS, max(64, n_draws))
+
+
+def design_mixture(test: _MotifTest, rng: np.random.Generator,
+                   pilot: int = PILOT_DRAWS) -> tuple[list, np.ndarray, list, int]:
     """The mixture of one motif's test, from pilot draws replayed against the event and discarded.
 
-    :data:`PILOT_DRAWS` draws of the even mixture of the whole ladder (:data:`LADDER`, up to
+    ``pilot`` draws of the even mixture of the whole ladder (:data:`LADDER`, up to
     :data:`Z_CAP` and 0.9 of the largest reachable tilt) are replayed; the mean of the tested
     motif's standardised sum over the hits, weighted by ``P / Q_pilot``, estimates where the
     event's mass lies. The :data:`EDGE_COMPONENTS` tilts nearest it share :data:`EDGE_SHARE` of
@@ -728,11 +736,13 @@ def design_mixture(test: _MotifTest, rng: np.random.Generator) -> tuple[list, np
     if not laws:
         laws, tilts = [test.law(0.0)], [0.0]
     even = np.full(len(laws), 1.0 / len(laws))
-    subsets, keys, log_q = test.draw(laws, even, rng, PILOT_DRAWS)
+    if pilot == 0:
+        return laws, even, tilts, 0
+    subsets, keys, log_q = test.draw(laws, even, rng, pilot)
     inside = np.concatenate([test.replay_draws(subsets[i:i + BLOCK], None if keys is None else keys[i:i + BLOCK])[0]
-                             for i in range(0, PILOT_DRAWS, BLOCK)])
+                             for i in range(0, pilot, BLOCK)])
     if not inside.any():
-        return laws, even, tilts, PILOT_DRAWS
+        return laws, even, tilts, pilot
     z = test.standardised(subsets[inside])
     weight = np.exp(-log_q[inside] - np.max(-log_q[inside]))
     centre = float(np.sum(weight * z) / np.sum(weight))
@@ -740,7 +750,7 @@ def design_mixture(test: _MotifTest, rng: np.random.Generator) -> tuple[list, np
     laws, tilts = laws[nearest[0]:], tilts[nearest[0]:]
     allocation = np.full(len(laws), (1.0 - EDGE_SHARE) / len(laws))
     allocation[nearest - nearest[0]] += EDGE_SHARE / nearest.shape[0]
-    return laws, allocation, tilts, PILOT_DRAWS
+    return laws, allocation, tilts, pilot
 
 
 @dataclass(frozen=True)
@@ -776,7 +786,7 @@ def motif_terms(test: _MotifTest, n_draws: int, rng: np.random.Generator, bar=No
 
     ``first_block(seconds_per_draw)`` is called once, after the first block of draws.
     """
-    laws, allocation, tilts, _ = design_mixture(test, rng)
+    laws, allocation, tilts, _ = design_mixture(test, rng, pilot_draws(n_draws))
     observed_point = residual_points(test.target.values[None, :], test.basis)
     accepted, observed_stats = test.replay.check_points(observed_point, count=False)
     if not accepted[0]:
@@ -851,7 +861,8 @@ def tilted_pvalues(features, selection: Selection, covariate_basis: np.ndarray, 
     target = PermutationTarget.from_selection(selection, covariate_basis)
     pvalues, se, ess, tie_mass, hit_rate = (np.full(q, np.nan) for _ in range(5))
     if q == 0:
-        return TiltedEstimate(pvalues, se, pvalues.copy(), ess, tie_mass, hit_rate, [], np.zeros(0, dtype=np.int64), ties,
+        return TiltedEstimate(pvalues, se, pvalues.copy(), ess, tie_mass, hit_rate, [], np.zeros(0, dtype=np.int64),
+                              ties,
                               target.exact, int(n_draws), 0, time.perf_counter() - start)
     replay = SelectionReplay(features, selection.event, n_threads)
     observed_point = residual_points(target.values[None, :], covariate_basis)

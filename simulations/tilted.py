@@ -224,7 +224,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"data sets: {len(table)}, planted motif selected first by both: {len(found)}")
         for method in ("tilted", "mcmc", "split"):
             p = found[method].to_numpy()
-            print(f"{method:>7}: rejected at 0.05: {np.mean(p <= 0.05):.3f} (s.e. {np.sqrt(np.mean(p <= 0.05) * (1 - np.mean(p <= 0.05)) / max(len(p), 1)):.3f})"
+            rate = float(np.mean(p <= 0.05))
+            print(f"{method:>7}: rejected at 0.05: {rate:.3f} (s.e. {np.sqrt(rate * (1 - rate) / max(len(p), 1)):.3f})"
                   f"; median p {np.median(p):.3g}" + (f"; median fit {table[method + '_s'].median():.2f} s"
                                                        if method != "split" else ""))
         both = found[(found["tilted"] <= 0.05) != (found["mcmc"] <= 0.05)]

@@ -11,7 +11,7 @@ from scipy import stats
 from seism_stats import SelectiveMotifModel, selective_inference
 from seism_stats.replay import SelectionReplay
 from seism_stats.tilted_permutations import (Cells, EventScreen, MotifTerms, PermutationTarget, TiltedLaw, _MotifTest,
-                                             motif_terms, tilted_pvalues, weighted_pvalue)
+                                             motif_terms, pilot_draws, tilted_pvalues, weighted_pvalue)
 from seism_stats.walkers import residual_points
 from simulations import tilted as experiment
 from simulations.data import simulate_dataset
@@ -146,7 +146,8 @@ def test_binary_default_records_its_settings():
     assert s["method"] == "tilted" and s["null"] == "permutation" and s["hypothesis"] == "global"
     assert s["ties"] == "conservative" and s["permutation_exact"] is True
     assert len(s["tilted_ess"]) == len(s["tilted_tilts"]) == result.n_selected
-    assert s["tilted_replays"] > 300  # the pilot's replays are counted
+    # draws and pilot, less those the screen discards
+    assert 0 < s["tilted_replays"] <= result.n_selected * (300 + pilot_draws(300))
     assert np.all((result.pvalues > 0) & (result.pvalues <= 1)) and np.all(result.pvalues_se > 0)
     assert np.all(result.pvalues_upper >= result.pvalues)
     law = result.null_laws[0]
