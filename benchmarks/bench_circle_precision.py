@@ -28,7 +28,6 @@ import platform
 import time
 import warnings
 
-import numpy as np
 import pandas as pd
 
 from seism_stats import selective_inference

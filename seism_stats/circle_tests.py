@@ -36,7 +36,9 @@ then ``u`` is uniform on the sphere of ``S^perp`` (the map is two to one:
 ``cot(w) sqrt(m - 1)`` is Student t with ``m - 1`` degrees of freedom on each half
 circle; with ``T(w) = |cos w| / |sin w|`` the statistic is
 ``T sqrt(m - 1)`` = motif j's |t statistic| (motif hypothesis) or a monotone
-function of the step score (global). On the circle ``C(d) = {cos(w) eta + sin(w) d}``
+function of the step score (global: the step-j score on the unit residual is
+``<e_j, u>^2 = cos(w)^2``, ``e_j`` motif j's feature off the covariates and the
+earlier motifs, a function of ``w`` alone). On the circle ``C(d) = {cos(w) eta + sin(w) d}``
 every step score is the square of an affine function of ``(cos w, sin w)``, so
 the event on it is an exact union of arcs (:mod:`seism_stats._circles`), and
 

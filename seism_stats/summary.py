@@ -273,7 +273,7 @@ def _circle_notes(results) -> list[str]:
                      "along the nearest competitors of the selection's steps (the level chosen by discarded pilot "
                      f"draws; valid, conditions on a little more), per motif: {given}.")
     ess = np.asarray(s.get("circle_ess") or [], dtype=float)
-    drawn = np.asarray([v != OBSERVED_DIRECTION for v in levels] or [True] * ess.size)
+    drawn = np.array([v != OBSERVED_DIRECTION for v in levels] or [True] * ess.size, dtype=bool)
     low = (ess < MIN_WEIGHT_ESS) & drawn[:ess.size]
     if low.any() and s["n_samples"] > 0:
         names = ", ".join(np.asarray(results.param_names)[low])
