@@ -175,7 +175,8 @@ def test_covariates_are_the_freedman_lane_approximation_and_say_so():
     assert res.method == "tilted" and res.inference.settings["permutation_exact"] is False
     text = res.summary().as_text()
     assert "tilted (exact)" in text and "Freedman-Lane" in text
-    assert res.sampler_info["replays"] > 100 and np.isfinite(res.sampler_info["acceptance_rate"])
+    # the pilot (min(512, B) = 100 draws) and the draws the event screen did not discard are replayed
+    assert 0 < res.sampler_info["replays"] <= 200 and np.isfinite(res.sampler_info["acceptance_rate"])
 
 
 def test_two_motifs_are_tested_given_strata_of_the_other():
