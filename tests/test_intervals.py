@@ -11,12 +11,12 @@ import pytest
 from scipy import stats
 from scipy.stats import kstest
 
-from seism_stats import intervals
-from seism_stats._validation import check_covariates, residual_basis
-from seism_stats.features import grid_features
-from seism_stats.replay import SelectionReplay
-from seism_stats.selection import residualize, select_motifs
-from seism_stats.sequences import encode_sequences
+from seism_stats.stats import intervals
+from seism_stats.utils.validation import check_covariates, residual_basis
+from seism_stats.features.grid import grid_features
+from seism_stats.selection.replay import SelectionReplay
+from seism_stats.selection.greedy import residualize, select_motifs
+from seism_stats.io.sequences import encode_sequences
 from simulations import intervals as interval_sim
 from simulations.data import simulate_dataset
 
@@ -155,7 +155,7 @@ def _side_bounds_numpy(lines, selected, sign, zs):
 
 @pytest.mark.parametrize("seed", [0, 1])
 def test_side_bounds_kernel_matches_its_numpy_twin(seed):
-    from seism_stats import _replay
+    from seism_stats.selection import _replay
 
     rng = np.random.default_rng(seed)
     lines = rng.normal(size=(3, 500))
