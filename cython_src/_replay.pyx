@@ -539,7 +539,7 @@ def side_bounds(const double[:, ::1] lines, Py_ssize_t selected, double sign, co
                 int n_threads=1):
     """For every ``z`` in ``zs``: ``lo, hi`` of the x-interval where ``sign * L_s >= |L_c|`` for all cells.
 
-    Used by :func:`seism_stats.stats.intervals.line_event_segments` (selective
+    Used by :func:`seism_stats.selection.geometry.line_event_segments` (selective
     intervals) and the tail estimate; max and min are exact, so the result does
     not depend on the number of threads.
     """
@@ -566,7 +566,7 @@ def step_side_bounds_rows(const double[:, ::1] numerators, const double[:, ::1] 
     Row r's line of competing cell ``cells[i]`` at step s (``n_earlier`` = s
     motifs before it) is ``(numerators[r, cell] - sum_{m<s} coefficients[r, m]
     cross_t[m, cell]) * scale[i] + slopes[i] x`` (as
-    :func:`seism_stats.stats.intervals.step_lines`, without its (R, cells) temporaries):
+    :func:`seism_stats.selection.geometry.step_lines`, without its (R, cells) temporaries):
     each thread builds one row's line in its own buffer and runs the two sides on
     it. Rows whose ``active`` flag is 0 are skipped (both sides empty: lo = inf,
     hi = -inf). Returns ``lo, hi`` (R, 2): column 0 for ``sign = +1``, column 1 for -1.

@@ -292,7 +292,8 @@ def _check_arguments(args: argparse.Namespace):
 
     Returns the motif database to match with (``{id: (name, PPM)}``), or None.
     """
-    from .utils.validation import check_n_motifs, check_positive_int
+    from .selection.greedy import check_n_motifs
+    from .utils.validation import check_positive_int
     from .sampling.budget import check_budget
     from .stats.tilted_permutations import MAX_AUTO_MOTIFS
     check_n_motifs(args.n_motifs)

@@ -218,7 +218,7 @@ def test_the_level_does_not_depend_on_which_representative_of_the_observation_is
 
 
 def test_ratio_is_never_zero_and_its_error_is_unknown_without_drawn_mass():
-    from seism_stats.stats.circle_tests import ratio_pvalue
+    from seism_stats.sampling.pvalues import ratio_pvalue
     p, se, _ = ratio_pvalue(np.array([-2000.0, -2000.0]), np.array([0.0, -1.0]))  # p ~ exp(-2000) underflows
     assert 0 < p < 1e-300 and np.isfinite(se)
     p, se, ess = ratio_pvalue(np.array([-1.0, -np.inf, -np.inf]), np.array([-0.5, -np.inf, -np.inf]))

@@ -6,7 +6,8 @@ import warnings
 import numpy as np
 import pytest
 
-from seism_stats.stats.conditional_mc import _grouped_logsumexp, ratio_estimate
+from seism_stats.selection.geometry import grouped_logsumexp
+from seism_stats.stats.conditional_mc import ratio_estimate
 from seism_stats.inference.pipeline import selective_inference
 from simulations.data import simulate_dataset
 
@@ -113,7 +114,7 @@ def test_conditioned_directions_keep_the_observed_part_and_nothing_else():
 def test_cmc_of_the_observed_direction_sees_the_observation():
     # The observed point lies on its own circle, inside the event: the circle's
     # x-segments contain x_obs, and N/D there is the conditional tail beyond it.
-    from seism_stats.stats.conditional_mc import circle_log_masses, circle_segments
+    from seism_stats.selection.geometry import circle_log_masses, circle_segments
 
     features, basis, selection = _selection(2)
     event, u = selection.event, selection.unit_residual
@@ -170,7 +171,7 @@ def test_ratio_estimate_in_log_space():
 def test_grouped_logsumexp():
     values = np.array([0.0, np.log(3.0), -np.inf, 5.0])
     owner = np.array([0, 0, 2, 2])
-    out = _grouped_logsumexp(values, owner, 4)
+    out = grouped_logsumexp(values, owner, 4)
     assert out[0] == pytest.approx(np.log(4.0))
     assert out[1] == -np.inf and out[3] == -np.inf
     assert out[2] == pytest.approx(5.0)

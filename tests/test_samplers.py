@@ -342,7 +342,7 @@ def _tail_problem(seed=5, beta=1.1, n_motifs=1):
 @pytest.mark.parametrize("n_motifs", [1, 2, 3])
 def test_tail_circle_event_is_exactly_the_replayed_event(n_motifs):
     from seism_stats.selection.replay import SelectionReplay
-    from seism_stats.stats.conditional_mc import circle_segments
+    from seism_stats.selection.geometry import circle_segments
 
     _, features, basis, selection = _tail_problem(n_motifs=n_motifs)
     replay = SelectionReplay(features, selection.event)

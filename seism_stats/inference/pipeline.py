@@ -27,7 +27,6 @@ from ..utils.validation import (
     check_bool,
     check_covariates,
     check_lam,
-    check_n_motifs,
     check_positive_int,
     check_random_state,
     check_response,
@@ -50,7 +49,7 @@ from ..utils.parallel import check_backend, run_tasks
 from ..sampling.pvalues import monte_carlo_pvalues
 from ..selection.refinement import RefinedMotif, WindowDesign, consensus, kmer_ppm, refine_motif
 from ..selection.replay import SelectionReplay
-from ..selection.greedy import Selection, select_motifs
+from ..selection.greedy import Selection, check_n_motifs, select_motifs
 from ..stats.tail import tail_pvalues
 from ..stats.tilted_permutations import MAX_AUTO_MOTIFS, TIES, tilted_pvalues
 from ..io.sequences import encode_sequences

@@ -14,9 +14,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from ..inference.pipeline import selective_inference
 from ..utils.validation import RandomStateLike, check_response, is_default_index
 from .formula import MotifTerm, parse_formula
-from ..inference.pipeline import selective_inference
+from .persistence import register_model
 from .results import SelectiveMotifResults
 
 
@@ -265,6 +266,9 @@ class SelectiveMotifModel:
                           f"than the full data ({', '.join(results.param_names)}); results.pvalues and conf_int "
                           "name their motif rows after the split's own motifs", UserWarning, stacklevel=2)
         return results
+
+
+register_model(SelectiveMotifModel, ModelData)  # results files may hold them (model.persistence)
 
 
 def _align(part, index: pd.Index, what: str, by_label: bool):

@@ -24,6 +24,22 @@ import pandas as pd
 FORMAT = "seism_stats.results"  # the file format's name (not a module path: saved files carry it)
 VERSION = 1
 
+#: The model class and its data class (the model layer above this module, which cannot import them):
+#: registered by :mod:`seism_stats.model.motif_model` through :func:`register_model`.
+_MODEL_CLASSES: tuple[type, ...] = ()
+
+
+def register_model(model_class: type, data_class: type) -> None:
+    """Let results files hold ``model_class`` (rebuilt from :data:`MODEL_ATTRIBUTES`) and the dataclass ``data_class``."""
+    global _MODEL_CLASSES
+    _MODEL_CLASSES = (model_class, data_class)
+
+
+def _model_class() -> type:
+    if not _MODEL_CLASSES:
+        raise RuntimeError("no model class registered (import seism_stats first)")
+    return _MODEL_CLASSES[0]
+
 
 def _allowed_classes() -> dict[str, type]:
     """The dataclasses a results file may name (nothing else is ever built from a file)."""
@@ -33,15 +49,14 @@ def _allowed_classes() -> dict[str, type]:
     from .formula import MotifTerm
     from ..inference.pipeline import MotifInference
     from ..stats.intervals import TruncatedGaussianPivot
-    from .motif_model import ModelData
     from ..selection.refinement import RefinedMotif
     from ..sampling.samplers import NullSample
     from ..selection.greedy import Selection, SelectionEvent
     from ..stats.tilted_permutations import TiltedNullLaw
 
-    classes = (CirclePivot, CircleNullLaw, OLSFit, OLSMotifTests, SplitTests, MotifTerm, MotifInference, ModelData,
+    classes = (CirclePivot, CircleNullLaw, OLSFit, OLSMotifTests, SplitTests, MotifTerm, MotifInference,
                RefinedMotif, NullSample, Selection, SelectionEvent, TruncatedGaussianPivot, TiltedNullLaw)
-    return {cls.__name__: cls for cls in classes}
+    return {cls.__name__: cls for cls in classes + _MODEL_CLASSES[1:]}
 
 
 #: Attributes of SelectiveMotifModel written to and read from a file.
@@ -78,8 +93,6 @@ class _Encoder:
         return {"__index__": self.array(index.to_numpy()), "name": index.name}
 
     def encode(self, value):
-        from .motif_model import SelectiveMotifModel
-
         if value is None or isinstance(value, (bool, int, float, str)):
             return value
         if isinstance(value, np.generic):
@@ -98,7 +111,7 @@ class _Encoder:
         if isinstance(value, pd.DataFrame):
             return {"__frame__": [self.array(value[c].to_numpy()) for c in value.columns],
                     "columns": [self.encode(c) for c in value.columns], "index": self.index(value.index)}
-        if isinstance(value, SelectiveMotifModel):
+        if isinstance(value, _model_class()):
             return {"__model__": {name: self.encode(getattr(value, name, None)) for name in MODEL_ATTRIBUTES}}
         if dataclasses.is_dataclass(value) and type(value).__name__ in _allowed_classes():
             return {"__dataclass__": type(value).__name__,
@@ -119,8 +132,6 @@ class _Decoder:
         return pd.Index(self.decode(tree["__index__"]), name=tree["name"])
 
     def decode(self, tree):
-        from .motif_model import SelectiveMotifModel
-
         if isinstance(tree, list):
             return [self.decode(v) for v in tree]
         if not isinstance(tree, dict):
@@ -143,7 +154,7 @@ class _Decoder:
             return pd.DataFrame(dict(zip(range(len(columns)), (self.decode(c) for c in tree["__frame__"]))),
                                 index=self.index(tree["index"])).set_axis(columns, axis=1)
         if "__model__" in tree:
-            model = object.__new__(SelectiveMotifModel)
+            model = object.__new__(_model_class())
             for name in MODEL_ATTRIBUTES:
                 setattr(model, name, self.decode(tree["__model__"].get(name)))
             return model

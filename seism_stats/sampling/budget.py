@@ -123,8 +123,6 @@ def check_budget(method: str, n_samples: int, n_chains: int, burn_in: int, thin:
                              f"{max_replays:,}: lower n_samples or raise max_replays")
         return directions
     if method == "tilted":
-        from ..stats.tilted_permutations import pilot_draws
-
         replays = n_motifs * (n_samples + pilot_draws(n_samples))
         if replays > max_replays:
             raise ValueError(f"the tilted permutation p-values may replay up to {replays:,} candidates ({n_motifs} "
@@ -226,3 +224,14 @@ def shortfall_of_rejection(n_kept: int, n_samples: int, n_replays: int, max_repl
     need = f"about {n_samples / rate:,.0f} replays needed" if rate > 0 else "no candidate was accepted"
     return (f"rejection sampling ran out of replays (max_replays={max_replays:,}) with {n_kept:,} of "
             f"{n_samples:,} draws accepted (acceptance rate {rate:.2%}: {need})")
+
+
+#: Draws of the pilot that places the mixture (replayed against the event, then discarded), at most
+#: (no more than the estimate's own draws, at least 64: :func:`pilot_draws`).
+PILOT_DRAWS = 512
+
+
+def pilot_draws(n_draws: int) -> int:
+    """The pilot's size for ``n_draws`` draws per motif: :data:`PILOT_DRAWS`, at most ``n_draws`` (at least 64;
+    none when there is nothing to draw)."""
+    return 0 if n_draws == 0 else min(PILOT_DRAWS, max(64, n_draws))

@@ -13,6 +13,7 @@ import warnings
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import special
 from scipy.stats import beta
 
 #: Relative tolerance under which a null statistic counts as a tie with the observed one.
@@ -96,3 +97,23 @@ def monte_carlo_pvalues(null_sample, observed: np.ndarray, alpha: float = 0.05) 
     se = np.sqrt(p_for_se * (1.0 - p_for_se) / ess)
     se = np.where(se > 0, se, 1.0 / (1.0 + n_draws))
     return MonteCarloPValues(pvalues, se, upper, ess)
+
+
+def ratio_pvalue(log_num: np.ndarray, log_den: np.ndarray) -> tuple[float, float, float]:
+    """``sum N / sum D`` over all terms, the observed direction's first; its s.e.; the ESS of D.
+
+    The s.e. is the delta-method error of the ratio from the drawn terms (the first,
+    observed, term adds no variance); with the observed term alone the ratio is exact: s.e. 0.
+    """
+    shift = float(np.max(log_den))
+    if not np.isfinite(shift) or not np.isfinite(log_den[0]):
+        return float("nan"), float("nan"), 0.0
+    den, num = np.exp(log_den - shift), np.exp(log_num - shift)
+    total = den.sum()
+    # In log space, so that a p-value far below the smallest double is not 0 (clipped to the tiniest positive).
+    p = float(np.exp(special.logsumexp(log_num) - special.logsumexp(log_den)))
+    p = min(1.0, max(p, float(np.finfo(float).tiny)))
+    if den.size > 1 and not np.any(den[1:] > 0):  # no drawn circle meets the event: its error is unknown
+        return p, float("nan"), 1.0
+    se = float(np.sqrt(np.sum((num[1:] - p * den[1:]) ** 2)) / total)
+    return p, se, float(total**2 / np.sum(den**2))

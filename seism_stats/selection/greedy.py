@@ -13,7 +13,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..utils.validation import check_positive_int
 from . import _replay
+from ._replay import MOTIF_LIMIT
 
 #: A cell whose residual feature norm is below this fraction of its raw norm is
 #: numerically inside the covariate span and left out of the grid at that step.
@@ -164,3 +166,18 @@ def select_motifs(features, y: np.ndarray, covariate_basis: np.ndarray,
         inv_den=np.ascontiguousarray(inv_den[:q]),
     )
     return Selection(event, unit, residual_norm, np.asarray(statistics))
+
+
+def check_n_motifs(n_motifs) -> int:
+    """``n_motifs`` as an int in ``1..MOTIF_LIMIT``, checked before any work.
+
+    The replay kernels hold a candidate's coefficients on the selected features in
+    fixed-size arrays (:data:`seism_stats.selection._replay.MOTIF_LIMIT`); more motifs would
+    overrun them, so they are refused here, before features or selection.
+    """
+    value = check_positive_int(n_motifs, "n_motifs")
+    if value > MOTIF_LIMIT:
+        raise ValueError(f"n_motifs={value}: at most {MOTIF_LIMIT} motifs can be selected (greedy selection "
+                         "of that many motifs is rarely meaningful; the replay kernels hold at most "
+                         f"{MOTIF_LIMIT})")
+    return value

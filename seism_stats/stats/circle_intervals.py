@@ -71,7 +71,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import optimize, special
 
-from .circle_tests import CircleAxis, CircleTests, DirectionLaw, segment_log_masses
+from ..selection.geometry import segment_log_masses
+from .circle_tests import CircleAxis, CircleTests, DirectionLaw
 
 #: Levels 1 - alpha of the intervals solved at fit time (the others are interpolated).
 ALPHAS = (0.05, 0.1)

@@ -143,17 +143,18 @@ import numpy as np
 from scipy import special, stats
 from tqdm.auto import tqdm
 
-from . import _circles
 from ..sampling import budget
-from ..utils.canonical import gaussian_rows
-from .conditional_mc import NEIGHBOUR_LADDER, OBSERVED_DIRECTION, _grouped_logsumexp, log_t_cdf
-from .intervals import log_interval_masses, step_cells, step_lines
+from ..sampling.pvalues import ratio_pvalue
+from ..selection.geometry import (NEIGHBOUR_LADDER, OBSERVED_DIRECTION, arc_statistic_segments, segment_log_masses,
+                                  step_cells, step_lines)
 from ..selection.greedy import Selection
+from ..utils.canonical import gaussian_rows
+from . import _circles
 
 HYPOTHESES = ("motif", "global")
 #: Directions whose transforms and arcs are computed together.
 BLOCK = 32
-#: With several motifs, the levels of V tried in turn are conditional_mc's NEIGHBOUR_LADDER (competitors
+#: With several motifs, the levels of V tried in turn are geometry's NEIGHBOUR_LADDER (competitors
 #: per other step whose features join it; levels that would take more than 7/8 of K are skipped).
 #: Directions of each level's pilot (drawn, used to choose the level, discarded).
 PILOT = 128
@@ -508,81 +509,6 @@ class DirectionLaw:
             numerators = self.fixed_terms[0] + self.scale * numerators
             coefficients = self.fixed_terms[1] + self.scale * coefficients
         return numerators, coefficients
-
-
-def arc_statistic_segments(arcs: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The arcs as ranges of the signed statistic ``cos(w) / |sin(w)|`` (Student t over sqrt(df) on each half).
-
-    Each interval of ``w`` is cut at ``pi``; on ``(0, pi)`` the statistic is ``cot w``,
-    on ``(pi, 2 pi)`` it is ``-cot(w - pi)``; both halves carry probability 1/2.
-    Returns ``lo, hi`` and each segment's row.
-    """
-    rows = np.repeat(np.arange(counts.shape[0]), np.maximum(counts, 0))
-    keep = np.arange(arcs.shape[1])[None, :] < counts[:, None]
-    lo, hi = arcs[keep][:, 0], arcs[keep][:, 1]
-    first_lo, first_hi = lo, np.minimum(hi, np.pi)
-    second_lo, second_hi = np.maximum(lo, np.pi) - np.pi, hi - np.pi
-    with np.errstate(divide="ignore", invalid="ignore"):
-        upper = (_cot(first_hi), _cot(first_lo))  # cot decreases on (0, pi)
-        lower = (-_cot(second_lo), -_cot(second_hi))
-    lo_all = np.concatenate([upper[0], lower[0]])
-    hi_all = np.concatenate([upper[1], lower[1]])
-    owner = np.concatenate([rows, rows])
-    valid = np.concatenate([first_hi > first_lo, second_hi > second_lo])
-    return lo_all[valid], hi_all[valid], owner[valid]
-
-
-def _cot(w: np.ndarray) -> np.ndarray:
-    """``cot(w)`` on ``[0, pi]`` with the ends exact: ``+inf`` at 0, ``-inf`` at pi."""
-    out = np.cos(w) / np.sin(w)
-    out = np.where(w <= 0.0, np.inf, out)
-    return np.where(w >= np.pi, -np.inf, out)
-
-
-def segment_log_masses(lo: np.ndarray, hi: np.ndarray, owner: np.ndarray, rows: int, df: int,
-                       threshold: float, side: str = "two-sided") -> tuple[np.ndarray, np.ndarray]:
-    """``log D`` and ``log N`` per row: the event's mass and its part with statistic beyond ``threshold``.
-
-    ``lo``/``hi`` are in units of ``cot``; masses are Student-t (df) masses of ``sqrt(df) x``,
-    halved (each half circle carries 1/2). ``side``: ``"two-sided"`` counts ``|x| >= threshold``,
-    ``"upper"`` ``x >= threshold``, ``"lower"`` ``x <= threshold``.
-    """
-    scale = np.sqrt(float(df))
-    lo, hi = lo * scale, hi * scale
-    cut = threshold * scale
-
-    def log_cdf(v):
-        return log_t_cdf(v, float(df))
-
-    total = log_interval_masses(lo, hi, log_cdf)
-    if side == "lower":
-        tail = log_interval_masses(lo, np.minimum(hi, cut), log_cdf)
-    else:
-        tail = log_interval_masses(np.maximum(lo, cut), hi, log_cdf)
-    if side == "two-sided":
-        tail = np.logaddexp(tail, log_interval_masses(lo, np.minimum(hi, -cut), log_cdf))
-    half = np.log(0.5)
-    return half + _grouped_logsumexp(total, owner, rows), half + _grouped_logsumexp(tail, owner, rows)
-
-
-def ratio_pvalue(log_num: np.ndarray, log_den: np.ndarray) -> tuple[float, float, float]:
-    """``sum N / sum D`` over all terms, the observed direction's first; its s.e.; the ESS of D.
-
-    The s.e. is the delta-method error of the ratio from the drawn terms (the first,
-    observed, term adds no variance); with the observed term alone the ratio is exact: s.e. 0.
-    """
-    shift = float(np.max(log_den))
-    if not np.isfinite(shift) or not np.isfinite(log_den[0]):
-        return float("nan"), float("nan"), 0.0
-    den, num = np.exp(log_den - shift), np.exp(log_num - shift)
-    total = den.sum()
-    # In log space, so that a p-value far below the smallest double is not 0 (clipped to the tiniest positive).
-    p = float(np.exp(special.logsumexp(log_num) - special.logsumexp(log_den)))
-    p = min(1.0, max(p, float(np.finfo(float).tiny)))
-    if den.size > 1 and not np.any(den[1:] > 0):  # no drawn circle meets the event: its error is unknown
-        return p, float("nan"), 1.0
-    se = float(np.sqrt(np.sum((num[1:] - p * den[1:]) ** 2)) / total)
-    return p, se, float(total**2 / np.sum(den**2))
 
 
 def _effective_size(log_den: np.ndarray) -> float:

@@ -66,26 +66,19 @@ import time
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import special, stats
+from scipy import stats
 from tqdm.auto import tqdm
 
-from ..selection import _replay
-from .intervals import log_interval_masses, step_cells, step_lines
-from ..selection.greedy import Selection
 from ..sampling.walkers import sphere_points
+from ..selection.geometry import NEIGHBOUR_LADDER, OBSERVED_DIRECTION, circle_log_masses
+from ..selection.greedy import Selection
 
 #: Directions whose numerators are computed in one transform call.
 BLOCK = 64
-#: With several motifs: the nested conditioning subspaces tried in turn, as the number of
-#: competing cells per other selected motif whose features join it (levels that would take
-#: more than 7/8 of the residual space are skipped); after them, the observed direction.
-NEIGHBOUR_LADDER = (0, 4, 16, 32, 64, 128, 256, 512)
 #: Directions of each level's pilot run (drawn, then discarded).
 PILOT = 128
 #: A level is kept when its pilot's weights have at least this effective sample size per direction.
 MIN_PILOT_ESS = 0.05
-#: ``neighbours`` of a motif tested on the observed direction alone (every level's pilot failed).
-OBSERVED_DIRECTION = -1
 #: Below this effective sample size of the weights the summary warns that the standard
 #: error (a delta-method estimate from the same draws) may understate the error.
 MIN_WEIGHT_ESS = 30.0
@@ -338,111 +331,3 @@ def ratio_estimate(log_num: np.ndarray, log_den: np.ndarray) -> tuple[float, flo
     return min(p, 1.0), se, ess
 
 
-def circle_log_masses(selection: Selection, numerators: np.ndarray, coefficients: np.ndarray, j: int,
-                      dim: int, n_threads: int = 1) -> tuple[np.ndarray, np.ndarray]:
-    """``log D`` and ``log N`` on the half circle through ``q_j`` and each point's direction.
-
-    ``numerators`` (R, G) and ``coefficients`` (R, q) are ``<phi_c, u>`` and ``<q_m, u>``
-    of R points ``u``, whose directions orthogonal to ``q_j`` are the ``d`` (``u = d``
-    itself when ``coefficients[:, j] = 0``). ``D`` is the Student-t mass of the
-    x-segments in the event, ``N`` that of their part with ``T_j >= t_obs``; ``-inf``
-    where the circle misses the event.
-    """
-    segments, owner = _circle_segment_table(selection, numerators, coefficients, j, n_threads)
-    segments = segments * np.sqrt(dim - 1.0)  # Student t units
-    rows = numerators.shape[0]
-    t_obs = float(selection.statistics[j])
-    threshold = np.sqrt(t_obs / max(1.0 - t_obs, 1e-300) * (dim - 1.0))
-    df = dim - 1.0
-    log_cdf = lambda u: log_t_cdf(u, df)  # noqa: E731
-    lo, hi = segments[:, 0], segments[:, 1]
-    total = log_interval_masses(lo, hi, log_cdf)
-    tail = np.logaddexp(log_interval_masses(np.maximum(lo, threshold), hi, log_cdf),
-                        log_interval_masses(lo, np.minimum(hi, -threshold), log_cdf))
-    return _grouped_logsumexp(total, owner, rows), _grouped_logsumexp(tail, owner, rows)
-
-
-def _grouped_logsumexp(values: np.ndarray, owner: np.ndarray, groups: int) -> np.ndarray:
-    """``logsumexp`` of ``values`` per group (``owner`` gives each value's group); ``-inf`` for empty groups."""
-    peak = np.full(groups, -np.inf)
-    np.maximum.at(peak, owner, values)
-    finite = np.isfinite(peak)
-    shift = np.where(finite, peak, 0.0)
-    sums = np.zeros(groups)
-    np.add.at(sums, owner, np.exp(values - shift[owner]))
-    with np.errstate(divide="ignore"):
-        return np.where(finite, shift + np.log(sums), -np.inf)
-
-
-def circle_segments(selection: Selection, numerators: np.ndarray, coefficients: np.ndarray, j: int) -> np.ndarray:
-    """``(r, 2)`` ranges of ``x`` where ``(x q_j + d) / sqrt(1 + x^2)`` stays in the selection event.
-
-    ``d`` is the direction of a point ``u`` orthogonal to ``q_j``; ``numerators``
-    (G,) and ``coefficients`` (q,) are ``<phi_c, u>`` and ``<q_m, u>``.
-    """
-    return _circle_segment_table(selection, numerators[None], coefficients[None], j)[0]
-
-
-def _circle_segment_table(selection: Selection, numerators: np.ndarray, coefficients: np.ndarray,
-                          j: int, n_threads: int = 1) -> tuple[np.ndarray, np.ndarray]:
-    """The segments of :func:`circle_segments` for each row of ``numerators`` (R, G) and
-    ``coefficients`` (R, q), as one ``(S, 2)`` table and each one's row (sorted by row).
-
-    At step s the selected cell wins on the side ``sign * L_s >= 0`` of the line on
-    one x-interval (a max and a min over the grid: one ``step_side_bounds_rows`` call
-    per step, both sides and all rows at once). The event is the intersection over steps of
-    each step's two sides, so its pieces are the ``2^q`` choices of a side per step,
-    each the max of their lower ends and the min of their upper ends (the same
-    numbers as intersecting step by step, in any order of the steps), kept where
-    non-empty and sorted by their lower end within each row. The other motifs' steps
-    come first, and a row whose pieces are all empty skips the remaining steps.
-    """
-    event = selection.event
-    along = coefficients[:, j:j + 1]  # <q_j, u>
-    unit_j = np.eye(event.n_selected)[j]
-    if along.any():  # the circle's vector d = (u - along q_j) / across (else u is d already)
-        across = np.sqrt(np.maximum(1.0 - along * along, 1e-300))
-        numerators = (numerators - along * event.cross[:, j]) / across
-        coefficients = (coefficients - along * unit_j) / across
-    numerators = np.ascontiguousarray(numerators, dtype=np.float64)
-    coefficients = np.ascontiguousarray(coefficients, dtype=np.float64)
-    cross_t = np.ascontiguousarray(event.cross.T)
-    axis = step_lines(event, event.cross[:, j][None], unit_j[None])  # q_j (<phi_c, q_j> = cross[:, j])
-    rows = numerators.shape[0]
-    lower, upper = np.full((rows, 1), -np.inf), np.full((rows, 1), np.inf)
-    alive = np.ones(rows, dtype=np.uint8)
-    for s in [i for i in range(event.n_selected) if i != j] + [j]:  # the other motifs' steps miss most
-        cells, selected = step_cells(event, s)
-        lo, hi = _replay.step_side_bounds_rows(numerators, coefficients, cross_t, s, cells,
-                                               np.sqrt(event.inv_den[s, cells]), np.ascontiguousarray(axis[s][0][0]),
-                                               selected, alive, n_threads)
-        lower = np.concatenate([np.maximum(lower, lo[:, [side]]) for side in (0, 1)], axis=1)
-        upper = np.concatenate([np.minimum(upper, hi[:, [side]]) for side in (0, 1)], axis=1)
-        kept = upper > lower
-        lower, upper = lower[:, kept.any(axis=0)], upper[:, kept.any(axis=0)]  # pieces empty in every row go
-        alive = kept.any(axis=1).astype(np.uint8)  # rows already off the event skip the next steps
-    kept = upper > lower
-    order = np.argsort(np.where(kept, lower, np.inf), axis=1, kind="stable")
-    lower, upper = np.take_along_axis(lower, order, 1), np.take_along_axis(upper, order, 1)
-    kept = np.take_along_axis(kept, order, 1)
-    owner = np.nonzero(kept)[0]
-    return np.column_stack([lower[kept], upper[kept]]), owner
-
-
-def log_t_cdf(u: np.ndarray, df: float) -> np.ndarray:
-    """``log P(T <= u)``; where the cdf underflows, its tail form ``log pdf(u) + log((df + u^2) / (df |u|))``.
-
-    The tail form is the leading term of the t tail for any ``u^2 / df`` (it tends to
-    the normal's Mills ratio ``pdf / |u|`` for large df, and to ``pdf |u| / df`` for
-    ``u^2 >> df``).
-    """
-    u = np.asarray(u, dtype=np.float64)
-    with np.errstate(divide="ignore"):
-        out = np.log(special.stdtr(df, u))
-    far = ~np.isfinite(out) & np.isfinite(u)
-    if far.any():
-        v = u[far]
-        log_pdf = (special.gammaln((df + 1) / 2) - special.gammaln(df / 2) - 0.5 * np.log(df * np.pi)
-                   - (df + 1) / 2 * np.log1p(v * v / df))
-        out[far] = log_pdf + np.log((df + v * v) / (df * np.abs(v)))
-    return out

@@ -82,7 +82,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import optimize, special, stats
 
-from ..selection import _replay
+from ..selection.geometry import line_event_segments, log_interval_masses, step_lines
 from ..selection.greedy import Selection, residualize
 
 #: Below this many residual degrees of freedom of the selected model, conf_int and the summary warn
@@ -264,85 +264,6 @@ def _residual_length_nodes(df: int) -> tuple[np.ndarray, np.ndarray]:
     nodes = (0.5 * (edges[:-1] + edges[1:])[:, None] + half[:, None] * points[None, :]).ravel()
     log_weights = np.log((half[:, None] * weights[None, :]).ravel())
     return nodes, log_weights + stats.chi.logpdf(nodes, df)
-
-
-def step_cells(event, s: int) -> tuple[np.ndarray, int]:
-    """Cells that compete at step s (in the grid, with a residual feature) and the selected one's position.
-
-    The others score 0 whatever the response, so they never constrain the event.
-    """
-    cells = np.flatnonzero(event.inv_den[s] > 0)
-    return cells, int(np.searchsorted(cells, event.cells[s]))
-
-
-def step_lines(event, numerators: np.ndarray, coefficients: np.ndarray,
-               steps: list | None = None) -> list[tuple[np.ndarray, int]]:
-    """Per step s, ``<g_c, v> / sqrt(d_c)`` of the competing cells for each vector ``v``, and the selected cell's position.
-
-    ``numerators`` (R, G) and ``coefficients`` (R, q) are ``<phi_c, v>`` and ``<q_m, v>``
-    for the R vectors: the step-s numerator is ``<phi_c, v> - sum_{m<s} <phi_c, q_m> <q_m, v>``.
-    ``steps`` gives each step's competing cells and the selected one's position in
-    another order (default: :func:`step_cells`, sorted).
-    """
-    lines = []
-    for s in range(event.n_selected):
-        cells, selected = step_cells(event, s) if steps is None else steps[s]
-        step = np.take(numerators, cells, axis=1)  # C-ordered (numerators[:, cells] is not)
-        if s:  # off the earlier motifs (step 0 has none: no zero product to subtract)
-            step -= coefficients[:, :s] @ event.cross[cells, :s].T
-        step *= np.sqrt(event.inv_den[s, cells])[None, :]
-        lines.append((step, selected))
-    return lines
-
-
-def line_event_segments(lines, zs: np.ndarray) -> list[np.ndarray]:
-    """Per ``z`` in ``zs``: ``(r, 2)`` segments of ``x`` where ``F + x eta_hat + z w_hat`` keeps the selection.
-
-    At step s the selected cell wins iff ``|L_s| >= |L_c|`` for every cell c, with
-    every ``L = c0 + c1 x + c2 z`` affine. On the side of x where ``sign * L_s >= 0``
-    (sign = +1 or -1) this is ``sign * L_s - L_c >= 0`` and ``sign * L_s + L_c >= 0``:
-    half-lines in x, whose intersection is one interval, a max and a min over the
-    grid (no sorting; the roots are affine in z, so all z are done at once). Each
-    step keeps at most two intervals; the event is their intersection over steps.
-    """
-    zs = np.asarray(zs, dtype=np.float64)
-    kept = [np.array([[-np.inf, np.inf]]) for _ in zs]
-    for step_lines, selected in lines:
-        sides = [_side_interval(step_lines, selected, sign, zs) for sign in (1.0, -1.0)]
-        for i in range(zs.size):
-            step = np.array([(lo[i], hi[i]) for lo, hi in sides if hi[i] > lo[i]]).reshape(-1, 2)
-            kept[i] = _intersect(kept[i], step)
-    return kept
-
-
-def _side_interval(step_lines: np.ndarray, selected: int, sign: float,
-                   zs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Ends ``lo(z), hi(z)`` of the x-interval where ``sign * L_s >= |L_c|`` for every cell (empty: hi <= lo)."""
-    return _replay.side_bounds(np.ascontiguousarray(step_lines, dtype=np.float64), int(selected), float(sign),
-                               np.ascontiguousarray(zs, dtype=np.float64))
-
-
-def _intersect(first: np.ndarray, second: np.ndarray) -> np.ndarray:
-    """Pairwise intersection of two lists of disjoint segments (``(r, 2)`` each)."""
-    lo = np.maximum(first[:, None, 0], second[None, :, 0]).ravel()
-    hi = np.minimum(first[:, None, 1], second[None, :, 1]).ravel()
-    keep = hi > lo
-    order = np.argsort(lo[keep])
-    return np.column_stack([lo[keep][order], hi[keep][order]])
-
-
-def log_interval_masses(lo: np.ndarray, hi: np.ndarray, log_cdf) -> np.ndarray:
-    """``log P(lo <= X <= hi)`` elementwise for a law symmetric about 0 (``-inf`` where ``hi <= lo``).
-
-    ``log_cdf`` is the law's log cdf; segments on the right are mirrored to the left
-    tail, where it is small and accurate, so the masses stay exact far in the tails.
-    """
-    mirror = lo > 0
-    lo, hi = np.where(mirror, -hi, lo), np.where(mirror, -lo, hi)
-    log_hi, log_lo = log_cdf(hi), log_cdf(lo)
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        masses = log_hi + np.log(-np.expm1(log_lo - log_hi))
-    return np.where(hi > lo, masses, -np.inf)
 
 
 def selective_intervals(pivots, alpha: float = 0.05) -> np.ndarray:

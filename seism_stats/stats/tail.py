@@ -14,7 +14,7 @@ dimension of the residual space). So
 and ``g(d)`` is exact and cheap: on the half circle through ``q_j`` and ``d``,
 every step score of the selection is ``(a x + b)^2 / sin(w)^-2``, so the event is
 an exact union of intervals of ``x`` (the half-line intersections of
-:func:`seism_stats.stats.intervals.line_event_segments`), and ``g`` is a ratio of
+:func:`seism_stats.selection.geometry.line_event_segments`), and ``g`` is a ratio of
 Student-t masses computed in log space, however small.
 
 With one selected motif the directions are drawn i.i.d. instead and ``p`` is the
@@ -49,11 +49,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .conditional_mc import BLOCK, circle_log_masses, conditional_pvalues
-from ..utils.diagnostics import effective_sample_size
-from ..selection.replay import SelectionReplay
-from ..selection.greedy import Selection
 from ..sampling.walkers import walker_factory
+from ..selection.geometry import circle_log_masses
+from ..selection.greedy import Selection
+from ..selection.replay import SelectionReplay
+from ..utils.diagnostics import effective_sample_size
+from .conditional_mc import BLOCK, conditional_pvalues
 
 #: Draws of the Rao-Blackwellised estimate: chains x draws per chain, burn-in and thinning.
 TAIL_CHAINS = 8

@@ -124,7 +124,7 @@ strict-inequality one, so the user sees what the choice costs.
 Monte-Carlo error
 -----------------
 The delta-method error of the ratio over the drawn terms (the observation's term is not
-random given the draws' set), :func:`seism_stats.stats.circle_tests.ratio_pvalue`; the effective
+random given the draws' set), :func:`seism_stats.sampling.pvalues.ratio_pvalue`; the effective
 sample size of the weights in :attr:`TiltedEstimate.ess`. ``benchmarks/bench_tilted.py``
 compares it with the spread over seeds.
 """
@@ -139,11 +139,11 @@ from scipy import optimize, special, stats
 from tqdm.auto import tqdm
 
 from ..sampling import budget
-from .circle_tests import ratio_pvalue
-from ..sampling.pvalues import TIE_RTOL, exceeds
-from ..selection.replay import SelectionReplay
-from ..selection.greedy import Selection
+from ..sampling.budget import PILOT_DRAWS, pilot_draws
+from ..sampling.pvalues import TIE_RTOL, exceeds, ratio_pvalue
 from ..sampling.walkers import residual_points
+from ..selection.greedy import Selection
+from ..selection.replay import SelectionReplay
 
 TIES = ("conservative", "randomised")
 #: Draws replayed together.
@@ -161,9 +161,6 @@ LADDER = tuple(np.round(np.concatenate([np.arange(1.5, 6.01, 0.5), np.arange(7.0
 #: Highest tilt of the ladder: p-values far beyond it (below about 1e-80) keep their validity but
 #: lose relative precision.
 Z_CAP = 20.0
-#: Draws of the pilot that places the mixture (replayed against the event, then discarded), at most
-#: (no more than the estimate's own draws, at least 64: :func:`pilot_draws`).
-PILOT_DRAWS = 512
 #: Share of the draws allocated by the pilot's estimate of where the event's mass lies (the rest: evenly).
 EDGE_SHARE = 0.6
 #: Tilts nearest the pilot's estimate of where the event's mass lies share :data:`EDGE_SHARE` of the draws.
@@ -701,12 +698,6 @@ def _canonical_uniforms(rng: np.random.Generator, size: int, order: np.ndarray) 
     out = np.empty((size, order.shape[0]))
     out[:, order] = rng.random((size, order.shape[0]))
     return out
-
-
-def pilot_draws(n_draws: int) -> int:
-    """The pilot's size for ``n_draws`` draws per motif: :data:`PILOT_DRAWS`, at most ``n_draws`` (at least 64;
-    none when there is nothing to draw)."""
-    return 0 if n_draws == 0 else min(PILOT_DRAWS, max(64, n_draws))
 
 
 def design_mixture(test: _MotifTest, rng: np.random.Generator,

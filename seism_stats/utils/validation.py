@@ -150,23 +150,6 @@ def check_positive_int(value, name: str, minimum: int = 1) -> int:
     return int(value)
 
 
-def check_n_motifs(n_motifs) -> int:
-    """``n_motifs`` as an int in ``1..MOTIF_LIMIT``, checked before any work.
-
-    The replay kernels hold a candidate's coefficients on the selected features in
-    fixed-size arrays (:data:`seism_stats.selection._replay.MOTIF_LIMIT`); more motifs would
-    overrun them, so they are refused here, before features or selection.
-    """
-    from ..selection._replay import MOTIF_LIMIT
-
-    value = check_positive_int(n_motifs, "n_motifs")
-    if value > MOTIF_LIMIT:
-        raise ValueError(f"n_motifs={value}: at most {MOTIF_LIMIT} motifs can be selected (greedy selection "
-                         "of that many motifs is rarely meaningful; the replay kernels hold at most "
-                         f"{MOTIF_LIMIT})")
-    return value
-
-
 def default_threads(n_threads: int | None = None) -> int:
     """Number of OpenMP threads for the kernels (all usable cores by default)."""
     if n_threads is not None:
