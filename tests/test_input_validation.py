@@ -382,12 +382,12 @@ def test_too_many_motifs_are_refused_before_any_work(monkeypatch):
     # Issue 24.3: n_motifs > 66 overran a fixed array of the kernels (segmentation fault);
     # 65-66 were refused only after the whole selection.
     from seism_stats.selection import _replay
-    from seism_stats.inference import pipeline as inference
+    from seism_stats.inference import stages
 
     def no_work(*args, **kwargs):
         raise AssertionError("features were computed before the settings were checked")
 
-    monkeypatch.setattr(inference, "grid_features", no_work)
+    monkeypatch.setattr(stages, "grid_features", no_work)
     for n_motifs in (_replay.MOTIF_LIMIT + 1, 1000):
         with pytest.raises(ValueError, match=f"n_motifs={n_motifs}: at most {_replay.MOTIF_LIMIT} motifs"):
             run(n_motifs=n_motifs)
@@ -470,9 +470,9 @@ def test_damaged_results_archives_give_one_error_naming_the_file(tmp_path):
 def test_mcmc_plan_above_max_replays_is_refused_before_any_work(monkeypatch):
     # Issue 24.6: n_samples = 1e9 showed a 3.5-hour ETA and went on (then gave a rank from the
     # incomplete tree once max_replays ran out).
-    from seism_stats.inference import pipeline as inference
+    from seism_stats.inference import stages
 
-    monkeypatch.setattr(inference, "grid_features", lambda *a, **k: pytest.fail("features were computed"))
+    monkeypatch.setattr(stages, "grid_features", lambda *a, **k: pytest.fail("features were computed"))
     with pytest.raises(ValueError, match=r"need at least 1,000,000,816 replays .* but max_replays is 2,000,000"):
         run(method="mcmc", n_samples=10**9)
     with pytest.raises(ValueError, match=r"at least 4,800 replays .* max_replays is 4,799"):

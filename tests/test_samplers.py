@@ -8,7 +8,8 @@ from seism_stats.sampling import samplers
 from seism_stats.utils.validation import check_covariates, residual_basis
 from seism_stats.utils.diagnostics import effective_sample_size
 from seism_stats.features.grid import make_features
-from seism_stats.inference.pipeline import selective_inference, selective_pvalues
+from seism_stats.inference.pipeline import selective_inference
+from seism_stats.inference.stages import selective_pvalues
 from seism_stats.features.kmers import kmer_count_matrix
 from seism_stats.selection.replay import SelectionReplay
 from seism_stats.selection.greedy import select_motifs
@@ -254,7 +255,7 @@ def test_exact_and_shrinking_brackets_agree(small_problem):
 
 
 def test_auto_null_switches_to_permutations_for_heavy_tails():
-    from seism_stats.inference.pipeline import choose_null
+    from seism_stats.inference.options import choose_null
     basis = residual_basis(check_covariates(None, 400))
     rng = np.random.default_rng(8)
     assert choose_null(rng.standard_normal(400), basis)[0] == "sphere"

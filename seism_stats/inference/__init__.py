@@ -7,3 +7,8 @@ defaults, and the checks of the arguments), :mod:`.result`
 
 May import: :mod:`seism_stats.stats` and the layers below it.
 """
+
+from .pipeline import selective_inference
+from .result import MotifInference
+
+__all__ = ["MotifInference", "selective_inference"]

@@ -47,7 +47,7 @@ def _allowed_classes() -> dict[str, type]:
     from ..stats.circle_tests import CircleNullLaw
     from ..stats.classical import OLSFit, OLSMotifTests, SplitTests
     from .formula import MotifTerm
-    from ..inference.pipeline import MotifInference
+    from ..inference.result import MotifInference
     from ..stats.intervals import TruncatedGaussianPivot
     from ..selection.refinement import RefinedMotif
     from ..sampling.samplers import NullSample

@@ -10,7 +10,8 @@ from scipy import stats
 from statsmodels.stats.multitest import multipletests
 
 from ..stats.circle_intervals import CirclePivot
-from ..inference.pipeline import SELECTIVE_METHODS, MotifInference
+from ..inference.options import SELECTIVE_METHODS
+from ..inference.result import MotifInference
 from ..stats.intervals import MIN_INTERVAL_DF, selective_intervals
 from .persistence import load_results, save_results
 

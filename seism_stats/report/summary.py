@@ -18,7 +18,7 @@ from statsmodels.iolib.tableformatting import fmt_2cols, fmt_params
 
 from ..selection.geometry import OBSERVED_DIRECTION
 from ..stats.conditional_mc import MIN_WEIGHT_ESS
-from ..inference.pipeline import FLOOR_FACTOR, SELECTIVE_METHODS
+from ..inference.options import FLOOR_FACTOR, SELECTIVE_METHODS
 
 #: Width of the wrapped notes under the tables.
 NOTE_WIDTH = 96
