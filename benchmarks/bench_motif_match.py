@@ -66,7 +66,7 @@ def make_queries(database: dict, seed: int = 25) -> list[tuple[str, str, np.ndar
 def old_module():
     """The former motif_match.py (commit b6397f3), or None outside a git checkout."""
     try:
-        source = subprocess.run(["git", "show", f"{OLD_COMMIT}:seism_stats/motif_match.py"], check=True,
+        source = subprocess.run(["git", "show", f"{OLD_COMMIT}:seism_stats/report/motif_match.py"], check=True,
                                 capture_output=True, text=True).stdout
     except (OSError, subprocess.CalledProcessError):
         return None
