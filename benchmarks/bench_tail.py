@@ -26,12 +26,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from seism_stats.utils.validation import residual_basis
 from seism_stats.features.grid import grid_features
 from seism_stats.inference.pipeline import selective_inference
-from seism_stats.selection.greedy import select_motifs
 from seism_stats.io.sequences import encode_sequences
+from seism_stats.selection.greedy import select_motifs
 from seism_stats.stats.tail import tail_pvalues
+from seism_stats.utils.validation import residual_basis
 from simulations.data import simulate_dataset
 
 OUT = Path(__file__).with_name("bench_tail_output.txt")

@@ -30,16 +30,16 @@ from tqdm.auto import tqdm
 
 from scipy.stats import binom
 
-from seism_stats.utils.validation import check_covariates, residual_basis
-from seism_stats.utils.canonical import canonical_order
+from seism_stats.features.grid import grid_features
+from seism_stats.io.sequences import encode_sequences
+from seism_stats.selection.greedy import select_motifs
 from seism_stats.stats.circle_intervals import circle_pivots
 from seism_stats.stats.circle_tests import circle_pvalues
 from seism_stats.stats.classical import naive_tests, split_rows, split_tests
-from seism_stats.features.grid import grid_features
 from seism_stats.stats.intervals import motif_pivots, selective_intervals
+from seism_stats.utils.canonical import canonical_order
 from seism_stats.utils.parallel import run_tasks
-from seism_stats.selection.greedy import select_motifs
-from seism_stats.io.sequences import encode_sequences
+from seism_stats.utils.validation import check_covariates, residual_basis
 
 from .data import simulate_dataset
 

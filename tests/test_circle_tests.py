@@ -6,14 +6,14 @@ import numpy as np
 import pytest
 from scipy import integrate, stats
 
-from seism_stats.stats import _circles
 from seism_stats import selective_inference
-from seism_stats.utils.canonical import gaussian_rows
-from seism_stats.stats.circle_tests import CircleTests, circle_pvalues
 from seism_stats.features.grid import grid_features
 from seism_stats.features.kmers import reverse_complement_index, string_to_kmer
-from seism_stats.selection.greedy import select_motifs
 from seism_stats.io.sequences import encode_sequences
+from seism_stats.selection.greedy import select_motifs
+from seism_stats.stats import _circles
+from seism_stats.stats.circle_tests import CircleTests, circle_pvalues
+from seism_stats.utils.canonical import gaussian_rows
 from simulations.data import simulate_dataset
 from simulations.tilted import fit_parts
 

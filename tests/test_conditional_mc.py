@@ -6,9 +6,9 @@ import warnings
 import numpy as np
 import pytest
 
+from seism_stats.inference.pipeline import selective_inference
 from seism_stats.selection.geometry import grouped_logsumexp
 from seism_stats.stats.conditional_mc import ratio_estimate
-from seism_stats.inference.pipeline import selective_inference
 from simulations.data import simulate_dataset
 
 
@@ -71,10 +71,10 @@ def test_cmc_with_auto_null_warns_on_heavy_tails_instead_of_refusing():
 
 
 def _selection(n_motifs, seed=2, covariate=0.7):
-    from seism_stats.utils.validation import check_covariates, residual_basis
     from seism_stats.features.grid import grid_features
-    from seism_stats.selection.greedy import select_motifs
     from seism_stats.io.sequences import encode_sequences
+    from seism_stats.selection.greedy import select_motifs
+    from seism_stats.utils.validation import check_covariates, residual_basis
 
     data = simulate_dataset(90, 30, consensus="GATT", beta=0.8, covariate=covariate, random_state=seed)
     features = grid_features(encode_sequences(data.sequences), [4], 1.0, "sum", revcomp=True)
@@ -85,8 +85,8 @@ def _selection(n_motifs, seed=2, covariate=0.7):
 def test_conditioned_directions_keep_the_observed_part_and_nothing_else():
     # Motif j's directions d: unit, orthogonal to the covariates and q_j, with V^T d fixed
     # at the observed direction's value; their numerators and coefficients are exact.
-    from seism_stats.stats.conditional_mc import ConditionedDirections, conditioning_basis
     from seism_stats.sampling.walkers import sphere_points
+    from seism_stats.stats.conditional_mc import ConditionedDirections, conditioning_basis
 
     features, basis, selection = _selection(3)
     event, u = selection.event, selection.unit_residual
@@ -229,13 +229,13 @@ def test_several_motifs_estimate_agrees_with_rejection_from_the_conditional_law(
     # Motif j's target P(T_j >= t_obs | E, V^T d = b_obs), estimated independently: draw d
     # from its conditional law and x from its Student t law, replay the selection on
     # u = (x q_j + d) / sqrt(1 + x^2), and count the tail among the points in the event.
-    from seism_stats.utils.validation import check_covariates, residual_basis
-    from seism_stats.stats.conditional_mc import ConditionedDirections, _log_masses, conditioning_basis
     from seism_stats.features.grid import grid_features
-    from seism_stats.selection.replay import SelectionReplay
-    from seism_stats.selection.greedy import select_motifs
     from seism_stats.io.sequences import encode_sequences
     from seism_stats.sampling.walkers import sphere_points
+    from seism_stats.selection.greedy import select_motifs
+    from seism_stats.selection.replay import SelectionReplay
+    from seism_stats.stats.conditional_mc import ConditionedDirections, _log_masses, conditioning_basis
+    from seism_stats.utils.validation import check_covariates, residual_basis
 
     n = 50
     data = simulate_dataset(n, 20, consensus="GAT", beta=0.8, random_state=4)

@@ -381,8 +381,8 @@ def test_fasta_empty_and_duplicate_ids_are_refused_with_the_line(tmp_path, text,
 def test_too_many_motifs_are_refused_before_any_work(monkeypatch):
     # Issue 24.3: n_motifs > 66 overran a fixed array of the kernels (segmentation fault);
     # 65-66 were refused only after the whole selection.
-    from seism_stats.selection import _replay
     from seism_stats.inference import stages
+    from seism_stats.selection import _replay
 
     def no_work(*args, **kwargs):
         raise AssertionError("features were computed before the settings were checked")
@@ -520,11 +520,11 @@ def test_a_tree_cut_short_by_its_budget_gives_nan_and_results_do_not_depend_on_n
 
 
 def test_a_tree_sampler_called_directly_refuses_or_flags_its_budget():
-    from seism_stats.sampling import samplers
     from seism_stats.features.grid import grid_features
+    from seism_stats.sampling import samplers
     from seism_stats.sampling.pvalues import monte_carlo_pvalues
-    from seism_stats.selection.replay import SelectionReplay
     from seism_stats.selection.greedy import select_motifs
+    from seism_stats.selection.replay import SelectionReplay
     from simulations.data import simulate_dataset
     data = simulate_dataset(40, 20, consensus="GAT", random_state=4)
     encoded = encode_sequences(data.sequences)

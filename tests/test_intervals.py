@@ -11,13 +11,13 @@ import pytest
 from scipy import stats
 from scipy.stats import kstest
 
+from seism_stats.features.grid import grid_features
+from seism_stats.io.sequences import encode_sequences
 from seism_stats.selection import geometry
+from seism_stats.selection.greedy import residualize, select_motifs
+from seism_stats.selection.replay import SelectionReplay
 from seism_stats.stats import intervals
 from seism_stats.utils.validation import check_covariates, residual_basis
-from seism_stats.features.grid import grid_features
-from seism_stats.selection.replay import SelectionReplay
-from seism_stats.selection.greedy import residualize, select_motifs
-from seism_stats.io.sequences import encode_sequences
 from simulations import intervals as interval_sim
 from simulations.data import simulate_dataset
 

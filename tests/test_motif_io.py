@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from seism_stats.stats.classical import fixed_motif_test
 from seism_stats.io.motif_files import read_jaspar, read_meme, write_jaspar, write_meme
+from seism_stats.stats.classical import fixed_motif_test
 from simulations.data import motif_pwm, simulate_dataset
 
 

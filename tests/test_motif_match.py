@@ -5,8 +5,8 @@ import warnings
 import numpy as np
 import pytest
 
-from seism_stats.report import motif_match
 from seism_stats.io.motif_files import write_jaspar, write_meme
+from seism_stats.report import motif_match
 from seism_stats.report.motif_match import load_motif_database, match_motifs
 from simulations.data import motif_pwm
 

@@ -4,16 +4,16 @@ import numpy as np
 import pytest
 from scipy.stats import ks_2samp
 
-from seism_stats.sampling import samplers
-from seism_stats.utils.validation import check_covariates, residual_basis
-from seism_stats.utils.diagnostics import effective_sample_size
 from seism_stats.features.grid import make_features
+from seism_stats.features.kmers import kmer_count_matrix
 from seism_stats.inference.pipeline import selective_inference
 from seism_stats.inference.stages import selective_pvalues
-from seism_stats.features.kmers import kmer_count_matrix
-from seism_stats.selection.replay import SelectionReplay
-from seism_stats.selection.greedy import select_motifs
 from seism_stats.io.sequences import encode_sequences
+from seism_stats.sampling import samplers
+from seism_stats.selection.greedy import select_motifs
+from seism_stats.selection.replay import SelectionReplay
+from seism_stats.utils.diagnostics import effective_sample_size
+from seism_stats.utils.validation import check_covariates, residual_basis
 from simulations.data import simulate_dataset
 
 
@@ -328,10 +328,10 @@ def test_rejection_budget_is_planned_and_a_short_sample_gives_nan():
 # -- tail estimates below the floor (seism_stats.stats.tail) ---------------------------------------
 
 def _tail_problem(seed=5, beta=1.1, n_motifs=1):
-    from seism_stats.utils.validation import residual_basis
     from seism_stats.features.grid import grid_features
-    from seism_stats.selection.greedy import select_motifs
     from seism_stats.io.sequences import encode_sequences
+    from seism_stats.selection.greedy import select_motifs
+    from seism_stats.utils.validation import residual_basis
     from simulations.data import simulate_dataset
 
     data = simulate_dataset(80, 20, consensus="GAT", beta=beta, random_state=seed)
@@ -342,8 +342,8 @@ def _tail_problem(seed=5, beta=1.1, n_motifs=1):
 
 @pytest.mark.parametrize("n_motifs", [1, 2, 3])
 def test_tail_circle_event_is_exactly_the_replayed_event(n_motifs):
-    from seism_stats.selection.replay import SelectionReplay
     from seism_stats.selection.geometry import circle_segments
+    from seism_stats.selection.replay import SelectionReplay
 
     _, features, basis, selection = _tail_problem(n_motifs=n_motifs)
     replay = SelectionReplay(features, selection.event)

@@ -3,13 +3,13 @@
 import numpy as np
 import pytest
 
-from seism_stats.utils.validation import check_covariates, residual_basis
 from seism_stats.features.grid import make_features
 from seism_stats.features.kmers import kmer_count_matrix, kmer_to_string
+from seism_stats.io.sequences import encode_sequences
+from seism_stats.selection.greedy import select_motifs
 from seism_stats.selection.refinement import WindowDesign, _score_and_gradient, refine_motif
 from seism_stats.selection.replay import SelectionReplay
-from seism_stats.selection.greedy import select_motifs
-from seism_stats.io.sequences import encode_sequences
+from seism_stats.utils.validation import check_covariates, residual_basis
 from simulations.data import simulate_dataset
 
 

@@ -15,10 +15,10 @@ import numpy as np
 import scipy.sparse as sp
 from tqdm.auto import tqdm
 
-from . import _kron
 from ..utils.validation import check_lam
-from .memory import norm_buffer_rows
+from . import _kron
 from .kmers import canonical_mask, hamming_to_all, kmer_count_matrix, merge_reverse_complements
+from .memory import norm_buffer_rows
 
 #: The pass over the feature norms reports progress this many times.
 NORM_PROGRESS_STEPS = 100

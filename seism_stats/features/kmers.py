@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from . import _kmers
-from ..utils.validation import check_positive_int
 from ..io.sequences import EncodedSequences
+from ..utils.validation import check_positive_int
+from . import _kmers
 
 #: Largest motif length: the grid holds 4^k cells and the kernels keep a few
 #: vectors of that length per thread (4^12 doubles = 128 MiB).

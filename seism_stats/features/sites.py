@@ -15,8 +15,8 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from .kmers import hamming_to_all, kmer_count_matrix, reverse_complement_index, string_to_kmer
 from ..io.sequences import EncodedSequences, encode_sequences
+from .kmers import hamming_to_all, kmer_count_matrix, reverse_complement_index, string_to_kmer
 
 
 def count_sites(sequences, kmer: str, revcomp: bool = True, max_mismatches: int = 0) -> np.ndarray:

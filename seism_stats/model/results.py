@@ -9,9 +9,9 @@ import pandas as pd
 from scipy import stats
 from statsmodels.stats.multitest import multipletests
 
-from ..stats.circle_intervals import CirclePivot
 from ..inference.options import SELECTIVE_METHODS
 from ..inference.result import MotifInference
+from ..stats.circle_intervals import CirclePivot
 from ..stats.intervals import MIN_INTERVAL_DF, selective_intervals
 from .persistence import load_results, save_results
 

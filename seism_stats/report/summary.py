@@ -16,9 +16,9 @@ from statsmodels.iolib.summary import Summary
 from statsmodels.iolib.table import SimpleTable
 from statsmodels.iolib.tableformatting import fmt_2cols, fmt_params
 
+from ..inference.options import FLOOR_FACTOR, SELECTIVE_METHODS
 from ..selection.geometry import OBSERVED_DIRECTION
 from ..stats.conditional_mc import MIN_WEIGHT_ESS
-from ..inference.options import FLOOR_FACTOR, SELECTIVE_METHODS
 
 #: Width of the wrapped notes under the tables.
 NOTE_WIDTH = 96

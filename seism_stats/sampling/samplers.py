@@ -22,9 +22,9 @@ from dataclasses import dataclass
 import numpy as np
 from tqdm.auto import tqdm
 
-from . import budget, exchangeable
-from ..utils.diagnostics import effective_sample_size
 from ..selection.replay import SelectionReplay
+from ..utils.diagnostics import effective_sample_size
+from . import budget, exchangeable
 from .walkers import residual_points, sphere_points, walker_factory
 
 __all__ = ["NullSample", "sample_rejection", "sample_sphere_mcmc", "sample_permutation_mcmc",

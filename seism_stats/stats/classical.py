@@ -16,12 +16,12 @@ from dataclasses import dataclass
 import numpy as np
 import statsmodels.api as sm
 
-from ..utils.validation import check_covariates, check_response, residual_basis
 from ..features.kmers import check_k
 from ..io.motif_files import check_ppm
-from ..selection.refinement import WindowDesign, quantize
-from ..selection.greedy import select_motifs
 from ..io.sequences import encode_sequences
+from ..selection.greedy import select_motifs
+from ..selection.refinement import WindowDesign, quantize
+from ..utils.validation import check_covariates, check_response, residual_basis
 
 
 @dataclass(frozen=True)
