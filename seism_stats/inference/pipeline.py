@@ -193,7 +193,8 @@ def selective_inference(
     data = prepare_data(sequences, y, covariates, options)
     plan = plan_fit(data, options)
     stage = StageLines(progress, 3 + int(options.refine) + int(plan.selective))
-    stage(f"features of {data.n} sequences on {sum(4**v for v in data.ks):,} k-mers (k={data.k}, {options.pooling} pooling)")
+    stage(f"features of {data.n} sequences on {sum(4**v for v in data.ks):,} k-mers (k={data.k}, "
+          f"{options.pooling} pooling)")
     features = build_features(data, options)
     timings.stop("features")
 

@@ -30,7 +30,10 @@ _MODEL_CLASSES: tuple[type, ...] = ()
 
 
 def register_model(model_class: type, data_class: type) -> None:
-    """Let results files hold ``model_class`` (rebuilt from :data:`MODEL_ATTRIBUTES`) and the dataclass ``data_class``."""
+    """Let results files hold ``model_class`` (rebuilt from :data:`MODEL_ATTRIBUTES`) and its dataclass ``data_class``.
+
+    Called once, by :mod:`seism_stats.model.motif_model` as it defines them.
+    """
     global _MODEL_CLASSES
     _MODEL_CLASSES = (model_class, data_class)
 
