@@ -28,7 +28,7 @@ cdef enum:
 
 #: Most motifs a selection may hold: the kernels keep a candidate's coefficients on the
 #: selected features in fixed arrays of this size (checked up front by
-#: :func:`seism_stats.utils.validation.check_n_motifs`, and again by every kernel).
+#: :func:`seism_stats.selection.greedy.check_n_motifs`, and again by every kernel).
 MOTIF_LIMIT = MAX_MOTIFS
 
 
