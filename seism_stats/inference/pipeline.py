@@ -230,13 +230,9 @@ def selective_inference(
     pivots = selective_pivots(features, selection, data, plan, tests, streams, naive, stage)
     timings.stop("intervals")
 
-    circles, circles_global = tests.circles, tests.circles_global
-    return MotifInference(fit_settings(options, plan, data, features, tests, tail), data.n, data.names, selection,
-                          refined, tests.null_sample, tests.pvalues, tests.se, tests.upper, naive, split,
-                          dict(timings), pivots,
-                          None if tail is None else tail.pvalues, None if tail is None else tail.se,
-                          None if circles_global is None else circles_global.pvalues,
-                          None if circles_global is None else circles_global.se,
-                          None if circles is None else circles.statistics,
-                          circles.null_laws if circles is not None else
-                          tests.tilted.null_laws if tests.tilted is not None else ())
+    return MotifInference(
+        fit_settings(options, plan, data, features, tests, tail), data.n, data.names, selection, refined,
+        tests.null_sample, tests.pvalues, tests.se, tests.upper, naive, split, seconds=dict(timings), pivots=pivots,
+        pvalues_tail=None if tail is None else tail.pvalues, pvalues_tail_se=None if tail is None else tail.se,
+        pvalues_global=tests.pvalues_global, pvalues_global_se=tests.pvalues_global_se,
+        statistics_t=tests.statistics_t, null_laws=tests.null_laws)

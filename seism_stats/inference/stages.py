@@ -248,6 +248,27 @@ class NullTests:
     tilted: object = None
     cmc: object = None
 
+    @property
+    def pvalues_global(self) -> np.ndarray | None:
+        """The global null's p-values run beside the motif hypothesis' (circles, several motifs), else None."""
+        return None if self.circles_global is None else self.circles_global.pvalues
+
+    @property
+    def pvalues_global_se(self) -> np.ndarray | None:
+        return None if self.circles_global is None else self.circles_global.se
+
+    @property
+    def statistics_t(self) -> np.ndarray | None:
+        """``method="circles"``: the observed statistics in Student-t units, else None."""
+        return None if self.circles is None else self.circles.statistics
+
+    @property
+    def null_laws(self) -> tuple:
+        """Each motif's null law of its statistic (circles or tilted), else empty."""
+        if self.circles is not None:
+            return self.circles.null_laws
+        return self.tilted.null_laws if self.tilted is not None else ()
+
 
 def selective_pvalues_of(features, selection: Selection, data: Data, plan: Plan, options: Options,
                          streams: RandomStreams, stage) -> NullTests:
