@@ -15,7 +15,9 @@ import numpy as np
 from Cython.Build import cythonize
 from setuptools import Extension, setup
 
-KERNELS = ("_circles", "_encoding", "_kmers", "_kron", "_replay", "_sphere")
+#: Each kernel is built into the subpackage whose modules call it (sources: cython_src/).
+KERNELS = {"_encoding": "io", "_kmers": "features", "_kron": "features", "_replay": "selection",
+           "_sphere": "selection", "_circles": "stats"}
 DEBUG = os.environ.get("SEISM_CYTHON_DEBUG", "") == "1"
 
 
@@ -43,14 +45,14 @@ COMPILE_ARGS = ["-O3", "-ffp-contract=off"] + OPENMP + ([] if DEBUG else ["-DNDE
 
 extensions = [
     Extension(
-        f"seism_stats.{name}",
+        f"seism_stats.{package}.{name}",
         [f"cython_src/{name}.pyx"],
         include_dirs=[np.get_include(), "cython_src"],
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
         extra_compile_args=COMPILE_ARGS,
         extra_link_args=OPENMP,
     )
-    for name in KERNELS
+    for name, package in KERNELS.items()
 ]
 
 setup(

@@ -6,12 +6,12 @@ Run from the repository root::
 
 With several motifs ``method="cmc"`` tests each motif given the part of the
 response along the other motifs and their nearest competitors
-(:mod:`seism_stats.conditional_mc`): a valid p-value that conditions on more than
+(:mod:`seism_stats.stats.conditional_mc`): a valid p-value that conditions on more than
 the default MCMC's, which can cost power. This runs the power simulation's data
 (GATT planted in half of n = 100 sequences of length 30, k = 4, B = 500) with two
 and three selected motifs and prints, per effect size, the rejection rate at 5%
 of the first motif's p-value for the default exact circles (which test "the motif
-adds nothing to the model of the other selected motifs", :mod:`seism_stats.circle_tests`),
+adds nothing to the model of the other selected motifs", :mod:`seism_stats.stats.circle_tests`),
 the circles' global-null p-value reported beside it, the MCMC and the conditional
 Monte Carlo (global null), and the data split, with Wilson 95% intervals, and how often the MCMC and the conditional MC agree on rejecting.
 """

@@ -29,7 +29,7 @@ import time
 import numpy as np
 
 from seism_stats import SelectiveMotifModel
-from seism_stats.composition import composition_terms, foreground_background
+from seism_stats.io.composition import composition_terms, foreground_background
 from simulations.data import DINUCLEOTIDE_TRANSITIONS, markov_sequences, simulate_dataset
 
 DATA_SETS = 40

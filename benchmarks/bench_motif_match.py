@@ -6,7 +6,7 @@ random columns on each side, 6 noisy: every column redrawn from a Dirichlet
 around it), compared with the whole collection by
 
 * ``memelite``: :func:`memelite.tomtom` called directly (the reference);
-* ``seism_stats``: :func:`seism_stats.motif_match.match_table` / ``match_motifs``;
+* ``seism_stats``: :func:`seism_stats.report.motif_match.match_table` / ``match_motifs``;
 * ``b6397f3``: the package's former hand-written comparison (Pearson column
   scores, sampled column null), read from that commit with ``git show``.
 
@@ -35,7 +35,7 @@ import types
 import numpy as np
 from scipy.stats import spearmanr
 
-from seism_stats.motif_match import jaspar_core_database, match_motifs, match_table
+from seism_stats.report.motif_match import jaspar_core_database, match_motifs, match_table
 
 OLD_COMMIT = "b6397f3"
 KINDS = ("exact", "reverse complement", "truncated to 6", "extended 3+3", "noisy")
@@ -66,7 +66,7 @@ def make_queries(database: dict, seed: int = 25) -> list[tuple[str, str, np.ndar
 def old_module():
     """The former motif_match.py (commit b6397f3), or None outside a git checkout."""
     try:
-        source = subprocess.run(["git", "show", f"{OLD_COMMIT}:seism_stats/motif_match.py"], check=True,
+        source = subprocess.run(["git", "show", f"{OLD_COMMIT}:seism_stats/report/motif_match.py"], check=True,
                                 capture_output=True, text=True).stdout
     except (OSError, subprocess.CalledProcessError):
         return None
@@ -123,7 +123,7 @@ def summarise(name: str, pvalues: list[np.ndarray], reference: list[np.ndarray],
 
 def compile_times() -> None:
     """First use in a process with an empty numba cache folder, then in a second process."""
-    code = ("import time, numpy as np; from seism_stats.motif_match import match_motifs; "
+    code = ("import time, numpy as np; from seism_stats.report.motif_match import match_motifs; "
             "from simulations.data import motif_pwm; rng = np.random.default_rng(0); "
             "db = {f'm{i}': (f'm{i}', rng.dirichlet(np.ones(4) * 0.4, size=8)) for i in range(40)}; "
             "t = time.perf_counter(); match_motifs([motif_pwm('GATTACA')], db); "

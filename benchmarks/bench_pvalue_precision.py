@@ -22,7 +22,7 @@ seeds. It prints one table with
 * the data split's time on the same data and the ratio.
 
 Both rows are repeated with ``method="cmc"`` (conditional Monte Carlo,
-``--cmc-draws`` i.i.d. directions per motif, :mod:`seism_stats.conditional_mc`). Its
+``--cmc-draws`` i.i.d. directions per motif, :mod:`seism_stats.stats.conditional_mc`). Its
 transforms are counted as the directions of all motifs, pilots included. With three
 motifs it estimates a p-value that conditions on more than the MCMC's (the part of
 the response along the other motifs and their nearest competitors), so its

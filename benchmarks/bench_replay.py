@@ -37,11 +37,11 @@ import numpy as np
 import pandas as pd
 
 from seism_stats import selective_inference
-from seism_stats._validation import check_covariates, default_threads, residual_basis
-from seism_stats.features import DenseFeatures, make_features
-from seism_stats.kmers import kmer_count_matrix
-from seism_stats.samplers import sphere_points
-from seism_stats.sequences import encode_sequences
+from seism_stats.features.grid import DenseFeatures, make_features
+from seism_stats.features.kmers import kmer_count_matrix
+from seism_stats.io.sequences import encode_sequences
+from seism_stats.sampling.samplers import sphere_points
+from seism_stats.utils.validation import check_covariates, default_threads, residual_basis
 from simulations.data import simulate_dataset
 
 B = 10_000

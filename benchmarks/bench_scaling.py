@@ -28,9 +28,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from seism_stats.features import grid_features
-from seism_stats.memory import estimate_fit_bytes
-from seism_stats.sequences import encode_sequences
+from seism_stats.features.grid import grid_features
+from seism_stats.features.memory import estimate_fit_bytes
+from seism_stats.io.sequences import encode_sequences
 from simulations.data import simulate_dataset
 
 OUT = Path(__file__).with_name("bench_scaling_output.txt")

@@ -3,13 +3,13 @@
 Part 1 checks the estimate against long exact runs: on small data sets (n = 80,
 L = 20, k = 3, one motif) whose selective p-value is near 1e-4, rejection
 sampling with 10^6 i.i.d. draws in the event gives the p-value to about 10%;
-the tail estimate (``seism_stats.tail``) is computed from 256 and 1024 MCMC
+the tail estimate (``seism_stats.stats.tail``) is computed from 256 and 1024 MCMC
 draws. Part 2 times the estimate where no exact run can reach: n = 1000,
 L = 100, k = 8, a planted motif whose p-value is far below 1e-6; the relative
 Monte-Carlo error is reported for several numbers of draws. Part 3 runs it on
 the data set of ``bench_pvalue_precision.py`` (a p-value near 0.014) over 8 seeds.
 Part 4 compares, far in the tail, i.i.d. directions (the conditional Monte Carlo of
-``seism_stats.conditional_mc``, used for one motif) with directions of MCMC draws in
+``seism_stats.stats.conditional_mc``, used for one motif) with directions of MCMC draws in
 the event (used with several motifs) over 10 seeds.
 
 Run from the repository root: ``python benchmarks/bench_tail.py`` (about 5 minutes
@@ -26,12 +26,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from seism_stats._validation import residual_basis
-from seism_stats.features import grid_features
-from seism_stats.inference import selective_inference
-from seism_stats.selection import select_motifs
-from seism_stats.sequences import encode_sequences
-from seism_stats.tail import tail_pvalues
+from seism_stats.features.grid import grid_features
+from seism_stats.inference.pipeline import selective_inference
+from seism_stats.io.sequences import encode_sequences
+from seism_stats.selection.greedy import select_motifs
+from seism_stats.stats.tail import tail_pvalues
+from seism_stats.utils.validation import residual_basis
 from simulations.data import simulate_dataset
 
 OUT = Path(__file__).with_name("bench_tail_output.txt")

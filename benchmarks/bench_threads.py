@@ -33,7 +33,7 @@ FIT = """
 import json, time, warnings
 warnings.simplefilter("ignore")
 from seism_stats import selective_inference
-from seism_stats.replay import SelectionReplay
+from seism_stats.selection.replay import SelectionReplay
 from simulations.data import simulate_dataset
 if not {fused}:  # the separate calls the fused step replaced (same numbers, a region each)
     SelectionReplay.fuses_steps = property(lambda self: False)

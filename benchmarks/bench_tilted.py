@@ -80,7 +80,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="n = 2000 only, 3 seeds")
     args = parser.parse_args()
     seeds = 3 if args.quick else args.seeds
-    from seism_stats.inference import DEFAULT_TILTED
+    from seism_stats.inference.options import DEFAULT_TILTED
 
     plan = [("n=2000", 2000, 0.06, "mcmc", None), ("n=2000", 2000, 0.06, "tilted", None),
             ("n=2000", 2000, 0.06, "tilted", 2 * DEFAULT_TILTED)]

@@ -289,7 +289,7 @@ def step_arcs_rows(double[:, :, ::1] arcs, long long[::1] counts, const double[:
 
     Row r's line of competing cell ``cells[i]`` at step s (``n_earlier`` = s motifs
     before it) is ``(numerators[r, cell] - sum_{m<s} coefficients[r, m] cross_t[m, cell])
-    * scale[i]`` (as :func:`seism_stats.intervals.step_lines`, without its (R, cells)
+    * scale[i]`` (as :func:`seism_stats.selection.geometry.step_lines`, without its (R, cells)
     temporaries); rows already off the event (``counts[r] == 0``) are skipped.
     """
     cdef Py_ssize_t rows = numerators.shape[0], n_cells = cells.shape[0], r, t

@@ -28,7 +28,7 @@ cdef enum:
 
 #: Most motifs a selection may hold: the kernels keep a candidate's coefficients on the
 #: selected features in fixed arrays of this size (checked up front by
-#: :func:`seism_stats._validation.check_n_motifs`, and again by every kernel).
+#: :func:`seism_stats.selection.greedy.check_n_motifs`, and again by every kernel).
 MOTIF_LIMIT = MAX_MOTIFS
 
 
@@ -394,7 +394,7 @@ def move_and_restart(double[:, ::1] u, double[:, ::1] v, double[:, ::1] num_u, d
        (standard normal draws) is projected off the covariates (orthonormal
        ``covariates``, n x p, and its transpose), scaled to unit norm, made
        orthogonal to the walker's new point (as
-       :func:`seism_stats.walkers.sphere_points` and :func:`_sphere.orthonormal_directions`)
+       :func:`seism_stats.sampling.walkers.sphere_points` and :func:`_sphere.orthonormal_directions`)
        and stored in ``v``; its coefficients on ``event_basis`` go to ``coef_v``.
     3. Its grid numerators (the transform of :func:`_kron.project_rows`, C^T by
        chunks when ``t_indptr`` is given) go straight to its row of ``num_v``.
@@ -539,7 +539,7 @@ def side_bounds(const double[:, ::1] lines, Py_ssize_t selected, double sign, co
                 int n_threads=1):
     """For every ``z`` in ``zs``: ``lo, hi`` of the x-interval where ``sign * L_s >= |L_c|`` for all cells.
 
-    Used by :func:`seism_stats.intervals.line_event_segments` (selective
+    Used by :func:`seism_stats.selection.geometry.line_event_segments` (selective
     intervals) and the tail estimate; max and min are exact, so the result does
     not depend on the number of threads.
     """
@@ -566,7 +566,7 @@ def step_side_bounds_rows(const double[:, ::1] numerators, const double[:, ::1] 
     Row r's line of competing cell ``cells[i]`` at step s (``n_earlier`` = s
     motifs before it) is ``(numerators[r, cell] - sum_{m<s} coefficients[r, m]
     cross_t[m, cell]) * scale[i] + slopes[i] x`` (as
-    :func:`seism_stats.intervals.step_lines`, without its (R, cells) temporaries):
+    :func:`seism_stats.selection.geometry.step_lines`, without its (R, cells) temporaries):
     each thread builds one row's line in its own buffer and runs the two sides on
     it. Rows whose ``active`` flag is 0 are skipped (both sides empty: lo = inf,
     hi = -inf). Returns ``lo, hi`` (R, 2): column 0 for ``sign = +1``, column 1 for -1.

@@ -4,7 +4,7 @@ An AP-1-like site (ATGACTCAT, 85% on each consensus letter) is planted in 40% of
 300 GC-rich promoter-like sequences (``simulations.data.markov_sequences``); the
 foreground is tested against its dinucleotide shuffle (``--control shuffle``) and
 matched with JASPAR CORE when pyjaspar is installed. The report is rendered at
-1,400 px wide (:data:`seism_stats.report.PAGE_WIDTH`), the width the report's table
+1,400 px wide (:data:`seism_stats.report.html.PAGE_WIDTH`), the width the report's table
 must fit without sideways scrolling. Run from the repository root (needs a
 Chromium or Chrome binary; Debian: ``apt-get install chromium``)::
 

@@ -17,13 +17,14 @@ import os
 # exported wins.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-from .inference import MotifInference, selective_inference  # noqa: E402
-from .model import SelectiveMotifModel  # noqa: E402
-from .plotting import qqplot_pvalues  # noqa: E402
-from .results import SelectiveMotifResults  # noqa: E402
-from .sequences import EncodedSequences, encode_sequences, read_fasta  # noqa: E402
+from ._version import __version__  # noqa: E402
+from .inference.pipeline import selective_inference  # noqa: E402
+from .inference.result import MotifInference  # noqa: E402
+from .io.sequences import EncodedSequences, encode_sequences, read_fasta  # noqa: E402
+from .model.motif_model import SelectiveMotifModel  # noqa: E402
+from .model.results import SelectiveMotifResults  # noqa: E402
+from .report.plotting import qqplot_pvalues  # noqa: E402
 
-__version__ = "0.1.0"
 
 __all__ = [
     "EncodedSequences",

@@ -204,7 +204,7 @@ def _prepare_output(out: Path, force: bool, inputs: list[Path], shown: str | Non
         out.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
         staging.chmod(0o777 & ~_umask())  # a folder as mkdir makes it, not mkdtemp's private 0700
-        from . import __version__
+        from ._version import __version__
         (staging / MARKER).write_text(json.dumps({"written_by": "seism_stats", "version": __version__}) + "\n")
     except OSError as exc:
         raise ValueError(f"cannot write into {out.parent}: {exc.strerror or exc}") from None
@@ -292,9 +292,10 @@ def _check_arguments(args: argparse.Namespace):
 
     Returns the motif database to match with (``{id: (name, PPM)}``), or None.
     """
-    from ._validation import check_n_motifs, check_positive_int
-    from .budget import check_budget
-    from .tilted_permutations import MAX_AUTO_MOTIFS
+    from .selection.greedy import check_n_motifs
+    from .utils.validation import check_positive_int
+    from .sampling.budget import check_budget
+    from .stats.tilted_permutations import MAX_AUTO_MOTIFS
     check_n_motifs(args.n_motifs)
     for name in ("chains", "thin", "max_replays"):
         check_positive_int(getattr(args, name), f"--{name.replace('_', '-')}")
@@ -310,18 +311,18 @@ def _check_arguments(args: argparse.Namespace):
         check_budget(method, args.n_samples, args.chains, args.burn_in, args.thin, "tree", args.max_replays,
                      args.n_motifs)
     if args.bed is not None:
-        from .genome import genome_reader
+        from .io.genome import genome_reader
         genome_reader()  # an ImportError naming the extra, before any work
     if not args.motif_db:
         return None
-    from .motif_match import database_label, default_database, resolve_database
+    from .report.motif_match import database_label, default_database, resolve_database
     choice = default_database(args.motif_db)
     return None if choice is None else (resolve_database(choice), database_label(choice))
 
 
 def fit(args: argparse.Namespace) -> int:
     from . import SelectiveMotifModel
-    from .sequences import encode_sequences, read_fasta
+    from .io.sequences import encode_sequences, read_fasta
 
     import matplotlib
     matplotlib.use("Agg")
@@ -352,9 +353,9 @@ def _control_table(ids, sequences, args, seed: int, read_fasta, encode_sequences
 
     ``--control shuffle`` shuffles each foreground sequence keeping its k-mer counts
     (``--shuffle-kmer``), seeded by the first child of ``SeedSequence(seed)``; the
-    ``--composition`` covariates are added (:func:`seism_stats.composition.foreground_background`).
+    ``--composition`` covariates are added (:func:`seism_stats.io.composition.foreground_background`).
     """
-    from .composition import foreground_background
+    from .io.composition import foreground_background
     if args.control == "shuffle":
         background, background_ids = "shuffle", None
     else:
@@ -370,7 +371,7 @@ def _input_sequences(args, read_fasta, encode_sequences):
         raise ValueError("give the sequences either as --fasta FILE or as --bed FILE --genome FASTA")
     if args.fasta is not None:
         return (*_read_checked_fasta(args.fasta, read_fasta, encode_sequences), None)
-    from .genome import bed_sequences, check_unique_names, read_bed
+    from .io.genome import bed_sequences, check_unique_names, read_bed
     if args.genome is None:
         raise ValueError("--bed needs --genome (an indexed or indexable genome FASTA)")
     bed = read_bed(args.bed)
@@ -385,8 +386,8 @@ def _input_sequences(args, read_fasta, encode_sequences):
 
 
 def _fit_into(args, out: Path, database, model_class, encode_sequences, read_fasta) -> None:
-    from ._validation import fresh_seed
-    from .composition import composition_covariates, composition_terms, default_composition
+    from .utils.validation import fresh_seed
+    from .io.composition import composition_covariates, composition_terms, default_composition
     ids, sequences, bed = _input_sequences(args, read_fasta, encode_sequences)
     missing = unmatched = 0
     seed = fresh_seed() if args.seed is None else args.seed  # one recorded seed: shuffle and fit
@@ -516,7 +517,7 @@ class _DefaultsHelp(argparse.HelpFormatter):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from . import __version__
+    from ._version import __version__
 
     parser = argparse.ArgumentParser(prog="seism", description="Selective inference for sequence motifs.")
     parser.add_argument("--version", action="version", version=f"seism_stats {__version__}")

@@ -14,11 +14,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from seism_stats._validation import RandomStateLike, check_random_state
-from seism_stats.features import make_features
-from seism_stats.kmers import kmer_count_matrix, string_to_kmer
-from seism_stats.refinement import kmer_ppm
-from seism_stats.sequences import encode_sequences
+from seism_stats.features.grid import make_features
+from seism_stats.features.kmers import kmer_count_matrix, string_to_kmer
+from seism_stats.io.sequences import encode_sequences
+from seism_stats.selection.refinement import kmer_ppm
+from seism_stats.utils.validation import RandomStateLike, check_random_state
 
 LETTERS = np.array(list("ACGT"))
 DEFAULT_MOTIF = "GATTACA"

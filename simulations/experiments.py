@@ -17,9 +17,9 @@ from scipy import stats
 from statsmodels.stats.proportion import proportion_confint
 from tqdm.auto import tqdm
 
-from seism_stats.inference import selective_inference
-from seism_stats.kmers import hamming_to_all, reverse_complement_index, string_to_kmer
-from seism_stats.parallel import run_tasks
+from seism_stats.features.kmers import hamming_to_all, reverse_complement_index, string_to_kmer
+from seism_stats.inference.pipeline import selective_inference
+from seism_stats.utils.parallel import run_tasks
 
 from .data import simulate_dataset
 

@@ -11,7 +11,7 @@ from matplotlib.ticker import NullFormatter
 import numpy as np
 import pandas as pd
 
-from seism_stats.plotting import qqplot_pvalues
+from seism_stats.report.plotting import qqplot_pvalues
 
 LABELS = {"seism_circles": "SEISM circles (default)", "seism_circles_small_b": "SEISM circles, B = 10",
           "seism_circles_global": "SEISM circles, global null",

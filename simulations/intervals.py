@@ -4,9 +4,9 @@
 several effect sizes (0 = the global null) and, for each selected motif,
 compares four 95% intervals with the coefficient they are meant to hold:
 
-* selective (:mod:`seism_stats.circle_intervals`, the default: exact with sigma
+* selective (:mod:`seism_stats.stats.circle_intervals`, the default: exact with sigma
   unknown), the former truncated-Gaussian pivot with sigma estimated
-  (``truncated_gaussian``, :mod:`seism_stats.intervals`) and naive OLS: the
+  (``truncated_gaussian``, :mod:`seism_stats.stats.intervals`) and naive OLS: the
   coefficient of the noise-free mean on the covariates and the selected motifs'
   features, on all sequences (the projection target of the selected model);
 * data split: the same target for the motifs the split selected, on the
@@ -30,16 +30,16 @@ from tqdm.auto import tqdm
 
 from scipy.stats import binom
 
-from seism_stats._validation import check_covariates, residual_basis
-from seism_stats.canonical import canonical_order
-from seism_stats.circle_intervals import circle_pivots
-from seism_stats.circle_tests import circle_pvalues
-from seism_stats.classical import naive_tests, split_rows, split_tests
-from seism_stats.features import grid_features
-from seism_stats.intervals import motif_pivots, selective_intervals
-from seism_stats.parallel import run_tasks
-from seism_stats.selection import select_motifs
-from seism_stats.sequences import encode_sequences
+from seism_stats.features.grid import grid_features
+from seism_stats.io.sequences import encode_sequences
+from seism_stats.selection.greedy import select_motifs
+from seism_stats.stats.circle_intervals import circle_pivots
+from seism_stats.stats.circle_tests import circle_pvalues
+from seism_stats.stats.classical import naive_tests, split_rows, split_tests
+from seism_stats.stats.intervals import motif_pivots, selective_intervals
+from seism_stats.utils.canonical import canonical_order
+from seism_stats.utils.parallel import run_tasks
+from seism_stats.utils.validation import check_covariates, residual_basis
 
 from .data import simulate_dataset
 

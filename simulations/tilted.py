@@ -42,15 +42,15 @@ from scipy.stats import binom
 from tqdm.auto import tqdm
 
 from seism_stats import selective_inference
-from seism_stats._validation import check_covariates, residual_basis
-from seism_stats.canonical import canonical_order
-from seism_stats.classical import naive_tests
-from seism_stats.features import grid_features
-from seism_stats.replay import SelectionReplay
-from seism_stats.selection import select_motifs
-from seism_stats.sequences import encode_sequences
-from seism_stats.tilted_permutations import MotifTerms, PermutationTarget, _MotifTest, motif_terms, weighted_pvalue
-from seism_stats.walkers import residual_points
+from seism_stats.features.grid import grid_features
+from seism_stats.io.sequences import encode_sequences
+from seism_stats.sampling.walkers import residual_points
+from seism_stats.selection.greedy import select_motifs
+from seism_stats.selection.replay import SelectionReplay
+from seism_stats.stats.classical import naive_tests
+from seism_stats.stats.tilted_permutations import MotifTerms, PermutationTarget, _MotifTest, motif_terms, weighted_pvalue
+from seism_stats.utils.canonical import canonical_order
+from seism_stats.utils.validation import check_covariates, residual_basis
 
 from .data import simulate_dataset
 

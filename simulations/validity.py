@@ -12,9 +12,9 @@ tables) is run on the settings with a Gaussian response (one to three motifs), w
 B = 100 directions per motif and ``null="sphere"`` (``null="auto"`` refuses it on
 the 1% of Gaussian data sets whose residuals fail the kurtosis test): an estimate
 rather than a rank p-value, and with several motifs one that conditions on more
-(:mod:`seism_stats.conditional_mc`), it must pass the same check.
+(:mod:`seism_stats.stats.conditional_mc`), it must pass the same check.
 
-The default since issue 21, ``method="circles"`` (:mod:`seism_stats.circle_tests`),
+The default since issue 21, ``method="circles"`` (:mod:`seism_stats.stats.circle_tests`),
 is run at B = 1, 10 and 100 directions (designs ``circles1``, ``circles10``,
 ``circles100``) on the Gaussian settings, for its default per-motif hypothesis and,
 with several motifs, the global null's p-values it reports beside them (design
@@ -36,8 +36,8 @@ from joblib import delayed
 from scipy.stats import binom
 from tqdm.auto import tqdm
 
-from seism_stats.inference import selective_inference
-from seism_stats.parallel import run_tasks
+from seism_stats.inference.pipeline import selective_inference
+from seism_stats.utils.parallel import run_tasks
 
 from .data import simulate_dataset
 
@@ -92,9 +92,9 @@ def cmc_applies(setting: NullSetting) -> bool:
 def planted_response(data, setting: NullSetting, rng: np.random.Generator) -> np.ndarray:
     """``y = beta * (standardised feature of the planted grid cell) + N(0, 1)``: motif 2's hypothesis holds
     whenever that cell is selected first."""
-    from seism_stats.features import grid_features
-    from seism_stats.kmers import reverse_complement_index, string_to_kmer
-    from seism_stats.sequences import encode_sequences
+    from seism_stats.features.grid import grid_features
+    from seism_stats.features.kmers import reverse_complement_index, string_to_kmer
+    from seism_stats.io.sequences import encode_sequences
 
     k = len(setting.planted_cell)
     cell = string_to_kmer(setting.planted_cell)
@@ -145,7 +145,7 @@ def null_pvalues(setting: NullSetting, seed: np.random.SeedSequence, designs=("t
 
 def _canonical(setting: NullSetting) -> str:
     """The planted k-mer as the grid names its cell (the smaller of it and its reverse complement)."""
-    from seism_stats.kmers import reverse_complement_index, string_to_kmer, kmer_to_string
+    from seism_stats.features.kmers import reverse_complement_index, string_to_kmer, kmer_to_string
 
     k = len(setting.planted_cell)
     cell = string_to_kmer(setting.planted_cell)

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from scipy.stats import kstest
 
-from seism_stats.inference import selective_inference
+from seism_stats.inference.pipeline import selective_inference
 from simulations import validity
 from simulations.data import simulate_dataset
 

@@ -1,4 +1,4 @@
-"""The default exact selective p-values on great circles (seism_stats.circle_tests, issue 21)."""
+"""The default exact selective p-values on great circles (seism_stats.stats.circle_tests, issue 21)."""
 
 import warnings
 
@@ -6,13 +6,14 @@ import numpy as np
 import pytest
 from scipy import integrate, stats
 
-from seism_stats import _circles, selective_inference
-from seism_stats.canonical import gaussian_rows
-from seism_stats.circle_tests import CircleTests, circle_pvalues
-from seism_stats.features import grid_features
-from seism_stats.kmers import reverse_complement_index, string_to_kmer
-from seism_stats.selection import select_motifs
-from seism_stats.sequences import encode_sequences
+from seism_stats import selective_inference
+from seism_stats.features.grid import grid_features
+from seism_stats.features.kmers import reverse_complement_index, string_to_kmer
+from seism_stats.io.sequences import encode_sequences
+from seism_stats.selection.greedy import select_motifs
+from seism_stats.stats import _circles
+from seism_stats.stats.circle_tests import CircleTests, circle_pvalues
+from seism_stats.utils.canonical import gaussian_rows
 from simulations.data import simulate_dataset
 from simulations.tilted import fit_parts
 
@@ -206,7 +207,7 @@ def test_the_level_does_not_depend_on_which_representative_of_the_observation_is
     # (w, d) and (2 pi - w, -d) are the same observation; antithetic pilots keep the level a function of +-b.
     from dataclasses import replace
 
-    from seism_stats.circle_tests import choose_level
+    from seism_stats.stats.circle_tests import choose_level
     data = simulate_dataset(100, 30, consensus="GATT", beta=1.0, random_state=7)
     features, selection, basis, order = _fit_parts(data.sequences, data.y, 4, 3)
     for hypothesis in ("motif", "global"):
@@ -217,7 +218,7 @@ def test_the_level_does_not_depend_on_which_representative_of_the_observation_is
 
 
 def test_ratio_is_never_zero_and_its_error_is_unknown_without_drawn_mass():
-    from seism_stats.circle_tests import ratio_pvalue
+    from seism_stats.sampling.pvalues import ratio_pvalue
     p, se, _ = ratio_pvalue(np.array([-2000.0, -2000.0]), np.array([0.0, -1.0]))  # p ~ exp(-2000) underflows
     assert 0 < p < 1e-300 and np.isfinite(se)
     p, se, ess = ratio_pvalue(np.array([-1.0, -np.inf, -np.inf]), np.array([-0.5, -np.inf, -np.inf]))

@@ -24,7 +24,7 @@ def files(tmp_path):
 def test_fit_writes_every_output(files, capsys):
     fasta, response, tmp = files
     out = tmp / "results"
-    from seism_stats.motif_io import write_meme
+    from seism_stats.io.motif_files import write_meme
     from simulations.data import motif_pwm
     database = write_meme([motif_pwm("GATTA"), motif_pwm("CCCGG")], ["gatta_like", "ccg"], tmp / "db.meme")
     code = main(["fit", "--fasta", str(fasta), "--response", str(response), "--k", "5", "--n-motifs", "1",
@@ -91,7 +91,7 @@ def test_damaged_files_give_one_line_errors(files, capsys, change, message):
 
 
 def test_fasta_with_byte_order_mark_is_read(tmp_path):
-    from seism_stats.sequences import read_fasta
+    from seism_stats.io.sequences import read_fasta
     path = _write_bytes(tmp_path / "bom.fa", "\ufeff>a\nACGT\n".encode("utf-8"))
     assert read_fasta(path) == (["a"], ["ACGT"])
 
@@ -185,7 +185,7 @@ def test_control_sequences_give_a_foreground_background_fit(tmp_path):
 
 def test_peaks_from_a_bed_file_on_a_genome(tmp_path):
     pytest.importorskip("pyfaidx")
-    from seism_stats.genome import reverse_complement
+    from seism_stats.io.genome import reverse_complement
     data = simulate_dataset(150, 60, consensus="GATTA", beta=3.0, random_state=4)
     genome = tmp_path / "genome.fa"
     chrom = "".join(data.sequences)
@@ -196,7 +196,7 @@ def test_peaks_from_a_bed_file_on_a_genome(tmp_path):
         lines.append(f"chr1\t{60 * i}\t{60 * i + 60}\tpeak{i}\t{y:.6f}\t{strand}")
     bed = tmp_path / "peaks.bed"
     bed.write_text("track name=peaks\n" + "\n".join(lines) + "\n")
-    from seism_stats.genome import bed_sequences, read_bed
+    from seism_stats.io.genome import bed_sequences, read_bed
     table = read_bed(bed)
     seqs = bed_sequences(table, genome)
     assert seqs[1] == data.sequences[1] and seqs[0] == reverse_complement(data.sequences[0])
@@ -296,7 +296,7 @@ def _genome_and_bed(tmp_path, names=None, strands=None, n=150):
 def test_bed_with_repeated_names_is_read_when_no_table_is_keyed(tmp_path, capsys):
     # Issue 24.12: UCSC BED files often repeat names; that matters only where names key a table.
     pytest.importorskip("pyfaidx")
-    from seism_stats.genome import read_bed
+    from seism_stats.io.genome import read_bed
     names = ["peak"] * 150  # every interval named alike
     genome, bed, data = _genome_and_bed(tmp_path, names=names)
     assert list(read_bed(bed)["name"]) == names
@@ -315,7 +315,7 @@ def test_bed_with_repeated_names_is_read_when_no_table_is_keyed(tmp_path, capsys
     ("plus", r"line 3: the strand .* got 'plus'"),
 ])
 def test_bed_strand_that_is_not_plus_minus_or_dot_is_refused(tmp_path, field, message):
-    from seism_stats.genome import read_bed
+    from seism_stats.io.genome import read_bed
     bed = _write(tmp_path / "s.bed", f"chr1\t0\t10\ta\t1\t+\nchr1\t0\t10\tb\t1\t.\nchr1\t0\t10\tc\t1\t{field}\n")
     with pytest.raises(ValueError, match=message):
         read_bed(bed)
@@ -333,7 +333,7 @@ def _one_line_error(capsys, code):
 
 def test_memory_refusal_is_a_one_line_error(files, capsys, monkeypatch):
     # Issue 24.7: the MemoryError of the memory check came out as a traceback (exit 1).
-    from seism_stats import memory
+    from seism_stats.features import memory
     monkeypatch.setattr(memory, "available_memory", lambda: 1000)
     fasta, response, tmp = files
     code = main(["fit", "--fasta", str(fasta), "--response", str(response), "--response-column", "y", "--k", "4",
@@ -513,7 +513,7 @@ def test_draws_that_cannot_finish_are_refused_before_any_output(files, capsys, m
 
 
 def test_long_sampling_warning_is_one_line_before_sampling(files, capsys, monkeypatch):
-    from seism_stats import budget
+    from seism_stats.sampling import budget
     monkeypatch.setattr(budget, "LONG_SAMPLING_SECONDS", 0.0)
     fasta, response, tmp = files
     assert main(["fit", "--fasta", str(fasta), "--response", str(response), "--response-column", "y", "--k", "4",

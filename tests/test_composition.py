@@ -11,7 +11,7 @@ from scipy import stats
 
 from seism_stats import SelectiveMotifModel
 from seism_stats.cli import main
-from seism_stats.composition import (composition_covariates, composition_terms, default_composition,
+from seism_stats.io.composition import (composition_covariates, composition_terms, default_composition,
                                      foreground_background, shuffle_sequence, shuffle_sequences)
 from simulations.data import markov_sequences
 

@@ -6,8 +6,9 @@ import warnings
 import numpy as np
 import pytest
 
-from seism_stats.conditional_mc import _grouped_logsumexp, ratio_estimate
-from seism_stats.inference import selective_inference
+from seism_stats.inference.pipeline import selective_inference
+from seism_stats.selection.geometry import grouped_logsumexp
+from seism_stats.stats.conditional_mc import ratio_estimate
 from simulations.data import simulate_dataset
 
 
@@ -70,10 +71,10 @@ def test_cmc_with_auto_null_warns_on_heavy_tails_instead_of_refusing():
 
 
 def _selection(n_motifs, seed=2, covariate=0.7):
-    from seism_stats._validation import check_covariates, residual_basis
-    from seism_stats.features import grid_features
-    from seism_stats.selection import select_motifs
-    from seism_stats.sequences import encode_sequences
+    from seism_stats.features.grid import grid_features
+    from seism_stats.io.sequences import encode_sequences
+    from seism_stats.selection.greedy import select_motifs
+    from seism_stats.utils.validation import check_covariates, residual_basis
 
     data = simulate_dataset(90, 30, consensus="GATT", beta=0.8, covariate=covariate, random_state=seed)
     features = grid_features(encode_sequences(data.sequences), [4], 1.0, "sum", revcomp=True)
@@ -84,8 +85,8 @@ def _selection(n_motifs, seed=2, covariate=0.7):
 def test_conditioned_directions_keep_the_observed_part_and_nothing_else():
     # Motif j's directions d: unit, orthogonal to the covariates and q_j, with V^T d fixed
     # at the observed direction's value; their numerators and coefficients are exact.
-    from seism_stats.conditional_mc import ConditionedDirections, conditioning_basis
-    from seism_stats.walkers import sphere_points
+    from seism_stats.sampling.walkers import sphere_points
+    from seism_stats.stats.conditional_mc import ConditionedDirections, conditioning_basis
 
     features, basis, selection = _selection(3)
     event, u = selection.event, selection.unit_residual
@@ -113,7 +114,7 @@ def test_conditioned_directions_keep_the_observed_part_and_nothing_else():
 def test_cmc_of_the_observed_direction_sees_the_observation():
     # The observed point lies on its own circle, inside the event: the circle's
     # x-segments contain x_obs, and N/D there is the conditional tail beyond it.
-    from seism_stats.conditional_mc import circle_log_masses, circle_segments
+    from seism_stats.selection.geometry import circle_log_masses, circle_segments
 
     features, basis, selection = _selection(2)
     event, u = selection.event, selection.unit_residual
@@ -159,7 +160,7 @@ def test_ratio_estimate_in_log_space():
     assert np.isnan(ratio_estimate(np.full(3, -np.inf), np.full(3, -np.inf))[0])
     # No direction reached the statistic: p = 0 with an unknown s.e. (never a 0 s.e.), and
     # its bound is the rule of three on the weights' ESS.
-    from seism_stats.conditional_mc import _upper_bound
+    from seism_stats.stats.conditional_mc import _upper_bound
     zero, zero_se, zero_ess = ratio_estimate(np.full(50, -np.inf), np.log(den))
     assert zero == 0 and np.isnan(zero_se) and zero_ess == pytest.approx(den.sum() ** 2 / np.sum(den**2))
     assert _upper_bound(zero, zero_se, zero_ess) == pytest.approx(3 / zero_ess)
@@ -170,7 +171,7 @@ def test_ratio_estimate_in_log_space():
 def test_grouped_logsumexp():
     values = np.array([0.0, np.log(3.0), -np.inf, 5.0])
     owner = np.array([0, 0, 2, 2])
-    out = _grouped_logsumexp(values, owner, 4)
+    out = grouped_logsumexp(values, owner, 4)
     assert out[0] == pytest.approx(np.log(4.0))
     assert out[1] == -np.inf and out[3] == -np.inf
     assert out[2] == pytest.approx(5.0)
@@ -205,7 +206,8 @@ def test_the_observed_direction_fallback_is_exact_and_calibrated(monkeypatch):
     # N(d_obs) / D(d_obs), exact (s.e. 0), said in the summary, and uniform under the null.
     from scipy import stats
 
-    from seism_stats import SelectiveMotifModel, conditional_mc
+    from seism_stats import SelectiveMotifModel
+    from seism_stats.stats import conditional_mc
 
     monkeypatch.setattr(conditional_mc, "NEIGHBOUR_LADDER", ())
     pvalues = []
@@ -227,13 +229,13 @@ def test_several_motifs_estimate_agrees_with_rejection_from_the_conditional_law(
     # Motif j's target P(T_j >= t_obs | E, V^T d = b_obs), estimated independently: draw d
     # from its conditional law and x from its Student t law, replay the selection on
     # u = (x q_j + d) / sqrt(1 + x^2), and count the tail among the points in the event.
-    from seism_stats._validation import check_covariates, residual_basis
-    from seism_stats.conditional_mc import ConditionedDirections, _log_masses, conditioning_basis
-    from seism_stats.features import grid_features
-    from seism_stats.replay import SelectionReplay
-    from seism_stats.selection import select_motifs
-    from seism_stats.sequences import encode_sequences
-    from seism_stats.walkers import sphere_points
+    from seism_stats.features.grid import grid_features
+    from seism_stats.io.sequences import encode_sequences
+    from seism_stats.sampling.walkers import sphere_points
+    from seism_stats.selection.greedy import select_motifs
+    from seism_stats.selection.replay import SelectionReplay
+    from seism_stats.stats.conditional_mc import ConditionedDirections, _log_masses, conditioning_basis
+    from seism_stats.utils.validation import check_covariates, residual_basis
 
     n = 50
     data = simulate_dataset(n, 20, consensus="GAT", beta=0.8, random_state=4)
@@ -266,7 +268,7 @@ def test_several_motifs_estimate_agrees_with_rejection_from_the_conditional_law(
 def test_tail_estimate_keeps_mcmc_directions_with_several_motifs():
     # With several motifs the i.i.d. directions estimate a more conditioned p-value, not
     # the rank p-value the tail estimate stands in for: asking for them is an error.
-    from seism_stats.tail import tail_pvalues
+    from seism_stats.stats.tail import tail_pvalues
 
     features, basis, selection = _selection(2)
     with pytest.raises(ValueError, match="one-motif selection only"):

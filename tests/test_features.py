@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from seism_stats.features import DenseFeatures, make_features, transposed_chunks
-from seism_stats.kmers import kmer_count_matrix, kmer_digits, kmer_to_string, string_to_kmer
-from seism_stats.sequences import encode_sequences
+from seism_stats.features.grid import DenseFeatures, make_features, transposed_chunks
+from seism_stats.features.kmers import kmer_count_matrix, kmer_digits, kmer_to_string, string_to_kmer
+from seism_stats.io.sequences import encode_sequences
 
 
 def brute_force_features(sequences, k, lam, pooling="sum"):
@@ -75,7 +75,7 @@ def reverse_complement(s):
 @pytest.mark.parametrize("k", [1, 2, 3, 4])
 @pytest.mark.parametrize("pooling", ["sum", "max"])
 def test_reverse_complement_grid_matches_brute_force(random_sequences, k, pooling, rng):
-    from seism_stats.kmers import canonical_mask, reverse_complement_index
+    from seism_stats.features.kmers import canonical_mask, reverse_complement_index
 
     counts = kmer_count_matrix(encode_sequences(random_sequences), k)
     merged = make_features(counts, k, 0.7, pooling, revcomp=True)
@@ -112,7 +112,7 @@ def test_one_norm_pass_serves_the_split():
 def test_norm_pass_in_ranges_gives_the_same_sums():
     # The progress bar cuts the pass over the sequences into ranges of whole blocks;
     # the sums must be bit for bit those of one pass (and the split's part too).
-    from seism_stats import _kron
+    from seism_stats.features import _kron
     from simulations.data import simulate_dataset
     data = simulate_dataset(150, 30, random_state=3)
     features = make_features(kmer_count_matrix(encode_sequences(data.sequences), 4), 4, 1.0)
@@ -136,7 +136,7 @@ def test_sparse_row_transform_is_bit_identical_to_the_dense_one(k):
     # also for a sequence with no k-mer at all.
     import scipy.sparse as sp
 
-    from seism_stats import _kron
+    from seism_stats.features import _kron
     from simulations.data import simulate_dataset
     data = simulate_dataset(40, 25, random_state=4)
     sequences = list(data.sequences) + ["N" * 25]
@@ -163,7 +163,7 @@ def test_gather_from_the_transpose_equals_the_scatter(k, rng):
     # order, so both give the same bits (also into a given output array, and with threads).
     # With one chunk (chunk 60 or 1000 here) the gather runs tile by tile with each tile's
     # first mode products right after its sums: the same operations per cell.
-    from seism_stats import _kron
+    from seism_stats.features import _kron
     from simulations.data import simulate_dataset
     data = simulate_dataset(60, 30, random_state=5)
     features = make_features(kmer_count_matrix(encode_sequences(data.sequences), k), k, 1.0, revcomp=True)

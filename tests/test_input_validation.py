@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from seism_stats.inference import selective_inference
-from seism_stats.sequences import encode_sequences, read_fasta
+from seism_stats.inference.pipeline import selective_inference
+from seism_stats.io.sequences import encode_sequences, read_fasta
 
 GOOD = ["ACGTACGTAC", "TTGACCATGA", "GGGCCCAAAT", "ACGTTGCAAC", "CATGCATGCA"]
 Y = [0.1, 1.2, -0.3, 0.8, -1.0]
@@ -214,13 +214,13 @@ def test_settings_of_the_wrong_kind(option, match):
 def test_fit_larger_than_max_memory_is_refused_before_allocating():
     with pytest.raises(MemoryError, match=r"k=3 on n=5 sequences needs about .* GiB but max_memory allows"):
         run(max_memory=1000)
-    from seism_stats.memory import estimate_fit_bytes
+    from seism_stats.features.memory import estimate_fit_bytes
     small_chains = estimate_fit_bytes(200, 20_000, 12, 1, 2, "sum", "mcmc")
     assert small_chains < 3 * 2**30 < estimate_fit_bytes(200, 20_000, 12, 1, 16, "sum", "mcmc")
 
 
 def test_reverse_complement_index_by_bits():
-    from seism_stats.kmers import kmer_digits, digits_to_kmer, reverse_complement_index
+    from seism_stats.features.kmers import kmer_digits, digits_to_kmer, reverse_complement_index
     for k in (1, 4, 7):
         digits = kmer_digits(np.arange(4**k), k)
         assert np.array_equal(reverse_complement_index(k), digits_to_kmer(3 - digits[:, ::-1].astype(np.int64)))
@@ -381,12 +381,13 @@ def test_fasta_empty_and_duplicate_ids_are_refused_with_the_line(tmp_path, text,
 def test_too_many_motifs_are_refused_before_any_work(monkeypatch):
     # Issue 24.3: n_motifs > 66 overran a fixed array of the kernels (segmentation fault);
     # 65-66 were refused only after the whole selection.
-    from seism_stats import _replay, inference
+    from seism_stats.inference import stages
+    from seism_stats.selection import _replay
 
     def no_work(*args, **kwargs):
         raise AssertionError("features were computed before the settings were checked")
 
-    monkeypatch.setattr(inference, "grid_features", no_work)
+    monkeypatch.setattr(stages, "grid_features", no_work)
     for n_motifs in (_replay.MOTIF_LIMIT + 1, 1000):
         with pytest.raises(ValueError, match=f"n_motifs={n_motifs}: at most {_replay.MOTIF_LIMIT} motifs"):
             run(n_motifs=n_motifs)
@@ -395,7 +396,7 @@ def test_too_many_motifs_are_refused_before_any_work(monkeypatch):
 
 
 def test_step_scores_checks_its_bounds():
-    from seism_stats import _replay
+    from seism_stats.selection import _replay
     G, q = 16, _replay.MOTIF_LIMIT + 6
     with pytest.raises(ValueError, match="at most 64 motifs"):
         _replay.step_scores(np.zeros((1, G)), np.zeros((1, q)), np.zeros((G, q)), np.zeros((q, G)), 0)
@@ -435,7 +436,7 @@ def meme_txt(path, ppms, names):
 
 def test_meme_full_text_output_is_read(tmp_path):
     # Issue 24.11: meme.txt (MEME's full text output) was refused although read_meme says "minimal or full".
-    from seism_stats.motif_io import read_meme
+    from seism_stats.io.motif_files import read_meme
     from simulations.data import motif_pwm
     ppms = [motif_pwm("GATTACA"), motif_pwm("CCGG", 0.7)]
     motifs = read_meme(meme_txt(tmp_path / "meme.txt", ppms, ["GATTACA", "CCGG"]))
@@ -469,9 +470,9 @@ def test_damaged_results_archives_give_one_error_naming_the_file(tmp_path):
 def test_mcmc_plan_above_max_replays_is_refused_before_any_work(monkeypatch):
     # Issue 24.6: n_samples = 1e9 showed a 3.5-hour ETA and went on (then gave a rank from the
     # incomplete tree once max_replays ran out).
-    from seism_stats import inference
+    from seism_stats.inference import stages
 
-    monkeypatch.setattr(inference, "grid_features", lambda *a, **k: pytest.fail("features were computed"))
+    monkeypatch.setattr(stages, "grid_features", lambda *a, **k: pytest.fail("features were computed"))
     with pytest.raises(ValueError, match=r"need at least 1,000,000,816 replays .* but max_replays is 2,000,000"):
         run(method="mcmc", n_samples=10**9)
     with pytest.raises(ValueError, match=r"at least 4,800 replays .* max_replays is 4,799"):
@@ -483,7 +484,7 @@ def test_mcmc_plan_above_max_replays_is_refused_before_any_work(monkeypatch):
 
 
 def test_long_sampling_is_announced_before_it_starts(monkeypatch):
-    from seism_stats import budget
+    from seism_stats.sampling import budget
     monkeypatch.setattr(budget, "LONG_SAMPLING_SECONDS", 0.0)
     with pytest.warns(RuntimeWarning, match=r"mcmc sampling of 20 draws is planned to take .*about \d+ replays, "
                                             r"est\. .* from a pilot"):
@@ -519,11 +520,11 @@ def test_a_tree_cut_short_by_its_budget_gives_nan_and_results_do_not_depend_on_n
 
 
 def test_a_tree_sampler_called_directly_refuses_or_flags_its_budget():
-    from seism_stats import samplers
-    from seism_stats.features import grid_features
-    from seism_stats.pvalues import monte_carlo_pvalues
-    from seism_stats.replay import SelectionReplay
-    from seism_stats.selection import select_motifs
+    from seism_stats.features.grid import grid_features
+    from seism_stats.sampling import samplers
+    from seism_stats.sampling.pvalues import monte_carlo_pvalues
+    from seism_stats.selection.greedy import select_motifs
+    from seism_stats.selection.replay import SelectionReplay
     from simulations.data import simulate_dataset
     data = simulate_dataset(40, 20, consensus="GAT", random_state=4)
     encoded = encode_sequences(data.sequences)

@@ -11,12 +11,13 @@ import pytest
 from scipy import stats
 from scipy.stats import kstest
 
-from seism_stats import intervals
-from seism_stats._validation import check_covariates, residual_basis
-from seism_stats.features import grid_features
-from seism_stats.replay import SelectionReplay
-from seism_stats.selection import residualize, select_motifs
-from seism_stats.sequences import encode_sequences
+from seism_stats.features.grid import grid_features
+from seism_stats.io.sequences import encode_sequences
+from seism_stats.selection import geometry
+from seism_stats.selection.greedy import residualize, select_motifs
+from seism_stats.selection.replay import SelectionReplay
+from seism_stats.stats import intervals
+from seism_stats.utils.validation import check_covariates, residual_basis
 from simulations import intervals as interval_sim
 from simulations.data import simulate_dataset
 
@@ -41,10 +42,10 @@ def test_event_segments_are_exactly_the_replayed_event(seed, k, pooling):
     rng = np.random.default_rng(seed)
     for j in range(selection.event.n_selected):
         plane, x_obs, z_obs, _ = intervals.motif_plane(residual, columns, j)
-        lines = intervals.step_lines(selection.event, features.project(plane), plane @ selection.event.basis)
+        lines = geometry.step_lines(selection.event, features.project(plane), plane @ selection.event.basis)
         zs = z_obs * np.array([1.0, 0.9, 1.1])
         checked = []
-        for z, segments in zip(zs, intervals.line_event_segments(lines, zs)):
+        for z, segments in zip(zs, geometry.line_event_segments(lines, zs)):
             # Far and near the observation, and both sides of every segment end.
             ends = segments[np.isfinite(segments)]
             x = np.concatenate([x_obs + z_obs * rng.uniform(-0.5, 0.5, 200), x_obs * (1 + rng.normal(0, 0.01, 50)),
@@ -57,7 +58,7 @@ def test_event_segments_are_exactly_the_replayed_event(seed, k, pooling):
         checked = np.concatenate(checked)
         assert 0 < checked.sum() < checked.size  # the slices cross the event boundary
         # The observed point is in its own event.
-        observed = intervals.line_event_segments(lines, np.array([z_obs]))[0]
+        observed = geometry.line_event_segments(lines, np.array([z_obs]))[0]
         assert ((observed[:, 0] <= x_obs) & (x_obs <= observed[:, 1])).any()
 
 
@@ -155,7 +156,7 @@ def _side_bounds_numpy(lines, selected, sign, zs):
 
 @pytest.mark.parametrize("seed", [0, 1])
 def test_side_bounds_kernel_matches_its_numpy_twin(seed):
-    from seism_stats import _replay
+    from seism_stats.selection import _replay
 
     rng = np.random.default_rng(seed)
     lines = rng.normal(size=(3, 500))

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from seism_stats.classical import fixed_motif_test
-from seism_stats.motif_io import read_jaspar, read_meme, write_jaspar, write_meme
+from seism_stats.io.motif_files import read_jaspar, read_meme, write_jaspar, write_meme
+from seism_stats.stats.classical import fixed_motif_test
 from simulations.data import motif_pwm, simulate_dataset
 
 
@@ -62,7 +62,7 @@ def test_results_export_motifs(tmp_path):
     meme_path = res.to_meme(tmp_path / "r.meme")
     motifs = read_meme(meme_path, with_names=True)
     label = res.motif_labels[0]
-    from seism_stats.refinement import consensus
+    from seism_stats.selection.refinement import consensus
     assert label == "1-" + consensus(res.inference.ppms[0])
     assert list(motifs) == [label] and motifs[label][0] == res.inference.kmers[0] and motifs[label][1].shape == (5, 4)
     jaspar = read_jaspar(res.to_jaspar(tmp_path / "r.jaspar"), with_names=True)
@@ -77,7 +77,7 @@ def test_results_export_motifs(tmp_path):
 
 
 def test_sites_are_exact_occurrences_on_either_strand():
-    from seism_stats.sites import count_sites, site_table
+    from seism_stats.features.sites import count_sites, site_table
     sequences = ["GATTAxGATTA".replace("x", "C"), "TAATCAAAA", "GANTA", "CCCCC", "GATTC"]
     assert list(count_sites(sequences, "GATTA")) == [2, 1, 0, 0, 0]  # TAATC is GATTA's reverse complement
     assert list(count_sites(sequences, "GATTA", revcomp=False)) == [2, 0, 0, 0, 0]
@@ -97,7 +97,7 @@ def test_results_count_foreground_and_background_sites():
     table = res.motifs
     fg = [s for s, y in zip(data.sequences, data.y) if y == 1]
     kmer = table["kmer"].iloc[0]
-    from seism_stats.genome import reverse_complement
+    from seism_stats.io.genome import reverse_complement
     expected = sum(s.count(kmer) + (s.count(reverse_complement(kmer)) if reverse_complement(kmer) != kmer else 0)
                    for s in fg)  # no overlapping occurrences of these 5-mers here
     assert table["sites"].iloc[0] == expected
@@ -126,7 +126,7 @@ def test_meme_width_must_match_the_matrix(tmp_path):
 
 
 def test_jaspar_counts_sum_to_nsites_at_every_position(tmp_path):
-    from seism_stats.motif_io import site_counts, write_jaspar
+    from seism_stats.io.motif_files import site_counts, write_jaspar
     rng = np.random.default_rng(4)
     ppm = rng.dirichlet(np.ones(4), size=12)  # remainders that plain rounding gets wrong
     counts = site_counts(ppm, 200)

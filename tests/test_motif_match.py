@@ -5,9 +5,9 @@ import warnings
 import numpy as np
 import pytest
 
-from seism_stats import motif_match
-from seism_stats.motif_io import write_jaspar, write_meme
-from seism_stats.motif_match import load_motif_database, match_motifs
+from seism_stats.io.motif_files import write_jaspar, write_meme
+from seism_stats.report import motif_match
+from seism_stats.report.motif_match import load_motif_database, match_motifs
 from simulations.data import motif_pwm
 
 pytest.importorskip("memelite")
@@ -120,7 +120,7 @@ def test_small_database_warns():
 
 
 def test_match_table_ranks_every_database_motif():
-    from seism_stats.motif_match import match_table
+    from seism_stats.report.motif_match import match_table
     database = decoy_database(40)
     queries = [motif_pwm("AGATAAGA", 0.85), database["MA0003.1"][1][::-1, ::-1]]
     table = match_table(queries, database, names=["gata", "rc3"])

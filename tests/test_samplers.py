@@ -4,15 +4,16 @@ import numpy as np
 import pytest
 from scipy.stats import ks_2samp
 
-from seism_stats import samplers
-from seism_stats._validation import check_covariates, residual_basis
-from seism_stats.diagnostics import effective_sample_size
-from seism_stats.features import make_features
-from seism_stats.inference import selective_inference, selective_pvalues
-from seism_stats.kmers import kmer_count_matrix
-from seism_stats.replay import SelectionReplay
-from seism_stats.selection import select_motifs
-from seism_stats.sequences import encode_sequences
+from seism_stats.features.grid import make_features
+from seism_stats.features.kmers import kmer_count_matrix
+from seism_stats.inference.pipeline import selective_inference
+from seism_stats.inference.stages import selective_pvalues
+from seism_stats.io.sequences import encode_sequences
+from seism_stats.sampling import samplers
+from seism_stats.selection.greedy import select_motifs
+from seism_stats.selection.replay import SelectionReplay
+from seism_stats.utils.diagnostics import effective_sample_size
+from seism_stats.utils.validation import check_covariates, residual_basis
 from simulations.data import simulate_dataset
 
 
@@ -139,7 +140,7 @@ def circles_from_the_observation(n_motifs: int, m: int, seed: int):
     """
     from types import SimpleNamespace
 
-    from seism_stats import _sphere
+    from seism_stats.selection import _sphere
     data = simulate_dataset(40, 25, consensus="GAT", beta=0.5, random_state=13)
     features = make_features(kmer_count_matrix(encode_sequences(data.sequences), 3), 3, 1.0, revcomp=True)
     basis = residual_basis(check_covariates(None, 40))
@@ -175,7 +176,7 @@ def test_exact_event_arcs_match_a_fine_scan(n_motifs):
 def test_certified_moves_equal_the_replay_and_rotations(n_motifs):
     # The fused step (statistics, then point, numerators and coefficients rotated) must give
     # what the full replay and separate rotations give for points inside the exact arcs.
-    from seism_stats import _replay
+    from seism_stats.selection import _replay
     replay, walkers = circles_from_the_observation(n_motifs, 5, 1)
     rows = np.array([0, 2, 3])
     lo, hi = replay.circle_arcs(walkers.num_u, walkers.num_v, walkers.coef_u, walkers.coef_v, rows)
@@ -200,7 +201,7 @@ def test_fused_lockstep_step_equals_separate_calls(monkeypatch, k, n_motifs, wit
     # bit, the walkers of certified_moves then restart (sphere_points, orthonormal_directions,
     # the transform, the coefficients, the exact arcs), for the scatter (k = 3) and the gather
     # (k = 8) transforms, with and without covariates.
-    from seism_stats.walkers import ChainGroups, SphereWalkers
+    from seism_stats.sampling.walkers import ChainGroups, SphereWalkers
     n, walkers_count = 60, 7
     data = simulate_dataset(n, 30, consensus="GATTACAG"[:k], beta=0.5, random_state=21)
     features = make_features(kmer_count_matrix(encode_sequences(data.sequences), k), k, 1.0, revcomp=True,
@@ -254,7 +255,7 @@ def test_exact_and_shrinking_brackets_agree(small_problem):
 
 
 def test_auto_null_switches_to_permutations_for_heavy_tails():
-    from seism_stats.inference import choose_null
+    from seism_stats.inference.options import choose_null
     basis = residual_basis(check_covariates(None, 400))
     rng = np.random.default_rng(8)
     assert choose_null(rng.standard_normal(400), basis)[0] == "sphere"
@@ -283,7 +284,7 @@ def test_tree_design_places_the_observation_and_counts_it_once(small_problem):
 
 
 def test_ties_with_the_observed_statistic_count_as_exceedances():
-    from seism_stats.pvalues import monte_carlo_pvalues
+    from seism_stats.sampling.pvalues import monte_carlo_pvalues
     observed = np.array([0.3])
     rounding = observed * (1 - 1e-13)  # the same value, computed in another order
     stats = np.r_[np.full(50, rounding[0]), np.full(49, 0.1)].reshape(1, 99, 1)
@@ -292,7 +293,7 @@ def test_ties_with_the_observed_statistic_count_as_exceedances():
 
 
 def test_monte_carlo_error_at_the_floor_is_an_upper_bound_not_p():
-    from seism_stats.pvalues import monte_carlo_pvalues
+    from seism_stats.sampling.pvalues import monte_carlo_pvalues
     stats = np.linspace(0.1, 0.2, 999).reshape(1, 999, 1)
     sample = samplers.NullSample("rejection", stats, 999, 999, 0, 1, 0.0)
     mc = monte_carlo_pvalues(sample, np.array([0.5]))
@@ -324,13 +325,13 @@ def test_rejection_budget_is_planned_and_a_short_sample_gives_nan():
     assert "ran out of replays" in result.null_sample.shortfall
 
 
-# -- tail estimates below the floor (seism_stats.tail) ---------------------------------------
+# -- tail estimates below the floor (seism_stats.stats.tail) ---------------------------------------
 
 def _tail_problem(seed=5, beta=1.1, n_motifs=1):
-    from seism_stats._validation import residual_basis
-    from seism_stats.features import grid_features
-    from seism_stats.selection import select_motifs
-    from seism_stats.sequences import encode_sequences
+    from seism_stats.features.grid import grid_features
+    from seism_stats.io.sequences import encode_sequences
+    from seism_stats.selection.greedy import select_motifs
+    from seism_stats.utils.validation import residual_basis
     from simulations.data import simulate_dataset
 
     data = simulate_dataset(80, 20, consensus="GAT", beta=beta, random_state=seed)
@@ -341,8 +342,8 @@ def _tail_problem(seed=5, beta=1.1, n_motifs=1):
 
 @pytest.mark.parametrize("n_motifs", [1, 2, 3])
 def test_tail_circle_event_is_exactly_the_replayed_event(n_motifs):
-    from seism_stats.replay import SelectionReplay
-    from seism_stats.conditional_mc import circle_segments
+    from seism_stats.selection.geometry import circle_segments
+    from seism_stats.selection.replay import SelectionReplay
 
     _, features, basis, selection = _tail_problem(n_motifs=n_motifs)
     replay = SelectionReplay(features, selection.event)
@@ -364,8 +365,8 @@ def test_tail_circle_event_is_exactly_the_replayed_event(n_motifs):
 
 
 def test_tail_estimate_agrees_with_long_rejection_sampling():
-    from seism_stats.inference import selective_inference
-    from seism_stats.tail import tail_pvalues
+    from seism_stats.inference.pipeline import selective_inference
+    from seism_stats.stats.tail import tail_pvalues
 
     data, features, basis, selection = _tail_problem()
     exact = selective_inference(data.sequences, data.y, k=3, n_motifs=1, method="rejection", n_samples=30000,
@@ -381,7 +382,7 @@ def test_step_side_bounds_rows_matches_side_bounds():
     # Each row's step line (numerator off the earlier motifs, scaled) built in the kernel,
     # then both sides: the same ends as side_bounds on that line built here, in the
     # kernel's order of operations; inactive rows are empty.
-    from seism_stats import _replay
+    from seism_stats.selection import _replay
     rng = np.random.default_rng(3)
     numerators, coefficients = rng.standard_normal((5, 60)), rng.standard_normal((5, 2))
     cross_t, slopes = rng.standard_normal((2, 60)), rng.standard_normal(40)

@@ -3,13 +3,13 @@
 import numpy as np
 import pytest
 
-from seism_stats._validation import check_covariates, residual_basis
-from seism_stats.features import make_features
-from seism_stats.kmers import kmer_count_matrix, kmer_to_string
-from seism_stats.refinement import WindowDesign, _score_and_gradient, refine_motif
-from seism_stats.replay import SelectionReplay
-from seism_stats.selection import select_motifs
-from seism_stats.sequences import encode_sequences
+from seism_stats.features.grid import make_features
+from seism_stats.features.kmers import kmer_count_matrix, kmer_to_string
+from seism_stats.io.sequences import encode_sequences
+from seism_stats.selection.greedy import select_motifs
+from seism_stats.selection.refinement import WindowDesign, _score_and_gradient, refine_motif
+from seism_stats.selection.replay import SelectionReplay
+from seism_stats.utils.validation import check_covariates, residual_basis
 from simulations.data import simulate_dataset
 
 
@@ -112,7 +112,7 @@ def test_fewer_motifs_when_grid_is_exhausted():
 
 
 def test_several_motif_lengths_select_the_best_cell_of_the_union():
-    from seism_stats.inference import selective_inference
+    from seism_stats.inference.pipeline import selective_inference
     data = simulate_dataset(150, 40, consensus="GATTA", beta=2.0, random_state=7)
     union = selective_inference(data.sequences, data.y, k=[3, 5], method="naive", random_state=0)
     singles = [selective_inference(data.sequences, data.y, k=k, method="naive", random_state=0) for k in (3, 5)]
@@ -127,7 +127,7 @@ def test_several_motif_lengths_select_the_best_cell_of_the_union():
 def test_union_of_lengths_gives_valid_pvalues():
     import warnings
     from scipy.stats import kstest
-    from seism_stats.inference import selective_inference
+    from seism_stats.inference.pipeline import selective_inference
     pvalues = []
     for seed in range(120):
         data = simulate_dataset(60, 20, consensus="GAT", random_state=50_000 + seed)
@@ -144,8 +144,8 @@ def test_union_of_lengths_gives_valid_pvalues():
 def test_refinement_kernels_equal_the_vectorised_numpy(k, rng):
     # The kernel values' logs are summed in NumPy's own order and the letter sums are
     # those of np.bincount, so refinement gives the same numbers as the (m, k) expressions.
-    from seism_stats import _kmers
-    from seism_stats.kmers import kmer_digits
+    from seism_stats.features import _kmers
+    from seism_stats.features.kmers import kmer_digits
     kmers = np.unique(rng.integers(0, 4**k, 5000)).astype(np.int64)
     letters = kmer_digits(kmers, k)
     z = rng.random((k, 4))

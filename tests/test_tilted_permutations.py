@@ -9,10 +9,11 @@ import pytest
 from scipy import stats
 
 from seism_stats import SelectiveMotifModel, selective_inference
-from seism_stats.replay import SelectionReplay
-from seism_stats.tilted_permutations import (Cells, EventScreen, MotifTerms, PermutationTarget, TiltedLaw, _MotifTest,
-                                             motif_terms, pilot_draws, tilted_pvalues, weighted_pvalue)
-from seism_stats.walkers import residual_points
+from seism_stats.selection.replay import SelectionReplay
+from seism_stats.stats.tilted_permutations import (Cells, EventScreen, MotifTerms, PermutationTarget, TiltedLaw,
+                                                   _MotifTest, motif_terms, pilot_draws, tilted_pvalues,
+                                                   weighted_pvalue)
+from seism_stats.sampling.walkers import residual_points
 from simulations import tilted as experiment
 from simulations.data import simulate_dataset
 

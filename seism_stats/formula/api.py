@@ -4,7 +4,7 @@
 >>> res = smf.selective_motifs("expr ~ motifs(seq, k=6) + gc", data=df).fit()
 """
 
-from ..model import SelectiveMotifModel
+from ..model.motif_model import SelectiveMotifModel
 
 selective_motifs = SelectiveMotifModel.from_formula
 

@@ -1,0 +1,129 @@
+"""k-mer indexing and the sparse n x 4^k count matrix C (SPEC 7)."""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+
+from ..io.sequences import EncodedSequences
+from ..utils.validation import check_positive_int
+from . import _kmers
+
+#: Largest motif length: the grid holds 4^k cells and the kernels keep a few
+#: vectors of that length per thread (4^12 doubles = 128 MiB).
+MAX_K = 12
+
+_LETTERS = np.array(list("ACGT"))
+
+
+def check_k(k, encoded: EncodedSequences | None = None) -> int:
+    """Validate the motif length against MAX_K and the sequence lengths."""
+    k = check_positive_int(k, "k")
+    if k > MAX_K:
+        raise ValueError(f"k={k} is larger than the supported maximum {MAX_K} (the grid has 4^k cells)")
+    if encoded is not None:
+        lengths = encoded.lengths
+        short = np.flatnonzero(lengths < k)
+        if short.size:
+            i = int(short[0])
+            raise ValueError(
+                f"k={k} is larger than sequence {i} ({encoded.ids[i]}, length {lengths[i]}); "
+                f"{short.size} sequence(s) are shorter than k"
+            )
+    return k
+
+
+def check_motif_lengths(k, encoded: EncodedSequences | None = None) -> list[int]:
+    """One motif length or several (``k=[6, 8]``), each checked, sorted and without repeats."""
+    if isinstance(k, str):
+        raise TypeError(f"k must be an integer or a list of integers, got {k!r}")
+    values = list(k) if isinstance(k, (list, tuple, np.ndarray)) else [k]
+    if not values:
+        raise ValueError("k is an empty list: give at least one motif length")
+    return sorted({check_k(v, encoded) for v in values})
+
+
+def kmer_count_matrix(encoded: EncodedSequences, k: int) -> sp.csr_array:
+    """Sparse matrix of k-mer counts, one row per sequence, 4^k columns.
+
+    Windows holding an ambiguous letter are not counted (they contribute zero to
+    every motif feature, SPEC 1).
+    """
+    k = check_k(k, encoded)
+    rows, cols = _kmers.window_kmers(encoded.codes, encoded.offsets, k)
+    counts = sp.coo_array(
+        (np.ones(rows.shape[0]), (rows, cols)), shape=(len(encoded), 4**k)
+    ).tocsr()
+    counts.sum_duplicates()
+    counts.indptr = counts.indptr.astype(np.int64)
+    counts.indices = counts.indices.astype(np.int64)
+    return counts
+
+
+def kmer_to_string(index: int, k: int) -> str:
+    """Text of the k-mer with base-4 index ``index`` (first letter most significant)."""
+    return "".join(_LETTERS[kmer_digits(np.array([index]), k)[0]])
+
+
+def string_to_kmer(kmer: str) -> int:
+    """Base-4 index of an ACGT string."""
+    index = 0
+    for letter in kmer.upper():
+        position = "ACGT".find(letter)
+        if position < 0:
+            raise ValueError(f"k-mer {kmer!r} has the letter {letter!r}; only A, C, G, T name a grid cell")
+        index = 4 * index + position
+    return index
+
+
+def kmer_digits(indices: np.ndarray, k: int) -> np.ndarray:
+    """Letters (0-3) of each k-mer, shape (len(indices), k)."""
+    shifts = 2 * np.arange(k - 1, -1, -1, dtype=np.int64)
+    return ((np.asarray(indices, dtype=np.int64)[:, None] >> shifts) & 3).astype(np.uint8)
+
+
+def digits_to_kmer(digits: np.ndarray) -> np.ndarray:
+    """Base-4 index of k-mers given their letters (0-3), shape (..., k) -> (...)."""
+    digits = np.asarray(digits, dtype=np.int64)
+    return digits @ (4 ** np.arange(digits.shape[-1] - 1, -1, -1, dtype=np.int64))
+
+
+def hamming_to_all(index: int, k: int) -> np.ndarray:
+    """Hamming distance from one k-mer to every k-mer of the grid (length 4^k)."""
+    diff = np.arange(4**k, dtype=np.uint64) ^ np.uint64(index)
+    low_bits = np.uint64(int("01" * k, 2)) if k else np.uint64(0)
+    return np.bitwise_count((diff | (diff >> np.uint64(1))) & low_bits).astype(np.int64)
+
+
+def reverse_complement_index(k: int) -> np.ndarray:
+    """Index of the reverse complement of every k-mer (a permutation of 0..4^k-1).
+
+    With A=0, C=1, G=2, T=3 the complement of letter b is 3 - b. Built two bits
+    (one letter) at a time, so memory stays at a few vectors of 4^k integers.
+    """
+    index = np.arange(4**k, dtype=np.int64)
+    out = np.zeros_like(index)
+    for position in range(k):
+        letter = (index >> (2 * position)) & 3
+        out |= (3 - letter) << (2 * (k - 1 - position))
+    return out
+
+
+def canonical_mask(k: int) -> np.ndarray:
+    """True for the canonical member (smaller index) of each {k-mer, reverse complement} pair."""
+    return np.arange(4**k) <= reverse_complement_index(k)
+
+
+def merge_reverse_complements(counts: sp.csr_array, k: int) -> sp.csr_array:
+    """Counts of each k-mer on both strands: ``C'[i, w] = C[i, w] + C[i, rc(w)]``.
+
+    Because the Hamming kernel is invariant under reverse-complementing both
+    arguments, ``C' K`` gives ``phi_z + phi_rc(z)`` for every z: the feature of
+    the merged cell {z, rc(z)} (twice phi_z for a palindrome, a scale that no
+    score depends on).
+    """
+    merged = (counts + counts[:, reverse_complement_index(k)]).tocsr()
+    merged.sum_duplicates()
+    merged.indptr = merged.indptr.astype(np.int64)
+    merged.indices = merged.indices.astype(np.int64)
+    return merged

@@ -1,0 +1,423 @@
+"""The stages of :func:`~seism_stats.inference.pipeline.selective_inference`, in the order they run.
+
+Each stage takes what the ones before it produced and returns a small object:
+
+* :func:`prepare_data`: sequences, response and covariates, checked -> :class:`Data`;
+* :func:`plan_fit`: the null, the method, the draws and the hypothesis -> :class:`Plan`;
+* :func:`build_features`: the grid's feature map;
+* :class:`RandomStreams`: the generators of every later random step, and the split's rows;
+* :func:`refine_selected`: the selected filters, refined;
+* :func:`selective_pvalues_of`: the method's selective p-values -> :class:`NullTests`;
+* :func:`tail_estimate`, :func:`classical_tests`, :func:`selective_pivots`: the tail
+  estimate, the naive and data-split tests, the intervals' pivots;
+* :func:`fit_settings`: what was used and found.
+
+The greedy selection itself is :func:`~seism_stats.selection.greedy.select_motifs`.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+import warnings
+from dataclasses import dataclass, replace
+
+import numpy as np
+import pandas as pd
+from tqdm.auto import tqdm
+
+from ..features.grid import grid_features, grid_size, locate_cell
+from ..features.kmers import check_motif_lengths
+from ..features.memory import check_fit_memory
+from ..io.sequences import EncodedSequences, encode_sequences
+from ..sampling import budget, samplers
+from ..sampling.blocks import SamplerSpec, sample_null
+from ..sampling.pvalues import monte_carlo_pvalues
+from ..selection.greedy import Selection
+from ..selection.refinement import RefinedMotif, WindowDesign, refine_motif
+from ..stats.circle_intervals import circle_pivots
+from ..stats.circle_tests import circle_pvalues
+from ..stats.classical import naive_tests, split_rows, split_tests
+from ..stats.conditional_mc import check_sphere_null, conditional_pvalues
+from ..stats.intervals import motif_pivots
+from ..stats.tail import tail_pvalues
+from ..stats.tilted_permutations import MAX_AUTO_MOTIFS, tilted_pvalues
+from ..utils.canonical import canonical_order
+from ..utils.validation import check_covariates, check_positive_int, check_response, check_same_labels, residual_basis
+from .options import (
+    DEFAULT_CIRCLES,
+    DEFAULT_DRAWS,
+    DEFAULT_INTERVAL_DRAWS,
+    DEFAULT_TILTED,
+    FLOOR_FACTOR,
+    MIN_TAIL_DRAWS,
+    N_SAMPLER_BLOCKS,
+    SELECTIVE_METHODS,
+    Options,
+    choose_null,
+    covariate_names,
+    resolve_hypothesis,
+)
+
+
+@dataclass(frozen=True)
+class Data:
+    """The data of a fit, checked: encoded sequences, response, covariates' design and basis.
+
+    Attributes
+    ----------
+    encoded : EncodedSequences
+    y : ndarray (n,)
+    ks : list of int
+        The motif lengths searched; ``k`` is the one length, or the list.
+    design : ndarray (n, p)
+        Covariates, with the intercept.
+    names : list of str
+        The design's column names.
+    basis : ndarray (n, p)
+        Orthonormal basis of the design.
+    """
+
+    encoded: EncodedSequences
+    y: np.ndarray
+    ks: list
+    k: object
+    design: np.ndarray
+    names: list
+    basis: np.ndarray
+
+    @property
+    def n(self) -> int:
+        return len(self.encoded)
+
+
+def prepare_data(sequences, y, covariates, options: Options) -> Data:
+    """Encode the sequences and check the response and covariates against them (their labels too)."""
+    encoded = encode_sequences(sequences)
+    if isinstance(sequences, (str, os.PathLike)):  # a FASTA file's ids label its records, as an index does
+        check_same_labels(y=y, **{f"the ids of {sequences}": pd.Index(encoded.ids)}, covariates=covariates)
+    else:
+        check_same_labels(y=y, sequences=sequences, covariates=covariates)
+    n = len(encoded)
+    y = check_response(y, n)
+    ks = check_motif_lengths(options.k, encoded)
+    k = ks[0] if len(ks) == 1 else ks
+    design = check_covariates(covariates, n, options.add_intercept)
+    names = covariate_names(options.covariate_names, design.shape[1], options.add_intercept)
+    return Data(encoded, y, ks, k, design, names, residual_basis(design))
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What the fit will do: the null and the method (each with the reason for it), the draws, the hypothesis."""
+
+    null: str
+    null_reason: str
+    method: str
+    method_reason: str
+    n_samples: int
+    interval_draws: int
+    hypothesis: str
+
+    @property
+    def selective(self) -> bool:
+        """Whether the method samples the null in the selection event (selective p-values and intervals)."""
+        return self.method in SELECTIVE_METHODS
+
+
+def plan_fit(data: Data, options: Options) -> Plan:
+    """Choose the null and the method (``"auto"``), the draws and the hypothesis; check the budget and memory.
+
+    Raises before any work when the choices contradict each other, the sampling would
+    exceed ``max_replays`` or the fit would not fit in memory.
+    """
+    method, null, n_samples = options.method, options.null, options.n_samples
+    if null == "auto" and method == "tilted":
+        null, null_reason = "permutation", "method='tilted' permutes the response"
+    elif null == "auto":
+        null, null_reason = choose_null(data.y, data.basis)
+        if method in ("auto", "cmc", "circles") and null == "permutation" and null_reason != "binary response":
+            # The user asked for a Gaussian-model method: the kurtosis test (which also fires
+            # on about 1% of Gaussian data sets) is a warning here, not a refusal.
+            # With method="auto" too: switching to the permutation MCMC would silently change the hypothesis
+            # each p-value tests (per motif -> global) on about 1% of Gaussian data sets.
+            warnings.warn(f"method={method!r} uses the Gaussian sphere null, but null='auto' would pick "
+                          f"permutations: {null_reason}. If the errors are not Gaussian, use "
+                          "null='permutation' (method='tilted' or 'mcmc': they test the global null)", UserWarning,
+                          stacklevel=3)
+            null, null_reason = "sphere", f"method={method!r} (the residuals' tails were flagged: {null_reason})"
+    else:
+        null_reason = "chosen by the user"
+    if method == "auto":
+        method, method_reason = ("circles", "sphere null") if null == "sphere" else \
+            ("tilted", f"permutation null ({null_reason})") if options.n_motifs <= MAX_AUTO_MOTIFS else \
+            ("mcmc", f"permutation null ({null_reason}), more than {MAX_AUTO_MOTIFS} motifs")
+        if method == "mcmc" and n_samples == 0:
+            raise ValueError("n_samples must be at least 1 with the permutation MCMC (method='mcmc')")
+    else:
+        method_reason = "chosen by the user"
+    if method == "tilted" and null != "permutation":
+        raise ValueError("method='tilted' samples permutations of the response: use null='permutation' (or 'auto')")
+    if n_samples is None:
+        n_samples = {"circles": DEFAULT_CIRCLES, "tilted": DEFAULT_TILTED}.get(method, DEFAULT_DRAWS)
+    interval_draws = min(n_samples, DEFAULT_INTERVAL_DRAWS) if options.interval_draws is None else \
+        check_positive_int(options.interval_draws, "interval_draws", minimum=0)
+    budget.check_budget(method, n_samples, options.n_chains, options.burn_in, options.thin, options.mcmc_design,
+                        options.max_replays, options.n_motifs)  # before any work
+    if method in ("cmc", "circles"):
+        check_sphere_null(null, null_reason, method)
+    hypothesis = resolve_hypothesis(options.hypothesis, method)
+
+    check_fit_memory(data.n, int(data.encoded.lengths.sum()), max(data.ks), options.n_motifs, options.n_chains,
+                     options.pooling, method, options.max_memory, n_samples)
+    return Plan(null, null_reason, method, method_reason, n_samples, interval_draws, hypothesis)
+
+
+def build_features(data: Data, options: Options):
+    """The grid's feature map of the sequences (all ``4^k`` k-mers of each length, :mod:`seism_stats.features.grid`)."""
+    features = grid_features(data.encoded, data.ks, options.lam, options.pooling, options.n_threads,
+                             revcomp=bool(options.revcomp))
+    features.progress = options.progress  # a bar over the pass over the feature norms, when it is long
+    return features
+
+
+@dataclass(frozen=True)
+class RandomStreams:
+    """Independent generators of every random step after the selection, and the split's rows.
+
+    Drawn first, from the fit's generator, so that they do not depend on the method:
+    ``split`` (its rows are drawn at once), ``tree`` (the sampler), ``blocks`` (the sampler's
+    independently seeded blocks), ``interval`` (the intervals' circles) and, when it runs,
+    :meth:`tail`. Draws over rows follow the rows' canonical order ``order``
+    (:mod:`seism_stats.utils.canonical`), so that results do not depend on the order of the
+    input records.
+    """
+
+    seeds: np.random.SeedSequence
+    tree: np.random.Generator
+    blocks: list
+    interval: np.random.Generator
+    order: np.ndarray
+    rows: tuple
+
+    @classmethod
+    def draw(cls, rng: np.random.Generator, data: Data, split_fraction: float) -> "RandomStreams":
+        seeds = np.random.SeedSequence(rng.integers(0, 2**63, size=4))
+        split_rng, tree_rng, *block_rngs = [np.random.default_rng(s) for s in seeds.spawn(2 + N_SAMPLER_BLOCKS)]
+        interval_rng = np.random.default_rng(seeds.spawn(1)[0])
+        order = canonical_order(data.encoded.codes, data.encoded.offsets, data.y, data.design)
+        rows = tuple(np.sort(order[part]) for part in split_rows(data.n, split_fraction, split_rng))
+        return cls(seeds, tree_rng, block_rngs, interval_rng, order, rows)
+
+    def tail(self) -> np.random.Generator:
+        """The tail estimate's generator (spawned when it runs)."""
+        return np.random.default_rng(self.seeds.spawn(1)[0])
+
+
+def refine_selected(selection: Selection, data: Data, options: Options) -> tuple[RefinedMotif, ...]:
+    """Each selected filter refined by gradient ascent, given the covariates and the earlier motifs."""
+    windows = {}  # one window design per motif length in use
+    residual = selection.unit_residual * selection.residual_norm
+    located = [locate_cell(int(c), data.ks) for c in selection.cells]
+    for length, _ in located:
+        windows.setdefault(length, WindowDesign(data.encoded, length, options.pooling, revcomp=bool(options.revcomp)))
+    return tuple(
+        refine_motif(windows[length], options.lam, residual, np.hstack([data.basis, selection.event.basis[:, :j]]),
+                     index)
+        for j, (length, index) in enumerate(located)
+    )
+
+
+@dataclass(frozen=True)
+class NullTests:
+    """The selective p-values of the method, their Monte-Carlo errors and upper bounds, and what produced them.
+
+    One of ``circles`` (with ``circles_motif``, the selected-model run that also gives the
+    intervals, and ``circles_global`` beside it), ``tilted``, ``cmc`` or ``null_sample``
+    is set, by the method; none for ``"split"`` and ``"naive"``.
+    """
+
+    pvalues: np.ndarray
+    se: np.ndarray
+    upper: np.ndarray
+    null_sample: samplers.NullSample | None = None
+    circles: object = None
+    circles_motif: object = None
+    circles_global: object = None
+    tilted: object = None
+    cmc: object = None
+
+    @property
+    def pvalues_global(self) -> np.ndarray | None:
+        """The global null's p-values run beside the motif hypothesis' (circles, several motifs), else None."""
+        return None if self.circles_global is None else self.circles_global.pvalues
+
+    @property
+    def pvalues_global_se(self) -> np.ndarray | None:
+        return None if self.circles_global is None else self.circles_global.se
+
+    @property
+    def statistics_t(self) -> np.ndarray | None:
+        """``method="circles"``: the observed statistics in Student-t units, else None."""
+        return None if self.circles is None else self.circles.statistics
+
+    @property
+    def null_laws(self) -> tuple:
+        """Each motif's null law of its statistic (circles or tilted), else empty."""
+        if self.circles is not None:
+            return self.circles.null_laws
+        return self.tilted.null_laws if self.tilted is not None else ()
+
+
+def selective_pvalues_of(features, selection: Selection, data: Data, plan: Plan, options: Options,
+                         streams: RandomStreams, stage) -> NullTests:
+    """Run the method's test of every selected motif (:mod:`seism_stats.stats`, :mod:`seism_stats.sampling`)."""
+    q = selection.event.n_selected
+    none = NullTests(np.full(q, np.nan), np.full(q, np.nan), np.full(q, np.nan))
+    if not (plan.selective and q):
+        return none
+    basis, n_samples, progress = data.basis, plan.n_samples, options.progress
+    if plan.method == "circles":
+        stage(f"exact selective p-values over {n_samples} great circles per motif ({plan.hypothesis} hypothesis)")
+        # The selected-model (motif) circles always run: they also give the intervals. With several
+        # motifs the global null's run beside them; with one, the two hypotheses are the same test.
+        both = q > 1
+        circles_motif = circle_pvalues(features, selection, basis, n_samples, streams.tree, streams.order, "motif",
+                                       progress, planned=q * n_samples * (2 if both else 1))
+        circles, circles_global = circles_motif, None
+        if plan.hypothesis == "global":
+            circles = circle_pvalues(features, selection, basis, n_samples, streams.tree, streams.order, "global") \
+                if both else replace(circles_motif, hypothesis="global")
+        elif both:  # the global null's p-values beside them, labelled
+            circles_global = circle_pvalues(features, selection, basis, n_samples, streams.tree, streams.order,
+                                            "global")
+        return NullTests(circles.pvalues, circles.se, circles.upper, circles=circles, circles_motif=circles_motif,
+                         circles_global=circles_global)
+    if plan.method == "tilted":
+        stage(f"exact selective p-values over {n_samples} tilted permutations per motif")
+        tilted = tilted_pvalues(features, selection, basis, n_samples, streams.tree, streams.order, options.ties,
+                                options.n_threads, progress)
+        return NullTests(tilted.pvalues, tilted.se, tilted.upper, tilted=tilted)
+    if plan.method == "cmc":
+        stage(f"conditional Monte Carlo over {n_samples} i.i.d. directions")
+        estimate = conditional_pvalues(features, selection, basis, n_samples, streams.tree, progress)
+        return NullTests(estimate.pvalues, estimate.se, estimate.upper, cmc=estimate)
+    stage(f"null sampling in the selection event ({plan.method}, {n_samples} draws)")
+    sampler = SamplerSpec(plan.method, plan.null, n_samples, options.burn_in, options.thin, options.n_chains,
+                          options.max_replays, options.bracket, options.mcmc_design)
+    null_sample = sample_null(features, selection, basis, sampler, streams.tree, streams.blocks, options.n_threads,
+                              options.n_jobs, progress, options.backend, options.client)
+    mc = monte_carlo_pvalues(null_sample, selection.statistics)
+    return NullTests(mc.pvalues, mc.se, mc.upper, null_sample=null_sample)
+
+
+def tail_estimate(features, selection: Selection, data: Data, plan: Plan, options: Options, tests: NullTests,
+                  streams: RandomStreams):
+    """Rao-Blackwellised estimates for the motifs at the Monte-Carlo floor of a sphere-null sample, or None."""
+    null_sample = tests.null_sample
+    if null_sample is None or plan.null != "sphere" or not options.tail_draws or null_sample.n_draws < MIN_TAIL_DRAWS:
+        return None
+    floor = np.flatnonzero(tests.pvalues <= FLOOR_FACTOR / (1.0 + null_sample.n_draws))
+    if not floor.size:
+        return None
+    return tail_pvalues(features, selection, data.basis, floor, int(options.tail_draws), streams.tail(),
+                        options.n_threads)
+
+
+def classical_tests(features, selection: Selection, data: Data, n_motifs: int, rows: tuple):
+    """The naive OLS tests of the selected motifs and the data-split tests (contrast, and a valid alternative)."""
+    naive = naive_tests(features, data.y, data.design, selection.cells)
+    split = split_tests(features, data.y, data.design, n_motifs, rows)
+    return naive, split
+
+
+def selective_pivots(features, selection: Selection, data: Data, plan: Plan, tests: NullTests,
+                     streams: RandomStreams, naive, stage) -> tuple:
+    """Each motif's pivot, whose inversion gives its selective interval and estimate.
+
+    Exact with sigma unknown by inverting the selected-model circle test (``method="circles"``),
+    else truncated-Gaussian pivots; none for ``"split"`` and ``"naive"``.
+    """
+    if tests.circles is not None:
+        stage(f"selective intervals over {plan.interval_draws} great circles per motif")
+        return circle_pivots(tests.circles_motif.tests, streams.order, plan.interval_draws, streams.interval,
+                             naive.params, naive.bse)
+    return motif_pivots(features, data.y, data.basis, selection) if plan.selective else ()
+
+
+def fit_settings(options: Options, plan: Plan, data: Data, features, tests: NullTests, tail) -> dict:
+    """What the fit used and found (``MotifInference.settings``)."""
+    method, null = plan.method, plan.null
+    circles, circles_global, cmc = tests.circles, tests.circles_global, tests.cmc
+    return {
+        "k": data.k, "n_cells": grid_size(features), "revcomp": bool(options.revcomp), "lam": float(options.lam),
+        "pooling": options.pooling,
+        "n_motifs": options.n_motifs, "method": method, "null": null, "null_reason": plan.null_reason,
+        "n_samples": plan.n_samples,
+        "burn_in": options.burn_in if method == "mcmc" else 0, "thin": options.thin if method == "mcmc" else 1,
+        "bracket": options.bracket if method == "mcmc" and null == "sphere" else None,
+        "mcmc_design": options.mcmc_design if method == "mcmc" else None,
+        "n_chains": options.n_chains if method == "mcmc" else N_SAMPLER_BLOCKS if method == "rejection" else 0,
+        "method_reason": plan.method_reason, "hypothesis": plan.hypothesis,
+        "circle_neighbours": [] if circles is None else [int(v) for v in circles.neighbours],
+        "circle_ess": [] if circles is None else [float(v) for v in circles.ess],
+        "circle_directions": 0 if circles is None else circles.n_directions + (
+            circles_global.n_directions if circles_global is not None else 0),
+        "circle_global_neighbours": [] if circles_global is None else [int(v) for v in circles_global.neighbours],
+        "max_replays": options.max_replays, "tail_draws": int(options.tail_draws),
+        "cmc_ess": float("nan") if cmc is None else cmc.ess,
+        "ties": options.ties if method == "tilted" else None, **tilted_settings(tests.tilted),
+        "cmc_neighbours": [] if cmc is None else [int(v) for v in cmc.neighbours],
+        "cmc_directions": 0 if cmc is None else cmc.n_directions,
+        "tail_draws_used": 0 if tail is None else tail.n_draws,
+        "interval_draws": plan.interval_draws if circles is not None else 0, "split_fraction": options.split_fraction,
+        "refine": bool(options.refine),
+        "add_intercept": bool(options.add_intercept), "random_state": options.seed_repr,
+        "n_threads": options.n_threads, "n_jobs": options.n_jobs, "backend": options.backend,
+    }
+
+
+def tilted_settings(tilted) -> dict:
+    """What ``method="tilted"`` used and found, for ``settings`` (empty for the other methods)."""
+    if tilted is None:
+        return {"tilted_ess": [], "tilted_tie_mass": [], "tilted_hit_rate": [], "tilted_tilts": [],
+                "tilted_strata": [], "tilted_replays": 0, "permutation_exact": None}
+    return {"tilted_ess": [float(v) for v in tilted.ess], "tilted_tie_mass": [float(v) for v in tilted.tie_mass],
+            "tilted_hit_rate": [float(v) for v in tilted.hit_rate],
+            "tilted_tilts": [[float(z) for z in c] for c in tilted.components],
+            "tilted_strata": [int(v) for v in tilted.strata],
+            "tilted_replays": int(tilted.n_replays), "permutation_exact": bool(tilted.exact_null)}
+
+
+def selective_pvalues(null_sample: samplers.NullSample, observed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Selective p-values and their Monte-Carlo standard errors (see :func:`~seism_stats.sampling.pvalues.monte_carlo_pvalues`)."""
+    mc = monte_carlo_pvalues(null_sample, observed)
+    return mc.pvalues, mc.se
+
+
+class StageLines:
+    """One line on stderr as each stage of a fit starts (``progress=True``): long fits are never silent."""
+
+    def __init__(self, enabled: bool, total: int):
+        self.enabled, self.total, self.count, self.start = enabled, total, 0, time.perf_counter()
+
+    def __call__(self, what: str) -> None:
+        self.count += 1
+        if self.enabled:
+            tqdm.write(f"seism [{self.count}/{self.total}, {time.perf_counter() - self.start:.1f} s] {what}",
+                       file=sys.stderr)
+
+
+class Timings(dict):
+    """Wall time of each stage: :meth:`stop` records the time since the last :meth:`start` (or creation)."""
+
+    def __init__(self):
+        super().__init__()
+        self.since = time.perf_counter()
+
+    def start(self) -> None:
+        self.since = time.perf_counter()
+
+    def stop(self, stage: str) -> None:
+        self[stage] = time.perf_counter() - self.since

@@ -1,0 +1,119 @@
+"""Monte-Carlo selective p-values: rank, ties, standard error and an upper bound (SPEC 6).
+
+``p_j = (1 + #{b : T_j(y'_b) >= T_j(y)}) / (1 + B)``. Ties with the observed
+statistic count as ``>=`` to a relative floating-point tolerance
+(:data:`TIE_RTOL`): statistics that are mathematically equal (a binary response
+with few positives, permutations that only swap equal values) differ in their
+last bits, and a strict comparison would then reject far too often.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import special
+from scipy.stats import beta
+
+#: Relative tolerance under which a null statistic counts as a tie with the observed one.
+TIE_RTOL = 1e-9
+
+
+def exceeds(values: np.ndarray, observed: np.ndarray) -> np.ndarray:
+    """``values >= observed`` with ties to :data:`TIE_RTOL` counted as ``>=`` (NaN gives False).
+
+    ``observed`` broadcasts over the leading axes of ``values`` (its last axis is the motif).
+    """
+    observed = np.asarray(observed, dtype=np.float64)
+    return values >= observed - TIE_RTOL * np.maximum(np.abs(observed), np.finfo(float).tiny)
+
+
+@dataclass(frozen=True)
+class MonteCarloPValues:
+    """Selective p-values with their Monte-Carlo uncertainty.
+
+    Attributes
+    ----------
+    pvalues : ndarray (q,)
+        ``(1 + #{T_b >= T_obs}) / (1 + B)``: valid for every B (i.i.d. draws, or the
+        exchangeable MCMC tree).
+    se : ndarray (q,)
+        Monte-Carlo standard error ``sqrt(p (1 - p) / ESS)`` with ESS the effective
+        sample size of the exceedance indicator. Where no draw reaches ``T_obs``
+        the upper bound replaces p in that formula (never 0, never p itself).
+    upper : ndarray (q,)
+        One-sided ``1 - alpha`` Monte-Carlo upper bound of the p-value that
+        infinitely many draws would give (Clopper-Pearson on the effective counts).
+    ess : ndarray (q,)
+        The effective sample sizes used.
+    """
+
+    pvalues: np.ndarray
+    se: np.ndarray
+    upper: np.ndarray
+    ess: np.ndarray
+
+
+def monte_carlo_pvalues(null_sample, observed: np.ndarray, alpha: float = 0.05) -> MonteCarloPValues:
+    """Selective p-values of ``observed`` (q,) against a :class:`~seism_stats.sampling.samplers.NullSample`.
+
+    With the tree design the observation is one of the recorded nodes; its
+    indicator is 1 and the p-value is the mean of the indicators over all
+    recorded nodes. The ESS of the indicator (multi-chain, Geyer) sets the
+    standard error; when no null draw reaches ``T_obs`` the indicator has no
+    variance to measure, and the ESS of the statistic itself is used. A sample
+    with a ``shortfall`` (the replay budget ran out: :mod:`seism_stats.sampling.budget`)
+    gives NaN, with a RuntimeWarning.
+    """
+    observed = np.asarray(observed, dtype=np.float64)
+    q = observed.shape[0]
+    n_draws = null_sample.n_draws
+    shortfall = getattr(null_sample, "shortfall", "")
+    if shortfall:  # a rank from an incomplete tree, or from fewer draws than asked, is not the p-value asked for
+        warnings.warn(f"{shortfall}: the selective p-values are NaN. Raise max_replays or lower n_samples "
+                      "(the plan is checked before sampling; a shrinking bracket or a rare selection event can "
+                      "still need more replays than planned)", RuntimeWarning, stacklevel=2)
+        n_draws = 0
+    if n_draws == 0:
+        nan = np.full(q, np.nan)
+        return MonteCarloPValues(nan, nan, nan, nan)
+    stats = null_sample.statistics
+    indicator = exceeds(stats, observed[None, None, :])
+    draws = null_sample.draw_mask
+    count = indicator[draws].sum(axis=0)
+    pvalues = (1.0 + count) / (1.0 + n_draws)
+    if null_sample.observed_slot is not None:
+        indicator[null_sample.observed_slot] = True
+    ess_indicator = null_sample.effective_sample_size(indicator.astype(np.float64))
+    ess_statistic = null_sample.effective_sample_size()
+    ess = np.where(count > 0, ess_indicator, ess_statistic)
+    ess = np.clip(np.where(ess > 0, ess, 1.0), 1.0, n_draws)
+    effective_count = count / n_draws * ess
+    upper = np.where(effective_count >= ess, 1.0,
+                     beta.ppf(1.0 - alpha, effective_count + 1.0, np.maximum(ess - effective_count, 1e-12)))
+    upper = np.clip(np.maximum(upper, pvalues), None, 1.0)
+    p_for_se = np.where(count > 0, pvalues, upper)
+    se = np.sqrt(p_for_se * (1.0 - p_for_se) / ess)
+    se = np.where(se > 0, se, 1.0 / (1.0 + n_draws))
+    return MonteCarloPValues(pvalues, se, upper, ess)
+
+
+def ratio_pvalue(log_num: np.ndarray, log_den: np.ndarray) -> tuple[float, float, float]:
+    """``sum N / sum D`` over all terms, the observed direction's first; its s.e.; the ESS of D.
+
+    The s.e. is the delta-method error of the ratio from the drawn terms (the first,
+    observed, term adds no variance); with the observed term alone the ratio is exact: s.e. 0.
+    """
+    shift = float(np.max(log_den))
+    if not np.isfinite(shift) or not np.isfinite(log_den[0]):
+        return float("nan"), float("nan"), 0.0
+    den, num = np.exp(log_den - shift), np.exp(log_num - shift)
+    total = den.sum()
+    # In log space, so that a p-value far below the smallest double is not 0 (clipped to the tiniest positive).
+    p = float(np.exp(special.logsumexp(log_num) - special.logsumexp(log_den)))
+    p = min(1.0, max(p, float(np.finfo(float).tiny)))
+    if den.size > 1 and not np.any(den[1:] > 0):  # no drawn circle meets the event: its error is unknown
+        return p, float("nan"), 1.0
+    se = float(np.sqrt(np.sum((num[1:] - p * den[1:]) ** 2)) / total)
+    return p, se, float(total**2 / np.sum(den**2))

@@ -1,0 +1,635 @@
+r"""Exact selective p-values from great circles, valid at every number of draws (issue 21): the default.
+
+Two hypotheses per selected motif j
+-----------------------------------
+* ``hypothesis="motif"`` (default), the selected-model test
+  ``H0_j: y = W gamma + sum_{i != j} beta_i phi_i + sigma eps``: motif j adds
+  nothing to the model made of the covariates and the other selected motifs,
+  whose effects are free (they may be real). This is what a user reads motif j's
+  p-value as. Its statistic is motif j's t statistic in the selected model.
+* ``hypothesis="global"``, the paper's global null ``y = W gamma + sigma eps`` (no
+  motif matters), statistic the step-j association score (the fraction of the
+  residual sum of squares the j-th motif explains off the covariates and the
+  earlier motifs). For motif 2 and later it is not a test of motif j when an
+  earlier motif is real.
+
+Route (Fithian, Sun and Taylor 2014, "Optimal inference after model selection")
+------------------------------------------------------------------------------
+Write ``S`` for the nuisance span: ``span(W, phi_i, i != j)`` for the motif
+hypothesis, ``span(W)`` for the global one. Under the hypothesis, with ``eps``
+spherically symmetric (Gaussian, say), ``(P_S y, rho = ||(I - P_S) y||)`` is
+sufficient for the nuisance parameters and the direction ``u = (I - P_S) y / rho``
+is uniform on the unit sphere of ``S^perp`` (dimension ``m``), independent of
+``(P_S y, rho)``. Conditioning on them and on the selection event ``E`` leaves
+the law of ``u`` uniform on the part of that sphere where ``P_S y + rho u``
+selects the same cells. Let ``eta`` be the tested axis, a unit vector of ``S^perp``
+fixed by the selected cells (motif j's feature off ``S`` for the motif
+hypothesis, off the covariates and the earlier motifs for the global one) and
+write
+
+    ``u = cos(w) eta + sin(w) d``,   ``d`` a unit vector of ``K = S^perp`` orthogonal to ``eta``.
+
+If ``d`` is uniform on the sphere of ``K`` (dimension ``m - 1``) and, independently,
+``w`` has density ``f(w)`` proportional to ``|sin w|^(m - 2)`` on ``[0, 2 pi)``,
+then ``u`` is uniform on the sphere of ``S^perp`` (the map is two to one:
+``(w, d)`` and ``(2 pi - w, -d)`` give the same ``u``, with the same density).
+``cot(w) sqrt(m - 1)`` is Student t with ``m - 1`` degrees of freedom on each half
+circle; with ``T(w) = |cos w| / |sin w|`` the statistic is
+``T sqrt(m - 1)`` = motif j's |t statistic| (motif hypothesis) or a monotone
+function of the step score (global: the step-j score on the unit residual is
+``<e_j, u>^2 = cos(w)^2``, ``e_j`` motif j's feature off the covariates and the
+earlier motifs, a function of ``w`` alone). On the circle ``C(d) = {cos(w) eta + sin(w) d}``
+every step score is the square of an affine function of ``(cos w, sin w)``, so
+the event on it is an exact union of arcs (:mod:`seism_stats.stats._circles`), and
+
+    ``D(d) = int f 1_E``,  ``N_t(d) = int f 1_E 1{T >= t}``
+
+are sums of Student-t masses (computed in log space, however small).
+
+Theorem (exact at every B)
+--------------------------
+Let ``d_0`` be the observed direction (``u``'s unit component orthogonal to
+``eta``), ``d_1, ..., d_B`` i.i.d. uniform on the sphere of ``K``, independent of
+the data, and ``t_obs = T(w_0)``. Then under the hypothesis, for every
+``alpha`` in (0, 1) and every B >= 0,
+
+    ``p = sum_{b=0..B} N_{t_obs}(d_b) / sum_{b=0..B} D(d_b)``  satisfies  ``P(p <= alpha | E, P_S y, rho) = alpha``.
+
+Proof. Work given ``(P_S y, rho)``; all maps above are then fixed. ``D``, ``N_t``
+and ``T`` are invariant under ``d -> -d`` (the circle is the same set, traversed
+by ``w -> -w``, and ``f(-w) = f(w)``, ``T(-w) = T(w)``), so ``p`` is the same
+whichever representative ``(w_0, d_0)`` or ``(2 pi - w_0, -d_0)`` of the
+observation is used (pathwise here, where the draws do not depend on ``d_0``; in
+law when they are drawn given ``b = V^T d_0``, below, since ``-r`` has the law of
+``r``); take it at random, so that without selection ``(w_0, d_0)``
+has the product law ``f(w) dw x mu(dd)`` (``mu`` uniform on the sphere of ``K``).
+Given ``E`` the joint density of ``(w_0, d_0, d_1, ..., d_B)`` is proportional to
+``f(w_0) 1_E(w_0, d_0) prod_b mu(d_b)``, which is symmetric in ``d_0, ..., d_B``
+but for the factor ``1_E(w_0, d_0)``. So given the unordered set
+``Delta = {d_0, ..., d_B}`` (a.s. distinct), the observed direction is its element
+``delta_k`` with probability ``D(delta_k) / sum_l D(delta_l)``, and given that,
+``w_0`` has density ``f 1_E(., delta_k) / D(delta_k)``. Hence
+
+    ``P(T(w_0) >= t | Delta, E) = sum_k N_t(delta_k) / sum_k D(delta_k) = G_Delta(t)``:
+
+``G_Delta`` is the survival function of the observed statistic given ``Delta``
+and ``E``, and ``p = G_Delta(t_obs)``. For a random variable with continuous
+survival function ``G``, ``G(X)`` is uniform (``P(G(X) <= a) <= a`` in general),
+and ``T(w_0)`` given ``Delta`` has a density. So ``p`` is uniform given
+``Delta``, hence given ``E`` and ``(P_S y, rho)``, for every ``B`` (``B = 0`` is the
+exact test given all of ``d``, Lee et al. 2016's conditioning). []
+
+What the proof needs, and the code keeps: the ``d_b`` are drawn from the law of
+``d_0`` under the hypothesis (uniform on the sphere of ``K``), independently of
+the data; B is fixed in advance; nothing chooses anything from the ``N`` or
+``D`` of the draws in the estimate; the observed direction is counted. The ratio
+without ``d_0`` is only consistent (the issue measured 0.075 rejections at
+alpha = 0.1, B = 1). This is Harrison (2012, Biometrika 99:57-69)'s conservative
+importance-sampling p-value with the proposal equal to the target's direction law,
+each circle integrated exactly (Rao-Blackwellised) instead of drawn.
+
+Several motifs: conditioning on a little more
+---------------------------------------------
+With several motifs a uniform ``d`` seldom keeps the *other* motifs' steps (their
+nearest competitors, cells one or two letters away, are beaten only by the
+observed direction), so most ``D(d_b)`` are negligible and the ratio is imprecise;
+and for a strong motif ``D(d)`` is a far tail mass whose threshold (where the motif
+beats its own competitors on that circle) moves with ``d``, so the weights span
+orders of magnitude. Motif j is then tested given also ``b = V^T d``, the part of
+``d`` in a subspace ``V`` of ``K`` spanned by the features of every step's most
+correlated competitors (and, for the global hypothesis, the other selected
+features), all taken off ``S`` and ``eta``; ``V`` depends on the selected cells only. Under the
+hypothesis ``w`` is independent of ``d``, so the theorem holds word for word
+given ``b``: the ``d_b`` are drawn from the law of ``d`` given ``b = b_obs``,
+``V b_obs + sqrt(1 - |b_obs|^2) r`` with ``r`` uniform on the sphere of
+``K`` orthogonal to ``V`` (:class:`DirectionLaw`). How much ``V`` holds is chosen
+per motif from nested levels (:data:`NEIGHBOUR_LADDER` competitors per step): the
+first whose *pilot* directions (drawn at that level from a fixed seed, then
+discarded) give weights ``D`` an effective sample size of at least
+:data:`MIN_PILOT_ESS` per direction. The pilots depend on the data only through
+that level's ``b`` (a function of every finer level's ``b``: the levels nest), so
+the level chosen is a function of the finest ``b`` and of draws independent of
+the data and of the estimate; given it, the estimate's ``B`` directions are fresh
+and the theorem applies. The pilots' seed is fixed, not ``random_state``: each level
+defines another (equally valid) p-value, and a level that changed with the seed
+made the reported p-value move by orders of magnitude between seeds (measured: a
+spread of 80-190% over ten seeds with two motifs), far more than its Monte-Carlo
+error; with a fixed seed a seed changes only the estimate's own draws. When no level qualifies the motif is tested given all of ``d``
+(``B = 0``: exact, no Monte-Carlo error). Conditioning on more never costs
+validity, only power (Fithian, Sun and Taylor 2014), and the cost can be large at
+deep levels (a strong motif's p-value grew from about 5e-8 at 16 competitors per
+step to 1e-3 at 128 on one data set), which is why the first qualifying level, the
+least conditioning, is used.
+
+The draws follow the canonical order of the rows (:mod:`seism_stats.utils.canonical`),
+so p-values do not depend on the order of the input records.
+
+Monte-Carlo error
+-----------------
+``p`` depends on the directions drawn. Its standard error is the delta-method
+error of the ratio over the ``B + 1`` terms,
+``sqrt(sum_{b >= 1} (N_b - p D_b)^2) / sum_{b >= 0} D_b`` (the observed
+direction's term is not random given ``Delta``'s draw, so it adds no variance); 0
+only for ``B = 0`` (the observed direction alone is exact and has no Monte-Carlo error).
+``benchmarks/bench_circle_precision.py`` checks it against the spread over seeds.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, replace
+
+import numpy as np
+from scipy import special, stats
+from tqdm.auto import tqdm
+
+from ..sampling import budget
+from ..sampling.pvalues import ratio_pvalue
+from ..selection.geometry import (NEIGHBOUR_LADDER, OBSERVED_DIRECTION, arc_statistic_segments, segment_log_masses,
+                                  step_cells, step_lines)
+from ..selection.greedy import Selection
+from ..utils.canonical import gaussian_rows
+from . import _circles
+
+HYPOTHESES = ("motif", "global")
+#: Directions whose transforms and arcs are computed together.
+BLOCK = 32
+#: With several motifs, the levels of V tried in turn are geometry's NEIGHBOUR_LADDER (competitors
+#: per other step whose features join it; levels that would take more than 7/8 of K are skipped).
+#: Directions of each level's pilot (drawn, used to choose the level, discarded).
+PILOT = 128
+#: Seed of the pilots (fixed: the level must not depend on ``random_state``; see :func:`choose_level`).
+PILOT_SEED = 21
+#: A level is kept when its pilot's weights ``D`` have at least this effective sample size per direction.
+#: Low on purpose: a deeper level conditions on more and costs power (three motifs, n = 100, GATT at
+#: beta = 1: 38% rejections at 5% with 0.05, 47% with 0.01, 50% with level 0 always), while the
+#: p-value stays exact at any level and its Monte-Carlo error is stated.
+MIN_PILOT_ESS = 0.01
+
+
+@dataclass(frozen=True)
+class CircleAxis:
+    """The circles of one test: ``y(w) / rho = offset + cos(w) axis + sin(w) d`` for every direction d.
+
+    Attributes
+    ----------
+    j : int
+        The tested motif.
+    offset_lines, axis_lines : list of ndarray
+        Per step s, the step lines (``<g_c, v> / ||g_c||`` over the competing cells, in the
+        order of :attr:`CircleTests.steps`) of the offset ``P_S y / rho`` and of the axis ``eta``.
+    cos_obs, sin_obs : float
+        The observation's angle on its circle (``sin_obs > 0``).
+    df : int
+        ``m - 1``: the Student-t degrees of freedom of ``cot(w) sqrt(m - 1)``.
+    direction : ndarray (n,)
+        The observed direction ``d_0`` (unit, in ``K``).
+    space : ndarray (n, dim K)
+        Not stored: ``K`` is the complement of :attr:`off`.
+    off : ndarray (n, r)
+        Orthonormal basis of ``K``'s complement (the covariates, and every selected
+        feature for the motif hypothesis or ``eta`` for the global one).
+    fixed_lines : list of ndarray
+        Per step, the step lines of ``P_S u`` itself (the offset before scaling by ``1 / rho``).
+    along, size : float
+        The observation's coordinates ``<eta, u>`` and ``||u off S and eta||`` (``u`` the unit residual).
+    eta_norm : float
+        ``||eta_raw||``: the norm of motif j's feature off ``S`` before normalising (motif hypothesis),
+        so that the coefficient ``b`` of the feature moves the circle's centre by ``b ||eta_raw||``.
+    """
+
+    j: int
+    offset_lines: list
+    axis_lines: list
+    cos_obs: float
+    sin_obs: float
+    df: int
+    direction: np.ndarray
+    off: np.ndarray
+    fixed_lines: list = ()
+    along: float = 0.0
+    size: float = 1.0
+    eta_norm: float = 1.0
+
+    def tested(self, shift: float) -> "CircleAxis":
+        """The circles of ``H0: coefficient = b``, with ``shift = b ||eta_raw|| / ||y off W||`` (motif hypothesis).
+
+        The observation ``u = P_S u + along eta + size d_0`` is ``b``'s centre ``P_S u + shift eta``
+        plus ``rho_b (cos w_b eta + sin w_b d_0)``: only the offset and the observed angle change.
+        """
+        along = self.along - shift
+        rho = float(np.hypot(along, self.size))
+        offset = [(f + shift * a) / rho for f, a in zip(self.fixed_lines, self.axis_lines)]
+        return replace(self, offset_lines=offset, cos_obs=along / rho, sin_obs=self.size / rho)
+
+    @property
+    def t_obs(self) -> float:
+        """The observed signed statistic ``cot(w_0) sqrt(df)`` (motif j's t statistic, motif hypothesis)."""
+        return self.cos_obs / self.sin_obs * np.sqrt(self.df)
+
+
+@dataclass(frozen=True)
+class CircleNullLaw:
+    """The law of one motif's statistic given the selection and the drawn directions (the theorem's G).
+
+    A mixture over the B + 1 circles: on each, the Student-t density of the statistic
+    restricted to the circle's part of the event. The p-value is its survival function
+    at the observed statistic.
+
+    Attributes
+    ----------
+    segments : ndarray (S, 2)
+        Ranges of the signed statistic (Student-t units) inside the event, over all circles.
+    df : int
+        Degrees of freedom of the Student-t law on each circle.
+    log_total : float
+        ``log sum_b D(d_b)``: the mixture's normaliser.
+    observed : float
+        The observed signed statistic.
+    two_sided : bool
+        Whether the p-value counts both tails (``|t| >= |t_obs|``).
+    """
+
+    segments: np.ndarray
+    df: int
+    log_total: float
+    observed: float
+    two_sided: bool = True
+
+    def density(self, t: np.ndarray) -> np.ndarray:
+        """The mixture density of the signed statistic at ``t``."""
+        t = np.asarray(t, dtype=np.float64)
+        flat = t.reshape(-1)
+        inside = ((self.segments[:, 0][None, :] <= flat[:, None]) & (flat[:, None] <= self.segments[:, 1][None, :]))
+        return (inside.sum(1) * 0.5 * np.exp(stats.t.logpdf(flat, self.df) - self.log_total)).reshape(t.shape)
+
+
+@dataclass(frozen=True)
+class CircleEstimate:
+    """Exact selective p-values of every selected motif.
+
+    Attributes
+    ----------
+    pvalues, se, upper : ndarray (q,)
+        The p-values, their Monte-Carlo standard errors and one-sided 95% Monte-Carlo
+        upper bounds (``p + 1.645 se``, at most 1).
+    statistics : ndarray (q,)
+        Observed signed statistics ``sqrt(df) cot(w_0)``: motif j's t statistic in the
+        selected model (motif hypothesis), or the signed square root of its step score
+        in Student-t units (global).
+    df : ndarray of int (q,)
+        Their Student-t degrees of freedom.
+    ess : ndarray (q,)
+        Effective sample size of the weights ``D(d_b)`` over the B + 1 directions.
+    neighbours : ndarray of int (q,)
+        Competitors per other step in each motif's conditioning subspace (0: none;
+        :data:`OBSERVED_DIRECTION`: tested given all of its direction).
+    hypothesis : str
+    n_draws : int
+        Directions drawn per motif for its estimate (B), besides the observed one.
+    n_directions : int
+        Directions drawn in all (one Kronecker transform each), pilots included.
+    seconds : float
+    null_laws : tuple of CircleNullLaw
+        Each motif's conditional null law (for plots).
+    tests : CircleTests or None
+        The circles themselves (not saved with results).
+    laws : tuple of DirectionLaw or None
+        Each motif's direction law (None: tested given all of its direction), for the intervals.
+    """
+
+    pvalues: np.ndarray
+    se: np.ndarray
+    upper: np.ndarray
+    statistics: np.ndarray
+    df: np.ndarray
+    ess: np.ndarray
+    neighbours: np.ndarray
+    hypothesis: str
+    n_draws: int
+    n_directions: int
+    seconds: float
+    null_laws: tuple = ()
+    tests: object = None
+    laws: tuple = ()
+
+
+def check_hypothesis(hypothesis: str) -> str:
+    """Return ``hypothesis`` if it is one of :data:`HYPOTHESES`, else raise ``ValueError``."""
+    if not isinstance(hypothesis, str) or hypothesis not in HYPOTHESES:
+        raise ValueError(f"hypothesis must be one of {', '.join(map(repr, HYPOTHESES))}; got {hypothesis!r}")
+    return hypothesis
+
+
+class CircleTests:
+    """The circles of every selected motif under one hypothesis, and their event masses.
+
+    Parameters
+    ----------
+    features : feature map of the grid (``project``, ``column``, ``n_threads``)
+    selection : Selection
+    covariate_basis : ndarray (n, p)
+        Orthonormal basis of the covariates.
+    hypothesis : {"motif", "global"}
+    """
+
+    def __init__(self, features, selection: Selection, covariate_basis: np.ndarray, hypothesis: str = "motif"):
+        self.features, self.selection, self.hypothesis = features, selection, check_hypothesis(hypothesis)
+        event = selection.event
+        self.event, self.q = event, event.n_selected
+        self.n, self.p = selection.unit_residual.shape[0], covariate_basis.shape[1]
+        self.covariate_basis = covariate_basis
+        self.steps = [step_cells(event, s) for s in range(self.q)]
+        u = selection.unit_residual
+        self.observed_numerators = features.project(u[None])[0]  # Phi^T u
+        self.coefficients = u @ event.basis  # E^T u
+        if self.hypothesis == "motif" and np.linalg.norm(u - event.basis @ self.coefficients) <= 1e-12:
+            raise ValueError("the selected model fits y exactly: no residual left to test the motifs")
+        axes = [self._axis(j) for j in range(self.q)]
+        # Examine the cells likeliest to bind first (largest reach on the observed circles): the
+        # kernel's cost, never its result, depends on this order.
+        observed = [self.lines(*self.direction_terms(a.direction)) for a in axes]
+        orders = []
+        for s, (cells, selected) in enumerate(self.steps):
+            reach = np.max([np.abs(a.offset_lines[s]) + np.abs(a.axis_lines[s]) + np.abs(o[s][0])
+                            for a, o in zip(axes, observed)], axis=0)
+            order = np.argsort(-reach, kind="stable")
+            orders.append(order)
+            self.steps[s] = (cells[order], int(np.flatnonzero(order == selected)[0]))
+        self.axes = [replace(a, offset_lines=[v[o] for v, o in zip(a.offset_lines, orders)],
+                             axis_lines=[v[o] for v, o in zip(a.axis_lines, orders)],
+                             fixed_lines=[v[o] for v, o in zip(a.fixed_lines, orders)]) for a in axes]
+        self.step_scales = [np.sqrt(event.inv_den[s, cells]) for s, (cells, _) in enumerate(self.steps)]
+        self.cross_t = np.ascontiguousarray(event.cross.T)
+
+    def lines(self, numerators: np.ndarray, coefficients: np.ndarray) -> list:
+        """Per step, the step lines ``(R, G_s)`` of R vectors given their numerators and E-coefficients."""
+        return [line for line, _ in step_lines(self.event, numerators, coefficients, self.steps)]
+
+    def direction_terms(self, vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Numerators ``Phi^T v`` and E-coefficients of vectors (rows, or one vector)."""
+        vectors = np.atleast_2d(vectors)
+        return self.features.project(vectors), vectors @ self.event.basis
+
+    def _axis(self, j: int) -> CircleAxis:
+        event, c, u = self.event, self.coefficients, self.selection.unit_residual
+        if self.hypothesis == "global":
+            eta = event.basis[:, j]
+            fixed = np.zeros(self.q)
+            off = np.hstack([self.covariate_basis, eta[:, None]])
+            df = self.n - self.p - 1
+            eta_coefficients = np.eye(self.q)[j]
+            eta_norm = 1.0
+        else:
+            # The selected features in E-coordinates: r[m, i] = <e_m, phi_i> (upper triangular).
+            r = event.cross[event.cells, :].T
+            others = np.delete(r, j, axis=1)
+            q_others = np.linalg.qr(others)[0] if others.shape[1] else np.zeros((self.q, 0))
+            eta_coefficients = r[:, j] - q_others @ (q_others.T @ r[:, j])
+            eta_norm = float(np.linalg.norm(eta_coefficients))
+            eta_coefficients /= eta_norm
+            eta = event.basis @ eta_coefficients
+            fixed = q_others @ (q_others.T @ c)  # P_S u in E-coordinates
+            off = np.hstack([self.covariate_basis, event.basis])
+            df = self.n - self.p - self.q
+        along = float(eta @ u)
+        rest = u - event.basis @ fixed - along * eta  # u off S and eta: sin(w0) rho d0
+        size = float(np.linalg.norm(rest))
+        rho = float(np.hypot(along, size))  # ||u off S||
+        fixed_lines = [a[0].copy() for a in self.lines((event.cross @ fixed)[None], fixed[None])]
+        axis = self.lines((event.cross @ eta_coefficients)[None], eta_coefficients[None])
+        return CircleAxis(j, [a / rho for a in fixed_lines], [b[0].copy() for b in axis], along / rho, size / rho,
+                          int(df), rest / size, off, fixed_lines, along, size, eta_norm)
+
+    def arcs(self, axis: CircleAxis, rows: tuple) -> tuple[np.ndarray, np.ndarray]:
+        """The event's intervals of ``w`` on the circle of each row (``(R, K, 2)`` and counts).
+
+        ``rows`` are the directions' numerators ``(R, G)`` and E-coefficients ``(R, q)``
+        (:meth:`direction_terms`); the kernel builds each row's step lines itself.
+        """
+        numerators = np.ascontiguousarray(rows[0], dtype=np.float64)
+        coefficients = np.ascontiguousarray(rows[1], dtype=np.float64)
+        arcs = np.zeros((numerators.shape[0], _circles.max_arcs(), 2))
+        arcs[:, 0, 1] = 2.0 * np.pi
+        counts = np.ones(numerators.shape[0], dtype=np.int64)
+        for s in [s for s in range(self.q) if s != axis.j] + [axis.j]:
+            cells, selected = self.steps[s]
+            _circles.step_arcs_rows(arcs, counts, axis.offset_lines[s], axis.axis_lines[s], numerators,
+                                    coefficients, self.cross_t, s, cells, self.step_scales[s], selected,
+                                    self.features.n_threads)
+        if (counts < 0).any():
+            raise RuntimeError(f"the selection event on {int((counts < 0).sum())} circle(s) has more than "
+                               f"{_circles.max_arcs()} arcs; please report this data set")
+        return arcs, counts
+
+    def log_masses(self, axis: CircleAxis, rows: tuple, segments: list | None = None,
+                   two_sided: bool = True) -> tuple[np.ndarray, np.ndarray]:
+        """``log D`` and ``log N`` at the observed statistic of each row's circle.
+
+        ``N`` counts ``|t| >= |t_obs|`` (two-sided) or ``t >= t_obs``. ``segments``, when
+        given, collects the rows' event ranges of the statistic (Student-t units).
+        """
+        lo, hi, owner, count = self.segments(axis, rows)
+        if segments is not None:
+            segments.append(np.column_stack([lo, hi]) * np.sqrt(float(axis.df)))
+        threshold = axis.cos_obs / axis.sin_obs
+        return segment_log_masses(lo, hi, owner, count, axis.df, abs(threshold) if two_sided else threshold,
+                                  "two-sided" if two_sided else "upper")
+
+    def segments(self, axis: CircleAxis, rows: tuple) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+        """The event's ranges of ``cot``-statistic on each row's circle: ``lo, hi``, their rows, the row count."""
+        arcs, counts = self.arcs(axis, rows)
+        return (*arc_statistic_segments(arcs, counts), counts.shape[0])
+
+    def conditioning_space(self, axis: CircleAxis, neighbours: int) -> np.ndarray:
+        """Orthonormal basis of motif j's conditioning subspace ``V`` at a level (module docstring).
+
+        Spanned, in one fixed order (so the levels nest exactly), by the other selected
+        features (global hypothesis) and, for each step i (the motif's own included), the
+        features of its ``neighbours`` competitors most correlated with the selected one at
+        that step, all taken off ``K``'s complement (Gram-Schmidt, twice).
+        """
+        event, j = self.event, axis.j
+        others = [i for i in range(self.q) if i != j]
+        ranked = []
+        for i in range(self.q):
+            correlation = np.abs(event.cross[:, i]) * np.sqrt(event.inv_den[i])
+            correlation[event.cells] = 0.0  # the selected cells are in the span already
+            nearest = np.argsort(-correlation, kind="stable")[:neighbours]
+            ranked.append([int(c) for c in nearest if correlation[c] > 0])
+        columns = [event.basis[:, i] for i in others] if self.hypothesis == "global" else []
+        columns += [self.features.column(cells[rank]) for rank in range(neighbours) for cells in ranked
+                    if rank < len(cells)]
+        basis = np.zeros((self.n, len(columns)))
+        kept = 0
+        for column in columns:
+            vector = np.array(column, dtype=np.float64)
+            size = np.linalg.norm(vector - axis.off @ (axis.off.T @ vector))
+            for _ in range(2):  # twice: one pass loses digits on nearly collinear features
+                vector -= axis.off @ (axis.off.T @ vector) + basis[:, :kept] @ (basis[:, :kept].T @ vector)
+            if size > 0 and np.linalg.norm(vector) > 1e-6 * size:
+                basis[:, kept] = vector / np.linalg.norm(vector)
+                kept += 1
+        return basis[:, :kept]
+
+
+class DirectionLaw:
+    """I.i.d. directions of motif j's circles given ``b = V^T d`` at its observed value.
+
+    ``d = V b_obs + sqrt(1 - |b_obs|^2) r``, ``r`` uniform on the unit sphere of ``K``
+    orthogonal to ``V`` (``d = r`` when ``V`` is empty). ``Phi^T V b_obs`` is computed
+    once, so each direction costs one transform. Gaussian coordinates are drawn in
+    the canonical order of the rows.
+    """
+
+    def __init__(self, tests: CircleTests, axis: CircleAxis, space: np.ndarray, order: np.ndarray):
+        self.tests, self.order, self.rank = tests, order, space.shape[1]
+        self.off = np.hstack([axis.off, space])
+        b = space.T @ axis.direction
+        self.fixed = space @ b
+        self.scale = float(np.sqrt(max(1.0 - b @ b, 0.0)))
+        self.fixed_terms = tests.direction_terms(self.fixed) if self.rank else None
+
+    def draw(self, rng: np.random.Generator, m: int, antithetic: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        """Numerators ``(m, G)`` and E-coefficients ``(m, q)`` of ``m`` directions.
+
+        ``antithetic``: draw ``m / 2`` directions ``r`` and use ``+r`` and ``-r`` (the pilots:
+        their weights are then the same for ``b`` and ``-b``, see :func:`choose_level`).
+        """
+        if antithetic:
+            half = gaussian_rows(rng, (m + 1) // 2, self.order)
+            g = np.vstack([half, -half])[:m]
+        else:
+            g = gaussian_rows(rng, m, self.order)
+        for _ in range(2):  # twice: one pass leaves rounding along the span
+            g -= (g @ self.off) @ self.off.T
+        g /= np.linalg.norm(g, axis=1, keepdims=True)
+        numerators, coefficients = self.tests.direction_terms(g)
+        if self.fixed_terms is not None:
+            numerators = self.fixed_terms[0] + self.scale * numerators
+            coefficients = self.fixed_terms[1] + self.scale * coefficients
+        return numerators, coefficients
+
+
+def _effective_size(log_den: np.ndarray) -> float:
+    """ESS of the weights ``D`` (0 when all vanish)."""
+    if not np.isfinite(np.max(log_den)):
+        return 0.0
+    w = np.exp(log_den - np.max(log_den))
+    return float(w.sum() ** 2 / np.sum(w**2))
+
+
+def _log_masses_of_law(tests: CircleTests, axis: CircleAxis, law: DirectionLaw, m: int,
+                       rng: np.random.Generator, bar=None, segments: list | None = None,
+                       antithetic: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """``log D`` and ``log N`` of ``m`` directions drawn from ``law``, by blocks of :data:`BLOCK`."""
+    dens, nums = [], []
+    for first in range(0, m, BLOCK):
+        size = min(BLOCK, m - first)
+        den, num = tests.log_masses(axis, law.draw(rng, size, antithetic), segments)
+        dens.append(den)
+        nums.append(num)
+        if bar is not None:
+            bar.update(size)
+    return (np.concatenate(dens), np.concatenate(nums)) if dens else (np.zeros(0), np.zeros(0))
+
+
+def choose_level(tests: CircleTests, axis: CircleAxis, order: np.ndarray) -> tuple[DirectionLaw | None, int, int]:
+    """Motif j's direction law: the first level of :data:`NEIGHBOUR_LADDER` whose pilot qualifies.
+
+    Returns the law (None: test given all of the direction), its level (competitors per
+    step, or :data:`OBSERVED_DIRECTION`) and the pilot directions drawn. The pilots are
+    drawn from a fixed seed (:data:`PILOT_SEED`): independent of the data, so the theorem
+    holds, and the same for every ``random_state``, so that the level, hence the p-value
+    that the Monte Carlo estimates, is a function of the data alone and a seed changes
+    only the estimate's own draws. They come in antithetic pairs ``+r, -r``: the pilots
+    of ``b`` and ``-b`` are then negatives of each other and, ``D`` being even in the
+    direction, their weights agree, so the level is a function of ``+-b`` (which of the
+    observation's two representatives ``(w, d)``, ``(2 pi - w, -d)`` is used does not
+    matter; the theorem needs the level to be a function of ``+-b``).
+    """
+    rng = np.random.default_rng(PILOT_SEED)
+    dim = tests.n - axis.off.shape[1]  # dimension of K
+    room = dim - max(1, dim // 8)  # r keeps at least an eighth of K
+    drawn = 0
+    for count in NEIGHBOUR_LADDER:
+        space = tests.conditioning_space(axis, count)
+        if space.shape[1] > room:
+            break
+        law = DirectionLaw(tests, axis, space, order)
+        log_den, _ = _log_masses_of_law(tests, axis, law, PILOT, rng, antithetic=True)
+        drawn += PILOT
+        if _effective_size(log_den) >= MIN_PILOT_ESS * PILOT:
+            return law, count, drawn
+    return None, OBSERVED_DIRECTION, drawn
+
+
+def circle_pvalues(features, selection: Selection, covariate_basis: np.ndarray, n_draws: int,
+                   rng: np.random.Generator, order: np.ndarray, hypothesis: str = "motif",
+                   progress: bool = False, planned: int | None = None) -> CircleEstimate:
+    """Exact selective p-values of every selected motif (module docstring: theorem and proof).
+
+    Parameters
+    ----------
+    features : feature map of the grid
+    selection : Selection
+    covariate_basis : ndarray (n, p)
+    n_draws : int
+        Directions drawn per motif (B >= 0) besides the observed one.
+    rng : numpy.random.Generator
+    order : ndarray of int64 (n,)
+        Canonical order of the rows (:func:`seism_stats.utils.canonical.canonical_order`).
+    hypothesis : {"motif", "global"}
+    progress : bool
+        A progress bar over the directions.
+    planned : int, optional
+        Directions the whole fit will draw (default: this call's ``q x n_draws``): timed on the
+        first block, a plan longer than :data:`~seism_stats.sampling.budget.LONG_SAMPLING_SECONDS` is
+        announced by a warning with its estimate before the rest is drawn.
+
+    Returns
+    -------
+    CircleEstimate
+    """
+    start = time.perf_counter()
+    check_hypothesis(hypothesis)
+    q = selection.event.n_selected
+    pvalues, se, ess = np.full(q, np.nan), np.full(q, np.nan), np.zeros(q)
+    neighbours = np.zeros(q, dtype=np.int64)
+    if q == 0:
+        return CircleEstimate(pvalues, se, pvalues.copy(), pvalues.copy(), np.zeros(0, dtype=np.int64), ess,
+                              neighbours, hypothesis, int(n_draws), 0, time.perf_counter() - start)
+    tests = CircleTests(features, selection, covariate_basis, hypothesis)
+    drawn = 0
+    laws, chosen = [], []
+    with tqdm(total=n_draws * q, disable=not progress, desc="circles", unit="direction") as bar:
+        for j, axis in enumerate(tests.axes):
+            law, neighbours[j], pilots = choose_level(tests, axis, order)
+            chosen.append(law)
+            drawn += pilots
+            segments: list = []
+            obs_den, obs_num = tests.log_masses(axis, tests.direction_terms(axis.direction), segments)
+            if law is None:
+                den, num = obs_den, obs_num
+                bar.update(n_draws)
+            else:
+                if j == 0 and n_draws > BLOCK:  # time the first block, announce a long plan, go on
+                    clock = time.perf_counter()
+                    first_den, first_num = _log_masses_of_law(tests, axis, law, BLOCK, rng, bar, segments)
+                    per_direction = (time.perf_counter() - clock) / BLOCK
+                    total = planned if planned is not None else q * n_draws
+                    budget.announce(budget.SamplingPlan(total, total * per_direction), np.inf,
+                                    f"circles sampling of {total:,} directions")
+                    rest_den, rest_num = _log_masses_of_law(tests, axis, law, n_draws - BLOCK, rng, bar, segments)
+                    den, num = np.concatenate([first_den, rest_den]), np.concatenate([first_num, rest_num])
+                else:
+                    den, num = _log_masses_of_law(tests, axis, law, n_draws, rng, bar, segments)
+                den, num = np.concatenate([obs_den, den]), np.concatenate([obs_num, num])
+                drawn += n_draws
+            pvalues[j], se[j], ess[j] = ratio_pvalue(num, den)
+            laws.append(CircleNullLaw(np.vstack(segments), axis.df, float(special.logsumexp(den)), axis.t_obs))
+    upper = np.minimum(1.0, pvalues + stats.norm.ppf(0.95) * se)
+    statistics = np.array([a.t_obs for a in tests.axes])
+    return CircleEstimate(pvalues, se, upper, statistics, np.array([a.df for a in tests.axes]), ess, neighbours,
+                          hypothesis, int(n_draws), int(drawn), time.perf_counter() - start, tuple(laws), tests,
+                          tuple(chosen))
