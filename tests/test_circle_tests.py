@@ -225,3 +225,19 @@ def test_ratio_is_never_zero_and_its_error_is_unknown_without_drawn_mass():
     assert p == pytest.approx(np.exp(-0.5)) and np.isnan(se) and ess == 1.0  # no drawn circle met the event
     p, se, _ = ratio_pvalue(np.array([-1.0]), np.array([-0.5]))  # B = 0: exact, no Monte-Carlo error
     assert se == 0.0
+
+
+def test_ratio_at_its_boundary_one_states_a_binomial_error_not_zero():
+    # every drawn term's mass at or above the observed statistic: p = 1, and the delta method's 0 is not the error
+    from seism_stats.sampling.pvalues import ratio_pvalue
+    log_den = np.log(np.array([0.2, 1.0, 0.5, 0.8, 0.1]))
+    p, se, ess = ratio_pvalue(log_den.copy(), log_den)
+    moved = (ess + 0.5) / (ess + 1.0)
+    assert p == 1.0 and se == pytest.approx(np.sqrt(moved * (1 - moved) / ess)) and se > 0.05
+    # one drawn term below: the delta method's error, unchanged
+    log_num = log_den.copy()
+    log_num[2] = np.log(0.25)
+    p, se, _ = ratio_pvalue(log_num, log_den)
+    den = np.exp(log_den)
+    num = np.exp(log_num)
+    assert p < 1 and se == pytest.approx(np.sqrt(np.sum((num[1:] - p * den[1:]) ** 2)) / den.sum())

@@ -175,7 +175,9 @@ def test_covariates_are_the_freedman_lane_approximation_and_say_so():
                                                                                    progress=False)
     assert res.method == "tilted" and res.inference.settings["permutation_exact"] is False
     text = res.summary().as_text()
-    assert "tilted (exact)" in text and "Freedman-Lane" in text
+    # the header and the p-values' kind say the null is Freedman-Lane's approximation, not "exact"
+    assert "tilted (Freedman-Lane)" in text and "tilted (exact)" not in text
+    assert "approximate null" in res.pvalue_kinds.iloc[-1] and "exact" not in res.pvalue_kinds.iloc[-1]
     # the pilot (min(512, B) = 100 draws) and the draws the event screen did not discard are replayed
     assert 0 < res.sampler_info["replays"] <= 200 and np.isfinite(res.sampler_info["acceptance_rate"])
 
@@ -250,3 +252,17 @@ def test_power_is_not_lower_than_the_mcmc_and_the_split():
     rate = {m: np.mean(found[m] <= 0.05) for m in ("tilted", "mcmc", "split")}
     se = np.sqrt(0.25 / len(found))
     assert rate["tilted"] >= rate["mcmc"] - 2 * se and rate["tilted"] >= rate["split"] - 2 * se, rate
+
+
+def test_explicit_tilted_beyond_two_motifs_and_draws_missing_the_event_are_announced():
+    data = simulate_dataset(60, 20, consensus="GATT", beta=1.0, response="binary", random_state=2)
+    with pytest.warns(UserWarning, match="method='tilted' with 3 motifs"):
+        selective_inference(data.sequences, data.y, k=3, n_motifs=3, method="tilted", n_samples=5, random_state=0)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = selective_inference(data.sequences, data.y, k=3, n_motifs=3, method="tilted", n_samples=5,
+                                     random_state=0)
+    missed = [w for w in caught if "no tilted permutation reached the selection event" in str(w.message)]
+    hits = np.asarray(result.settings["tilted_hit_rate"])
+    assert np.any(hits == 0) and len(missed) == 1  # on these data motif 3's draws all miss the event
+    assert np.all(np.isfinite(result.pvalues_se[hits > 0]))

@@ -75,8 +75,8 @@ def estimate_fit_bytes(n: int, total_length: int, k: int, n_motifs: int, n_chain
     else:
         walkers = 0
     draws = BYTES_PER_DRAW * (n_samples + n_chains) * n_motifs if method in ("mcmc", "rejection", "cmc") else 0
-    if method == "tilted":  # each draw's cell counts (up to 400 cells), weight and statistic
-        draws = (8 * 400 + BYTES_PER_DRAW) * n_samples
+    if method == "tilted":  # each draw's cell counts (44 feature bins x up to 12 strata of the other motif: 528
+        draws = (8 * 528 + BYTES_PER_DRAW) * n_samples  # cells), weight and statistic
     return counts + selection + dense + walkers + draws
 
 

@@ -159,6 +159,11 @@ def plan_fit(data: Data, options: Options) -> Plan:
         method_reason = "chosen by the user"
     if method == "tilted" and null != "permutation":
         raise ValueError("method='tilted' samples permutations of the response: use null='permutation' (or 'auto')")
+    if method == "tilted" and options.n_motifs > MAX_AUTO_MOTIFS:
+        warnings.warn(f"method='tilted' with {options.n_motifs} motifs: beyond {MAX_AUTO_MOTIFS} few tilted "
+                      "permutations reach the selection event, so the p-values stay exact but may be 1 or very "
+                      "imprecise; method='mcmc' (what method='auto' uses there) is usually more precise",
+                      UserWarning, stacklevel=4)
     if n_samples is None:
         n_samples = {"circles": DEFAULT_CIRCLES, "tilted": DEFAULT_TILTED}.get(method, DEFAULT_DRAWS)
     interval_draws = min(n_samples, DEFAULT_INTERVAL_DRAWS) if options.interval_draws is None else \
@@ -298,6 +303,12 @@ def selective_pvalues_of(features, selection: Selection, data: Data, plan: Plan,
         stage(f"exact selective p-values over {n_samples} tilted permutations per motif")
         tilted = tilted_pvalues(features, selection, basis, n_samples, streams.tree, streams.order, options.ties,
                                 options.n_threads, progress)
+        missed = [j + 1 for j, rate in enumerate(tilted.hit_rate) if n_samples > 0 and rate == 0]
+        if missed:
+            warnings.warn(f"no tilted permutation reached the selection event for motif(s) "
+                          f"{', '.join(map(str, missed))}: their p-values are exact but rest on the observed "
+                          "labelling alone (p = 1 with ties='conservative'); raise n_samples", UserWarning,
+                          stacklevel=4)
         return NullTests(tilted.pvalues, tilted.se, tilted.upper, tilted=tilted)
     if plan.method == "cmc":
         stage(f"conditional Monte Carlo over {n_samples} i.i.d. directions")

@@ -137,7 +137,9 @@ class SelectiveMotifResults:
         """Which p-value each row of :attr:`pvalues` is."""
         tested = {"motif": "motif adds nothing to the selected model",
                   "global": "global null"}[self.inference.hypothesis]
-        motif_kind = {"circles": f"selective, exact ({tested})", "tilted": f"selective, exact ({tested})",
+        tilted = (f"selective, exact ({tested})" if self.inference.settings.get("permutation_exact") is not False
+                  else f"selective ({tested}; Freedman-Lane residual permutation, an approximate null)")
+        motif_kind = {"circles": f"selective, exact ({tested})", "tilted": tilted,
                       "mcmc": "selective (MCMC)", "rejection": "selective (rejection)",
                       "cmc": "selective (conditional Monte Carlo estimate)",
                       "split": "data split", "naive": "naive OLS (not valid after selection)"}[self.method]

@@ -68,6 +68,8 @@ def _header(results) -> SimpleTable:
         ("Covariates:", covariates if len(covariates) < 30 else covariates[:27] + "..."),
     ]
     method = s["method"] + (" (exact)" if s["method"] in ("circles", "tilted") else "")
+    if s["method"] == "tilted" and s.get("permutation_exact") is False:
+        method = "tilted (Freedman-Lane)"  # exact for the residual permutation, an approximate null
     tested = {"motif": "motif | sel. model", "global": "global null"}[results.hypothesis]
     right = [
         ("Method:", method),
@@ -291,12 +293,14 @@ def _tilted_notes(results) -> list[str]:
     exact = s.get("permutation_exact")
     null = ("the response is exchangeable" if exact else
             "the residuals off the covariates are exchangeable (Freedman-Lane residual permutation)")
-    notes = [f"P>T sel.: exact selective p-value of the global null ({null}) for each motif's step score, given "
+    kind = "exact selective p-value" if exact is not False else "selective p-value (approximate null, see below)"
+    notes = [f"P>T sel.: {kind} of the global null ({null}) for each motif's step score, given "
              "the selection of the same grid cells with the same signs of association; over "
              f"{s['n_samples']} permutations per motif drawn from laws tilted toward the selected motifs "
              "(conditional Poisson sampling of the positives, or of the rows above the mean residual) and "
              "weighted back to the permutation null, the observed labelling counted with its own weight "
-             "(Harrison 2012), so the p-value is exactly valid for every number of draws and not limited to "
+             "(Harrison 2012), so the p-value is exactly valid under that null for every number of draws and "
+             "not limited to "
              "1/(B+1); MC s.e.: delta-method error of that ratio, MC 95% up: p + 1.645 MC s.e."]
     if exact is False:
         notes.append("[!] Covariates: the permuted values are the residuals off them (Freedman-Lane), an "

@@ -226,8 +226,9 @@ def shortfall_of_rejection(n_kept: int, n_samples: int, n_replays: int, max_repl
             f"{n_samples:,} draws accepted (acceptance rate {rate:.2%}: {need})")
 
 
-#: Draws of the pilot that places the mixture (replayed against the event, then discarded), at most
-#: (no more than the estimate's own draws, at least 64: :func:`pilot_draws`).
+#: Draws of the pilot that places the mixture (replayed against the event, then discarded): at most this
+#: many, no more than the estimate's own draws but never fewer than 64 (so more than B when B < 64):
+#: :func:`pilot_draws`.
 PILOT_DRAWS = 512
 
 

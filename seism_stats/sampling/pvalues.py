@@ -104,6 +104,11 @@ def ratio_pvalue(log_num: np.ndarray, log_den: np.ndarray) -> tuple[float, float
 
     The s.e. is the delta-method error of the ratio from the drawn terms (the first,
     observed, term adds no variance); with the observed term alone the ratio is exact: s.e. 0.
+    Where no drawn mass lies below the observed statistic (every drawn share ``N / D`` is 1, so
+    ``p = 1`` with the observation's conservative term) the delta method says 0, which is not the
+    error: the binomial error of the ESS's worth of draws with the share moved half a draw off
+    the boundary, ``sqrt(p' (1 - p') / ESS)`` with ``p' = (p ESS + 1/2) / (ESS + 1)``, is
+    reported instead.
     """
     shift = float(np.max(log_den))
     if not np.isfinite(shift) or not np.isfinite(log_den[0]):
@@ -116,4 +121,10 @@ def ratio_pvalue(log_num: np.ndarray, log_den: np.ndarray) -> tuple[float, float
     if den.size > 1 and not np.any(den[1:] > 0):  # no drawn circle meets the event: its error is unknown
         return p, float("nan"), 1.0
     se = float(np.sqrt(np.sum((num[1:] - p * den[1:]) ** 2)) / total)
-    return p, se, float(total**2 / np.sum(den**2))
+    ess = float(total**2 / np.sum(den**2))
+    drawn = den[1:] > 0
+    shares = num[1:][drawn] / den[1:][drawn]
+    if shares.size and np.min(shares) >= 1.0 - 1e-12:  # all the drawn mass at or above: p at its boundary 1
+        moved = (p * ess + 0.5) / (ess + 1.0)
+        se = max(se, float(np.sqrt(moved * (1.0 - moved) / ess)))
+    return p, se, ess
