@@ -1,5 +1,7 @@
 """Null samplers conditioned on the selection event."""
 
+import warnings
+
 import numpy as np
 import pytest
 from scipy.stats import ks_2samp
@@ -407,3 +409,22 @@ def test_step_side_bounds_rows_matches_side_bounds():
         assert (hi > lo).any() and not (hi > lo).all()
     with pytest.raises(ValueError, match="slopes"):
         _replay.step_side_bounds_rows(numerators, coefficients, cross_t, 0, cells, scale, slopes[:-1], 7, active)
+
+
+@pytest.mark.parametrize("method, binary", [("mcmc", False), ("mcmc", True), ("cmc", False), ("rejection", False),
+                                            ("rejection", True)])
+def test_sampled_pvalues_do_not_depend_on_the_order_of_the_records(method, binary):
+    # random numbers over rows are drawn in the rows' canonical order (issue 21, item 4), for every sampler
+    data = simulate_dataset(80, 20, consensus="GATT", beta=0.8, random_state=3)
+    y = np.asarray(data.y, dtype=float)
+    if binary:
+        y = (y > np.median(y)).astype(float)
+    order = np.random.default_rng(1).permutation(80)
+    kwargs = dict(k=4, n_motifs=1 if method == "rejection" else 2, method=method, n_samples=100, random_state=5,
+                  max_replays=10**6)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        first = selective_inference(data.sequences, y, **kwargs)
+        again = selective_inference([data.sequences[i] for i in order], y[order], **kwargs)
+    assert first.settings["null"] == ("permutation" if binary else "sphere")
+    np.testing.assert_allclose(first.pvalues, again.pvalues, rtol=1e-8)

@@ -312,11 +312,11 @@ def selective_pvalues_of(features, selection: Selection, data: Data, plan: Plan,
         return NullTests(tilted.pvalues, tilted.se, tilted.upper, tilted=tilted)
     if plan.method == "cmc":
         stage(f"conditional Monte Carlo over {n_samples} i.i.d. directions")
-        estimate = conditional_pvalues(features, selection, basis, n_samples, streams.tree, progress)
+        estimate = conditional_pvalues(features, selection, basis, n_samples, streams.tree, progress, streams.order)
         return NullTests(estimate.pvalues, estimate.se, estimate.upper, cmc=estimate)
     stage(f"null sampling in the selection event ({plan.method}, {n_samples} draws)")
     sampler = SamplerSpec(plan.method, plan.null, n_samples, options.burn_in, options.thin, options.n_chains,
-                          options.max_replays, options.bracket, options.mcmc_design)
+                          options.max_replays, options.bracket, options.mcmc_design, streams.order)
     null_sample = sample_null(features, selection, basis, sampler, streams.tree, streams.blocks, options.n_threads,
                               options.n_jobs, progress, options.backend, options.client)
     mc = monte_carlo_pvalues(null_sample, selection.statistics)
@@ -333,7 +333,7 @@ def tail_estimate(features, selection: Selection, data: Data, plan: Plan, option
     if not floor.size:
         return None
     return tail_pvalues(features, selection, data.basis, floor, int(options.tail_draws), streams.tail(),
-                        options.n_threads)
+                        options.n_threads, order=streams.order)
 
 
 def classical_tests(features, selection: Selection, data: Data, n_motifs: int, rows: tuple):

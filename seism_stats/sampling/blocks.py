@@ -37,6 +37,9 @@ class SamplerSpec:
     max_replays: int
     bracket: str
     design: str
+    #: The rows' canonical order (:mod:`seism_stats.utils.canonical`): random numbers over rows are drawn in
+    #: it, so that the sample does not depend on the order of the input rows (None: row order).
+    order: np.ndarray | None = None
 
 
 def sample_null(features, selection: Selection, basis: np.ndarray, spec: SamplerSpec,
@@ -58,7 +61,8 @@ def sample_null(features, selection: Selection, basis: np.ndarray, spec: Sampler
     start = time.perf_counter()
     pilot = SelectionReplay(features, selection.event, n_threads)  # the plan's own replays, counted apart
     if spec.method == "rejection":
-        plan = budget.plan_rejection(pilot, _candidates(selection, basis, spec.null), spec.n_samples,
+        plan = budget.plan_rejection(pilot, _candidates(selection, basis, spec.null, spec.order),
+                                     spec.n_samples,
                                      spec.max_replays)
         _announce(plan, spec, progress)
         per_block = -(-spec.n_samples // len(block_rngs))
@@ -72,7 +76,8 @@ def sample_null(features, selection: Selection, basis: np.ndarray, spec: Sampler
 
     layout = TreeLayout.for_draws(spec.n_samples, spec.n_chains, spec.burn_in, spec.thin, spec.design)
     start_state = _start_state(selection, spec.null)
-    plan = budget.plan_mcmc(walker_factory(pilot, basis, spec.null, selection.unit_residual, spec.bracket),
+    plan = budget.plan_mcmc(walker_factory(pilot, basis, spec.null, selection.unit_residual, spec.bracket,
+                                           spec.order),
                             start_state, layout.total_moves, pilot, spec.n_chains)
     _announce(plan, spec, progress)
     replay = SelectionReplay(features, selection.event, n_threads)
@@ -90,7 +95,8 @@ def sample_null(features, selection: Selection, basis: np.ndarray, spec: Sampler
                  for i, (rngs, chains) in enumerate(jobs)]
         return run_tasks(tasks, n_jobs, backend, client)
 
-    tree = run_design(walker_factory(replay, basis, spec.null, selection.unit_residual, spec.bracket), start_state,
+    walkers = walker_factory(replay, basis, spec.null, selection.unit_residual, spec.bracket, spec.order)
+    tree = run_design(walkers, start_state,
                       selection.statistics, layout, spec.design, tree_rng, walk_from_hub,
                       samplers.replay_budget(replay, spec.max_replays), progress)
     method = "mcmc" if spec.null == "sphere" else "permutation-mcmc"
@@ -118,7 +124,8 @@ def _hub_block(features, selection: Selection, basis: np.ndarray, spec: SamplerS
     """Chains walked from the hub: (statistics, accepted moves, replays)."""
     features.n_threads = n_threads
     replay = SelectionReplay(features, selection.event, n_threads)
-    stats, accepted = hub_chains(walker_factory(replay, basis, spec.null, selection.unit_residual, spec.bracket), hub, n_chains, layout, rngs,
+    walkers = walker_factory(replay, basis, spec.null, selection.unit_residual, spec.bracket, spec.order)
+    stats, accepted = hub_chains(walkers, hub, n_chains, layout, rngs,
                                  selection.event.n_selected, samplers.replay_budget(replay, max_replays), progress)
     return stats, accepted, replay.n_replays
 
@@ -128,13 +135,13 @@ def _rejection_block(features, selection: Selection, basis: np.ndarray, spec: Sa
                      progress: bool) -> samplers.NullSample:
     features.n_threads = n_threads
     replay = SelectionReplay(features, selection.event, n_threads)
-    return samplers.sample_rejection(replay, _candidates(selection, basis, spec.null), rng, n_samples,
+    return samplers.sample_rejection(replay, _candidates(selection, basis, spec.null, spec.order), rng, n_samples,
                                      max_replays=max_replays, progress=progress, method=f"{spec.null}-rejection")
 
 
-def _candidates(selection: Selection, basis: np.ndarray, null: str):
+def _candidates(selection: Selection, basis: np.ndarray, null: str, order: np.ndarray | None = None):
     """``draw(rng, m)``: m i.i.d. null candidates (sphere points, or permuted residuals)."""
     n = selection.unit_residual.shape[0]
     if null == "sphere":
-        return lambda g, m: samplers.sphere_points(g, m, basis, n)
-    return lambda g, m: samplers.permutation_points(g, m, selection.unit_residual, basis)
+        return lambda g, m: samplers.sphere_points(g, m, basis, n, order)
+    return lambda g, m: samplers.permutation_points(g, m, selection.unit_residual, basis, order)

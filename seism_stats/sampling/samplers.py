@@ -132,13 +132,21 @@ def replay_budget(replay: SelectionReplay, max_replays: int) -> Callable[[], boo
 
 
 def permutation_points(rng: np.random.Generator, m: int, residual: np.ndarray,
-                       covariate_basis: np.ndarray) -> np.ndarray:
+                       covariate_basis: np.ndarray, order: np.ndarray | None = None) -> np.ndarray:
     """``m`` random permutations of the residuals, projected off the covariates and normalised.
 
     With an intercept only this is the exact permutation null; with more
-    covariates it is the Freedman-Lane residual permutation.
+    covariates it is the Freedman-Lane residual permutation. With the rows' canonical
+    ``order`` the permutations are drawn over canonical positions (position ``order[k]``
+    receives the value of row ``order[s_k]``, ``s`` a uniform permutation), so they do not
+    depend on the order of the input rows.
     """
-    perms = np.argsort(rng.random((m, residual.shape[0])), axis=1)
+    keys = rng.random((m, residual.shape[0]))
+    if order is None:
+        perms = np.argsort(keys, axis=1)
+    else:
+        perms = np.empty(keys.shape, dtype=np.int64)
+        perms[:, order] = order[np.argsort(keys, axis=1)]
     return residual_points(residual[perms], covariate_basis)
 
 

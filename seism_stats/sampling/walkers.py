@@ -33,6 +33,7 @@ import numpy as np
 
 from ..selection import _replay, _sphere
 from ..selection.replay import SelectionReplay
+from ..utils.canonical import gaussian_rows
 
 #: Angles within this distance of an exact arc's ends are checked by a full
 #: replay instead of being certified by the arc (guards against rounding).
@@ -88,9 +89,19 @@ def project_on(points: np.ndarray, basis: np.ndarray) -> np.ndarray:
     return _sphere.row_dots(coefficients, np.asfortranarray(basis.T))  # basis.T of a C array: no copy
 
 
-def sphere_points(rng: np.random.Generator, m: int, covariate_basis: np.ndarray, n: int) -> np.ndarray:
-    """``m`` points uniform on the unit sphere of the residual space of the covariates."""
-    g = rng.standard_normal((m, n))
+def normal_rows(rng: np.random.Generator, m: int, n: int, order: np.ndarray | None = None) -> np.ndarray:
+    """``m`` standard Gaussian vectors of length ``n``, drawn in the rows' canonical ``order``
+    (:func:`~seism_stats.utils.canonical.gaussian_rows`) when given, else in row order."""
+    return rng.standard_normal((m, n)) if order is None else gaussian_rows(rng, m, order)
+
+
+def sphere_points(rng: np.random.Generator, m: int, covariate_basis: np.ndarray, n: int,
+                  order: np.ndarray | None = None) -> np.ndarray:
+    """``m`` points uniform on the unit sphere of the residual space of the covariates.
+
+    With the rows' canonical ``order`` the points do not depend on the order of the input rows.
+    """
+    g = normal_rows(rng, m, n, order)
     if covariate_basis.shape[1]:
         g -= project_on(g, covariate_basis)
     g /= np.linalg.norm(g, axis=1, keepdims=True)
@@ -128,13 +139,16 @@ class SphereWalkers:
         Generators of the walkers.
     bracket : {"exact", "shrink"}
         Exact in-event arc (default) or the shrinking bracket of SPEC 5.
+    order : ndarray of int64 (n,), optional
+        The rows' canonical order (:mod:`seism_stats.utils.canonical`): directions are drawn
+        in it, so that the walk does not depend on the order of the input rows.
     """
 
     def __init__(self, replay: SelectionReplay, points: np.ndarray, covariate_basis: np.ndarray,
-                 groups: ChainGroups, bracket: str = "exact"):
+                 groups: ChainGroups, bracket: str = "exact", order: np.ndarray | None = None):
         if bracket not in ("exact", "shrink"):
             raise ValueError(f"bracket must be 'exact' or 'shrink', got {bracket!r}")
-        self.replay, self.groups, self.bracket = replay, groups, bracket
+        self.replay, self.groups, self.bracket, self.order = replay, groups, bracket, order
         self.covariate_basis = covariate_basis
         # Layouts of the fused kernel (the two products of project_on).
         self.covariates_f = np.asfortranarray(covariate_basis, dtype=np.float64)
@@ -156,10 +170,10 @@ class SphereWalkers:
 
     def _directions(self, rng: np.random.Generator, chains: np.ndarray) -> np.ndarray:
         n = self.u.shape[1]
-        directions = sphere_points(rng, chains.shape[0], self.covariate_basis, n)
+        directions = sphere_points(rng, chains.shape[0], self.covariate_basis, n, self.order)
         parallel = _sphere.orthonormal_directions(directions, np.ascontiguousarray(self.u[chains]))
         while parallel.any():  # probability zero in exact arithmetic; redraw to be safe
-            redo = sphere_points(rng, int(parallel.sum()), self.covariate_basis, n)
+            redo = sphere_points(rng, int(parallel.sum()), self.covariate_basis, n, self.order)
             _sphere.orthonormal_directions(redo, np.ascontiguousarray(self.u[chains[parallel]]))
             directions[parallel] = redo
             parallel = np.linalg.norm(directions, axis=1) < 0.5
@@ -241,7 +255,7 @@ class SphereWalkers:
         point (probability 0) is drawn again by :meth:`restart`.
         """
         n = self.u.shape[1]
-        normals = self.groups.draw(again, lambda rng, mine: rng.standard_normal((mine.shape[0], n)))
+        normals = self.groups.draw(again, lambda rng, mine: normal_rows(rng, mine.shape[0], n, self.order))
         normals = np.ascontiguousarray(normals.reshape(again.shape[0], n))
         fractions = self.groups.draw(again, lambda rng, mine: rng.random(mine.shape[0]))
         stats, parallel = self.replay.move_and_restart(self, active, cos_t, sin_t, again, normals, fractions,
@@ -263,11 +277,15 @@ class PermutationWalkers:
     permutations : ndarray of int (W, n)
         Start of each walker (permutations whose permuted residual lies in the event).
     groups : ChainGroups
+    order : ndarray of int64 (n,), optional
+        The rows' canonical order: the positions a move shuffles are drawn in it, so that the
+        walk does not depend on the order of the input rows.
     """
 
     def __init__(self, replay: SelectionReplay, residual: np.ndarray, covariate_basis: np.ndarray,
-                 permutations: np.ndarray, groups: ChainGroups):
+                 permutations: np.ndarray, groups: ChainGroups, order: np.ndarray | None = None):
         self.replay, self.residual, self.covariate_basis, self.groups = replay, residual, covariate_basis, groups
+        self.order = order
         self.perms = np.array(permutations, dtype=np.int64, copy=True)
         accepted, self.current = replay.check_points(residual_points(residual[self.perms], covariate_basis),
                                                      count=False)  # start points are given, not null candidates
@@ -290,6 +308,8 @@ class PermutationWalkers:
         out = self.perms[mine].copy()
         for row, s in enumerate(sizes):
             positions = rng.choice(n, size=int(s), replace=False)
+            if self.order is not None:  # the k-th position in canonical order, whatever the rows' order
+                positions = self.order[positions]
             out[row, positions] = out[row, rng.permutation(positions)]
         return out
 
@@ -310,10 +330,11 @@ class PermutationWalkers:
 
 
 def walker_factory(replay: SelectionReplay, covariate_basis: np.ndarray, null: str, residual: np.ndarray,
-                   bracket: str = "exact") -> Callable:
-    """``(states, rngs) -> walkers`` for a null model: sphere points or permutations of ``residual``."""
+                   bracket: str = "exact", order: np.ndarray | None = None) -> Callable:
+    """``(states, rngs) -> walkers`` for a null model: sphere points or permutations of ``residual``
+    (random numbers over rows drawn in the rows' canonical ``order`` when given)."""
     if null == "sphere":
         return lambda points, rngs: SphereWalkers(replay, points, covariate_basis,
-                                                  ChainGroups(rngs, points.shape[0]), bracket)
+                                                  ChainGroups(rngs, points.shape[0]), bracket, order)
     return lambda perms, rngs: PermutationWalkers(replay, residual, covariate_basis, perms,
-                                                  ChainGroups(rngs, perms.shape[0]))
+                                                  ChainGroups(rngs, perms.shape[0]), order)

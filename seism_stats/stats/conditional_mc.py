@@ -127,7 +127,8 @@ def check_sphere_null(null: str, null_reason: str = "", method: str = "cmc") -> 
 
 
 def conditional_pvalues(features, selection: Selection, covariate_basis: np.ndarray, n_draws: int,
-                        rng: np.random.Generator, progress: bool = False) -> ConditionalEstimate:
+                        rng: np.random.Generator, progress: bool = False,
+                        order: np.ndarray | None = None) -> ConditionalEstimate:
     """Conditional Monte-Carlo estimates of the selective p-values of every selected motif.
 
     Parameters
@@ -140,6 +141,9 @@ def conditional_pvalues(features, selection: Selection, covariate_basis: np.ndar
     rng : numpy.random.Generator
     progress : bool
         A progress bar over the directions.
+    order : ndarray of int64 (n,), optional
+        The rows' canonical order (:mod:`seism_stats.utils.canonical`): directions are drawn in
+        it, so that the estimate does not depend on the order of the input rows.
 
     Returns
     -------
@@ -160,7 +164,7 @@ def conditional_pvalues(features, selection: Selection, covariate_basis: np.ndar
     with tqdm(total=n_draws * q, disable=not progress, desc="conditional MC", unit="direction") as bar:
         for j in range(q):
             pvalues[j], se[j], ess[j], neighbours[j], drawn[j] = _motif_estimate(
-                features, selection, covariate_basis, j, n_draws, rng, bar if q == 1 else None)
+                features, selection, covariate_basis, j, n_draws, rng, bar if q == 1 else None, order)
             upper[j] = _upper_bound(pvalues[j], se[j], ess[j])
             if q > 1:
                 bar.update(n_draws)
@@ -178,7 +182,8 @@ def _upper_bound(p: float, se: float, ess: float) -> float:
 
 
 def _motif_estimate(features, selection: Selection, covariate_basis: np.ndarray, j: int, n_draws: int,
-                    rng: np.random.Generator, bar=None) -> tuple[float, float, float, int, int]:
+                    rng: np.random.Generator, bar=None,
+                    order: np.ndarray | None = None) -> tuple[float, float, float, int, int]:
     """Motif j's estimate, its s.e., the ESS of its weights, its conditioning level and the directions drawn.
 
     With one motif: ``n_draws`` directions of the residual sphere. With several:
@@ -194,14 +199,14 @@ def _motif_estimate(features, selection: Selection, covariate_basis: np.ndarray,
     dim = selection.unit_residual.shape[0] - covariate_basis.shape[1]
     q = selection.event.n_selected
     if q == 1:
-        directions = ConditionedDirections(features, selection, covariate_basis, j, 0)
+        directions = ConditionedDirections(features, selection, covariate_basis, j, 0, order)
         return (*ratio_estimate(*_log_masses(selection, directions, j, dim, n_draws, rng, bar)[::-1]), 0, n_draws)
     drawn = 0
     room = dim - 1 - max(1, dim // 8)  # r keeps at least an eighth of the space orthogonal to q_j
     for count in NEIGHBOUR_LADDER:
         if (q - 1) * (count + 1) > dim:
             break
-        directions = ConditionedDirections(features, selection, covariate_basis, j, count)
+        directions = ConditionedDirections(features, selection, covariate_basis, j, count, order)
         if directions.rank > room:
             break
         log_den, _ = _log_masses(selection, directions, j, dim, PILOT, rng)
@@ -284,9 +289,10 @@ class ConditionedDirections:
     is computed once, so each direction costs one transform, as with one motif.
     """
 
-    def __init__(self, features, selection: Selection, covariate_basis: np.ndarray, j: int, neighbours: int):
+    def __init__(self, features, selection: Selection, covariate_basis: np.ndarray, j: int, neighbours: int,
+                 order: np.ndarray | None = None):
         event = selection.event
-        self.features, self.j, self.neighbours = features, j, neighbours
+        self.features, self.j, self.neighbours, self.order = features, j, neighbours, order
         self.n = selection.unit_residual.shape[0]
         space = conditioning_basis(features, selection, covariate_basis, j, neighbours)
         self.off = np.hstack([covariate_basis, event.basis[:, j:j + 1], space])  # r is orthogonal to these
@@ -306,7 +312,7 @@ class ConditionedDirections:
 
     def draw(self, rng: np.random.Generator, m: int) -> tuple[np.ndarray, np.ndarray]:
         """Numerators ``(m, G)`` and coefficients ``(m, q)`` of ``m`` directions."""
-        rest = sphere_points(rng, m, self.off, self.n)
+        rest = sphere_points(rng, m, self.off, self.n, self.order)
         numerators = self.features.project(rest)
         if self.fixed_numerators is not None:
             numerators *= self.scale

@@ -80,7 +80,8 @@ class TailEstimate:
 
 
 def tail_pvalues(features, selection: Selection, covariate_basis: np.ndarray, motifs, n_draws: int,
-                 rng: np.random.Generator, n_threads: int = 1, directions: str = "auto") -> TailEstimate:
+                 rng: np.random.Generator, n_threads: int = 1, directions: str = "auto",
+                 order: np.ndarray | None = None) -> TailEstimate:
     """Rao-Blackwellised estimates of the selective p-values of ``motifs`` (indices).
 
     Parameters
@@ -99,6 +100,8 @@ def tail_pvalues(features, selection: Selection, covariate_basis: np.ndarray, mo
         :mod:`seism_stats.stats.conditional_mc`; one motif only, since with several it
         estimates another p-value) or MCMC draws in the event;
         ``"auto"``: i.i.d. for a one-motif selection.
+    order : ndarray of int64 (n,), optional
+        The rows' canonical order: random directions are drawn in it (order-free results).
     """
     if directions not in ("auto", "iid", "mcmc"):
         raise ValueError(f"directions must be 'auto', 'iid' or 'mcmc', got {directions!r}")
@@ -110,10 +113,10 @@ def tail_pvalues(features, selection: Selection, covariate_basis: np.ndarray, mo
     if directions == "iid" and q > 1:  # the i.i.d. scheme of several motifs conditions on more (another p-value)
         raise ValueError("i.i.d. directions estimate the rank p-value of a one-motif selection only")
     if directions == "iid" or (directions == "auto" and q == 1):  # no chain, no heavy tail of g far out
-        single = conditional_pvalues(features, selection, covariate_basis, n_draws, rng)
+        single = conditional_pvalues(features, selection, covariate_basis, n_draws, rng, order=order)
         return TailEstimate(single.pvalues, single.se, single.n_draws)
     replay = SelectionReplay(features, selection.event, n_threads)
-    points = _draws_in_event(replay, selection, covariate_basis, n_draws, rng)  # (chains, per_chain, n)
+    points = _draws_in_event(replay, selection, covariate_basis, n_draws, rng, order)  # (chains, per_chain, n)
     chains, per_chain, n = points.shape
     flat = points.reshape(chains * per_chain, n)
     numerators = replay.numerators(flat)  # <phi_c, u> for every draw and cell
@@ -131,11 +134,11 @@ def tail_pvalues(features, selection: Selection, covariate_basis: np.ndarray, mo
 
 
 def _draws_in_event(replay: SelectionReplay, selection: Selection, covariate_basis: np.ndarray,
-                    n_draws: int, rng: np.random.Generator) -> np.ndarray:
+                    n_draws: int, rng: np.random.Generator, order: np.ndarray | None = None) -> np.ndarray:
     """Points of ``TAIL_CHAINS`` exact-arc chains started at the observation, after a burn-in."""
     per_chain = -(-n_draws // TAIL_CHAINS)
     start = np.repeat(selection.unit_residual[None], TAIL_CHAINS, axis=0)
-    walkers = walker_factory(replay, covariate_basis, "sphere", selection.unit_residual)(start, rng)
+    walkers = walker_factory(replay, covariate_basis, "sphere", selection.unit_residual, order=order)(start, rng)
     total = TAIL_BURN_IN + TAIL_THIN * per_chain
     moves = np.zeros(TAIL_CHAINS, dtype=np.int64)
     out = np.empty((TAIL_CHAINS, per_chain, start.shape[1]))
