@@ -26,7 +26,7 @@ from cython.parallel cimport prange, threadid
 from libc.math cimport M_PI, atan2, cos, sin, sqrt
 from libc.stdint cimport int64_t
 
-from _step_lines cimport step_line
+from _step_lines cimport check_step_line_inputs, step_line
 
 import numpy as np
 
@@ -299,11 +299,7 @@ def step_arcs_rows(double[:, :, ::1] arcs, long long[::1] counts, const double[:
         raise ValueError(f"{n_cells} cells but {alpha.shape[0]} offsets, {beta.shape[0]} axes, {scale.shape[0]} scales")
     if not 0 <= selected < n_cells:
         raise ValueError(f"selected cell {selected} outside the {n_cells} competing cells")
-    if n_earlier > coefficients.shape[1] or n_earlier > cross_t.shape[0] or coefficients.shape[0] != rows:
-        raise ValueError(f"step after {n_earlier} motifs: coefficients {coefficients.shape[0]} x "
-                         f"{coefficients.shape[1]}, cross {cross_t.shape[0]} x {cross_t.shape[1]}")
-    if n_cells and (np.min(cells) < 0 or np.max(cells) >= min(numerators.shape[1], cross_t.shape[1])):
-        raise ValueError("a cell index is outside the numerators or the cross products")
+    check_step_line_inputs(numerators, coefficients, cross_t, n_earlier, cells)
     if rows and np.max(counts) > MAX_ARCS:
         raise ValueError(f"a row holds more than {MAX_ARCS} intervals")
     n_threads = max(1, min(n_threads, rows))

@@ -18,7 +18,7 @@ from libc.stdint cimport int64_t, uint8_t
 
 from _transform cimport block_buffer_doubles, block_rows, gathers, transform_block
 from _numpy_order cimport pairwise_sum
-from _step_lines cimport step_line
+from _step_lines cimport check_step_line_inputs, step_line
 from _sphere_rows cimport basis_dots_row, orthonormalize_row
 
 import numpy as np
@@ -576,11 +576,7 @@ def step_side_bounds_rows(const double[:, ::1] numerators, const double[:, ::1] 
         raise ValueError(f"{n_cells} cells, {scale.shape[0]} scales, {slopes.shape[0]} slopes, selected {selected}")
     if active.shape[0] != rows:
         raise ValueError(f"{active.shape[0]} active flags for {rows} rows")
-    if n_earlier > coefficients.shape[1] or n_earlier > cross_t.shape[0] or coefficients.shape[0] != rows:
-        raise ValueError(f"step after {n_earlier} motifs: coefficients {coefficients.shape[0]} x "
-                         f"{coefficients.shape[1]}, cross {cross_t.shape[0]} x {cross_t.shape[1]}")
-    if n_cells and (np.min(cells) < 0 or np.max(cells) >= min(numerators.shape[1], cross_t.shape[1])):
-        raise ValueError("a cell index is outside the numerators or the cross products")
+    check_step_line_inputs(numerators, coefficients, cross_t, n_earlier, cells)
     n_threads = max(1, min(n_threads, rows))
     lo = np.empty((rows, 2), dtype=np.float64)
     hi = np.empty((rows, 2), dtype=np.float64)
