@@ -90,6 +90,12 @@ class MotifInference:
         return self.settings.get("hypothesis", "global")
 
     @property
+    def freedman_lane(self) -> bool:
+        """Whether the tilted permutations permuted residuals off covariates (Freedman-Lane's
+        residual permutation, an approximate null) rather than the response itself."""
+        return self.settings.get("permutation_exact") is False
+
+    @property
     def pvalues_global_null(self) -> np.ndarray:
         """Selective p-values of the global null (NaN where none was computed)."""
         if self.hypothesis == "global":

@@ -137,8 +137,8 @@ class SelectiveMotifResults:
         """Which p-value each row of :attr:`pvalues` is."""
         tested = {"motif": "motif adds nothing to the selected model",
                   "global": "global null"}[self.inference.hypothesis]
-        tilted = (f"selective, exact ({tested})" if self.inference.settings.get("permutation_exact") is not False
-                  else f"selective ({tested}; Freedman-Lane residual permutation, an approximate null)")
+        tilted = (f"selective ({tested}; Freedman-Lane residual permutation, an approximate null)"
+                  if self.inference.freedman_lane else f"selective, exact ({tested})")
         motif_kind = {"circles": f"selective, exact ({tested})", "tilted": tilted,
                       "mcmc": "selective (MCMC)", "rejection": "selective (rejection)",
                       "cmc": "selective (conditional Monte Carlo estimate)",

@@ -118,9 +118,7 @@ def _img(uri: str, alt: str) -> str:
 def _pvalue_kind(results) -> str:
     # "selective" alone is the default test (motif j adds nothing to the selected model); the others say theirs.
     circles = "selective" if results.hypothesis == "motif" else "selective, global null"
-    settings = results.inference.settings
-    tilted = ("selective, global null, Freedman-Lane" if settings.get("permutation_exact") is False
-              else "selective, global null")
+    tilted = "selective, global null, Freedman-Lane" if results.inference.freedman_lane else "selective, global null"
     return {"circles": circles, "tilted": tilted, "mcmc": "selective, global null", "rejection": "selective, global null",
             "cmc": "selective (estimate), global null", "split": "data split", "naive": "naive"}[results.method]
 

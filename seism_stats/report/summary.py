@@ -68,7 +68,7 @@ def _header(results) -> SimpleTable:
         ("Covariates:", covariates if len(covariates) < 30 else covariates[:27] + "..."),
     ]
     method = s["method"] + (" (exact)" if s["method"] in ("circles", "tilted") else "")
-    if s["method"] == "tilted" and s.get("permutation_exact") is False:
+    if s["method"] == "tilted" and results.inference.freedman_lane:
         method = "tilted (Freedman-Lane)"  # exact for the residual permutation, an approximate null
     tested = {"motif": "motif | sel. model", "global": "global null"}[results.hypothesis]
     right = [
@@ -290,10 +290,10 @@ def _tilted_notes(results) -> list[str]:
     """What the exact tilted-permutation p-values test and how they were computed (``method="tilted"``)."""
     s = results.inference.settings
     names = np.asarray(results.param_names)
-    exact = s.get("permutation_exact")
-    null = ("the response is exchangeable" if exact else
-            "the residuals off the covariates are exchangeable (Freedman-Lane residual permutation)")
-    kind = "exact selective p-value" if exact is not False else "selective p-value (approximate null, see below)"
+    approximate = results.inference.freedman_lane
+    null = ("the residuals off the covariates are exchangeable (Freedman-Lane residual permutation)" if approximate
+            else "the response is exchangeable")
+    kind = "selective p-value (approximate null, see below)" if approximate else "exact selective p-value"
     notes = [f"P>T sel.: {kind} of the global null ({null}) for each motif's step score, given "
              "the selection of the same grid cells with the same signs of association; over "
              f"{s['n_samples']} permutations per motif drawn from laws tilted toward the selected motifs "
@@ -302,7 +302,7 @@ def _tilted_notes(results) -> list[str]:
              "(Harrison 2012), so the p-value is exactly valid under that null for every number of draws and "
              "not limited to "
              "1/(B+1); MC s.e.: delta-method error of that ratio, MC 95% up: p + 1.645 MC s.e."]
-    if exact is False:
+    if approximate:
         notes.append("[!] Covariates: the permuted values are the residuals off them (Freedman-Lane), an "
                      "approximation of the null that is exact only when those residuals are exchangeable.")
     strata = s.get("tilted_strata") or []
