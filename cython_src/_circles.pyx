@@ -20,10 +20,23 @@ on the current intervals, which is decided without trigonometry: a sinusoid's
 minimum on an interval is at an end or at its one minimiser ``atan2(-C, -B)``,
 whose membership is two cross products. Once the event is narrow most cells pass
 that test, so a step costs a few multiply-adds per cell.
+
+Circles of one plane (the selective intervals, issue 23). The circles of every tested
+coefficient ``b`` through one direction ``d`` lie in one plane ``{F + x a + z d}`` (only
+their centre ``(shift, 0)`` and radius move with ``b``), where each side of a step is a
+fixed convex polygon ``{sign L_s >= |L_c|}`` (cut to a square holding every circle
+served). :func:`plane_cells` clips that polygon once per direction and lists the cells
+whose lines bound it; :func:`step_arcs_listed` then intersects each circle with those
+few cells instead of all of them. Vertices are intersections of two lines (Cramer's
+rule), so they are as accurate as the lines however far the square; a cell whose line
+cuts into the polygon by less than a slack of ``1e-12`` of the plane's scale (and of the
+vertex's distance from the origin) is passed over, so the listed arcs are the arcs of
+every cell but for slivers that thin (in practice they are bit-identical: see
+``benchmarks/bench_intervals.py``).
 """
 
 from cython.parallel cimport prange, threadid
-from libc.math cimport M_PI, atan2, cos, sin, sqrt
+from libc.math cimport M_PI, atan2, cos, fabs, sin, sqrt
 from libc.stdint cimport int64_t
 
 from _step_lines cimport check_step_line_inputs, step_line
@@ -32,8 +45,15 @@ import numpy as np
 
 cdef enum:
     MAX_ARCS = 64  # intervals a row's event may hold; more sets the row's overflow flag
+    MAX_VERTICES = 128  # vertices of a side's polygon in a plane of circles; more: the row uses every cell
+    MAX_LISTED = MAX_VERTICES + 1  # cells listed for a side of a step in a plane of circles
+    SQUARE_EDGE = -1  # label of a polygon edge on the square
+    OWN_EDGE = -2  # label of a polygon edge on the selected cell's own constraint sign * L_s >= 0
 
 cdef double TWO_PI = 2.0 * M_PI
+#: Slack of the polygons in a plane of circles, relative to the plane's scale and the vertex's
+#: distance from its origin: a cell's line that cuts into the polygon by less passes over it.
+cdef double PLANE_TOLERANCE = 1e-12
 
 
 cdef struct ArcSet:
@@ -159,31 +179,39 @@ cdef inline double _minimum(const ArcSet* S, double A, double B, double C) noexc
     return low
 
 
-cdef int _side(ArcSet* S, ArcSet* T, double sign, const double* alpha, const double* beta,
-               const double* gamma, Py_ssize_t n_cells, Py_ssize_t selected) noexcept nogil:
-    """Intersect S with the side ``sign * L_s >= |L_c|`` (all cells); -1 on overflow.
+cdef int _side(ArcSet* S, ArcSet* T, double sign, double a_s, double b_s, double g_s, const double* alpha,
+               const double* beta, const double* gamma, const int64_t* listed, Py_ssize_t n_cells,
+               Py_ssize_t selected) noexcept nogil:
+    """Intersect S with the side ``sign * L_s >= |L_c|`` over the cells; -1 on overflow.
 
+    ``a_s, b_s, g_s`` are the selected cell's coefficients. The cells are ``listed[i]``
+    (``listed`` NULL: every cell ``i`` of ``alpha`` and ``beta`` but ``selected``), their
+    direction coefficients ``gamma[i]`` (in the order examined).
     ``floor`` is the smallest value of ``sign * L_s`` on S: a cell whose largest
     ``|L_c|`` on the whole circle, ``|alpha| + sqrt(beta^2 + gamma^2)``, is below it
     cannot bind, which is checked without a loop over the intervals.
     """
-    cdef double As = sign * alpha[selected]
-    cdef double Bs = sign * beta[selected]
-    cdef double Cs = sign * gamma[selected]
+    cdef double As = sign * a_s
+    cdef double Bs = sign * b_s
+    cdef double Cs = sign * g_s
     cdef double ac, bc, gc, A, B, C, floor, room
-    cdef Py_ssize_t c, t
+    cdef Py_ssize_t i, c, t
     if _violated(S, As, Bs, Cs):
         if _intersect(S, As, Bs, Cs, T) < 0:
             return -1
     floor = _minimum(S, As, Bs, Cs)
-    for c in range(n_cells):
+    for i in range(n_cells):
         if S.n == 0:
             return 0
-        if c == selected:
-            continue
+        if listed == NULL:
+            if i == selected:
+                continue
+            c = i
+        else:
+            c = listed[i]
         ac = alpha[c]
         bc = beta[c]
-        gc = gamma[c]
+        gc = gamma[i]
         room = floor - (ac if ac >= 0.0 else -ac)
         if room >= 0.0 and room * room >= bc * bc + gc * gc:
             continue
@@ -215,20 +243,12 @@ cdef void _load(ArcSet* S, const double* arcs, Py_ssize_t count) noexcept nogil:
         S.shi[k] = sin(S.hi[k])
 
 
-cdef Py_ssize_t _row_step(double* arcs, Py_ssize_t count, const double* alpha, const double* beta,
-                          const double* gamma, Py_ssize_t n_cells, Py_ssize_t selected) noexcept nogil:
-    """Replace the row's intervals by their intersection with the step's event; the new count, -1 on overflow."""
-    cdef ArcSet plus, minus, scratch
+cdef Py_ssize_t _merge_sides(double* arcs, const ArcSet* plus, const ArcSet* minus) noexcept nogil:
+    """Write the union of the two sides (disjoint but for single points), by lower end; the count, -1 on overflow."""
     cdef Py_ssize_t a = 0, b = 0, n = 0
-    _load(&plus, arcs, count)
-    minus = plus
-    if _side(&plus, &scratch, 1.0, alpha, beta, gamma, n_cells, selected) < 0:
-        return -1
-    if _side(&minus, &scratch, -1.0, alpha, beta, gamma, n_cells, selected) < 0:
-        return -1
     if plus.n + minus.n > MAX_ARCS:
         return -1
-    while a < plus.n or b < minus.n:  # merge the two sides (disjoint but for single points), by lower end
+    while a < plus.n or b < minus.n:
         if b >= minus.n or (a < plus.n and plus.lo[a] <= minus.lo[b]):
             arcs[2 * n] = plus.lo[a]
             arcs[2 * n + 1] = plus.hi[a]
@@ -239,6 +259,21 @@ cdef Py_ssize_t _row_step(double* arcs, Py_ssize_t count, const double* alpha, c
             b = b + 1
         n = n + 1
     return n
+
+
+cdef Py_ssize_t _row_step(double* arcs, Py_ssize_t count, const double* alpha, const double* beta,
+                          const double* gamma, Py_ssize_t n_cells, Py_ssize_t selected) noexcept nogil:
+    """Replace the row's intervals by their intersection with the step's event; the new count, -1 on overflow."""
+    cdef ArcSet plus, minus, scratch
+    _load(&plus, arcs, count)
+    minus = plus
+    if _side(&plus, &scratch, 1.0, alpha[selected], beta[selected], gamma[selected], alpha, beta, gamma, NULL,
+             n_cells, selected) < 0:
+        return -1
+    if _side(&minus, &scratch, -1.0, alpha[selected], beta[selected], gamma[selected], alpha, beta, gamma, NULL,
+             n_cells, selected) < 0:
+        return -1
+    return _merge_sides(arcs, &plus, &minus)
 
 
 def max_arcs() -> int:
@@ -310,3 +345,365 @@ def step_arcs_rows(double[:, :, ::1] arcs, long long[::1] counts, const double[:
             t = threadid()
             step_line(&numerators[r, 0], &coefficients[r, 0], cross_t, n_earlier, cells, scale, &line[t, 0])
             counts[r] = _row_step(&arcs[r, 0, 0], counts[r], &alpha[0], &beta[0], &line[t, 0], n_cells, selected)
+
+
+# ---------------------------------------------------------------------------------------------
+# Circles of one plane (issue 23): the cells each side of a step can bind, listed once per row.
+# ---------------------------------------------------------------------------------------------
+
+cdef struct Polygon:
+    Py_ssize_t n
+    double x[MAX_VERTICES]
+    double z[MAX_VERTICES]
+    # the edge from vertex i to i + 1: on the line a + b x + c z = 0 (b^2 + c^2 = 1, inside >= 0), of cell label
+    double a[MAX_VERTICES]
+    double b[MAX_VERTICES]
+    double c[MAX_VERTICES]
+    int64_t label[MAX_VERTICES]
+    double own[MAX_VERTICES]  # sign * L_s at each vertex
+    double slack[MAX_VERTICES]  # PLANE_TOLERANCE * (scale + |x| + |z|): how far a passed-over line may cut in
+
+
+cdef inline int _vertex(Polygon* T, double x, double z, double a, double b, double c, int64_t label) noexcept nogil:
+    if T.n >= MAX_VERTICES:
+        return -1
+    T.x[T.n] = x
+    T.z[T.n] = z
+    T.a[T.n] = a
+    T.b[T.n] = b
+    T.c[T.n] = c
+    T.label[T.n] = label
+    T.n = T.n + 1
+    return 0
+
+
+cdef int _clip(Polygon* P, double A, double B, double C, int64_t label, Polygon* T) noexcept nogil:
+    """``P`` (convex) intersected with ``A + B x + C z >= 0`` (unit normal), the new edge labelled ``label``.
+
+    Sutherland-Hodgman; a new vertex is the intersection of the two lines it lies on
+    (Cramer's rule), so it is as accurate as the lines, however far the square's
+    corners. -1 on overflow.
+    """
+    cdef Py_ssize_t i, j
+    cdef double vi, vj, t, det, x, z
+    T.n = 0
+    for i in range(P.n):
+        j = i + 1 if i + 1 < P.n else 0
+        vi = A + B * P.x[i] + C * P.z[i]
+        vj = A + B * P.x[j] + C * P.z[j]
+        if vi >= 0.0:  # kept; its edge leaves along the new line when it runs outside from here
+            if vi == 0.0 and vj < 0.0:
+                if _vertex(T, P.x[i], P.z[i], A, B, C, label) < 0:
+                    return -1
+            elif _vertex(T, P.x[i], P.z[i], P.a[i], P.b[i], P.c[i], P.label[i]) < 0:
+                return -1
+        if (vi > 0.0 and vj < 0.0) or (vi < 0.0 and vj > 0.0):
+            det = P.b[i] * C - B * P.c[i]
+            if det != 0.0:
+                x = (P.c[i] * A - C * P.a[i]) / det
+                z = (B * P.a[i] - P.b[i] * A) / det
+            else:
+                t = vi / (vi - vj)
+                x = P.x[i] + t * (P.x[j] - P.x[i])
+                z = P.z[i] + t * (P.z[j] - P.z[i])
+            if vi > 0.0:
+                if _vertex(T, x, z, A, B, C, label) < 0:
+                    return -1
+            elif _vertex(T, x, z, P.a[i], P.b[i], P.c[i], P.label[i]) < 0:
+                return -1
+    P[0] = T[0]
+    return 0
+
+
+cdef void _measure(Polygon* P, double As, double Bs, double Cs, double scale) noexcept nogil:
+    """Fill each vertex's ``sign * L_s`` and slack."""
+    cdef Py_ssize_t i
+    for i in range(P.n):
+        P.own[i] = As + Bs * P.x[i] + Cs * P.z[i]
+        P.slack[i] = PLANE_TOLERANCE * (scale + fabs(P.x[i]) + fabs(P.z[i]))
+
+
+cdef inline bint _cuts(const Polygon* P, double A, double B, double C) noexcept nogil:
+    """Whether the line ``A + B x + C z`` (unit normal) falls below minus twice the slack at some vertex."""
+    cdef Py_ssize_t i
+    for i in range(P.n):
+        if A + B * P.x[i] + C * P.z[i] < -2.0 * P.slack[i]:
+            return 1
+    return 0
+
+
+cdef inline bint _clears(const Polygon* P, double fc, double ac, double gc, double norm) noexcept nogil:
+    """Whether ``sign L_s - |L_c|`` stays above minus twice the slack (in units of ``norm``) at every vertex."""
+    cdef Py_ssize_t i
+    cdef double value
+    for i in range(P.n):
+        value = fc + ac * P.x[i] + gc * P.z[i]
+        if P.own[i] - (value if value >= 0.0 else -value) < -2.0 * P.slack[i] * norm:
+            return 0
+    return 1
+
+
+cdef Py_ssize_t _edge_cells(const Polygon* P, int64_t extra, const double* gamma, int64_t* listed,
+                            double* listed_gamma) noexcept nogil:
+    """List (once each) the cells labelling the edges of ``P``, and ``extra`` (>= 0); their count."""
+    cdef Py_ssize_t i, k, n = 0
+    cdef int64_t c
+    cdef bint seen
+    for i in range(P.n + 1):
+        c = P.label[i] if i < P.n else extra
+        if c < 0:
+            continue
+        seen = 0
+        for k in range(n):
+            if listed[k] == c:
+                seen = 1
+                break
+        if not seen:
+            listed[n] = c
+            listed_gamma[n] = gamma[c]
+            n = n + 1
+    return n
+
+
+cdef inline int _cut(Polygon* P, Polygon* T, Polygon* before, double A, double B, double C, int64_t label,
+                     double As, double Bs, double Cs, double scale) noexcept nogil:
+    """Clip ``P`` by ``A + B x + C z >= 0`` where it cuts in; 1 if it cut, 0 if not, -1 on overflow, 2 if emptied."""
+    cdef double norm = sqrt(B * B + C * C)
+    if norm == 0.0:
+        if A >= 0.0:
+            return 0
+        before[0] = P[0]
+        P.n = 0
+        return 2
+    A = A / norm
+    B = B / norm
+    C = C / norm
+    if not _cuts(P, A, B, C):
+        return 0
+    before[0] = P[0]
+    if _clip(P, A, B, C, label, T) < 0:
+        return -1
+    if P.n == 0:
+        return 2
+    _measure(P, As, Bs, Cs, scale)
+    return 1
+
+
+cdef Py_ssize_t _plane_side(double sign, const double* fixed, const double* axis, const double* gamma,
+                            Py_ssize_t n_cells, Py_ssize_t selected, double half_width, double scale,
+                            int64_t* listed, double* listed_gamma) noexcept nogil:
+    """List the cells whose constraints bound one side's polygon in the plane; their count, -1 on overflow.
+
+    In the plane ``(x, z)`` the side is ``{sign L_s >= |L_c| for every c}`` with
+    ``L_c = fixed[c] + axis[c] x + gamma[c] z``: an intersection of half-planes, a
+    convex polygon once cut to the square ``|x|, |z| <= half_width``. It is clipped
+    from the square by the selected cell's own ``sign L_s >= 0`` and then by each
+    cell's two half-planes in the order given, a half-plane passed over when its line
+    cuts into no vertex deeper than twice the vertex's slack (``PLANE_TOLERANCE *
+    (scale + |x| + |z|)``, in plane distance); each edge keeps the cell it lies on.
+    The cells listed are those of the final polygon's edges (where it empties: those
+    of the edges it had and the cell that emptied it). Inside the square their
+    half-planes meet exactly in the polygon, and every cell not listed holds on it up
+    to the slack: a circle inside the square meets the listed cells' constraints in
+    the same arcs as every cell's, but for slivers as thin as the slack.
+    """
+    cdef Polygon P, T, before
+    cdef double As = sign * fixed[selected], Bs = sign * axis[selected], Cs = sign * gamma[selected]
+    cdef double fc, ac, gc, reach, norm, floor, x_lo, x_hi, z_lo, z_hi, xc, zc, hx, hz
+    cdef Py_ssize_t c, t, i
+    cdef int cut
+    P.n = 4
+    P.x[0] = -half_width
+    P.z[0] = -half_width
+    P.x[1] = half_width
+    P.z[1] = -half_width
+    P.x[2] = half_width
+    P.z[2] = half_width
+    P.x[3] = -half_width
+    P.z[3] = half_width
+    for i in range(4):  # edges: bottom z >= -hw, right x <= hw, top z <= hw, left x >= -hw
+        P.a[i] = half_width
+        P.b[i] = 0.0 if i % 2 == 0 else (-1.0 if i == 1 else 1.0)
+        P.c[i] = (1.0 if i == 0 else -1.0) if i % 2 == 0 else 0.0
+        P.label[i] = SQUARE_EDGE
+    _measure(&P, As, Bs, Cs, scale)
+    cut = _cut(&P, &T, &before, As, Bs, Cs, OWN_EDGE, As, Bs, Cs, scale)
+    if cut < 0:
+        return -1
+    if cut == 2:
+        return 0  # sign L_s >= 0 alone misses the square
+    cut = 1
+    for c in range(n_cells):
+        if c == selected:
+            continue
+        if cut:  # the polygon changed: its bounding box and the floor of sign L_s
+            floor = P.own[0]
+            x_lo = x_hi = P.x[0]
+            z_lo = z_hi = P.z[0]
+            for i in range(1, P.n):
+                floor = P.own[i] if P.own[i] < floor else floor
+                x_lo = P.x[i] if P.x[i] < x_lo else x_lo
+                x_hi = P.x[i] if P.x[i] > x_hi else x_hi
+                z_lo = P.z[i] if P.z[i] < z_lo else z_lo
+                z_hi = P.z[i] if P.z[i] > z_hi else z_hi
+            xc = 0.5 * (x_lo + x_hi)
+            zc = 0.5 * (z_lo + z_hi)
+            hx = 0.5 * (x_hi - x_lo)
+            hz = 0.5 * (z_hi - z_lo)
+            cut = 0
+        fc = fixed[c]
+        ac = axis[c]
+        gc = gamma[c]
+        # |L_c| on the polygon is at most its value at the bounding box's centre plus its reach over the box
+        reach = fc + ac * xc + gc * zc
+        reach = (reach if reach >= 0.0 else -reach) + fabs(ac) * hx + fabs(gc) * hz
+        if reach <= floor:
+            continue
+        norm = sqrt((Bs - ac) * (Bs - ac) + (Cs - gc) * (Cs - gc))
+        reach = sqrt((Bs + ac) * (Bs + ac) + (Cs + gc) * (Cs + gc))
+        if _clears(&P, fc, ac, gc, norm if norm < reach else reach):
+            continue
+        for t in range(2):
+            if t == 0:
+                i = _cut(&P, &T, &before, As - fc, Bs - ac, Cs - gc, c, As, Bs, Cs, scale)
+            else:
+                i = _cut(&P, &T, &before, As + fc, Bs + ac, Cs + gc, c, As, Bs, Cs, scale)
+            if i < 0:
+                return -1
+            if i == 2:
+                return _edge_cells(&before, c, gamma, listed, listed_gamma)
+            if i == 1:
+                cut = 1
+    return _edge_cells(&P, -1, gamma, listed, listed_gamma)
+
+
+cdef Py_ssize_t _row_step_listed(double* arcs, Py_ssize_t count, const double* alpha, const double* beta,
+                                 Py_ssize_t selected, double selected_gamma, const int64_t* listed,
+                                 const double* listed_gamma, const int64_t* n_listed) noexcept nogil:
+    """:func:`_row_step` over the cells listed for each side (``listed[side * MAX_LISTED + i]``)."""
+    cdef ArcSet plus, minus, scratch
+    _load(&plus, arcs, count)
+    minus = plus
+    if _side(&plus, &scratch, 1.0, alpha[selected], beta[selected], selected_gamma, alpha, beta, listed_gamma,
+             listed, n_listed[0], -1) < 0:
+        return -1
+    if _side(&minus, &scratch, -1.0, alpha[selected], beta[selected], selected_gamma, alpha, beta,
+             listed_gamma + MAX_LISTED, listed + MAX_LISTED, n_listed[1], -1) < 0:
+        return -1
+    return _merge_sides(arcs, &plus, &minus)
+
+
+def max_listed() -> int:
+    """Cells a side of a step may list in a plane of circles (:data:`MAX_LISTED`)."""
+    return MAX_LISTED
+
+
+def plane_cells(const double[::1] fixed, const double[::1] axis, const double[:, ::1] numerators,
+                const double[:, ::1] coefficients, const double[:, ::1] cross_t, Py_ssize_t n_earlier,
+                const int64_t[::1] cells, const double[::1] scale, Py_ssize_t selected, double half_width,
+                double plane_scale, int n_threads=1):
+    """The cells that can bind one step's sides in each row's plane of circles.
+
+    Row r's plane is ``{F + x a + z d_r}`` (``F`` the fixed point, ``a`` the axis, ``d_r``
+    the row's direction), in which every circle of :func:`step_arcs` with that row's
+    direction lies; a step's lines there are ``fixed + x axis + z gamma_r`` (``gamma_r``
+    built as in :func:`step_arcs_rows`). For each side (+, -) of the step, the cells
+    whose constraints cut the side's polygon inside the square ``|x|, |z| <=
+    half_width`` (``_plane_side``): on a circle inside that square, the step's event
+    is the same set whether every cell or only these are intersected, but for slivers
+    as thin as ``PLANE_TOLERANCE (plane_scale + |x| + |z|)`` in the plane
+    (``plane_scale``: the smallest radius of the circles served).
+
+    Returns
+    -------
+    listed : (R, 2, MAX_LISTED) int64
+        Positions (among ``cells``) of the listed cells per row and side.
+    listed_gamma : (R, 2, MAX_LISTED) float64
+        Their direction lines.
+    n_listed : (R, 2) int64
+        How many are listed; -1 where more than :func:`max_listed` were needed (the row
+        then intersects every cell).
+    selected_gamma : (R,) float64
+        The selected cell's direction line per row.
+    """
+    cdef Py_ssize_t rows = numerators.shape[0], n_cells = cells.shape[0], r, t
+    if fixed.shape[0] != n_cells or axis.shape[0] != n_cells or scale.shape[0] != n_cells:
+        raise ValueError(f"{n_cells} cells but {fixed.shape[0]} fixed lines, {axis.shape[0]} axes, "
+                         f"{scale.shape[0]} scales")
+    if not 0 <= selected < n_cells:
+        raise ValueError(f"selected cell {selected} outside the {n_cells} competing cells")
+    if not half_width > 0.0 or half_width == np.inf:
+        raise ValueError(f"half_width must be positive and finite; got {half_width}")
+    if not plane_scale > 0.0 or plane_scale == np.inf:
+        raise ValueError(f"plane_scale must be positive and finite; got {plane_scale}")
+    check_step_line_inputs(numerators, coefficients, cross_t, n_earlier, cells)
+    listed = np.zeros((rows, 2, MAX_LISTED), dtype=np.int64)
+    listed_gamma = np.zeros((rows, 2, MAX_LISTED), dtype=np.float64)
+    n_listed = np.zeros((rows, 2), dtype=np.int64)
+    selected_gamma = np.zeros(rows, dtype=np.float64)
+    n_threads = max(1, min(n_threads, rows))
+    buffer = np.empty((n_threads, max(n_cells, 1)), dtype=np.float64)
+    cdef double[:, ::1] line = buffer
+    cdef int64_t[:, :, ::1] listed_view = listed
+    cdef double[:, :, ::1] gamma_view = listed_gamma
+    cdef int64_t[:, ::1] n_view = n_listed
+    cdef double[::1] selected_view = selected_gamma
+    for r in prange(rows, nogil=True, num_threads=n_threads, schedule="dynamic"):
+        t = threadid()
+        step_line(&numerators[r, 0], &coefficients[r, 0], cross_t, n_earlier, cells, scale, &line[t, 0])
+        selected_view[r] = line[t, selected]
+        n_view[r, 0] = _plane_side(1.0, &fixed[0], &axis[0], &line[t, 0], n_cells, selected, half_width,
+                                   plane_scale, &listed_view[r, 0, 0], &gamma_view[r, 0, 0])
+        n_view[r, 1] = _plane_side(-1.0, &fixed[0], &axis[0], &line[t, 0], n_cells, selected, half_width,
+                                   plane_scale, &listed_view[r, 1, 0], &gamma_view[r, 1, 0])
+    return listed, listed_gamma, n_listed, selected_gamma
+
+
+def step_arcs_listed(double[:, :, ::1] arcs, long long[::1] counts, const double[::1] alpha,
+                     const double[::1] beta, const int64_t[:, :, ::1] listed, const double[:, :, ::1] listed_gamma,
+                     const int64_t[:, ::1] n_listed, const double[::1] selected_gamma,
+                     const double[:, ::1] numerators, const double[:, ::1] coefficients,
+                     const double[:, ::1] cross_t, Py_ssize_t n_earlier, const int64_t[::1] cells,
+                     const double[::1] scale, Py_ssize_t selected, int n_threads=1):
+    """:func:`step_arcs_rows` over the cells :func:`plane_cells` listed for each row.
+
+    The circles must lie inside the square given to :func:`plane_cells` (the caller
+    checks it); a row whose lists overflowed intersects every cell, its lines built
+    from ``numerators`` and ``coefficients`` as in :func:`step_arcs_rows`.
+    """
+    cdef Py_ssize_t rows = numerators.shape[0], n_cells = cells.shape[0], r, t, side, i
+    if arcs.shape[0] != rows or arcs.shape[1] != MAX_ARCS or arcs.shape[2] != 2 or counts.shape[0] != rows:
+        raise ValueError(f"arcs must be ({rows}, {MAX_ARCS}, 2) and counts ({rows},)")
+    if alpha.shape[0] != n_cells or beta.shape[0] != n_cells or scale.shape[0] != n_cells:
+        raise ValueError(f"{n_cells} cells but {alpha.shape[0]} offsets, {beta.shape[0]} axes, {scale.shape[0]} scales")
+    if not 0 <= selected < n_cells:
+        raise ValueError(f"selected cell {selected} outside the {n_cells} competing cells")
+    if (listed.shape[0] != rows or listed.shape[1] != 2 or listed.shape[2] != MAX_LISTED
+            or listed_gamma.shape[0] != rows or listed_gamma.shape[1] != 2 or listed_gamma.shape[2] != MAX_LISTED
+            or n_listed.shape[0] != rows or n_listed.shape[1] != 2 or selected_gamma.shape[0] != rows):
+        raise ValueError(f"the lists must be ({rows}, 2, {MAX_LISTED}), their counts ({rows}, 2) and the "
+                         f"selected lines ({rows},), as plane_cells returns them")
+    for r in range(rows):
+        for side in range(2):
+            if n_listed[r, side] > MAX_LISTED:
+                raise ValueError(f"row {r} lists more than {MAX_LISTED} cells")
+            for i in range(max(n_listed[r, side], 0)):
+                if not 0 <= listed[r, side, i] < n_cells:
+                    raise ValueError(f"row {r} lists a cell outside the {n_cells} competing cells")
+    check_step_line_inputs(numerators, coefficients, cross_t, n_earlier, cells)
+    if rows and np.max(counts) > MAX_ARCS:
+        raise ValueError(f"a row holds more than {MAX_ARCS} intervals")
+    n_threads = max(1, min(n_threads, rows))
+    buffer = np.empty((n_threads, max(n_cells, 1)), dtype=np.float64)
+    cdef double[:, ::1] line = buffer
+    for r in prange(rows, nogil=True, num_threads=n_threads, schedule="dynamic"):
+        if counts[r] > 0:
+            if n_listed[r, 0] >= 0 and n_listed[r, 1] >= 0:
+                counts[r] = _row_step_listed(&arcs[r, 0, 0], counts[r], &alpha[0], &beta[0], selected,
+                                             selected_gamma[r], &listed[r, 0, 0], &listed_gamma[r, 0, 0],
+                                             &n_listed[r, 0])
+            else:
+                t = threadid()
+                step_line(&numerators[r, 0], &coefficients[r, 0], cross_t, n_earlier, cells, scale, &line[t, 0])
+                counts[r] = _row_step(&arcs[r, 0, 0], counts[r], &alpha[0], &beta[0], &line[t, 0], n_cells,
+                                      selected)

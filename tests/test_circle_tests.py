@@ -241,3 +241,85 @@ def test_ratio_at_its_boundary_one_states_a_binomial_error_not_zero():
     den = np.exp(log_den)
     num = np.exp(log_num)
     assert p < 1 and se == pytest.approx(np.sqrt(np.sum((num[1:] - p * den[1:]) ** 2)) / den.sum())
+
+
+def _plane_lines(rng, n_cells, n_rows, homogeneous=False):
+    """Random step lines of one plane: fixed part, axis, and each row's direction (rows = numerators)."""
+    fixed = np.zeros(n_cells) if homogeneous else rng.normal(size=n_cells)
+    axis = rng.normal(size=n_cells)
+    gamma = rng.normal(size=(n_rows, n_cells))
+    selected = int(np.argmax(np.abs(fixed + axis + 0.3 * gamma[0])))
+    fixed[selected] += np.sign(fixed[selected]) * 2.0
+    axis[selected] *= 2.0
+    gamma[:, 3] = gamma[:, selected]  # a cell with the selected one's direction line
+    axis[4], fixed[4] = axis[selected], fixed[selected] * 0.5
+    return fixed, axis, gamma, selected
+
+
+@pytest.mark.parametrize("homogeneous", [False, True])
+def test_plane_cells_give_the_arcs_of_every_cell(homogeneous):
+    # Every circle of one direction lies in one plane; the cells listed there give the arcs all cells give.
+    rng = np.random.default_rng(3 + homogeneous)
+    n_cells, n_rows, half_width = 300, 40, 1e4
+    fixed, axis, gamma, selected = _plane_lines(rng, n_cells, n_rows, homogeneous)
+    cells = np.arange(n_cells, dtype=np.int64)
+    zeros_coef, zeros_cross, ones = np.zeros((n_rows, 1)), np.zeros((1, n_cells)), np.ones(n_cells)
+    listed, listed_gamma, n_listed, selected_gamma = _circles.plane_cells(
+        fixed, axis, gamma, zeros_coef, zeros_cross, 0, cells, ones, selected, half_width, 0.5, 2)
+    assert (n_listed >= 0).all() and n_listed.max() < 40 and np.array_equal(selected_gamma, gamma[:, selected])
+    compared = 0
+    for shift, rho in [(0.0, 1.0), (0.7, 0.5), (-3.0, 3.2), (40.0, 41.0), (-2e3, 3e3), (0.0, 9e3)]:
+        full = np.zeros((n_rows, _circles.max_arcs(), 2))
+        full[:, 0, 1] = 2.0 * np.pi
+        full_counts = np.ones(n_rows, dtype=np.int64)
+        fast, fast_counts = full.copy(), full_counts.copy()
+        alpha = (fixed + shift * axis) / rho
+        _circles.step_arcs(full, full_counts, alpha, axis, gamma, selected, 2)
+        _circles.step_arcs_listed(fast, fast_counts, alpha, axis, listed, listed_gamma, n_listed, selected_gamma,
+                                  gamma, zeros_coef, zeros_cross, 0, cells, ones, selected, 2)
+        assert np.array_equal(full_counts, fast_counts)
+        for r in range(n_rows):
+            np.testing.assert_allclose(fast[r, :fast_counts[r]], full[r, :full_counts[r]], rtol=0, atol=1e-9)
+        compared += int(full_counts.sum())
+    assert compared > 2 * n_rows  # the circles met the event in many arcs
+
+
+def test_planes_of_a_fit_give_its_circles_arcs_and_pivot():
+    from seism_stats.stats.circle_intervals import CircleFamily
+    from seism_stats.stats.circle_tests import DirectionLaw
+    data = simulate_dataset(120, 30, consensus="GATT", beta=0.6, random_state=9)
+    features, selection, basis, order = _fit_parts(data.sequences, data.y, 4, 3)
+    tests = CircleTests(features, selection, basis, "motif")
+    for axis in tests.axes:
+        law = DirectionLaw(tests, axis, np.zeros((tests.n, 0)), order)
+        family = CircleFamily(tests, axis, law, 30, np.random.default_rng(axis.j))
+        direct = [family.evaluate(b) for b in (-5.0, -0.2, 0.0, 0.4, 3.0, 2e3)]
+        family.span(2e3)
+        assert family.planes is not None
+        through_planes = [family.evaluate(b) for b in (-5.0, -0.2, 0.0, 0.4, 3.0, 2e3)]
+        np.testing.assert_allclose(through_planes, direct, rtol=1e-9, atol=1e-12)
+        with pytest.raises(ValueError, match="leaves the square"):
+            tests.arcs(axis.tested(1e9), family.rows, family.planes)
+
+
+def test_plane_kernels_refuse_inconsistent_inputs():
+    rng = np.random.default_rng(0)
+    fixed, axis, gamma, selected = _plane_lines(rng, 20, 3)
+    cells, ones, coef, cross = np.arange(20, dtype=np.int64), np.ones(20), np.zeros((3, 1)), np.zeros((1, 20))
+    with pytest.raises(ValueError, match="half_width"):
+        _circles.plane_cells(fixed, axis, gamma, coef, cross, 0, cells, ones, selected, 0.0, 1.0)
+    with pytest.raises(ValueError, match="plane_scale"):
+        _circles.plane_cells(fixed, axis, gamma, coef, cross, 0, cells, ones, selected, 10.0, np.inf)
+    with pytest.raises(ValueError, match="fixed lines"):
+        _circles.plane_cells(fixed[:5], axis, gamma, coef, cross, 0, cells, ones, selected, 10.0, 1.0)
+    listed, listed_gamma, n_listed, selected_gamma = _circles.plane_cells(
+        fixed, axis, gamma, coef, cross, 0, cells, ones, selected, 10.0, 1.0)
+    arcs = np.zeros((3, _circles.max_arcs(), 2))
+    counts = np.ones(3, dtype=np.int64)
+    listed[0, 0, 0], n_listed[0, 0] = 25, max(n_listed[0, 0], 1)
+    with pytest.raises(ValueError, match="outside the 20"):
+        _circles.step_arcs_listed(arcs, counts, fixed, axis, listed, listed_gamma, n_listed, selected_gamma,
+                                  gamma, coef, cross, 0, cells, ones, selected)
+    with pytest.raises(ValueError, match="as plane_cells returns them"):
+        _circles.step_arcs_listed(arcs, counts, fixed, axis, listed[:2], listed_gamma, n_listed, selected_gamma,
+                                  gamma, coef, cross, 0, cells, ones, selected)

@@ -58,6 +58,15 @@ of ``b = 0`` would depend, under ``theta_j = b != 0``, on the tested statistic i
 Monte-Carlo error of an end: ``se(G) / G'(b)`` at the root (delta method, ``G'``
 from the neighbouring evaluations), stated with the interval.
 
+Cost: the circles of every ``b`` through one direction ``d`` lie in the one plane
+``{P_S u + x eta + z d}`` (centre ``(shift_b, 0)``, radius ``rho_b``), where the selection
+event is one fixed set. :meth:`CircleFamily.span` lists once, per direction, step and
+side, the few cells whose constraints bound that set inside a square holding every
+circle of the scan (:meth:`CircleTests.planes`); each evaluation of ``G`` then
+intersects each circle with those cells only, the same arcs as with every cell (up to a
+slack of ``1e-12`` of the plane's scale, :mod:`seism_stats.stats._circles`). A circle
+outside the square (none in the scan) is intersected with every cell.
+
 What is stored: the evaluations ``(b, logit G(b))`` of the scan and the root
 finding (a few dozen numbers per motif) in a :class:`CirclePivot`; ``conf_int(alpha)``
 at a level that was solved (alpha = 0.05 and 0.1: :data:`ALPHAS`) is exact, at
@@ -200,11 +209,23 @@ class CircleFamily:
         self.rows = tuple(np.vstack([o] + [d[i] for d in drawn]) for i, o in enumerate(observed))
         self.n_draws = 0 if law is None else int(n_draws)
         self.scale = tests.selection.residual_norm / axis.eta_norm  # b = shift x scale
+        self.planes = None
+
+    def span(self, reach: float) -> None:
+        """List once the cells that can bind in each direction's plane, for every ``|b| <= reach``.
+
+        The circles of every ``b`` through one direction lie in one plane, where the
+        event is a fixed set (:meth:`CircleTests.planes`); each later :meth:`evaluate`
+        then intersects a handful of cells per step. The arcs are the same sets.
+        """
+        if np.isfinite(reach):
+            self.planes = self.tests.planes(self.axis, self.rows, reach)
 
     def evaluate(self, b: float) -> tuple[float, float]:
         """``logit G(b)`` and the Monte-Carlo s.e. of ``G(b)`` (delta method over the drawn directions)."""
         tested = self.axis.tested(b / self.scale)
-        lo, hi, owner, rows = self.tests.segments(tested, self.rows)
+        planes = self.planes if self.planes is not None and self.planes.holds(tested) else None
+        lo, hi, owner, rows = self.tests.segments(tested, self.rows, planes)
         threshold = tested.cos_obs / tested.sin_obs
         log_den, log_up = segment_log_masses(lo, hi, owner, rows, tested.df, threshold, "upper")
         log_low = segment_log_masses(lo, hi, owner, rows, tested.df, threshold, "lower")[1]
@@ -227,6 +248,7 @@ def circle_pivot(family: CircleFamily, estimate_ols: float, bse_ols: float, alph
         return cache[b][0]
 
     step = bse_ols if np.isfinite(bse_ols) and bse_ols > 0 else 1.0
+    family.span(abs(estimate_ols) + step * 2.0**LIMIT_DOUBLINGS)
     for b in [0.0, estimate_ols] + [estimate_ols + side * step * 2.0**i for side in (-1.0, 1.0)
                                     for i in list(range(SCAN_DOUBLINGS + 1)) + [LIMIT_DOUBLINGS]]:
         log_odds(b)

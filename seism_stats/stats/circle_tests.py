@@ -196,6 +196,8 @@ class CircleAxis:
     eta_norm : float
         ``||eta_raw||``: the norm of motif j's feature off ``S`` before normalising (motif hypothesis),
         so that the coefficient ``b`` of the feature moves the circle's centre by ``b ||eta_raw||``.
+    shift : float
+        The centre's coordinate along ``eta`` of the tested value's circles (:meth:`tested`; 0 for ``b = 0``).
     """
 
     j: int
@@ -210,6 +212,7 @@ class CircleAxis:
     along: float = 0.0
     size: float = 1.0
     eta_norm: float = 1.0
+    shift: float = 0.0
 
     def tested(self, shift: float) -> "CircleAxis":
         """The circles of ``H0: coefficient = b``, with ``shift = b ||eta_raw|| / ||y off W||`` (motif hypothesis).
@@ -220,7 +223,7 @@ class CircleAxis:
         along = self.along - shift
         rho = float(np.hypot(along, self.size))
         offset = [(f + shift * a) / rho for f, a in zip(self.fixed_lines, self.axis_lines)]
-        return replace(self, offset_lines=offset, cos_obs=along / rho, sin_obs=self.size / rho)
+        return replace(self, offset_lines=offset, cos_obs=along / rho, sin_obs=self.size / rho, shift=float(shift))
 
     @property
     def t_obs(self) -> float:
@@ -314,6 +317,32 @@ class CircleEstimate:
     laws: tuple = ()
 
 
+@dataclass(frozen=True)
+class CirclePlanes:
+    """The cells that can bind in each row's plane of one motif's circles (:meth:`CircleTests.planes`).
+
+    Attributes
+    ----------
+    j : int
+        The motif whose circles' planes these are.
+    half_width : float
+        The square ``|x|, |z| <= half_width`` of the plane coordinates in which the cells
+        were listed: the lists hold for circles inside it.
+    steps : tuple
+        Per step, :func:`_circles.plane_cells`' lists (cells, their direction lines,
+        counts, the selected cell's lines).
+    """
+
+    j: int
+    half_width: float
+    steps: tuple
+
+    def holds(self, axis: CircleAxis) -> bool:
+        """Whether the circle of ``axis`` (``CircleAxis.tested``) lies inside the square."""
+        rho = float(np.hypot(axis.along - axis.shift, axis.size))
+        return axis.j == self.j and abs(axis.shift) + rho <= self.half_width
+
+
 def check_hypothesis(hypothesis: str) -> str:
     """Return ``hypothesis`` if it is one of :data:`HYPOTHESES`, else raise ``ValueError``."""
     if not isinstance(hypothesis, str) or hypothesis not in HYPOTHESES:
@@ -401,26 +430,68 @@ class CircleTests:
         return CircleAxis(j, [a / rho for a in fixed_lines], [b[0].copy() for b in axis], along / rho, size / rho,
                           int(df), rest / size, off, fixed_lines, along, size, eta_norm)
 
-    def arcs(self, axis: CircleAxis, rows: tuple) -> tuple[np.ndarray, np.ndarray]:
+    def arcs(self, axis: CircleAxis, rows: tuple, planes: "CirclePlanes | None" = None) -> tuple[np.ndarray, np.ndarray]:
         """The event's intervals of ``w`` on the circle of each row (``(R, K, 2)`` and counts).
 
         ``rows`` are the directions' numerators ``(R, G)`` and E-coefficients ``(R, q)``
         (:meth:`direction_terms`); the kernel builds each row's step lines itself.
+        ``planes``, when given (:meth:`planes`, for the same rows and the axis's plane),
+        lists the cells that can bind in each row's plane: the same arcs, from a handful
+        of cells per step, provided the circle lies inside the planes' square.
         """
         numerators = np.ascontiguousarray(rows[0], dtype=np.float64)
         coefficients = np.ascontiguousarray(rows[1], dtype=np.float64)
         arcs = np.zeros((numerators.shape[0], _circles.max_arcs(), 2))
         arcs[:, 0, 1] = 2.0 * np.pi
         counts = np.ones(numerators.shape[0], dtype=np.int64)
-        for s in [s for s in range(self.q) if s != axis.j] + [axis.j]:
+        if planes is not None and not planes.holds(axis):
+            raise ValueError("the circle leaves the square its planes' cells were listed in")
+        for s in self.step_order(axis):
             cells, selected = self.steps[s]
-            _circles.step_arcs_rows(arcs, counts, axis.offset_lines[s], axis.axis_lines[s], numerators,
-                                    coefficients, self.cross_t, s, cells, self.step_scales[s], selected,
-                                    self.features.n_threads)
+            if planes is None:
+                _circles.step_arcs_rows(arcs, counts, axis.offset_lines[s], axis.axis_lines[s], numerators,
+                                        coefficients, self.cross_t, s, cells, self.step_scales[s], selected,
+                                        self.features.n_threads)
+            else:
+                _circles.step_arcs_listed(arcs, counts, axis.offset_lines[s], axis.axis_lines[s], *planes.steps[s],
+                                          numerators, coefficients, self.cross_t, s, cells, self.step_scales[s],
+                                          selected, self.features.n_threads)
         if (counts < 0).any():
             raise RuntimeError(f"the selection event on {int((counts < 0).sum())} circle(s) has more than "
                                f"{_circles.max_arcs()} arcs; please report this data set")
         return arcs, counts
+
+    def step_order(self, axis: CircleAxis) -> list[int]:
+        """The steps in the order their events are intersected: the other motifs' first, motif j's last."""
+        return [s for s in range(self.q) if s != axis.j] + [axis.j]
+
+    def planes(self, axis: CircleAxis, rows: tuple, reach: float) -> "CirclePlanes":
+        """The cells that can bind, per step and side, in each row's plane of motif j's circles.
+
+        Every circle of ``H0: coefficient = b`` through a row's direction ``d`` lies in
+        the plane ``{P_S u + x eta + z d}`` (:meth:`CircleAxis.tested`: only the centre
+        ``(shift, 0)`` and the radius change with ``b``), where the event is one fixed
+        set. Listing once the cells that cut each step's sides there (inside a square
+        holding every circle with ``|b| <= reach``) makes each further ``b`` cost a
+        handful of cells per step instead of all of them (:func:`_circles.plane_cells`).
+        """
+        numerators = np.ascontiguousarray(rows[0], dtype=np.float64)
+        coefficients = np.ascontiguousarray(rows[1], dtype=np.float64)
+        shift = float(reach) * axis.eta_norm / self.selection.residual_norm
+        half_width = 2.0 * (2.0 * shift + abs(axis.along) + axis.size)
+        steps = [None] * self.q
+        for s in range(self.q):
+            cells, selected = self.steps[s]
+            steps[s] = _circles.plane_cells(axis.fixed_lines[s], axis.axis_lines[s], numerators, coefficients,
+                                            self.cross_t, s, cells, self.step_scales[s], selected, half_width,
+                                            axis.size, self.features.n_threads)
+        return CirclePlanes(axis.j, half_width, tuple(steps))
+
+    def segments(self, axis: CircleAxis, rows: tuple,
+                 planes: "CirclePlanes | None" = None) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+        """The event's ranges of ``cot``-statistic on each row's circle: ``lo, hi``, their rows, the row count."""
+        arcs, counts = self.arcs(axis, rows, planes)
+        return (*arc_statistic_segments(arcs, counts), counts.shape[0])
 
     def log_masses(self, axis: CircleAxis, rows: tuple, segments: list | None = None,
                    two_sided: bool = True) -> tuple[np.ndarray, np.ndarray]:
@@ -435,11 +506,6 @@ class CircleTests:
         threshold = axis.cos_obs / axis.sin_obs
         return segment_log_masses(lo, hi, owner, count, axis.df, abs(threshold) if two_sided else threshold,
                                   "two-sided" if two_sided else "upper")
-
-    def segments(self, axis: CircleAxis, rows: tuple) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
-        """The event's ranges of ``cot``-statistic on each row's circle: ``lo, hi``, their rows, the row count."""
-        arcs, counts = self.arcs(axis, rows)
-        return (*arc_statistic_segments(arcs, counts), counts.shape[0])
 
     def conditioning_space(self, axis: CircleAxis, neighbours: int) -> np.ndarray:
         """Orthonormal basis of motif j's conditioning subspace ``V`` at a level (module docstring).
