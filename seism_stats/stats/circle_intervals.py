@@ -218,7 +218,7 @@ class CircleFamily:
         event is a fixed set (:meth:`CircleTests.planes`); each later :meth:`evaluate`
         then intersects a handful of cells per step. The arcs are the same sets.
         """
-        if np.isfinite(reach):
+        if np.isfinite(reach) and self.axis.size > 0:  # size 0: the observation on the axis, no plane
             self.planes = self.tests.planes(self.axis, self.rows, reach)
 
     def evaluate(self, b: float) -> tuple[float, float]:
