@@ -24,14 +24,14 @@ that test, so a step costs a few multiply-adds per cell.
 Circles of one plane (the selective intervals, issue 23). The circles of every tested
 coefficient ``b`` through one direction ``d`` lie in one plane ``{F + x a + z d}`` (only
 their centre ``(shift, 0)`` and radius move with ``b``), where each side of a step is a
-fixed convex polygon ``{sign L_s >= |L_c|}`` (cut to a square holding every circle
+fixed convex polygon ``{sign L_s >= |L_c|}`` (cut to a square holding the circles
 served). :func:`plane_cells` clips that polygon once per direction and lists the cells
 whose lines bound it; :func:`step_arcs_listed` then intersects each circle with those
 few cells instead of all of them. Vertices are intersections of two lines (Cramer's
-rule), so they are as accurate as the lines however far the square; a cell whose line
-cuts into the polygon by less than a slack of ``1e-12`` of the plane's scale (and of the
-vertex's distance from the origin) is passed over, so the listed arcs are the arcs of
-every cell but for slivers that thin (in practice they are bit-identical: see
+rule), so they are as accurate as the lines; a cell whose line cuts into the polygon by
+less than a slack of ``1e-12`` of the square's size is passed over (so that rounding
+does not split the polygon's corners without end), and the listed arcs are every cell's
+but for slivers that thin. On real fits they are bit-identical (tests and
 ``benchmarks/bench_intervals.py``).
 """
 
@@ -46,14 +46,17 @@ import numpy as np
 cdef enum:
     MAX_ARCS = 64  # intervals a row's event may hold; more sets the row's overflow flag
     MAX_VERTICES = 128  # vertices of a side's polygon in a plane of circles; more: the row uses every cell
-    MAX_LISTED = MAX_VERTICES + 1  # cells listed for a side of a step in a plane of circles
+    MAX_UNSURE = 64  # cells listed without clipping because their line is known too coarsely (see _cut)
+    MAX_LISTED = MAX_VERTICES + 1 + MAX_UNSURE  # cells listed for a side of a step in a plane of circles
     SQUARE_EDGE = -1  # label of a polygon edge on the square
     OWN_EDGE = -2  # label of a polygon edge on the selected cell's own constraint sign * L_s >= 0
 
 cdef double TWO_PI = 2.0 * M_PI
-#: Slack of the polygons in a plane of circles, relative to the plane's scale and the vertex's
-#: distance from its origin: a cell's line that cuts into the polygon by less passes over it.
+#: Slack of the polygons in a plane of circles, relative to the plane's scale plus the square's
+#: half width: a cell's line that cuts into the polygon by less than twice it passes over it.
 cdef double PLANE_TOLERANCE = 1e-12
+#: A bound, relative to the magnitudes involved, on the rounding of a few multiply-adds (16 units in the last place).
+cdef double ROUNDING = 16.0 * 2.220446049250313e-16
 
 
 cdef struct ArcSet:
@@ -361,7 +364,8 @@ cdef struct Polygon:
     double c[MAX_VERTICES]
     int64_t label[MAX_VERTICES]
     double own[MAX_VERTICES]  # sign * L_s at each vertex
-    double slack[MAX_VERTICES]  # PLANE_TOLERANCE * (scale + |x| + |z|): how far a passed-over line may cut in
+    double size[MAX_VERTICES]  # |A_s| + |B_s x| + |C_s z|: the magnitude own is rounded at
+    double slack  # PLANE_TOLERANCE * (scale + half width): how far a passed-over line may cut in
 
 
 cdef inline int _vertex(Polygon* T, double x, double z, double a, double b, double c, int64_t label) noexcept nogil:
@@ -387,6 +391,7 @@ cdef int _clip(Polygon* P, double A, double B, double C, int64_t label, Polygon*
     cdef Py_ssize_t i, j
     cdef double vi, vj, t, det, x, z
     T.n = 0
+    T.slack = P.slack
     for i in range(P.n):
         j = i + 1 if i + 1 < P.n else 0
         vi = A + B * P.x[i] + C * P.z[i]
@@ -415,42 +420,45 @@ cdef int _clip(Polygon* P, double A, double B, double C, int64_t label, Polygon*
     return 0
 
 
-cdef void _measure(Polygon* P, double As, double Bs, double Cs, double scale) noexcept nogil:
-    """Fill each vertex's ``sign * L_s`` and slack."""
+cdef void _measure(Polygon* P, double As, double Bs, double Cs) noexcept nogil:
+    """Fill each vertex's ``sign * L_s`` and the magnitude it is rounded at."""
     cdef Py_ssize_t i
     for i in range(P.n):
         P.own[i] = As + Bs * P.x[i] + Cs * P.z[i]
-        P.slack[i] = PLANE_TOLERANCE * (scale + fabs(P.x[i]) + fabs(P.z[i]))
+        P.size[i] = fabs(As) + fabs(Bs * P.x[i]) + fabs(Cs * P.z[i])
 
 
 cdef inline bint _cuts(const Polygon* P, double A, double B, double C) noexcept nogil:
     """Whether the line ``A + B x + C z`` (unit normal) falls below minus twice the slack at some vertex."""
     cdef Py_ssize_t i
     for i in range(P.n):
-        if A + B * P.x[i] + C * P.z[i] < -2.0 * P.slack[i]:
+        if A + B * P.x[i] + C * P.z[i] < -2.0 * P.slack:
             return 1
     return 0
 
 
 cdef inline bint _clears(const Polygon* P, double fc, double ac, double gc, double norm) noexcept nogil:
-    """Whether ``sign L_s - |L_c|`` stays above minus twice the slack (in units of ``norm``) at every vertex."""
+    """Whether ``sign L_s - |L_c|`` stays above minus twice the slack (in units of ``norm``) at every vertex,
+    by more than the rounding of that difference (so that a cell passed over here is one the exact
+    test of its two half-planes, :func:`_cuts` on their own coefficients, would pass over too)."""
     cdef Py_ssize_t i
-    cdef double value
+    cdef double value, size
     for i in range(P.n):
         value = fc + ac * P.x[i] + gc * P.z[i]
-        if P.own[i] - (value if value >= 0.0 else -value) < -2.0 * P.slack[i] * norm:
+        size = P.size[i] + fabs(fc) + fabs(ac * P.x[i]) + fabs(gc * P.z[i])
+        if P.own[i] - (value if value >= 0.0 else -value) < -2.0 * P.slack * norm + ROUNDING * size:
             return 0
     return 1
 
 
-cdef Py_ssize_t _edge_cells(const Polygon* P, int64_t extra, const double* gamma, int64_t* listed,
-                            double* listed_gamma) noexcept nogil:
-    """List (once each) the cells labelling the edges of ``P``, and ``extra`` (>= 0); their count."""
+cdef Py_ssize_t _edge_cells(const Polygon* P, int64_t extra, const int64_t* unsure, Py_ssize_t n_unsure,
+                            const double* gamma, int64_t* listed, double* listed_gamma) noexcept nogil:
+    """List (once each) the cells labelling the edges of ``P``, ``extra`` (>= 0) and the unsure cells; their count."""
     cdef Py_ssize_t i, k, n = 0
     cdef int64_t c
     cdef bint seen
-    for i in range(P.n + 1):
-        c = P.label[i] if i < P.n else extra
+    for i in range(P.n + 1 + n_unsure):
+        c = P.label[i] if i < P.n else (extra if i == P.n else unsure[i - P.n - 1])
         if c < 0:
             continue
         seen = 0
@@ -466,9 +474,19 @@ cdef Py_ssize_t _edge_cells(const Polygon* P, int64_t extra, const double* gamma
 
 
 cdef inline int _cut(Polygon* P, Polygon* T, Polygon* before, double A, double B, double C, int64_t label,
-                     double As, double Bs, double Cs, double scale) noexcept nogil:
-    """Clip ``P`` by ``A + B x + C z >= 0`` where it cuts in; 1 if it cut, 0 if not, -1 on overflow, 2 if emptied."""
+                     double As, double Bs, double Cs, double Ma, double Mb, double Mc) noexcept nogil:
+    """Clip ``P`` by ``A + B x + C z >= 0`` where it cuts in.
+
+    Returns 1 if it cut, 0 if not, 2 if it emptied ``P`` (or left it without area), -1
+    on overflow, and 3 if it does not cut here but might as computed elsewhere: ``A, B,
+    C`` are differences of numbers of magnitudes ``Ma, Mb, Mc``, so the line is known
+    to ``ROUNDING (Ma + Mb |x| + Mc |z|) / norm`` only (a cell nearly parallel to the
+    selected one has a small ``norm``), and the circle kernel, computing it from
+    other roundings, may see it cut; such a cell is listed without clipping.
+    """
     cdef double norm = sqrt(B * B + C * C)
+    cdef Py_ssize_t i
+    cdef double band
     if norm == 0.0:
         if A >= 0.0:
             return 0
@@ -479,13 +497,18 @@ cdef inline int _cut(Polygon* P, Polygon* T, Polygon* before, double A, double B
     B = B / norm
     C = C / norm
     if not _cuts(P, A, B, C):
+        band = ROUNDING / norm
+        for i in range(P.n):
+            if A + B * P.x[i] + C * P.z[i] - band * (Ma + Mb * fabs(P.x[i]) + Mc * fabs(P.z[i])) < -2.0 * P.slack:
+                return 3
         return 0
     before[0] = P[0]
     if _clip(P, A, B, C, label, T) < 0:
         return -1
-    if P.n == 0:
+    if P.n < 3:  # a point or a segment: no area, so no circle meets it in an arc
+        P.n = 0
         return 2
-    _measure(P, As, Bs, Cs, scale)
+    _measure(P, As, Bs, Cs)
     return 1
 
 
@@ -499,17 +522,23 @@ cdef Py_ssize_t _plane_side(double sign, const double* fixed, const double* axis
     convex polygon once cut to the square ``|x|, |z| <= half_width``. It is clipped
     from the square by the selected cell's own ``sign L_s >= 0`` and then by each
     cell's two half-planes in the order given, a half-plane passed over when its line
-    cuts into no vertex deeper than twice the vertex's slack (``PLANE_TOLERANCE *
-    (scale + |x| + |z|)``, in plane distance); each edge keeps the cell it lies on.
-    The cells listed are those of the final polygon's edges (where it empties: those
-    of the edges it had and the cell that emptied it). Inside the square their
-    half-planes meet exactly in the polygon, and every cell not listed holds on it up
-    to the slack: a circle inside the square meets the listed cells' constraints in
-    the same arcs as every cell's, but for slivers as thin as the slack.
+    cuts into no vertex deeper than twice the slack (``PLANE_TOLERANCE * (scale +
+    half_width)`` in plane distance; a cheaper test passes a cell over only when it
+    clears that by more than its own rounding); each edge keeps the cell it lies on.
+    The cells listed are those of the final polygon's edges; where it empties or
+    shrinks to a point or a segment (no area), those of the edges it had and the cell
+    that did it; and, unclipped, every cell whose line, known only to its rounding
+    (nearly parallel to the selected cell's), might cut deeper than the slack. Inside the square the half-planes of a polygon's edges meet exactly
+    in the polygon, and every cell not listed cuts into it by less than twice the
+    slack: a circle inside the square meets the listed cells' constraints in the same
+    arcs as every cell's, except in slivers that thin (a circle within that distance
+    of tangency to a passed-over line can differ by a short arc).
     """
     cdef Polygon P, T, before
+    cdef int64_t unsure[MAX_UNSURE]
+    cdef Py_ssize_t n_unsure = 0
     cdef double As = sign * fixed[selected], Bs = sign * axis[selected], Cs = sign * gamma[selected]
-    cdef double fc, ac, gc, reach, norm, floor, x_lo, x_hi, z_lo, z_hi, xc, zc, hx, hz
+    cdef double fc, ac, gc, reach, norm, floor, own_size, x_lo, x_hi, z_lo, z_hi, xc, zc, hx, hz
     cdef Py_ssize_t c, t, i
     cdef int cut
     P.n = 4
@@ -526,8 +555,9 @@ cdef Py_ssize_t _plane_side(double sign, const double* fixed, const double* axis
         P.b[i] = 0.0 if i % 2 == 0 else (-1.0 if i == 1 else 1.0)
         P.c[i] = (1.0 if i == 0 else -1.0) if i % 2 == 0 else 0.0
         P.label[i] = SQUARE_EDGE
-    _measure(&P, As, Bs, Cs, scale)
-    cut = _cut(&P, &T, &before, As, Bs, Cs, OWN_EDGE, As, Bs, Cs, scale)
+    P.slack = PLANE_TOLERANCE * (scale + half_width)
+    _measure(&P, As, Bs, Cs)
+    cut = _cut(&P, &T, &before, As, Bs, Cs, OWN_EDGE, As, Bs, Cs, 0.0, 0.0, 0.0)
     if cut < 0:
         return -1
     if cut == 2:
@@ -538,10 +568,12 @@ cdef Py_ssize_t _plane_side(double sign, const double* fixed, const double* axis
             continue
         if cut:  # the polygon changed: its bounding box and the floor of sign L_s
             floor = P.own[0]
+            own_size = P.size[0]
             x_lo = x_hi = P.x[0]
             z_lo = z_hi = P.z[0]
             for i in range(1, P.n):
                 floor = P.own[i] if P.own[i] < floor else floor
+                own_size = P.size[i] if P.size[i] > own_size else own_size
                 x_lo = P.x[i] if P.x[i] < x_lo else x_lo
                 x_hi = P.x[i] if P.x[i] > x_hi else x_hi
                 z_lo = P.z[i] if P.z[i] < z_lo else z_lo
@@ -557,7 +589,7 @@ cdef Py_ssize_t _plane_side(double sign, const double* fixed, const double* axis
         # |L_c| on the polygon is at most its value at the bounding box's centre plus its reach over the box
         reach = fc + ac * xc + gc * zc
         reach = (reach if reach >= 0.0 else -reach) + fabs(ac) * hx + fabs(gc) * hz
-        if reach <= floor:
+        if reach + ROUNDING * (own_size + fabs(fc) + fabs(ac) * (fabs(xc) + hx) + fabs(gc) * (fabs(zc) + hz)) <= floor:
             continue
         norm = sqrt((Bs - ac) * (Bs - ac) + (Cs - gc) * (Cs - gc))
         reach = sqrt((Bs + ac) * (Bs + ac) + (Cs + gc) * (Cs + gc))
@@ -565,16 +597,23 @@ cdef Py_ssize_t _plane_side(double sign, const double* fixed, const double* axis
             continue
         for t in range(2):
             if t == 0:
-                i = _cut(&P, &T, &before, As - fc, Bs - ac, Cs - gc, c, As, Bs, Cs, scale)
+                i = _cut(&P, &T, &before, As - fc, Bs - ac, Cs - gc, c, As, Bs, Cs,
+                         fabs(As) + fabs(fc), fabs(Bs) + fabs(ac), fabs(Cs) + fabs(gc))
             else:
-                i = _cut(&P, &T, &before, As + fc, Bs + ac, Cs + gc, c, As, Bs, Cs, scale)
+                i = _cut(&P, &T, &before, As + fc, Bs + ac, Cs + gc, c, As, Bs, Cs,
+                         fabs(As) + fabs(fc), fabs(Bs) + fabs(ac), fabs(Cs) + fabs(gc))
             if i < 0:
                 return -1
             if i == 2:
-                return _edge_cells(&before, c, gamma, listed, listed_gamma)
+                return _edge_cells(&before, c, unsure, n_unsure, gamma, listed, listed_gamma)
             if i == 1:
                 cut = 1
-    return _edge_cells(&P, -1, gamma, listed, listed_gamma)
+            if i == 3 and (n_unsure == 0 or unsure[n_unsure - 1] != c):
+                if n_unsure >= MAX_UNSURE:
+                    return -1
+                unsure[n_unsure] = c
+                n_unsure = n_unsure + 1
+    return _edge_cells(&P, -1, unsure, n_unsure, gamma, listed, listed_gamma)
 
 
 cdef Py_ssize_t _row_step_listed(double* arcs, Py_ssize_t count, const double* alpha, const double* beta,
@@ -611,7 +650,7 @@ def plane_cells(const double[::1] fixed, const double[::1] axis, const double[:,
     whose constraints cut the side's polygon inside the square ``|x|, |z| <=
     half_width`` (``_plane_side``): on a circle inside that square, the step's event
     is the same set whether every cell or only these are intersected, but for slivers
-    as thin as ``PLANE_TOLERANCE (plane_scale + |x| + |z|)`` in the plane
+    at most ``2 PLANE_TOLERANCE (plane_scale + half_width)`` thick in the plane
     (``plane_scale``: the smallest radius of the circles served).
 
     Returns

@@ -256,19 +256,17 @@ def _plane_lines(rng, n_cells, n_rows, homogeneous=False):
     return fixed, axis, gamma, selected
 
 
-@pytest.mark.parametrize("homogeneous", [False, True])
-def test_plane_cells_give_the_arcs_of_every_cell(homogeneous):
-    # Every circle of one direction lies in one plane; the cells listed there give the arcs all cells give.
-    rng = np.random.default_rng(3 + homogeneous)
-    n_cells, n_rows, half_width = 300, 40, 1e4
-    fixed, axis, gamma, selected = _plane_lines(rng, n_cells, n_rows, homogeneous)
+def _listed_against_every_cell(fixed, axis, gamma, selected, half_width, circles, plane_scale=0.5):
+    """The largest gap between the arcs of every cell and of the listed cells over the circles, and the lists."""
+    n_rows, n_cells = gamma.shape
     cells = np.arange(n_cells, dtype=np.int64)
-    zeros_coef, zeros_cross, ones = np.zeros((n_rows, 1)), np.zeros((1, n_cells)), np.ones(n_cells)
+    coef, cross, ones = np.zeros((n_rows, 1)), np.zeros((1, n_cells)), np.ones(n_cells)
     listed, listed_gamma, n_listed, selected_gamma = _circles.plane_cells(
-        fixed, axis, gamma, zeros_coef, zeros_cross, 0, cells, ones, selected, half_width, 0.5, 2)
-    assert (n_listed >= 0).all() and n_listed.max() < 40 and np.array_equal(selected_gamma, gamma[:, selected])
-    compared = 0
-    for shift, rho in [(0.0, 1.0), (0.7, 0.5), (-3.0, 3.2), (40.0, 41.0), (-2e3, 3e3), (0.0, 9e3)]:
+        fixed, axis, gamma, coef, cross, 0, cells, ones, selected, half_width, plane_scale, 2)
+    assert np.array_equal(selected_gamma, gamma[:, selected])
+    gap, arcs_met = 0.0, 0
+    for shift, rho in circles:
+        assert abs(shift) + rho <= half_width
         full = np.zeros((n_rows, _circles.max_arcs(), 2))
         full[:, 0, 1] = 2.0 * np.pi
         full_counts = np.ones(n_rows, dtype=np.int64)
@@ -276,30 +274,74 @@ def test_plane_cells_give_the_arcs_of_every_cell(homogeneous):
         alpha = (fixed + shift * axis) / rho
         _circles.step_arcs(full, full_counts, alpha, axis, gamma, selected, 2)
         _circles.step_arcs_listed(fast, fast_counts, alpha, axis, listed, listed_gamma, n_listed, selected_gamma,
-                                  gamma, zeros_coef, zeros_cross, 0, cells, ones, selected, 2)
-        assert np.array_equal(full_counts, fast_counts)
+                                  gamma, coef, cross, 0, cells, ones, selected, 2)
         for r in range(n_rows):
-            np.testing.assert_allclose(fast[r, :fast_counts[r]], full[r, :full_counts[r]], rtol=0, atol=1e-9)
-        compared += int(full_counts.sum())
-    assert compared > 2 * n_rows  # the circles met the event in many arcs
+            a, b = full[r, :max(full_counts[r], 0)], fast[r, :max(fast_counts[r], 0)]
+            length = abs(np.sum(a[:, 1] - a[:, 0]) - np.sum(b[:, 1] - b[:, 0]))
+            ends = np.abs(a - b).max(initial=0.0) if a.shape == b.shape else np.inf
+            gap = max(gap, length, ends)
+        arcs_met += int(full_counts.sum())
+    return gap, n_listed, arcs_met
 
 
-def test_planes_of_a_fit_give_its_circles_arcs_and_pivot():
-    from seism_stats.stats.circle_intervals import CircleFamily
+@pytest.mark.parametrize("homogeneous", [False, True])
+def test_plane_cells_give_the_arcs_of_every_cell(homogeneous):
+    # Every circle of one direction lies in one plane; the cells listed there give the arcs all cells give.
+    rng = np.random.default_rng(3 + homogeneous)
+    fixed, axis, gamma, selected = _plane_lines(rng, 300, 40, homogeneous)
+    circles = [(0.0, 1.0), (0.7, 0.5), (-3.0, 3.2), (40.0, 41.0), (-2e3, 3e3), (0.0, 9e3)]
+    gap, n_listed, arcs_met = _listed_against_every_cell(fixed, axis, gamma, selected, 1e4, circles)
+    assert (n_listed >= 0).all() and n_listed.max() < 40
+    assert gap <= 1e-9 and arcs_met > 2 * 40  # the circles met the event in many arcs
+
+
+def test_plane_cells_list_what_bounds_degenerate_sides():
+    # All lines through the origin and a side's cone empty: the polygon shrinks to the apex, a point; the
+    # cells that pinched it must be listed, not only the last (which alone leaves a whole wedge).
+    fixed, axis, gamma = np.zeros(3), np.array([1.0, 0.0, -3.0]), np.array([[0.0, 1.0, 1.0]])
+    circles = [(0.5, 1.0), (0.0, 2.0), (-1.0, 1.5)]
+    gap, n_listed, _ = _listed_against_every_cell(fixed, axis, gamma, 0, 10.0, circles)
+    assert gap == 0.0 and (n_listed == 2).all()
+    # A near-copy of the selected cell: its half-plane cuts deep, but its line is known only to its rounding.
+    fixed = np.array([-0.4316533455947616, -0.43165334559474333, -0.4316533455951963])
+    axis = np.array([-1.0572758699119627, -1.0572758699119627, -1.05727586991302])
+    gamma = np.array([[1.5300532577009178, 1.5300532577009178, 1.530053257702448]])
+    gap, _, _ = _listed_against_every_cell(fixed, axis, gamma, 2, 2707.7, [(0.0, 1.0), (0.5, 1.3), (-1.0, 2.0)])
+    assert gap <= 1e-9
+    # A regular 2N-gon: N = 65 lines overflow the polygon's vertices, and the row falls back on every cell.
+    for sides, fallback in ((40, False), (65, True)):
+        theta = np.sort(np.random.default_rng(0).uniform(0, np.pi, sides))
+        fixed, axis = np.r_[1.0, np.zeros(sides)], np.r_[0.0, np.cos(theta)]
+        gamma = np.vstack([np.r_[0.0, np.sin(theta)]] * 3)
+        gap, n_listed, _ = _listed_against_every_cell(fixed, axis, gamma, 0, 10.0, [(0.0, 1.0), (0.2, 0.9), (-3, 4)])
+        assert gap == 0.0 and bool((n_listed[:, 0] < 0).all()) == fallback
+
+
+@pytest.mark.parametrize("n_motifs, covariate", [(1, 0.0), (3, 0.5)])
+def test_planes_of_a_fit_give_its_circles_arcs_and_pivot(n_motifs, covariate, monkeypatch):
+    from seism_stats.stats.circle_intervals import CircleFamily, circle_pivot
     from seism_stats.stats.circle_tests import DirectionLaw
-    data = simulate_dataset(120, 30, consensus="GATT", beta=0.6, random_state=9)
-    features, selection, basis, order = _fit_parts(data.sequences, data.y, 4, 3)
+    data = simulate_dataset(120, 30, consensus="GATT", beta=0.6, covariate=covariate, random_state=9)
+    features, selection, basis, order = fit_parts(data.sequences, data.y, 4, n_motifs,
+                                                  data.covariates if covariate else None)[:4]
     tests = CircleTests(features, selection, basis, "motif")
+    values = (-5.0, -0.2, 0.0, 0.4, 3.0, 2e3)
     for axis in tests.axes:
         law = DirectionLaw(tests, axis, np.zeros((tests.n, 0)), order)
         family = CircleFamily(tests, axis, law, 30, np.random.default_rng(axis.j))
-        direct = [family.evaluate(b) for b in (-5.0, -0.2, 0.0, 0.4, 3.0, 2e3)]
+        direct = [family.evaluate(b) for b in values]
         family.span(2e3)
         assert family.planes is not None
-        through_planes = [family.evaluate(b) for b in (-5.0, -0.2, 0.0, 0.4, 3.0, 2e3)]
-        np.testing.assert_allclose(through_planes, direct, rtol=1e-9, atol=1e-12)
+        np.testing.assert_allclose([family.evaluate(b) for b in values], direct, rtol=1e-9, atol=1e-12)
         with pytest.raises(ValueError, match="leaves the square"):
             tests.arcs(axis.tested(1e9), family.rows, family.planes)
+        # The pivot as the intervals compute it (planes for the scan, every cell beyond) equals the direct one.
+        through_planes = circle_pivot(CircleFamily(tests, axis, law, 30, np.random.default_rng(axis.j)), 0.3, 0.1)
+        with monkeypatch.context() as patch:
+            patch.setattr(CircleFamily, "span", lambda self, reach: None)
+            every_cell = circle_pivot(CircleFamily(tests, axis, law, 30, np.random.default_rng(axis.j)), 0.3, 0.1)
+        np.testing.assert_array_equal(through_planes.tested, every_cell.tested)
+        np.testing.assert_allclose(through_planes.log_odds, every_cell.log_odds, rtol=1e-9, atol=1e-12)
 
 
 def test_plane_kernels_refuse_inconsistent_inputs():

@@ -62,10 +62,12 @@ Cost: the circles of every ``b`` through one direction ``d`` lie in the one plan
 ``{P_S u + x eta + z d}`` (centre ``(shift_b, 0)``, radius ``rho_b``), where the selection
 event is one fixed set. :meth:`CircleFamily.span` lists once, per direction, step and
 side, the few cells whose constraints bound that set inside a square holding every
-circle of the scan (:meth:`CircleTests.planes`); each evaluation of ``G`` then
-intersects each circle with those cells only, the same arcs as with every cell (up to a
-slack of ``1e-12`` of the plane's scale, :mod:`seism_stats.stats._circles`). A circle
-outside the square (none in the scan) is intersected with every cell.
+circle of the scan up to ``2^SCAN_DOUBLINGS`` standard errors
+(:meth:`CircleTests.planes`); each evaluation of ``G`` there intersects each circle with
+those cells only: the same arcs as with every cell, except in slivers at most
+``2e-12`` of the square's size thick (:mod:`seism_stats.stats._circles`; on real fits
+the pivots are bit-identical). A circle outside the square (the limits' and any
+refinement beyond the scan) is intersected with every cell.
 
 What is stored: the evaluations ``(b, logit G(b))`` of the scan and the root
 finding (a few dozen numbers per motif) in a :class:`CirclePivot`; ``conf_int(alpha)``
@@ -216,7 +218,8 @@ class CircleFamily:
 
         The circles of every ``b`` through one direction lie in one plane, where the
         event is a fixed set (:meth:`CircleTests.planes`); each later :meth:`evaluate`
-        then intersects a handful of cells per step. The arcs are the same sets.
+        then intersects a handful of cells per step: the same arcs, but for slivers thinner
+        than ``2e-12`` of the square's size (:func:`_circles.plane_cells`).
         """
         if np.isfinite(reach) and self.axis.size > 0:  # size 0: the observation on the axis, no plane
             self.planes = self.tests.planes(self.axis, self.rows, reach)
@@ -248,7 +251,7 @@ def circle_pivot(family: CircleFamily, estimate_ols: float, bse_ols: float, alph
         return cache[b][0]
 
     step = bse_ols if np.isfinite(bse_ols) and bse_ols > 0 else 1.0
-    family.span(abs(estimate_ols) + step * 2.0**LIMIT_DOUBLINGS)
+    family.span(abs(estimate_ols) + step * 2.0**SCAN_DOUBLINGS)  # the limits' circles: every cell
     for b in [0.0, estimate_ols] + [estimate_ols + side * step * 2.0**i for side in (-1.0, 1.0)
                                     for i in list(range(SCAN_DOUBLINGS + 1)) + [LIMIT_DOUBLINGS]]:
         log_odds(b)

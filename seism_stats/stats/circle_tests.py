@@ -436,8 +436,9 @@ class CircleTests:
         ``rows`` are the directions' numerators ``(R, G)`` and E-coefficients ``(R, q)``
         (:meth:`direction_terms`); the kernel builds each row's step lines itself.
         ``planes``, when given (:meth:`planes`, for the same rows and the axis's plane),
-        lists the cells that can bind in each row's plane: the same arcs, from a handful
-        of cells per step, provided the circle lies inside the planes' square.
+        lists the cells that can bind in each row's plane: the same arcs (but for slivers
+        thinner than ``2e-12`` of the planes' square), from a handful of cells per step,
+        provided the circle lies inside the square.
         """
         numerators = np.ascontiguousarray(rows[0], dtype=np.float64)
         coefficients = np.ascontiguousarray(rows[1], dtype=np.float64)
