@@ -157,3 +157,16 @@ def test_refinement_kernels_equal_the_vectorised_numpy(k, rng):
     weights = rng.standard_normal(kmers.shape[0])
     sums = np.array([np.bincount(letters[:, p], weights=weights, minlength=4) for p in range(k)])
     assert np.array_equal(_kmers.letter_sums(kmers, weights, k), sums)
+
+
+@pytest.mark.parametrize("k", [3, 11])
+def test_present_kmers_is_numpy_unique(k):
+    # Counting over the 4^k k-mers (k <= COUNTED_K) and sorting (above) give np.unique's answer.
+    from seism_stats.selection.refinement import present_kmers
+    kmers = np.random.default_rng(k).integers(0, 4**k, size=5000) // 7 * 7
+    values, inverse = present_kmers(kmers, k)
+    expected_values, expected_inverse = np.unique(kmers, return_inverse=True)
+    assert values.dtype == np.int64 and inverse.dtype == np.int64
+    np.testing.assert_array_equal(values, expected_values)
+    np.testing.assert_array_equal(inverse, expected_inverse)
+    np.testing.assert_array_equal(values[inverse], kmers)

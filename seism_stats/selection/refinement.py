@@ -79,8 +79,7 @@ class WindowDesign:
         self.k = int(k)
         self.n = len(encoded)
         self.pooling = pooling
-        self.kmers, window_kmer = np.unique(cols, return_inverse=True)
-        self.kmers = self.kmers.astype(np.int64, copy=False)
+        self.kmers, window_kmer = present_kmers(cols, self.k)
         if pooling == "sum":
             self.counts = sp.csr_array((np.ones(rows.shape[0]), (rows, window_kmer)),
                                        shape=(self.n, self.kmers.shape[0]))
@@ -127,6 +126,25 @@ class WindowDesign:
         rows = winner >= 0
         np.add.at(out, winner[rows], grad_phi[rows])
         return out
+
+
+#: Up to this k the distinct k-mers are found by counting over all 4^k (linear time); above, by sorting.
+COUNTED_K = 10
+
+
+def present_kmers(kmers: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct values of ``kmers`` (sorted, int64) and each entry's position among them.
+
+    ``np.unique(kmers, return_inverse=True)``, by a count over the 4^k k-mers up to
+    :data:`COUNTED_K` (10 s of sorting saved at n = 100,000, L = 200, k = 8).
+    """
+    kmers = np.asarray(kmers, dtype=np.int64)
+    if k > COUNTED_K:
+        values, inverse = np.unique(kmers, return_inverse=True)
+        return values.astype(np.int64, copy=False), inverse.reshape(-1).astype(np.int64, copy=False)
+    present = np.bincount(kmers, minlength=4**k) > 0
+    rank = np.cumsum(present, dtype=np.int64) - 1
+    return np.flatnonzero(present).astype(np.int64), rank[kmers]
 
 
 def kmer_ppm(cell: int, k: int, confidence: float = 1.0) -> np.ndarray:
