@@ -319,6 +319,24 @@ def step_arcs(double[:, :, ::1] arcs, long long[::1] counts, const double[::1] a
                                   n_cells, selected)
 
 
+cdef int _check_row_steps(double[:, :, ::1] arcs, long long[::1] counts, const double[::1] alpha,
+                          const double[::1] beta, const double[:, ::1] numerators, const double[:, ::1] coefficients,
+                          const double[:, ::1] cross_t, Py_ssize_t n_earlier, const int64_t[::1] cells,
+                          const double[::1] scale, Py_ssize_t selected) except -1:
+    """Raise ``ValueError`` unless a step of rows whose lines the kernel builds can run on these arrays."""
+    cdef Py_ssize_t rows = numerators.shape[0], n_cells = cells.shape[0]
+    if arcs.shape[0] != rows or arcs.shape[1] != MAX_ARCS or arcs.shape[2] != 2 or counts.shape[0] != rows:
+        raise ValueError(f"arcs must be ({rows}, {MAX_ARCS}, 2) and counts ({rows},)")
+    if alpha.shape[0] != n_cells or beta.shape[0] != n_cells or scale.shape[0] != n_cells:
+        raise ValueError(f"{n_cells} cells but {alpha.shape[0]} offsets, {beta.shape[0]} axes, {scale.shape[0]} scales")
+    if not 0 <= selected < n_cells:
+        raise ValueError(f"selected cell {selected} outside the {n_cells} competing cells")
+    check_step_line_inputs(numerators, coefficients, cross_t, n_earlier, cells)
+    if rows and np.max(counts) > MAX_ARCS:
+        raise ValueError(f"a row holds more than {MAX_ARCS} intervals")
+    return 0
+
+
 def step_arcs_rows(double[:, :, ::1] arcs, long long[::1] counts, const double[::1] alpha,
                    const double[::1] beta, const double[:, ::1] numerators, const double[:, ::1] coefficients,
                    const double[:, ::1] cross_t, Py_ssize_t n_earlier, const int64_t[::1] cells,
@@ -331,15 +349,7 @@ def step_arcs_rows(double[:, :, ::1] arcs, long long[::1] counts, const double[:
     temporaries); rows already off the event (``counts[r] == 0``) are skipped.
     """
     cdef Py_ssize_t rows = numerators.shape[0], n_cells = cells.shape[0], r, t
-    if arcs.shape[0] != rows or arcs.shape[1] != MAX_ARCS or arcs.shape[2] != 2 or counts.shape[0] != rows:
-        raise ValueError(f"arcs must be ({rows}, {MAX_ARCS}, 2) and counts ({rows},)")
-    if alpha.shape[0] != n_cells or beta.shape[0] != n_cells or scale.shape[0] != n_cells:
-        raise ValueError(f"{n_cells} cells but {alpha.shape[0]} offsets, {beta.shape[0]} axes, {scale.shape[0]} scales")
-    if not 0 <= selected < n_cells:
-        raise ValueError(f"selected cell {selected} outside the {n_cells} competing cells")
-    check_step_line_inputs(numerators, coefficients, cross_t, n_earlier, cells)
-    if rows and np.max(counts) > MAX_ARCS:
-        raise ValueError(f"a row holds more than {MAX_ARCS} intervals")
+    _check_row_steps(arcs, counts, alpha, beta, numerators, coefficients, cross_t, n_earlier, cells, scale, selected)
     n_threads = max(1, min(n_threads, rows))
     buffer = np.empty((n_threads, max(n_cells, 1)), dtype=np.float64)  # one row's lines per thread
     cdef double[:, ::1] line = buffer
@@ -711,12 +721,7 @@ def step_arcs_listed(double[:, :, ::1] arcs, long long[::1] counts, const double
     from ``numerators`` and ``coefficients`` as in :func:`step_arcs_rows`.
     """
     cdef Py_ssize_t rows = numerators.shape[0], n_cells = cells.shape[0], r, t, side, i
-    if arcs.shape[0] != rows or arcs.shape[1] != MAX_ARCS or arcs.shape[2] != 2 or counts.shape[0] != rows:
-        raise ValueError(f"arcs must be ({rows}, {MAX_ARCS}, 2) and counts ({rows},)")
-    if alpha.shape[0] != n_cells or beta.shape[0] != n_cells or scale.shape[0] != n_cells:
-        raise ValueError(f"{n_cells} cells but {alpha.shape[0]} offsets, {beta.shape[0]} axes, {scale.shape[0]} scales")
-    if not 0 <= selected < n_cells:
-        raise ValueError(f"selected cell {selected} outside the {n_cells} competing cells")
+    _check_row_steps(arcs, counts, alpha, beta, numerators, coefficients, cross_t, n_earlier, cells, scale, selected)
     if (listed.shape[0] != rows or listed.shape[1] != 2 or listed.shape[2] != MAX_LISTED
             or listed_gamma.shape[0] != rows or listed_gamma.shape[1] != 2 or listed_gamma.shape[2] != MAX_LISTED
             or n_listed.shape[0] != rows or n_listed.shape[1] != 2 or selected_gamma.shape[0] != rows):
@@ -729,9 +734,6 @@ def step_arcs_listed(double[:, :, ::1] arcs, long long[::1] counts, const double
             for i in range(max(n_listed[r, side], 0)):
                 if not 0 <= listed[r, side, i] < n_cells:
                     raise ValueError(f"row {r} lists a cell outside the {n_cells} competing cells")
-    check_step_line_inputs(numerators, coefficients, cross_t, n_earlier, cells)
-    if rows and np.max(counts) > MAX_ARCS:
-        raise ValueError(f"a row holds more than {MAX_ARCS} intervals")
     n_threads = max(1, min(n_threads, rows))
     buffer = np.empty((n_threads, max(n_cells, 1)), dtype=np.float64)
     cdef double[:, ::1] line = buffer
