@@ -376,6 +376,9 @@ cdef struct Polygon:
     double own[MAX_VERTICES]  # sign * L_s at each vertex
     double size[MAX_VERTICES]  # |A_s| + |B_s x| + |C_s z|: the magnitude own is rounded at
     double slack  # PLANE_TOLERANCE * (scale + half width): how far a passed-over line may cut in
+    double reach  # the square's half width (circle centres lie within it)
+    double b_s
+    double c_s
 
 
 cdef inline int _vertex(Polygon* T, double x, double z, double a, double b, double c, int64_t label) noexcept nogil:
@@ -402,6 +405,9 @@ cdef int _clip(Polygon* P, double A, double B, double C, int64_t label, Polygon*
     cdef double vi, vj, t, det, x, z
     T.n = 0
     T.slack = P.slack
+    T.reach = P.reach
+    T.b_s = P.b_s
+    T.c_s = P.c_s
     for i in range(P.n):
         j = i + 1 if i + 1 < P.n else 0
         vi = A + B * P.x[i] + C * P.z[i]
@@ -453,9 +459,10 @@ cdef inline bint _clears(const Polygon* P, double fc, double ac, double gc, doub
     test of its two half-planes, :func:`_cuts` on their own coefficients, would pass over too)."""
     cdef Py_ssize_t i
     cdef double value, size
+    cdef double far = 2.0 * P.reach * (fabs(P.b_s) + fabs(ac) + fabs(P.c_s) + fabs(gc))
     for i in range(P.n):
         value = fc + ac * P.x[i] + gc * P.z[i]
-        size = P.size[i] + fabs(fc) + fabs(ac * P.x[i]) + fabs(gc * P.z[i])
+        size = P.size[i] + fabs(fc) + fabs(ac * P.x[i]) + fabs(gc * P.z[i]) + far
         if P.own[i] - (value if value >= 0.0 else -value) < -2.0 * P.slack * norm + ROUNDING * size:
             return 0
     return 1
@@ -488,29 +495,49 @@ cdef inline int _cut(Polygon* P, Polygon* T, Polygon* before, double A, double B
     """Clip ``P`` by ``A + B x + C z >= 0`` where it cuts in.
 
     Returns 1 if it cut, 0 if not, 2 if it emptied ``P`` (or left it without area), -1
-    on overflow, and 3 if it does not cut here but might as computed elsewhere: ``A, B,
-    C`` are differences of numbers of magnitudes ``Ma, Mb, Mc``, so the line is known
-    to ``ROUNDING (Ma + Mb |x| + Mc |z|) / norm`` only (a cell nearly parallel to the
-    selected one has a small ``norm``), and the circle kernel, computing it from
-    other roundings, may see it cut; such a cell is listed without clipping.
+    on overflow, 3 if it is unsure and did not cut, 4 if it is unsure and cut. ``A, B,
+    C`` are differences of numbers of magnitudes ``Ma, Mb, Mc``, so another kernel
+    (the circle kernel rounds ``(f + shift a) / rho``, with circle centres anywhere in
+    the square) sees ``A`` only to ``band = ROUNDING (Ma + (Mb + Mc) 2 half_width)``.
+    Where that is coarser than the slack (a cell nearly parallel to the selected one),
+    the cell is unsure: listed whenever the line less its band cuts in, and the polygon
+    clipped only by the line loosened by its band, so that it holds the side under
+    either rounding; a zero-gradient line empties the side only below ``-band``.
     """
     cdef double norm = sqrt(B * B + C * C)
     cdef Py_ssize_t i
-    cdef double band
+    cdef double band = ROUNDING * (Ma + (Mb + Mc) * 2.0 * P.reach)  # unnormalised: the line's A as another kernel rounds it
     if norm == 0.0:
-        if A >= 0.0:
+        if A >= band:
             return 0
+        if A < -band:
+            before[0] = P[0]
+            P.n = 0
+            return 2
+        return 3
+    if band / norm > P.slack:  # known only coarsely: list it if it might cut; clip by it loosened by its band
+        for i in range(P.n):
+            if (A + B * P.x[i] + C * P.z[i] - band) / norm < -2.0 * P.slack:
+                break
+        else:
+            return 0
+        A = (A + band) / norm
+        B = B / norm
+        C = C / norm
+        if not _cuts(P, A, B, C):
+            return 3
         before[0] = P[0]
-        P.n = 0
-        return 2
+        if _clip(P, A, B, C, label, T) < 0:
+            return -1
+        if P.n < 3:
+            P.n = 0
+            return 2
+        _measure(P, As, Bs, Cs)
+        return 4
     A = A / norm
     B = B / norm
     C = C / norm
     if not _cuts(P, A, B, C):
-        band = ROUNDING / norm
-        for i in range(P.n):
-            if A + B * P.x[i] + C * P.z[i] - band * (Ma + Mb * fabs(P.x[i]) + Mc * fabs(P.z[i])) < -2.0 * P.slack:
-                return 3
         return 0
     before[0] = P[0]
     if _clip(P, A, B, C, label, T) < 0:
@@ -566,6 +593,9 @@ cdef Py_ssize_t _plane_side(double sign, const double* fixed, const double* axis
         P.c[i] = (1.0 if i == 0 else -1.0) if i % 2 == 0 else 0.0
         P.label[i] = SQUARE_EDGE
     P.slack = PLANE_TOLERANCE * (scale + half_width)
+    P.reach = half_width
+    P.b_s = Bs
+    P.c_s = Cs
     _measure(&P, As, Bs, Cs)
     cut = _cut(&P, &T, &before, As, Bs, Cs, OWN_EDGE, As, Bs, Cs, 0.0, 0.0, 0.0)
     if cut < 0:
@@ -599,7 +629,8 @@ cdef Py_ssize_t _plane_side(double sign, const double* fixed, const double* axis
         # |L_c| on the polygon is at most its value at the bounding box's centre plus its reach over the box
         reach = fc + ac * xc + gc * zc
         reach = (reach if reach >= 0.0 else -reach) + fabs(ac) * hx + fabs(gc) * hz
-        if reach + ROUNDING * (own_size + fabs(fc) + fabs(ac) * (fabs(xc) + hx) + fabs(gc) * (fabs(zc) + hz)) <= floor:
+        if reach + ROUNDING * (own_size + fabs(fc) + fabs(ac) * (fabs(xc) + hx) + fabs(gc) * (fabs(zc) + hz)
+                + 2.0 * half_width * (fabs(Bs) + fabs(ac) + fabs(Cs) + fabs(gc))) <= floor:
             continue
         norm = sqrt((Bs - ac) * (Bs - ac) + (Cs - gc) * (Cs - gc))
         reach = sqrt((Bs + ac) * (Bs + ac) + (Cs + gc) * (Cs + gc))
@@ -616,9 +647,9 @@ cdef Py_ssize_t _plane_side(double sign, const double* fixed, const double* axis
                 return -1
             if i == 2:
                 return _edge_cells(&before, c, unsure, n_unsure, gamma, listed, listed_gamma)
-            if i == 1:
+            if i == 1 or i == 4:
                 cut = 1
-            if i == 3 and (n_unsure == 0 or unsure[n_unsure - 1] != c):
+            if (i == 3 or i == 4) and (n_unsure == 0 or unsure[n_unsure - 1] != c):
                 if n_unsure >= MAX_UNSURE:
                     return -1
                 unsure[n_unsure] = c

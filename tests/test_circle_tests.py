@@ -306,8 +306,24 @@ def test_plane_cells_list_what_bounds_degenerate_sides():
     fixed = np.array([-0.4316533455947616, -0.43165334559474333, -0.4316533455951963])
     axis = np.array([-1.0572758699119627, -1.0572758699119627, -1.05727586991302])
     gamma = np.array([[1.5300532577009178, 1.5300532577009178, 1.530053257702448]])
-    gap, _, _ = _listed_against_every_cell(fixed, axis, gamma, 2, 2707.7, [(0.0, 1.0), (0.5, 1.3), (-1.0, 2.0)])
-    assert gap <= 1e-9
+    gap, n_listed, _ = _listed_against_every_cell(fixed, axis, gamma, 2, 2707.737991544256,
+                                                  [(0.0, 1.0), (0.5, 1.3), (-1.0, 2.0)])
+    assert gap <= 1e-9 and n_listed[0, 1] == 2  # the near copy is listed
+    # Near copies of the selected cell known only to their rounding, which the circle kernel rounds otherwise
+    # (from (f + shift a) / rho): one ulp off in the fixed part; one that cuts and is then clipped away or
+    # leaves a strip a later cell cuts; one whose circles have centres far from the polygon.
+    rng = np.random.default_rng(0)
+    cases = [(np.array([1.0, np.nextafter(1.0, 2.0), 0.0]), np.array([1.0, 1.0, 0.0]), np.array([[0.0, 0.0, 1.0]]),
+              10.0, [(float(a), float(r)) for a, r in zip(rng.uniform(-1, 1, 100), rng.uniform(0.5, 3, 100))]),
+             (np.array([1.0, 1.0 - 1e-15, 0.0]), np.array([0.0, 1e-15, 1 / 0.95]), np.zeros((1, 3)), 10.0,
+              [(float(a), float(r)) for a, r in zip(rng.uniform(-0.5, 0.5, 100), rng.uniform(0.5, 1.5, 100))]),
+             (np.array([1.0, 1.0 - 1e-15, 0.9]), np.array([0.0, 1e-15, 0.1 / 1.05]), np.zeros((1, 3)), 10.0,
+              [(float(a), float(r)) for a, r in zip(rng.uniform(-0.5, 0.5, 100), rng.uniform(0.5, 1.7, 100))]),
+             (np.array([1.0, 1.0 - 2.5e-14, -1.0, 0.5]), np.array([1.0, 1.0 + 1e-14, 2.0, 0.0]),
+              np.array([[0.0, 0.0, 0.0, 1.0]]), 2e4,
+              [(-float(a), float(a + r)) for a, r in zip(rng.uniform(2500, 5000, 100), rng.uniform(0.3, 2.0, 100))])]
+    for fixed, axis, gamma, half_width, circles in cases:
+        assert _listed_against_every_cell(fixed, axis, gamma, 0, half_width, circles)[0] <= 1e-9
     # A regular 2N-gon: N = 65 lines overflow the polygon's vertices, and the row falls back on every cell.
     for sides, fallback in ((40, False), (65, True)):
         theta = np.sort(np.random.default_rng(0).uniform(0, np.pi, sides))
