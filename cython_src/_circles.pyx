@@ -376,9 +376,6 @@ cdef struct Polygon:
     double own[MAX_VERTICES]  # sign * L_s at each vertex
     double size[MAX_VERTICES]  # |A_s| + |B_s x| + |C_s z|: the magnitude own is rounded at
     double slack  # PLANE_TOLERANCE * (scale + half width): how far a passed-over line may cut in
-    double reach  # the square's half width (circle centres lie within it)
-    double b_s
-    double c_s
 
 
 cdef inline int _vertex(Polygon* T, double x, double z, double a, double b, double c, int64_t label) noexcept nogil:
@@ -405,9 +402,6 @@ cdef int _clip(Polygon* P, double A, double B, double C, int64_t label, Polygon*
     cdef double vi, vj, t, det, x, z
     T.n = 0
     T.slack = P.slack
-    T.reach = P.reach
-    T.b_s = P.b_s
-    T.c_s = P.c_s
     for i in range(P.n):
         j = i + 1 if i + 1 < P.n else 0
         vi = A + B * P.x[i] + C * P.z[i]
@@ -453,13 +447,13 @@ cdef inline bint _cuts(const Polygon* P, double A, double B, double C) noexcept 
     return 0
 
 
-cdef inline bint _clears(const Polygon* P, double fc, double ac, double gc, double norm) noexcept nogil:
+cdef inline bint _clears(const Polygon* P, double fc, double ac, double gc, double norm, double far) noexcept nogil:
     """Whether ``sign L_s - |L_c|`` stays above minus twice the slack (in units of ``norm``) at every vertex,
     by more than the rounding of that difference (so that a cell passed over here is one the exact
-    test of its two half-planes, :func:`_cuts` on their own coefficients, would pass over too)."""
+    test of its two half-planes, :func:`_cuts` on their own coefficients, would pass over too; ``far``:
+    the rounding's magnitude at circle centres anywhere in the square, see :func:`_cut`)."""
     cdef Py_ssize_t i
     cdef double value, size
-    cdef double far = 2.0 * P.reach * (fabs(P.b_s) + fabs(ac) + fabs(P.c_s) + fabs(gc))
     for i in range(P.n):
         value = fc + ac * P.x[i] + gc * P.z[i]
         size = P.size[i] + fabs(fc) + fabs(ac * P.x[i]) + fabs(gc * P.z[i]) + far
@@ -491,7 +485,8 @@ cdef Py_ssize_t _edge_cells(const Polygon* P, int64_t extra, const int64_t* unsu
 
 
 cdef inline int _cut(Polygon* P, Polygon* T, Polygon* before, double A, double B, double C, int64_t label,
-                     double As, double Bs, double Cs, double Ma, double Mb, double Mc) noexcept nogil:
+                     double As, double Bs, double Cs, double Ma, double Mb, double Mc,
+                     double half_width) noexcept nogil:
     """Clip ``P`` by ``A + B x + C z >= 0`` where it cuts in.
 
     Returns 1 if it cut, 0 if not, 2 if it emptied ``P`` (or left it without area), -1
@@ -506,7 +501,8 @@ cdef inline int _cut(Polygon* P, Polygon* T, Polygon* before, double A, double B
     """
     cdef double norm = sqrt(B * B + C * C)
     cdef Py_ssize_t i
-    cdef double band = ROUNDING * (Ma + (Mb + Mc) * 2.0 * P.reach)  # unnormalised: the line's A as another kernel rounds it
+    cdef double band = ROUNDING * (Ma + (Mb + Mc) * 2.0 * half_width)  # unnormalised: A as another kernel rounds it
+    cdef bint unsure
     if norm == 0.0:
         if A >= band:
             return 0
@@ -515,30 +511,19 @@ cdef inline int _cut(Polygon* P, Polygon* T, Polygon* before, double A, double B
             P.n = 0
             return 2
         return 3
-    if band / norm > P.slack:  # known only coarsely: list it if it might cut; clip by it loosened by its band
+    unsure = band / norm > P.slack
+    if unsure:  # known only coarsely: listed if it might cut; clipped by it loosened by its band
         for i in range(P.n):
             if (A + B * P.x[i] + C * P.z[i] - band) / norm < -2.0 * P.slack:
                 break
         else:
             return 0
-        A = (A + band) / norm
-        B = B / norm
-        C = C / norm
-        if not _cuts(P, A, B, C):
-            return 3
-        before[0] = P[0]
-        if _clip(P, A, B, C, label, T) < 0:
-            return -1
-        if P.n < 3:
-            P.n = 0
-            return 2
-        _measure(P, As, Bs, Cs)
-        return 4
+        A = A + band
     A = A / norm
     B = B / norm
     C = C / norm
     if not _cuts(P, A, B, C):
-        return 0
+        return 3 if unsure else 0
     before[0] = P[0]
     if _clip(P, A, B, C, label, T) < 0:
         return -1
@@ -546,7 +531,7 @@ cdef inline int _cut(Polygon* P, Polygon* T, Polygon* before, double A, double B
         P.n = 0
         return 2
     _measure(P, As, Bs, Cs)
-    return 1
+    return 4 if unsure else 1
 
 
 cdef Py_ssize_t _plane_side(double sign, const double* fixed, const double* axis, const double* gamma,
@@ -575,7 +560,7 @@ cdef Py_ssize_t _plane_side(double sign, const double* fixed, const double* axis
     cdef int64_t unsure[MAX_UNSURE]
     cdef Py_ssize_t n_unsure = 0
     cdef double As = sign * fixed[selected], Bs = sign * axis[selected], Cs = sign * gamma[selected]
-    cdef double fc, ac, gc, reach, norm, floor, own_size, x_lo, x_hi, z_lo, z_hi, xc, zc, hx, hz
+    cdef double fc, ac, gc, reach, far, norm_minus, norm_plus, floor, own_size, x_lo, x_hi, z_lo, z_hi, xc, zc, hx, hz
     cdef Py_ssize_t c, t, i
     cdef int cut
     P.n = 4
@@ -593,11 +578,8 @@ cdef Py_ssize_t _plane_side(double sign, const double* fixed, const double* axis
         P.c[i] = (1.0 if i == 0 else -1.0) if i % 2 == 0 else 0.0
         P.label[i] = SQUARE_EDGE
     P.slack = PLANE_TOLERANCE * (scale + half_width)
-    P.reach = half_width
-    P.b_s = Bs
-    P.c_s = Cs
     _measure(&P, As, Bs, Cs)
-    cut = _cut(&P, &T, &before, As, Bs, Cs, OWN_EDGE, As, Bs, Cs, 0.0, 0.0, 0.0)
+    cut = _cut(&P, &T, &before, As, Bs, Cs, OWN_EDGE, As, Bs, Cs, 0.0, 0.0, 0.0, half_width)
     if cut < 0:
         return -1
     if cut == 2:
@@ -629,20 +611,21 @@ cdef Py_ssize_t _plane_side(double sign, const double* fixed, const double* axis
         # |L_c| on the polygon is at most its value at the bounding box's centre plus its reach over the box
         reach = fc + ac * xc + gc * zc
         reach = (reach if reach >= 0.0 else -reach) + fabs(ac) * hx + fabs(gc) * hz
+        far = 2.0 * half_width * (fabs(Bs) + fabs(ac) + fabs(Cs) + fabs(gc))
         if reach + ROUNDING * (own_size + fabs(fc) + fabs(ac) * (fabs(xc) + hx) + fabs(gc) * (fabs(zc) + hz)
-                + 2.0 * half_width * (fabs(Bs) + fabs(ac) + fabs(Cs) + fabs(gc))) <= floor:
+                + far) <= floor:
             continue
-        norm = sqrt((Bs - ac) * (Bs - ac) + (Cs - gc) * (Cs - gc))
-        reach = sqrt((Bs + ac) * (Bs + ac) + (Cs + gc) * (Cs + gc))
-        if _clears(&P, fc, ac, gc, norm if norm < reach else reach):
+        norm_minus = sqrt((Bs - ac) * (Bs - ac) + (Cs - gc) * (Cs - gc))
+        norm_plus = sqrt((Bs + ac) * (Bs + ac) + (Cs + gc) * (Cs + gc))
+        if _clears(&P, fc, ac, gc, norm_minus if norm_minus < norm_plus else norm_plus, far):
             continue
         for t in range(2):
             if t == 0:
                 i = _cut(&P, &T, &before, As - fc, Bs - ac, Cs - gc, c, As, Bs, Cs,
-                         fabs(As) + fabs(fc), fabs(Bs) + fabs(ac), fabs(Cs) + fabs(gc))
+                         fabs(As) + fabs(fc), fabs(Bs) + fabs(ac), fabs(Cs) + fabs(gc), half_width)
             else:
                 i = _cut(&P, &T, &before, As + fc, Bs + ac, Cs + gc, c, As, Bs, Cs,
-                         fabs(As) + fabs(fc), fabs(Bs) + fabs(ac), fabs(Cs) + fabs(gc))
+                         fabs(As) + fabs(fc), fabs(Bs) + fabs(ac), fabs(Cs) + fabs(gc), half_width)
             if i < 0:
                 return -1
             if i == 2:
