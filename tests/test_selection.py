@@ -2,12 +2,13 @@
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 
 from seism_stats.features.grid import make_features
 from seism_stats.features.kmers import kmer_count_matrix, kmer_to_string
 from seism_stats.io.sequences import encode_sequences
 from seism_stats.selection.greedy import select_motifs
-from seism_stats.selection.refinement import WindowDesign, _score_and_gradient, refine_motif
+from seism_stats.selection.refinement import CountMatrix, WindowDesign, _score_and_gradient, refine_motif
 from seism_stats.selection.replay import SelectionReplay
 from seism_stats.utils.validation import check_covariates, residual_basis
 from simulations.data import simulate_dataset
@@ -73,6 +74,29 @@ def test_a_different_response_leaves_the_event(planted_data):
     accepted, _ = SelectionReplay(features, selection.event).check_points(
         np.vstack([flipped, other / np.linalg.norm(other)]))
     assert accepted.tolist() == [True, False]
+
+
+@pytest.mark.parametrize("n_threads", [1, 2])
+def test_count_matrix_is_scipys_and_so_are_its_products(n_threads):
+    # The counting sorts give SciPy's COO-to-CSR matrix with duplicates summed, and the
+    # compact parallel products SciPy's float64 sums exactly (same order, no fused
+    # multiply-add): refinement's results do not depend on the kernel or the threads.
+    rng = np.random.default_rng(0)
+    rows = np.concatenate([np.sort(rng.integers(0, 50, 2000)), np.sort(rng.integers(0, 50, 2000))])
+    columns = rng.integers(0, 40, rows.size)
+    reference = sp.csr_array((np.ones(rows.size), (rows, columns)), shape=(53, 40))
+    reference.sum_duplicates()
+    compact = CountMatrix(rows, columns, (53, 40), n_threads)
+    built = compact.to_scipy()
+    for attribute in ("indptr", "indices", "data"):
+        np.testing.assert_array_equal(getattr(built, attribute), getattr(reference, attribute))
+    g, h = rng.standard_normal(40), rng.standard_normal(53)
+    assert np.array_equal(compact.dot(g), reference @ g)
+    assert np.array_equal(compact.rdot(h), reference.T @ h)
+    with pytest.raises(ValueError, match="length 40"):
+        compact.dot(h)
+    with pytest.raises(ValueError, match="outside the matrix"):
+        CountMatrix(rows, columns + 1, (53, 40))
 
 
 @pytest.mark.parametrize("pooling", ["sum", "max"])

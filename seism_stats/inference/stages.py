@@ -226,7 +226,8 @@ def refine_selected(selection: Selection, data: Data, options: Options) -> tuple
     residual = selection.unit_residual * selection.residual_norm
     located = [locate_cell(int(c), data.ks) for c in selection.cells]
     for length, _ in located:
-        windows.setdefault(length, WindowDesign(data.encoded, length, options.pooling, revcomp=bool(options.revcomp)))
+        windows.setdefault(length, WindowDesign(data.encoded, length, options.pooling,
+                                                revcomp=bool(options.revcomp), n_threads=options.n_threads))
     return tuple(
         refine_motif(windows[length], options.lam, residual, np.hstack([data.basis, selection.event.basis[:, :j]]),
                      index)
