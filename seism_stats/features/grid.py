@@ -17,7 +17,7 @@ from tqdm.auto import tqdm
 
 from ..utils.validation import check_lam
 from . import _kron
-from .kmers import canonical_mask, hamming_to_all, kmer_count_matrix, merge_reverse_complements
+from .kmers import canonical_mask, compact_csr, hamming_to_all, kmer_count_matrix, merge_reverse_complements
 from .memory import norm_buffer_rows
 
 #: The pass over the feature norms reports progress this many times.
@@ -244,13 +244,11 @@ def transposed_chunks(counts: sp.csr_array, chunk: int) -> tuple:
     for first in range(0, max(n, 1), chunk):
         part = counts[first:first + chunk].tocsc()
         part.sort_indices()
-        values = part.data.astype(np.float32)
-        if not np.array_equal(values, part.data):
-            raise ValueError("k-mer counts must be whole numbers below 2^24")
-        indptr.append(part.indptr.astype(np.int64) + offset)
-        indices.append(part.indices.astype(np.int32))
-        data.append(values)
-        offset += part.indices.shape[0]
+        part_indptr, part_indices, part_data = compact_csr(part)
+        indptr.append(part_indptr + offset)
+        indices.append(part_indices)
+        data.append(part_data)
+        offset += part_indices.shape[0]
     return np.vstack(indptr), np.concatenate(indices), np.concatenate(data), int(chunk)
 
 

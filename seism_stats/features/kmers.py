@@ -60,6 +60,27 @@ def kmer_count_matrix(encoded: EncodedSequences, k: int) -> sp.csr_array:
     return counts
 
 
+def compact_csr(matrix: sp.csr_array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A count matrix's CSR arrays with int64 offsets, int32 indices and float32 counts.
+
+    Half the memory of int64/float64 arrays, for products that stream the
+    matrix. The counts must be whole numbers below 2^24 (exact in float32;
+    checked) and the indices below 2^31.
+
+    Returns
+    -------
+    indptr : int64 (rows + 1,)
+    indices : int32 (nnz,)
+    data : float32 (nnz,)
+    """
+    if matrix.shape[1] >= 2**31:
+        raise ValueError(f"a matrix with {matrix.shape[1]} columns exceeds int32 indices")
+    values = matrix.data.astype(np.float32)
+    if not np.array_equal(values, matrix.data):
+        raise ValueError("k-mer counts must be whole numbers below 2^24")
+    return matrix.indptr.astype(np.int64), matrix.indices.astype(np.int32), values
+
+
 def kmer_to_string(index: int, k: int) -> str:
     """Text of the k-mer with base-4 index ``index`` (first letter most significant)."""
     return "".join(_LETTERS[kmer_digits(np.array([index]), k)[0]])

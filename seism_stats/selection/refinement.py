@@ -27,7 +27,7 @@ import scipy.optimize
 import scipy.sparse as sp
 
 from ..features import _kmers
-from ..features.kmers import digits_to_kmer, kmer_digits, reverse_complement_index
+from ..features.kmers import compact_csr, digits_to_kmer, kmer_digits, reverse_complement_index
 from ..io.sequences import EncodedSequences
 
 #: Probability given to the selected letter at the start of refinement.
@@ -63,30 +63,28 @@ class CountMatrix:
     """A sequences x distinct k-mers count matrix and its transpose, for products in parallel.
 
     Both are held in CSR form with sorted indices, int32 indices and float32 counts
-    (exact below 2^24): half the memory of SciPy's int64/float64 arrays, which each
-    product streams. :func:`_kmers.row_products` computes ``C @ g`` and ``C.T @ h``
-    with the sums of SciPy's ``C @ g`` and ``C.T @ h`` on the same counts, bit for
-    bit, rows in parallel.
+    (:func:`~seism_stats.features.kmers.compact_csr`): half the memory of SciPy's
+    float64 arrays, which each product streams. ``C @ g`` and ``C.T @ h`` are
+    computed by :func:`_kmers.row_products`, rows in parallel, with the sums of
+    SciPy's ``C @ g`` and ``C.T @ h`` bit for bit.
 
     Parameters
     ----------
-    rows, columns : int64 arrays (N,)
-        One (sequence, k-mer) pair per window; ``C`` counts them.
-    shape : (int, int)
+    counts : scipy.sparse array
+        The counts (whole numbers below 2^24).
     n_threads : int
         OpenMP threads of the products (their results do not depend on it).
     """
 
-    def __init__(self, rows: np.ndarray, columns: np.ndarray, shape: tuple[int, int], n_threads: int = 1):
-        if rows.shape[0] >= 2**24:  # a count could reach 2^24, past float32's exact integers
-            counts = np.bincount(rows, minlength=shape[0])
-            if counts.size and counts.max() >= 2**24:
-                raise ValueError("a sequence has 2^24 windows or more: counts past float32's exact integers")
-        self.shape = (int(shape[0]), int(shape[1]))
+    def __init__(self, counts, n_threads: int = 1):
+        counts = sp.csr_array(counts)
+        counts.sum_duplicates()
+        self.shape = counts.shape
         self.n_threads = max(1, int(n_threads))
-        self._rows, self._columns = _kmers.count_matrices(np.ascontiguousarray(rows, dtype=np.int64),
-                                                          np.ascontiguousarray(columns, dtype=np.int64),
-                                                          *self.shape)
+        self._rows = compact_csr(counts)
+        transposed = counts.T.tocsr()  # rows of C^T: the sequences holding each k-mer
+        transposed.sort_indices()
+        self._columns = compact_csr(transposed)
 
     def to_scipy(self) -> sp.csr_array:
         """``C`` as a SciPy CSR array (float64 counts)."""
@@ -133,7 +131,8 @@ class WindowDesign:
         self.pooling = pooling
         self.kmers, window_kmer = present_kmers(cols, self.k)
         if pooling == "sum":
-            self.counts = CountMatrix(rows, window_kmer, (self.n, self.kmers.shape[0]), n_threads)
+            self.counts = CountMatrix(sp.csr_array((np.ones(rows.shape[0]), (rows, window_kmer)),
+                                                   shape=(self.n, self.kmers.shape[0])), n_threads)
         elif pooling == "max":
             order = np.argsort(rows, kind="stable")
             self.window_rows = rows[order]
