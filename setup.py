@@ -17,7 +17,7 @@ from setuptools import Extension, setup
 
 #: Each kernel is built into the subpackage whose modules call it (sources: cython_src/).
 KERNELS = {"_encoding": "io", "_kmers": "features", "_kron": "features", "_replay": "selection",
-           "_sphere": "selection", "_circles": "stats"}
+           "_sphere": "selection", "_circles": "stats", "_subsets": "stats"}
 DEBUG = os.environ.get("SEISM_CYTHON_DEBUG", "") == "1"
 
 

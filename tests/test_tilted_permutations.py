@@ -69,6 +69,27 @@ def test_cells_fill_draws_uniform_rows_inside_each_cell():
     np.testing.assert_allclose(frequency[cells.index == 1], 0.6, atol=0.03)
 
 
+@pytest.mark.parametrize("n_threads", [1, 2])
+def test_fill_selects_the_rows_a_sort_selects(n_threads):
+    # The quickselect kernel takes, in each cell, the rows whose key is at most the count-th
+    # smallest: the rows a sort of each cell's keys gives, ties included (integer keys).
+    rng = np.random.default_rng(5)
+    cells = Cells.from_directions(rng.standard_normal(300), [rng.standard_normal(300)])
+    counts = np.stack([rng.integers(0, cells.sizes + 1) for _ in range(40)])
+    for keys in (rng.random((40, 300)), rng.integers(0, 4, (40, 300)).astype(np.float64)):
+        expected = np.zeros(keys.shape, dtype=bool)
+        for g in range(cells.n_cells):
+            members = cells.rows[cells.starts[g]:cells.starts[g + 1]]
+            for b in range(keys.shape[0]):
+                if counts[b, g]:
+                    expected[b, members] = keys[b, members] <= np.sort(keys[b, members])[counts[b, g] - 1]
+        assert np.array_equal(cells.fill(counts, keys, n_threads), expected)
+    with pytest.raises(ValueError, match="between 0 and its cell's size"):
+        cells.fill(counts + cells.sizes[None, :], rng.random((40, 300)))
+    with pytest.raises(ValueError, match="one partition"):
+        cells.fill(counts, rng.random((40, 299)))
+
+
 def _null_pvalues(n_sets, n_draws, setting, seed=0):
     """Tilted p-values (conservative, randomised), the ratio without the observation and naive p-values."""
     rows = []

@@ -146,6 +146,7 @@ from ..sampling.pvalues import TIE_RTOL, exceeds, ratio_pvalue
 from ..sampling.walkers import residual_points
 from ..selection.greedy import Selection
 from ..selection.replay import SelectionReplay
+from . import _subsets
 
 TIES = ("conservative", "randomised")
 #: Draws replayed together.
@@ -248,23 +249,14 @@ class Cells:
         ordered = subsets[:, self.rows].astype(np.int64)
         return np.add.reduceat(ordered, self.starts[:-1], axis=1)
 
-    def fill(self, counts: np.ndarray, keys: np.ndarray) -> np.ndarray:
+    def fill(self, counts: np.ndarray, keys: np.ndarray, n_threads: int = 1) -> np.ndarray:
         """Subsets with ``counts[b, g]`` rows in cell g: the rows of smallest ``keys`` in each cell.
 
-        With ``keys`` i.i.d. uniform, the rows are a uniform ``counts[b, g]``-subset of each cell.
+        With ``keys`` i.i.d. uniform, the rows are a uniform ``counts[b, g]``-subset of each cell
+        (:func:`_subsets.fill_smallest`: a quickselect per cell and draw, draws in parallel).
         """
-        out = np.zeros(keys.shape, dtype=bool)
-        picks = np.arange(keys.shape[0])
-        for g in range(self.n_cells):
-            members = self.rows[self.starts[g]:self.starts[g + 1]]
-            c = counts[:, g]
-            if not c.any():
-                continue
-            block = keys[:, members]
-            ordered = np.sort(block, axis=1)
-            threshold = np.where(c > 0, ordered[picks, np.maximum(c - 1, 0)], -1.0)
-            out[:, members] = block <= threshold[:, None]
-        return out
+        return _subsets.fill_smallest(np.ascontiguousarray(keys, dtype=np.float64), self.rows, self.starts,
+                                      np.ascontiguousarray(counts, dtype=np.int64), n_threads)
 
 
 def _strata(n: int, others: list) -> np.ndarray:
@@ -678,7 +670,7 @@ class _MotifTest:
 
     def fill(self, counts: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray | None]:
         """Uniform rows in each cell (and the keys ordering the values inside each group)."""
-        subsets = self.cells.fill(counts, _canonical_uniforms(rng, counts.shape[0], self.order))
+        subsets = self.cells.fill(counts, _canonical_uniforms(rng, counts.shape[0], self.order), self.replay.n_threads)
         value_keys = None if self.target.two_valued else _canonical_uniforms(rng, counts.shape[0], self.order)
         return subsets, value_keys
 

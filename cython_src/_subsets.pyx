@@ -1,0 +1,129 @@
+"""The rows of smallest keys in each cell, for every draw: the tilted sampler's uniform subsets.
+
+A draw of :mod:`seism_stats.stats.tilted_permutations` fixes how many rows of each cell enter the
+top group; with i.i.d. uniform keys, the rows of the smallest keys are a uniform subset of that
+size. Selecting them needs the c-th smallest key of the cell, found in linear expected time
+(quickselect) instead of a sort.
+"""
+
+from libc.stdint cimport int64_t, uint8_t
+from libc.stdlib cimport free, malloc
+from cython.parallel cimport prange
+
+import numpy as np
+
+
+cdef inline void _swap(double* a, Py_ssize_t i, Py_ssize_t j) noexcept nogil:
+    cdef double t = a[i]
+    a[i] = a[j]
+    a[j] = t
+
+
+cdef double _kth_smallest(double* a, Py_ssize_t n, Py_ssize_t k) noexcept nogil:
+    """The k-th smallest value (from 0) of ``a[0:n]``, reordering ``a`` (Hoare's quickselect)."""
+    cdef Py_ssize_t lo = 0, hi = n - 1, i, j, mid
+    cdef double pivot
+    while hi > lo:
+        mid = lo + (hi - lo) // 2
+        if a[mid] < a[lo]:
+            _swap(a, lo, mid)
+        if a[hi] < a[lo]:
+            _swap(a, lo, hi)
+        if a[hi] < a[mid]:
+            _swap(a, mid, hi)
+        pivot = a[mid]
+        i = lo
+        j = hi
+        while i <= j:
+            while a[i] < pivot:
+                i += 1
+            while a[j] > pivot:
+                j -= 1
+            if i <= j:
+                _swap(a, i, j)
+                i += 1
+                j -= 1
+        # now a[lo:j+1] <= pivot, a[i:hi+1] >= pivot and a[j+1:i] == pivot
+        if k <= j:
+            hi = j
+        elif k >= i:
+            lo = i
+        else:
+            return a[k]
+    return a[k]
+
+
+cdef int _fill_draw(const double[:, ::1] keys, const int64_t[::1] rows, const int64_t[::1] starts,
+                    const int64_t[:, ::1] counts, uint8_t[:, ::1] out, Py_ssize_t b,
+                    Py_ssize_t width) noexcept nogil:
+    """Mark, in each cell, the rows of draw b whose key is at most the cell's count-th smallest.
+
+    Returns -1 when the scratch space cannot be allocated, else 0.
+    """
+    cdef double* scratch = <double*> malloc(max(width, 1) * sizeof(double))
+    cdef Py_ssize_t g, p, size
+    cdef int64_t c
+    cdef double threshold
+    if scratch == NULL:
+        return -1
+    for g in range(starts.shape[0] - 1):
+        c = counts[b, g]
+        if c <= 0:
+            continue
+        size = starts[g + 1] - starts[g]
+        for p in range(size):
+            scratch[p] = keys[b, rows[starts[g] + p]]
+        threshold = _kth_smallest(scratch, size, c - 1)
+        for p in range(starts[g], starts[g + 1]):
+            out[b, rows[p]] = keys[b, rows[p]] <= threshold
+    free(scratch)
+    return 0
+
+
+def fill_smallest(const double[:, ::1] keys, const int64_t[::1] rows, const int64_t[::1] starts,
+                  const int64_t[:, ::1] counts, int n_threads=1):
+    """For each draw b and cell g, the ``counts[b, g]`` rows of cell g with the smallest ``keys[b]``.
+
+    Row ``i`` is selected when its key is at most the cell's ``counts[b, g]``-th smallest
+    key (none when the count is 0): the same rows as sorting each cell's keys, since the
+    threshold is the same value. Draws run in parallel.
+
+    Parameters
+    ----------
+    keys : float64 (B, n)
+        One key per draw and row (i.i.d. uniforms: the subsets are then uniform).
+    rows : int64 (n,)
+        The rows sorted by cell: cell g is ``rows[starts[g]:starts[g + 1]]`` (a permutation of 0..n-1).
+    starts : int64 (G + 1,)
+        Non-decreasing, from 0 to n.
+    counts : int64 (B, G)
+        Rows to select per draw and cell, each at most the cell's size.
+    n_threads : int
+        OpenMP threads.
+
+    Returns
+    -------
+    out : bool (B, n)
+    """
+    cdef Py_ssize_t B = keys.shape[0], n = keys.shape[1], G = starts.shape[0] - 1, b, width = 0, g
+    cdef int failed = 0
+    if rows.shape[0] != n or G < 0 or starts[0] != 0 or starts[G] != n or counts.shape[0] != B \
+            or counts.shape[1] != G:
+        raise ValueError(f"keys {keys.shape[0], keys.shape[1]}, rows ({rows.shape[0]},), starts "
+                         f"({starts.shape[0]},) and counts {counts.shape[0], counts.shape[1]} do not describe "
+                         "one partition of the rows")
+    sizes = np.diff(np.asarray(starts))
+    if (sizes < 0).any() or not np.array_equal(np.sort(np.asarray(rows)), np.arange(n)):
+        raise ValueError("starts must be non-decreasing and rows a permutation of the rows")
+    if B and G and ((np.asarray(counts) < 0).any() or (np.asarray(counts) > sizes[None, :]).any()):
+        raise ValueError("each count must lie between 0 and its cell's size")
+    if G:
+        width = int(sizes.max())
+    out = np.zeros((B, n), dtype=np.uint8)
+    cdef uint8_t[:, ::1] out_view = out
+    for b in prange(B, nogil=True, num_threads=max(1, n_threads), schedule="static"):
+        if _fill_draw(keys, rows, starts, counts, out_view, b, width) < 0:
+            failed += 1  # a reduction across threads
+    if failed:
+        raise MemoryError("could not allocate the scratch space of fill_smallest")
+    return out.view(bool)
