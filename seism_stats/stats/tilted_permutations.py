@@ -146,6 +146,7 @@ from ..sampling.pvalues import TIE_RTOL, exceeds, ratio_pvalue
 from ..sampling.walkers import residual_points
 from ..selection.greedy import Selection
 from ..selection.replay import SelectionReplay
+from ..utils.canonical import uniform_rows
 from . import _subsets
 
 TIES = ("conservative", "randomised")
@@ -670,8 +671,9 @@ class _MotifTest:
 
     def fill(self, counts: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray | None]:
         """Uniform rows in each cell (and the keys ordering the values inside each group)."""
-        subsets = self.cells.fill(counts, _canonical_uniforms(rng, counts.shape[0], self.order), self.replay.n_threads)
-        value_keys = None if self.target.two_valued else _canonical_uniforms(rng, counts.shape[0], self.order)
+        keys = uniform_rows(rng, counts.shape[0], self.order)
+        subsets = self.cells.fill(counts, keys, self.replay.n_threads)
+        value_keys = None if self.target.two_valued else uniform_rows(rng, counts.shape[0], self.order)
         return subsets, value_keys
 
     def log_mixture(self, laws: list, allocation: np.ndarray, counts: np.ndarray) -> np.ndarray:
@@ -694,13 +696,6 @@ class _MotifTest:
             accepted, statistics = self.replay.check_points(points[candidate])
             inside[candidate], statistic[candidate] = accepted, statistics[:, self.j]
         return inside, statistic
-
-
-def _canonical_uniforms(rng: np.random.Generator, size: int, order: np.ndarray) -> np.ndarray:
-    """Uniforms with one column per row, column ``order[k]`` drawn k-th (see :mod:`seism_stats.utils.canonical`)."""
-    out = np.empty((size, order.shape[0]))
-    out[:, order] = rng.random((size, order.shape[0]))
-    return out
 
 
 def design_mixture(test: _MotifTest, rng: np.random.Generator,

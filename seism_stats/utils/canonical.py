@@ -59,7 +59,16 @@ def canonical_order(codes: np.ndarray, offsets: np.ndarray, y: np.ndarray, desig
 
 def gaussian_rows(rng: np.random.Generator, m: int, order: np.ndarray) -> np.ndarray:
     """``m`` standard Gaussian vectors of length ``n = len(order)``, coordinate ``order[k]`` drawn k-th."""
-    draws = rng.standard_normal((m, order.shape[0]))
+    return _in_canonical_order(rng.standard_normal((m, order.shape[0])), order)
+
+
+def uniform_rows(rng: np.random.Generator, m: int, order: np.ndarray) -> np.ndarray:
+    """``m`` vectors of uniforms on [0, 1) of length ``n = len(order)``, coordinate ``order[k]`` drawn k-th."""
+    return _in_canonical_order(rng.random((m, order.shape[0])), order)
+
+
+def _in_canonical_order(draws: np.ndarray, order: np.ndarray) -> np.ndarray:
+    """Rows whose coordinate ``order[k]`` is the k-th column of ``draws``."""
     out = np.empty_like(draws)
     out[:, order] = draws
     return out
