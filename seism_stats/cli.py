@@ -332,11 +332,14 @@ def fit(args: argparse.Namespace) -> int:
     with _output_lock(out, args.out):
         staging, before = _prepare_output(out, args.force, _input_paths(args), args.out)
         try:
-            _fit_into(args, staging, database, SelectiveMotifModel, encode_sequences, read_fasta)
+            summary = _fit_into(args, staging, database, SelectiveMotifModel, encode_sequences, read_fasta)
             _publish(staging, out, before, args.out)
         finally:
             if staging.exists():
                 shutil.rmtree(staging, ignore_errors=True)
+    # Printed only once the outputs are in place: a reader that stops early (``| head``) loses nothing.
+    if summary is not None:
+        print(summary)
     if not args.quiet:
         print(f"results written to {args.out.rstrip('/')}/")
     return 0
@@ -385,7 +388,8 @@ def _input_sequences(args, read_fasta, encode_sequences):
     return ids, sequences, bed
 
 
-def _fit_into(args, out: Path, database, model_class, encode_sequences, read_fasta) -> None:
+def _fit_into(args, out: Path, database, model_class, encode_sequences, read_fasta) -> str | None:
+    """Fit, write every output into ``out``; return the summary to print once the outputs are in place."""
     from .utils.validation import fresh_seed
     from .io.composition import composition_covariates, composition_terms, default_composition
     ids, sequences, bed = _input_sequences(args, read_fasta, encode_sequences)
@@ -471,8 +475,6 @@ def _fit_into(args, out: Path, database, model_class, encode_sequences, read_fas
     }
     (out / "settings.json").write_text(json.dumps(_json_safe(settings), indent=2, allow_nan=False, default=str)
                                        + "\n")
-    if not args.quiet:
-        print(summary)
     # Unmatched ids are often a naming mismatch between the files (a suffix, a prefix): said even with --quiet.
     if missing:
         print(f"note: {missing} sequences of {args.fasta or args.bed} have no response and were left out",
@@ -480,6 +482,7 @@ def _fit_into(args, out: Path, database, model_class, encode_sequences, read_fas
     if unmatched:
         print(f"note: {unmatched} rows of {args.response} have no sequence in {args.fasta or args.bed} and "
               "were left out", file=sys.stderr)
+    return None if args.quiet else str(summary)
 
 
 def _json_safe(value):
@@ -545,7 +548,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "dinucleotide frequencies (default: gc-cpg with --control shuffle, dinucleotides with a "
                         "--control file, none with --response)")
     p.add_argument("--id-column", default=None, help="id column of the response table (default: first)")
-    p.add_argument("--response-column", default=None, help="response column (default: first non-id column)")
+    p.add_argument("--response-column", default=None,
+                   help="response column (default: the one numeric column that is not the id and not in "
+                        "--covariates; refused when several could be)")
     p.add_argument("--covariates", default=None,
                    help="covariate terms of the response table, as a formula, e.g. 'gc + C(batch)'. "
                         "A formula is code (like a statsmodels formula): only column names, formulaic "
@@ -610,6 +615,11 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("seism: interrupted; no output was written", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader of stdout stopped early (``seism fit ... | head``): the outputs are already in place
+        # (printing comes last). Exit as a process stopped by SIGPIPE does, without a traceback at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     except (ValueError, TypeError, OSError, ImportError, MemoryError) as exc:
         print(f"seism: error: {str(exc) or type(exc).__name__}", file=sys.stderr)
         return 2

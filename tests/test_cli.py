@@ -158,6 +158,24 @@ def test_ctrl_c_exits_130_and_leaves_no_output(files, capsys, monkeypatch):
     assert not (tmp / "ctrl").exists() and not [p for p in tmp.iterdir() if p.name.startswith(".ctrl")]
 
 
+def test_a_reader_that_stops_early_loses_no_output(files):
+    # `seism fit ... | head`: the summary is printed after the outputs are in place, and a closed
+    # stdout ends the run quietly (status 141, as SIGPIPE would) instead of discarding the fit.
+    import subprocess
+    import sys
+    fasta, response, tmp = files
+    out = tmp / "piped"
+    run = subprocess.Popen([sys.executable, "-m", "seism_stats", "fit", "--fasta", str(fasta), "--response",
+                            str(response), "--response-column", "y", "--k", "5", "--n-motifs", "1", "--method",
+                            "naive", "--out", str(out)],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    run.stdout.close()  # the reader is gone before anything is printed
+    _, err = run.communicate(timeout=600)
+    assert run.returncode == 141, err
+    assert "Traceback" not in err and "Broken pipe" not in err
+    assert (out / "report.html").stat().st_size > 0 and (out / "summary.txt").stat().st_size > 0
+
+
 def test_version_and_help_show_defaults(capsys):
     with pytest.raises(SystemExit) as stop:
         main(["--version"])
@@ -310,6 +328,33 @@ def test_bed_with_repeated_names_is_read_when_no_table_is_keyed(tmp_path, capsys
     assert "interval name 'peak' is on lines 1 and 2; names must be unique here" in capsys.readouterr().err
 
 
+def test_gzipped_genome_gets_a_message_that_says_what_to_do(tmp_path, capsys):
+    pytest.importorskip("pyfaidx")
+    import gzip
+    genome, bed, _ = _genome_and_bed(tmp_path)
+    packed = tmp_path / "genome.fa.gz"
+    packed.write_bytes(gzip.compress(genome.read_bytes()))
+    assert main(["fit", "--bed", str(bed), "--genome", str(packed), "--k", "5", "--method", "naive", "--quiet",
+                 "--out", str(tmp_path / "gz")]) == 2
+    assert "is gzip-compressed; the genome must be plain FASTA or block-gzipped" in capsys.readouterr().err
+
+
+def test_bed_with_a_repeated_interval_is_refused(tmp_path, capsys):
+    # A repeated line (same interval and strand, e.g. a file concatenated twice) would enter the fit
+    # twice; the same interval on the other strand is another sequence and is kept.
+    pytest.importorskip("pyfaidx")
+    genome, bed, _ = _genome_and_bed(tmp_path)
+    lines = bed.read_text().splitlines(keepends=True)
+    bed.write_text("".join(lines + [lines[4]]))
+    assert main(["fit", "--bed", str(bed), "--genome", str(genome), "--k", "5", "--method", "naive", "--quiet",
+                 "--out", str(tmp_path / "twice")]) == 2
+    assert "line 151 repeats the interval of line 5 (chr1:240-300, strand +)" in capsys.readouterr().err
+    assert not (tmp_path / "twice").exists()
+    from seism_stats.io.genome import read_bed
+    bed.write_text("".join(lines + [lines[4].replace("\t+\n", "\t-\n")]))
+    assert read_bed(bed).shape[0] == 151
+
+
 @pytest.mark.parametrize("field, message", [
     ("x", r"line 3: the strand \(6th field\) must be '\+', '-' or '\.', got 'x'"),
     ("plus", r"line 3: the strand .* got 'plus'"),
@@ -319,7 +364,7 @@ def test_bed_strand_that_is_not_plus_minus_or_dot_is_refused(tmp_path, field, me
     bed = _write(tmp_path / "s.bed", f"chr1\t0\t10\ta\t1\t+\nchr1\t0\t10\tb\t1\t.\nchr1\t0\t10\tc\t1\t{field}\n")
     with pytest.raises(ValueError, match=message):
         read_bed(bed)
-    fine = read_bed(_write(tmp_path / "ok.bed", "chr1\t0\t10\ta\t1\t-\nchr1\t0\t10\tb\t1\t.\nchr1\t0\t10\n"))
+    fine = read_bed(_write(tmp_path / "ok.bed", "chr1\t0\t10\ta\t1\t-\nchr1\t0\t10\tb\t1\t.\nchr1\t10\t20\n"))
     assert list(fine["strand"]) == ["-", "+", "+"] and list(fine.index) == [1, 2, 3]
     with pytest.raises(ValueError, match=r"line 1: the score \(5th field\) must be a number or '.', got 'high'"):
         read_bed(_write(tmp_path / "score.bed", "chr1\t0\t10\ta\thigh\t+\n"))

@@ -41,7 +41,7 @@ def test_iupac_letters_are_accepted():
 
 
 def test_empty_sequence():
-    with pytest.raises(ValueError, match="sequence 1 is empty"):
+    with pytest.raises(ValueError, match=r"sequence 1 \(seq1\) is empty"):
         run(GOOD[:1] + [""] + GOOD[2:])
 
 

@@ -86,3 +86,20 @@ def test_report_fits_1400_px_in_headless_chromium(tmp_path):
     wide = tmp_path / "wide.html"
     wide.write_text(report.read_text().replace("table.motifs { width: 100%; }", "table.motifs { width: 2800px; }"))
     assert shot.measure(wide, width=1400)["scroll_width"] > 1400
+
+
+def test_effect_column_pairs_each_interval_with_its_own_estimate(tmp_path):
+    # The new-user audit found the OLS coefficient beside the selective interval; the estimate shown
+    # must be the one the interval belongs to (here the median-unbiased selective estimate).
+    from seism_stats.report.html import _cell
+    data = simulate_dataset(150, 30, consensus="GATT", beta=1.0, random_state=4)
+    res = SelectiveMotifModel(data.y, data.sequences, k=4, n_motifs=1).fit(n_samples=100, random_state=0,
+                                                                          progress=False)
+    assert res.interval_kind == "selective"
+    frame = res.summary_frame()
+    row = frame.iloc[0]
+    table = _motif_table(res.to_html())
+    expected = (f'{_cell(row["coef_selective"])}<br><span class="sub">[{_cell(row["ci_lower_selective"])}, '
+                f'{_cell(row["ci_upper_selective"])}]</span>')
+    assert expected in table
+    assert row["coef_selective"] != row["coef"]

@@ -192,7 +192,8 @@ def selective_inference(
     timings = Timings()
     data = prepare_data(sequences, y, covariates, options)
     plan = plan_fit(data, options)
-    stage = StageLines(progress, 3 + int(options.refine) + int(plan.selective))
+    circle_intervals = plan.selective and plan.method == "circles"  # a stage of their own
+    stage = StageLines(progress, 3 + int(options.refine) + int(plan.selective) + int(circle_intervals))
     stage(f"features of {data.n} sequences on {sum(4**v for v in data.ks):,} k-mers (k={data.k}, "
           f"{options.pooling} pooling)")
     features = build_features(data, options)
@@ -223,7 +224,8 @@ def selective_inference(
     timings.stop("tail")
 
     timings.start()
-    stage("data split, naive OLS tests" + (" and selective intervals" if plan.selective else ""))
+    stage("data split, naive OLS tests" + (" and selective intervals" if plan.selective and not circle_intervals
+                                            else ""))
     naive, split = classical_tests(features, selection, data, options.n_motifs, streams.rows)
     timings.stop("classical")
     timings.start()

@@ -53,7 +53,17 @@ def read_bed(path: str | os.PathLike) -> pd.DataFrame:
         lines.append(number)
     if not rows:
         raise ValueError(f"{path}: no interval found")
-    return pd.DataFrame(rows, columns=BED_COLUMNS, index=pd.Index(lines, name="line"))
+    bed = pd.DataFrame(rows, columns=BED_COLUMNS, index=pd.Index(lines, name="line"))
+    # A repeated line would enter every fit twice (its sequence, its score): refused, naming both lines.
+    where = ["chrom", "start", "end", "strand"]
+    repeated = bed.duplicated(where)
+    if repeated.any():
+        again = bed.index[repeated][0]
+        first = bed.index[(bed[where] == bed.loc[again, where]).all(axis=1)][0]
+        raise ValueError(f"{path}: line {again} repeats the interval of line {first} "
+                         f"({bed.loc[again, 'chrom']}:{bed.loc[again, 'start']}-{bed.loc[again, 'end']}, strand "
+                         f"{bed.loc[again, 'strand']}); remove the repeated lines")
+    return bed
 
 
 def check_unique_names(bed: pd.DataFrame, path: str | os.PathLike, why: str) -> None:
@@ -85,7 +95,15 @@ def bed_sequences(bed: pd.DataFrame, genome: str | os.PathLike, width: int | Non
     Fasta = genome_reader()
     if not Path(genome).is_file():
         raise FileNotFoundError(f"genome FASTA not found: {genome}")
-    fasta = Fasta(str(genome), as_raw=True, sequence_always_upper=True)
+    with open(genome, "rb") as handle:
+        gzipped = handle.read(2) == b"\x1f\x8b"
+    try:
+        fasta = Fasta(str(genome), as_raw=True, sequence_always_upper=True)
+    except Exception as exc:  # pyfaidx reads plain or block-gzipped (bgzip) FASTA, not plain gzip
+        if gzipped:
+            raise ValueError(f"{genome} is gzip-compressed; the genome must be plain FASTA or block-gzipped "
+                             f"(decompress it with 'gunzip', or recompress it with 'bgzip'): {exc}") from None
+        raise
     sequences = []
     for row in bed.itertuples(index=False):
         if row.chrom not in fasta:

@@ -162,13 +162,14 @@ def encode_sequences(sequences, ids: Sequence[str] | None = None) -> EncodedSequ
     for i, seq in enumerate(sequences):
         if not isinstance(seq, str):
             raise TypeError(f"sequence {i} is a {type(seq).__name__}, not a string")
-        if not seq:
-            raise ValueError(f"sequence {i} is empty")
     if ids is None:
         ids = [f"seq{i}" for i in range(len(sequences))]
     ids = tuple(str(i) for i in ids)
     if len(ids) != len(sequences):
         raise ValueError(f"{len(ids)} ids for {len(sequences)} sequences")
+    for i, seq in enumerate(sequences):
+        if not seq:
+            raise ValueError(f"sequence {i} ({ids[i]}) is empty")
     try:
         text = "".join(sequences).encode("ascii")
     except UnicodeEncodeError as exc:

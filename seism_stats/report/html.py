@@ -123,6 +123,16 @@ def _pvalue_kind(results) -> str:
             "cmc": "selective (estimate), global null", "split": "data split", "naive": "naive"}[results.method]
 
 
+def _effect(results, row, j: int, kind: str) -> float:
+    """The estimate the motif's interval belongs to (the selective one beside a selective interval)."""
+    if kind == "selective":
+        return row["coef_selective"]
+    if kind == "split":
+        params = results.inference.split.tests.params
+        return float(params[j]) if j < params.shape[0] else float("nan")
+    return row["coef"]
+
+
 def _motif_table(results, motifs, sites, logos: list[str], aligned: list[str | None]) -> str:
     """The screen-wide table: one row per motif, p-values first."""
     background = "bg_pct_with_site" in sites
@@ -137,7 +147,9 @@ def _motif_table(results, motifs, sites, logos: list[str], aligned: list[str | N
                 "% (number) of sequences with an exact site of the grid k-mer, either strand", False)]
     if background:
         headers.append(("Background with site", "% (number) of background sequences with a site", False))
-    headers += [("Effect [95% CI]", f"coefficient in the selected model, {kind} interval", False),
+    estimate = {"selective": "median-unbiased selective estimate in the selected model",
+                "split": "OLS coefficient on the held-out part (the split's motif)"}.get(kind, "OLS coefficient")
+    headers += [("Effect [95% CI]", f"{estimate} and its {kind} interval", False),
                 ("Best known match", "Tomtom (memelite): best database motif, its E-value, and its logo "
                  "aligned under the motif's", True)]
     head = "".join(f'<th class="{"text" if text else ""}" title="{html.escape(tip)}">{html.escape(label)}</th>'
@@ -159,8 +171,8 @@ def _motif_table(results, motifs, sites, logos: list[str], aligned: list[str | N
             pct, count = sites[f"{prefix}pct_with_site"].iloc[j], sites[f"{prefix}seqs_with_site"].iloc[j]
             cells.append((f"{pct:.1f}% ({int(count)})" if np.isfinite(pct) else "&ndash;", pct, False))
         low, high = row[f"ci_lower_{kind}"], row[f"ci_upper_{kind}"]
-        cells.append((f'{_cell(row["coef"])}<br><span class="sub">[{_cell(low)}, {_cell(high)}]</span>',
-                      row["coef"], False))
+        effect = _effect(results, row, j, kind)
+        cells.append((f'{_cell(effect)}<br><span class="sub">[{_cell(low)}, {_cell(high)}]</span>', effect, False))
         cells.append((_match_cell(results, j, aligned[j]), _match_sort(results, j), True))
         rows.append("<tr>" + "".join(
             f'<td class="{"text" if text else ""}" data-sort="{html.escape(str(key))}">{content}</td>'

@@ -22,6 +22,8 @@ from ..stats.conditional_mc import MIN_WEIGHT_ESS
 
 #: Width of the wrapped notes under the tables.
 NOTE_WIDTH = 96
+#: Methods whose null draws are i.i.d. (no chains, burn-in or thinning to report).
+IID_METHODS = ("circles", "tilted", "cmc")
 
 
 class MotifSummary(Summary):
@@ -76,8 +78,10 @@ def _header(results) -> SimpleTable:
         ("Hypothesis:", tested if results.method in SELECTIVE_METHODS else "-"),
         ("Null model:", {"sphere": "residual sphere", "permutation": "permutation"}[s["null"]]),
         ("Null draws (B):", str(info["draws"])),
+        # i.i.d. samplers have no chains; the tilted draws' "acceptance" is the share inside the event.
+        ("Sampling:", "i.i.d. draws") if s["method"] in IID_METHODS else
         ("Chains/burn/thin:", f"{info['chains']} / {info['burn_in']} / {info['thin']}"),
-        ("Acceptance rate:", _fmt(info["acceptance_rate"], 3)),
+        ("Draws in event:" if s["method"] == "tilted" else "Acceptance rate:", _fmt(info["acceptance_rate"], 3)),
         ("Min. ESS:", _fmt(info["ess_min"], 4)),
         ("Transforms:" if s["method"] in ("circles", "cmc") else "Replays:", str(info["replays"])),
         ("Seed (random_state):", str(s["random_state"])),

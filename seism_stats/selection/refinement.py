@@ -86,6 +86,11 @@ class CountMatrix:
         transposed.sort_indices()
         self._columns = compact_csr(transposed)
 
+    @property
+    def nnz(self) -> int:
+        """Stored entries of ``C``."""
+        return int(self._rows[1].shape[0])
+
     def to_scipy(self) -> sp.csr_array:
         """``C`` as a SciPy CSR array (float64 counts)."""
         indptr, indices, data = self._rows

@@ -67,7 +67,7 @@ def check_response(y, n: int | None = None, name: str = "y") -> np.ndarray:
         first = int(np.flatnonzero(bad)[0])
         raise ValueError(f"{name} contains {int(bad.sum())} NaN or infinite values (first at index {first})")
     if np.ptp(arr) == 0:
-        raise ValueError(f"{name} is constant ({arr[0]!r}): nothing can be associated with it")
+        raise ValueError(f"{name} is constant ({arr[0]:g}): nothing can be associated with it")
     return arr
 
 
