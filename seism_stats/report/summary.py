@@ -81,7 +81,8 @@ def _header(results) -> SimpleTable:
         # i.i.d. samplers have no chains; the tilted draws' "acceptance" is the share inside the event.
         ("Sampling:", "i.i.d. draws") if s["method"] in IID_METHODS else
         ("Chains/burn/thin:", f"{info['chains']} / {info['burn_in']} / {info['thin']}"),
-        ("Draws in event:" if s["method"] == "tilted" else "Acceptance rate:", _fmt(info["acceptance_rate"], 3)),
+        ("Draws in event:", _fmt(info["acceptance_rate"], 3)) if s["method"] == "tilted" else
+        ("Acceptance rate:", "-" if s["method"] in IID_METHODS else _fmt(info["acceptance_rate"], 3)),
         ("Min. ESS:", _fmt(info["ess_min"], 4)),
         ("Transforms:" if s["method"] in ("circles", "cmc") else "Replays:", str(info["replays"])),
         ("Seed (random_state):", str(s["random_state"])),
