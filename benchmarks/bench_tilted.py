@@ -98,8 +98,8 @@ def main() -> None:
     print(f"# bench_tilted: n/2 foreground ({MOTIF} planted exactly in 6% of it; 1.9% for 'weak'), n/2 background, "
           f"length {LENGTH}, k={K}, default fits, {seeds} sampler seeds per row; {platform.machine()}, "
           f"{os.cpu_count()} CPUs, Python {platform.python_version()}, {time.strftime('%Y-%m-%d')}; 5-minute load "
-          f"average {load:.1f} at the start (other jobs shared the machine: 'load' after each row; times scale "
-          "with it)")
+          f"average {load:.1f} at the start ('load' after each row: the fits' own threads count in it; times "
+          "scale with what else runs)")
     with pd.option_context("display.width", 250, "display.max_columns", 20):
         print(table.to_string(index=False, float_format=lambda v: f"{v:.3g}"))
     print("# s_to_10pct = fit_s x (rel_spread / 0.1)^2: seconds for a p-value with 10% relative Monte-Carlo error "

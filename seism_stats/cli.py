@@ -338,11 +338,55 @@ def fit(args: argparse.Namespace) -> int:
             if staging.exists():
                 shutil.rmtree(staging, ignore_errors=True)
     # Printed only once the outputs are in place: a reader that stops early (``| head``) loses nothing.
-    if summary is not None:
-        print(summary)
-    if not args.quiet:
-        print(f"results written to {args.out.rstrip('/')}/")
+    try:
+        if summary is not None:
+            print(summary)
+        if not args.quiet:
+            print(f"results written to {args.out.rstrip('/')}/")
+        sys.stdout.flush()  # a closed pipe shows here, not at interpreter exit
+    except BrokenPipeError:
+        _silence(sys.stdout)
+        return 141  # as a process stopped by SIGPIPE
     return 0
+
+
+def _silence(stream) -> None:
+    """Point a stream's file at /dev/null after its reader has gone, so that the exit's flush does not fail."""
+    try:
+        descriptor = stream.fileno()
+    except (AttributeError, OSError, ValueError):  # not a file (a notebook, a test's capture)
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, descriptor)
+    os.close(devnull)
+
+
+class _TolerantStream:
+    """A text stream whose writes are dropped once its reader has gone (``2>&1 | head``).
+
+    Progress lines must not end a fit whose outputs are not yet in place.
+    """
+
+    def __init__(self, stream):
+        self._stream, self.gone = stream, False
+
+    def write(self, text: str) -> int:
+        if not self.gone:
+            try:
+                return self._stream.write(text)
+            except BrokenPipeError:
+                self.gone = True
+        return len(text)
+
+    def flush(self) -> None:
+        if not self.gone:
+            try:
+                self._stream.flush()
+            except BrokenPipeError:
+                self.gone = True
+
+    def __getattr__(self, name):
+        return getattr(self._stream, name)
 
 
 def _read_checked_fasta(path, read_fasta, encode_sequences) -> tuple[list[str], list[str]]:
@@ -608,21 +652,22 @@ def _one_line_warning(message, category, filename, lineno, file=None, line=None)
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    # Stage lines, progress bars and notes go to stderr: a reader of stderr that stops early must not
+    # end the fit before its outputs are in place.
+    stderr = _TolerantStream(sys.stderr)
     try:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), contextlib.redirect_stderr(stderr):
             warnings.showwarning = _one_line_warning
             return fit(args)
     except KeyboardInterrupt:
-        print("seism: interrupted; no output was written", file=sys.stderr)
+        print("seism: interrupted; no output was written", file=stderr)
         return 130
-    except BrokenPipeError:
-        # The reader of stdout stopped early (``seism fit ... | head``): the outputs are already in place
-        # (printing comes last). Exit as a process stopped by SIGPIPE does, without a traceback at exit.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 141
     except (ValueError, TypeError, OSError, ImportError, MemoryError) as exc:
-        print(f"seism: error: {str(exc) or type(exc).__name__}", file=sys.stderr)
+        print(f"seism: error: {str(exc) or type(exc).__name__}", file=stderr)
         return 2
+    finally:
+        if stderr.gone:
+            _silence(sys.stderr)
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ that width (the HOMER/MEME-ChIP habit of fixed-size peaks).
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -100,7 +101,7 @@ def bed_sequences(bed: pd.DataFrame, genome: str | os.PathLike, width: int | Non
     try:
         fasta = Fasta(str(genome), as_raw=True, sequence_always_upper=True)
     except Exception as exc:  # pyfaidx reads plain or block-gzipped (bgzip) FASTA, not plain gzip
-        if gzipped:
+        if gzipped and re.search(r"gzip|bgzf", str(exc), re.IGNORECASE):
             raise ValueError(f"{genome} is gzip-compressed; the genome must be plain FASTA or block-gzipped "
                              f"(decompress it with 'gunzip', or recompress it with 'bgzip'): {exc}") from None
         raise
