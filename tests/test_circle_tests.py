@@ -131,6 +131,12 @@ def test_observed_direction_alone_is_exact_without_monte_carlo_error():
     result = selective_inference(data.sequences, data.y, k=4, n_motifs=2, n_samples=0, random_state=0)
     assert result.settings["method"] == "circles" and result.settings["n_samples"] == 0
     assert np.all(result.pvalues_se == 0) and np.all((result.pvalues > 0) & (result.pvalues <= 1))
+    # The summary says why the s.e. is 0 (a new user read it as a suspiciously precise p-value).
+    from seism_stats import SelectiveMotifModel
+    res = SelectiveMotifModel(data.y, data.sequences, k=4, n_motifs=1).fit(n_samples=0, random_state=0,
+                                                                          progress=False)
+    assert "n_samples = 0: each motif is tested given all of its observed direction" in \
+        res.summary().as_text().replace("\n  ", " ")
 
 
 def test_null_law_survival_at_the_observation_is_the_pvalue():

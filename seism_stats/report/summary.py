@@ -280,6 +280,10 @@ def _circle_notes(results) -> list[str]:
         notes.append("Conditioning: each motif's circles are drawn given the part of the observed direction "
                      "along the nearest competitors of the selection's steps (the level chosen by discarded pilot "
                      f"draws; valid, conditions on a little more), per motif: {given}.")
+    if s["n_samples"] == 0:
+        notes.append("n_samples = 0: each motif is tested given all of its observed direction (the circle through "
+                     "the observation alone): exact, with no Monte-Carlo error (MC s.e. 0), but it conditions on "
+                     "more than the test over random circles and has less power.")
     ess = np.asarray(s.get("circle_ess") or [], dtype=float)
     drawn = np.array([v != OBSERVED_DIRECTION for v in levels] or [True] * ess.size, dtype=bool)
     low = (ess < MIN_WEIGHT_ESS) & drawn[:ess.size]
