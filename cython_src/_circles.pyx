@@ -561,6 +561,7 @@ cdef Py_ssize_t _plane_side(double sign, const double* fixed, const double* axis
     cdef Py_ssize_t n_unsure = 0
     cdef double As = sign * fixed[selected], Bs = sign * axis[selected], Cs = sign * gamma[selected]
     cdef double fc, ac, gc, reach, far, norm_minus, norm_plus, floor, own_size, x_lo, x_hi, z_lo, z_hi, xc, zc, hx, hz
+    cdef double side
     cdef Py_ssize_t c, t, i
     cdef int cut
     P.n = 4
@@ -619,13 +620,10 @@ cdef Py_ssize_t _plane_side(double sign, const double* fixed, const double* axis
         norm_plus = sqrt((Bs + ac) * (Bs + ac) + (Cs + gc) * (Cs + gc))
         if _clears(&P, fc, ac, gc, norm_minus if norm_minus < norm_plus else norm_plus, far):
             continue
-        for t in range(2):
-            if t == 0:
-                i = _cut(&P, &T, &before, As - fc, Bs - ac, Cs - gc, c, As, Bs, Cs,
-                         fabs(As) + fabs(fc), fabs(Bs) + fabs(ac), fabs(Cs) + fabs(gc), half_width)
-            else:
-                i = _cut(&P, &T, &before, As + fc, Bs + ac, Cs + gc, c, As, Bs, Cs,
-                         fabs(As) + fabs(fc), fabs(Bs) + fabs(ac), fabs(Cs) + fabs(gc), half_width)
+        for t in range(2):  # the half-planes sign L_s - L_c >= 0 and sign L_s + L_c >= 0
+            side = -1.0 if t == 0 else 1.0
+            i = _cut(&P, &T, &before, As + side * fc, Bs + side * ac, Cs + side * gc, c, As, Bs, Cs,
+                     fabs(As) + fabs(fc), fabs(Bs) + fabs(ac), fabs(Cs) + fabs(gc), half_width)
             if i < 0:
                 return -1
             if i == 2:

@@ -113,7 +113,9 @@ def fill_smallest(const double[:, ::1] keys, const int64_t[::1] rows, const int6
                          f"({starts.shape[0]},) and counts {counts.shape[0], counts.shape[1]} do not describe "
                          "one partition of the rows")
     sizes = np.diff(np.asarray(starts))
-    if (sizes < 0).any() or not np.array_equal(np.sort(np.asarray(rows)), np.arange(n)):
+    row_array = np.asarray(rows)
+    if (sizes < 0).any() or (n and (row_array.min() < 0 or row_array.max() >= n
+                                    or np.bincount(row_array, minlength=n).max() != 1)):
         raise ValueError("starts must be non-decreasing and rows a permutation of the rows")
     if B and G and ((np.asarray(counts) < 0).any() or (np.asarray(counts) > sizes[None, :]).any()):
         raise ValueError("each count must lie between 0 and its cell's size")

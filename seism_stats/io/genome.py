@@ -96,11 +96,11 @@ def bed_sequences(bed: pd.DataFrame, genome: str | os.PathLike, width: int | Non
     Fasta = genome_reader()
     if not Path(genome).is_file():
         raise FileNotFoundError(f"genome FASTA not found: {genome}")
-    with open(genome, "rb") as handle:
-        gzipped = handle.read(2) == b"\x1f\x8b"
     try:
         fasta = Fasta(str(genome), as_raw=True, sequence_always_upper=True)
     except Exception as exc:  # pyfaidx reads plain or block-gzipped (bgzip) FASTA, not plain gzip
+        with open(genome, "rb") as handle:
+            gzipped = handle.read(2) == b"\x1f\x8b"
         if gzipped and re.search(r"gzip|bgzf", str(exc), re.IGNORECASE):
             raise ValueError(f"{genome} is gzip-compressed; the genome must be plain FASTA or block-gzipped "
                              f"(decompress it with 'gunzip', or recompress it with 'bgzip'): {exc}") from None
