@@ -347,6 +347,9 @@ def fit(args: argparse.Namespace) -> int:
     except BrokenPipeError:
         _silence(sys.stdout)
         return 141  # as a process stopped by SIGPIPE
+    except KeyboardInterrupt:  # the outputs are in place: say so, not main's "no output was written"
+        print(f"seism: interrupted; the results were written to {args.out.rstrip('/')}/", file=sys.stderr)
+        return 130
     return 0
 
 

@@ -158,6 +158,21 @@ def test_ctrl_c_exits_130_and_leaves_no_output(files, capsys, monkeypatch):
     assert not (tmp / "ctrl").exists() and not [p for p in tmp.iterdir() if p.name.startswith(".ctrl")]
 
 
+def test_ctrl_c_after_the_outputs_landed_says_they_did(files, capsys, monkeypatch):
+    from seism_stats import cli
+
+    class Summary:
+        def __str__(self):
+            raise KeyboardInterrupt  # while the summary prints, after publishing
+
+    monkeypatch.setattr(cli, "_fit_into", lambda *args, **kwargs: Summary())
+    fasta, response, tmp = files
+    code = main(["fit", "--fasta", str(fasta), "--response", str(response), "--out", str(tmp / "late"), "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 130 and "results were written to" in err and "no output" not in err
+    assert (tmp / "late").is_dir()
+
+
 def test_a_reader_that_stops_early_loses_no_output(files):
     # `seism fit ... | head`: the summary is printed after the outputs are in place, and a closed
     # stdout ends the run quietly (status 141, as SIGPIPE would) instead of discarding the fit.

@@ -1,5 +1,6 @@
 """SelectiveMotifModel / SelectiveMotifResults: formulas, tables, summary, plots, persistence."""
 
+import re
 from pathlib import Path
 
 import matplotlib
@@ -159,6 +160,16 @@ def test_summary_text_html_latex(results):
     assert "std_err" in frame.columns and len(frame) == results.n_selected
 
 
+def test_summary_header_describes_the_sampler(frame, mcmc_results):
+    # Chains only for the chain samplers; rejection keeps i.i.d. candidates and reports the share kept.
+    assert "Chains/burn/thin:" in mcmc_results.summary().as_text()
+    model = SelectiveMotifModel.from_formula("expr ~ motifs(seq, k=5, n_motifs=1) + gc", data=frame)
+    text = model.fit(method="rejection", n_samples=50, random_state=3, progress=False).summary().as_text()
+    assert "i.i.d. draws" in text and "Chains/burn/thin:" not in text
+    rate = re.search(r"Acceptance rate:\s+(\S+)", text).group(1)
+    assert 0 < float(rate) <= 1
+
+
 def test_resolution_warning_in_summary(mcmc_results):
     # The planted motif reaches the smallest p-value B draws allow (MCMC; the default circles have no floor).
     results = mcmc_results
@@ -217,6 +228,18 @@ def test_empty_selection_is_reported():
     assert res.n_selected == 0 and res.motif_pvalues.empty and res.motifs.empty
     assert "No motif was selected" in " ".join(res.summary().extra_txt.split())
     assert res.sampler_info["draws"] == 0
+
+
+def test_stage_lines_count_only_the_stages_that_run(capsys):
+    # No motif selected: no refinement, selective tests or intervals; the counter ends at its total.
+    from seism_stats.inference.pipeline import selective_inference
+    y = np.random.default_rng(0).standard_normal(20)
+    with pytest.warns(UserWarning, match="only 0 of 1 motifs"):
+        selective_inference(["ACGTACGTAC"] * 20, y, k=3, n_samples=50, random_state=0, progress=True)
+    counters = [line.split("]")[0].split("[")[1].split(",")[0] for line in capsys.readouterr().err.splitlines()
+                if line.startswith("seism [")]
+    # Consecutive, and the last stage is the last of the total (known once nothing was selected).
+    assert [c.split("/")[0] for c in counters] == ["1", "2", "3"] and counters[-1] == "3/3"
 
 
 def test_load_runs_no_code_from_a_crafted_file(results, tmp_path):

@@ -208,6 +208,8 @@ def selective_inference(
     stage(f"greedy selection of {options.n_motifs} motif(s)")
     selection = select_motifs(features, data.y, data.basis, options.n_motifs)
     timings.stop("selection")
+    if not selection.event.n_selected:
+        stage.remaining(1)  # no refinement, selective tests or intervals: only the classical stage is left
 
     timings.start()
     refined = ()

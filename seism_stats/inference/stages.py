@@ -414,6 +414,10 @@ class StageLines:
     def __init__(self, enabled: bool, total: int):
         self.enabled, self.total, self.count, self.start = enabled, total, 0, time.perf_counter()
 
+    def remaining(self, count: int) -> None:
+        """Only ``count`` more stages will run (a fit that selected no motif skips the rest)."""
+        self.total = self.count + count
+
     def __call__(self, what: str) -> None:
         self.count += 1
         if self.enabled:

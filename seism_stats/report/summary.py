@@ -78,8 +78,9 @@ def _header(results) -> SimpleTable:
         ("Hypothesis:", tested if results.method in SELECTIVE_METHODS else "-"),
         ("Null model:", {"sphere": "residual sphere", "permutation": "permutation"}[s["null"]]),
         ("Null draws (B):", str(info["draws"])),
-        # i.i.d. samplers have no chains; the tilted draws' "acceptance" is the share inside the event.
-        ("Sampling:", "i.i.d. draws") if s["method"] in IID_METHODS else
+        # i.i.d. samplers have no chains (rejection keeps i.i.d. candidates: its acceptance rate is
+        # the share kept); the tilted draws' "acceptance" is the share inside the event.
+        ("Sampling:", "i.i.d. draws") if s["method"] in IID_METHODS or s["method"] == "rejection" else
         ("Chains/burn/thin:", f"{info['chains']} / {info['burn_in']} / {info['thin']}"),
         ("Draws in event:", _fmt(info["acceptance_rate"], 3)) if s["method"] == "tilted" else
         ("Acceptance rate:", "-" if s["method"] in IID_METHODS else _fmt(info["acceptance_rate"], 3)),
