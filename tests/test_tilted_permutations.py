@@ -149,11 +149,12 @@ def test_observation_alone_and_ties():
     # B = 0: only the observation, whose statistic ties with itself: conservative p = 1 (exact,
     # no Monte-Carlo error), randomised p = U. Ties count fully or by U; the tie mass says how much.
     terms = MotifTerms(np.array([-3.0]), np.array([0.2]), [4.0])
-    assert weighted_pvalue(terms) == (1.0, 0.0, 1.0, 1.0)
+    assert weighted_pvalue(terms) == (1.0, 0.0, 1.0, 1.0, 1.0)  # the observation alone: one term in the numerator
     assert weighted_pvalue(terms, "randomised", 0.3)[0] == pytest.approx(0.3)
     terms = MotifTerms(np.log([1.0, 2.0, 1.0, 4.0, 1.0]), np.array([0.2, 0.2, 0.1, 0.3, -np.inf]), [4.0])
-    p, se, ess, tie = weighted_pvalue(terms)
+    p, se, ess, tie, in_numerator = weighted_pvalue(terms)
     assert p == pytest.approx(7 / 9) and tie == pytest.approx(3 / 9) and se > 0
+    assert in_numerator == pytest.approx(7**2 / (1 + 4 + 16))  # N = 1, 2, 0, 4, 0 (weights 1, 2, 1, 4, 1)
     assert weighted_pvalue(terms, "randomised", 0.5)[0] == pytest.approx((4 + 1.5) / 9)
 
 
@@ -176,6 +177,23 @@ def test_binary_default_records_its_settings():
     assert law.survival(law.observed) == pytest.approx(result.pvalues[0])
     again = selective_inference(data.sequences, data.y, k=4, random_state=0, n_samples=300)
     np.testing.assert_array_equal(result.pvalues, again.pvalues)
+
+
+def test_summary_flags_a_pvalue_made_of_few_terms():
+    # The weights' ESS can be fine while a few terms (the observation's among them) make the numerator: the
+    # stated s.e. is then too small (module docstring). The summary says so, per motif, once.
+    data = simulate_dataset(120, 30, consensus="GATTA", beta=1.5, response="binary", random_state=3)
+    res = SelectiveMotifModel(data.y, data.sequences, k=4, n_motifs=2).fit(n_samples=300, random_state=0,
+                                                                          progress=False)
+    s = res.inference.settings
+    assert len(s["tilted_numerator_ess"]) == res.n_selected == 2
+    assert all(1.0 <= v <= 301 for v in s["tilted_numerator_ess"])
+    s["tilted_ess"], s["tilted_numerator_ess"] = [500.0, 500.0], [20.0, 400.0]
+    notes = " ".join(res.summary().extra_txt.split())
+    first, second = res.param_names[-2:]
+    assert f"Few terms make up the p-value of {first} (20):" in notes and f"{second} (" not in notes
+    s["tilted_ess"] = [10.0, 500.0]  # flagged by the weights' ESS already: not twice
+    assert "Few terms make up" not in " ".join(res.summary().extra_txt.split())
 
 
 def test_pvalues_do_not_depend_on_the_order_of_the_records():

@@ -393,9 +393,11 @@ def fit_settings(options: Options, plan: Plan, data: Data, features, tests: Null
 def tilted_settings(tilted) -> dict:
     """What ``method="tilted"`` used and found, for ``settings`` (empty for the other methods)."""
     if tilted is None:
-        return {"tilted_ess": [], "tilted_tie_mass": [], "tilted_hit_rate": [], "tilted_tilts": [],
-                "tilted_strata": [], "tilted_replays": 0, "permutation_exact": None}
-    return {"tilted_ess": [float(v) for v in tilted.ess], "tilted_tie_mass": [float(v) for v in tilted.tie_mass],
+        return {"tilted_ess": [], "tilted_numerator_ess": [], "tilted_tie_mass": [], "tilted_hit_rate": [],
+                "tilted_tilts": [], "tilted_strata": [], "tilted_replays": 0, "permutation_exact": None}
+    return {"tilted_ess": [float(v) for v in tilted.ess],
+            "tilted_numerator_ess": [float(v) for v in tilted.numerator_ess],
+            "tilted_tie_mass": [float(v) for v in tilted.tie_mass],
             "tilted_hit_rate": [float(v) for v in tilted.hit_rate],
             "tilted_tilts": [[float(z) for z in c] for c in tilted.components],
             "tilted_strata": [int(v) for v in tilted.strata],

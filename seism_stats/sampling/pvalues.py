@@ -99,6 +99,21 @@ def monte_carlo_pvalues(null_sample, observed: np.ndarray, alpha: float = 0.05) 
     return MonteCarloPValues(pvalues, se, upper, ess)
 
 
+def numerator_ess(log_num: np.ndarray) -> float:
+    """Effective number of the terms that make up a ratio's numerator, ``(sum N)^2 / sum N^2`` (0 if all vanish).
+
+    The observed term included: where it or a few drawn terms carry most of ``sum N`` the
+    delta-method s.e. of the ratio, estimated from those same few terms, understates the
+    Monte-Carlo error however large the weights' own effective sample size is.
+    """
+    log_num = np.asarray(log_num, dtype=float)
+    top = float(np.max(log_num)) if log_num.size else -np.inf
+    if not np.isfinite(top):
+        return 0.0
+    num = np.exp(log_num - top)
+    return float(num.sum() ** 2 / np.sum(num**2))
+
+
 def ratio_pvalue(log_num: np.ndarray, log_den: np.ndarray) -> tuple[float, float, float]:
     """``sum N / sum D`` over all terms, the observed direction's first; its s.e.; the ESS of D.
 
