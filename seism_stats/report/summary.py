@@ -343,7 +343,7 @@ def _tilted_notes(results) -> list[str]:
         notes.append(f"[!] Few terms make up the p-value of {counts}: that is the effective number of terms at or "
                      f"beyond the observed statistic, the observed labelling included (below {MIN_NUMERATOR_ESS:g}). "
                      "The p-value stays exact, but its stated s.e. is likely too small (measured 1.3-1.7 times too "
-                     "small with 5-44 such terms); increase ""n_samples for precision.")
+                     "small with 3-32 such terms); increase ""n_samples for precision.")
     return notes
 
 

@@ -133,9 +133,9 @@ compares it with the spread over seeds.
 That s.e. is estimated from the same terms that make the numerator. Far in the tail (n = 20,000,
 p near 1e-63 or 1e-9) a handful of draws beyond the observed statistic, and the observation's own
 term, carry most of it: the weights' ESS is then about 90, but the numerator's effective number
-of terms (:func:`~seism_stats.sampling.pvalues.numerator_ess`) is under 50, and the stated s.e.
-was 1.3-1.7 times smaller than the spread over ten seeds; at n = 2000 (numerator ESS in the
-hundreds) it matched (``benchmarks/bench_tilted_output.txt``). Below :data:`MIN_NUMERATOR_ESS`
+of terms (:func:`~seism_stats.sampling.pvalues.numerator_ess`) is 2.9 and 31.5, and the stated
+s.e. was 1.3-1.7 times smaller than the spread over ten seeds; at n = 2000 (numerator ESS 330
+and 673) it matched within the spread's own error (``benchmarks/bench_tilted_output.txt``). Below :data:`MIN_NUMERATOR_ESS`
 the summary says that the s.e. is likely understated. The p-value stays exact either way.
 """
 
@@ -812,7 +812,7 @@ def motif_terms(test: _MotifTest, n_draws: int, rng: np.random.Generator, bar=No
 
 
 #: Below this effective number of terms in a p-value's numerator the summary warns that its stated s.e. is
-#: likely too small (module docstring: measured 1.3-1.7x too small at 5-44, right at 195-466).
+#: likely too small (module docstring: measured 1.3-1.7x too small at 2.9 and 31.5, right at 330 and 673).
 MIN_NUMERATOR_ESS = 100.0
 
 
