@@ -18,7 +18,6 @@ Monte Carlo (global null), and the data split, with Wilson 95% intervals, and ho
 
 from __future__ import annotations
 
-import argparse
 import os
 import platform
 import time
@@ -26,9 +25,8 @@ from dataclasses import replace
 
 import numpy as np
 import pandas as pd
-from statsmodels.stats.proportion import proportion_confint
 
-from simulations.experiments import ALPHA, Setting, run_many
+from simulations.experiments import ALPHA, Setting, power_benchmark_arguments, rejection_cell, run_many
 
 METHODS = ("seism_circles", "seism_mcmc", "seism_cmc", "data_split")
 #: Columns of the table: the methods, and the circles' global-null p-value computed beside the default's.
@@ -36,11 +34,7 @@ COLUMNS = ("seism_circles", "seism_circles_global", "seism_mcmc", "seism_cmc", "
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--datasets", type=int, default=100)
-    parser.add_argument("--jobs", type=int, default=2)
-    parser.add_argument("--seed", type=int, default=11)
-    args = parser.parse_args()
+    args = power_benchmark_arguments(__doc__.split("\n")[0])
     start = time.perf_counter()
     base = Setting(methods=METHODS)
     settings = [replace(base, n_motifs=q, beta=beta) for q in (2, 3) for beta in (0.0, 0.5, 0.75, 1.0)
@@ -51,9 +45,7 @@ def main() -> None:
     for (q, beta), group in table.groupby(["n_motifs", "beta"], sort=True):
         row = {"n_motifs": q, "beta": beta, "datasets": len(group)}
         for method in COLUMNS:
-            rejected = np.nan_to_num(group[f"p_{method}"].to_numpy(), nan=1.0) <= ALPHA
-            low, high = proportion_confint(int(rejected.sum()), rejected.size, alpha=0.05, method="wilson")
-            row[method] = f"{rejected.mean():.2f} [{low:.2f}, {high:.2f}]"
+            row[method] = rejection_cell(group[f"p_{method}"])
         both = [np.nan_to_num(group[f"p_{m}"].to_numpy(), nan=1.0) <= ALPHA for m in ("seism_mcmc", "seism_cmc")]
         row["agree"] = float(np.mean(both[0] == both[1]))
         row["median_p_mcmc"] = float(group["p_seism_mcmc"].median())

@@ -31,7 +31,6 @@ the first row (beta = 0) checks their level. Prints the rejection rates at 5% wi
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import os
 import platform
@@ -41,12 +40,12 @@ import warnings
 import numpy as np
 import pandas as pd
 from joblib import Parallel, delayed
-from statsmodels.stats.proportion import proportion_confint
 
 from seism_stats.inference.pipeline import selective_inference
 from seism_stats.selection.geometry import arc_statistic_segments, segment_log_masses
 from seism_stats.stats import circle_tests
 from simulations.data import simulate_dataset
+from simulations.experiments import power_benchmark_arguments, rejection_cell
 
 VARIANTS = ("default", "B=4000", "level 0", "B=0", "equal-tailed", "step score", "global", "data split")
 TWO_PI = 2.0 * np.pi
@@ -145,11 +144,7 @@ def run_dataset(n_motifs: int, beta: float, seed: np.random.SeedSequence) -> dic
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--datasets", type=int, default=100)
-    parser.add_argument("--jobs", type=int, default=2)
-    parser.add_argument("--seed", type=int, default=11)
-    args = parser.parse_args()
+    args = power_benchmark_arguments(__doc__.split("\n")[0])
     start = time.perf_counter()
     settings = [(3, 0.0), (2, 1.0), (3, 1.0)]
     seeds = np.random.SeedSequence(args.seed).spawn(len(settings) * args.datasets)
@@ -161,9 +156,7 @@ def main() -> None:
     for (q, beta), group in table.groupby(["n_motifs", "beta"], sort=False):
         line = {"n_motifs": q, "beta": beta}
         for variant in VARIANTS:
-            rejected = np.nan_to_num(group[variant].to_numpy(dtype=float), nan=1.0) <= 0.05
-            low, high = proportion_confint(int(rejected.sum()), rejected.size, alpha=0.05, method="wilson")
-            line[variant] = f"{rejected.mean():.2f} [{low:.2f}, {high:.2f}]"
+            line[variant] = rejection_cell(group[variant])
         out.append(line)
     print(f"# bench_motif_power: the first motif's p-value at 5% [Wilson 95%], n=100, L=30, k=4, GATT in 50%, "
           f"B=500 unless named, {args.datasets} data sets per row, seed {args.seed}; {platform.machine()}, "

@@ -7,6 +7,7 @@ parallel with joblib, with a progress bar over data sets.
 
 from __future__ import annotations
 
+import argparse
 import warnings
 from dataclasses import dataclass, replace
 
@@ -168,6 +169,22 @@ def power(betas, ns, n_datasets: int, seed: int = 2, jobs: int = 1, base: Settin
                                  "ci_low": low, "ci_high": high,
                                  "correct_kmer_rate": float(group["correct_kmer"].mean())})
     return table, pd.DataFrame(summary_rows)
+
+
+def rejection_cell(pvalues, alpha: float = ALPHA) -> str:
+    """``"rate [low, high]"``: the share of ``pvalues`` at or below ``alpha`` (NaN counts as 1) and its Wilson 95% interval."""
+    rejected = np.nan_to_num(np.asarray(pvalues, dtype=float), nan=1.0) <= alpha
+    low, high = proportion_confint(int(rejected.sum()), rejected.size, alpha=0.05, method="wilson")
+    return f"{rejected.mean():.2f} [{low:.2f}, {high:.2f}]"
+
+
+def power_benchmark_arguments(description: str, datasets: int = 100, seed: int = 11):
+    """The command line of the power benchmarks (``benchmarks/bench_*_power.py``): data sets per row, jobs, seed."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--datasets", type=int, default=datasets)
+    parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--seed", type=int, default=seed)
+    return parser.parse_args()
 
 
 # -- speed -------------------------------------------------------------------------------
