@@ -73,7 +73,8 @@ def run(case: str, n: int, fraction: float, method: str, n_samples: int | None, 
     floor = method == "mcmc" and np.all(p <= 2.0 / (draws + 1))
     return {"case": case, "method": method, "B": draws, "seeds": seeds, "fit_s": fit, "p_mean": float(np.mean(p)),
             "rel_spread": spread, "reported_rel_se": float(np.median(se / p)),
-            "understated": spread / float(np.median(se / p)), "numerator_ess": float(np.median(in_numerator)),
+            "understated": spread / float(np.median(se / p)) if not floor else np.nan,
+            "numerator_ess": float(np.median(in_numerator)),
             "s_to_10pct": fit * (spread / 0.1) ** 2 if not floor else np.nan,
             "s_to_10pct_reported": fit * float(np.median(se / p) / 0.1) ** 2 if not floor else np.nan,
             "kmer": "/".join(sorted(kmers)), "note": "at the MCMC floor 1/(B+1)" if floor else ""}

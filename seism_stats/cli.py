@@ -211,12 +211,14 @@ def _prepare_output(out: Path, force: bool, inputs: list[Path], shown: str | Non
     return staging, before
 
 
-def _publish(staging: Path, out: Path, before: int | None, shown: str | None = None) -> None:
+def _publish(staging: Path, out: Path, before: int | None, shown: str | None = None) -> Path | None:
     """Replace ``out`` by the finished staging folder (no stale file of an earlier run survives).
 
     If ``out`` appeared, or was replaced, while the run was working (``before``
     no longer matches), nothing is replaced: the results are kept in a new
-    folder beside it, named in the error.
+    folder beside it, named in the error. Returns the hidden folder that holds the
+    earlier run's results (None if there were none), for the caller to remove once
+    it has noted that the new results are in place.
     """
     now = out.stat().st_ino if out.is_dir() else None
     if now != before or (out.exists() and not out.is_dir()):
@@ -234,10 +236,9 @@ def _publish(staging: Path, out: Path, before: int | None, shown: str | None = N
     except OSError:
         if old is not None:  # put the earlier results back
             (old / out.name).rename(out)
-        raise
-    finally:
-        if old is not None:
             shutil.rmtree(old, ignore_errors=True)
+        raise
+    return old
 
 
 @contextlib.contextmanager
@@ -329,25 +330,33 @@ def fit(args: argparse.Namespace) -> int:
 
     database = _check_arguments(args)
     out = Path(args.out).resolve()  # '.', '..' and links as the folder they are
-    with _output_lock(out, args.out):
-        staging, before = _prepare_output(out, args.force, _input_paths(args), args.out)
-        try:
-            summary = _fit_into(args, staging, database, SelectiveMotifModel, encode_sequences, read_fasta)
-            _publish(staging, out, before, args.out)
-        finally:
-            if staging.exists():
-                shutil.rmtree(staging, ignore_errors=True)
-    # Printed only once the outputs are in place: a reader that stops early (``| head``) loses nothing.
+    published = False
     try:
+        with _output_lock(out, args.out):
+            staging, before = _prepare_output(out, args.force, _input_paths(args), args.out)
+            try:
+                summary = _fit_into(args, staging, database, SelectiveMotifModel, encode_sequences, read_fasta)
+                earlier = _publish(staging, out, before, args.out)
+                published = True
+                if earlier is not None:  # the replaced run's results (--force), which may take a while
+                    shutil.rmtree(earlier, ignore_errors=True)
+            finally:
+                if staging.exists():
+                    shutil.rmtree(staging, ignore_errors=True)
+        # Printed only once the outputs are in place: a reader that stops early (``| head``) loses nothing.
         if summary is not None:
             print(summary)
         if not args.quiet:
             print(f"results written to {args.out.rstrip('/')}/")
         sys.stdout.flush()  # a closed pipe shows here, not at interpreter exit
     except BrokenPipeError:
+        if not published:
+            raise
         _silence(sys.stdout)
         return 141  # as a process stopped by SIGPIPE
-    except KeyboardInterrupt:  # the outputs are in place: say so, not main's "no output was written"
+    except KeyboardInterrupt:  # once the outputs are in place, say so, not main's "no output was written"
+        if not published:
+            raise
         print(f"seism: interrupted; the results were written to {args.out.rstrip('/')}/", file=sys.stderr)
         return 130
     return 0

@@ -233,6 +233,14 @@ def test_ratio_is_never_zero_and_its_error_is_unknown_without_drawn_mass():
     assert se == 0.0
 
 
+def test_log_weight_ess_edge_cases():
+    from seism_stats.sampling.pvalues import log_weight_ess
+    assert log_weight_ess(np.log([1.0, 1.0, 2.0])) == pytest.approx(16 / 6)
+    assert log_weight_ess(np.array([-1e4, -1e4])) == pytest.approx(2.0)  # however small, in log space
+    assert log_weight_ess(np.array([-np.inf, -np.inf])) == 0.0 and log_weight_ess(np.zeros(0)) == 0.0
+    assert np.isnan(log_weight_ess(np.array([0.0, np.nan])))  # never a silent "no terms"
+
+
 def test_ratio_at_its_boundary_one_states_a_binomial_error_not_zero():
     # every drawn term's mass at or above the observed statistic: p = 1, and the delta method's 0 is not the error
     from seism_stats.sampling.pvalues import ratio_pvalue

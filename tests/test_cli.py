@@ -1,6 +1,7 @@
 """The ``seism fit`` command line."""
 
 import json
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -171,6 +172,29 @@ def test_ctrl_c_after_the_outputs_landed_says_they_did(files, capsys, monkeypatc
     err = capsys.readouterr().err
     assert code == 130 and "results were written to" in err and "no output" not in err
     assert (tmp / "late").is_dir()
+
+
+def test_ctrl_c_while_the_replaced_run_is_removed_says_the_results_landed(files, capsys, monkeypatch):
+    # --force over an earlier run: the new results are in place before the old ones are removed.
+    import shutil
+    from seism_stats import cli
+    fasta, response, tmp = files
+    earlier = tmp / "earlier_run"
+    earlier.mkdir()
+    publish, remove = cli._publish, shutil.rmtree
+
+    def slow_removal(path, *args, **kwargs):
+        if Path(path) == earlier:
+            raise KeyboardInterrupt
+        return remove(path, *args, **kwargs)
+
+    monkeypatch.setattr(cli, "_fit_into", lambda *args, **kwargs: None)
+    monkeypatch.setattr(cli, "_publish", lambda *args, **kwargs: publish(*args, **kwargs) or earlier)
+    monkeypatch.setattr(shutil, "rmtree", slow_removal)
+    code = main(["fit", "--fasta", str(fasta), "--response", str(response), "--out", str(tmp / "forced"), "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 130 and "results were written to" in err and "no output" not in err
+    assert (tmp / "forced").is_dir()
 
 
 def test_a_reader_that_stops_early_loses_no_output(files):

@@ -193,7 +193,7 @@ def selective_inference(
     data = prepare_data(sequences, y, covariates, options)
     plan = plan_fit(data, options)
     circle_intervals = plan.selective and plan.method == "circles"  # a stage of their own
-    stage = StageLines(progress, 3 + int(options.refine) + int(plan.selective) + int(circle_intervals))
+    stage = StageLines(progress, StageLines.planned(options.refine, plan.selective, circle_intervals))
     stage(f"features of {data.n} sequences on {sum(4**v for v in data.ks):,} k-mers (k={data.k}, "
           f"{options.pooling} pooling)")
     features = build_features(data, options)
@@ -208,8 +208,8 @@ def selective_inference(
     stage(f"greedy selection of {options.n_motifs} motif(s)")
     selection = select_motifs(features, data.y, data.basis, options.n_motifs)
     timings.stop("selection")
-    if not selection.event.n_selected:
-        stage.remaining(1)  # no refinement, selective tests or intervals: only the classical stage is left
+    if not selection.event.n_selected:  # no refinement, selective tests or intervals will run
+        stage.total = StageLines.planned(False, False, False)
 
     timings.start()
     refined = ()

@@ -416,9 +416,10 @@ class StageLines:
     def __init__(self, enabled: bool, total: int):
         self.enabled, self.total, self.count, self.start = enabled, total, 0, time.perf_counter()
 
-    def remaining(self, count: int) -> None:
-        """Only ``count`` more stages will run (a fit that selected no motif skips the rest)."""
-        self.total = self.count + count
+    @staticmethod
+    def planned(refine: bool, selective: bool, circle_intervals: bool) -> int:
+        """Stages of a fit: features, selection and the classical tests, and those that may not run."""
+        return 3 + int(refine) + int(selective) + int(circle_intervals)
 
     def __call__(self, what: str) -> None:
         self.count += 1

@@ -25,6 +25,8 @@ from ..stats.tilted_permutations import MIN_NUMERATOR_ESS
 NOTE_WIDTH = 96
 #: Methods whose null draws are i.i.d. (no chains, burn-in or thinning to report).
 IID_METHODS = ("circles", "tilted", "cmc")
+#: Methods with no chains, burn-in or thinning: the i.i.d. ones and rejection (i.i.d. candidates kept).
+CHAINLESS_METHODS = IID_METHODS + ("rejection",)
 
 
 class MotifSummary(Summary):
@@ -81,7 +83,7 @@ def _header(results) -> SimpleTable:
         ("Null draws (B):", str(info["draws"])),
         # i.i.d. samplers have no chains (rejection keeps i.i.d. candidates: its acceptance rate is
         # the share kept); the tilted draws' "acceptance" is the share inside the event.
-        ("Sampling:", "i.i.d. draws") if s["method"] in IID_METHODS or s["method"] == "rejection" else
+        ("Sampling:", "i.i.d. draws") if s["method"] in CHAINLESS_METHODS else
         ("Chains/burn/thin:", f"{info['chains']} / {info['burn_in']} / {info['thin']}"),
         ("Draws in event:", _fmt(info["acceptance_rate"], 3)) if s["method"] == "tilted" else
         ("Acceptance rate:", "-" if s["method"] in IID_METHODS else _fmt(info["acceptance_rate"], 3)),
@@ -335,15 +337,16 @@ def _tilted_notes(results) -> list[str]:
         notes.append(f"[!] Few of the tilted permutations carry the selection event for {', '.join(names[low])} "
                      f"(weights' effective sample size below {MIN_WEIGHT_ESS:g}): the p-value stays exact, but its "
                      "Monte-Carlo error is large and its s.e. approximate; increase n_samples for precision.")
-    in_numerator = np.asarray(s.get("tilted_numerator_ess") or [], dtype=float)
+    numerator_terms = np.asarray(s.get("tilted_numerator_ess") or [], dtype=float)
     # Results saved before the numerator's ESS was recorded have none; a motif flagged above is not flagged twice.
-    few = (in_numerator < MIN_NUMERATOR_ESS) & ~low if in_numerator.size == ess.size else np.zeros(0, dtype=bool)
+    few = (numerator_terms < MIN_NUMERATOR_ESS) & ~low if numerator_terms.size == ess.size else \
+        np.zeros(0, dtype=bool)
     if few.any() and s["n_samples"] > 0:
-        counts = ", ".join(f"{name} ({value:.3g})" for name, value in zip(names[few], in_numerator[few]))
-        notes.append(f"[!] Few terms make up the p-value of {counts}: that is the effective number of terms at or "
-                     f"beyond the observed statistic, the observed labelling included (below {MIN_NUMERATOR_ESS:g}). "
-                     "The p-value stays exact, but its stated s.e. is likely too small (measured 1.3-1.7 times too "
-                     "small with 3-32 such terms); increase ""n_samples for precision.")
+        counts = " and ".join(f"about {value:.0f} for {name}" for name, value in zip(names[few], numerator_terms[few]))
+        notes.append(f"[!] Few weighted permutations are at least as extreme as the observed data ({counts}; "
+                     f"fewer than {MIN_NUMERATOR_ESS:g}): the MC s.e. is then probably too small (1.3-1.7 times "
+                     "in the package's benchmarks). The p-value itself stays exact; a larger n_samples gives a "
+                     "more precise estimate.")
     return notes
 
 

@@ -99,19 +99,19 @@ def monte_carlo_pvalues(null_sample, observed: np.ndarray, alpha: float = 0.05) 
     return MonteCarloPValues(pvalues, se, upper, ess)
 
 
-def numerator_ess(log_num: np.ndarray) -> float:
-    """Effective number of the terms that make up a ratio's numerator, ``(sum N)^2 / sum N^2`` (0 if all vanish).
+def log_weight_ess(log_weights: np.ndarray) -> float:
+    """Effective sample size ``(sum w)^2 / sum w^2`` of weights given by their logarithms.
 
-    The observed term included: where it or a few drawn terms carry most of ``sum N`` the
-    delta-method s.e. of the ratio, estimated from those same few terms, understates the
-    Monte-Carlo error however large the weights' own effective sample size is.
+    0 when every weight vanishes (or there are none), NaN when any logarithm is NaN.
     """
-    log_num = np.asarray(log_num, dtype=float)
-    top = float(np.max(log_num)) if log_num.size else -np.inf
+    log_weights = np.asarray(log_weights, dtype=float)
+    if np.isnan(log_weights).any():
+        return float("nan")
+    top = float(np.max(log_weights)) if log_weights.size else -np.inf
     if not np.isfinite(top):
         return 0.0
-    num = np.exp(log_num - top)
-    return float(num.sum() ** 2 / np.sum(num**2))
+    w = np.exp(log_weights - top)
+    return float(w.sum() ** 2 / np.sum(w**2))
 
 
 def ratio_pvalue(log_num: np.ndarray, log_den: np.ndarray) -> tuple[float, float, float]:
@@ -136,7 +136,7 @@ def ratio_pvalue(log_num: np.ndarray, log_den: np.ndarray) -> tuple[float, float
     if den.size > 1 and not np.any(den[1:] > 0):  # no drawn circle meets the event: its error is unknown
         return p, float("nan"), 1.0
     se = float(np.sqrt(np.sum((num[1:] - p * den[1:]) ** 2)) / total)
-    ess = float(total**2 / np.sum(den**2))
+    ess = log_weight_ess(log_den)
     drawn = den[1:] > 0
     shares = num[1:][drawn] / den[1:][drawn]
     if shares.size and np.min(shares) >= 1.0 - 1e-12:  # all the drawn mass at or above: p at its boundary 1

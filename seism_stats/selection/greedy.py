@@ -93,7 +93,7 @@ def residualize(y: np.ndarray, basis: np.ndarray) -> np.ndarray:
 
 
 def select_motifs(features, y: np.ndarray, covariate_basis: np.ndarray,
-                  n_motifs: int) -> Selection:
+                  n_motifs: int, cells_in_order=None) -> Selection:
     """Select ``n_motifs`` grid cells greedily.
 
     Parameters
@@ -107,6 +107,10 @@ def select_motifs(features, y: np.ndarray, covariate_basis: np.ndarray,
     n_motifs : int
         Number of motifs to select. Fewer are returned (with a warning) when no
         cell is left with a residual feature.
+    cells_in_order : sequence of int, optional
+        Take these cells, in this order, instead of choosing: the event and statistics of
+        another selection path (``benchmarks/bench_condition_on_set.py`` builds the events of
+        every order of a selected set with it).
 
     Returns
     -------
@@ -137,7 +141,7 @@ def select_motifs(features, y: np.ndarray, covariate_basis: np.ndarray,
         # Same arithmetic as the replay at t = 0 (so y lies in its own event); ties go to
         # the lowest cell, as in the replay.
         scores = _replay.step_scores(num, coef, cross, inv_den, j)
-        cell = int(np.argmax(scores))
+        cell = int(np.argmax(scores)) if cells_in_order is None else int(cells_in_order[j])
         stat = float(scores[cell])
         if not valid.any() or stat <= 0.0:
             warnings.warn(f"only {j} of {n_motifs} motifs could be selected: no grid cell has a "

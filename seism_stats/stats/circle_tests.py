@@ -144,7 +144,7 @@ from scipy import special, stats
 from tqdm.auto import tqdm
 
 from ..sampling import budget
-from ..sampling.pvalues import ratio_pvalue
+from ..sampling.pvalues import log_weight_ess, ratio_pvalue
 from ..selection.geometry import (NEIGHBOUR_LADDER, OBSERVED_DIRECTION, arc_statistic_segments, segment_log_masses,
                                   step_cells, step_lines)
 from ..selection.greedy import Selection
@@ -578,14 +578,6 @@ class DirectionLaw:
         return numerators, coefficients
 
 
-def _effective_size(log_den: np.ndarray) -> float:
-    """ESS of the weights ``D`` (0 when all vanish)."""
-    if not np.isfinite(np.max(log_den)):
-        return 0.0
-    w = np.exp(log_den - np.max(log_den))
-    return float(w.sum() ** 2 / np.sum(w**2))
-
-
 def _log_masses_of_law(tests: CircleTests, axis: CircleAxis, law: DirectionLaw, m: int,
                        rng: np.random.Generator, bar=None, segments: list | None = None,
                        antithetic: bool = False) -> tuple[np.ndarray, np.ndarray]:
@@ -626,7 +618,7 @@ def choose_level(tests: CircleTests, axis: CircleAxis, order: np.ndarray) -> tup
         law = DirectionLaw(tests, axis, space, order)
         log_den, _ = _log_masses_of_law(tests, axis, law, PILOT, rng, antithetic=True)
         drawn += PILOT
-        if _effective_size(log_den) >= MIN_PILOT_ESS * PILOT:
+        if log_weight_ess(log_den) >= MIN_PILOT_ESS * PILOT:
             return law, count, drawn
     return None, OBSERVED_DIRECTION, drawn
 

@@ -69,6 +69,7 @@ import numpy as np
 from scipy import stats
 from tqdm.auto import tqdm
 
+from ..sampling.pvalues import log_weight_ess
 from ..sampling.walkers import sphere_points
 from ..selection.geometry import NEIGHBOUR_LADDER, OBSERVED_DIRECTION, circle_log_masses
 from ..selection.greedy import Selection
@@ -333,7 +334,6 @@ def ratio_estimate(log_num: np.ndarray, log_den: np.ndarray) -> tuple[float, flo
     p = float(num.sum() / total)
     # No direction reached the statistic (p = 0): the delta method would say s.e. 0; it is unknown.
     se = float(np.sqrt(np.sum((num - p * den) ** 2)) / total) if den.size > 1 and p > 0 else float("nan")
-    ess = float(total**2 / np.sum(den**2))
-    return min(p, 1.0), se, ess
+    return min(p, 1.0), se, log_weight_ess(log_den)
 
 

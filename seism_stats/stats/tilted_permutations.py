@@ -132,17 +132,18 @@ compares it with the spread over seeds.
 
 That s.e. is estimated from the same terms that make the numerator. Far in the tail (n = 20,000,
 p near 1e-63 or 1e-9) a handful of draws beyond the observed statistic, and the observation's own
-term, carry most of it: the weights' ESS is then about 90, but the numerator's effective number
-of terms (:func:`~seism_stats.sampling.pvalues.numerator_ess`) is 2.9 and 31.5, and the stated
-s.e. was 1.3-1.7 times smaller than the spread over ten seeds; at n = 2000 (numerator ESS 330
-and 673) it matched within the spread's own error (``benchmarks/bench_tilted_output.txt``). Below :data:`MIN_NUMERATOR_ESS`
-the summary says that the s.e. is likely understated. The p-value stays exact either way.
+term, carry most of it: the numerator's effective number of terms
+(:attr:`WeightedPValue.numerator_ess`) was 2.9 and 31.5, and the stated s.e. 1.3-1.7 times
+smaller than the spread over ten seeds; at n = 2000 (330 and 673 terms) it matched within the
+spread's own error (``benchmarks/bench_tilted_output.txt``). The weights' ESS, taken over all
+draws, need not see this. Below :data:`MIN_NUMERATOR_ESS` the summary says that the s.e. is
+likely too small. The p-value stays exact either way.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import NamedTuple
 
 import numpy as np
@@ -151,7 +152,7 @@ from tqdm.auto import tqdm
 
 from ..sampling import budget
 from ..sampling.budget import PILOT_DRAWS, pilot_draws
-from ..sampling.pvalues import TIE_RTOL, exceeds, numerator_ess, ratio_pvalue
+from ..sampling.pvalues import TIE_RTOL, exceeds, log_weight_ess, ratio_pvalue
 from ..sampling.walkers import residual_points
 from ..selection.greedy import Selection
 from ..selection.replay import SelectionReplay
@@ -556,7 +557,7 @@ class TiltedEstimate:
     n_replays: int
     seconds: float
     null_laws: tuple = ()
-    numerator_ess: np.ndarray = None
+    numerator_ess: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
 
 class EventScreen:
@@ -816,8 +817,22 @@ def motif_terms(test: _MotifTest, n_draws: int, rng: np.random.Generator, bar=No
 MIN_NUMERATOR_ESS = 100.0
 
 
-class WeightedPvalue(NamedTuple):
-    """One motif's p-value from its terms (:func:`weighted_pvalue`)."""
+class WeightedPValue(NamedTuple):
+    """One motif's p-value from its terms (:func:`weighted_pvalue`).
+
+    Attributes
+    ----------
+    pvalue, se : float
+        The theorem's p-value and its Monte-Carlo standard error.
+    ess : float
+        Effective sample size of the weights over the B + 1 terms.
+    tie_mass : float
+        Weighted share of the terms that tie with the observed statistic.
+    numerator_ess : float
+        Effective number of terms in the p-value's numerator (those at or beyond the observed
+        statistic, weighted; the observation's own included): below :data:`MIN_NUMERATOR_ESS` the
+        s.e., estimated from those same few terms, is likely too small (module docstring).
+    """
 
     pvalue: float
     se: float
@@ -826,9 +841,8 @@ class WeightedPvalue(NamedTuple):
     numerator_ess: float
 
 
-def weighted_pvalue(terms: MotifTerms, ties: str = "conservative", uniform: float | None = None) -> WeightedPvalue:
-    """The theorem's p-value from the terms: ``p``, its Monte-Carlo s.e., the weights' ESS, the tie mass, and
-    the effective number of terms in the numerator (:func:`~seism_stats.sampling.pvalues.numerator_ess`).
+def weighted_pvalue(terms: MotifTerms, ties: str = "conservative", uniform: float | None = None) -> WeightedPValue:
+    """The theorem's p-value from the terms, with its s.e., the weights' ESS, the tie mass and the numerator's ESS.
 
     Ties with the observed statistic (to :data:`~seism_stats.sampling.pvalues.TIE_RTOL`, the observation's own
     term included) count fully (``"conservative"``) or by ``uniform`` (``"randomised"``).
@@ -844,7 +858,7 @@ def weighted_pvalue(terms: MotifTerms, ties: str = "conservative", uniform: floa
         log_num = log_weight + np.log(share)
     p, se, ess = ratio_pvalue(log_num, log_weight)
     weights = np.exp(log_weight - np.max(log_weight))
-    return WeightedPvalue(p, se, ess, float(weights[tie].sum() / weights.sum()), numerator_ess(log_num))
+    return WeightedPValue(p, se, ess, float(weights[tie].sum() / weights.sum()), log_weight_ess(log_num))
 
 
 def tilted_pvalues(features, selection: Selection, covariate_basis: np.ndarray, n_draws: int,
@@ -876,11 +890,11 @@ def tilted_pvalues(features, selection: Selection, covariate_basis: np.ndarray, 
         raise ValueError(f"ties must be one of {TIES}; got {ties!r}")
     q = selection.event.n_selected
     target = PermutationTarget.from_selection(selection, covariate_basis)
-    pvalues, se, ess, tie_mass, hit_rate, in_numerator = (np.full(q, np.nan) for _ in range(6))
+    pvalues, se, ess, tie_mass, hit_rate, numerator_terms = (np.full(q, np.nan) for _ in range(6))
     if q == 0:
         return TiltedEstimate(pvalues, se, pvalues.copy(), ess, tie_mass, hit_rate, [], np.zeros(0, dtype=np.int64),
                               ties, target.exact, int(n_draws), 0, time.perf_counter() - start,
-                              numerator_ess=in_numerator)
+                              numerator_ess=numerator_terms)
     replay = SelectionReplay(features, selection.event, n_threads)
     observed_point = residual_points(target.values[None, :], covariate_basis)
     signs = np.sign(replay.coefficients(observed_point)[0])
@@ -897,11 +911,11 @@ def tilted_pvalues(features, selection: Selection, covariate_basis: np.ndarray, 
             test = _MotifTest(replay, target, covariate_basis, signs, j, order, screen)
             terms = motif_terms(test, n_draws, rng, bar, announce if j == 0 else None)
             uniform = rng.random() if ties == "randomised" else None
-            pvalues[j], se[j], ess[j], tie_mass[j], in_numerator[j] = weighted_pvalue(terms, ties, uniform)
+            pvalues[j], se[j], ess[j], tie_mass[j], numerator_terms[j] = weighted_pvalue(terms, ties, uniform)
             hit_rate[j], strata[j] = terms.hit_rate, terms.strata
             components.append(terms.tilts)
             laws.append(TiltedNullLaw.from_terms(terms))
     upper = np.minimum(1.0, pvalues + stats.norm.ppf(0.95) * se)
     return TiltedEstimate(pvalues, se, upper, ess, tie_mass, hit_rate, components, strata, ties, target.exact,
                           int(n_draws), int(replay.n_replays), time.perf_counter() - start, tuple(laws),
-                          in_numerator)
+                          numerator_terms)
