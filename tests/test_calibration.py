@@ -114,3 +114,28 @@ def test_tree_is_valid_where_chains_from_the_observation_are_not():
     start = rates[(rates.design == "start") & (rates.alpha == 0.01)]
     assert tree["valid"].all(), tree.to_string()
     assert not start["valid"].all(), start.to_string()
+
+
+def test_heavy_tailed_null_responses_get_valid_pvalues_by_default():
+    # A new user's log-normal responses, unrelated to the sequences: the sphere null's p-values are far
+    # too small there, so method="auto" switches to the permutation null (and says so); its p-values pass
+    # the one-sided binomial check that the sphere null's fail on the same data sets.
+    from scipy.stats import binomtest
+    auto, sphere, methods = [], [], set()
+    for i in range(150):
+        data = simulate_dataset(60, 30, consensus="GATT", random_state=100 + i)
+        y = np.exp(2 * np.random.default_rng(i).standard_normal(60))
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            result = selective_inference(data.sequences, y, k=4, n_samples=100, random_state=i)
+        assert any("heavy-tailed" in str(w.message) and "permutation null" in str(w.message) for w in caught)
+        methods.add((result.settings["null"], result.settings["method"], result.settings["hypothesis"]))
+        auto.append(result.pvalues[0])
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            sphere.append(selective_inference(data.sequences, y, k=4, n_samples=100, random_state=i,
+                                              method="circles", null="sphere").pvalues[0])
+    assert methods == {("permutation", "tilted", "global")}
+    rejected = [int(np.sum(np.asarray(p) <= 0.05)) for p in (auto, sphere)]
+    assert binomtest(rejected[0], 150, 0.05, alternative="greater").pvalue > 0.01
+    assert binomtest(rejected[1], 150, 0.05, alternative="greater").pvalue < 1e-4  # the check has teeth

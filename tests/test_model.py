@@ -230,6 +230,13 @@ def test_empty_selection_is_reported():
     assert res.sampler_info["draws"] == 0
 
 
+def test_formula_refuses_duplicate_index_labels(frame):
+    # pd.concat([fg, bg]) without ignore_index: a clear error, not an IndexError from inside the formula
+    twice = pd.concat([frame, frame])
+    with pytest.raises(ValueError, match="data has duplicate index labels .*'peak0'.*ignore_index=True"):
+        SelectiveMotifModel.from_formula("expr ~ motifs(seq, k=5) + gc", data=twice)
+
+
 def test_stage_lines_count_only_the_stages_that_run(capsys):
     # No motif selected: no refinement, selective tests or intervals; the counter ends at its total.
     from seism_stats.inference.pipeline import selective_inference

@@ -147,6 +147,10 @@ def parse_formula(formula: str, data: pd.DataFrame, subset=None, drop_cols=None,
                          f"(columns: {', '.join(map(str, data.columns))})")
     if subset is not None:
         data = data.loc[subset]
+    if data.index.has_duplicates:  # rows are matched by label once missing values are dropped
+        duplicate = data.index[data.index.duplicated()].tolist()[0]
+        raise ValueError(f"data has duplicate index labels (e.g. {duplicate!r}): rows are matched by label, so "
+                         "they must be unique (pd.concat(..., ignore_index=True) or data.reset_index(drop=True))")
     n_total = len(data)
     try:
         matrices = model_matrix(f"{lhs} ~ {rhs}", data, na_action="drop" if missing == "drop" else "raise")
