@@ -1,6 +1,7 @@
 """Bad input raises a clear ValueError/TypeError naming the problem."""
 
 import gzip
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -26,7 +27,8 @@ def test_good_input_runs():
 
 
 def test_non_acgt_letter_is_named():
-    with pytest.raises(ValueError, match=r"sequence 2 \(seq2\) has the non-DNA letter 'X' at position 4"):
+    # positions counted from 1, as biologists do
+    with pytest.raises(ValueError, match=r"sequence 2 \(seq2\) has the non-DNA letter 'X' at position 5"):
         run(GOOD[:2] + ["GGGCXCAAAT"] + GOOD[3:])
 
 
@@ -43,6 +45,15 @@ def test_iupac_letters_are_accepted():
 def test_empty_sequence():
     with pytest.raises(ValueError, match=r"sequence 1 \(seq1\) is empty"):
         run(GOOD[:1] + [""] + GOOD[2:])
+
+
+def test_a_sequence_with_no_window_free_of_n_is_refused():
+    # An all-N (masked) sequence has no usable window, like an empty one: refused, named, not silently kept.
+    with pytest.raises(ValueError, match=r"sequence 1 \(seq1\) has no window of k=3 letters without an N"):
+        run(GOOD[:1] + ["N" * 10] + GOOD[2:], k=3)
+    with pytest.raises(ValueError, match="2 sequence"):
+        run(GOOD[:1] + ["N" * 10, "ACNNAC"] + GOOD[3:], k=3)
+    assert run(GOOD[:1] + ["NNACGNN"] + GOOD[2:], k=3).n_sequences == len(GOOD)  # one clear window is enough
 
 
 def test_no_sequences():
@@ -539,3 +550,19 @@ def test_a_tree_sampler_called_directly_refuses_or_flags_its_budget():
     assert "before its tree of chains was complete" in sample.shortfall
     with pytest.warns(RuntimeWarning, match="p-values are NaN"):
         assert np.isnan(monte_carlo_pvalues(sample, selection.statistics).pvalues).all()
+
+
+def test_a_response_that_follows_sequence_length_draws_a_warning():
+    # Sum pooling: every k-mer count grows with length, so a length-tracking response selects k-mers for
+    # length alone (a new user's variable-width peaks: p near 1e-37 for a random k-mer). Said, with the fix.
+    rng = np.random.default_rng(0)
+    lengths = rng.integers(40, 200, 120)
+    sequences = ["".join(rng.choice(list("ACGT"), n)) for n in lengths]
+    y = lengths / 50 + rng.standard_normal(120)
+    with pytest.warns(UserWarning, match=r"follows sequence length .*Add the length as a covariate"):
+        run(sequences, y, k=4, method="naive")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the length among the covariates, or max pooling: no warning
+        run(sequences, y, covariates=lengths[:, None].astype(float), k=4, method="naive")
+        run(sequences, y, k=4, method="naive", pooling="max")
+        run(sequences, rng.standard_normal(120), k=4, method="naive")  # unrelated to length

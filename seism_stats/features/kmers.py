@@ -30,7 +30,31 @@ def check_k(k, encoded: EncodedSequences | None = None) -> int:
                 f"k={k} is larger than sequence {i} ({encoded.ids[i]}, length {lengths[i]}); "
                 f"{short.size} sequence(s) are shorter than k"
             )
+        blind = sequences_without_windows(encoded, k)
+        if blind.size:
+            i = int(blind[0])
+            raise ValueError(
+                f"sequence {i} ({encoded.ids[i]}) has no window of k={k} letters without an N (or another "
+                f"ambiguous letter), so no motif can occur in it; {blind.size} sequence(s) are like this: "
+                "remove them (an all-N sequence is usually a masked or failed region)"
+            )
     return k
+
+
+def sequences_without_windows(encoded: EncodedSequences, k: int) -> np.ndarray:
+    """Indices of the sequences in which every window of k letters holds an ambiguous letter (code 4)."""
+    ambiguous = np.flatnonzero(encoded.codes >= 4)
+    if not ambiguous.size:
+        return np.zeros(0, dtype=np.int64)
+    suspects = np.unique(np.searchsorted(encoded.offsets, ambiguous, side="right") - 1)
+    blind = []
+    for i in suspects:  # only the sequences that hold an ambiguous letter
+        clear = encoded.codes[encoded.offsets[i]:encoded.offsets[i + 1]] < 4
+        edges = np.flatnonzero(np.diff(np.concatenate([[False], clear, [False]]).astype(np.int8)))
+        runs = edges[1::2] - edges[::2]  # lengths of the runs of unambiguous letters
+        if not runs.size or runs.max() < k:
+            blind.append(int(i))
+    return np.asarray(blind, dtype=np.int64)
 
 
 def check_motif_lengths(k, encoded: EncodedSequences | None = None) -> list[int]:

@@ -25,6 +25,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 from tqdm.auto import tqdm
 
 from ..features.grid import grid_features, grid_size, locate_cell
@@ -105,7 +106,40 @@ def prepare_data(sequences, y, covariates, options: Options) -> Data:
     k = ks[0] if len(ks) == 1 else ks
     design = check_covariates(covariates, n, options.add_intercept)
     names = covariate_names(options.covariate_names, design.shape[1], options.add_intercept)
-    return Data(encoded, y, ks, k, design, names, residual_basis(design))
+    basis = residual_basis(design)
+    if options.pooling == "sum":
+        warn_if_length_confounds(encoded.lengths, y, basis)
+    return Data(encoded, y, ks, k, design, names, basis)
+
+
+#: The response's association with sequence length (after the covariates) that draws a warning.
+LENGTH_WARNING_LEVEL = 1e-3
+
+
+def warn_if_length_confounds(lengths: np.ndarray, y: np.ndarray, basis: np.ndarray) -> None:
+    """Warn when the response follows sequence length, which every summed k-mer count also follows.
+
+    With sum pooling a longer sequence has more windows, so every motif's feature grows with its
+    length: a response that depends on length (peak scores that track peak width, a foreground
+    longer than its background) makes k-mers look associated through length alone. The p-values
+    stay valid for "the response does not depend on the sequences", but the motif is not the
+    cause. Tested by the correlation of the response and the length off the covariates.
+    """
+    length = lengths.astype(np.float64)
+    length_off = length - basis @ (basis.T @ length)
+    y_off = y - basis @ (basis.T @ y)
+    if np.linalg.norm(length_off) <= 1e-9 * max(np.linalg.norm(length), 1.0) or len(y) < 10:
+        return  # one length, or the length is among the covariates
+    r = float(length_off @ y_off / (np.linalg.norm(length_off) * np.linalg.norm(y_off)))
+    dof = len(y) - basis.shape[1] - 1
+    t = r * np.sqrt(dof / max(1.0 - r * r, 1e-300))
+    p = float(2 * stats.t.sf(abs(t), dof))
+    if p < LENGTH_WARNING_LEVEL:
+        warnings.warn(f"the response follows sequence length (correlation {r:.2f} after the covariates, p = {p:.1g}; "
+                      f"lengths {int(length.min())}-{int(length.max())}): with sum pooling every k-mer count grows "
+                      "with length, so motifs can be selected for length alone. Add the length as a covariate "
+                      "(formula: + length; or sequences of one width, --width on the command line) or use "
+                      "pooling='max'", UserWarning, stacklevel=4)
 
 
 @dataclass(frozen=True)

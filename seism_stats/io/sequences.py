@@ -177,7 +177,7 @@ def encode_sequences(sequences, ids: Sequence[str] | None = None) -> EncodedSequ
         i = int(np.searchsorted(offsets, exc.start, side="right") - 1)
         raise ValueError(
             f"sequence {i} ({ids[i]}) has the non-DNA letter {exc.object[exc.start]!r} at "
-            f"position {exc.start - offsets[i]}; allowed: {VALID_LETTERS} (any case)"
+            f"position {exc.start - offsets[i] + 1}; allowed: {VALID_LETTERS} (any case)"
         ) from None
     codes, first_bad = _encoding.encode_bytes(np.frombuffer(text, dtype=np.uint8))
     offsets = np.concatenate([[0], np.cumsum([len(s) for s in sequences])]).astype(np.int64)
@@ -185,6 +185,6 @@ def encode_sequences(sequences, ids: Sequence[str] | None = None) -> EncodedSequ
         i = int(np.searchsorted(offsets, first_bad, side="right") - 1)
         raise ValueError(
             f"sequence {i} ({ids[i]}) has the non-DNA letter {chr(text[first_bad])!r} at "
-            f"position {first_bad - offsets[i]}; allowed: {VALID_LETTERS} (any case)"
+            f"position {first_bad - offsets[i] + 1}; allowed: {VALID_LETTERS} (any case)"
         )
     return EncodedSequences(codes, offsets, ids)
