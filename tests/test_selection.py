@@ -1,10 +1,13 @@
 """Greedy selection, the selection event, and motif refinement."""
 
+import warnings
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
 
 from seism_stats.features.grid import make_features
+from seism_stats.inference.pipeline import selective_inference
 from seism_stats.features.kmers import kmer_count_matrix, kmer_to_string
 from seism_stats.io.sequences import encode_sequences
 from seism_stats.selection.greedy import select_motifs
@@ -196,3 +199,20 @@ def test_present_kmers_is_numpy_unique(k):
     np.testing.assert_array_equal(values, expected_values)
     np.testing.assert_array_equal(inverse, expected_inverse)
     np.testing.assert_array_equal(values[inverse], kmers)
+
+
+def test_refinement_stays_in_the_tested_cell():
+    # A response made of GC content: the free filter drifted far from the tested k-mer (TATGAA became AACACG,
+    # CGGGGC became CTAGTC), and the exported motif carried a p-value it is not about. Constrained to the cell,
+    # it keeps the tested k-mer as its argmax and still raises the score.
+    rng = np.random.default_rng(1)
+    sequences = ["".join(rng.choice(list("ACGT"), 60, p=rng.dirichlet([5, 5, 5, 5]))) for _ in range(300)]
+    y = np.array([(s.count("G") + s.count("C")) / len(s) for s in sequences])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = selective_inference(sequences, y, k=6, n_motifs=2, n_samples=50, random_state=0)
+    table = result.motif_table()
+    assert list(table["refined_kmer"]) == list(table["kmer"]) == ["TATGAA", "CGGGGC"]
+    assert (table["refined_score"] > table["score"]).all()
+    for refined in result.refined:
+        assert np.all(np.max(refined.ppm, axis=1) > 0.25)  # the selected letter leads at every position

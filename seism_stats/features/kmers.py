@@ -30,15 +30,25 @@ def check_k(k, encoded: EncodedSequences | None = None) -> int:
                 f"k={k} is larger than sequence {i} ({encoded.ids[i]}, length {lengths[i]}); "
                 f"{short.size} sequence(s) are shorter than k"
             )
-        blind = sequences_without_windows(encoded, k)
-        if blind.size:
-            i = int(blind[0])
-            raise ValueError(
-                f"sequence {i} ({encoded.ids[i]}) has no window of k={k} letters without an N (or another "
-                f"ambiguous letter), so no motif can occur in it; {blind.size} sequence(s) are like this: "
-                "remove them (an all-N sequence is usually a masked or failed region)"
-            )
     return k
+
+
+def check_usable_windows(encoded: EncodedSequences, ks) -> None:
+    """Refuse, naming one, sequences in which no window of the shortest k is free of ambiguous letters.
+
+    Such a sequence (all N: a masked or failed region) has every motif feature 0, as an empty one
+    would; it is refused as an empty one is, rather than fitted silently. Counting sites in it
+    (:mod:`seism_stats.features.sites`) is fine: it has none.
+    """
+    k = min(ks)
+    blind = sequences_without_windows(encoded, k)
+    if blind.size:
+        i = int(blind[0])
+        raise ValueError(
+            f"sequence {i} ({encoded.ids[i]}) has no window of k={k} letters without an N (or another "
+            f"ambiguous letter), so no motif can occur in it; {blind.size} sequence(s) are like this: "
+            "remove them (an all-N sequence is usually a masked or failed region)"
+        )
 
 
 def sequences_without_windows(encoded: EncodedSequences, k: int) -> np.ndarray:

@@ -29,7 +29,7 @@ from scipy import stats
 from tqdm.auto import tqdm
 
 from ..features.grid import grid_features, grid_size, locate_cell
-from ..features.kmers import check_motif_lengths
+from ..features.kmers import check_motif_lengths, check_usable_windows
 from ..features.memory import check_fit_memory
 from ..io.sequences import EncodedSequences, encode_sequences
 from ..sampling import budget, samplers
@@ -103,6 +103,7 @@ def prepare_data(sequences, y, covariates, options: Options) -> Data:
     n = len(encoded)
     y = check_response(y, n)
     ks = check_motif_lengths(options.k, encoded)
+    check_usable_windows(encoded, ks)
     k = ks[0] if len(ks) == 1 else ks
     design = check_covariates(covariates, n, options.add_intercept)
     names = covariate_names(options.covariate_names, design.shape[1], options.add_intercept)

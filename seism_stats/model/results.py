@@ -444,7 +444,7 @@ class SelectiveMotifResults:
     # -- tables -------------------------------------------------------------------------
     @property
     def motif_labels(self) -> list[str]:
-        """Human names of the motifs, ``1-GctTa``: rank and consensus (upper case where a letter has
+        """Human names of the motifs, ``1-GatTa``: rank and consensus (upper case where a letter has
         probability >= 0.5). The identifiers of the MEME and JASPAR files and the report's names."""
         from ..selection.refinement import consensus
         return [f"{j + 1}-{consensus(ppm)}" for j, ppm in enumerate(self.inference.ppms)]

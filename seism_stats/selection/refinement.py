@@ -12,6 +12,15 @@ logo and exported to MEME/JASPAR. Gradient ascent of the association score
 the quantizer maps the refined filter back to its grid cell (row-wise argmax is
 the nearest one-hot k-mer).
 
+The refinement stays inside the selected cell: at each position the selected letter's
+logit is 0 and the others' are ``-softplus(eta)``, strictly below it, so the refined PPM's
+row-wise argmax is the selected k-mer whatever ``eta``. The p-values are about that cell,
+and the refined PPM is what the report draws and the MEME/JASPAR files carry with the
+p-value as ``E=``: a filter free to move could end at another k-mer (a new user's tested
+AAATAA was exported as a near-uniform ``tcctct``), pairing a p-value with a motif it is not
+about. Within the cell the refinement still shows which positions matter and which letters
+the data tolerate beside the selected one.
+
 Project choice (documented in the README): the selection event that the
 p-values condition on is the sequence of grid cells found by the exhaustive
 scan; refinement is reported beside it (``refined_cell``) but not replayed on
@@ -25,6 +34,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.optimize
 import scipy.sparse as sp
+from scipy import special
 
 from ..features import _kmers
 from ..features.kmers import compact_csr, digits_to_kmer, kmer_digits, reverse_complement_index
@@ -264,17 +274,28 @@ def refine_motif(design: WindowDesign, lam: float, residual: np.ndarray, basis: 
         L-BFGS iterations.
     """
     k = design.k
-    theta0 = np.log(kmer_ppm(cell, k, START_CONFIDENCE)).ravel()
+    others = np.ones((k, 4), dtype=bool)
+    others[np.arange(k), kmer_digits(np.array([cell]), k)[0]] = False  # the letters below the selected one
 
-    def objective(theta):
-        value, grad, _ = _score_and_gradient(theta, design, lam, residual, basis)
-        return -value, -grad
+    def logits_of(eta):
+        logits = np.zeros((k, 4))
+        logits[others] = -np.logaddexp(0.0, eta)  # -softplus: strictly below the selected letter's 0
+        return logits
+
+    # Start at START_CONFIDENCE on the selected letters: each other letter's logit is log((1 - c) / 3 / c).
+    gap = np.log(START_CONFIDENCE) - np.log((1.0 - START_CONFIDENCE) / 3.0)
+    eta0 = np.full(3 * k, gap + np.log(-np.expm1(-gap)))  # softplus^-1(gap)
+
+    def objective(eta):
+        value, grad, _ = _score_and_gradient(logits_of(eta).ravel(), design, lam, residual, basis)
+        # d logit / d eta = -sigmoid(eta) for the other letters; the selected letters' logits are fixed.
+        return -value, grad.reshape(k, 4)[others] * special.expit(eta)
 
     start_score = _score_of(kmer_ppm(cell, k), design, lam, residual, basis)
-    result = scipy.optimize.minimize(objective, theta0, jac=True, method="L-BFGS-B",
-                                     bounds=[(-30.0, 30.0)] * theta0.size,
+    result = scipy.optimize.minimize(objective, eta0, jac=True, method="L-BFGS-B",
+                                     bounds=[(-30.0, 30.0)] * eta0.size,
                                      options={"maxiter": max_iter})
-    logits = result.x.reshape(k, 4)
+    logits = logits_of(result.x)
     ppm = np.exp(logits - logits.max(axis=1, keepdims=True))
     ppm /= ppm.sum(axis=1, keepdims=True)
     score = _score_of(ppm, design, lam, residual, basis)
