@@ -554,14 +554,26 @@ def _json_safe(value):
     return value
 
 
+def _positive_width(text: str) -> int:
+    """``--width``: a positive number of bases."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--width takes a positive integer (bases), got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"--width must be at least 1 base, got {value}")
+    return value
+
+
 def _motif_lengths(text: str):
     """``8`` or ``6,8,10`` from the command line."""
+    parts = [v.strip() for v in text.split(",")]
+    if not any(parts):
+        raise argparse.ArgumentTypeError("--k is empty")
     try:
-        values = [int(v) for v in text.split(",") if v.strip()]
+        values = [int(v) for v in parts]  # an empty item ("6,,8", "6,") is an error, not skipped
     except ValueError:
         raise argparse.ArgumentTypeError(f"--k takes an integer or integers separated by commas, got {text!r}")
-    if not values:
-        raise argparse.ArgumentTypeError("--k is empty")
     return values[0] if len(values) == 1 else values
 
 
@@ -589,7 +601,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="peak intervals (BED) to read from --genome instead of --fasta; the response is the "
                         "BED score column unless --response names a table keyed by the interval names")
     p.add_argument("--genome", default=None, help="genome FASTA of --bed (indexed by pyfaidx)")
-    p.add_argument("--width", type=int, default=None,
+    p.add_argument("--width", type=_positive_width, default=None,
                    help="re-centre every --bed interval on its midpoint with this width")
     p.add_argument("--response", default=None,
                    help="table with a sequence-id column and the response (tab-separated; comma for .csv)")

@@ -272,6 +272,20 @@ def test_peaks_from_a_bed_file_on_a_genome(tmp_path):
     assert json.loads((out / "settings.json").read_text())["response_column"] == "bed_score"
     assert pd.read_csv(out / "motifs.csv")["kmer"].iloc[0] == "GATTA"
     assert main(["fit", "--bed", str(bed), "--k", "5", "--quiet", "--out", str(tmp_path / "x")]) == 2
+    headed = tmp_path / "headed.bed"
+    headed.write_text("track name=peaks\nchrom\tstart\tend\n" + "\n".join(lines) + "\n")
+    with pytest.raises(ValueError, match=r"line 2: start and end must be integers.*a header line\? start it with '#'"):
+        read_bed(headed)
+
+
+def test_malformed_numeric_arguments_are_refused_by_name(files, capsys):
+    fasta, response, tmp = files
+    common = ["fit", "--fasta", str(fasta), "--response", str(response), "--quiet", "--out", str(tmp / "bad")]
+    for argument, message in ((["--k", "6,,8"], "--k takes an integer"), (["--k", "6,"], "--k takes an integer"),
+                              (["--width", "0"], "--width must be at least 1")):
+        with pytest.raises(SystemExit) as stop:
+            main(common + argument)
+        assert stop.value.code == 2 and message in capsys.readouterr().err
 
 
 def test_unmatched_ids_are_noted_even_when_quiet(files, capsys):

@@ -191,6 +191,10 @@ def test_plots_return_figures(results):
     assert isinstance(results.plot_null(0), Figure)
     with pytest.raises(IndexError):
         results.plot_null(5)
+    name, kmer = results.param_names[0], results.inference.kmers[0]
+    assert isinstance(results.plot_null(name), Figure) and isinstance(results.plot_null(kmer.lower()), Figure)
+    with pytest.raises(ValueError, match="no selected motif is named 'motifs.seq..AAAAA.'; the motifs are"):
+        results.plot_null("motifs(seq)[AAAAA]")
     assert isinstance(qqplot_pvalues({"uniform": np.linspace(0.01, 0.99, 50)}), Figure)
 
 
@@ -226,6 +230,8 @@ def test_empty_selection_is_reported():
     with pytest.warns(UserWarning, match="only 0 of 1 motifs"):
         res = SelectiveMotifModel(y, ["ACGTACGTAC"] * 20, k=3).fit(n_samples=50, random_state=0, progress=False)
     assert res.n_selected == 0 and res.motif_pvalues.empty and res.motifs.empty
+    with pytest.raises(ValueError, match="no motif was selected"):
+        res.plot_null(0)
     assert "No motif was selected" in " ".join(res.summary().extra_txt.split())
     assert res.sampler_info["draws"] == 0
 

@@ -38,7 +38,9 @@ def read_bed(path: str | os.PathLike) -> pd.DataFrame:
         try:
             start, end = int(fields[1]), int(fields[2])
         except ValueError:
-            raise ValueError(f"{path}: line {number}: start and end must be integers, got {fields[1:3]}") from None
+            hint = " (a header line? start it with '#', or remove it)" if not rows else ""
+            raise ValueError(f"{path}: line {number}: start and end must be integers, got {fields[1:3]}{hint}") \
+                from None
         if not 0 <= start < end:
             raise ValueError(f"{path}: line {number}: need 0 <= start < end, got {start}, {end}")
         name = fields[3] if len(fields) > 3 else f"{fields[0]}:{start}-{end}"

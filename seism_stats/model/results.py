@@ -597,15 +597,20 @@ class SelectiveMotifResults:
             titles = [f"{name}  p={p:.3g}" for name, p in zip(self.param_names, self.motif_pvalues)]
         return plot_motif_logos(self.inference.ppms, titles=titles, **kwargs)
 
-    def plot_null(self, j: int = 0, **kwargs):
-        """Null distribution of motif j's statistic in the selection event, with the observed value."""
+    def plot_null(self, j: int | str = 0, **kwargs):
+        """Null distribution of motif j's statistic in the selection event, with the observed value.
+
+        ``j`` is the motif's position (0 for the first selected) or its name, as in
+        :attr:`param_names` (``"motifs(seq)[GATTA]"``) or the k-mer alone (``"GATTA"``).
+        """
         from ..report.plotting import plot_null_distribution, plot_null_law, plot_weighted_null
+        if self.n_selected == 0:
+            raise ValueError("no motif was selected, so there is no null distribution to plot")
+        j = self._motif_position(j)
         sample = self.inference.null_sample
         laws = self.inference.null_laws
         if sample is None and not laws:
             raise ValueError(f"no null draws: the model was fitted with method={self.method!r}")
-        if not 0 <= j < self.n_selected:
-            raise IndexError(f"motif index {j} out of range ({self.n_selected} motifs selected)")
         if laws:
             plot = plot_weighted_null if hasattr(laws[j], "weights") else plot_null_law
             return plot(laws[j], title=f"{self.param_names[j]} (p = {self.pvalues_selective.iloc[j]:.3g})",
@@ -613,6 +618,22 @@ class SelectiveMotifResults:
         return plot_null_distribution(sample.draws[:, j], float(self.inference.selection.statistics[j]),
                                       title=f"{self.param_names[j]} (p = {self.pvalues_selective.iloc[j]:.3g})",
                                       **kwargs)
+
+    def _motif_position(self, j: int | str) -> int:
+        """The position of motif ``j``: an index, a name of :attr:`param_names` or a k-mer."""
+        if isinstance(j, str):
+            names = list(self.param_names)
+            kmers = list(self.inference.kmers)
+            if j in names:
+                return names.index(j)
+            if j.upper() in kmers:
+                return kmers.index(j.upper())
+            raise ValueError(f"no selected motif is named {j!r}; the motifs are {', '.join(names)}")
+        if isinstance(j, bool) or not isinstance(j, (int, np.integer)):
+            raise TypeError(f"the motif must be its position (an int) or its name, got {type(j).__name__}")
+        if not 0 <= j < self.n_selected:
+            raise IndexError(f"motif index {j} out of range ({self.n_selected} motifs selected)")
+        return int(j)
 
     def to_html(self, path=None, title: str | None = None, files=None) -> str:
         """A self-contained HTML report: motif table, logos, known matches, settings (:mod:`seism_stats.report.html`).
