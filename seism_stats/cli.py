@@ -652,7 +652,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "and a sample that still runs out gives NaN p-values, never a p-value of fewer draws")
     p.add_argument("--tail-draws", type=int, default=256,
                    help="draws of the tail estimate for p-values at the floor 1/(B+1) (0: off)")
-    p.add_argument("--jobs", type=int, default=1, help="processes for the chain groups (joblib)")
+    p.add_argument("--jobs", type=int, default=1, help="processes for the chain groups (joblib; -1: every usable core)")
     p.add_argument("--threads", type=int, default=None, help="OpenMP threads of the kernels (default: all cores)")
     p.add_argument("--seed", type=int, default=None, help="random seed (default: a fresh one, recorded)")
     p.add_argument("--motif-db", default="auto",

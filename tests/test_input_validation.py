@@ -222,6 +222,18 @@ def test_settings_of_the_wrong_kind(option, match):
         run(**option)
 
 
+def test_n_jobs_minus_one_means_every_core_as_in_joblib():
+    from seism_stats.inference.options import check_options
+    from seism_stats.inference.pipeline import selective_inference as api
+    import inspect
+    defaults = {name: p.default for name, p in inspect.signature(api).parameters.items()
+                if name not in ("sequences", "y", "covariates")}
+    assert check_options(**{**defaults, "n_jobs": -1}).n_jobs >= 1
+    for bad in (0, -2, 1.5):
+        with pytest.raises((TypeError, ValueError), match="n_jobs"):
+            check_options(**{**defaults, "n_jobs": bad})
+
+
 def test_fit_larger_than_max_memory_is_refused_before_allocating():
     with pytest.raises(MemoryError, match=r"k=3 on n=5 sequences needs about .* GiB but max_memory allows"):
         run(max_memory=1000)

@@ -120,7 +120,9 @@ def check_options(*, k, n_motifs, lam, pooling, revcomp, method, hypothesis, nul
     n_chains = check_positive_int(n_chains, "n_chains")
     bracket = check_choice(bracket, ("exact", "shrink"), "bracket")
     mcmc_design = check_choice(mcmc_design, DESIGNS, "mcmc_design")
-    n_jobs = check_positive_int(n_jobs, "n_jobs")
+    # joblib's convention: -1 is every usable core.
+    n_jobs = default_threads() if isinstance(n_jobs, (int, np.integer)) and not isinstance(n_jobs, bool) \
+        and n_jobs == -1 else check_positive_int(n_jobs, "n_jobs")
     max_replays = check_positive_int(max_replays, "max_replays")
     check_backend(backend)
     if random_state is None:  # a fresh seed, recorded so that the run can be repeated

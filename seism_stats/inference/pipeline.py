@@ -174,7 +174,7 @@ def selective_inference(
     n_threads : int, optional
         OpenMP threads of the kernels (default: usable cores).
     n_jobs : int
-        Processes for the sampler blocks (joblib); results do not depend on it.
+        Processes for the sampler blocks (joblib; -1 for every usable core); results do not depend on it.
     backend : {"joblib", "dask"}
         ``"dask"`` sends the sampler blocks to a ``dask.distributed`` Client
         (``client``, or the current one); same results as joblib.
