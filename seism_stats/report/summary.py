@@ -145,6 +145,9 @@ def _notes(results, alpha: float) -> list[str]:
     sample = results.inference.null_sample
     if results.method in SELECTIVE_METHODS and s.get("null_reason", "").startswith("heavy"):
         notes.append(f"[!] Null model: permutation, chosen by null='auto' from {s['null_reason']}.")
+    if s.get("residual_tails"):
+        finding = s["residual_tails"]
+        notes.append(f"[!] Null model: {finding[0].upper()}{finding[1:]}.")
     if results.method == "circles":
         notes.extend(_circle_notes(results))
     elif results.method == "tilted":
