@@ -578,3 +578,9 @@ def test_a_response_that_follows_sequence_length_draws_a_warning():
         run(sequences, y, covariates=lengths[:, None].astype(float), k=4, method="naive")
         run(sequences, y, k=4, method="naive", pooling="max")
         run(sequences, rng.standard_normal(120), k=4, method="naive")  # unrelated to length
+        # No intercept among the covariates, y far from 0: its mean is not a length effect.
+        covariate = rng.standard_normal((120, 1))
+        run(sequences, 5 + rng.standard_normal(120), covariates=covariate, add_intercept=False, k=4,
+            method="naive")
+        run(["ACGTACGTAC"] * 60, 5 + rng.standard_normal(60), covariates=covariate[:60], add_intercept=False,
+            k=4, method="naive")  # one length
