@@ -211,14 +211,16 @@ def _prepare_output(out: Path, force: bool, inputs: list[Path], shown: str | Non
     return staging, before
 
 
-def _publish(staging: Path, out: Path, before: int | None, shown: str | None = None) -> Path | None:
+def _publish(staging: Path, out: Path, before: int | None, shown: str | None = None,
+             on_published=None) -> Path | None:
     """Replace ``out`` by the finished staging folder (no stale file of an earlier run survives).
 
     If ``out`` appeared, or was replaced, while the run was working (``before``
     no longer matches), nothing is replaced: the results are kept in a new
-    folder beside it, named in the error. Returns the hidden folder that holds the
-    earlier run's results (None if there were none), for the caller to remove once
-    it has noted that the new results are in place.
+    folder beside it, named in the error. ``on_published`` is called as soon as the
+    new results are in place. Returns the hidden folder that holds the earlier run's
+    results (None if there were none), for the caller to remove. An interruption
+    (Ctrl-C) between the two renames puts the earlier results back.
     """
     now = out.stat().st_ino if out.is_dir() else None
     if now != before or (out.exists() and not out.is_dir()):
@@ -233,11 +235,14 @@ def _publish(staging: Path, out: Path, before: int | None, shown: str | None = N
         out.rename(old / out.name)
     try:
         staging.rename(out)
-    except OSError:
-        if old is not None:  # put the earlier results back
-            (old / out.name).rename(out)
+    except BaseException:  # an OSError, or Ctrl-C between the renames: put the earlier results back
+        if old is not None:
+            if not out.exists():
+                (old / out.name).rename(out)
             shutil.rmtree(old, ignore_errors=True)
         raise
+    if on_published is not None:
+        on_published()
     return old
 
 
@@ -330,14 +335,13 @@ def fit(args: argparse.Namespace) -> int:
 
     database = _check_arguments(args)
     out = Path(args.out).resolve()  # '.', '..' and links as the folder they are
-    published = False
+    published = []  # filled as soon as the outputs are in place (inside _publish)
     try:
         with _output_lock(out, args.out):
             staging, before = _prepare_output(out, args.force, _input_paths(args), args.out)
             try:
                 summary = _fit_into(args, staging, database, SelectiveMotifModel, encode_sequences, read_fasta)
-                earlier = _publish(staging, out, before, args.out)
-                published = True
+                earlier = _publish(staging, out, before, args.out, on_published=lambda: published.append(True))
                 if earlier is not None:  # the replaced run's results (--force), which may take a while
                     shutil.rmtree(earlier, ignore_errors=True)
             finally:

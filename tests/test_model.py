@@ -193,6 +193,8 @@ def test_plots_return_figures(results):
         results.plot_null(5)
     name, kmer = results.param_names[0], results.inference.kmers[0]
     assert isinstance(results.plot_null(name), Figure) and isinstance(results.plot_null(kmer.lower()), Figure)
+    from seism_stats.io.genome import reverse_complement
+    assert results._motif_position(reverse_complement(kmer)) == 0  # either strand names the cell
     with pytest.raises(ValueError, match="no selected motif is named 'motifs.seq..AAAAA.'; the motifs are"):
         results.plot_null("motifs(seq)[AAAAA]")
     assert isinstance(qqplot_pvalues({"uniform": np.linspace(0.01, 0.99, 50)}), Figure)

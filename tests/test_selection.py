@@ -214,5 +214,14 @@ def test_refinement_stays_in_the_tested_cell():
     table = result.motif_table()
     assert list(table["refined_kmer"]) == list(table["kmer"]) == ["TATGAA", "CGGGGC"]
     assert (table["refined_score"] > table["score"]).all()
-    for refined in result.refined:
-        assert np.all(np.max(refined.ppm, axis=1) > 0.25)  # the selected letter leads at every position
+    from seism_stats.features.kmers import kmer_digits, string_to_kmer
+    from seism_stats.io.motif_files import site_counts
+    from seism_stats.selection.refinement import MIN_LETTER_RATIO
+    for refined, kmer in zip(result.refined, table["kmer"]):
+        digits = kmer_digits(np.array([string_to_kmer(kmer)]), 6)[0]
+        ppm = refined.ppm
+        np.testing.assert_array_equal(np.argmax(ppm, axis=1), digits)
+        others = np.where(np.eye(4, dtype=bool)[digits], 0.0, ppm)
+        assert np.all(ppm[np.arange(6), digits] >= MIN_LETTER_RATIO * others.max(axis=1) * (1 - 1e-9))
+        for nsites in (5, 20, 100):  # a JASPAR file's counts read back as the tested k-mer
+            np.testing.assert_array_equal(np.argmax(site_counts(ppm, nsites), axis=1), digits)

@@ -151,7 +151,7 @@ def warn_if_length_confounds(lengths: np.ndarray, y: np.ndarray, basis: np.ndarr
                       "with length, so motifs can be selected for length alone. Add the length as a covariate "
                       "(e.g. df['length'] = df.seq.str.len() and '+ length' in the formula; on the command line "
                       "--covariates length with a length column in the response table), give sequences one width "
-                      "(--width), or use max pooling (pooling='max', --pooling max)", UserWarning, stacklevel=5)
+                      "(--width), or use max pooling (pooling='max', --pooling max)", UserWarning, stacklevel=4)
 
 
 @dataclass(frozen=True)

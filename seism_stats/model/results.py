@@ -626,8 +626,10 @@ class SelectiveMotifResults:
             kmers = list(self.inference.kmers)
             if j in names:
                 return names.index(j)
-            if j.upper() in kmers:
-                return kmers.index(j.upper())
+            from ..io.genome import reverse_complement
+            for kmer in (j.upper(), reverse_complement(j.upper())):  # a cell is named by its canonical member
+                if kmer in kmers:
+                    return kmers.index(kmer)
             raise ValueError(f"no selected motif is named {j!r}; the motifs are {', '.join(names)}")
         if isinstance(j, bool) or not isinstance(j, (int, np.integer)):
             raise TypeError(f"the motif must be its position (an int) or its name, got {type(j).__name__}")

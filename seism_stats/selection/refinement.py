@@ -13,8 +13,12 @@ the quantizer maps the refined filter back to its grid cell (row-wise argmax is
 the nearest one-hot k-mer).
 
 The refinement stays inside the selected cell: at each position the selected letter's
-logit is 0 and the others' are ``-softplus(eta)``, strictly below it, so the refined PPM's
-row-wise argmax is the selected k-mer whatever ``eta``. The p-values are about that cell,
+logit is 0 and the others' are ``-softplus(eta)`` with ``eta >= 0`` (:data:`MIN_LETTER_RATIO`):
+every other letter is at most half as likely as the selected one, so the refined PPM's
+row-wise argmax is the selected k-mer with a visible margin (without it the optimum sat on the
+cell's boundary, the top two letters equal to 1e-5, and a JASPAR file's rounded counts could
+read back as another k-mer), and a letter the data prefer shows as a close second. If the
+optimiser ends below the grid k-mer's own score, the one-hot k-mer is kept. The p-values are about that cell,
 and the refined PPM is what the report draws and the MEME/JASPAR files carry with the
 p-value as ``E=``: a filter free to move could end at another k-mer (a new user's tested
 AAATAA was exported as a near-uniform ``tcctct``), pairing a p-value with a motif it is not
@@ -42,6 +46,8 @@ from ..io.sequences import EncodedSequences
 
 #: Probability given to the selected letter at the start of refinement.
 START_CONFIDENCE = 0.85
+#: Within the selected cell, every other letter is at most this many times less likely than the selected one.
+MIN_LETTER_RATIO = 2.0
 
 
 @dataclass(frozen=True)
@@ -292,13 +298,16 @@ def refine_motif(design: WindowDesign, lam: float, residual: np.ndarray, basis: 
         return -value, grad.reshape(k, 4)[others] * special.expit(eta)
 
     start_score = _score_of(kmer_ppm(cell, k), design, lam, residual, basis)
-    result = scipy.optimize.minimize(objective, eta0, jac=True, method="L-BFGS-B",
-                                     bounds=[(-30.0, 30.0)] * eta0.size,
+    lowest = float(np.log(np.expm1(np.log(MIN_LETTER_RATIO))))  # softplus(lowest) = log(MIN_LETTER_RATIO)
+    result = scipy.optimize.minimize(objective, np.maximum(eta0, lowest), jac=True, method="L-BFGS-B",
+                                     bounds=[(lowest, 30.0)] * eta0.size,
                                      options={"maxiter": max_iter})
     logits = logits_of(result.x)
     ppm = np.exp(logits - logits.max(axis=1, keepdims=True))
     ppm /= ppm.sum(axis=1, keepdims=True)
     score = _score_of(ppm, design, lam, residual, basis)
+    if score < start_score:  # the optimiser did worse than where the selection stood: keep the k-mer
+        ppm, score = kmer_ppm(cell, k), start_score
     return RefinedMotif(ppm, score, start_score, quantize(ppm), bool(result.success))
 
 
