@@ -237,7 +237,7 @@ def selective_inference(
     timings.stop("intervals")
 
     return MotifInference(
-        {**fit_settings(options, plan, data, features, tests, tail), "residual_tails": residual_tails}, data.n, data.names, selection, refined,
+        fit_settings(options, plan, data, features, tests, tail, residual_tails), data.n, data.names, selection, refined,
         tests.null_sample, tests.pvalues, tests.se, tests.upper, naive, split, seconds=dict(timings), pivots=pivots,
         pvalues_tail=None if tail is None else tail.pvalues, pvalues_tail_se=None if tail is None else tail.se,
         pvalues_global=tests.pvalues_global, pvalues_global_se=tests.pvalues_global_se,

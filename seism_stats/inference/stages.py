@@ -430,14 +430,16 @@ def selective_pivots(features, selection: Selection, data: Data, plan: Plan, tes
     return motif_pivots(features, data.y, data.basis, selection) if plan.selective else ()
 
 
-def fit_settings(options: Options, plan: Plan, data: Data, features, tests: NullTests, tail) -> dict:
-    """What the fit used and found (``MotifInference.settings``)."""
+def fit_settings(options: Options, plan: Plan, data: Data, features, tests: NullTests, tail,
+                 residual_tails: str | None = None) -> dict:
+    """What the fit used and found (``MotifInference.settings``); ``residual_tails``: :func:`check_residual_tails`."""
     method, null = plan.method, plan.null
     circles, circles_global, cmc = tests.circles, tests.circles_global, tests.cmc
     return {
         "k": data.k, "n_cells": grid_size(features), "revcomp": bool(options.revcomp), "lam": float(options.lam),
         "pooling": options.pooling,
         "n_motifs": options.n_motifs, "method": method, "null": null, "null_reason": plan.null_reason,
+        "residual_tails": residual_tails,
         "n_samples": plan.n_samples,
         "burn_in": options.burn_in if method == "mcmc" else 0, "thin": options.thin if method == "mcmc" else 1,
         "bracket": options.bracket if method == "mcmc" and null == "sphere" else None,
