@@ -211,16 +211,15 @@ def _prepare_output(out: Path, force: bool, inputs: list[Path], shown: str | Non
     return staging, before
 
 
-def _publish(staging: Path, out: Path, before: int | None, shown: str | None = None,
-             on_published=None) -> Path | None:
+def _publish(staging: Path, out: Path, before: int | None, shown: str | None = None) -> Path | None:
     """Replace ``out`` by the finished staging folder (no stale file of an earlier run survives).
 
     If ``out`` appeared, or was replaced, while the run was working (``before``
     no longer matches), nothing is replaced: the results are kept in a new
-    folder beside it, named in the error. ``on_published`` is called as soon as the
-    new results are in place. Returns the hidden folder that holds the earlier run's
-    results (None if there were none), for the caller to remove. An interruption
-    (Ctrl-C) between the two renames puts the earlier results back.
+    folder beside it, named in the error. Returns the hidden folder that holds the
+    earlier run's results (None if there were none), for the caller to remove. If the
+    second rename fails or is interrupted (Ctrl-C), the earlier results are put back; if
+    they cannot be, their hidden folder is kept and named in the error.
     """
     now = out.stat().st_ino if out.is_dir() else None
     if now != before or (out.exists() and not out.is_dir()):
@@ -230,19 +229,24 @@ def _publish(staging: Path, out: Path, before: int | None, shown: str | None = N
         raise ValueError(f"--out {shown or out} appeared or changed while this run was working (another run "
                          f"or program?); nothing was replaced, the results are in {kept}")
     old = None
-    if before is not None:
-        old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old.", dir=out.parent))
-        out.rename(old / out.name)
     try:
+        if before is not None:
+            old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old.", dir=out.parent))
+            out.rename(old / out.name)
         staging.rename(out)
-    except BaseException:  # an OSError, or Ctrl-C between the renames: put the earlier results back
-        if old is not None:
-            if not out.exists():
+    except BaseException:  # an OSError, or Ctrl-C around the renames
+        if old is not None and (old / out.name).exists():
+            if not staging.exists():  # the new results landed (Ctrl-C just after): the earlier ones can go
+                shutil.rmtree(old, ignore_errors=True)
+            elif not out.exists():  # put the earlier results back
                 (old / out.name).rename(out)
+                shutil.rmtree(old, ignore_errors=True)
+            else:  # another program made --out meanwhile: keep the earlier results aside, and say where
+                raise OSError(f"--out {shown or out} changed while this run replaced it; nothing was replaced, "
+                              f"the earlier results are kept in {old / out.name}") from None
+        elif old is not None:
             shutil.rmtree(old, ignore_errors=True)
         raise
-    if on_published is not None:
-        on_published()
     return old
 
 
@@ -335,17 +339,25 @@ def fit(args: argparse.Namespace) -> int:
 
     database = _check_arguments(args)
     out = Path(args.out).resolve()  # '.', '..' and links as the folder they are
-    published = []  # filled as soon as the outputs are in place (inside _publish)
+    landed = None  # the staging folder's inode: --out is the new results once it has this inode
+
+    def published() -> bool:
+        try:
+            return landed is not None and out.stat().st_ino == landed
+        except OSError:
+            return False
+
     try:
         with _output_lock(out, args.out):
             staging, before = _prepare_output(out, args.force, _input_paths(args), args.out)
             try:
                 summary = _fit_into(args, staging, database, SelectiveMotifModel, encode_sequences, read_fasta)
-                earlier = _publish(staging, out, before, args.out, on_published=lambda: published.append(True))
+                landed = staging.stat().st_ino
+                earlier = _publish(staging, out, before, args.out)
                 if earlier is not None:  # the replaced run's results (--force), which may take a while
                     shutil.rmtree(earlier, ignore_errors=True)
             finally:
-                if staging.exists():
+                if staging.exists() and not published():
                     shutil.rmtree(staging, ignore_errors=True)
         # Printed only once the outputs are in place: a reader that stops early (``| head``) loses nothing.
         if summary is not None:
@@ -354,12 +366,12 @@ def fit(args: argparse.Namespace) -> int:
             print(f"results written to {args.out.rstrip('/')}/")
         sys.stdout.flush()  # a closed pipe shows here, not at interpreter exit
     except BrokenPipeError:
-        if not published:
+        if not published():
             raise
         _silence(sys.stdout)
         return 141  # as a process stopped by SIGPIPE
     except KeyboardInterrupt:  # once the outputs are in place, say so, not main's "no output was written"
-        if not published:
+        if not published():
             raise
         print(f"seism: interrupted; the results were written to {args.out.rstrip('/')}/", file=sys.stderr)
         return 130

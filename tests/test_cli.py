@@ -197,6 +197,37 @@ def test_ctrl_c_while_the_replaced_run_is_removed_says_the_results_landed(files,
     assert (tmp / "forced").is_dir()
 
 
+@pytest.mark.parametrize("interrupted", ["first", "second"])
+def test_ctrl_c_around_the_renames_of_force(files, capsys, monkeypatch, interrupted):
+    # Ctrl-C surfaces just after a rename returns: after the first (the earlier run moved aside), the
+    # earlier results are put back and nothing was written; after the second, the new results are in place.
+    from seism_stats import cli
+    fasta, response, tmp = files
+    out = tmp / f"forced_{interrupted}"
+    common = ["fit", "--fasta", str(fasta), "--response", str(response), "--response-column", "y", "--k", "4",
+              "--method", "naive", "--quiet", "--out", str(out)]
+    assert main(common) == 0
+    earlier = (out / "settings.json").read_text()
+    rename, calls = Path.rename, []
+
+    def interrupting(self, target):
+        result = rename(self, target)
+        calls.append(target)
+        if (interrupted == "first" and len(calls) == 1) or (interrupted == "second" and len(calls) == 2):
+            raise KeyboardInterrupt
+        return result
+
+    monkeypatch.setattr(Path, "rename", interrupting)
+    code = main(common + ["--force", "--seed", "7"])
+    err = capsys.readouterr().err
+    assert code == 130 and out.is_dir()
+    assert not [p for p in tmp.iterdir() if p.name.startswith(f".{out.name}.old.")]  # nothing left hidden
+    if interrupted == "first":
+        assert "no output was written" in err and (out / "settings.json").read_text() == earlier
+    else:
+        assert "results were written to" in err and '"random_state": 7' in (out / "settings.json").read_text()
+
+
 def test_a_reader_that_stops_early_loses_no_output(files):
     # `seism fit ... | head`: the summary is printed after the outputs are in place, and a closed
     # stdout ends the run quietly (status 141, as SIGPIPE would) instead of discarding the fit.

@@ -225,3 +225,25 @@ def test_refinement_stays_in_the_tested_cell():
         assert np.all(ppm[np.arange(6), digits] >= MIN_LETTER_RATIO * others.max(axis=1) * (1 - 1e-9))
         for nsites in (5, 20, 100):  # a JASPAR file's counts read back as the tested k-mer
             np.testing.assert_array_equal(np.argmax(site_counts(ppm, nsites), axis=1), digits)
+
+
+def test_refinement_keeps_the_kmer_when_the_optimiser_does_worse(planted_data, monkeypatch):
+    # L-BFGS can end below the grid k-mer's own score: the one-hot k-mer is kept, with its score.
+    import scipy.optimize
+    from seism_stats.selection import refinement
+    data = planted_data
+    encoded = encode_sequences(data.sequences)
+    basis = residual_basis(check_covariates(None, len(data.y)))
+    features = make_features(kmer_count_matrix(encoded, 5), 5, 1.0)
+    selection = select_motifs(features, data.y, basis, 1)
+    residual = selection.unit_residual * selection.residual_norm
+    cell = int(selection.cells[0])
+
+    class Poor:  # every other letter as likely as allowed (half the selected one): a flat, poor filter
+        x = np.zeros(3 * 5)
+        success = True
+
+    monkeypatch.setattr(scipy.optimize, "minimize", lambda *args, **kwargs: Poor())
+    refined = refinement.refine_motif(WindowDesign(encoded, 5), 1.0, residual, basis, cell)
+    np.testing.assert_array_equal(refined.ppm, refinement.kmer_ppm(cell, 5))
+    assert refined.score == refined.start_score

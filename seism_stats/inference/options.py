@@ -136,8 +136,9 @@ def check_options(*, k, n_motifs, lam, pooling, revcomp, method, hypothesis, nul
                    client, progress)
 
 
-#: ``null="auto"`` switches a continuous response to the permutation null when a one-sided
-#: kurtosis test of its residuals rejects normal tails at this level (n >= 20).
+#: A one-sided kurtosis test at this level flags tails heavier than Gaussian (n >= 20): of the response off the
+#: covariates, where ``null="auto"`` switches ``method="mcmc"``/``"rejection"`` to permutations, and of the selected
+#: model's leave-one-out residuals, where the sphere-null methods warn (``stages.check_residual_tails``).
 HEAVY_TAIL_LEVEL = 0.01
 
 

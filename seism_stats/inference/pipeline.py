@@ -92,7 +92,7 @@ def selective_inference(
     method : {"auto", "circles", "tilted", "mcmc", "rejection", "cmc", "split", "naive"}
         Sampler for the selective p-values (``"split"``/``"naive"`` skip sampling).
         ``"auto"`` (default): ``"circles"`` under the sphere null (continuous response),
-        ``"tilted"`` under the permutation null (binary or heavy-tailed response) with one or two
+        ``"tilted"`` under the permutation null (binary response, or ``null="permutation"``) with one or two
         motifs, ``"mcmc"`` with more (:data:`~seism_stats.stats.tilted_permutations.MAX_AUTO_MOTIFS`).
         ``"tilted"`` (:mod:`seism_stats.stats.tilted_permutations`): ``n_samples`` i.i.d. permutations
         per motif drawn from a mixture of laws tilted toward the selected motifs' features

@@ -215,7 +215,7 @@ class SelectiveMotifModel:
             (invalid after selection, for contrast); split and naive p-values are always
             computed too. ``"auto"`` (default): ``"circles"`` for a continuous response
             (exact at every number of draws, :mod:`seism_stats.stats.circle_tests`), ``"tilted"``
-            under the permutation null (binary or heavy-tailed response; exact at every
+            under the permutation null (binary response, or ``null="permutation"``; exact at every
             number of draws, :mod:`seism_stats.stats.tilted_permutations`). ``"mcmc"`` and
             ``"rejection"`` sample the global null; ``"cmc"`` estimates it by conditional
             Monte Carlo (:mod:`seism_stats.stats.conditional_mc`).

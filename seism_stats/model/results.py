@@ -444,7 +444,7 @@ class SelectiveMotifResults:
     # -- tables -------------------------------------------------------------------------
     @property
     def motif_labels(self) -> list[str]:
-        """Human names of the motifs, ``1-GatTa``: rank and consensus (upper case where a letter has
+        """Human names of the motifs, ``1-AGTTtg``: rank and consensus (upper case where a letter has
         probability >= 0.5). The identifiers of the MEME and JASPAR files and the report's names."""
         from ..selection.refinement import consensus
         return [f"{j + 1}-{consensus(ppm)}" for j, ppm in enumerate(self.inference.ppms)]
@@ -627,7 +627,9 @@ class SelectiveMotifResults:
             if j in names:
                 return names.index(j)
             from ..io.genome import reverse_complement
-            for kmer in (j.upper(), reverse_complement(j.upper())):  # a cell is named by its canonical member
+            strands = (j.upper(), reverse_complement(j.upper())) if self.inference.settings.get("revcomp") \
+                else (j.upper(),)
+            for kmer in strands:  # with merged strands a cell is named by its canonical member
                 if kmer in kmers:
                     return kmers.index(kmer)
             raise ValueError(f"no selected motif is named {j!r}; the motifs are {', '.join(names)}")

@@ -13,11 +13,13 @@ the quantizer maps the refined filter back to its grid cell (row-wise argmax is
 the nearest one-hot k-mer).
 
 The refinement stays inside the selected cell: at each position the selected letter's
-logit is 0 and the others' are ``-softplus(eta)`` with ``eta >= 0`` (:data:`MIN_LETTER_RATIO`):
-every other letter is at most half as likely as the selected one, so the refined PPM's
-row-wise argmax is the selected k-mer with a visible margin (without it the optimum sat on the
-cell's boundary, the top two letters equal to 1e-5, and a JASPAR file's rounded counts could
-read back as another k-mer), and a letter the data prefer shows as a close second. If the
+logit is 0 and the others' are ``-softplus(eta)`` with ``softplus(eta) >= log``
+:data:`MIN_LETTER_RATIO` (``eta >= 0`` for the ratio 2): every other letter is at most half as
+likely as the selected one, so the refined PPM's row-wise argmax is the selected k-mer with a
+visible margin (without it the optimum sat on the cell's boundary, the top two letters equal to
+1e-5, and a JASPAR file's rounded counts read back as another k-mer; with it they read back as
+the tested k-mer from 5 sites up, while 2-4 sites can tie), and a letter the data prefer shows
+as a close second. If the
 optimiser ends below the grid k-mer's own score, the one-hot k-mer is kept. The p-values are about that cell,
 and the refined PPM is what the report draws and the MEME/JASPAR files carry with the
 p-value as ``E=``: a filter free to move could end at another k-mer (a new user's tested
@@ -46,7 +48,7 @@ from ..io.sequences import EncodedSequences
 
 #: Probability given to the selected letter at the start of refinement.
 START_CONFIDENCE = 0.85
-#: Within the selected cell, every other letter is at most this many times less likely than the selected one.
+#: Within the selected cell, the selected letter is at least this many times as likely as any other.
 MIN_LETTER_RATIO = 2.0
 
 
