@@ -173,3 +173,20 @@ def test_residual_tails_are_seen_when_noise_motifs_fit_the_outliers():
                                              interval_draws=0, random_state=i)
             flagged[kind] += result.settings["residual_tails"] is not None
     assert flagged["log-normal"] >= 24 and flagged["gaussian"] <= 3, flagged
+
+
+def test_trivially_heavy_tails_at_large_n_are_not_reported():
+    # t(30) errors: excess kurtosis 0.23, significant at n = 5000 but harmless for the sphere null; t(4)
+    # errors are reported.
+    from scipy.stats import kurtosistest
+    data = simulate_dataset(5000, 30, consensus="GATT", random_state=8)
+    rng = np.random.default_rng(8)
+    mild, heavy = rng.standard_t(30, 5000), rng.standard_t(4, 5000)
+    assert kurtosistest(mild, alternative="greater").pvalue < 0.01  # the test alone would flag it
+    found = {}
+    for name, y in (("mild", mild), ("heavy", heavy)):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            found[name] = selective_inference(data.sequences, y, k=4, n_samples=20, refine=False, interval_draws=0,
+                                              random_state=0).settings["residual_tails"]
+    assert found["mild"] is None and "excess kurtosis" in found["heavy"]
