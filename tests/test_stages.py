@@ -91,7 +91,7 @@ def test_the_stages_by_hand_give_what_selective_inference_gives(data):
     naive, split = stages.classical_tests(features, selection, prepared, opts.n_motifs, streams.rows)
     quiet = stages.StageLines(False, 5)
     pivots = stages.selective_pivots(features, selection, prepared, plan, tests, streams, naive, quiet)
-    tails = stages.check_residual_tails(selection, features, prepared, plan)
+    tails = stages.check_residual_tails(selection, prepared, plan)
     settings = stages.fit_settings(opts, plan, prepared, features, tests, None, tails)
     whole = selective_inference(data.sequences, data.y, k=4, n_motifs=2, n_samples=32, random_state=5, n_threads=1)
     np.testing.assert_array_equal(tests.pvalues, whole.pvalues)

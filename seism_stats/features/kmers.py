@@ -52,19 +52,20 @@ def check_usable_windows(encoded: EncodedSequences, ks) -> None:
 
 
 def sequences_without_windows(encoded: EncodedSequences, k: int) -> np.ndarray:
-    """Indices of the sequences in which every window of k letters holds an ambiguous letter (code 4)."""
+    """Indices of the sequences in which every window of k letters holds an ambiguous letter (code 4).
+
+    Only the sequences holding an ambiguous letter are examined, by the same window kernel that
+    counts k-mers (it skips the windows holding one).
+    """
     ambiguous = np.flatnonzero(encoded.codes >= 4)
     if not ambiguous.size:
         return np.zeros(0, dtype=np.int64)
-    suspects = np.unique(np.searchsorted(encoded.offsets, ambiguous, side="right") - 1)
-    blind = []
-    for i in suspects:  # only the sequences that hold an ambiguous letter
-        clear = encoded.codes[encoded.offsets[i]:encoded.offsets[i + 1]] < 4
-        edges = np.flatnonzero(np.diff(np.concatenate([[False], clear, [False]]).astype(np.int8)))
-        runs = edges[1::2] - edges[::2]  # lengths of the runs of unambiguous letters
-        if not runs.size or runs.max() < k:
-            blind.append(int(i))
-    return np.asarray(blind, dtype=np.int64)
+    suspects = np.unique(np.searchsorted(encoded.offsets, ambiguous, side="right") - 1).astype(np.int64)
+    subset = encoded.subset(suspects)
+    rows, _ = _kmers.window_kmers(subset.codes, subset.offsets, k)
+    has_window = np.zeros(suspects.size, dtype=bool)
+    has_window[rows] = True
+    return suspects[~has_window]
 
 
 def check_motif_lengths(k, encoded: EncodedSequences | None = None) -> list[int]:

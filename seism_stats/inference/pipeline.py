@@ -211,7 +211,7 @@ def selective_inference(
     timings.stop("selection")
     if not selection.event.n_selected:  # no refinement, selective tests or intervals will run
         stage.total = StageLines.planned(False, False, False)
-    residual_tails = check_residual_tails(selection, features, data, plan)
+    residual_tails = check_residual_tails(selection, data, plan)
 
     timings.start()
     refined = ()
@@ -236,8 +236,9 @@ def selective_inference(
     pivots = selective_pivots(features, selection, data, plan, tests, streams, naive, stage)
     timings.stop("intervals")
 
+    settings = fit_settings(options, plan, data, features, tests, tail, residual_tails)
     return MotifInference(
-        fit_settings(options, plan, data, features, tests, tail, residual_tails), data.n, data.names, selection, refined,
+        settings, data.n, data.names, selection, refined,
         tests.null_sample, tests.pvalues, tests.se, tests.upper, naive, split, seconds=dict(timings), pivots=pivots,
         pvalues_tail=None if tail is None else tail.pvalues, pvalues_tail_se=None if tail is None else tail.se,
         pvalues_global=tests.pvalues_global, pvalues_global_se=tests.pvalues_global_se,

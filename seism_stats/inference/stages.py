@@ -231,7 +231,7 @@ def plan_fit(data: Data, options: Options) -> Plan:
 HEAVY_TAIL_EXCESS = 1.0
 
 
-def check_residual_tails(selection: Selection, features, data: Data, plan: Plan) -> str | None:
+def check_residual_tails(selection: Selection, data: Data, plan: Plan) -> str | None:
     """Under the sphere null, test the selected model's residuals for tails heavier than Gaussian.
 
     The sphere null's p-values assume Gaussian errors; with heavy-tailed ones (log-normal values,
@@ -249,8 +249,8 @@ def check_residual_tails(selection: Selection, features, data: Data, plan: Plan)
     q = selection.event.n_selected
     if not plan.selective or plan.null != "sphere" or q == 0 or data.n - data.basis.shape[1] - q < 20:
         return None
-    columns = np.hstack([data.basis] + [features.column(int(c))[:, None] for c in selection.cells])
-    basis, _ = np.linalg.qr(columns)  # the selected features are independent of the covariates (selection)
+    # Orthonormal already: the selected features were orthonormalised off the covariates during the selection.
+    basis = np.hstack([data.basis, selection.event.basis])
     residual = data.y - basis @ (basis.T @ data.y)
     leverage = np.sum(basis**2, axis=1)
     kept = leverage < 1.0 - 1e-8  # a row a column fits exactly has no residual to test
@@ -262,8 +262,9 @@ def check_residual_tails(selection: Selection, features, data: Data, plan: Plan)
     if test.pvalue >= HEAVY_TAIL_LEVEL or excess < HEAVY_TAIL_EXCESS:
         return None
     finding = (f"the selected model's residuals have heavier tails than Gaussian errors (excess kurtosis "
-               f"{excess:.2g} of the leave-one-out residuals, test p = {test.pvalue:.2g}): the {plan.method!r} p-values assume Gaussian "
-               "errors and can be much too small with heavy-tailed ones (counts, log-normal values). Transform "
+               f"{excess:.2g} of the leave-one-out residuals, test p = {test.pvalue:.2g}): the {plan.method!r} "
+               "p-values assume Gaussian errors and can be much too small with heavy-tailed ones (counts, "
+               "log-normal values). Transform "
                "the response (e.g. a log), or refit under the permutation null, which needs only exchangeable "
                "errors and tests the global null (null='permutation' with method='tilted' up to two motifs or "
                "'mcmc' beyond; --method tilted on the command line)")

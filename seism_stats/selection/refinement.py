@@ -19,9 +19,9 @@ likely as the selected one, so the refined PPM's row-wise argmax is the selected
 visible margin (without it the optimum sat on the cell's boundary, the top two letters equal to
 1e-5, and a JASPAR file's rounded counts read back as another k-mer; with it they read back as
 the tested k-mer from 5 sites up, while 2-4 sites can tie), and a letter the data prefer shows
-as a close second. If the
-optimiser ends below the grid k-mer's own score, the one-hot k-mer is kept. The p-values are about that cell,
-and the refined PPM is what the report draws and the MEME/JASPAR files carry with the
+as a close second. If the optimiser ends below the grid k-mer's own score, the one-hot k-mer is
+kept. The p-values are about that cell, and the refined PPM is what the report draws and the
+MEME/JASPAR files carry with the
 p-value as ``E=``: a filter free to move could end at another k-mer (a new user's tested
 AAATAA was exported as a near-uniform ``tcctct``), pairing a p-value with a motif it is not
 about. Within the cell the refinement still shows which positions matter and which letters
