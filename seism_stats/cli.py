@@ -509,6 +509,7 @@ def _fit_into(args, out: Path, database, model_class, encode_sequences, read_fas
         print(f"seism: response: {said}", file=sys.stderr)
     model = model_class.from_formula(_formula(response, args.k, args.n_motifs, covariates), data,
                                      lam=args.lam, pooling=args.pooling, revcomp=not args.no_revcomp)
+    model.data.n_unmatched = missing  # left out before the model: said in the summary's header and notes
     start = time.perf_counter()
     res = model.fit(method=args.method, hypothesis=args.hypothesis, n_samples=args.n_samples, burn_in=args.burn_in,
                     thin=args.thin, n_chains=args.chains, tail_draws=args.tail_draws, ties=args.ties, random_state=seed,

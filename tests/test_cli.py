@@ -38,6 +38,8 @@ def test_fit_writes_every_output(files, capsys):
     assert "GATTA" in (out / "summary.txt").read_text()
     settings = json.loads((out / "settings.json").read_text())
     assert settings["sequences_without_response"] == 5 and settings["n_used"] == 115
+    summary = (out / "summary.txt").read_text()  # the 5 left out are counted where the rows dropped are
+    assert "0 (+5 no resp.)" in summary and "5 sequences had no response" in summary
     assert settings["sampler"]["draws"] >= 200 and settings["settings"]["k"] == 5
     assert pd.read_csv(out / "motifs.csv")["kmer"].iloc[0] == "GATTA"
     assert pd.read_csv(out / "motifs.csv")["match_id"].iloc[0] == "gatta_like"

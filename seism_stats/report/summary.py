@@ -56,6 +56,12 @@ def _fmt(value, digits: int = 4) -> str:
     return str(value)
 
 
+def _dropped(data) -> str:
+    """The header's count of rows left out: missing values, and sequences without a response (CLI)."""
+    unmatched = getattr(data, "n_unmatched", 0)  # absent from results saved before it existed
+    return f"{data.n_dropped} (+{unmatched} no resp.)" if unmatched else str(data.n_dropped)
+
+
 def _header(results) -> SimpleTable:
     s = results.inference.settings
     info = results.sampler_info
@@ -65,7 +71,7 @@ def _header(results) -> SimpleTable:
         ("Dep. Variable:", model.endog_names),
         ("Model:", "SelectiveMotifModel"),
         ("No. Observations:", str(results.nobs)),
-        ("Rows dropped (missing):", str(model.data.n_dropped)),
+        ("Rows dropped (missing):", _dropped(model.data)),
         ("Motif length k:", str(s["k"])),
         ("Grid cells:", f"{s['n_cells']} ({'k-mer + rev. comp.' if s.get('revcomp') else 'all k-mers'})"),
         ("Kernel:", f"Gaussian lam={_fmt(s['lam'])}, {s['pooling']}-pool"),
@@ -255,6 +261,10 @@ def _notes(results, alpha: float) -> list[str]:
                  "selection, shown for contrast. coef is the OLS coefficient in the selected model.")
     if results.model.data.n_dropped:
         notes.append(f"{results.model.data.n_dropped} rows with missing values were dropped.")
+    unmatched = getattr(results.model.data, "n_unmatched", 0)
+    if unmatched:
+        notes.append(f"{unmatched} sequences had no response (their ids were not in the response table) "
+                     "and were left out before the fit.")
     if not results.has_intercept:
         notes.append("The covariates have no intercept: the null model is not centred.")
     return notes
