@@ -584,3 +584,15 @@ def test_a_response_that_follows_sequence_length_draws_a_warning():
             method="naive")
         run(["ACGTACGTAC"] * 60, 5 + rng.standard_normal(60), covariates=covariate[:60], add_intercept=False,
             k=4, method="naive")  # one length
+
+
+def test_motifs_term_reads_a_quoted_column_name():
+    from seism_stats import SelectiveMotifModel
+    data, y, seq = _planted()
+    frame = pd.DataFrame({"expr": y, "my seq": seq})
+    model = SelectiveMotifModel.from_formula("expr ~ motifs(Q('my seq'), k=5, n_motifs=1)", frame)
+    assert list(model.data.sequences) == list(seq)
+    with pytest.raises(ValueError, match=r"or Q\('name'\)"):
+        SelectiveMotifModel.from_formula("expr ~ motifs(Q(1), k=5)", frame)
+    with pytest.raises(ValueError, match="'nope' is not a column"):
+        SelectiveMotifModel.from_formula("expr ~ motifs(Q('nope'), k=5)", frame)

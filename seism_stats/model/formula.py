@@ -65,9 +65,11 @@ def _parse_motif_call(expression: str) -> MotifTerm:
         raise ValueError(f"cannot read the motifs term {expression!r}: {exc.msg}") from None
     if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Name) and call.func.id == "motifs"):
         raise ValueError(f"{expression!r} is not a motifs(...) call")
-    if len(call.args) != 1 or not isinstance(call.args[0], ast.Name):
+    column = _column_name(call.args[0]) if len(call.args) == 1 else None
+    if column is None:
         raise ValueError(f"motifs() takes the name of one sequence column as its first argument, "
-                         f"as in motifs(seq, k=8); got {expression!r}")
+                         f"as in motifs(seq, k=8), or Q('name') for a name that is not a Python "
+                         f"identifier (motifs(Q('my seq'), k=8)); got {expression!r}")
     options = {}
     for keyword in call.keywords:
         if keyword.arg not in MOTIF_OPTIONS:
@@ -78,7 +80,18 @@ def _parse_motif_call(expression: str) -> MotifTerm:
         except ValueError:
             raise ValueError(f"option {keyword.arg} of motifs() must be a literal value, "
                              f"got {ast.unparse(keyword.value)!r}") from None
-    return MotifTerm(call.args[0].id, options, expression)
+    return MotifTerm(column, options, expression)
+
+
+def _column_name(argument: ast.expr) -> str | None:
+    """The column a motifs() argument names: ``seq``, or ``Q('my seq')`` as in patsy and formulaic; else None."""
+    if isinstance(argument, ast.Name):
+        return argument.id
+    if (isinstance(argument, ast.Call) and isinstance(argument.func, ast.Name) and argument.func.id == "Q"
+            and len(argument.args) == 1 and not argument.keywords and isinstance(argument.args[0], ast.Constant)
+            and isinstance(argument.args[0].value, str)):
+        return argument.args[0].value
+    return None
 
 
 def split_formula(formula: str) -> tuple[str, MotifTerm, str]:
