@@ -100,6 +100,7 @@ def test_reproducible_with_random_state(method):
     assert np.array_equal(first.pvalues, second.pvalues)
     assert np.array_equal(first.pvalues_split, second.pvalues_split)
     assert third.null_sample.n_draws == first.null_sample.n_draws
+    assert first.settings["random_state"] == 42 and third.settings["random_state"] == "Generator (no seed)"
     assert not np.array_equal(first.null_sample.statistics, other.null_sample.statistics)
 
 

@@ -127,7 +127,9 @@ def check_options(*, k, n_motifs, lam, pooling, revcomp, method, hypothesis, nul
     check_backend(backend)
     if random_state is None:  # a fresh seed, recorded so that the run can be repeated
         random_state = fresh_seed()
-    seed_repr = int(random_state) if isinstance(random_state, (int, np.integer)) else type(random_state).__name__
+    # A Generator's state is not a seed a reader can pass back: the record says so instead of naming its type alone.
+    seed_repr = int(random_state) if isinstance(random_state, (int, np.integer)) else \
+        f"{type(random_state).__name__} (no seed)"
     rng = check_random_state(random_state)
     n_threads = default_threads(n_threads)
     return Options(k, n_motifs, lam, pooling, revcomp, method, hypothesis, null, n_samples, burn_in, thin, n_chains,

@@ -171,7 +171,8 @@ def selective_inference(
     random_state : int, numpy.random.Generator or None
         Seed of everything random (split, sampler). ``None`` draws a fresh seed and
         records it in ``settings["random_state"]`` (shown in the summary), so any run can
-        be repeated.
+        be repeated. A Generator is recorded as ``"Generator (no seed)"``: pass an int for
+        a run that can be repeated from its summary.
     n_threads : int, optional
         OpenMP threads of the kernels (default: usable cores).
     n_jobs : int
