@@ -134,3 +134,16 @@ def test_jaspar_counts_sum_to_nsites_at_every_position(tmp_path):
     write_jaspar([ppm], ["m"], tmp_path / "m.jaspar", nsites=200)
     rows = [line.split("[")[1].split("]")[0].split() for line in (tmp_path / "m.jaspar").read_text().splitlines()[1:]]
     assert (np.array(rows, dtype=int).sum(axis=0) == 200).all()
+
+
+def test_site_counts_keep_the_consensus_with_few_sites():
+    from seism_stats.io.motif_files import site_counts
+    ppm = np.array([[0.4, 0.2, 0.2, 0.2], [0.1, 0.34, 0.33, 0.23], [0.25, 0.25, 0.25, 0.25]])
+    for nsites in (1, 2, 3, 4, 5, 100):
+        counts = site_counts(ppm, nsites)
+        assert (counts.sum(axis=1) == nsites).all()
+        for row in range(2):  # a unique most likely letter stays the unique most counted one
+            assert np.argmax(counts[row]) == np.argmax(ppm[row])
+            assert np.sum(counts[row] == counts[row].max()) == 1
+    assert site_counts(ppm, 2)[0].tolist() == [2, 0, 0, 0]  # largest remainders alone: 1, 1, 0, 0
+    assert site_counts(ppm, 100)[1].tolist() == [10, 34, 33, 23]  # nothing moves when rounding keeps it

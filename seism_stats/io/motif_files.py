@@ -107,7 +107,11 @@ def site_counts(ppm: np.ndarray, nsites: int) -> np.ndarray:
     """Integer counts of ``nsites`` sites closest to ``ppm * nsites``, each row summing to ``nsites``.
 
     Largest-remainder rounding: the floors, then one more site to the letters with the
-    largest remainders (ties to the first letter).
+    largest remainders (ties to the first letter). A row whose most likely letter is unique
+    keeps it the unique most counted one: with few sites rounding can tie it with another
+    (``0.4, 0.2, 0.2, 0.2`` of 2 sites rounds to ``1, 1, 0, 0``), and sites then move to it
+    from the other most counted letters (``2, 0, 0, 0``), so that the PFM's consensus is the
+    matrix's.
     """
     if isinstance(nsites, (float, np.floating)) and float(nsites).is_integer():
         nsites = int(nsites)
@@ -120,6 +124,16 @@ def site_counts(ppm: np.ndarray, nsites: int) -> np.ndarray:
     order = np.argsort(-(scaled - counts), axis=1, kind="stable")
     for row, missing in enumerate(short):
         counts[row, order[row, :missing]] += 1
+    probabilities = np.asarray(ppm, dtype=np.float64)
+    for row in range(counts.shape[0]):
+        best = int(np.argmax(probabilities[row]))
+        if np.sum(probabilities[row] == probabilities[row, best]) > 1:
+            continue  # no unique most likely letter to keep
+        while np.sum(counts[row] >= counts[row, best]) > 1:
+            rivals = np.delete(np.arange(counts.shape[1]), best)
+            giver = rivals[np.argmax(counts[row, rivals])]
+            counts[row, giver] -= 1
+            counts[row, best] += 1
     return counts
 
 
