@@ -157,6 +157,7 @@ from ..sampling.walkers import residual_points
 from ..selection.greedy import Selection
 from ..selection.replay import SelectionReplay
 from ..utils.canonical import uniform_rows
+from ..utils.parallel import single_threaded_blas
 from . import _subsets
 
 TIES = ("conservative", "randomised")
@@ -591,9 +592,11 @@ class EventScreen:
 
     def outside(self, points: np.ndarray, coefficients: np.ndarray) -> np.ndarray:
         """Draws (rows of unit residual ``points``, their ``<q_i, u>``) surely outside the event."""
-        # One matrix-vector product per column: on a loaded machine a multithreaded BLAS matrix product of
-        # these shapes took 20-80 ms, the products one column at a time about 3 ms (n = 2000, 64 draws).
-        numerators = np.column_stack([points @ column for column in self.columns.T])
+        # One single-threaded product: a multithreaded BLAS product of these shapes took 20-80 ms on a loaded
+        # machine (n = 2000, 64 draws), the products one column at a time 2 ms (145 ms at n = 20,000), one
+        # single-threaded product 0.8 ms (10 ms). A screen: rounding is covered by its margin.
+        with single_threaded_blas():
+            numerators = points @ self.columns
         out = np.zeros(points.shape[0], dtype=bool)
         for j in range(self.inv_den.shape[0]):
             residual = numerators - coefficients[:, :j] @ self.cross[:, :j].T
