@@ -103,3 +103,29 @@ def test_effect_column_pairs_each_interval_with_its_own_estimate(tmp_path):
                 f'{_cell(row["ci_upper_selective"])}]</span>')
     assert expected in table
     assert row["coef_selective"] != row["coef"]
+
+
+def test_split_and_naive_reports_say_what_their_numbers_are(tmp_path):
+    import pandas as pd
+    from seism_stats.io.motif_files import read_meme
+    data = simulate_dataset(300, 80, consensus="GATTACA", fraction=0.4, beta=1.0, random_state=7)
+    model = SelectiveMotifModel.from_formula("y ~ motifs(seq, k=6, n_motifs=2)",
+                                             pd.DataFrame({"y": data.y, "seq": data.sequences}))
+    with pytest.warns(UserWarning, match="the data split selected other motifs"):
+        split = model.fit(method="split", random_state=1, progress=False)
+    frame = split.summary_frame()
+    other = frame[frame["split_kmer"] != frame["kmer"]]
+    assert len(other)  # on these data the split selects another second motif than the whole data
+    table = _motif_table(split.to_html(files=["motifs.meme"]))
+    row = table.split("<tr>")[1 + 1 + int(np.flatnonzero(frame["split_kmer"] != frame["kmer"])[0])]
+    # its p-value, split p and interval are the split's motif's, and the row says which one
+    assert row.count(f'split\'s motif <span class="mono">{other["split_kmer"].iloc[0]}</span>') == 3
+    text = split.to_html(files=["motifs.meme"])
+    assert "valid after the selection" not in text and "no selective p-value (method split)" in text
+    assert "E= 1 (method split gives no selective p-value)" in text
+    naive = model.fit(method="naive", random_state=1, progress=False)
+    text = naive.to_html(files=["motifs.meme"])
+    assert "NOT valid after the selection" in text and "valid after the selection (naive)" not in text
+    naive.to_meme(tmp_path / "naive.meme")
+    assert "E= 1" in (tmp_path / "naive.meme").read_text()  # a naive p-value is no motif's significance
+    assert len(read_meme(tmp_path / "naive.meme")) == 2

@@ -659,14 +659,15 @@ class SelectiveMotifResults:
         Each motif is ``MOTIF <name> <grid k-mer>`` (:attr:`motif_labels`, the same as in
         the JASPAR file and the report), ``nsites=`` its foreground sites (:meth:`sites`;
         or ``nsites`` for all), and ``E=`` its selective p-value: MEME puts a motif's
-        E-value there; ours is the p-value of the selective test (after a data split
-        none is written, ``E= 1``).
+        E-value there; ours is the p-value of the selective test (``method="split"`` and
+        ``"naive"`` give none, and ``E= 1`` is written: the split tests its own motifs,
+        and a naive p-value is not valid after the selection).
         """
         from ..io.motif_files import write_meme
         return write_meme(self.inference.ppms, self.motif_labels, path,
                           nsites=[nsites] * self.n_selected if nsites else self._nsites(),
                           alt_names=self.inference.kmers,
-                          significance=None if self.method == "split" else self.motif_pvalues.to_numpy())
+                          significance=None if self.method in ("split", "naive") else self.motif_pvalues.to_numpy())
 
     def to_jaspar(self, path, nsites: int | None = None):
         """Write the refined PWMs as JASPAR PFMs: ``>name grid-k-mer``, counts = probability x sites.

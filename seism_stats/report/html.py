@@ -123,6 +123,18 @@ def _pvalue_kind(results) -> str:
             "cmc": "selective (estimate), global null", "split": "data split", "naive": "naive"}[results.method]
 
 
+def _pvalue_note(results) -> str:
+    """What the table's p-value column is, for the note under it."""
+    if results.method == "split":
+        return ("the data split's (motifs selected on part of the sequences, each tested on the rest; the split "
+                "may select other k-mers, named under its numbers)")
+    if results.method == "naive":
+        return "naive OLS on the data that selected the motifs, NOT valid after the selection (shown for contrast)"
+    tested = ("tests whether the motif adds to the model of the covariates and the other selected motifs, exactly"
+              if results.method == "circles" and results.hypothesis == "motif" else _pvalue_kind(results))
+    return f"valid after the selection ({tested})"
+
+
 def _effect(results, row, j: int, kind: str) -> float:
     """The estimate the motif's interval belongs to (the selective one beside a selective interval)."""
     if kind == "selective":
@@ -158,26 +170,37 @@ def _motif_table(results, motifs, sites, logos: list[str], aligned: list[str | N
     adjusted = results.pvalues_adjusted.to_numpy()
     for j, name in enumerate(motifs.index):
         row = motifs.loc[name]
+        other = _split_other(row)  # the split's own motif, named where it is another k-mer
         p, tail = row["pvalue"] if results.method not in ("split", "naive") else results.motif_pvalues.iloc[j], \
             row.get("pvalue_tail", np.nan)
-        p_cell = _p(p) + (f'<br><span class="sub">tail est. {_p(tail)}</span>' if np.isfinite(tail) else "")
+        p_cell = _p(p) + (f'<br><span class="sub">tail est. {_p(tail)}</span>' if np.isfinite(tail) else "") \
+            + (other if results.method == "split" else "")
         cells = [(str(j + 1), j + 1, True),
                  (f'<a href="#motif-{j + 1}"><b class="mono">{html.escape(row["name"].split("-", 1)[1])}</b></a>'
                   f'<br><span class="sub mono">{html.escape(str(row["kmer"]))}</span>', row["name"], True),
                  (_img(logos[j], f"logo of {row['name']}"), "", True),
                  (p_cell, p, False), (_p(adjusted[j]), adjusted[j], False),
-                 (_p(row["pvalue_split"]), row["pvalue_split"], False)]
+                 (_p(row["pvalue_split"]) + other, row["pvalue_split"], False)]
         for prefix in ("", "bg_") if background else ("",):
             pct, count = sites[f"{prefix}pct_with_site"].iloc[j], sites[f"{prefix}seqs_with_site"].iloc[j]
             cells.append((f"{pct:.1f}% ({int(count)})" if np.isfinite(pct) else "&ndash;", pct, False))
         low, high = row[f"ci_lower_{kind}"], row[f"ci_upper_{kind}"]
         effect = _effect(results, row, j, kind)
-        cells.append((f'{_cell(effect)}<br><span class="sub">[{_cell(low)}, {_cell(high)}]</span>', effect, False))
+        cells.append((f'{_cell(effect)}<br><span class="sub">[{_cell(low)}, {_cell(high)}]</span>'
+                      + (other if kind == "split" else ""), effect, False))
         cells.append((_match_cell(results, j, aligned[j]), _match_sort(results, j), True))
         rows.append("<tr>" + "".join(
             f'<td class="{"text" if text else ""}" data-sort="{html.escape(str(key))}">{content}</td>'
             for content, key, text in cells) + "</tr>")
     return (f'<table class="motifs sortable"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>')
+
+
+def _split_other(row) -> str:
+    """A line naming the data split's own motif under a split number, where it is another k-mer than the row's."""
+    kmer = row.get("split_kmer")
+    if not isinstance(kmer, str) or not kmer or kmer == str(row["kmer"]):
+        return ""
+    return f'<br><span class="sub">split\'s motif <span class="mono">{html.escape(kmer)}</span></span>'
 
 
 def _match_cell(results, j: int, aligned: str | None) -> str:
@@ -224,14 +247,20 @@ def _motif_card(results, j: int, row) -> str:
     if results.inference.null_sample is not None or results.inference.null_laws:
         figures.append(("null distribution of the statistic in the selection event", figure_png(results.plot_null(j))))
     kind = results.interval_kind
-    pvals = (f"selective p = {_cell(row['pvalue'])} (Monte-Carlo s.e. {_cell(row['pvalue_mc_se'])}, 95% bound "
-             f"{_cell(row['pvalue_mc_upper'])})" + (f"; tail estimate {_cell(row['pvalue_tail'])} (s.e. "
-                                                   f"{_cell(row['pvalue_tail_se'])})" if np.isfinite(row['pvalue_tail'])
-                                                   else "")
+    split_kmer = html.escape(str(row['split_kmer']) or '-')
+    selective = (f"selective p = {_cell(row['pvalue'])} (Monte-Carlo s.e. {_cell(row['pvalue_mc_se'])}, 95% bound "
+                 f"{_cell(row['pvalue_mc_upper'])})" + (f"; tail estimate {_cell(row['pvalue_tail'])} (s.e. "
+                                                       f"{_cell(row['pvalue_tail_se'])})"
+                                                       if np.isfinite(row['pvalue_tail']) else "")
+                 if results.method not in ("split", "naive") else
+                 f"no selective p-value (method {html.escape(results.method)})")
+    interval_of = f" of the split's motif {split_kmer}" if kind == "split" and _split_other(row) else ""
+    pvals = (selective
              + f"<br>data split p = {_cell(row['pvalue_split'])} (the split's motif "
-             f"{html.escape(str(row['split_kmer']) or '-')})<br>naive p = {_cell(row['pvalue_naive'])} (same data: "
-             f"not valid after selection)<br>coefficient: OLS {_cell(row['coef'])}, selective "
-             f"{_cell(row['coef_selective'])}, 95% {kind} interval [{_cell(row[f'ci_lower_{kind}'])}, "
+             f"{split_kmer})<br>naive p = {_cell(row['pvalue_naive'])} (same data: "
+             f"not valid after selection)<br>coefficient: OLS {_cell(row['coef'])}"
+             + (f", selective {_cell(row['coef_selective'])}" if np.isfinite(row['coef_selective']) else "")
+             + f", 95% {kind} interval{interval_of} [{_cell(row[f'ci_lower_{kind}'])}, "
              f"{_cell(row[f'ci_upper_{kind}'])}]<br>sites: {_cell(row['sites'])} in the foreground")
     images = "".join(f"<figure>{_img(uri, caption)}<figcaption>{html.escape(caption)}</figcaption></figure>"
                      for caption, uri in figures)
@@ -278,10 +307,7 @@ def html_report(results, path: str | os.PathLike | None = None, title: str | Non
         database = (f"against {html.escape(results.known_database)}" if results.known_matches is not None else
                     "not compared with known motifs (give a motif database: <code>--motif-db</code> or "
                     "<code>res.match_known_motifs</code>; JASPAR CORE needs pyjaspar)")
-        tested = ("tests whether the motif adds to the model of the covariates and the other selected motifs, "
-                  "exactly" if results.method == "circles" and results.hypothesis == "motif" else
-                  _pvalue_kind(results))
-        parts.append(f'<p class="sub">p-value: valid after the selection ({tested}); split p: a data '
+        parts.append(f'<p class="sub">p-value: {_pvalue_note(results)}; split p: a data '
                      "split's own motif tested on held-out sequences. A site is an exact occurrence of the motif's "
                      f"grid k-mer on either strand. Known matches: Tomtom's statistics (memelite) {database}; "
                      "E = p x database motifs. Click a header to sort, a name for the motif's card.</p>")
@@ -291,8 +317,13 @@ def html_report(results, path: str | os.PathLike | None = None, title: str | Non
         parts.append('<p class="warn">No motif was selected.</p>')
 
     if files:
+        notes = dict(FILE_NOTES)
+        if results.method in ("split", "naive"):
+            notes["motifs.meme"] = notes["motifs.meme"].replace(
+                "E= its selective p-value (MEME writes an E-value there)",
+                f"E= 1 (method {results.method} gives no selective p-value)")
         items = "".join(f'<li><a href="{html.escape(name)}">{html.escape(name)}</a>'
-                        f'{": " + html.escape(FILE_NOTES[name]) if name in FILE_NOTES else ""}</li>' for name in files)
+                        f'{": " + html.escape(notes[name]) if name in notes else ""}</li>' for name in files)
         parts.append(f"<h2>Files</h2><ul>{items}</ul>")
 
     columns = list(motifs.columns)
