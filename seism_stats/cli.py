@@ -130,9 +130,9 @@ def check_covariate_formula(covariates: str, columns) -> str:
     return covariates
 
 
-def _formula(response: str, k: int, n_motifs: int, covariates: str | None) -> str:
+def _formula(response: str, k: int, n_motifs: int, covariates: str | None, sequences: str = "seq") -> str:
     lhs = response if response.isidentifier() else f"`{response}`"
-    rhs = f"motifs(seq, k={k}, n_motifs={n_motifs})"
+    rhs = f"motifs({sequences}, k={k}, n_motifs={n_motifs})"
     return f"{lhs} ~ {rhs}" + (f" + {covariates}" if covariates else "")
 
 
@@ -466,6 +466,7 @@ def _fit_into(args, out: Path, database, model_class, encode_sequences, read_fas
     from .io.composition import composition_covariates, composition_terms, default_composition
     ids, sequences, bed = _input_sequences(args, read_fasta, encode_sequences)
     missing = unmatched = 0
+    seq_column = "seq"  # the column of the sequences in the table handed to the model
     seed = fresh_seed() if args.seed is None else args.seed  # one recorded seed: shuffle and fit
     args.composition = args.composition or default_composition(args.control)
     covariates = " + ".join(filter(None, [args.covariates] + composition_terms(args.composition)))
@@ -495,11 +496,14 @@ def _fit_into(args, out: Path, database, model_class, encode_sequences, read_fas
         missing = len(ids) - len(shared)
         unmatched = len(table.index) - len(shared)
         data = table.loc[shared].copy()
-        data["seq"] = pd.Series(dict(zip(ids, sequences)))[shared]
+        # The sequences' column: a name the table does not use already (its own 'seq' may be the response).
+        seq_column = next(name for name in ("seq", "sequence", *(f"seq_{i}" for i in range(1, len(table.columns) + 2)))
+                          if name not in table.columns)
+        data[seq_column] = pd.Series(dict(zip(ids, sequences)))[shared]
         said = (f"column {response!r} of {args.response} (ids in column {table.index.name!r}; {len(shared)} of "
                 f"{len(ids)} sequences have one)")
     if not args.control and args.composition != "none":
-        composition = composition_covariates(data["seq"], args.composition)
+        composition = composition_covariates(data[seq_column], args.composition)
         if set(composition.columns) & set(data.columns):
             clash = ", ".join(c for c in composition.columns if c in data.columns)
             raise ValueError(f"--composition {args.composition} adds the columns {', '.join(composition.columns)}, "
@@ -507,7 +511,7 @@ def _fit_into(args, out: Path, database, model_class, encode_sequences, read_fas
         data = data.join(composition)
     if not args.quiet:  # said before any work: the summary comes only at the end
         print(f"seism: response: {said}", file=sys.stderr)
-    model = model_class.from_formula(_formula(response, args.k, args.n_motifs, covariates), data,
+    model = model_class.from_formula(_formula(response, args.k, args.n_motifs, covariates, seq_column), data,
                                      lam=args.lam, pooling=args.pooling, revcomp=not args.no_revcomp)
     model.data.n_unmatched = missing  # left out before the model: said in the summary's header and notes
     start = time.perf_counter()

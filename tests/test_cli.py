@@ -673,3 +673,23 @@ def test_composition_covariates_with_a_response_table(files, capsys):
     assert "already has gc" in capsys.readouterr().err
     assert main(args + ["--composition", "dinucleotides", "--out", str(tmp / "di")]) == 0
     assert "di_CG" in json.loads((tmp / "di" / "settings.json").read_text())["formula"]
+
+
+@pytest.mark.parametrize("names", [("log2 fold-change", "gc content"), ("seq", "sequence")])
+def test_table_column_names_that_are_not_identifiers_or_are_called_seq(tmp_path, names):
+    # A response 'log2 fold-change' crashed (the formula lost its backquotes: 'log2 fold - change'); a response
+    # or covariate column named 'seq' was overwritten by the sequences themselves.
+    response_name, covariate_name = names
+    data = simulate_dataset(80, 30, consensus="GATTA", beta=3.0, random_state=1)
+    fasta = _write(tmp_path / "p.fa", "".join(f">p{i}\n{s}\n" for i, s in enumerate(data.sequences)))
+    gc = [s.count("G") + s.count("C") for s in data.sequences]
+    table = _write(tmp_path / "t.tsv", f"id\t{response_name}\t{covariate_name}\n"
+                   + "".join(f"p{i}\t{v}\t{g}\n" for i, (v, g) in enumerate(zip(data.y, gc))))
+    covariate = covariate_name if covariate_name.isidentifier() else f"`{covariate_name}`"
+    out = tmp_path / "out"
+    assert main(["fit", "--fasta", str(fasta), "--response", str(table), "--response-column", response_name,
+                 "--covariates", covariate, "--k", "4", "--method", "naive", "--quiet", "--out", str(out)]) == 0
+    frame = pd.read_csv(out / "motifs.csv")
+    assert frame["kmer"].iloc[0] in ("GATT", "ATTA", "AATC", "TAAT")
+    summary = (out / "summary.txt").read_text()
+    assert response_name in summary and covariate_name in summary

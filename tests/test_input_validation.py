@@ -596,3 +596,14 @@ def test_motifs_term_reads_a_quoted_column_name():
         SelectiveMotifModel.from_formula("expr ~ motifs(Q(1), k=5)", frame)
     with pytest.raises(ValueError, match="'nope' is not a column"):
         SelectiveMotifModel.from_formula("expr ~ motifs(Q('nope'), k=5)", frame)
+
+
+def test_backquoted_response_and_covariate_names():
+    # formulaic reads `log2 fold-change`; rebuilding the formula from str(term) lost the backquotes.
+    from seism_stats import SelectiveMotifModel
+    data, y, seq = _planted()
+    frame = pd.DataFrame({"log2 fold-change": y, "seq": seq, "gc content": np.linspace(0.0, 1.0, len(y))})
+    model = SelectiveMotifModel.from_formula("`log2 fold-change` ~ motifs(seq, k=5, n_motifs=1) + `gc content`",
+                                             frame)
+    assert model.endog_names == "log2 fold-change" and model.exog_names == ["Intercept", "gc content"]
+    assert np.array_equal(model.data.endog.to_numpy(), y.to_numpy())

@@ -15,6 +15,9 @@ import numpy as np
 import pandas as pd
 from formulaic import Formula, model_matrix
 from formulaic.errors import FormulaicError
+from formulaic.parser.types import Factor
+
+EvalMethod = Factor.EvalMethod
 
 #: Selection settings a ``motifs(...)`` term may carry.
 MOTIF_OPTIONS = ("k", "n_motifs", "lam", "pooling", "revcomp")
@@ -115,7 +118,7 @@ def split_formula(formula: str) -> tuple[str, MotifTerm, str]:
                                  "adjust for covariates with '+' instead")
             motif_terms.append(term.factors[0].expr)
         else:
-            covariate_terms.append(str(term))
+            covariate_terms.append(_term_text(term))
     if not motif_terms:
         raise ValueError(f"formula {formula!r} has no motifs(...) term: say which column holds "
                          "the sequences, e.g. 'y ~ motifs(seq, k=8) + gc'")
@@ -125,7 +128,25 @@ def split_formula(formula: str) -> tuple[str, MotifTerm, str]:
     rhs = " + ".join(covariate_terms) if covariate_terms else "0"
     if "1" not in covariate_terms and covariate_terms:
         rhs = rhs + " - 1"  # formulaic would otherwise add back the intercept that was removed
-    return str(parsed.lhs[0]), _parse_motif_call(motif_terms[0]), rhs
+    return _term_text(parsed.lhs[0]), _parse_motif_call(motif_terms[0]), rhs
+
+
+def _term_text(term) -> str:
+    """A parsed term written back as formula text, column names that are not identifiers in backquotes.
+
+    ``str(term)`` drops the backquotes of ```log2 fold-change```, and the formula it is
+    put back into would then read ``log2 fold - change``.
+    """
+    def factor(f) -> str:
+        lookup = getattr(f, "eval_method", None) == EvalMethod.LOOKUP
+        return f"`{f.expr}`" if lookup and not f.expr.isidentifier() else f.expr
+
+    return ":".join(factor(f) for f in term.factors)
+
+
+def response_name(lhs: str) -> str:
+    """The response's name from its formula text: a backquoted column name without its backquotes."""
+    return lhs[1:-1] if len(lhs) > 2 and lhs[0] == lhs[-1] == "`" else lhs
 
 
 def _is_numeric_response(column: pd.Series) -> bool:
@@ -154,7 +175,8 @@ def parse_formula(formula: str, data: pd.DataFrame, subset=None, drop_cols=None,
         raise TypeError(f"data must be a pandas DataFrame, got {type(data).__name__}")
     if missing not in ("drop", "raise"):
         raise ValueError(f"missing must be 'drop' or 'raise', got {missing!r}")
-    lhs, term, rhs = split_formula(formula)
+    lhs_text, term, rhs = split_formula(formula)
+    lhs = response_name(lhs_text)
     if term.column not in data.columns:
         raise ValueError(f"motifs({term.column}): {term.column!r} is not a column of data "
                          f"(columns: {', '.join(map(str, data.columns))})")
@@ -166,7 +188,7 @@ def parse_formula(formula: str, data: pd.DataFrame, subset=None, drop_cols=None,
                          "they must be unique (pd.concat(..., ignore_index=True) or data.reset_index(drop=True))")
     n_total = len(data)
     try:
-        matrices = model_matrix(f"{lhs} ~ {rhs}", data, na_action="drop" if missing == "drop" else "raise")
+        matrices = model_matrix(f"{lhs_text} ~ {rhs}", data, na_action="drop" if missing == "drop" else "raise")
     except FormulaicError as exc:
         message = str(exc).split("\n")[0]
         raise ValueError(f"formula {formula!r}: {message}") from None
