@@ -18,6 +18,7 @@ import os
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from ._version import __version__  # noqa: E402
+from .features.kmers import window_counts  # noqa: E402
 from .inference.pipeline import selective_inference  # noqa: E402
 from .inference.result import MotifInference  # noqa: E402
 from .io.sequences import EncodedSequences, encode_sequences, read_fasta  # noqa: E402
@@ -35,5 +36,6 @@ __all__ = [
     "encode_sequences",
     "read_fasta",
     "selective_inference",
+    "window_counts",
     "__version__",
 ]

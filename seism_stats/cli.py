@@ -509,8 +509,13 @@ def _fit_into(args, out: Path, database, model_class, encode_sequences, read_fas
             raise ValueError(f"--composition {args.composition} adds the columns {', '.join(composition.columns)}, "
                              f"but the response table already has {clash}")
         data = data.join(composition)
+    windows_added = _add_window_covariate(data, seq_column, args)
+    if windows_added:
+        covariates = " + ".join(filter(None, [covariates, "windows"]))
     if not args.quiet:  # said before any work: the summary comes only at the end
         print(f"seism: response: {said}", file=sys.stderr)
+        if windows_added:
+            print(f"seism: covariate 'windows' added: {windows_added}", file=sys.stderr)
     model = model_class.from_formula(_formula(response, args.k, args.n_motifs, covariates, seq_column), data,
                                      lam=args.lam, pooling=args.pooling, revcomp=not args.no_revcomp)
     model.data.n_unmatched = missing  # left out before the model: said in the summary's header and notes
@@ -547,7 +552,7 @@ def _fit_into(args, out: Path, database, model_class, encode_sequences, read_fas
         "formula": model.formula,
         "sequences_in_fasta": len(ids), "sequences_without_response": missing,
         "responses_without_sequence": unmatched,
-        "rows_dropped_missing": model.data.n_dropped, "n_used": res.nobs,
+        "rows_dropped_missing": model.data.n_dropped, "n_used": res.nobs, "windows_covariate": bool(windows_added),
         "settings": res.inference.settings, "sampler": info, "seconds": seconds,
     }
     (out / "settings.json").write_text(json.dumps(_json_safe(settings), indent=2, allow_nan=False, default=str)
@@ -560,6 +565,30 @@ def _fit_into(args, out: Path, database, model_class, encode_sequences, read_fas
         print(f"note: {unmatched} rows of {args.response} have no sequence in {args.fasta or args.bed} and "
               "were left out", file=sys.stderr)
     return None if args.quiet else str(summary)
+
+
+def _add_window_covariate(data: pd.DataFrame, seq_column: str, args) -> str:
+    """Add the sequences' numbers of usable windows as column ``windows`` when they vary (sum pooling).
+
+    With sum pooling every motif feature carries the number of windows of k letters without N
+    (:func:`seism_stats.window_counts`); unequal lengths or masked runs of N make it vary, which
+    is noise in every feature (and a confound when the response follows it): the covariate
+    takes it out. Added when its relative spread reaches the library's warning level
+    (``WINDOW_SPREAD_WARNING``) and the table has no ``windows`` column of its own.
+    Returns what was done, for the note on stderr ('' when nothing was added).
+    """
+    from .features.kmers import window_counts
+    from .inference.stages import WINDOW_SPREAD_WARNING
+    if args.pooling != "sum" or "windows" in data.columns:
+        return ""
+    k = min(args.k) if isinstance(args.k, list) else args.k
+    counts = window_counts(data[seq_column], k).to_numpy()
+    spread = float(np.std(counts) / max(np.mean(counts), 1e-300))
+    if spread < WINDOW_SPREAD_WARNING:
+        return ""
+    data["windows"] = counts.astype(np.float64)
+    return (f"the sequences' numbers of windows of k={k} letters without N vary ({counts.min()}-{counts.max()}, "
+            f"relative spread {spread:.2f}); with sum pooling every motif feature carries that number")
 
 
 def _json_safe(value):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from ..io.sequences import EncodedSequences
+from ..io.sequences import EncodedSequences, encode_sequences
 from ..utils.validation import check_positive_int
 from . import _kmers
 
@@ -52,20 +52,50 @@ def check_usable_windows(encoded: EncodedSequences, ks) -> None:
 
 
 def sequences_without_windows(encoded: EncodedSequences, k: int) -> np.ndarray:
-    """Indices of the sequences in which every window of k letters holds an ambiguous letter (code 4).
+    """Indices of the sequences in which every window of k letters holds an ambiguous letter (code 4)."""
+    return np.flatnonzero(usable_windows(encoded, k) == 0).astype(np.int64)
 
-    Only the sequences holding an ambiguous letter are examined, by the same window kernel that
-    counts k-mers (it skips the windows holding one).
+
+def window_counts(sequences, k: int):
+    """The number of windows of ``k`` letters without N (or another ambiguous letter) in each sequence.
+
+    What sum pooling sums over: with sum pooling every motif feature grows with it, so when it
+    varies (unequal lengths, masked runs of N) add it as a covariate
+    (``df["windows"] = window_counts(df.seq, 8)``, then ``+ windows`` in the formula).
+
+    Parameters
+    ----------
+    sequences : list of str or pandas Series
+    k : int
+        Motif length (the shortest one when several are searched).
+
+    Returns
+    -------
+    numpy.ndarray of int64, or a pandas Series on the Series' index
     """
+    import pandas as pd
+
+    k = check_k(k)
+    index = sequences.index if isinstance(sequences, pd.Series) else None
+    counts = usable_windows(encode_sequences(list(sequences)), k)
+    return counts if index is None else pd.Series(counts, index=index, name="windows")
+
+
+def usable_windows(encoded: EncodedSequences, k: int) -> np.ndarray:
+    """Windows of k letters free of ambiguous letters in each sequence: what sum pooling sums over.
+
+    ``length - k + 1`` (at least 0) for a sequence of A/C/G/T; the sequences holding an
+    ambiguous letter are counted by the same window kernel that counts k-mers (it skips the
+    windows holding one).
+    """
+    counts = np.maximum(np.asarray(encoded.lengths, dtype=np.int64) - k + 1, 0)
     ambiguous = np.flatnonzero(encoded.codes >= 4)
-    if not ambiguous.size:
-        return np.zeros(0, dtype=np.int64)
-    suspects = np.unique(np.searchsorted(encoded.offsets, ambiguous, side="right") - 1).astype(np.int64)
-    subset = encoded.subset(suspects)
-    rows, _ = _kmers.window_kmers(subset.codes, subset.offsets, k)
-    has_window = np.zeros(suspects.size, dtype=bool)
-    has_window[rows] = True
-    return suspects[~has_window]
+    if ambiguous.size:
+        suspects = np.unique(np.searchsorted(encoded.offsets, ambiguous, side="right") - 1).astype(np.int64)
+        subset = encoded.subset(suspects)
+        rows, _ = _kmers.window_kmers(subset.codes, subset.offsets, k)
+        counts[suspects] = np.bincount(rows, minlength=suspects.size)
+    return counts
 
 
 def check_motif_lengths(k, encoded: EncodedSequences | None = None) -> list[int]:
