@@ -624,3 +624,17 @@ def test_masked_runs_of_n_are_counted_as_missing_windows():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         run(masked, y, k=5, method="naive", covariates=window_counts(masked, 5)[:, None].astype(float))
+
+
+def test_a_response_without_values_is_named():
+    from seism_stats import SelectiveMotifModel
+    data, y, seq = _planted(60)
+    frame = pd.DataFrame({"expr": np.nan, "seq": seq, "unused": np.nan})
+    with pytest.raises(ValueError, match=r"every one of the 60 rows .*no value at all in 'expr'\)"):
+        SelectiveMotifModel.from_formula("expr ~ motifs(seq, k=4)", frame)
+
+
+def test_binary_response_with_a_sphere_method_suggests_tilted():
+    data, y, seq = _planted(60)
+    with pytest.raises(ValueError, match="use method='tilted'"):
+        run(seq.to_numpy(), (y.to_numpy() > 0).astype(float), k=4, method="circles")

@@ -161,13 +161,20 @@ class MotifInference:
         return selective_estimates(self.pivots) if self.pivots else np.full(self.n_selected, np.nan)
 
     def motif_table(self) -> pd.DataFrame:
-        """One row per selected motif: k-mer, consensus, score, p-values side by side."""
+        """One row per selected motif: k-mer, consensus, score, p-values side by side.
+
+        ``statistic`` is the selection's step statistic (the fraction of the residual sum of
+        squares the motif explains at its step, off the covariates and the earlier motifs);
+        ``statistic_t`` the statistic of the circles' test in Student-t units (motif j's t
+        statistic in the selected model for the motif hypothesis; NaN for other methods).
+        """
         index = pd.Index([f"motif{j + 1}" for j in range(self.n_selected)], name="motif")
         table = pd.DataFrame({
             "kmer": self.kmers,
             "consensus": [consensus(p) for p in self.ppms],
             "score": self.selection.scores,
             "statistic": self.selection.statistics,
+            "statistic_t": self._or_nan(self.statistics_t),
             "coef": self.naive.params if self.naive.params.size else np.full(self.n_selected, np.nan),
             "coef_selective": self.coef_selective,
             "pvalue": self.pvalues,

@@ -198,6 +198,10 @@ def parse_formula(formula: str, data: pd.DataFrame, subset=None, drop_cols=None,
     if not has_sequence.all() and missing == "raise":
         raise ValueError(f"{int((~has_sequence).sum())} rows have no sequence in column {term.column!r}")
     keep = keep[has_sequence]
+    if not len(keep):
+        empty = [str(c) for c in data.columns if data[c].isna().all() and (c in (lhs, term.column) or str(c) in rhs)]
+        raise ValueError(f"every one of the {n_total} rows has a missing value in a column the formula uses, so none "
+                         "is left" + (f" (no value at all in {', '.join(map(repr, empty))})" if empty else ""))
     exog = pd.DataFrame(matrices.rhs).loc[keep]
     if drop_cols:
         unknown = [c for c in drop_cols if c not in exog.columns]

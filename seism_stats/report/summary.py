@@ -281,8 +281,9 @@ def _circle_notes(results) -> list[str]:
     if results.hypothesis == "motif":
         notes.append("P>|t| sel.: exact selective p-value of 'motif j adds nothing to the selected model' "
                      "(the covariates and the other selected motifs, whose effects are free), given the "
-                     "selection of the same grid cells; statistic: motif j's t statistic in the selected "
-                     f"model; {how}.")
+                     "selection of the same grid cells; its statistic: motif j's t statistic in the selected "
+                     f"model (column statistic_t of summary_frame and motifs.csv; column statistic is the "
+                     f"selection's step statistic); {how}.")
         if results.inference.pvalues_global is not None:
             notes.append("P global: the same construction for the global null (no motif matters), the "
                          "paper's test; for motif 2 and later it is not a test of that motif when an "
