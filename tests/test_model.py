@@ -394,6 +394,8 @@ def test_predict_refuses_unseen_levels_and_missing_covariates(results, frame):
     row["batch"], row["gc"] = "a", np.nan
     with pytest.raises(ValueError, match="missing covariate value"):
         results.predict(row)
+    with pytest.raises(ValueError, match=r"exog lacks the design column\(s\) \['gc'"):
+        results.predict(sequences=row["seq"], exog=pd.DataFrame({"Intercept": [1.0]}, index=row.index))
 
 
 def test_latex_notes_escape_special_characters(mcmc_results):

@@ -256,7 +256,15 @@ class SelectiveMotifResults:
             if self.exog_names != ["Intercept"]:
                 raise ValueError(f"predict needs exog with the columns {self.exog_names}")
             exog = np.ones((n, 1))
-        exog = exog[self.exog_names].to_numpy(float) if isinstance(exog, pd.DataFrame) else np.asarray(exog, float)
+        if isinstance(exog, pd.DataFrame):
+            absent = [c for c in self.exog_names if c not in exog.columns]
+            if absent:
+                raise ValueError(f"exog lacks the design column(s) {absent}: it needs the fit's columns "
+                                 f"{self.exog_names} (the formula's transforms applied: 'Intercept', "
+                                 "'C(batch)[T.b]', ...), or pass data= with a formula model built in this session")
+            exog = exog[self.exog_names].to_numpy(float)
+        else:
+            exog = np.asarray(exog, float)
         exog = exog.reshape(n, -1)
         if exog.shape[1] != len(self.exog_names):
             raise ValueError(f"exog has {exog.shape[1]} columns; the model has {len(self.exog_names)}: {self.exog_names}")

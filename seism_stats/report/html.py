@@ -120,7 +120,7 @@ def _pvalue_kind(results) -> str:
     circles = "selective" if results.hypothesis == "motif" else "selective, global null"
     tilted = "selective, global null, Freedman-Lane" if results.inference.freedman_lane else "selective, global null"
     return {"circles": circles, "tilted": tilted, "mcmc": "selective, global null", "rejection": "selective, global null",
-            "cmc": "selective (estimate), global null", "split": "data split", "naive": "naive"}[results.method]
+            "cmc": "selective estimate, global null", "split": "data split", "naive": "naive"}[results.method]
 
 
 def _pvalue_note(results) -> str:
