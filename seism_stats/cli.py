@@ -540,7 +540,7 @@ def _fit_into(args, out: Path, database, model_class, encode_sequences, read_fas
         res.to_meme(out / "motifs.meme")
         res.to_jaspar(out / "motifs.jaspar")
     written = ["motifs.meme", "motifs.jaspar"] * bool(res.n_selected) + ["motifs.csv", "logos.png", "summary.txt",
-                                                                          "settings.json"]
+                                                                          "summary.html", "settings.json"]
     res.to_html(out / "report.html", title=f"SEISM motifs: {args.fasta or args.bed}", files=written)
     info = {key: (value.item() if isinstance(value, np.generic) else value)
             for key, value in res.sampler_info.items()}

@@ -681,7 +681,9 @@ class SelectiveMotifResults:
         """Write the refined PWMs as JASPAR PFMs: ``>name grid-k-mer``, counts = probability x sites.
 
         The sites are each motif's foreground sites (:meth:`sites`), or ``nsites`` for
-        all; each position's counts sum to them.
+        all; each position's counts sum to them. A motif without an exact site is written
+        with 1 (a PFM needs a count), which rounds its matrix to its consensus: pass
+        ``nsites`` to keep the matrix's shape.
         """
         from ..io.motif_files import write_jaspar
         return write_jaspar(self.inference.ppms, self.inference.kmers, path,

@@ -75,6 +75,7 @@ FILE_NOTES = {
     "motifs.csv": "every column of the motif table",
     "logos.png": "the logos",
     "summary.txt": "the printed summary",
+    "summary.html": "the same summary as HTML tables",
     "settings.json": "settings, seed, sampler diagnostics",
 }
 
