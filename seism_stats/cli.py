@@ -509,16 +509,19 @@ def _fit_into(args, out: Path, database, model_class, encode_sequences, read_fas
             raise ValueError(f"--composition {args.composition} adds the columns {', '.join(composition.columns)}, "
                              f"but the response table already has {clash}")
         data = data.join(composition)
-    windows_added = _add_window_covariate(data, seq_column, args)
-    if windows_added:
-        covariates = " + ".join(filter(None, [covariates, "windows"]))
     if not args.quiet:  # said before any work: the summary comes only at the end
         print(f"seism: response: {said}", file=sys.stderr)
-        if windows_added:
-            print(f"seism: covariate 'windows' added: {windows_added}", file=sys.stderr)
     model = model_class.from_formula(_formula(response, args.k, args.n_motifs, covariates, seq_column), data,
                                      lam=args.lam, pooling=args.pooling, revcomp=not args.no_revcomp)
-    model.data.n_unmatched = missing  # left out before the model: said in the summary's header and notes
+    windows_added = _window_covariate(model, data, seq_column, args)
+    if windows_added:
+        name, note = windows_added
+        covariates = " + ".join(filter(None, [covariates, name]))
+        model = model_class.from_formula(_formula(response, args.k, args.n_motifs, covariates, seq_column), data,
+                                         lam=args.lam, pooling=args.pooling, revcomp=not args.no_revcomp)
+        if not args.quiet:
+            print(f"seism: covariate {name!r} added: {note}", file=sys.stderr)
+    model.data.n_without_response = missing  # left out before the model: said in the summary's header and notes
     start = time.perf_counter()
     res = model.fit(method=args.method, hypothesis=args.hypothesis, n_samples=args.n_samples, burn_in=args.burn_in,
                     thin=args.thin, n_chains=args.chains, tail_draws=args.tail_draws, ties=args.ties, random_state=seed,
@@ -552,7 +555,8 @@ def _fit_into(args, out: Path, database, model_class, encode_sequences, read_fas
         "formula": model.formula,
         "sequences_in_fasta": len(ids), "sequences_without_response": missing,
         "responses_without_sequence": unmatched,
-        "rows_dropped_missing": model.data.n_dropped, "n_used": res.nobs, "windows_covariate": bool(windows_added),
+        "rows_dropped_missing": model.data.n_dropped, "n_used": res.nobs,
+        "windows_covariate": windows_added[0] if windows_added else None,
         "settings": res.inference.settings, "sampler": info, "seconds": seconds,
     }
     (out / "settings.json").write_text(json.dumps(_json_safe(settings), indent=2, allow_nan=False, default=str)
@@ -567,28 +571,36 @@ def _fit_into(args, out: Path, database, model_class, encode_sequences, read_fas
     return None if args.quiet else str(summary)
 
 
-def _add_window_covariate(data: pd.DataFrame, seq_column: str, args) -> str:
-    """Add the sequences' numbers of usable windows as column ``windows`` when they vary (sum pooling).
+def _window_covariate(model, data: pd.DataFrame, seq_column: str, args) -> tuple[str, str] | None:
+    """Add the sequences' numbers of usable windows to ``data`` when they matter (sum pooling).
 
     With sum pooling every motif feature carries the number of windows of k letters without N
-    (:func:`seism_stats.window_counts`); unequal lengths or masked runs of N make it vary, which
-    is noise in every feature (and a confound when the response follows it): the covariate
-    takes it out. Added when its relative spread reaches the library's warning level
-    (``WINDOW_SPREAD_WARNING``) and the table has no ``windows`` column of its own.
-    Returns what was done, for the note on stderr ('' when nothing was added).
+    (:func:`seism_stats.window_counts`): when the response follows it, or it varies much off the
+    covariates (unequal lengths, masked runs of N), the library warns
+    (:func:`seism_stats.inference.stages.window_finding`, on the rows and covariates of
+    ``model``); the command line takes it out as a covariate instead, in a column the table
+    does not use (``windows``, else ``windows_1``, ...). Returns its name and what was found,
+    for the note on stderr; None when nothing was added.
     """
     from .features.kmers import window_counts
-    from .inference.stages import WINDOW_SPREAD_WARNING
-    if args.pooling != "sum" or "windows" in data.columns:
-        return ""
+    from .inference.stages import window_finding
+    from .utils.validation import residual_basis
+    if args.pooling != "sum":
+        return None
     k = min(args.k) if isinstance(args.k, list) else args.k
-    counts = window_counts(data[seq_column], k).to_numpy()
-    spread = float(np.std(counts) / max(np.mean(counts), 1e-300))
-    if spread < WINDOW_SPREAD_WARNING:
-        return ""
-    data["windows"] = counts.astype(np.float64)
-    return (f"the sequences' numbers of windows of k={k} letters without N vary ({counts.min()}-{counts.max()}, "
-            f"relative spread {spread:.2f}); with sum pooling every motif feature carries that number")
+    counts = window_counts(data[seq_column], k)
+    kept = counts.loc[model.data.row_labels].to_numpy()
+    finding = window_finding(kept, model.data.endog.to_numpy(dtype=np.float64),
+                             residual_basis(model.data.exog.to_numpy(dtype=np.float64)))
+    if finding is None:
+        return None
+    name = next(c for c in ("windows", *(f"windows_{i}" for i in range(1, len(data.columns) + 2)))
+                if c not in data.columns)
+    data[name] = counts.astype(np.float64)
+    why = (f"the response follows them (correlation {finding.correlation:.2f} after the covariates)"
+           if finding.kind == "confound" else f"relative spread {finding.spread:.2f} after the covariates")
+    return name, (f"the sequences' numbers of windows of k={k} letters without N vary ({int(kept.min())}-{int(kept.max())}; "
+                  f"{why}); with sum pooling every motif feature carries that number")
 
 
 def _json_safe(value):

@@ -691,8 +691,10 @@ def test_table_column_names_that_are_not_identifiers_or_are_called_seq(tmp_path,
                  "--covariates", covariate, "--k", "4", "--method", "naive", "--quiet", "--out", str(out)]) == 0
     frame = pd.read_csv(out / "motifs.csv")
     assert frame["kmer"].iloc[0] in ("GATT", "ATTA", "AATC", "TAAT")
-    summary = (out / "summary.txt").read_text()
-    assert response_name in summary and covariate_name in summary
+    header = {line.split(":", 1)[0].strip(): line for line in (out / "summary.txt").read_text().splitlines()
+              if ":" in line}
+    assert response_name in header["Dep. Variable"].split("Method")[0]
+    assert covariate_name in header["Covariates"].split("Seed")[0]
 
 
 def test_masked_runs_of_n_add_a_windows_covariate(tmp_path, capsys):
@@ -707,5 +709,16 @@ def test_masked_runs_of_n_add_a_windows_covariate(tmp_path, capsys):
                      "--seed", "1", "--out", str(out)]) == 0
         err = capsys.readouterr().err
         assert ("covariate 'windows' added" in err) == added
-        assert json.loads((out / "settings.json").read_text())["windows_covariate"] == added
+        assert json.loads((out / "settings.json").read_text())["windows_covariate"] == ("windows" if added else None)
         assert ("windows" in (out / "summary.txt").read_text()) == added
+    # A response table: its own 'windows' column is left alone, and a length covariate already holds the number.
+    gc = [s.count("G") + s.count("C") for s in masked]
+    lengths = [len(s) - s.count("N") for s in masked]
+    table = _write(tmp_path / "t.tsv", "id\ty\twindows\tlength\n" + "".join(
+        f"p{i}\t{v}\t{g}\t{n}\n" for i, (v, g, n) in enumerate(zip(data.y, gc, lengths))))
+    for covariates, expected in (("windows", "windows_1"), ("length", None)):
+        out = tmp_path / f"table_{covariates}"
+        assert main(["fit", "--fasta", str(tmp_path / "masked.fa"), "--response", str(table), "--response-column",
+                     "y", "--covariates", covariates, "--k", "5", "--method", "naive", "--seed", "1", "--quiet",
+                     "--out", str(out)]) == 0
+        assert json.loads((out / "settings.json").read_text())["windows_covariate"] == expected

@@ -619,6 +619,10 @@ def test_masked_runs_of_n_are_counted_as_missing_windows():
     data, y, seq = _planted(150)
     masked = [s[:10] + "N" * 10 + s[20:] if i % 3 == 0 else s for i, s in enumerate(seq)]
     assert list(window_counts(masked, 5)[:3]) == [40 - 10 - 2 * 4, 40 - 4, 40 - 4]
+    with_gap = window_counts(pd.Series([masked[0], None, masked[1]], index=["a", "b", "c"]), 5)
+    assert with_gap.index.tolist() == ["a", "b", "c"] and np.isnan(with_gap["b"]) and with_gap["c"] == 36
+    with pytest.raises(TypeError, match="not one string"):
+        window_counts("ACGTACGT", 4)
     with pytest.warns(UserWarning, match="masked runs of N"):
         run(masked, y, k=5, method="naive")
     with warnings.catch_warnings():

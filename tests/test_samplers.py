@@ -101,6 +101,8 @@ def test_reproducible_with_random_state(method):
     assert np.array_equal(first.pvalues_split, second.pvalues_split)
     assert third.null_sample.n_draws == first.null_sample.n_draws
     assert first.settings["random_state"] == 42 and third.settings["random_state"] == "Generator (no seed)"
+    fourth = selective_inference(data.sequences, data.y, random_state=np.random.SeedSequence(42), **kwargs)
+    assert fourth.settings["random_state"] == 42 and np.array_equal(fourth.pvalues, first.pvalues)
     assert not np.array_equal(first.null_sample.statistics, other.null_sample.statistics)
 
 

@@ -71,14 +71,21 @@ def window_counts(sequences, k: int):
 
     Returns
     -------
-    numpy.ndarray of int64, or a pandas Series on the Series' index
+    numpy.ndarray of int64, or a pandas Series on the Series' index (float, NaN where the
+    Series has no sequence: rows a formula fit drops)
     """
     import pandas as pd
 
+    if isinstance(sequences, (str, bytes)):
+        raise TypeError("window_counts takes a list or Series of sequences, not one string")
     k = check_k(k)
-    index = sequences.index if isinstance(sequences, pd.Series) else None
-    counts = usable_windows(encode_sequences(list(sequences)), k)
-    return counts if index is None else pd.Series(counts, index=index, name="windows")
+    if not isinstance(sequences, pd.Series):
+        return usable_windows(encode_sequences(list(sequences)), k)
+    present = sequences.notna().to_numpy()
+    counts = np.full(len(sequences), np.nan)
+    if present.any():
+        counts[present] = usable_windows(encode_sequences(sequences[present].tolist()), k)
+    return pd.Series(counts, index=sequences.index, name="windows")
 
 
 def usable_windows(encoded: EncodedSequences, k: int) -> np.ndarray:

@@ -127,9 +127,7 @@ def check_options(*, k, n_motifs, lam, pooling, revcomp, method, hypothesis, nul
     check_backend(backend)
     if random_state is None:  # a fresh seed, recorded so that the run can be repeated
         random_state = fresh_seed()
-    # A Generator's state is not a seed a reader can pass back: the record says so instead of naming its type alone.
-    seed_repr = int(random_state) if isinstance(random_state, (int, np.integer)) else \
-        f"{type(random_state).__name__} (no seed)"
+    seed_repr = _seed_record(random_state)
     rng = check_random_state(random_state)
     n_threads = default_threads(n_threads)
     return Options(k, n_motifs, lam, pooling, revcomp, method, hypothesis, null, n_samples, burn_in, thin, n_chains,
@@ -191,3 +189,18 @@ def covariate_names(names, p: int, add_intercept: bool) -> list[str]:
             names = ["Intercept"] + names
         return names
     return (["Intercept"] if add_intercept else []) + [f"x{i}" for i in range(1, p + 1 - int(add_intercept))]
+
+
+def _seed_record(random_state) -> object:
+    """How the settings record ``random_state``: a seed that repeats the run where there is one.
+
+    An int is itself; a root SeedSequence of int entropy is that int (``default_rng(entropy)`` is
+    the same generator); a Generator's state is not a seed a reader can pass back, so the record
+    says so instead of naming its type alone.
+    """
+    if isinstance(random_state, (int, np.integer)):
+        return int(random_state)
+    if isinstance(random_state, np.random.SeedSequence) and not random_state.spawn_key \
+            and isinstance(random_state.entropy, (int, np.integer)):
+        return int(random_state.entropy)
+    return f"{type(random_state).__name__} (no seed)"

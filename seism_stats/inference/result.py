@@ -166,7 +166,9 @@ class MotifInference:
         ``statistic`` is the selection's step statistic (the fraction of the residual sum of
         squares the motif explains at its step, off the covariates and the earlier motifs);
         ``statistic_t`` the statistic of the circles' test in Student-t units (motif j's t
-        statistic in the selected model for the motif hypothesis; NaN for other methods).
+        statistic in the selected model for the motif hypothesis; for the global one, the signed
+        square root of the step score in Student-t units, the t of motif j's step off the
+        covariates and the earlier motifs; NaN for other methods).
         """
         index = pd.Index([f"motif{j + 1}" for j in range(self.n_selected)], name="motif")
         table = pd.DataFrame({

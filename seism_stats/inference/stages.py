@@ -22,6 +22,7 @@ import sys
 import time
 import warnings
 from dataclasses import dataclass, replace
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -123,22 +124,33 @@ LENGTH_WARNING_CORRELATION = 0.1
 WINDOW_SPREAD_WARNING = 0.1
 
 
-def warn_if_length_confounds(windows: np.ndarray, y: np.ndarray, basis: np.ndarray, k: int) -> None:
-    """Warn when sequences' numbers of usable windows, which every summed k-mer feature carries, matter.
+class WindowFinding(NamedTuple):
+    """How the sequences' numbers of usable windows bear on a sum-pooled fit (:func:`window_finding`)."""
+
+    kind: str  # "confound": the response follows them; "spread": they vary much (noise in every feature)
+    correlation: float  # with the response, off the covariates and a constant
+    pvalue: float
+    spread: float  # their spread off the covariates and a constant, relative to their mean
+
+
+def window_finding(windows: np.ndarray, y: np.ndarray, basis: np.ndarray) -> WindowFinding | None:
+    """Whether the numbers of usable windows, which every summed k-mer feature carries, matter.
 
     With sum pooling a sequence with more windows of k letters free of N (a longer one, or one
-    less masked) has every motif's feature larger. (1) A response that follows that number (peak
-    scores that track peak width, a foreground longer or less masked than its background) makes
-    k-mers look associated through it alone: the p-values stay valid for "the response does not
-    depend on the sequences", but the motif is not the cause. Tested by the correlation of the
-    response and the window count off the covariates. (2) Otherwise, window counts that vary much
-    (masked runs of N in some sequences, unequal lengths) are noise in every feature and cost
-    power (measured: a planted motif's naive p-value went from 5e-13 to 3e-3 when a third of the
-    sequences had 20 of 80 letters masked). Either is said, with the fixes.
+    less masked) has every motif's feature larger. ``"confound"``: the response follows that
+    number off the covariates (peak scores that track peak width, a foreground longer or less
+    masked than its background), so k-mers can look associated through it alone (the p-values
+    stay valid for "the response does not depend on the sequences", but the motif is not the
+    cause); significant at :data:`LENGTH_WARNING_LEVEL` with a correlation of at least
+    :data:`LENGTH_WARNING_CORRELATION`. ``"spread"``: otherwise, numbers that vary by
+    :data:`WINDOW_SPREAD_WARNING` or more off the covariates (masked runs of N in some sequences,
+    unequal lengths) are noise in every feature and cost power (measured: a planted motif's naive
+    p-value went from 5e-13 to 3e-3 when a third of the sequences had a quarter of their letters
+    masked). None when neither, or when the covariates hold the number already.
     """
-    count = windows.astype(np.float64)
+    count = np.asarray(windows, dtype=np.float64)
     if len(y) - basis.shape[1] < 10 or np.ptp(count) == 0:
-        return  # too few sequences beyond the covariates, or one window count
+        return None  # too few sequences beyond the covariates, or one window count
     # Off the covariates and a constant (a design without an intercept must not turn "y's mean is not 0"
     # into "y follows length").
     constant = np.ones((len(y), 1)) - basis @ (basis.T @ np.ones((len(y), 1)))
@@ -146,28 +158,39 @@ def warn_if_length_confounds(windows: np.ndarray, y: np.ndarray, basis: np.ndarr
         np.hstack([basis, constant / np.linalg.norm(constant)])
     count_off = count - span @ (span.T @ count)
     y_off = y - span @ (span.T @ y)
-    if np.linalg.norm(count_off) <= 1e-9 * np.linalg.norm(count) or not np.any(y_off):
-        return  # the window count (or the length) is among the covariates
-    r = float(count_off @ y_off / (np.linalg.norm(count_off) * np.linalg.norm(y_off)))
     dof = len(y) - span.shape[1] - 1
-    if dof < 1:
-        return
+    if np.linalg.norm(count_off) <= 1e-9 * np.linalg.norm(count) or not np.any(y_off) or dof < 1:
+        return None  # the window count (or the length) is among the covariates
+    r = float(count_off @ y_off / (np.linalg.norm(count_off) * np.linalg.norm(y_off)))
     t = r * np.sqrt(dof / max(1.0 - r * r, 1e-300))
     p = float(2 * stats.t.sf(abs(t), dof))
-    fixes = ("Add it as a covariate (seism_stats.window_counts(sequences, k) counts them; the command line adds "
-             "it as 'windows' itself), give sequences one width (--width) without masked runs, or use max "
-             "pooling (pooling='max', --pooling max)")
     spread = float(np.linalg.norm(count_off) / np.sqrt(len(y)) / max(np.mean(count), 1e-300))
     if p < LENGTH_WARNING_LEVEL and abs(r) >= LENGTH_WARNING_CORRELATION:
+        return WindowFinding("confound", r, p, spread)
+    if spread >= WINDOW_SPREAD_WARNING:
+        return WindowFinding("spread", r, p, spread)
+    return None
+
+
+def warn_if_length_confounds(windows: np.ndarray, y: np.ndarray, basis: np.ndarray, k: int) -> None:
+    """Say :func:`window_finding`'s finding, if any, with the fixes (a warning)."""
+    finding = window_finding(windows, y, basis)
+    if finding is None:
+        return
+    fixes = ("Add it as a covariate (seism_stats.window_counts(sequences, k) counts them; the command line adds it "
+             "itself), give the sequences one width without masked runs, or use max pooling (pooling='max', "
+             "--pooling max)")
+    span = f"{int(np.min(windows))}-{int(np.max(windows))} windows"
+    if finding.kind == "confound":
         warnings.warn(f"the response follows sequence length (its number of windows of k={k} letters without N: "
-                      f"correlation {r:.2f} after the covariates, p = {p:.1g}; {int(count.min())}-{int(count.max())} "
-                      "windows): with sum pooling every k-mer count grows with it, so motifs can be selected for "
-                      f"length alone. {fixes}", UserWarning, stacklevel=4)
-    elif spread >= WINDOW_SPREAD_WARNING:
-        warnings.warn(f"the sequences' numbers of windows of k={k} letters without N vary (relative spread {spread:.2f} "
-                      f"after the covariates; {int(count.min())}-{int(count.max())} windows: unequal lengths or "
-                      "masked runs of N): with sum pooling every motif feature carries that number, which is noise "
-                      f"for the motif and costs power. {fixes}", UserWarning, stacklevel=4)
+                      f"correlation {finding.correlation:.2f} after the covariates, p = {finding.pvalue:.1g}; {span}): "
+                      "with sum pooling every k-mer count grows with it, so motifs can be selected for length alone. "
+                      f"{fixes}", UserWarning, stacklevel=4)
+    else:
+        warnings.warn(f"the sequences' numbers of windows of k={k} letters without N vary (relative spread "
+                      f"{finding.spread:.2f} after the covariates; {span}: unequal lengths or masked runs of N): "
+                      "with sum pooling every motif feature carries that number, which is noise for the motif and "
+                      f"costs power. {fixes}", UserWarning, stacklevel=4)
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ every other term is materialised by formulaic as a nuisance covariate.
 from __future__ import annotations
 
 import ast
+import re
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -62,8 +63,10 @@ class ParsedFormula:
 
 
 def _parse_motif_call(expression: str) -> MotifTerm:
+    # A backquoted column name (formulaic's quoting) is read as patsy's Q('...').
+    python = re.sub(r"`([^`]*)`", lambda m: f"Q({m.group(1)!r})", expression)
     try:
-        call = ast.parse(expression, mode="eval").body
+        call = ast.parse(python, mode="eval").body
     except SyntaxError as exc:
         raise ValueError(f"cannot read the motifs term {expression!r}: {exc.msg}") from None
     if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Name) and call.func.id == "motifs"):
@@ -138,10 +141,22 @@ def _term_text(term) -> str:
     put back into would then read ``log2 fold - change``.
     """
     def factor(f) -> str:
-        lookup = getattr(f, "eval_method", None) == EvalMethod.LOOKUP
-        return f"`{f.expr}`" if lookup and not f.expr.isidentifier() else f.expr
+        method = getattr(f, "eval_method", None)
+        if method == EvalMethod.LOOKUP:
+            return f.expr if f.expr.isidentifier() else f"`{f.expr}`"
+        if method == EvalMethod.PYTHON and not _is_call(f.expr):
+            return f"{{{f.expr}}}"  # {gc * 2}: written back as Python, not as formula operators
+        return f.expr
 
     return ":".join(factor(f) for f in term.factors)
+
+
+def _is_call(expression: str) -> bool:
+    """Whether a Python factor is one call (``C(batch)``, ``np.log(x)``): formulaic reads it back as is."""
+    try:
+        return isinstance(ast.parse(expression, mode="eval").body, ast.Call)
+    except SyntaxError:
+        return False
 
 
 def response_name(lhs: str) -> str:
@@ -199,7 +214,8 @@ def parse_formula(formula: str, data: pd.DataFrame, subset=None, drop_cols=None,
         raise ValueError(f"{int((~has_sequence).sum())} rows have no sequence in column {term.column!r}")
     keep = keep[has_sequence]
     if not len(keep):
-        empty = [str(c) for c in data.columns if data[c].isna().all() and (c in (lhs, term.column) or str(c) in rhs)]
+        used = Formula(f"{lhs_text} ~ {rhs}").required_variables | {term.column}
+        empty = [str(c) for c in data.columns if c in used and data[c].isna().all()]
         raise ValueError(f"every one of the {n_total} rows has a missing value in a column the formula uses, so none "
                          "is left" + (f" (no value at all in {', '.join(map(repr, empty))})" if empty else ""))
     exog = pd.DataFrame(matrices.rhs).loc[keep]

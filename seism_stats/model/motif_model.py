@@ -35,7 +35,7 @@ class ModelData:
         The DataFrame given to ``from_formula``.
     n_dropped : int
         Rows dropped for missing values.
-    n_unmatched : int
+    n_without_response : int
         Sequences left out before the model was built because they had no response (the
         CLI's ``--response`` table lacked their ids).
     """
@@ -45,7 +45,7 @@ class ModelData:
     exog: pd.DataFrame
     frame: pd.DataFrame | None = None
     n_dropped: int = 0
-    n_unmatched: int = 0
+    n_without_response: int = 0
 
     @property
     def endog_name(self) -> str:

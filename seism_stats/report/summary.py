@@ -58,7 +58,7 @@ def _fmt(value, digits: int = 4) -> str:
 
 def _dropped(data) -> str:
     """The header's count of rows left out: missing values, and sequences without a response (CLI)."""
-    unmatched = getattr(data, "n_unmatched", 0)  # absent from results saved before it existed
+    unmatched = getattr(data, "n_without_response", 0)  # absent from results saved before it existed
     return f"{data.n_dropped} (+{unmatched} no resp.)" if unmatched else str(data.n_dropped)
 
 
@@ -261,7 +261,7 @@ def _notes(results, alpha: float) -> list[str]:
                  "selection, shown for contrast. coef is the OLS coefficient in the selected model.")
     if results.model.data.n_dropped:
         notes.append(f"{results.model.data.n_dropped} rows with missing values were dropped.")
-    unmatched = getattr(results.model.data, "n_unmatched", 0)
+    unmatched = getattr(results.model.data, "n_without_response", 0)
     if unmatched:
         notes.append(f"{unmatched} sequences had no response (their ids were not in the response table) "
                      "and were left out before the fit.")

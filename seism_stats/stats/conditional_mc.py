@@ -124,8 +124,7 @@ def check_sphere_null(null: str, null_reason: str = "", method: str = "cmc") -> 
     if null != "sphere":
         why = f" ({null_reason})" if null_reason else ""
         raise ValueError(f"method={method!r} needs the sphere null (Gaussian linear model), but the null is "
-                         f"{null!r}{why}; use method='tilted' (exact at any number of draws, what "
-                         "method='auto' uses there) or method='mcmc'")
+                         f"{null!r}{why}; use method='tilted' (exact at any number of draws) or method='mcmc'")
 
 
 def conditional_pvalues(features, selection: Selection, covariate_basis: np.ndarray, n_draws: int,

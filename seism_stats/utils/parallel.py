@@ -7,12 +7,16 @@ time they run.
 
 from __future__ import annotations
 
+import threading
+from contextlib import contextmanager
 from functools import lru_cache
 
 from joblib import Parallel
 from threadpoolctl import ThreadpoolController
 
 BACKENDS = ("joblib", "dask")
+#: Held while BLAS is limited to one thread (:func:`single_threaded_blas`).
+_BLAS_LIMIT_LOCK = threading.Lock()
 
 
 @lru_cache(maxsize=1)
@@ -21,6 +25,7 @@ def _blas_controller() -> ThreadpoolController:
     return ThreadpoolController()
 
 
+@contextmanager
 def single_threaded_blas():
     """A context in which BLAS runs on one thread (threadpoolctl, as scikit-learn does).
 
@@ -28,9 +33,12 @@ def single_threaded_blas():
     spends more on its threads than on the product there, and far more on a loaded
     machine (64 x 20,000 times 20,000 x 130: 145 ms one column at a time, 10 ms in one
     single-threaded product, on a busy 2-core machine). The products' values do not
-    depend on it beyond rounding.
+    depend on it beyond rounding. The limit is process-wide, so threads (a threaded Dask
+    worker) take turns inside it: overlapping limits would restore each other's settings
+    out of order.
     """
-    return _blas_controller().limit(limits=1, user_api="blas")
+    with _BLAS_LIMIT_LOCK, _blas_controller().limit(limits=1, user_api="blas"):
+        yield
 
 
 def check_backend(backend: str) -> str:
