@@ -151,6 +151,8 @@ def test_summary_text_html_latex(results):
                     "Min. ESS:", "Seed (random_state):", "Null model:", "Covariates:", "Rows dropped"):
         assert setting in text
     assert "2 rows with missing values were dropped" in text
+    covariates = ", ".join(results.model.exog_names)  # cut short in the header, whole in the notes
+    assert len(covariates) > 29 and f"Covariates: {covariates}." in " ".join(text.split())
     assert str(summary) == text
     assert "<table" in summary.as_html()
     latex = summary.as_latex()

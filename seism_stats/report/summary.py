@@ -56,6 +56,10 @@ def _fmt(value, digits: int = 4) -> str:
     return str(value)
 
 
+#: Characters of the covariate list the header shows (a longer list is cut there and given whole in the notes).
+COVARIATES_SHOWN = 29
+
+
 def _dropped(data) -> str:
     """The header's count of rows left out: missing values, and sequences without a response (CLI)."""
     unmatched = getattr(data, "n_without_response", 0)  # absent from results saved before it existed
@@ -76,7 +80,8 @@ def _header(results) -> SimpleTable:
         ("Grid cells:", f"{s['n_cells']} ({'k-mer + rev. comp.' if s.get('revcomp') else 'all k-mers'})"),
         ("Kernel:", f"Gaussian lam={_fmt(s['lam'])}, {s['pooling']}-pool"),
         ("Motifs selected:", f"{results.n_selected} of {s['n_motifs']}"),
-        ("Covariates:", covariates if len(covariates) < 30 else covariates[:27] + "..."),
+        ("Covariates:", covariates if len(covariates) <= COVARIATES_SHOWN else
+         covariates[:COVARIATES_SHOWN - 3] + "..."),
     ]
     method = s["method"] + (" (exact)" if s["method"] in ("circles", "tilted") else "")
     if s["method"] == "tilted" and results.inference.freedman_lane:
@@ -259,6 +264,9 @@ def _notes(results, alpha: float) -> list[str]:
                  "(the split may select other k-mers: see 'split kmer').")
     notes.append("P naive: OLS on the same data that selected the motifs; NOT valid after "
                  "selection, shown for contrast. coef is the OLS coefficient in the selected model.")
+    covariates = ", ".join(results.model.exog_names)
+    if len(covariates) > COVARIATES_SHOWN:  # cut short in the header
+        notes.append(f"Covariates: {covariates}.")
     if results.model.data.n_dropped:
         notes.append(f"{results.model.data.n_dropped} rows with missing values were dropped.")
     unmatched = getattr(results.model.data, "n_without_response", 0)
