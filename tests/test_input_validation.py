@@ -642,3 +642,23 @@ def test_binary_response_with_a_sphere_method_suggests_tilted():
     data, y, seq = _planted(60)
     with pytest.raises(ValueError, match="use method='tilted'"):
         run(seq.to_numpy(), (y.to_numpy() > 0).astype(float), k=4, method="circles")
+
+
+def test_python_terms_and_backquoted_motif_columns_are_written_back_as_they_were_read():
+    # {gc * 2} lost its braces when the formula was rebuilt (formulaic then read 'gc * 2' as an interaction
+    # with a number and refused it); motifs(`my seq`) was refused as invalid syntax.
+    from seism_stats import SelectiveMotifModel
+    data, y, seq = _planted()
+    frame = pd.DataFrame({"expr": y, "my seq": seq, "gc": np.linspace(0.0, 1.0, len(y))})
+    model = SelectiveMotifModel.from_formula("expr ~ motifs(`my seq`, k=5, n_motifs=1) + {gc * 2}", frame)
+    assert model.exog_names == ["Intercept", "gc * 2"]
+    assert np.allclose(model.data.exog["gc * 2"].to_numpy(), 2 * frame["gc"].to_numpy())
+    assert list(model.data.sequences) == list(seq)
+
+
+def test_statistic_t_is_the_selected_model_t_statistic():
+    data, y, seq = _planted()
+    result = run(seq.to_numpy(), y.to_numpy(), k=5, n_motifs=2, n_samples=50)
+    table = result.motif_table()
+    assert np.allclose(table["statistic_t"], result.naive.params / result.naive.bse, rtol=1e-6)
+    assert (table["statistic"] > 0).all() and (table["statistic"] < 1).all()  # the step statistic, a fraction
