@@ -497,8 +497,7 @@ def _fit_into(args, out: Path, database, model_class, encode_sequences, read_fas
         unmatched = len(table.index) - len(shared)
         data = table.loc[shared].copy()
         # The sequences' column: a name the table does not use already (its own 'seq' may be the response).
-        seq_column = next(name for name in ("seq", "sequence", *(f"seq_{i}" for i in range(1, len(table.columns) + 2)))
-                          if name not in table.columns)
+        seq_column = _free_column(("seq", "sequence"), table.columns)
         data[seq_column] = pd.Series(dict(zip(ids, sequences)))[shared]
         said = (f"column {response!r} of {args.response} (ids in column {table.index.name!r}; {len(shared)} of "
                 f"{len(ids)} sequences have one)")
@@ -571,6 +570,13 @@ def _fit_into(args, out: Path, database, model_class, encode_sequences, read_fas
     return None if args.quiet else str(summary)
 
 
+def _free_column(names: tuple[str, ...], taken) -> str:
+    """The first of ``names``, then ``<names[0]>_1``, ``_2``, ... that is not a column in ``taken``."""
+    taken = set(taken)
+    candidates = (*names, *(f"{names[0]}_{i}" for i in range(1, len(taken) + 2)))
+    return next(name for name in candidates if name not in taken)
+
+
 def _window_covariate(model, data: pd.DataFrame, seq_column: str, args) -> tuple[str, str] | None:
     """Add the sequences' numbers of usable windows to ``data`` when they matter (sum pooling).
 
@@ -594,8 +600,7 @@ def _window_covariate(model, data: pd.DataFrame, seq_column: str, args) -> tuple
                              residual_basis(model.data.exog.to_numpy(dtype=np.float64)))
     if finding is None:
         return None
-    name = next(c for c in ("windows", *(f"windows_{i}" for i in range(1, len(data.columns) + 2)))
-                if c not in data.columns)
+    name = _free_column(("windows",), data.columns)
     data[name] = counts.astype(np.float64)
     why = (f"the response follows them (correlation {finding.correlation:.2f} after the covariates)"
            if finding.kind == "confound" else f"relative spread {finding.spread:.2f} after the covariates")

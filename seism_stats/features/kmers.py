@@ -33,15 +33,17 @@ def check_k(k, encoded: EncodedSequences | None = None) -> int:
     return k
 
 
-def check_usable_windows(encoded: EncodedSequences, ks) -> None:
+def check_usable_windows(encoded: EncodedSequences, ks) -> np.ndarray:
     """Refuse, naming one, sequences in which no window of the shortest k is free of ambiguous letters.
 
     Such a sequence (all N: a masked or failed region) has every motif feature 0, as an empty one
     would; it is refused as an empty one is, rather than fitted silently. Counting sites in it
-    (:mod:`seism_stats.features.sites`) is fine: it has none.
+    (:mod:`seism_stats.features.sites`) is fine: it has none. Returns the sequences' window
+    counts at the shortest k (:func:`usable_windows`), which the caller may use further.
     """
     k = min(ks)
-    blind = sequences_without_windows(encoded, k)
+    windows = usable_windows(encoded, k)
+    blind = np.flatnonzero(windows == 0)
     if blind.size:
         i = int(blind[0])
         raise ValueError(
@@ -49,11 +51,7 @@ def check_usable_windows(encoded: EncodedSequences, ks) -> None:
             f"ambiguous letter), so no motif can occur in it; {blind.size} sequence(s) are like this: "
             "remove them (an all-N sequence is usually a masked or failed region)"
         )
-
-
-def sequences_without_windows(encoded: EncodedSequences, k: int) -> np.ndarray:
-    """Indices of the sequences in which every window of k letters holds an ambiguous letter (code 4)."""
-    return np.flatnonzero(usable_windows(encoded, k) == 0).astype(np.int64)
+    return windows
 
 
 def window_counts(sequences, k: int):

@@ -30,7 +30,7 @@ from scipy import stats
 from tqdm.auto import tqdm
 
 from ..features.grid import grid_features, grid_size, locate_cell
-from ..features.kmers import check_motif_lengths, check_usable_windows, usable_windows
+from ..features.kmers import check_motif_lengths, check_usable_windows
 from ..features.memory import check_fit_memory
 from ..io.sequences import EncodedSequences, encode_sequences
 from ..sampling import budget, samplers
@@ -105,13 +105,13 @@ def prepare_data(sequences, y, covariates, options: Options) -> Data:
     n = len(encoded)
     y = check_response(y, n)
     ks = check_motif_lengths(options.k, encoded)
-    check_usable_windows(encoded, ks)
+    windows = check_usable_windows(encoded, ks)  # at the shortest k, ks[0]
     k = ks[0] if len(ks) == 1 else ks
     design = check_covariates(covariates, n, options.add_intercept)
     names = covariate_names(options.covariate_names, design.shape[1], options.add_intercept)
     basis = residual_basis(design)
     if options.pooling == "sum":
-        warn_if_length_confounds(usable_windows(encoded, ks[0]), y, basis, ks[0])
+        warn_if_length_confounds(windows, y, basis, ks[0])
     return Data(encoded, y, ks, k, design, names, basis)
 
 
@@ -153,9 +153,7 @@ def window_finding(windows: np.ndarray, y: np.ndarray, basis: np.ndarray) -> Win
         return None  # too few sequences beyond the covariates, or one window count
     # Off the covariates and a constant (a design without an intercept must not turn "y's mean is not 0"
     # into "y follows length").
-    constant = np.ones((len(y), 1)) - basis @ (basis.T @ np.ones((len(y), 1)))
-    span = basis if np.linalg.norm(constant) <= 1e-9 * np.sqrt(len(y)) else \
-        np.hstack([basis, constant / np.linalg.norm(constant)])
+    span = residual_basis(np.hstack([basis, np.ones((len(y), 1))]))  # >= 10 residual dof: never refused
     count_off = count - span @ (span.T @ count)
     y_off = y - span @ (span.T @ y)
     dof = len(y) - span.shape[1] - 1
