@@ -675,7 +675,7 @@ class SelectiveMotifResults:
         return write_meme(self.inference.ppms, self.motif_labels, path,
                           nsites=[nsites] * self.n_selected if nsites else self._nsites(),
                           alt_names=self.inference.kmers,
-                          significance=None if self.method in ("split", "naive") else self.motif_pvalues.to_numpy())
+                          significance=self.motif_pvalues.to_numpy() if self.method in SELECTIVE_METHODS else None)
 
     def to_jaspar(self, path, nsites: int | None = None):
         """Write the refined PWMs as JASPAR PFMs: ``>name grid-k-mer``, counts = probability x sites.

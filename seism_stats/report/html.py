@@ -26,6 +26,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..inference.options import SELECTIVE_METHODS
+
 #: The widest page the report is laid out for without sideways scrolling (checked in headless Chromium).
 PAGE_WIDTH = 1400
 
@@ -172,7 +174,7 @@ def _motif_table(results, motifs, sites, logos: list[str], aligned: list[str | N
     for j, name in enumerate(motifs.index):
         row = motifs.loc[name]
         other = _split_other(row)  # the split's own motif, named where it is another k-mer
-        p, tail = row["pvalue"] if results.method not in ("split", "naive") else results.motif_pvalues.iloc[j], \
+        p, tail = row["pvalue"] if results.method in SELECTIVE_METHODS else results.motif_pvalues.iloc[j], \
             row.get("pvalue_tail", np.nan)
         p_cell = _p(p) + (f'<br><span class="sub">tail est. {_p(tail)}</span>' if np.isfinite(tail) else "") \
             + (other if results.method == "split" else "")
@@ -253,7 +255,7 @@ def _motif_card(results, j: int, row) -> str:
                  f"{_cell(row['pvalue_mc_upper'])})" + (f"; tail estimate {_cell(row['pvalue_tail'])} (s.e. "
                                                        f"{_cell(row['pvalue_tail_se'])})"
                                                        if np.isfinite(row['pvalue_tail']) else "")
-                 if results.method not in ("split", "naive") else
+                 if results.method in SELECTIVE_METHODS else
                  f"no selective p-value (method {html.escape(results.method)})")
     interval_of = f" of the split's motif {split_kmer}" if kind == "split" and _split_other(row) else ""
     pvals = (selective
@@ -319,7 +321,7 @@ def html_report(results, path: str | os.PathLike | None = None, title: str | Non
 
     if files:
         notes = dict(FILE_NOTES)
-        if results.method in ("split", "naive"):
+        if results.method not in SELECTIVE_METHODS:
             notes["motifs.meme"] = notes["motifs.meme"].replace(
                 "E= its selective p-value (MEME writes an E-value there)",
                 f"E= 1 (method {results.method} gives no selective p-value)")
