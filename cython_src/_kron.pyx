@@ -10,8 +10,9 @@ from cython.parallel cimport prange
 from libc.stdlib cimport free, malloc
 from libc.string cimport memset
 
+from libc.stdint cimport int64_t
 from _transform cimport (BLOCK_BYTES, BLOCK_ROWS, block_buffer_doubles, block_rows, gathers, kron_apply_row,
-                        mode_block, transform_block)
+                        mirror_pointer, mode_block, transform_block)
 
 import numpy as np
 
@@ -75,7 +76,7 @@ def project_rows(const double[:, ::1] weights, const long long[::1] indptr,
                  const long long[::1] indices, const double[::1] data,
                  Py_ssize_t k, double diag, double off, int n_threads=1, out=None,
                  const long long[:, ::1] t_indptr=None, const int[::1] t_indices=None,
-                 const float[::1] t_data=None, Py_ssize_t chunk=0):
+                 const float[::1] t_data=None, Py_ssize_t chunk=0, const int64_t[::1] t_mirror=None):
     """Return ``out[r] = K (C^T weights[r])``, i.e. ``<phi_z, weights[r]>`` for all z.
 
     Rows are processed in blocks of up to ``BLOCK_ROWS`` (the sparse product of
@@ -101,10 +102,15 @@ def project_rows(const double[:, ::1] weights, const long long[::1] indptr,
         The transposed counts of each chunk in CSR form with sorted indices
         (``t_indptr`` one row of 4^k + 1 offsets per chunk; int32 sequence numbers
         within the chunk, float32 counts: exact below 2^24).
+    t_mirror : (4^k,) int64, optional
+        With counts merged over both strands: ``C^T`` holds only the cells with
+        ``t_mirror[z] == z``, the others are copied from ``t_mirror[z]`` (see
+        ``transform_block``).
     """
     cdef Py_ssize_t n_cells = (<Py_ssize_t>1) << (2 * k)
     cdef Py_ssize_t R = weights.shape[0], n = weights.shape[1]
-    cdef bint gather = gathers(k, n, t_indptr, t_indices, t_data, chunk)
+    cdef bint gather = gathers(k, n, t_indptr, t_indices, t_data, chunk, t_mirror)
+    cdef const int64_t* mirror = mirror_pointer(t_mirror)
     if out is None:
         out = np.empty((R, n_cells), dtype=np.float64)
     elif out.shape != (R, n_cells):
@@ -125,7 +131,7 @@ def project_rows(const double[:, ::1] weights, const long long[::1] indptr,
             failed += 1  # a reduction across threads
         else:
             transform_block(&out_view[0, 0], n_cells, NULL, r0, width, weights, indptr, indices, data,
-                            k, diag, off, gather, t_indptr, t_indices, t_data, chunk, buf)
+                            k, diag, off, gather, t_indptr, t_indices, t_data, chunk, mirror, buf)
             free(buf)
     if failed:
         raise MemoryError("could not allocate the block buffer of project_rows")
@@ -186,6 +192,10 @@ def feature_rows(const long long[::1] indptr, const long long[::1] indices,
     return out
 
 
+cdef enum:
+    SQ_CHUNK = 1024  # cells whose running sums of squares stay in L1 while the block's rows stream by
+
+
 def feature_sq_norms(const long long[::1] indptr, const long long[::1] indices,
                      const double[::1] data, Py_ssize_t k, double diag, double off,
                      int n_threads=1, Py_ssize_t block=64, const unsigned char[::1] part=None,
@@ -207,8 +217,8 @@ def feature_sq_norms(const long long[::1] indptr, const long long[::1] indices,
     """
     cdef Py_ssize_t n_cells = (<Py_ssize_t>1) << (2 * k)
     cdef Py_ssize_t n = indptr.shape[0] - 1
-    cdef Py_ssize_t start, stop, r, z, width, t, n_flagged
-    cdef double acc
+    cdef Py_ssize_t start, stop, r, c, z0, z1, width, n_flagged
+    cdef Py_ssize_t n_chunks = (n_cells + SQ_CHUNK - 1) // SQ_CHUNK
     cdef bint with_part = part is not None
     if with_part and part.shape[0] != n:
         raise ValueError(f"part has {part.shape[0]} flags for {n} sequences")
@@ -239,17 +249,31 @@ def feature_sq_norms(const long long[::1] indptr, const long long[::1] indices,
         for r in prange(width, nogil=True, num_threads=n_threads, schedule="static"):
             _feature_row(&buf_view[r, 0], n_cells, start + r, k, diag, off, indptr, indices, data,
                          &scratch[r, 0])
-        for z in prange(n_cells, nogil=True, num_threads=n_threads, schedule="static"):
-            acc = sq_view[z]
-            for r in range(width):
-                acc = acc + buf_view[r, z] * buf_view[r, z]
-            sq_view[z] = acc
+        for c in prange(n_chunks, nogil=True, num_threads=n_threads, schedule="static"):
+            z0 = c * SQ_CHUNK
+            z1 = min(z0 + SQ_CHUNK, n_cells)
+            _add_squares(&sq_view[0], buf_view, 0, width, NULL, z0, z1)
             if n_flagged:
-                acc = part_view[z]
-                for t in range(n_flagged):
-                    acc = acc + buf_view[flagged_view[t], z] * buf_view[flagged_view[t], z]
-                part_view[z] = acc
+                _add_squares(&part_view[0], buf_view, 0, n_flagged, &flagged_view[0], z0, z1)
     return (sq, sq_part) if with_part else sq
+
+
+cdef void _add_squares(double* sums, const double[:, ::1] rows, Py_ssize_t first, Py_ssize_t last,
+                       const Py_ssize_t* which, Py_ssize_t z0, Py_ssize_t z1) noexcept nogil:
+    """``sums[z] += rows[r, z]^2`` for ``z0 <= z < z1``, over rows ``r`` in order (``which[t]`` for
+    ``first <= t < last`` when given, else ``t``).
+
+    Row by row over a chunk of cells that stays in L1: each cell's sum adds the
+    rows in the same order as a loop over rows per cell, so the same bits, but each
+    row is streamed instead of visiting one cache line of every row per cell.
+    """
+    cdef Py_ssize_t t, r, z
+    cdef const double* row
+    for t in range(first, last):
+        r = which[t] if which != NULL else t
+        row = &rows[r, 0]
+        for z in range(z0, z1):
+            sums[z] = sums[z] + row[z] * row[z]
 
 
 cdef void _min_plus_row(double* row, Py_ssize_t k) noexcept nogil:

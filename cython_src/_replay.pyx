@@ -16,7 +16,7 @@ from cython.parallel cimport parallel, prange, threadid
 from libc.math cimport INFINITY, M_PI, acos, atan, atan2, cos, sin, sqrt
 from libc.stdint cimport int64_t, uint8_t
 
-from _transform cimport block_buffer_doubles, block_rows, gathers, transform_block
+from _transform cimport block_buffer_doubles, block_rows, gathers, mirror_pointer, transform_block
 from _numpy_order cimport pairwise_sum
 from _step_lines cimport check_step_line_inputs, step_line
 from _sphere_rows cimport basis_dots_row, orthonormalize_row
@@ -385,7 +385,7 @@ def move_and_restart(double[:, ::1] u, double[:, ::1] v, double[:, ::1] num_u, d
                      const long long[::1] indptr, const long long[::1] indices, const double[::1] data,
                      Py_ssize_t k, double diag, double off, const long long[:, ::1] t_indptr,
                      const int[::1] t_indices, const float[::1] t_data, Py_ssize_t chunk,
-                     int n_threads=1):
+                     const int64_t[::1] t_mirror, int n_threads=1):
     """One lockstep iteration of the great-circle walkers, in one parallel region.
 
     1. Each walker in ``moving`` goes to ``cos_t u + sin_t v``, certified in the event
@@ -432,7 +432,8 @@ def move_and_restart(double[:, ::1] u, double[:, ::1] v, double[:, ::1] num_u, d
     if (covariates.shape[0] != n or covariates_t.shape[0] != p or covariates_t.shape[1] != n
             or event_basis.shape[0] != n or event_basis.shape[1] != q):
         raise ValueError("the covariate and event bases do not match the walkers' dimension")
-    gather = gathers(k, n, t_indptr, t_indices, t_data, chunk)
+    gather = gathers(k, n, t_indptr, t_indices, t_data, chunk, t_mirror)
+    cdef const int64_t* mirror = mirror_pointer(t_mirror)
     n_threads = max(1, n_threads)
     nb = block_rows(max(R, 1), n_threads, G, gather)
     n_blocks = (R + nb - 1) // nb
@@ -479,7 +480,7 @@ def move_and_restart(double[:, ::1] u, double[:, ::1] v, double[:, ::1] num_u, d
             r0 = b * nb
             width = min(nb, R - r0)
             transform_block(&num_v[0, 0], G, restart_rows, r0, width, normals, indptr, indices, data, k, diag,
-                            off, gather, t_indptr, t_indices, t_data, chunk, work)
+                            off, gather, t_indptr, t_indices, t_data, chunk, mirror, work)
         omp_barrier()  # phase 4 reads every restarting walker's numerators and coefficients
         for i in prange(R, schedule="dynamic"):
             r = restarting[i]

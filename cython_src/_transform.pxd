@@ -128,15 +128,36 @@ cdef inline void gather_weighted_block(double** dst, Py_ssize_t nb, double* w,
 
 
 cdef inline int gathers(Py_ssize_t k, Py_ssize_t n, const long long[:, ::1] t_indptr, const int[::1] t_indices,
-                        const float[::1] t_data, Py_ssize_t chunk) except -1:
+                        const float[::1] t_data, Py_ssize_t chunk, const int64_t[::1] t_mirror) except -1:
     """Whether the transform gathers from ``C^T`` (``t_indptr`` given); raises unless it is given whole
-    (4^k + 1 offsets for each chunk of ``chunk`` of the ``n`` sequences)."""
+    (4^k + 1 offsets for each chunk of ``chunk`` of the ``n`` sequences; ``t_mirror``, when given,
+    4^k cells, each mapped to a cell that maps to itself)."""
+    cdef Py_ssize_t n_cells = (<Py_ssize_t>1) << (2 * k), z
     if t_indptr is None:
         return 0
-    if (t_indices is None or t_data is None or t_indptr.shape[1] != ((<Py_ssize_t>1) << (2 * k)) + 1
+    if (t_indices is None or t_data is None or t_indptr.shape[1] != n_cells + 1
             or chunk < 1 or t_indptr.shape[0] != (n + chunk - 1) // chunk):
         raise ValueError(f"C^T must be given whole: 4^{k} rows for each chunk of {chunk} sequences")
+    if t_mirror is not None:
+        if t_mirror.shape[0] != n_cells:
+            raise ValueError(f"the mirror of C^T must map each of the 4^{k} cells")
+        for z in range(n_cells):
+            if t_mirror[z] < 0 or t_mirror[z] >= n_cells or t_mirror[t_mirror[z]] != t_mirror[z]:
+                raise ValueError("the mirror of C^T must map each cell to a stored cell")
     return 1
+
+
+cdef inline const int64_t* mirror_pointer(const int64_t[::1] t_mirror) noexcept:
+    """The mirror's first entry, or NULL without a mirror."""
+    return &t_mirror[0] if t_mirror is not None else NULL
+
+
+cdef inline void fill_mirrored(double* row, Py_ssize_t n_cells, const int64_t* mirror) noexcept nogil:
+    """``row[z] = row[mirror[z]]`` for every cell not stored in ``C^T`` (see :func:`transform_block`)."""
+    cdef Py_ssize_t z
+    for z in range(n_cells):
+        if mirror[z] != z:
+            row[z] = row[mirror[z]]
 
 
 cdef inline Py_ssize_t block_rows(Py_ssize_t R, int n_threads, Py_ssize_t n_cells, bint gather) noexcept nogil:
@@ -160,20 +181,27 @@ cdef inline void transform_block(double* out, Py_ssize_t out_stride, const int64
                                  const long long[::1] indptr, const long long[::1] indices,
                                  const double[::1] data, Py_ssize_t k, double diag, double off,
                                  bint gather, const long long[:, ::1] t_indptr, const int[::1] t_indices,
-                                 const float[::1] t_data, Py_ssize_t chunk, double* buf) noexcept nogil:
+                                 const float[::1] t_data, Py_ssize_t chunk, const int64_t* mirror,
+                                 double* buf) noexcept nogil:
     """``K (C^T weights[r0 + b])`` for ``b < width``, into row ``out_rows[r0 + b]`` of ``out``.
 
     ``out`` has rows of ``out_stride`` doubles (4^k used); ``out_rows`` NULL means
     row ``r0 + b``. The sparse product gathers from ``C^T`` (``gather``) or scatters
     the rows of C into ``buf``; ``buf`` holds :func:`block_buffer_doubles` doubles.
     A row's result does not depend on the block it falls in, nor on the path.
+
+    ``mirror`` (NULL or 4^k cells, with the gather) is for counts merged over both
+    strands, whose columns z and rc(z) are equal: ``C^T`` then stores only the
+    canonical cells' columns (``mirror[z] == z``), and every other cell's sum is
+    copied from ``mirror[z] = rc(z)``: the same numbers in the same order, so the
+    same bits as gathering it, for half the gather.
     """
     cdef Py_ssize_t n_cells = (<Py_ssize_t>1) << (2 * k), b, z
     cdef Py_ssize_t tile = (<Py_ssize_t>1) << (2 * TILE_MODES)
     cdef double* dst[BLOCK_ROWS]
     for b in range(width):
         dst[b] = out + (out_rows[r0 + b] if out_rows != NULL else r0 + b) * out_stride
-    if gather and t_indptr.shape[0] == 1 and k > TILE_MODES:
+    if gather and t_indptr.shape[0] == 1 and k > TILE_MODES and mirror == NULL:
         # One chunk: each tile of 4^TILE_MODES cells gets its first modes right after its sums,
         # while the block's tile is in cache; the other modes run on whole rows below.
         interleave_weights(buf, weights, r0, width, 0, weights.shape[1])
@@ -186,6 +214,9 @@ cdef inline void transform_block(double* out, Py_ssize_t out_stride, const int64
         return
     if gather:
         gather_weighted_block(dst, width, buf, weights, r0, t_indptr, t_indices, t_data, chunk)
+        if mirror != NULL:
+            for b in range(width):
+                fill_mirrored(dst[b], n_cells, mirror)
     else:
         scatter_weighted_block(buf, n_cells, width, weights, r0, indptr, indices, data)
         for z in range(n_cells):  # one sweep over the buffer fills the block's rows

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from seism_stats.features.grid import DenseFeatures, make_features, transposed_chunks
+from seism_stats.features.grid import DenseFeatures, make_features, strand_mirror, transposed_chunks
 from seism_stats.features.kmers import kmer_count_matrix, kmer_digits, kmer_to_string, string_to_kmer
 from seism_stats.io.sequences import encode_sequences
 
@@ -175,6 +175,13 @@ def test_gather_from_the_transpose_equals_the_scatter(k, rng):
     for chunk in (7, 60, 1000):  # C^T by chunks of sequences: partial sums carried over in order
         chunked = _kron.project_rows(*args, 2, None, *transposed_chunks(features.counts, chunk))
         assert np.array_equal(scattered, chunked)
+        # Strands merged: only the canonical cells' columns stored, the others' sums copied.
+        halved = transposed_chunks(features.counts, chunk, strand_mirror(k))
+        assert halved[1].shape[0] < 0.6 * features.counts.nnz
+        assert np.array_equal(scattered, _kron.project_rows(*args, 2, None, *halved))
+    with pytest.raises(ValueError, match="mirror"):
+        bad = np.arange(4**k)[::-1].copy()  # maps cells to cells that are not stored
+        _kron.project_rows(*args, 2, None, *transposed_chunks(features.counts, 7)[:4], bad)
     out = np.empty_like(scattered)
     assert features.project(weights, out=out) is out and np.array_equal(out, scattered)
     assert _kron.uses_gather(k) == (k >= 8)

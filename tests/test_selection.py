@@ -128,6 +128,26 @@ def test_refinement_gradient_and_ascent(planted_data, pooling):
     assert kmer_to_string(refined.refined_cell, 5) == "GATTA"
 
 
+@pytest.mark.parametrize("revcomp, n, length, k", [(True, 300, 30, 6), (True, 50, 20, 8), (False, 50, 20, 8),
+                                                   (True, 40, 60, 3)])
+def test_window_design_from_the_grid_counts_is_the_counted_one(revcomp, n, length, k):
+    # The fit's window design reuses the grid's counts (merged over strands with revcomp):
+    # the same distinct k-mers and the same CSR arrays as counting the windows, so the same
+    # refinement; absent k-mers (few sequences at k = 8) are dropped as when counting.
+    from seism_stats.features.grid import grid_features, sum_pooled_counts
+    encoded = encode_sequences(simulate_dataset(n, length, random_state=1).sequences)
+    features = grid_features(encoded, [k, k + 1], 1.0, revcomp=revcomp)
+    counted = WindowDesign(encoded, k, "sum", revcomp=revcomp)
+    reused = WindowDesign(encoded, k, "sum", revcomp=revcomp, grid_counts=sum_pooled_counts(features, k))
+    assert np.array_equal(counted.kmers, reused.kmers)
+    for mine, theirs in zip(counted.counts._rows + counted.counts._columns,
+                            reused.counts._rows + reused.counts._columns):
+        assert mine.dtype == theirs.dtype and np.array_equal(mine, theirs)
+    assert sum_pooled_counts(grid_features(encoded, [k], 1.0, pooling="max"), k) is None
+    with pytest.raises(ValueError, match="grid counts"):
+        WindowDesign(encoded, k + 1, "sum", grid_counts=sum_pooled_counts(features, k))
+
+
 def test_fewer_motifs_when_grid_is_exhausted():
     # k = 1 has 4 cells whose features sum to the sequence length: with an
     # intercept and equal lengths only 3 are linearly independent.

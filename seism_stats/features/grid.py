@@ -17,7 +17,8 @@ from tqdm.auto import tqdm
 
 from ..utils.validation import check_lam
 from . import _kron
-from .kmers import canonical_mask, compact_csr, hamming_to_all, kmer_count_matrix, merge_reverse_complements
+from .kmers import (canonical_mask, compact_csr, hamming_to_all, kmer_count_matrix, merge_reverse_complements,
+                    reverse_complement_index)
 from .memory import norm_buffer_rows
 
 #: The pass over the feature norms reports progress this many times.
@@ -46,14 +47,21 @@ class KroneckerFeatures:
         exact matches only.
     n_threads : int
         OpenMP threads for the kernels.
+    grid_mask : bool array (4^k,), optional
+        The cells in the grid (the canonical k-mers when strands are merged).
+    strands_merged : bool
+        Whether ``counts`` are merged over both strands
+        (:func:`~seism_stats.features.kmers.merge_reverse_complements`), so that columns
+        z and rc(z) are equal: the transform then gathers half of ``C^T``.
     """
 
     pooling = "sum"
 
     def __init__(self, counts: sp.csr_array, k: int, lam: float, n_threads: int = 1,
-                 grid_mask: np.ndarray | None = None):
+                 grid_mask: np.ndarray | None = None, strands_merged: bool = False):
         self.counts = counts
         self.grid_mask = grid_mask
+        self.strands_merged = bool(strands_merged)
         self.k = int(k)
         self.lam = float(lam)
         self.decay = kernel_decay(lam)
@@ -80,7 +88,13 @@ class KroneckerFeatures:
         """``C^T`` by chunks of sequences for :meth:`project` from k = 8 (built once, see
         :func:`transposed_chunks`; chunks of :func:`_kron.gather_chunk` sequences)."""
         if self._transposed is None:
-            self._transposed = transposed_chunks(self.counts, _kron.gather_chunk())
+            chunk = _kron.gather_chunk()
+            # Half the gather with merged strands, except where one chunk's tiled transform is
+            # faster (from k = 9: 1.1-2x in one process at n = 1000-5000; at k = 8 the mirror
+            # won 1.2-3x, and 1.8-2x with several chunks).
+            tiled = self.n_sequences <= chunk and self.k > 8
+            mirror = strand_mirror(self.k) if self.strands_merged and not tiled else None
+            self._transposed = transposed_chunks(self.counts, chunk, mirror)
         return self._transposed
 
     def project(self, weights: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
@@ -95,7 +109,7 @@ class KroneckerFeatures:
     def transform_arrays(self) -> tuple[tuple, tuple, tuple]:
         """What the transform kernels take: C's CSR arrays, ``(k, diag, off)`` of ``K1 = diag I +
         off 1 1^T``, and ``C^T`` by chunks (from k = 8, see :func:`_kron.uses_gather`; else Nones)."""
-        transposed = self._csr_transposed() if _kron.uses_gather(self.k) else (None, None, None, 0)
+        transposed = self._csr_transposed() if _kron.uses_gather(self.k) else (None, None, None, 0, None)
         return self._csr(), (self.k, 1.0 - self.decay, self.decay), transposed
 
     def share_norms_with(self, rows: np.ndarray) -> None:
@@ -145,7 +159,7 @@ class KroneckerFeatures:
         counts = self.counts[rows].tocsr()
         counts.indptr = counts.indptr.astype(np.int64)
         counts.indices = counts.indices.astype(np.int64)
-        part = KroneckerFeatures(counts, self.k, self.lam, self.n_threads, self.grid_mask)
+        part = KroneckerFeatures(counts, self.k, self.lam, self.n_threads, self.grid_mask, self.strands_merged)
         if self._shared_norms is not None and np.array_equal(rows, self._shared_rows):
             part._sq_norms = self._shared_norms
         return part
@@ -231,25 +245,41 @@ class DenseFeatures:
                              self.grid_mask)
 
 
-def transposed_chunks(counts: sp.csr_array, chunk: int) -> tuple:
+def transposed_chunks(counts: sp.csr_array, chunk: int, mirror: np.ndarray | None = None) -> tuple:
     """``C^T`` of each chunk of ``chunk`` sequences, in the layout of ``_kron.project_rows``.
 
     Chunks keep the transform's gather in cache at large n. Returns ``(indptr,
-    indices, data, chunk)``: one row of 4^k + 1 offsets per chunk, int32 sequence
+    indices, data, chunk, mirror)``: one row of 4^k + 1 offsets per chunk, int32 sequence
     numbers within the chunk (increasing for each k-mer) and float32 counts
     (exact for whole counts below 2^24, checked).
+
+    ``mirror`` (int64, one cell per cell) is for counts whose column z equals
+    column ``mirror[z]`` (merged over both strands: ``mirror[z] = min(z, rc(z))``,
+    :func:`strand_mirror`): only the cells with ``mirror[z] == z`` are stored, and
+    the transform copies the others' sums (the same bits, half the gather).
     """
     n = counts.shape[0]
+    stored = None if mirror is None else mirror == np.arange(counts.shape[1])
     indptr, indices, data, offset = [], [], [], 0
     for first in range(0, max(n, 1), chunk):
         part = counts[first:first + chunk].tocsc()
         part.sort_indices()
         part_indptr, part_indices, part_data = compact_csr(part)
+        if stored is not None:
+            lengths = np.diff(part_indptr) * stored
+            kept = np.repeat(stored, np.diff(part_indptr))
+            part_indptr = np.concatenate(([0], np.cumsum(lengths))).astype(np.int64)
+            part_indices, part_data = part_indices[kept], part_data[kept]
         indptr.append(part_indptr + offset)
         indices.append(part_indices)
         data.append(part_data)
         offset += part_indices.shape[0]
-    return np.vstack(indptr), np.concatenate(indices), np.concatenate(data), int(chunk)
+    return np.vstack(indptr), np.concatenate(indices), np.concatenate(data), int(chunk), mirror
+
+
+def strand_mirror(k: int) -> np.ndarray:
+    """``min(z, rc(z))`` for every k-mer z: where counts merged over both strands repeat a column."""
+    return np.minimum(np.arange(4**k, dtype=np.int64), reverse_complement_index(k))
 
 
 def _check_dense_size(n: int, n_cells: int) -> None:
@@ -276,7 +306,7 @@ def make_features(counts: sp.csr_array, k: int, lam: float, pooling: str = "sum"
         counts = merge_reverse_complements(counts, k)
         grid_mask = canonical_mask(k)
     if pooling == "sum":
-        return KroneckerFeatures(counts, k, lam, n_threads, grid_mask)
+        return KroneckerFeatures(counts, k, lam, n_threads, grid_mask, strands_merged=revcomp)
     if pooling == "max":
         features = DenseFeatures.max_pooling(counts, k, lam, n_threads)
         features.grid_mask = grid_mask
@@ -365,6 +395,16 @@ def grid_features(encoded, ks, lam: float, pooling: str = "sum", n_threads: int 
     parts = [make_features(kmer_count_matrix(encoded, k), k, lam, pooling, n_threads, revcomp=revcomp)
              for k in ks]
     return parts[0] if len(parts) == 1 else UnionFeatures(parts)
+
+
+def sum_pooled_counts(features, k: int) -> sp.csr_array | None:
+    """The k-mer counts behind the sum-pooled grid of length ``k`` (merged over both strands when
+    the grid merges them), or None when that grid is not sum-pooled."""
+    parts = features.parts if isinstance(features, UnionFeatures) else [features]
+    for part in parts:
+        if part.k == k and isinstance(part, KroneckerFeatures):
+            return part.counts
+    return None
 
 
 def locate_cell(cell: int, ks) -> tuple[int, int]:

@@ -218,7 +218,7 @@ def selective_inference(
     refined = ()
     if options.refine and selection.event.n_selected:
         stage("refinement of the selected filters")
-        refined = refine_selected(selection, data, options)
+        refined = refine_selected(selection, data, options, features)
     timings.stop("refinement")
 
     timings.start()

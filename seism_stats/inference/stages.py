@@ -29,7 +29,7 @@ import pandas as pd
 from scipy import stats
 from tqdm.auto import tqdm
 
-from ..features.grid import grid_features, grid_size, locate_cell
+from ..features.grid import grid_features, grid_size, locate_cell, sum_pooled_counts
 from ..features.kmers import check_motif_lengths, check_usable_windows
 from ..features.memory import check_fit_memory
 from ..io.sequences import EncodedSequences, encode_sequences
@@ -348,14 +348,19 @@ class RandomStreams:
         return np.random.default_rng(self.seeds.spawn(1)[0])
 
 
-def refine_selected(selection: Selection, data: Data, options: Options) -> tuple[RefinedMotif, ...]:
-    """Each selected filter refined by gradient ascent, given the covariates and the earlier motifs."""
+def refine_selected(selection: Selection, data: Data, options: Options, features=None) -> tuple[RefinedMotif, ...]:
+    """Each selected filter refined by gradient ascent, given the covariates and the earlier motifs.
+
+    With sum pooling the window designs reuse the grid's k-mer counts from ``features`` (the
+    same counts, not counted again)."""
     windows = {}  # one window design per motif length in use
     residual = selection.unit_residual * selection.residual_norm
     located = [locate_cell(int(c), data.ks) for c in selection.cells]
     for length, _ in located:
-        windows.setdefault(length, WindowDesign(data.encoded, length, options.pooling,
-                                                revcomp=bool(options.revcomp), n_threads=options.n_threads))
+        if length not in windows:
+            counts = sum_pooled_counts(features, length) if features is not None else None
+            windows[length] = WindowDesign(data.encoded, length, options.pooling, revcomp=bool(options.revcomp),
+                                           n_threads=options.n_threads, grid_counts=counts)
     return tuple(
         refine_motif(windows[length], options.lam, residual, np.hstack([data.basis, selection.event.basis[:, :j]]),
                      index)

@@ -141,17 +141,30 @@ class WindowDesign:
         Also scan the reverse-complement strand (the merged grid's features).
     n_threads : int
         OpenMP threads of the sum-pooled products (results do not depend on it).
+    grid_counts : scipy.sparse CSR array (n x 4^k), optional
+        With sum pooling: the k-mer counts of the grid's features for the same ``k`` and
+        ``revcomp`` (:attr:`~seism_stats.features.grid.KroneckerFeatures.counts`, merged over
+        both strands with ``revcomp``), used instead of counting the windows again: they are
+        the same counts (a window adds 1 to its k-mer, and to its reverse complement's with
+        ``revcomp``), so the same design.
     """
 
     def __init__(self, encoded: EncodedSequences, k: int, pooling: str = "sum", revcomp: bool = False,
-                 n_threads: int = 1):
+                 n_threads: int = 1, grid_counts: sp.csr_array | None = None):
+        self.k = int(k)
+        self.n = len(encoded)
+        self.pooling = pooling
+        if pooling == "sum" and grid_counts is not None:
+            if grid_counts.shape != (self.n, 4**self.k):
+                raise ValueError(f"grid counts of shape {grid_counts.shape} for {self.n} sequences and k = {k}")
+            self.kmers = np.flatnonzero(np.bincount(grid_counts.indices, minlength=4**self.k)).astype(np.int64)
+            present = grid_counts if self.kmers.shape[0] == 4**self.k else grid_counts[:, self.kmers]
+            self.counts = CountMatrix(present, n_threads)
+            return
         rows, cols = _kmers.window_kmers(encoded.codes, encoded.offsets, k)
         if revcomp:
             rows = np.concatenate([rows, rows])
             cols = np.concatenate([cols, reverse_complement_index(k)[cols]])
-        self.k = int(k)
-        self.n = len(encoded)
-        self.pooling = pooling
         self.kmers, window_kmer = present_kmers(cols, self.k)
         if pooling == "sum":
             self.counts = CountMatrix(sp.csr_array((np.ones(rows.shape[0]), (rows, window_kmer)),
