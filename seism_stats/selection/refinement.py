@@ -45,6 +45,7 @@ from scipy import special
 from ..features import _kmers
 from ..features.kmers import compact_csr, digits_to_kmer, kmer_digits, reverse_complement_index
 from ..io.sequences import EncodedSequences
+from ..utils.parallel import single_threaded_blas
 
 #: Probability given to the selected letter at the start of refinement.
 START_CONFIDENCE = 0.85
@@ -314,9 +315,10 @@ def refine_motif(design: WindowDesign, lam: float, residual: np.ndarray, basis: 
 
     start_score = _score_of(kmer_ppm(cell, k), design, lam, residual, basis)
     lowest = float(np.log(np.expm1(np.log(MIN_LETTER_RATIO))))  # softplus(lowest) = log(MIN_LETTER_RATIO)
-    result = scipy.optimize.minimize(objective, np.maximum(eta0, lowest), jac=True, method="L-BFGS-B",
-                                     bounds=[(lowest, 30.0)] * eta0.size,
-                                     options={"maxiter": max_iter})
+    with single_threaded_blas():  # skinny products (n x covariates) between the count products' threads
+        result = scipy.optimize.minimize(objective, np.maximum(eta0, lowest), jac=True, method="L-BFGS-B",
+                                         bounds=[(lowest, 30.0)] * eta0.size,
+                                         options={"maxiter": max_iter})
     logits = logits_of(result.x)
     ppm = np.exp(logits - logits.max(axis=1, keepdims=True))
     ppm /= ppm.sum(axis=1, keepdims=True)

@@ -149,6 +149,7 @@ from ..selection.geometry import (NEIGHBOUR_LADDER, OBSERVED_DIRECTION, arc_stat
                                   step_cells, step_lines)
 from ..selection.greedy import Selection
 from ..utils.canonical import gaussian_rows
+from ..utils.parallel import single_threaded_blas
 from . import _circles
 
 HYPOTHESES = ("motif", "global")
@@ -398,7 +399,9 @@ class CircleTests:
     def direction_terms(self, vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Numerators ``Phi^T v`` and E-coefficients of vectors (rows, or one vector)."""
         vectors = np.atleast_2d(vectors)
-        return self.features.project(vectors), vectors @ self.event.basis
+        with single_threaded_blas():
+            coefficients = vectors @ self.event.basis
+        return self.features.project(vectors), coefficients
 
     def _axis(self, j: int) -> CircleAxis:
         event, c, u = self.event, self.coefficients, self.selection.unit_residual
@@ -568,8 +571,9 @@ class DirectionLaw:
             g = np.vstack([half, -half])[:m]
         else:
             g = gaussian_rows(rng, m, self.order)
-        for _ in range(2):  # twice: one pass leaves rounding along the span
-            g -= (g @ self.off) @ self.off.T
+        with single_threaded_blas():  # skinny products between the transforms' threads
+            for _ in range(2):  # twice: one pass leaves rounding along the span
+                g -= (g @ self.off) @ self.off.T
         g /= np.linalg.norm(g, axis=1, keepdims=True)
         numerators, coefficients = self.tests.direction_terms(g)
         if self.fixed_terms is not None:

@@ -16,7 +16,7 @@ from threadpoolctl import ThreadpoolController
 
 BACKENDS = ("joblib", "dask")
 #: Held while BLAS is limited to one thread (:func:`single_threaded_blas`).
-_BLAS_LIMIT_LOCK = threading.Lock()
+_BLAS_LIMIT_LOCK = threading.RLock()
 
 
 @lru_cache(maxsize=1)
