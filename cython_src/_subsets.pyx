@@ -3,7 +3,8 @@
 A draw of :mod:`seism_stats.stats.tilted_permutations` fixes how many rows of each cell enter the
 top group; with i.i.d. uniform keys, the rows of the smallest keys are a uniform subset of that
 size. Selecting them needs the c-th smallest key of the cell, found in linear expected time
-(quickselect) instead of a sort.
+(quickselect, after counting the keys in buckets of [0, 1) in cells of 64 rows or more, so that
+only one bucket's keys are partitioned) instead of a sort.
 """
 
 from libc.stdint cimport int64_t, uint8_t
@@ -61,10 +62,13 @@ cdef int _fill_draw(const double[:, ::1] keys, const int64_t[::1] rows, const in
     Returns -1 when the scratch space cannot be allocated, else 0.
     """
     cdef double* scratch = <double*> malloc(max(width, 1) * sizeof(double))
+    cdef Py_ssize_t* buckets = <Py_ssize_t*> malloc((max(width, 1) // BUCKET_SIZE + 1) * sizeof(Py_ssize_t))
     cdef Py_ssize_t g, p, size
     cdef int64_t c
     cdef double threshold
-    if scratch == NULL:
+    if scratch == NULL or buckets == NULL:
+        free(scratch)
+        free(buckets)
         return -1
     for g in range(starts.shape[0] - 1):
         c = counts[b, g]
@@ -73,11 +77,51 @@ cdef int _fill_draw(const double[:, ::1] keys, const int64_t[::1] rows, const in
         size = starts[g + 1] - starts[g]
         for p in range(size):
             scratch[p] = keys[b, rows[starts[g] + p]]
-        threshold = _kth_smallest(scratch, size, c - 1)
+        threshold = _kth_smallest_unit(scratch, size, c - 1, buckets)
         for p in range(starts[g], starts[g + 1]):
             out[b, rows[p]] = keys[b, rows[p]] <= threshold
     free(scratch)
+    free(buckets)
     return 0
+
+
+cdef enum:
+    BUCKET_SIZE = 16  # keys per bucket on average in the pre-pass of _kth_smallest_unit
+
+
+cdef double _kth_smallest_unit(double* a, Py_ssize_t n, Py_ssize_t k, Py_ssize_t* counts) noexcept nogil:
+    """:func:`_kth_smallest` with a bucket pre-pass for keys in [0, 1) (the sampler's uniforms).
+
+    The keys are counted in ``n // BUCKET_SIZE + 1`` equal buckets of [0, 1); the k-th smallest
+    lies in the bucket where the running count passes k, so only that bucket's keys (moved to
+    the front of ``a``) go through quickselect, for the rank left. The same value as
+    :func:`_kth_smallest` on all of ``a`` (the k-th smallest of a multiset is one value);
+    keys outside [0, 1), or NaN, take the plain quickselect. ``counts`` holds the buckets.
+    """
+    cdef Py_ssize_t m = n // BUCKET_SIZE + 1, i, j, below = 0, kept = 0
+    cdef double x
+    if n < 4 * BUCKET_SIZE:
+        return _kth_smallest(a, n, k)
+    for j in range(m):
+        counts[j] = 0
+    for i in range(n):
+        x = a[i]
+        if not (x >= 0.0 and x < 1.0):
+            return _kth_smallest(a, n, k)
+        j = <Py_ssize_t>(x * m)
+        if j >= m:  # rounding of x * m up to m for x just below 1
+            j = m - 1
+        counts[j] += 1
+    j = 0
+    while below + counts[j] <= k:
+        below += counts[j]
+        j += 1
+    for i in range(n):  # the bucket's keys to the front (the same index as counted above)
+        x = a[i]
+        if min(<Py_ssize_t>(x * m), m - 1) == j:
+            a[kept] = x
+            kept += 1
+    return _kth_smallest(a, kept, k - below)
 
 
 def fill_smallest(const double[:, ::1] keys, const int64_t[::1] rows, const int64_t[::1] starts,

@@ -72,18 +72,24 @@ def test_cells_fill_draws_uniform_rows_inside_each_cell():
 @pytest.mark.parametrize("n_threads", [1, 2])
 def test_fill_selects_the_rows_a_sort_selects(n_threads):
     # The quickselect kernel takes, in each cell, the rows whose key is at most the count-th
-    # smallest: the rows a sort of each cell's keys gives, ties included (integer keys).
+    # smallest: the rows a sort of each cell's keys gives, ties included (integer keys). Cells of
+    # 64 rows or more first count uniform keys in buckets of [0, 1) (the large cells here): ties
+    # inside a bucket, keys next to 1, and keys outside [0, 1) (the plain quickselect) included.
     rng = np.random.default_rng(5)
-    cells = Cells.from_directions(rng.standard_normal(300), [rng.standard_normal(300)])
-    counts = np.stack([rng.integers(0, cells.sizes + 1) for _ in range(40)])
-    for keys in (rng.random((40, 300)), rng.integers(0, 4, (40, 300)).astype(np.float64)):
-        expected = np.zeros(keys.shape, dtype=bool)
-        for g in range(cells.n_cells):
-            members = cells.rows[cells.starts[g]:cells.starts[g + 1]]
-            for b in range(keys.shape[0]):
-                if counts[b, g]:
-                    expected[b, members] = keys[b, members] <= np.sort(keys[b, members])[counts[b, g] - 1]
-        assert np.array_equal(cells.fill(counts, keys, n_threads), expected)
+    for cells in (Cells.from_directions(rng.standard_normal(300), [rng.standard_normal(300)]),
+                  Cells.from_directions(np.repeat([0.0, 1.0], 150), [])):
+        counts = np.stack([rng.integers(0, cells.sizes + 1) for _ in range(40)])
+        outside = rng.random((40, 300))
+        outside[3, 7], outside[5, 200] = 1.5, -0.25
+        for keys in (rng.random((40, 300)), rng.integers(0, 4, (40, 300)).astype(np.float64),
+                     np.round(rng.random((40, 300)), 2), 1.0 - rng.integers(1, 4, (40, 300)) * 2.0**-53, outside):
+            expected = np.zeros(keys.shape, dtype=bool)
+            for g in range(cells.n_cells):
+                members = cells.rows[cells.starts[g]:cells.starts[g + 1]]
+                for b in range(keys.shape[0]):
+                    if counts[b, g]:
+                        expected[b, members] = keys[b, members] <= np.sort(keys[b, members])[counts[b, g] - 1]
+            assert np.array_equal(cells.fill(counts, keys, n_threads), expected)
     with pytest.raises(ValueError, match="between 0 and its cell's size"):
         cells.fill(counts + cells.sizes[None, :], rng.random((40, 300)))
     with pytest.raises(ValueError, match="one partition"):
