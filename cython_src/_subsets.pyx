@@ -54,7 +54,8 @@ cdef double _kth_smallest(double* a, Py_ssize_t n, Py_ssize_t k) noexcept nogil:
     return a[k]
 
 
-cdef int _fill_draw(const double[:, ::1] keys, const int64_t[::1] rows, const int64_t[::1] starts,
+cdef int _fill_draw(const double[:, ::1] keys, const int64_t[::1] rows, const int64_t[::1] key_rows,
+                    const int64_t[::1] starts,
                     const int64_t[:, ::1] counts, uint8_t[:, ::1] out, Py_ssize_t b,
                     Py_ssize_t width) noexcept nogil:
     """Mark, in each cell, the rows of draw b whose key is at most the cell's count-th smallest.
@@ -76,10 +77,10 @@ cdef int _fill_draw(const double[:, ::1] keys, const int64_t[::1] rows, const in
             continue
         size = starts[g + 1] - starts[g]
         for p in range(size):
-            scratch[p] = keys[b, rows[starts[g] + p]]
+            scratch[p] = keys[b, key_rows[starts[g] + p]]
         threshold = _kth_smallest_unit(scratch, size, c - 1, buckets)
         for p in range(starts[g], starts[g + 1]):
-            out[b, rows[p]] = keys[b, rows[p]] <= threshold
+            out[b, rows[p]] = keys[b, key_rows[p]] <= threshold
     free(scratch)
     free(buckets)
     return 0
@@ -125,7 +126,7 @@ cdef double _kth_smallest_unit(double* a, Py_ssize_t n, Py_ssize_t k, Py_ssize_t
 
 
 def fill_smallest(const double[:, ::1] keys, const int64_t[::1] rows, const int64_t[::1] starts,
-                  const int64_t[:, ::1] counts, int n_threads=1):
+                  const int64_t[:, ::1] counts, int n_threads=1, const int64_t[::1] key_rows=None):
     """For each draw b and cell g, the ``counts[b, g]`` rows of cell g with the smallest ``keys[b]``.
 
     Row ``i`` is selected when its key is at most the cell's ``counts[b, g]``-th smallest
@@ -144,6 +145,10 @@ def fill_smallest(const double[:, ::1] keys, const int64_t[::1] rows, const int6
         Rows to select per draw and cell, each at most the cell's size.
     n_threads : int
         OpenMP threads.
+    key_rows : int64 (n,), optional
+        Where each entry of ``rows`` finds its key: row ``rows[p]`` has key ``keys[b, key_rows[p]]``
+        (default ``rows``: column i holds row i's key). Lets the keys come in the order they were
+        drawn (the rows' canonical order) without permuting them first.
 
     Returns
     -------
@@ -161,6 +166,12 @@ def fill_smallest(const double[:, ::1] keys, const int64_t[::1] rows, const int6
     if (sizes < 0).any() or (n and (row_array.min() < 0 or row_array.max() >= n
                                     or np.bincount(row_array, minlength=n).max() != 1)):
         raise ValueError("starts must be non-decreasing and rows a permutation of the rows")
+    if key_rows is None:
+        key_rows = rows
+    key_array = np.asarray(key_rows)
+    if key_array.shape[0] != n or (n and (key_array.min() < 0 or key_array.max() >= n
+                                          or np.bincount(key_array, minlength=n).max() != 1)):
+        raise ValueError("key_rows must be a permutation of the rows")
     if B and G and ((np.asarray(counts) < 0).any() or (np.asarray(counts) > sizes[None, :]).any()):
         raise ValueError("each count must lie between 0 and its cell's size")
     if G:
@@ -168,7 +179,7 @@ def fill_smallest(const double[:, ::1] keys, const int64_t[::1] rows, const int6
     out = np.zeros((B, n), dtype=np.uint8)
     cdef uint8_t[:, ::1] out_view = out
     for b in prange(B, nogil=True, num_threads=max(1, n_threads), schedule="static"):
-        if _fill_draw(keys, rows, starts, counts, out_view, b, width) < 0:
+        if _fill_draw(keys, rows, key_rows, starts, counts, out_view, b, width) < 0:
             failed += 1  # a reduction across threads
     if failed:
         raise MemoryError("could not allocate the scratch space of fill_smallest")

@@ -90,6 +90,13 @@ def test_fill_selects_the_rows_a_sort_selects(n_threads):
                     if counts[b, g]:
                         expected[b, members] = keys[b, members] <= np.sort(keys[b, members])[counts[b, g] - 1]
             assert np.array_equal(cells.fill(counts, keys, n_threads), expected)
+    # Keys as drawn, column k for row order[k] (the canonical order), read in place: the subsets
+    # of the keys put in row order first.
+    order = rng.permutation(300)
+    drawn = rng.random((40, 300))
+    in_rows = np.empty_like(drawn)
+    in_rows[:, order] = drawn
+    assert np.array_equal(cells.fill(counts, drawn, n_threads, order), cells.fill(counts, in_rows, n_threads))
     with pytest.raises(ValueError, match="between 0 and its cell's size"):
         cells.fill(counts + cells.sizes[None, :], rng.random((40, 300)))
     with pytest.raises(ValueError, match="one partition"):

@@ -261,14 +261,22 @@ class Cells:
         ordered = subsets[:, self.rows].astype(np.int64)
         return np.add.reduceat(ordered, self.starts[:-1], axis=1)
 
-    def fill(self, counts: np.ndarray, keys: np.ndarray, n_threads: int = 1) -> np.ndarray:
+    def fill(self, counts: np.ndarray, keys: np.ndarray, n_threads: int = 1,
+             order: np.ndarray | None = None) -> np.ndarray:
         """Subsets with ``counts[b, g]`` rows in cell g: the rows of smallest ``keys`` in each cell.
 
         With ``keys`` i.i.d. uniform, the rows are a uniform ``counts[b, g]``-subset of each cell
         (:func:`_subsets.fill_smallest`: a quickselect per cell and draw, draws in parallel).
+        With ``order`` (the rows' canonical order), column k of ``keys`` is row ``order[k]``'s key
+        (as drawn: the subsets of :func:`~seism_stats.utils.canonical.uniform_rows`' keys).
         """
+        key_rows = None
+        if order is not None:
+            position = np.empty(order.shape[0], dtype=np.int64)
+            position[order] = np.arange(order.shape[0])
+            key_rows = position[self.rows]
         return _subsets.fill_smallest(np.ascontiguousarray(keys, dtype=np.float64), self.rows, self.starts,
-                                      np.ascontiguousarray(counts, dtype=np.int64), n_threads)
+                                      np.ascontiguousarray(counts, dtype=np.int64), n_threads, key_rows)
 
 
 def _strata(n: int, others: list) -> np.ndarray:
@@ -468,8 +476,9 @@ class PermutationTarget:
 
     def responses(self, subsets: np.ndarray, keys: np.ndarray | None) -> np.ndarray:
         """The permuted residuals: top values on each subset's rows, the others elsewhere, in the order of ``keys``."""
-        if self.two_valued:
-            return np.where(subsets, self.top_values.mean(), self.bottom_values.mean())
+        if self.two_valued:  # np.where's values, 4x faster as a lookup by the 0/1 flags
+            values = np.array([self.bottom_values.mean(), self.top_values.mean()])
+            return np.take(values, np.ascontiguousarray(subsets, dtype=bool).view(np.uint8))
         out = np.empty(subsets.shape)
         order = np.argsort(keys + 2.0 * ~subsets, axis=1)  # the subset's rows first, each group by key
         m = self.m
@@ -688,8 +697,8 @@ class _MotifTest:
 
     def fill(self, counts: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray | None]:
         """Uniform rows in each cell (and the keys ordering the values inside each group)."""
-        keys = uniform_rows(rng, counts.shape[0], self.order)
-        subsets = self.cells.fill(counts, keys, self.replay.n_threads)
+        keys = rng.random((counts.shape[0], self.order.shape[0]))  # uniform_rows' draws, read in place
+        subsets = self.cells.fill(counts, keys, self.replay.n_threads, self.order)
         value_keys = None if self.target.two_valued else uniform_rows(rng, counts.shape[0], self.order)
         return subsets, value_keys
 
