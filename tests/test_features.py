@@ -180,8 +180,9 @@ def test_gather_from_the_transpose_equals_the_scatter(k, rng):
         assert halved[1].shape[0] < 0.6 * features.counts.nnz
         assert np.array_equal(scattered, _kron.project_rows(*args, 2, None, *halved))
     with pytest.raises(ValueError, match="mirror"):
-        bad = np.arange(4**k)[::-1].copy()  # maps cells to cells that are not stored
-        _kron.project_rows(*args, 2, None, *transposed_chunks(features.counts, 7)[:4], bad)
+        transposed_chunks(features.counts, 7, np.arange(4**k)[::-1].copy())  # maps cells to cells not stored
+    with pytest.raises(ValueError, match="mirror"):
+        _kron.project_rows(*args, 2, None, *transposed_chunks(features.counts, 7)[:4], np.arange(4**k - 1))
     out = np.empty_like(scattered)
     assert features.project(weights, out=out) is out and np.array_equal(out, scattered)
     assert _kron.uses_gather(k) == (k >= 8)

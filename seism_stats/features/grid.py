@@ -259,7 +259,14 @@ def transposed_chunks(counts: sp.csr_array, chunk: int, mirror: np.ndarray | Non
     the transform copies the others' sums (the same bits, half the gather).
     """
     n = counts.shape[0]
-    stored = None if mirror is None else mirror == np.arange(counts.shape[1])
+    stored = None
+    if mirror is not None:
+        mirror = np.ascontiguousarray(mirror, dtype=np.int64)
+        cells = np.arange(counts.shape[1])
+        if mirror.shape != cells.shape or mirror.min() < 0 or mirror.max() >= cells.shape[0] \
+                or not np.array_equal(mirror[mirror], mirror):
+            raise ValueError("the mirror of C^T must map each cell to a stored cell (one that maps to itself)")
+        stored = mirror == cells
     indptr, indices, data, offset = [], [], [], 0
     for first in range(0, max(n, 1), chunk):
         part = counts[first:first + chunk].tocsc()
