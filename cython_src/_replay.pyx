@@ -397,7 +397,8 @@ def move_and_restart(double[:, ::1] u, double[:, ::1] v, double[:, ::1] num_u, d
        :func:`seism_stats.sampling.walkers.sphere_points` and :func:`_sphere.orthonormal_directions`)
        and stored in ``v``; its coefficients on ``event_basis`` go to ``coef_v``.
     3. Its grid numerators (the transform of :func:`_kron.project_rows`, C^T by
-       chunks when ``t_indptr`` is given) go straight to its row of ``num_v``.
+       chunks when ``t_indptr`` is given, its non-canonical cells copied from ``t_mirror``
+       when given) go straight to its row of ``num_v``.
     4. Its exact arc ``[lower, upper]`` (as :func:`event_arcs`), the arc shrunk by
        ``arc_margin`` (``arc_lo, arc_hi``) and its next angle ``theta = lower +
        fraction * (upper - lower)``.

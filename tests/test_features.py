@@ -179,6 +179,9 @@ def test_gather_from_the_transpose_equals_the_scatter(k, rng):
         halved = transposed_chunks(features.counts, chunk, strand_mirror(k))
         assert halved[1].shape[0] < 0.6 * features.counts.nnz
         assert np.array_equal(scattered, _kron.project_rows(*args, 2, None, *halved))
+        # One thread: a full block of 8 rows (sums kept in registers) and a block of 3.
+        assert np.array_equal(scattered, _kron.project_rows(*args, 1, None, *halved))
+        assert np.array_equal(scattered, _kron.project_rows(*args, 1, None, *transposed_chunks(features.counts, chunk)))
     with pytest.raises(ValueError, match="mirror"):
         transposed_chunks(features.counts, 7, np.arange(4**k)[::-1].copy())  # maps cells to cells not stored
     with pytest.raises(ValueError, match="mirror"):

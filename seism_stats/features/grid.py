@@ -52,7 +52,8 @@ class KroneckerFeatures:
     strands_merged : bool
         Whether ``counts`` are merged over both strands
         (:func:`~seism_stats.features.kmers.merge_reverse_complements`), so that columns
-        z and rc(z) are equal: the transform then gathers half of ``C^T``.
+        z and rc(z) are equal: the transform then gathers half of ``C^T``'s non-zeros (except
+        where one chunk's tiled transform is faster, see :meth:`_csr_transposed`).
     """
 
     pooling = "sum"
@@ -256,7 +257,8 @@ def transposed_chunks(counts: sp.csr_array, chunk: int, mirror: np.ndarray | Non
     ``mirror`` (int64, one cell per cell) is for counts whose column z equals
     column ``mirror[z]`` (merged over both strands: ``mirror[z] = min(z, rc(z))``,
     :func:`strand_mirror`): only the cells with ``mirror[z] == z`` are stored, and
-    the transform copies the others' sums (the same bits, half the gather).
+    the transform copies the others' sums (the same bits, half the gather's non-zeros). The
+    mirror's values are checked here; the kernels check only its length.
     """
     n = counts.shape[0]
     stored = None

@@ -32,10 +32,12 @@ def single_threaded_blas():
     For the small matrix products inside the samplers' loops: a multithreaded BLAS
     spends more on its threads than on the product there, and far more on a loaded
     machine (64 x 20,000 times 20,000 x 130: 145 ms one column at a time, 10 ms in one
-    single-threaded product, on a busy 2-core machine). The products' values do not
-    depend on it beyond rounding. The limit is process-wide, so threads (a threaded Dask
-    worker) take turns inside it: overlapping limits would restore each other's settings
-    out of order.
+    single-threaded product, on a busy 2-core machine), and its spinning workers slow the
+    OpenMP kernels that run next. The products' values do not depend on it beyond rounding
+    (OpenBLAS splits a single dot product across threads from about n = 10,000; on one
+    thread it rounds the same whatever the core count). The limit is process-wide, so
+    threads (a threaded Dask worker) take turns inside it: overlapping limits would restore
+    each other's settings out of order. Reentrant: a context inside another is fine.
     """
     with _BLAS_LIMIT_LOCK, _blas_controller().limit(limits=1, user_api="blas"):
         yield
