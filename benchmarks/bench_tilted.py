@@ -2,7 +2,7 @@
 
 Run from the repository root::
 
-    python benchmarks/bench_tilted.py [--seeds 10] [--quick]
+    python benchmarks/bench_tilted.py [--seeds 10] [--quick] [--rows "n=20000 tilted"]
 
 The issue's set-up: n sequences of length 100, half foreground with the 8-mer TGACTCAG
 planted (exact, at a random position) in a fraction of them, half background; k = 8, the
@@ -84,6 +84,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seeds", type=int, default=10)
     parser.add_argument("--quick", action="store_true", help="n = 2000 only, 3 seeds")
+    parser.add_argument("--rows", default=None,
+                        help="only the rows whose 'case method' contains this text, e.g. 'n=20000 tilted'")
     args = parser.parse_args()
     seeds = 3 if args.quick else args.seeds
     from seism_stats.inference.options import DEFAULT_TILTED
@@ -94,6 +96,8 @@ def main() -> None:
         plan += [("n=20000", 20000, 0.06, "mcmc", None), ("n=20000", 20000, 0.06, "tilted", None),
                  ("n=20000 weak", 20000, 0.06 / np.sqrt(10), "mcmc", None),
                  ("n=20000 weak", 20000, 0.06 / np.sqrt(10), "tilted", None)]
+    if args.rows:
+        plan = [row for row in plan if args.rows in f"{row[0]} {row[3]}"]
     start, load = time.perf_counter(), os.getloadavg()[1]
     rows = []
     for case, n, fraction, method, n_samples in plan:
