@@ -231,6 +231,24 @@ def test_ratio_is_never_zero_and_its_error_is_unknown_without_drawn_mass():
     assert p == pytest.approx(np.exp(-0.5)) and np.isnan(se) and ess == 1.0  # no drawn circle met the event
     p, se, _ = ratio_pvalue(np.array([-1.0]), np.array([-0.5]))  # B = 0: exact, no Monte-Carlo error
     assert se == 0.0
+    # Drawn circles that meet the event with weights far below the observed one's (a strong motif
+    # at large n): their error is tiny, not 0 and not unknown, whether their weights' squares or
+    # the weights themselves underflow.
+    for gap in (400.0, 800.0):
+        p, se, _ = ratio_pvalue(np.array([-1.0, -gap - 3.0, -gap - 2.0]), np.array([-0.5, -gap, -gap]))
+        assert p == pytest.approx(np.exp(-0.5)) and 0.0 < se < 1e-150
+    p, se, _ = ratio_pvalue(np.array([-1.0, -401.0]), np.array([-0.5, -400.0]))
+    expected = np.exp(-400.0) * abs(np.exp(-1.0) - p) / (np.exp(-0.5) + np.exp(-400.0))
+    assert se == pytest.approx(expected, rel=1e-9)  # the delta method's value, in log space
+    # A p-value near exp(-400) with ordinary weights (a strong motif at large n): its s.e. was 0
+    # (the terms' squares underflowed); it is the delta method's value, computed rescaled here.
+    log_den, log_num = np.array([0.0, -0.1, -0.2, -0.3]), np.array([-400.0, -401.0, -399.5, -400.2])
+    p, se, _ = ratio_pvalue(log_num, log_den)
+    den, scaled = np.exp(log_den), np.exp(log_num + 400.0)  # N_b e^400
+    scaled_p = scaled.sum() / den.sum()
+    assert p == pytest.approx(scaled_p * np.exp(-400.0), rel=1e-12)
+    expected = np.sqrt(np.sum((scaled[1:] - scaled_p * den[1:]) ** 2)) / den.sum() * np.exp(-400.0)
+    assert se == pytest.approx(expected, rel=1e-9)
 
 
 def test_log_weight_ess_edge_cases():

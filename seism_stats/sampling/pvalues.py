@@ -114,11 +114,36 @@ def log_weight_ess(log_weights: np.ndarray) -> float:
     return float(w.sum() ** 2 / np.sum(w**2))
 
 
+#: Below this size of the largest drawn term, :func:`ratio_pvalue` sums the terms' squares in log space
+#: (their squares, below 1e-200, would lose precision or underflow; 0 was reported for p below about 1e-154).
+SMALL_TERMS = 1e-100
+
+
+def _small_terms_se(log_num: np.ndarray, log_den: np.ndarray, shift: float, p: float, total: float) -> float:
+    """The delta-method s.e. of :func:`ratio_pvalue` from small drawn terms, in log space.
+
+    Term b is ``D_b (N_b / D_b - p)`` (relative to ``exp(shift)``, as ``total``); the s.e. is
+    ``sqrt(sum_b term_b^2) / total``, at least the smallest positive double.
+    """
+    met = np.isfinite(log_den)
+    share = np.exp(log_num[met] - log_den[met])  # N_b / D_b, in [0, 1]
+    gap = np.abs(share - p)
+    kept = gap > 0
+    if not kept.any():
+        return float(np.finfo(float).tiny)
+    log_terms = log_den[met][kept] - shift + np.log(gap[kept])
+    log_se = 0.5 * special.logsumexp(2.0 * log_terms) - np.log(total)
+    return float(max(np.exp(log_se), np.finfo(float).tiny))
+
+
 def ratio_pvalue(log_num: np.ndarray, log_den: np.ndarray) -> tuple[float, float, float]:
     """``sum N / sum D`` over all terms, the observed direction's first; its s.e.; the ESS of D.
 
     The s.e. is the delta-method error of the ratio from the drawn terms (the first,
     observed, term adds no variance); with the observed term alone the ratio is exact: s.e. 0.
+    Small drawn terms (a p-value below about 1e-100, or drawn weights far below the observed
+    one's) are squared and summed in log space, so the s.e. neither underflows to 0 nor loses
+    precision; an error below the smallest double is reported as that double, like the p-value.
     Where no drawn mass lies below the observed statistic (every drawn share ``N / D`` is 1, so
     ``p = 1`` with the observation's conservative term) the delta method says 0, which is not the
     error: the binomial error of the ESS's worth of draws with the share moved half a draw off
@@ -133,9 +158,13 @@ def ratio_pvalue(log_num: np.ndarray, log_den: np.ndarray) -> tuple[float, float
     # In log space, so that a p-value far below the smallest double is not 0 (clipped to the tiniest positive).
     p = float(np.exp(special.logsumexp(log_num) - special.logsumexp(log_den)))
     p = min(1.0, max(p, float(np.finfo(float).tiny)))
-    if den.size > 1 and not np.any(den[1:] > 0):  # no drawn circle meets the event: its error is unknown
+    if den.size > 1 and not np.isfinite(log_den[1:]).any():  # no drawn circle meets the event: error unknown
         return p, float("nan"), 1.0
-    se = float(np.sqrt(np.sum((num[1:] - p * den[1:]) ** 2)) / total)
+    terms = num[1:] - p * den[1:]
+    if terms.size and np.max(np.abs(terms)) < SMALL_TERMS:  # squares would lose precision or underflow
+        se = _small_terms_se(log_num[1:], log_den[1:], shift, p, total)
+    else:
+        se = float(np.sqrt(np.sum(terms**2)) / total)
     ess = log_weight_ess(log_den)
     drawn = den[1:] > 0
     shares = num[1:][drawn] / den[1:][drawn]
