@@ -157,6 +157,13 @@ def test_ratio_estimate_in_log_space():
     assert p == pytest.approx(num.sum() / den.sum())
     assert se == pytest.approx(np.sqrt(np.sum((num - p * den) ** 2)) / den.sum())
     assert ess == pytest.approx(den.sum() ** 2 / np.sum(den**2))
+    # A p-value near exp(-600) (a strong motif at large n): its s.e. was 0 (squares underflowed);
+    # near exp(-800), below the smallest double, the p-value was 0: now that double.
+    small_p, small_se, _ = ratio_estimate(np.log(num) - 600.0, np.log(den))
+    assert small_p == pytest.approx(p * np.exp(-600.0), rel=1e-9)
+    assert small_se == pytest.approx(se * np.exp(-600.0), rel=1e-9) and small_se > 1e-300
+    tiny_p, tiny_se, _ = ratio_estimate(np.log(num) - 800.0, np.log(den))
+    assert tiny_p == np.finfo(float).tiny and 0 < tiny_se <= 1e-300
     assert np.isnan(ratio_estimate(np.full(3, -np.inf), np.full(3, -np.inf))[0])
     # No direction reached the statistic: p = 0 with an unknown s.e. (never a 0 s.e.), and
     # its bound is the rule of three on the weights' ESS.

@@ -114,13 +114,13 @@ def log_weight_ess(log_weights: np.ndarray) -> float:
     return float(w.sum() ** 2 / np.sum(w**2))
 
 
-#: Below this size of the largest drawn term, :func:`ratio_pvalue` sums the terms' squares in log space
+#: Below this size of the largest term, :func:`ratio_se` sums the terms' squares in log space
 #: (their squares, below 1e-200, would lose precision or underflow; 0 was reported for p below about 1e-154).
 SMALL_TERMS = 1e-100
 
 
 def _small_terms_se(log_num: np.ndarray, log_den: np.ndarray, shift: float, p: float, total: float) -> float:
-    """The delta-method s.e. of :func:`ratio_pvalue` from small drawn terms, in log space.
+    """:func:`ratio_se` from small terms, in log space.
 
     Term b is ``D_b (N_b / D_b - p)`` (relative to ``exp(shift)``, as ``total``); the s.e. is
     ``sqrt(sum_b term_b^2) / total``, at least the smallest positive double.
@@ -134,6 +134,19 @@ def _small_terms_se(log_num: np.ndarray, log_den: np.ndarray, shift: float, p: f
     log_terms = log_den[met][kept] - shift + np.log(gap[kept])
     log_se = 0.5 * special.logsumexp(2.0 * log_terms) - np.log(total)
     return float(max(np.exp(log_se), np.finfo(float).tiny))
+
+
+def ratio_se(log_num: np.ndarray, log_den: np.ndarray, shift: float, p: float, total: float) -> float:
+    """The delta-method error ``sqrt(sum_b (N_b - p D_b)^2) / total`` of a ratio ``p`` over the terms given.
+
+    ``N_b, D_b`` are ``exp(log_num - shift)``, ``exp(log_den - shift)`` (``total``: the sum of D
+    over every term of the ratio, on the same scale). Terms all below :data:`SMALL_TERMS` are
+    squared and summed in log space (:func:`_small_terms_se`).
+    """
+    terms = np.exp(log_num - shift) - p * np.exp(log_den - shift)
+    if terms.size and np.max(np.abs(terms)) < SMALL_TERMS:  # squares would lose precision or underflow
+        return _small_terms_se(log_num, log_den, shift, p, total)
+    return float(np.sqrt(np.sum(terms**2)) / total)
 
 
 def ratio_pvalue(log_num: np.ndarray, log_den: np.ndarray) -> tuple[float, float, float]:
@@ -160,11 +173,7 @@ def ratio_pvalue(log_num: np.ndarray, log_den: np.ndarray) -> tuple[float, float
     p = min(1.0, max(p, float(np.finfo(float).tiny)))
     if den.size > 1 and not np.isfinite(log_den[1:]).any():  # no drawn circle meets the event: error unknown
         return p, float("nan"), 1.0
-    terms = num[1:] - p * den[1:]
-    if terms.size and np.max(np.abs(terms)) < SMALL_TERMS:  # squares would lose precision or underflow
-        se = _small_terms_se(log_num[1:], log_den[1:], shift, p, total)
-    else:
-        se = float(np.sqrt(np.sum(terms**2)) / total)
+    se = ratio_se(log_num[1:], log_den[1:], shift, p, total)
     ess = log_weight_ess(log_den)
     drawn = den[1:] > 0
     shares = num[1:][drawn] / den[1:][drawn]
