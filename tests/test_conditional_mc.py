@@ -280,3 +280,22 @@ def test_tail_estimate_keeps_mcmc_directions_with_several_motifs():
     features, basis, selection = _selection(2)
     with pytest.raises(ValueError, match="one-motif selection only"):
         tail_pvalues(features, selection, basis, [0], 32, np.random.default_rng(0), directions="iid")
+
+
+def test_tail_estimate_mean_does_not_underflow():
+    # The MCMC tail estimate averages P(T >= t | d, E) over chains: for values near exp(-600)
+    # its s.e. was 0 (squares underflowed), near exp(-800) the estimate too. Rescaled, both are
+    # the values' mean and spread times the scale; ordinary values are used as they are.
+    from seism_stats.stats.tail import _chain_mean
+    from seism_stats.utils.diagnostics import effective_sample_size
+    rng = np.random.default_rng(3)
+    log_values = np.log(rng.random((4, 50)) + 0.05)
+    values = np.exp(log_values)
+    ess = effective_sample_size(values)
+    expected = (values.mean(), values.std(ddof=1) / np.sqrt(max(ess, 1.0)))
+    assert _chain_mean(log_values) == expected  # ordinary values: the same numbers as before
+    mean, spread = _chain_mean(log_values - 600.0)
+    assert mean == pytest.approx(expected[0] * np.exp(-600.0), rel=1e-9)
+    assert spread == pytest.approx(expected[1] * np.exp(-600.0), rel=1e-6) and spread > 0
+    mean, spread = _chain_mean(log_values - 800.0)
+    assert mean == np.finfo(float).tiny and spread == np.finfo(float).tiny

@@ -49,6 +49,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..sampling.pvalues import SMALL_TERMS
 from ..sampling.walkers import walker_factory
 from ..selection.geometry import circle_log_masses
 from ..selection.greedy import Selection
@@ -125,11 +126,8 @@ def tail_pvalues(features, selection: Selection, covariate_basis: np.ndarray, mo
     for j in motifs:
         blocks = [circle_log_masses(selection, numerators[b:b + BLOCK], coefficients[b:b + BLOCK], j, dim,
                                     n_threads) for b in range(0, flat.shape[0], BLOCK)]
-        g = np.exp(np.concatenate([log_num - log_den for log_den, log_num in blocks]))  # P(T_j >= t_obs | d, E)
-        values = g.reshape(chains, per_chain)
-        estimate[j] = float(values.mean())
-        ess = effective_sample_size(values) if np.ptp(values) > 0 else values.size
-        se[j] = float(values.std(ddof=1) / np.sqrt(max(ess, 1.0))) if values.size > 1 else np.nan
+        log_g = np.concatenate([log_num - log_den for log_den, log_num in blocks])  # log P(T_j >= t_obs | d, E)
+        estimate[j], se[j] = _chain_mean(log_g.reshape(chains, per_chain))
     return TailEstimate(estimate, se, int(flat.shape[0]))
 
 
@@ -154,3 +152,23 @@ def _draws_in_event(replay: SelectionReplay, selection: Selection, covariate_bas
         active = np.flatnonzero(moves < total)
     return out
 
+
+def _chain_mean(log_values: np.ndarray) -> tuple[float, float]:
+    """Mean of chains' values given by their logarithms, and its s.e. (the values' spread over their ESS).
+
+    Values all below ``SMALL_TERMS`` (a p-value below about 1e-100) are rescaled by the largest
+    before the mean, spread and ESS (which do not depend on the scale), so that neither the
+    estimate nor its error underflows (both were 0 below about 1e-154 and 1e-308); the results
+    are then clipped to the smallest double. Otherwise the values are used as they are.
+    """
+    top = float(np.max(log_values)) if log_values.size else -np.inf
+    rescaled = bool(np.isfinite(top) and np.exp(top) < SMALL_TERMS)
+    values = np.exp(log_values - top) if rescaled else np.exp(log_values)
+    mean = float(values.mean())
+    ess = effective_sample_size(values) if np.ptp(values) > 0 else values.size
+    spread = float(values.std(ddof=1) / np.sqrt(max(ess, 1.0))) if values.size > 1 else np.nan
+    if rescaled:
+        tiny = float(np.finfo(float).tiny)
+        mean = max(float(np.exp(np.log(mean) + top)), tiny)
+        spread = spread if not np.isfinite(spread) or spread == 0 else max(float(np.exp(np.log(spread) + top)), tiny)
+    return mean, spread
