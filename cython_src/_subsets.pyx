@@ -125,6 +125,12 @@ cdef double _kth_smallest_unit(double* a, Py_ssize_t n, Py_ssize_t k, Py_ssize_t
     return _kth_smallest(a, kept, k - below)
 
 
+def _is_permutation(values, Py_ssize_t n) -> bool:
+    """Whether ``values`` holds each of 0..n-1 once."""
+    return values.shape[0] == n and (n == 0 or (values.min() >= 0 and values.max() < n
+                                                and np.bincount(values, minlength=n).max() == 1))
+
+
 def fill_smallest(const double[:, ::1] keys, const int64_t[::1] rows, const int64_t[::1] starts,
                   const int64_t[:, ::1] counts, int n_threads=1, const int64_t[::1] key_rows=None):
     """For each draw b and cell g, the ``counts[b, g]`` rows of cell g with the smallest ``keys[b]``.
@@ -162,15 +168,11 @@ def fill_smallest(const double[:, ::1] keys, const int64_t[::1] rows, const int6
                          f"({starts.shape[0]},) and counts {counts.shape[0], counts.shape[1]} do not describe "
                          "one partition of the rows")
     sizes = np.diff(np.asarray(starts))
-    row_array = np.asarray(rows)
-    if (sizes < 0).any() or (n and (row_array.min() < 0 or row_array.max() >= n
-                                    or np.bincount(row_array, minlength=n).max() != 1)):
+    if (sizes < 0).any() or not _is_permutation(np.asarray(rows), n):
         raise ValueError("starts must be non-decreasing and rows a permutation of the rows")
     if key_rows is None:
         key_rows = rows
-    key_array = np.asarray(key_rows)
-    if key_array.shape[0] != n or (n and (key_array.min() < 0 or key_array.max() >= n
-                                          or np.bincount(key_array, minlength=n).max() != 1)):
+    elif not _is_permutation(np.asarray(key_rows), n):
         raise ValueError("key_rows must be a permutation of the rows")
     if B and G and ((np.asarray(counts) < 0).any() or (np.asarray(counts) > sizes[None, :]).any()):
         raise ValueError("each count must lie between 0 and its cell's size")

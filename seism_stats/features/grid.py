@@ -275,9 +275,9 @@ def transposed_chunks(counts: sp.csr_array, chunk: int, mirror: np.ndarray | Non
         part.sort_indices()
         part_indptr, part_indices, part_data = compact_csr(part)
         if stored is not None:
-            lengths = np.diff(part_indptr) * stored
-            kept = np.repeat(stored, np.diff(part_indptr))
-            part_indptr = np.concatenate(([0], np.cumsum(lengths))).astype(np.int64)
+            lengths = np.diff(part_indptr)
+            kept = np.repeat(stored, lengths)
+            part_indptr = np.concatenate(([0], np.cumsum(lengths * stored))).astype(np.int64)
             part_indices, part_data = part_indices[kept], part_data[kept]
         indptr.append(part_indptr + offset)
         indices.append(part_indices)

@@ -136,6 +136,12 @@ def _small_terms_se(log_num: np.ndarray, log_den: np.ndarray, shift: float, p: f
     return float(max(np.exp(log_se), np.finfo(float).tiny))
 
 
+def log_space_ratio(log_num: np.ndarray, log_den: np.ndarray) -> float:
+    """``sum N / sum D`` from the logarithms, so that a ratio far below the smallest double is not 0
+    (it is clipped to the smallest positive double)."""
+    return max(float(np.exp(special.logsumexp(log_num) - special.logsumexp(log_den))), float(np.finfo(float).tiny))
+
+
 def ratio_se(log_num: np.ndarray, log_den: np.ndarray, shift: float, p: float, total: float) -> float:
     """The delta-method error ``sqrt(sum_b (N_b - p D_b)^2) / total`` of a ratio ``p`` over the terms given.
 
@@ -168,9 +174,7 @@ def ratio_pvalue(log_num: np.ndarray, log_den: np.ndarray) -> tuple[float, float
         return float("nan"), float("nan"), 0.0
     den, num = np.exp(log_den - shift), np.exp(log_num - shift)
     total = den.sum()
-    # In log space, so that a p-value far below the smallest double is not 0 (clipped to the tiniest positive).
-    p = float(np.exp(special.logsumexp(log_num) - special.logsumexp(log_den)))
-    p = min(1.0, max(p, float(np.finfo(float).tiny)))
+    p = min(1.0, log_space_ratio(log_num, log_den))
     if den.size > 1 and not np.isfinite(log_den[1:]).any():  # no drawn circle meets the event: error unknown
         return p, float("nan"), 1.0
     se = ratio_se(log_num[1:], log_den[1:], shift, p, total)

@@ -66,10 +66,10 @@ import time
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import special, stats
+from scipy import stats
 from tqdm.auto import tqdm
 
-from ..sampling.pvalues import log_weight_ess, ratio_se
+from ..sampling.pvalues import log_space_ratio, log_weight_ess, ratio_se
 from ..sampling.walkers import sphere_points
 from ..selection.geometry import NEIGHBOUR_LADDER, OBSERVED_DIRECTION, circle_log_masses
 from ..selection.greedy import Selection
@@ -333,7 +333,7 @@ def ratio_estimate(log_num: np.ndarray, log_den: np.ndarray) -> tuple[float, flo
     total = den.sum()
     p = float(num.sum() / total)
     if p == 0.0 and np.isfinite(log_num).any():  # below the smallest double relative to D: in log space
-        p = max(float(np.exp(special.logsumexp(log_num) - special.logsumexp(log_den))), float(np.finfo(float).tiny))
+        p = log_space_ratio(log_num, log_den)
     # No direction reached the statistic (p = 0): the delta method would say s.e. 0; it is unknown.
     se = ratio_se(log_num, log_den, shift, p, total) if den.size > 1 and p > 0 else float("nan")
     return min(p, 1.0), se, log_weight_ess(log_den)

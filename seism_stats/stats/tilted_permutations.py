@@ -156,7 +156,7 @@ from ..sampling.pvalues import TIE_RTOL, exceeds, log_weight_ess, ratio_pvalue
 from ..sampling.walkers import residual_points
 from ..selection.greedy import Selection
 from ..selection.replay import SelectionReplay
-from ..utils.canonical import uniform_rows
+from ..utils.canonical import inverse_permutation, uniform_rows
 from ..utils.parallel import single_threaded_blas
 from . import _subsets
 
@@ -270,11 +270,7 @@ class Cells:
         With ``order`` (the rows' canonical order), column k of ``keys`` is row ``order[k]``'s key
         (as drawn: the subsets of :func:`~seism_stats.utils.canonical.uniform_rows`' keys).
         """
-        key_rows = None
-        if order is not None:
-            position = np.empty(order.shape[0], dtype=np.int64)
-            position[order] = np.arange(order.shape[0])
-            key_rows = position[self.rows]
+        key_rows = None if order is None else inverse_permutation(order)[self.rows].astype(np.int64)
         return _subsets.fill_smallest(np.ascontiguousarray(keys, dtype=np.float64), self.rows, self.starts,
                                       np.ascontiguousarray(counts, dtype=np.int64), n_threads, key_rows)
 

@@ -73,6 +73,11 @@ def _in_canonical_order(draws: np.ndarray, order: np.ndarray) -> np.ndarray:
     Gathered through the inverse permutation (``out[:, i] = draws[:, inverse[i]]``): the
     same copy as scattering into ``out[:, order]``, 2.4x faster with NumPy at n = 20,000.
     """
+    return np.take(draws, inverse_permutation(order), axis=1)
+
+
+def inverse_permutation(order: np.ndarray) -> np.ndarray:
+    """``inverse[order[k]] = k``: where each row sits in ``order`` (a permutation of 0..n-1)."""
     inverse = np.empty(order.shape[0], dtype=np.intp)
     inverse[order] = np.arange(order.shape[0])
-    return np.take(draws, inverse, axis=1)
+    return inverse
