@@ -153,6 +153,11 @@ from ..utils.parallel import single_threaded_blas
 from . import _circles
 
 HYPOTHESES = ("motif", "global")
+#: Cells of each step examined first, by their reach on the observed circles (they set the floor
+#: that lets most others be passed over); the rest follow in the grid's order, so that the kernel
+#: reads each row's numerators in order instead of at random (1.6-1.7x per direction against
+#: every cell in order of reach, n = 1000, k = 8; the same arcs, bit for bit).
+LEADING_CELLS = 256
 #: Directions whose transforms and arcs are computed together.
 BLOCK = 32
 #: With several motifs, the levels of V tried in turn are geometry's NEIGHBOUR_LADDER (competitors
@@ -376,14 +381,17 @@ class CircleTests:
         if self.hypothesis == "motif" and np.linalg.norm(u - event.basis @ self.coefficients) <= 1e-12:
             raise ValueError("the selected model fits y exactly: no residual left to test the motifs")
         axes = [self._axis(j) for j in range(self.q)]
-        # Examine the cells likeliest to bind first (largest reach on the observed circles): the
-        # kernel's cost, never its result, depends on this order.
+        # Examine the cells likeliest to bind first (largest reach on the observed circles), then
+        # the rest in the grid's order: the kernel's cost, never its result, depends on this order.
         observed = [self.lines(*self.direction_terms(a.direction)) for a in axes]
         orders = []
         for s, (cells, selected) in enumerate(self.steps):
             reach = np.max([np.abs(a.offset_lines[s]) + np.abs(a.axis_lines[s]) + np.abs(o[s][0])
                             for a, o in zip(axes, observed)], axis=0)
-            order = np.argsort(-reach, kind="stable")
+            leading = np.argsort(-reach, kind="stable")[:LEADING_CELLS]
+            rest = np.ones(reach.size, dtype=bool)
+            rest[leading] = False
+            order = np.concatenate([leading, np.flatnonzero(rest)])
             orders.append(order)
             self.steps[s] = (cells[order], int(np.flatnonzero(order == selected)[0]))
         self.axes = [replace(a, offset_lines=[v[o] for v, o in zip(a.offset_lines, orders)],
