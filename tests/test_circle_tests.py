@@ -413,3 +413,38 @@ def test_plane_kernels_refuse_inconsistent_inputs():
     with pytest.raises(ValueError, match="as plane_cells returns them"):
         _circles.step_arcs_listed(arcs, counts, fixed, axis, listed[:2], listed_gamma, n_listed, selected_gamma,
                                   gamma, coef, cross, 0, cells, ones, selected)
+
+
+def test_the_screen_drops_only_circles_that_cannot_change_the_ratio(monkeypatch):
+    # Three motifs at k = 6 (more competing cells than the screen's leading ones): the screen drops
+    # circles (it has work to save), only circles whose mass is below its cut, and leaves the others'
+    # masses bit for bit; the fit's p-values and errors are those computed without it.
+    from seism_stats.stats import circle_tests
+    from seism_stats.stats.circle_tests import DirectionLaw, screen_cut
+    data = simulate_dataset(300, 50, consensus="GATTAC", beta=0.0, fraction=0.4, random_state=2)
+    features, selection, basis, order = _fit_parts(data.sequences, data.y, 6, 3)
+    rng = np.random.default_rng(4)
+    dropped = 0
+    for hypothesis in ("motif", "global"):
+        tests = CircleTests(features, selection, basis, hypothesis)
+        assert tests.steps[0][0].size > 1 + circle_tests.LEADING_CELLS
+        for axis in tests.axes:
+            rows = DirectionLaw(tests, axis, np.zeros((tests.n, 0)), order).draw(rng, 64)
+            full_den, full_num = tests.log_masses(axis, rows)
+            cut = screen_cut(tests.log_masses(axis, tests.direction_terms(axis.direction))[1][0], 1000)
+            den, num = tests.log_masses(axis, rows, cut=cut)
+            kept = np.isfinite(den)
+            np.testing.assert_array_equal(den[kept], full_den[kept])
+            np.testing.assert_array_equal(num[kept], full_num[kept])
+            assert np.all(full_den[~kept] < cut)
+            dropped += int(np.sum(~kept & np.isfinite(full_den)))
+    assert dropped > 20
+    fits = []
+    for screened in (True, False):
+        if not screened:
+            monkeypatch.setattr(circle_tests, "screen_cut", lambda *args: None)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            result = selective_inference(data.sequences, data.y, k=6, n_motifs=3, n_samples=200, random_state=1)
+        fits.append(np.r_[result.pvalues, result.pvalues_se, result.pvalues_global])
+    np.testing.assert_array_equal(fits[0], fits[1])

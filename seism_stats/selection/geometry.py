@@ -214,7 +214,7 @@ def segment_log_masses(lo: np.ndarray, hi: np.ndarray, owner: np.ndarray, rows: 
 
     ``lo``/``hi`` are in units of ``cot``; masses are Student-t (df) masses of ``sqrt(df) x``,
     halved (each half circle carries 1/2). ``side``: ``"two-sided"`` counts ``|x| >= threshold``,
-    ``"upper"`` ``x >= threshold``, ``"lower"`` ``x <= threshold``.
+    ``"upper"`` ``x >= threshold``, ``"lower"`` ``x <= threshold``; ``"none"``: ``log D`` alone (and None).
     """
     scale = np.sqrt(float(df))
     lo, hi = lo * scale, hi * scale
@@ -224,6 +224,8 @@ def segment_log_masses(lo: np.ndarray, hi: np.ndarray, owner: np.ndarray, rows: 
         return log_t_cdf(v, float(df))
 
     total = log_interval_masses(lo, hi, log_cdf)
+    if side == "none":
+        return np.log(0.5) + grouped_logsumexp(total, owner, rows), None
     if side == "lower":
         tail = log_interval_masses(lo, np.minimum(hi, cut), log_cdf)
     else:
