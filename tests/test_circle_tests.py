@@ -441,10 +441,12 @@ def test_the_screen_drops_only_circles_that_cannot_change_the_ratio(monkeypatch)
     assert dropped > 20
     fits = []
     for screened in (True, False):
-        if not screened:
+        if not screened:  # neither the estimate's circles nor the pilots
             monkeypatch.setattr(circle_tests, "screen_cut", lambda *args: None)
+            monkeypatch.setattr(circle_tests, "SCREEN_MARGIN", np.inf)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             result = selective_inference(data.sequences, data.y, k=6, n_motifs=3, n_samples=200, random_state=1)
-        fits.append(np.r_[result.pvalues, result.pvalues_se, result.pvalues_global])
+        fits.append(np.r_[result.pvalues, result.pvalues_se, result.pvalues_global, result.settings["circle_ess"],
+                          result.settings["circle_neighbours"], result.settings["circle_global_neighbours"]])
     np.testing.assert_array_equal(fits[0], fits[1])

@@ -138,7 +138,9 @@ counted with ``D = N = 0``. The dropped circles' ``D`` (and ``N <= D``) sum to l
 ``exp(-40) N_0 <= 4.3e-18 sum_b N_b <= 4.3e-18 sum_b D_b``: the ratio's numerator and
 denominator move by less than a relative 4.3e-18, below the rounding of a double (1.1e-16),
 and the s.e. (below) by less than ``4.3e-18 p``. The p-value computed is the theorem's
-(bit for bit on the fits tested); only its cost changes. The pilots are not screened.
+(bit for bit on the fits tested); only its cost changes. The pilots, which must not
+depend on ``t_obs``, are screened against the largest ``D`` of their earlier blocks instead
+(:func:`_log_masses_of_law`).
 
 Monte-Carlo error
 -----------------
@@ -626,20 +628,31 @@ class DirectionLaw:
                 g -= (g @ self.off) @ self.off.T
         g /= np.linalg.norm(g, axis=1, keepdims=True)
         numerators, coefficients = self.tests.direction_terms(g)
-        if self.fixed_terms is not None:
-            numerators = self.fixed_terms[0] + self.scale * numerators
-            coefficients = self.fixed_terms[1] + self.scale * coefficients
+        if self.fixed_terms is not None:  # fixed + scale * terms, in place
+            numerators *= self.scale
+            numerators += self.fixed_terms[0]
+            coefficients *= self.scale
+            coefficients += self.fixed_terms[1]
         return numerators, coefficients
 
 
 def _log_masses_of_law(tests: CircleTests, axis: CircleAxis, law: DirectionLaw, m: int,
                        rng: np.random.Generator, bar=None, segments: list | None = None,
-                       antithetic: bool = False, cut: float | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """``log D`` and ``log N`` of ``m`` directions drawn from ``law``, by blocks of :data:`BLOCK`
-    (``cut``: :meth:`CircleTests.arcs`' screen)."""
+                       antithetic: bool = False, cut: float | None = None,
+                       pilot: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """``log D`` and ``log N`` of ``m`` directions drawn from ``law``, by blocks of :data:`BLOCK`.
+
+    ``cut``: :meth:`CircleTests.arcs`' screen. ``pilot``: screen each block after the first
+    below ``exp(-SCREEN_MARGIN) / m`` of the largest ``D`` of the blocks before it (a function of
+    the pilots alone; the dropped weights sum to less than ``exp(-40)`` of the largest, so the
+    weights' ESS is the same to the rounding of a double).
+    """
     dens, nums = [], []
     for first in range(0, m, BLOCK):
         size = min(BLOCK, m - first)
+        if pilot and dens:
+            top = max(float(np.max(d)) for d in dens)
+            cut = top - float(np.log(m)) - SCREEN_MARGIN if np.isfinite(top) else None
         den, num = tests.log_masses(axis, law.draw(rng, size, antithetic), segments, cut=cut)
         dens.append(den)
         nums.append(num)
@@ -678,7 +691,7 @@ def choose_level(tests: CircleTests, axis: CircleAxis, order: np.ndarray) -> tup
         if space.shape[1] > room:
             break
         law = DirectionLaw(tests, axis, space, order)
-        log_den, _ = _log_masses_of_law(tests, axis, law, PILOT, rng, antithetic=True)
+        log_den, _ = _log_masses_of_law(tests, axis, law, PILOT, rng, antithetic=True, pilot=True)
         drawn += PILOT
         if log_weight_ess(log_den) >= MIN_PILOT_ESS * PILOT:
             return law, count, drawn
