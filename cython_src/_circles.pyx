@@ -182,10 +182,27 @@ cdef inline double _minimum(const ArcSet* S, double A, double B, double C) noexc
     return low
 
 
+cdef inline double _largest_sine(const ArcSet* S) noexcept nogil:
+    """The largest ``|sin(w)|`` on the intervals of ``S`` (1 where one holds ``pi / 2`` or ``3 pi / 2``; 0 when empty)."""
+    cdef Py_ssize_t k
+    cdef double top = 0.0
+    for k in range(S.n):
+        if (S.lo[k] <= 0.5 * M_PI <= S.hi[k]) or (S.lo[k] <= 1.5 * M_PI <= S.hi[k]):
+            return 1.0
+        if fabs(S.slo[k]) > top:
+            top = fabs(S.slo[k])
+        if fabs(S.shi[k]) > top:
+            top = fabs(S.shi[k])
+    return top
+
+
 cdef int _side(ArcSet* S, ArcSet* T, double sign, double a_s, double b_s, double g_s, const double* alpha,
                const double* beta, const double* gamma, const int64_t* listed, Py_ssize_t n_cells,
-               Py_ssize_t selected) noexcept nogil:
+               Py_ssize_t selected, double sliver=0.0) noexcept nogil:
     """Intersect S with the side ``sign * L_s >= |L_c|`` over the cells; -1 on overflow.
+
+    ``sliver`` > 0: the side is emptied as soon as its intervals lie where ``|sin(w)| < sliver``
+    (the caller has bounded the mass there, see :func:`step_arcs_rows`).
 
     ``a_s, b_s, g_s`` are the selected cell's coefficients. The cells are ``listed[i]``
     (``listed`` NULL: every cell ``i`` of ``alpha`` and ``beta`` but ``selected``), their
@@ -202,6 +219,9 @@ cdef int _side(ArcSet* S, ArcSet* T, double sign, double a_s, double b_s, double
     if _violated(S, As, Bs, Cs):
         if _intersect(S, As, Bs, Cs, T) < 0:
             return -1
+    if sliver > 0.0 and _largest_sine(S) < sliver:
+        S.n = 0
+        return 0
     floor = _minimum(S, As, Bs, Cs)
     for i in range(n_cells):
         if S.n == 0:
@@ -230,6 +250,9 @@ cdef int _side(ArcSet* S, ArcSet* T, double sign, double a_s, double b_s, double
             if _violated(S, A, B, C):
                 if _intersect(S, A, B, C, T) < 0:
                     return -1
+                if sliver > 0.0 and _largest_sine(S) < sliver:
+                    S.n = 0
+                    return 0
                 floor = _minimum(S, As, Bs, Cs)
     return 0
 
@@ -265,16 +288,17 @@ cdef Py_ssize_t _merge_sides(double* arcs, const ArcSet* plus, const ArcSet* min
 
 
 cdef Py_ssize_t _row_step(double* arcs, Py_ssize_t count, const double* alpha, const double* beta,
-                          const double* gamma, Py_ssize_t n_cells, Py_ssize_t selected) noexcept nogil:
+                          const double* gamma, Py_ssize_t n_cells, Py_ssize_t selected,
+                          double sliver=0.0) noexcept nogil:
     """Replace the row's intervals by their intersection with the step's event; the new count, -1 on overflow."""
     cdef ArcSet plus, minus, scratch
     _load(&plus, arcs, count)
     minus = plus
     if _side(&plus, &scratch, 1.0, alpha[selected], beta[selected], gamma[selected], alpha, beta, gamma, NULL,
-             n_cells, selected) < 0:
+             n_cells, selected, sliver) < 0:
         return -1
     if _side(&minus, &scratch, -1.0, alpha[selected], beta[selected], gamma[selected], alpha, beta, gamma, NULL,
-             n_cells, selected) < 0:
+             n_cells, selected, sliver) < 0:
         return -1
     return _merge_sides(arcs, &plus, &minus)
 
@@ -340,13 +364,17 @@ cdef int _check_row_steps(double[:, :, ::1] arcs, long long[::1] counts, const d
 def step_arcs_rows(double[:, :, ::1] arcs, long long[::1] counts, const double[::1] alpha,
                    const double[::1] beta, const double[:, ::1] numerators, const double[:, ::1] coefficients,
                    const double[:, ::1] cross_t, Py_ssize_t n_earlier, const int64_t[::1] cells,
-                   const double[::1] scale, Py_ssize_t selected, int n_threads=1):
+                   const double[::1] scale, Py_ssize_t selected, int n_threads=1, double sliver=0.0):
     """:func:`step_arcs` with each row's direction lines built in the kernel, row by row.
 
     Row r's line of competing cell ``cells[i]`` at step s (``n_earlier`` = s motifs
     before it) is ``(numerators[r, cell] - sum_{m<s} coefficients[r, m] cross_t[m, cell])
     * scale[i]`` (as :func:`seism_stats.selection.geometry.step_lines`, without its (R, cells)
     temporaries); rows already off the event (``counts[r] == 0``) are skipped.
+
+    ``sliver`` (0: off) empties each side of a row's step as soon as its intervals lie where
+    ``|sin(w)| < sliver``, without examining the other cells: the side's event is then inside that
+    set, whose mass the caller has bounded (``circle_tests``' screen).
     """
     cdef Py_ssize_t rows = numerators.shape[0], n_cells = cells.shape[0], r, t
     _check_row_steps(arcs, counts, alpha, beta, numerators, coefficients, cross_t, n_earlier, cells, scale, selected)
@@ -357,7 +385,8 @@ def step_arcs_rows(double[:, :, ::1] arcs, long long[::1] counts, const double[:
         if counts[r] > 0:
             t = threadid()
             step_line(&numerators[r, 0], &coefficients[r, 0], cross_t, n_earlier, cells, scale, &line[t, 0])
-            counts[r] = _row_step(&arcs[r, 0, 0], counts[r], &alpha[0], &beta[0], &line[t, 0], n_cells, selected)
+            counts[r] = _row_step(&arcs[r, 0, 0], counts[r], &alpha[0], &beta[0], &line[t, 0], n_cells, selected,
+                                  sliver)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -450,3 +450,40 @@ def test_the_screen_drops_only_circles_that_cannot_change_the_ratio(monkeypatch)
         fits.append(np.r_[result.pvalues, result.pvalues_se, result.pvalues_global, result.settings["circle_ess"],
                           result.settings["circle_neighbours"], result.settings["circle_global_neighbours"]])
     np.testing.assert_array_equal(fits[0], fits[1])
+
+
+def test_the_sliver_exit_drops_only_what_lies_where_the_sine_is_small():
+    # step_arcs_rows(sliver=s) empties a side once its arcs lie where |sin w| < s: what it drops lies
+    # there, and it drops something (the arcs differ on some rows); sliver 0 gives step_arcs' arcs.
+    rng = np.random.default_rng(8)
+    fixed, axis, gamma, selected = _plane_lines(rng, 200, 300)
+    n_rows, n_cells = gamma.shape
+    cells, coef = np.arange(n_cells, dtype=np.int64), np.zeros((n_rows, 1))
+    cross, ones = np.zeros((1, n_cells)), np.ones(n_cells)
+
+    def run(sliver):
+        arcs = np.zeros((n_rows, _circles.max_arcs(), 2))
+        arcs[:, 0, 1] = 2.0 * np.pi
+        counts = np.ones(n_rows, dtype=np.int64)
+        _circles.step_arcs_rows(arcs, counts, fixed, axis, 3.0 * gamma, coef, cross, 0, cells, ones, selected, 2,
+                                sliver)
+        return arcs, counts
+
+    reference = np.zeros((n_rows, _circles.max_arcs(), 2))
+    reference[:, 0, 1] = 2.0 * np.pi
+    reference_counts = np.ones(n_rows, dtype=np.int64)
+    _circles.step_arcs(reference, reference_counts, fixed, axis, 3.0 * gamma, selected, 2)
+    full, full_counts = run(0.0)
+    np.testing.assert_array_equal(full_counts, reference_counts)
+    np.testing.assert_array_equal(full, reference)
+    s = 0.6
+    cut, cut_counts = run(s)
+    differ = 0
+    grid = np.linspace(0.0, 2.0 * np.pi, 20001)
+    for r in range(n_rows):
+        inside = lambda arcs, count: np.any((arcs[:count, :1] <= grid) & (grid <= arcs[:count, 1:]), axis=0)  # noqa: E731
+        kept, every = inside(cut[r], cut_counts[r]), inside(full[r], full_counts[r])
+        assert not np.any(kept & ~every)
+        assert np.all(np.abs(np.sin(grid[every & ~kept])) < s)
+        differ += int(np.any(every & ~kept))
+    assert differ > 5

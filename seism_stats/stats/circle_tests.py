@@ -134,7 +134,10 @@ event is first intersected with the selected cell and the :data:`LEADING_CELLS`
 competitors likeliest to bind at each step only: a superset of its event, so its mass
 ``D'`` is at least ``D``. A circle with ``D' < exp(-40) N_0 / (B + 1)`` (:data:`SCREEN_MARGIN`;
 ``N_0 <= sum_b N_b``, the observed circle's exceedance mass, is computed first) is
-counted with ``D = N = 0``. The dropped circles' ``D`` (and ``N <= D``) sum to less than
+counted with ``D = N = 0``. Likewise, while the other cells are resolved, a side of a step
+whose intervals come to lie where ``|sin w| < s`` is emptied at once (:func:`sliver_sine`:
+that set has mass at most the same ``exp(-40) N_0 / (B + 1)``, and every part so dropped from a
+circle lies inside it). The dropped circles' and parts' ``D`` (and ``N <= D``) sum to less than
 ``exp(-40) N_0 <= 4.3e-18 sum_b N_b <= 4.3e-18 sum_b D_b``: the ratio's numerator and
 denominator move by less than a relative 4.3e-18, below the rounding of a double (1.1e-16),
 and the s.e. (below) by less than ``4.3e-18 p``. The p-value computed is the theorem's
@@ -486,7 +489,9 @@ class CircleTests:
         counts = np.ones(numerators.shape[0], dtype=np.int64)
         if planes is not None and not planes.holds(axis):
             raise ValueError("the circle leaves the square its planes' cells were listed in")
+        sliver = 0.0
         if cut is not None and planes is None:
+            sliver = sliver_sine(cut, axis.df)
             lead = 1 + LEADING_CELLS  # the selected cell, first, and the leading ones (__init__)
             for s in self.step_order(axis):
                 cells = self.steps[s][0]
@@ -502,7 +507,7 @@ class CircleTests:
             if planes is None:
                 _circles.step_arcs_rows(arcs, counts, axis.offset_lines[s], axis.axis_lines[s], numerators,
                                         coefficients, self.cross_t, s, cells, self.step_scales[s], selected,
-                                        self.features.n_threads)
+                                        self.features.n_threads, sliver)
             else:
                 _circles.step_arcs_listed(arcs, counts, axis.offset_lines[s], axis.axis_lines[s], *planes.steps[s],
                                           numerators, coefficients, self.cross_t, s, cells, self.step_scales[s],
@@ -659,6 +664,19 @@ def _log_masses_of_law(tests: CircleTests, axis: CircleAxis, law: DirectionLaw, 
         if bar is not None:
             bar.update(size)
     return (np.concatenate(dens), np.concatenate(nums)) if dens else (np.zeros(0), np.zeros(0))
+
+
+def sliver_sine(cut: float, df: int) -> float:
+    """The ``s`` whose set ``{|sin w| < s}`` has mass at most ``exp(cut)`` on every circle (0 if none is found).
+
+    ``cot(w) sqrt(df)`` is Student t: the set is ``{|t| > sqrt(df) sqrt(1 - s^2) / s}``.
+    """
+    with np.errstate(all="ignore"):
+        t = float(stats.t.isf(0.5 * np.exp(cut), df))
+    if not np.isfinite(t) or t <= 0:
+        return 0.0
+    ratio = t / np.sqrt(float(df))
+    return (1.0 - 1e-6) / float(np.sqrt(1.0 + ratio * ratio))  # a little inside: rounding of the t quantile
 
 
 def screen_cut(log_observed_exceedance: float, n_draws: int) -> float | None:
