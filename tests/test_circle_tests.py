@@ -421,6 +421,7 @@ def test_the_screen_drops_only_circles_that_cannot_change_the_ratio(monkeypatch)
     # masses bit for bit; the fit's p-values and errors are those computed without it.
     from seism_stats.stats import circle_tests
     from seism_stats.stats.circle_tests import DirectionLaw, screen_cut
+    monkeypatch.setattr(circle_tests, "SCREEN_MIN_CELLS", 0)  # k = 6 is below the size where it runs by default
     data = simulate_dataset(300, 50, consensus="GATTAC", beta=0.0, fraction=0.4, random_state=2)
     features, selection, basis, order = _fit_parts(data.sequences, data.y, 6, 3)
     rng = np.random.default_rng(4)
