@@ -89,8 +89,9 @@ def _beyond(offset: float, amplitude: float, phase: float, threshold: float) -> 
     return out
 
 
-def _step_score_masses(self, axis, rows, segments=None, two_sided=True):
-    """``log D`` and ``log N`` with motif j's step score as the statistic (replaces CircleTests.log_masses)."""
+def _step_score_masses(self, axis, rows, segments=None, two_sided=True, cut=None):
+    """``log D`` and ``log N`` with motif j's step score as the statistic (replaces CircleTests.log_masses;
+    every circle is resolved, ``cut`` is not used)."""
     arcs, counts = self.arcs(axis, rows)
     lo, hi, owner = arc_statistic_segments(arcs, counts)
     if segments is not None:
@@ -118,8 +119,8 @@ def _step_score_masses(self, axis, rows, segments=None, two_sided=True):
 
 def _upper_masses(original):
     """``CircleTests.log_masses`` counting only ``t >= t_obs`` (the one-sided pivot the intervals invert)."""
-    def masses(self, axis, rows, segments=None, two_sided=True):
-        return original(self, axis, rows, segments, two_sided=False)
+    def masses(self, axis, rows, segments=None, two_sided=True, cut=None):
+        return original(self, axis, rows, segments, two_sided=False, cut=cut)
     return masses
 
 
