@@ -488,3 +488,51 @@ def test_the_sliver_exit_drops_only_what_lies_where_the_sine_is_small():
         assert np.all(np.abs(np.sin(grid[every & ~kept])) < s)
         differ += int(np.any(every & ~kept))
     assert differ > 5
+
+
+def test_sliver_sine_bounds_the_mass_where_the_sine_is_small():
+    # {|sin w| < s} is {|t| > sqrt(df) sqrt(1 - s^2) / s}: its mass is I_{s^2}(df / 2, 1 / 2) exactly.
+    from scipy import special
+
+    from seism_stats.stats.circle_tests import sliver_sine
+    checked = 0
+    for df in (3, 30, 300, 3000, 100_000):
+        for cut in (-5.0, -40.0, -200.0, -600.0, -689.0):
+            s = sliver_sine(cut, df)
+            if s > 0:
+                mass = special.betainc(df / 2.0, 0.5, s * s)
+                assert 0.5 * np.exp(cut) <= mass <= np.exp(cut)
+                checked += 1
+        assert sliver_sine(-720.0, df) == 0.0  # subnormal masses: off
+    assert checked >= 20
+
+
+@pytest.mark.parametrize("dim, esses, expected", [
+    (800, [0.06], 0),                             # passes the light bar at once
+    (800, [0.03, 0.06], 4),                       # between the bars with a light level next: passed over
+    (800, [0.03, 0.03, 0.03, 0.03], 32),          # the last light level (the next is heavy) has the 1% bar
+    (800, [0.005, 0.005, 0.005, 0.005, 0.02], 64),  # a heavy level, 1% bar
+    (800, [0.03, 0.005, 0.005, 0.005, 0.005], -1),  # not monotone: nothing passes later, the observed direction
+    (80, [0.03], 0),                              # level 4 is heavy at this dimension: the 1% bar, as before
+])
+def test_the_level_rule_stops_at_the_first_level_that_passes_its_bar(monkeypatch, dim, esses, expected):
+    from seism_stats.stats import circle_tests
+    ladder, sizes = (0, 4, 16, 32, 64), (0, 12, 48, 96, 192)  # V's dimension per level (three motifs)
+
+    class Tests:
+        n = dim + 2
+
+        def conditioning_space(self, axis, count):
+            return np.zeros((1, sizes[ladder.index(count)]))
+
+    class Axis:
+        off = np.zeros((dim + 2, 2))
+
+    scripted = iter(esses)
+    monkeypatch.setattr(circle_tests, "NEIGHBOUR_LADDER", ladder)
+    monkeypatch.setattr(circle_tests, "DirectionLaw", lambda tests, axis, space, order: space.shape[1])
+    monkeypatch.setattr(circle_tests, "_log_masses_of_law", lambda *args, **kwargs: (np.zeros(1), None))
+    monkeypatch.setattr(circle_tests, "log_weight_ess", lambda log_den: next(scripted) * circle_tests.PILOT)
+    law, level, drawn = circle_tests.choose_level(Tests(), Axis(), None)
+    assert level == expected
+    assert drawn == circle_tests.PILOT * (len(esses) if expected == -1 else ladder.index(expected) + 1)

@@ -125,7 +125,11 @@ least conditioning, is used. Light levels cost little (the measurements at
 :data:`LIGHT_PILOT_ESS`), and a pilot overstates the ESS of a heavy-tailed estimate (a 1%
 pilot ESS at level 0 went with 0.36% over the estimate's 500 circles, n = 1000, k = 8, three
 motifs), so among light levels the bar is higher: more precision, and a stated error that
-can be trusted (issue 21, item 3), at no measured cost in power.
+can be trusted (issue 21, item 3), at no measured cost in power at 5% (:data:`LIGHT_PILOT_ESS`;
+far in the tail a strong motif's p-value grows, since it is tested given more). The rule is
+not monotone in the pilot's ESS: a light level between the two bars is passed over for the
+next, and were every later level to fail the lower bar too, the motif would be tested given
+all of its direction (B = 0), which the 1% bar alone would not have done.
 
 The draws follow the canonical order of the rows (:mod:`seism_stats.utils.canonical`),
 so p-values do not depend on the order of the input records.
@@ -146,8 +150,14 @@ that set has mass at most the same ``exp(-40) N_0 / (B + 1)``, and every part so
 circle lies inside it). The dropped circles' and parts' ``D`` (and ``N <= D``) sum to less than
 ``exp(-40) N_0 <= 4.3e-18 sum_b N_b <= 4.3e-18 sum_b D_b``: the ratio's numerator and
 denominator move by less than a relative 4.3e-18, below the rounding of a double (1.1e-16),
-and the s.e. (below) by less than ``4.3e-18 p``. The p-value computed is the theorem's
-(bit for bit on the fits tested); only its cost changes. The pilots, which must not
+and the s.e. (below) by a like amount. The p-value computed is the theorem's up to the
+rounding of its sums (bit for bit on the fits tested); only its cost changes. Two degenerate
+cases read the drawn terms differently: when every drawn circle is screened out the s.e. is
+reported unknown (NaN), as when no drawn circle meets the event (the unscreened delta method
+said about 0 there, from terms 1e-17 of the observed one's, which was no error estimate either),
+and a p-value of 1 whose every resolved share is 1 gets the binomial error of
+:func:`~seism_stats.sampling.pvalues.ratio_pvalue` where a screened circle's share might not
+have been. The pilots, which must not
 depend on ``t_obs``, are screened against the largest ``D`` of their earlier blocks instead
 (:func:`_log_masses_of_law`).
 
@@ -190,9 +200,12 @@ LEADING_CELLS = 256
 #: resolved further: its ``D`` and ``N`` count as 0 (see "Screening" in the module docstring).
 SCREEN_MARGIN = 40.0
 #: The screen runs where every step has at least this many competing cells (k >= 7 with merged
-#: strands): with fewer, resolving every cell costs less than the screen's own pass (measured at
-#: k = 6, n = 400: sampling 0.21 s without, 0.26 s with; at k = 8 it saves 40-60% with three motifs).
+#: strands): with fewer, resolving every cell costs less than the screen's own pass (development
+#: measurements: k = 6, n = 400, sampling 0.21 s without, 0.26 s with; k = 8, n = 1000, three
+#: motifs, 2.9 s with against 5.6 s before it and the grid-order reading).
 SCREEN_MIN_CELLS = 4096
+#: Below this log mass the sides are not emptied early (:func:`sliver_sine`; ``1e-300``, above the subnormals).
+SMALLEST_SLIVER_LOG_MASS = float(np.log(1e-300))
 #: Directions whose transforms and arcs are computed together.
 BLOCK = 32
 #: With several motifs, the levels of V tried in turn are geometry's NEIGHBOUR_LADDER (competitors
@@ -208,7 +221,9 @@ PILOT_SEED = 21
 MIN_PILOT_ESS = 0.01
 #: The bar of the levels that condition on at most :data:`LIGHT_SHARE` of ``K``: the first of them whose
 #: pilot's ESS reaches this share of its directions is used before the levels above are looked at.
-#: Measured on planted data, three motifs, 500 circles (motif 1's p-value at 5%, Wilson 95%):
+#: Power at 5% (not in the far tail: there a strong motif's p-value grows, 5e-7 -> 3e-5 in
+#: benchmarks/bench_circle_precision_output.txt), measured on planted data, three motifs, 500
+#: circles (motif 1's p-value at 5%, Wilson 95%; the deeper level forced, before the rule):
 #: n = 1000, k = 8, 40 data sets: level 0 (the 1% bar's usual choice) 0.42 [0.29, 0.58] with a
 #: median weights' ESS of 1.8, level 16 0.47 [0.33, 0.63] with 10.3; n = 300, k = 6, 100 data
 #: sets: 0.48 [0.38, 0.58] with 3.1, level 16 0.48 [0.38, 0.58] with 26. At n = 100, k = 4
@@ -676,8 +691,8 @@ def _log_masses_of_law(tests: CircleTests, axis: CircleAxis, law: DirectionLaw, 
     for first in range(0, m, BLOCK):
         size = min(BLOCK, m - first)
         if pilot and dens:
-            top = max(float(np.max(d)) for d in dens)
-            cut = top - float(np.log(m)) - SCREEN_MARGIN if np.isfinite(top) else None
+            top = max(float(np.max(d)) for d in dens) - float(np.log(m)) - SCREEN_MARGIN
+            cut = top if np.isfinite(top) else None
         den, num = tests.log_masses(axis, law.draw(rng, size, antithetic), segments, cut=cut)
         dens.append(den)
         nums.append(num)
@@ -691,6 +706,8 @@ def sliver_sine(cut: float, df: int) -> float:
 
     ``cot(w) sqrt(df)`` is Student t: the set is ``{|t| > sqrt(df) sqrt(1 - s^2) / s}``.
     """
+    if not cut > SMALLEST_SLIVER_LOG_MASS:  # scipy's quantile is unreliable for subnormal tail masses
+        return 0.0
     with np.errstate(all="ignore"):
         t = float(stats.t.isf(0.5 * np.exp(cut), df))
     if not np.isfinite(t) or t <= 0:
