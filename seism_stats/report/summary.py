@@ -302,7 +302,7 @@ def _circle_notes(results) -> list[str]:
     levels = s.get("circle_neighbours") or []
     if any(v != 0 for v in levels):
         given = ", ".join("all of its direction (exact, MC s.e. 0)" if v == OBSERVED_DIRECTION
-                          else f"{v} competitor(s) per other step" for v in levels)
+                          else f"{v} competitor(s) per step" for v in levels)
         notes.append("Conditioning: each motif's circles are drawn given the part of the observed direction "
                      "along the nearest competitors of the selection's steps (the level chosen by discarded pilot "
                      f"draws; valid, conditions on a little more), per motif: {given}.")

@@ -209,7 +209,8 @@ SMALLEST_SLIVER_LOG_MASS = float(np.log(1e-300))
 #: Directions whose transforms and arcs are computed together.
 BLOCK = 32
 #: With several motifs, the levels of V tried in turn are geometry's NEIGHBOUR_LADDER (competitors
-#: per other step whose features join it; levels that would take more than 7/8 of K are skipped).
+#: per step, the motif's own included, whose features join it; levels that would take more than 7/8 of K
+#: are skipped).
 #: Directions of each level's pilot (drawn, used to choose the level, discarded).
 PILOT = 128
 #: Seed of the pilots (fixed: the level must not depend on ``random_state``; see :func:`choose_level`).
@@ -351,7 +352,7 @@ class CircleEstimate:
     ess : ndarray (q,)
         Effective sample size of the weights ``D(d_b)`` over the B + 1 directions.
     neighbours : ndarray of int (q,)
-        Competitors per other step in each motif's conditioning subspace (0: none;
+        Competitors per step (the motif's own included) in each motif's conditioning subspace (0: none;
         :data:`OBSERVED_DIRECTION`: tested given all of its direction).
     hypothesis : str
     n_draws : int
