@@ -14,7 +14,7 @@ running on each data set the default and variants that change one thing each:
 
 * ``B=4000``: eight times the default's directions (the Monte Carlo's share of the error);
 * ``level 16``: the conditioning subspace ``V`` forced to 16 competitors per step (the default
-  picks the first level whose pilot qualifies, usually 0 here: the last line counts how often),
+  picks the first level whose pilot passes its bar: the last line counts how often it is level 0),
   to measure what conditioning on more costs;
 * ``B=0``: the observed direction alone (the test given all of the direction, Lee et al.);
 * ``equal-tailed``: ``2 min(G, 1 - G)`` of the one-sided pivot that the intervals invert,
