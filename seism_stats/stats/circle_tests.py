@@ -462,6 +462,8 @@ class CircleTests:
                              axis_lines=[v[o] for v, o in zip(a.axis_lines, orders)],
                              fixed_lines=[v[o] for v, o in zip(a.fixed_lines, orders)]) for a in axes]
         self.step_scales = [np.sqrt(event.inv_den[s, cells]) for s, (cells, _) in enumerate(self.steps)]
+        # Whether arcs(cut=...) screens: every step has enough cells for the screen to pay (SCREEN_MIN_CELLS).
+        self.screens = min((cells.size for cells, _ in self.steps), default=0) >= SCREEN_MIN_CELLS
         self.cross_t = np.ascontiguousarray(event.cross.T)
 
     def lines(self, numerators: np.ndarray, coefficients: np.ndarray) -> list:
@@ -526,7 +528,7 @@ class CircleTests:
         if planes is not None and not planes.holds(axis):
             raise ValueError("the circle leaves the square its planes' cells were listed in")
         sliver = 0.0
-        if cut is not None and planes is None and min(cells.size for cells, _ in self.steps) >= SCREEN_MIN_CELLS:
+        if cut is not None and planes is None and self.screens:
             sliver = sliver_sine(cut, axis.df)
             lead = 1 + LEADING_CELLS  # the selected cell, first, and the leading ones (__init__)
             for s in self.step_order(axis):
