@@ -36,7 +36,7 @@ but for slivers that thin. On real fits they are bit-identical (tests and
 """
 
 from cython.parallel cimport prange, threadid
-from libc.math cimport M_PI, atan2, cos, fabs, sin, sqrt
+from libc.math cimport INFINITY, M_PI, atan2, cos, fabs, sin, sqrt
 from libc.stdint cimport int64_t
 
 from _step_lines cimport check_step_line_inputs, step_line
@@ -44,6 +44,7 @@ from _step_lines cimport check_step_line_inputs, step_line
 import numpy as np
 
 cdef enum:
+    CHUNK = 256  # cells a row's step lists at a time before examining them (:func:`_row_step`)
     MAX_ARCS = 64  # intervals a row's event may hold; more sets the row's overflow flag
     MAX_VERTICES = 128  # vertices of a side's polygon in a plane of circles; more: the row uses every cell
     MAX_UNSURE = 64  # cells listed without clipping because their line is known too coarsely (see _cut)
@@ -57,6 +58,11 @@ cdef double TWO_PI = 2.0 * M_PI
 cdef double PLANE_TOLERANCE = 1e-12
 #: A bound, relative to the magnitudes involved, on the rounding of a few multiply-adds (16 units in the last place).
 cdef double ROUNDING = 16.0 * 2.220446049250313e-16
+#: Room, relative to the magnitude of the lines (``|A_s| + sqrt(B_s^2 + C_s^2)`` for the selected one,
+#: plus the largest ``|alpha| + |beta| + |gamma|`` of the cells), that the hull's skip (:func:`_side_cell`)
+#: leaves below the floor: far above the rounding of its few multiply-adds, so a cell it passes over
+#: is one that the violation test would pass over too.
+cdef double HULL_MARGIN = 1e-12
 
 
 cdef struct ArcSet:
@@ -196,6 +202,118 @@ cdef inline double _largest_sine(const ArcSet* S) noexcept nogil:
     return top
 
 
+cdef inline double _hull(const ArcSet* S, double* cm, double* sm) noexcept nogil:
+    """The smallest arc holding the intervals of ``S``: its centre's cos and sin, and ``(2 sin(h / 2))^2``
+    for its half width ``h`` (4 when ``h`` is ``pi`` or more, or S is empty: no bound)."""
+    cdef Py_ssize_t k, n = S.n
+    cdef double gap, widest, start, half
+    if n == 0:
+        return 4.0
+    widest = S.lo[0] + TWO_PI - S.hi[n - 1]  # the gap through 0
+    start = S.lo[0]
+    for k in range(n - 1):
+        gap = S.lo[k + 1] - S.hi[k]
+        if gap > widest:
+            widest = gap
+            start = S.lo[k + 1]
+    half = 0.5 * (TWO_PI - widest)
+    if half >= M_PI:
+        return 4.0
+    cm[0] = cos(start + half)
+    sm[0] = sin(start + half)
+    return 2.0 * (1.0 - cos(half))
+
+
+cdef struct Side:  # one side ``sign * L_s >= |L_c|`` of a step being intersected into a row's intervals
+    double As, Bs, Cs  # sign times the selected cell's coefficients
+    double floor  # the smallest sign * L_s on the intervals (+inf once they are empty)
+    double cm, sm, spread  # the smallest arc holding them: its centre's cos, sin and (2 sin(h / 2))^2
+    double hull_floor  # floor less the margin (+inf once empty)
+    double margin  # HULL_MARGIN times the magnitude of the lines
+    double sliver
+
+
+cdef inline void _refresh(const ArcSet* S, Side* P) noexcept nogil:
+    """The side's floor and hull after its intervals changed."""
+    if S.n == 0:
+        P.floor = INFINITY
+        P.hull_floor = INFINITY
+        P.spread = 0.0
+        return
+    P.floor = _minimum(S, P.As, P.Bs, P.Cs)
+    P.spread = _hull(S, &P.cm, &P.sm)
+    P.hull_floor = P.floor - P.margin
+
+
+cdef inline bint _emptied(ArcSet* S, const Side* P) noexcept nogil:
+    """Empty S (and say so) when its intervals lie where ``|sin(w)| < sliver``."""
+    if P.sliver > 0.0 and S.n > 0 and _largest_sine(S) < P.sliver:
+        S.n = 0
+        return 1
+    return 0
+
+
+cdef int _side_begin(ArcSet* S, ArcSet* T, Side* P, double sign, double a_s, double b_s, double g_s,
+                     double sliver, double size) noexcept nogil:
+    """Start a side: intersect S with ``sign * L_s >= 0``; -1 on overflow.
+
+    ``size`` bounds ``|alpha| + |beta| + |gamma|`` over the cells (the hull skip's margin).
+    """
+    P.As = sign * a_s
+    P.Bs = sign * b_s
+    P.Cs = sign * g_s
+    P.margin = HULL_MARGIN * (fabs(P.As) + sqrt(P.Bs * P.Bs + P.Cs * P.Cs) + size)
+    P.sliver = sliver
+    P.cm = 1.0
+    P.sm = 0.0
+    if _violated(S, P.As, P.Bs, P.Cs):
+        if _intersect(S, P.As, P.Bs, P.Cs, T) < 0:
+            return -1
+    _emptied(S, P)
+    _refresh(S, P)
+    return 0
+
+
+cdef inline int _side_cell(ArcSet* S, ArcSet* T, Side* P, double ac, double bc, double gc) noexcept nogil:
+    """Intersect S with one cell's two constraints ``sign L_s -+ L_c >= 0``; -1 on overflow.
+
+    A cell whose largest ``|L_c|`` on the whole circle, ``|alpha| + sqrt(beta^2 + gamma^2)``,
+    is below the floor cannot bind, which is checked without a loop over the intervals; nor can
+    one whose ``|L_c|`` at the centre ``m`` of the smallest arc holding S, plus ``2 sin(h / 2)
+    sqrt(beta^2 + gamma^2)`` (``h`` that arc's half width: ``|L_c(w) - L_c(m)|`` is at most that
+    on the arc), is below the floor by more than :data:`HULL_MARGIN` of the lines' magnitude. Both
+    skips are exact bounds, so they change the cost, never the arcs.
+    """
+    cdef double room, centre, A, B, C
+    cdef int t
+    if S.n == 0:
+        return 0
+    room = P.floor - (ac if ac >= 0.0 else -ac)
+    if room >= 0.0 and room * room >= bc * bc + gc * gc:
+        return 0
+    centre = ac + bc * P.cm + gc * P.sm
+    room = P.hull_floor - (centre if centre >= 0.0 else -centre)
+    if room >= 0.0 and room * room >= P.spread * (bc * bc + gc * gc):
+        return 0
+    for t in range(2):
+        if t == 0:
+            A = P.As - ac
+            B = P.Bs - bc
+            C = P.Cs - gc
+        else:
+            A = P.As + ac
+            B = P.Bs + bc
+            C = P.Cs + gc
+        if _violated(S, A, B, C):
+            if _intersect(S, A, B, C, T) < 0:
+                return -1
+            _emptied(S, P)
+            _refresh(S, P)
+            if S.n == 0:
+                return 0
+    return 0
+
+
 cdef int _side(ArcSet* S, ArcSet* T, double sign, double a_s, double b_s, double g_s, const double* alpha,
                const double* beta, const double* gamma, const int64_t* listed, Py_ssize_t n_cells,
                Py_ssize_t selected, double sliver=0.0) noexcept nogil:
@@ -206,23 +324,18 @@ cdef int _side(ArcSet* S, ArcSet* T, double sign, double a_s, double b_s, double
 
     ``a_s, b_s, g_s`` are the selected cell's coefficients. The cells are ``listed[i]``
     (``listed`` NULL: every cell ``i`` of ``alpha`` and ``beta`` but ``selected``), their
-    direction coefficients ``gamma[i]`` (in the order examined).
-    ``floor`` is the smallest value of ``sign * L_s`` on S: a cell whose largest
-    ``|L_c|`` on the whole circle, ``|alpha| + sqrt(beta^2 + gamma^2)``, is below it
-    cannot bind, which is checked without a loop over the intervals.
+    direction coefficients ``gamma[i]`` (in the order examined); each is tested by
+    :func:`_side_cell`.
     """
-    cdef double As = sign * a_s
-    cdef double Bs = sign * b_s
-    cdef double Cs = sign * g_s
-    cdef double ac, bc, gc, A, B, C, floor, room
-    cdef Py_ssize_t i, c, t
-    if _violated(S, As, Bs, Cs):
-        if _intersect(S, As, Bs, Cs, T) < 0:
-            return -1
-    if sliver > 0.0 and _largest_sine(S) < sliver:
-        S.n = 0
-        return 0
-    floor = _minimum(S, As, Bs, Cs)
+    cdef Side P
+    cdef Py_ssize_t i, c
+    cdef double size = 0.0, here
+    for i in range(n_cells):
+        c = i if listed == NULL else listed[i]
+        here = fabs(alpha[c]) + fabs(beta[c]) + fabs(gamma[i])
+        size = here if here > size else size
+    if _side_begin(S, T, &P, sign, a_s, b_s, g_s, sliver, size) < 0:
+        return -1
     for i in range(n_cells):
         if S.n == 0:
             return 0
@@ -232,28 +345,8 @@ cdef int _side(ArcSet* S, ArcSet* T, double sign, double a_s, double b_s, double
             c = i
         else:
             c = listed[i]
-        ac = alpha[c]
-        bc = beta[c]
-        gc = gamma[i]
-        room = floor - (ac if ac >= 0.0 else -ac)
-        if room >= 0.0 and room * room >= bc * bc + gc * gc:
-            continue
-        for t in range(2):
-            if t == 0:
-                A = As - ac
-                B = Bs - bc
-                C = Cs - gc
-            else:
-                A = As + ac
-                B = Bs + bc
-                C = Cs + gc
-            if _violated(S, A, B, C):
-                if _intersect(S, A, B, C, T) < 0:
-                    return -1
-                if sliver > 0.0 and _largest_sine(S) < sliver:
-                    S.n = 0
-                    return 0
-                floor = _minimum(S, As, Bs, Cs)
+        if _side_cell(S, T, &P, alpha[c], beta[c], gamma[i]) < 0:
+            return -1
     return 0
 
 
@@ -287,19 +380,91 @@ cdef Py_ssize_t _merge_sides(double* arcs, const ArcSet* plus, const ArcSet* min
     return n
 
 
+cdef inline bint _needs(double floor, double hull_floor, double cm, double sm, double spread,
+                        double ac, double bc, double gc) noexcept nogil:
+    """Whether a cell fails both of a side's skips (:func:`_side_cell`), without branches."""
+    cdef double r2 = bc * bc + gc * gc
+    cdef double room = floor - fabs(ac)
+    cdef double centre = ac + bc * cm + gc * sm
+    cdef double hull_room = hull_floor - fabs(centre)
+    return ((room < 0.0) | (room * room < r2)) & ((hull_room < 0.0) | (hull_room * hull_room < spread * r2))
+
+
+cdef double _reach(const double[::1] alpha, const double[::1] beta) noexcept nogil:
+    """``max |alpha| + max |beta|`` over the cells: 0 when the step is flat (see :func:`_row_step`)."""
+    cdef Py_ssize_t i
+    cdef double a = 0.0, b = 0.0
+    for i in range(alpha.shape[0]):
+        a = fabs(alpha[i]) if fabs(alpha[i]) > a else a
+        b = fabs(beta[i]) if fabs(beta[i]) > b else b
+    return a + b
+
+
 cdef Py_ssize_t _row_step(double* arcs, Py_ssize_t count, const double* alpha, const double* beta,
                           const double* gamma, Py_ssize_t n_cells, Py_ssize_t selected,
-                          double sliver=0.0) noexcept nogil:
-    """Replace the row's intervals by their intersection with the step's event; the new count, -1 on overflow."""
+                          double sliver=0.0, double reach=1.0) noexcept nogil:
+    """Replace the row's intervals by their intersection with the step's event; the new count, -1 on overflow.
+
+    ``reach``: ``max |alpha| + max |beta|`` over the cells (:func:`_reach`). It is 0 when the step
+    is flat: every cell's offset and axis lines are 0 (the global hypothesis' steps after the
+    tested motif, whose selected features hold the plane's offset and axis), so every line is
+    ``gamma[c] sin(w)`` and the step holds on the whole circle if ``|gamma_s| >= |gamma_c|`` for
+    every c, else nowhere: one comparison per cell, then the sides' own constraints.
+
+    Both sides are intersected in one pass over the cells, by chunks of :data:`CHUNK`: a
+    branch-free pre-pass lists the chunk's cells that fail a side's cheaper skip at the
+    floors of the chunk's start (floors only rise as the intervals shrink, and the hull's
+    bound holds wherever it is evaluated, so a cell it passes over cannot bind), then
+    :func:`_side_cell` examines the listed cells in order, side by side. Each side meets the
+    cells that can bind in the same order as a pass of its own, so the arcs are the same.
+    """
     cdef ArcSet plus, minus, scratch
+    cdef Side P, M
+    cdef Py_ssize_t first, last, i, n_listed, k
+    cdef Py_ssize_t listed[CHUNK]
+    cdef double fp, hp, cmp, smp, sp, fm, hm, cmm, smm, sm_
+    cdef bint flat = reach == 0.0
+    cdef double top = 0.0, size
+    for i in range(n_cells):  # the largest |gamma|, the selected cell's included
+        size = fabs(gamma[i])
+        top = size if size > top else top
+    if flat and top > fabs(gamma[selected]):  # a cell beats the selected one everywhere
+        return 0
     _load(&plus, arcs, count)
     minus = plus
-    if _side(&plus, &scratch, 1.0, alpha[selected], beta[selected], gamma[selected], alpha, beta, gamma, NULL,
-             n_cells, selected, sliver) < 0:
+    if _side_begin(&plus, &scratch, &P, 1.0, alpha[selected], beta[selected], gamma[selected], sliver,
+                   reach + top) < 0:
         return -1
-    if _side(&minus, &scratch, -1.0, alpha[selected], beta[selected], gamma[selected], alpha, beta, gamma, NULL,
-             n_cells, selected, sliver) < 0:
+    if _side_begin(&minus, &scratch, &M, -1.0, alpha[selected], beta[selected], gamma[selected], sliver,
+                   reach + top) < 0:
         return -1
+    first = n_cells if flat else 0
+    while first < n_cells and (plus.n > 0 or minus.n > 0):
+        last = first + CHUNK if first + CHUNK < n_cells else n_cells
+        fp = P.floor
+        hp = P.hull_floor
+        cmp = P.cm
+        smp = P.sm
+        sp = P.spread
+        fm = M.floor
+        hm = M.hull_floor
+        cmm = M.cm
+        smm = M.sm
+        sm_ = M.spread
+        n_listed = 0
+        for i in range(first, last):
+            listed[n_listed] = i
+            n_listed = n_listed + (_needs(fp, hp, cmp, smp, sp, alpha[i], beta[i], gamma[i])
+                                   | _needs(fm, hm, cmm, smm, sm_, alpha[i], beta[i], gamma[i]))
+        for k in range(n_listed):
+            i = listed[k]
+            if i == selected:
+                continue
+            if _side_cell(&plus, &scratch, &P, alpha[i], beta[i], gamma[i]) < 0:
+                return -1
+            if _side_cell(&minus, &scratch, &M, alpha[i], beta[i], gamma[i]) < 0:
+                return -1
+        first = last
     return _merge_sides(arcs, &plus, &minus)
 
 
@@ -337,10 +502,30 @@ def step_arcs(double[:, :, ::1] arcs, long long[::1] counts, const double[::1] a
         raise ValueError(f"selected cell {selected} outside the {n_cells} competing cells")
     if rows and (np.max(counts) > MAX_ARCS):
         raise ValueError(f"a row holds more than {MAX_ARCS} intervals")
+    cdef double reach = _reach(alpha, beta)
     for r in prange(rows, nogil=True, num_threads=max(1, n_threads), schedule="dynamic"):
         if counts[r] > 0:
             counts[r] = _row_step(&arcs[r, 0, 0], counts[r], &alpha[0], &beta[0], &gamma[r, 0],
-                                  n_cells, selected)
+                                  n_cells, selected, 0.0, reach)
+
+
+cdef void _step_line_cells(const double* num, const double* coef, const double[:, ::1] cross_cells,
+                           const int64_t[::1] cells, const double[::1] scale, double* out) noexcept nogil:
+    """:func:`step_line` from the cross products gathered in the cells' order (``cross_cells[m, i]``).
+
+    The same sums in the same order (``0 + coef[0] x_0 + coef[1] x_1 + ...``), so the same lines
+    bit for bit; the loops over the cells read contiguous memory and vectorise.
+    """
+    cdef Py_ssize_t i, m, n_cells = cells.shape[0]
+    cdef double c
+    for i in range(n_cells):
+        out[i] = 0.0
+    for m in range(cross_cells.shape[0]):
+        c = coef[m]
+        for i in range(n_cells):
+            out[i] = out[i] + c * cross_cells[m, i]
+    for i in range(n_cells):
+        out[i] = (num[cells[i]] - out[i]) * scale[i]
 
 
 cdef int _check_row_steps(double[:, :, ::1] arcs, long long[::1] counts, const double[::1] alpha,
@@ -381,12 +566,15 @@ def step_arcs_rows(double[:, :, ::1] arcs, long long[::1] counts, const double[:
     n_threads = max(1, min(n_threads, rows))
     buffer = np.empty((n_threads, max(n_cells, 1)), dtype=np.float64)  # one row's lines per thread
     cdef double[:, ::1] line = buffer
+    cdef double reach = _reach(alpha, beta)
+    # the earlier motifs' cross products of the competing cells, in the cells' order (contiguous)
+    cdef double[:, ::1] cross_cells = np.ascontiguousarray(np.asarray(cross_t)[:n_earlier][:, np.asarray(cells)])
     for r in prange(rows, nogil=True, num_threads=n_threads, schedule="dynamic"):
         if counts[r] > 0:
             t = threadid()
-            step_line(&numerators[r, 0], &coefficients[r, 0], cross_t, n_earlier, cells, scale, &line[t, 0])
+            _step_line_cells(&numerators[r, 0], &coefficients[r, 0], cross_cells, cells, scale, &line[t, 0])
             counts[r] = _row_step(&arcs[r, 0, 0], counts[r], &alpha[0], &beta[0], &line[t, 0], n_cells, selected,
-                                  sliver)
+                                  sliver, reach)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -778,6 +966,7 @@ def step_arcs_listed(double[:, :, ::1] arcs, long long[::1] counts, const double
     n_threads = max(1, min(n_threads, rows))
     buffer = np.empty((n_threads, max(n_cells, 1)), dtype=np.float64)
     cdef double[:, ::1] line = buffer
+    cdef double reach = _reach(alpha, beta)
     for r in prange(rows, nogil=True, num_threads=n_threads, schedule="dynamic"):
         if counts[r] > 0:
             if n_listed[r, 0] >= 0 and n_listed[r, 1] >= 0:
@@ -788,4 +977,4 @@ def step_arcs_listed(double[:, :, ::1] arcs, long long[::1] counts, const double
                 t = threadid()
                 step_line(&numerators[r, 0], &coefficients[r, 0], cross_t, n_earlier, cells, scale, &line[t, 0])
                 counts[r] = _row_step(&arcs[r, 0, 0], counts[r], &alpha[0], &beta[0], &line[t, 0], n_cells,
-                                      selected)
+                                      selected, 0.0, reach)

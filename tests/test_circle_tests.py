@@ -63,6 +63,48 @@ def test_arcs_are_where_replaying_the_selection_keeps_the_cells(hypothesis):
     assert checked > 400
 
 
+def _dense_event(alpha, beta, gamma, selected, w):
+    """Where ``|L_s(w)| >= |L_c(w)|`` for every cell c, on the points ``w`` (rows x points)."""
+    lines = alpha[None, :, None] + beta[None, :, None] * np.cos(w) + gamma[:, :, None] * np.sin(w)
+    return np.all(np.abs(lines[:, selected:selected + 1]) >= np.abs(lines), axis=1)
+
+
+@pytest.mark.parametrize("flat", [False, True])
+def test_step_arcs_are_the_event_of_every_cell_across_chunks(flat):
+    # Thousands of cells (several of the kernel's chunks), cells that bind in late chunks: the arcs are
+    # where the selected cell wins against every cell (dense evaluation); flat lines (offset and axis 0,
+    # the global hypothesis' later steps) give the whole circle or nothing.
+    rng = np.random.default_rng(3)
+    n_rows, n_cells, selected = 40, 3000, 1700
+    alpha = np.zeros(n_cells) if flat else rng.normal(size=n_cells)
+    beta = np.zeros(n_cells) if flat else rng.normal(size=n_cells)
+    gamma = rng.normal(size=(n_rows, n_cells))
+    if not flat:
+        alpha[selected], beta[selected] = 4.0, 1.5
+        gamma[:, selected] *= 0.5
+    else:
+        gamma[:, selected] = np.where(np.arange(n_rows) % 2 == 0, 10.0, 0.5)  # wins on even rows, loses on odd
+    arcs = np.zeros((n_rows, _circles.max_arcs(), 2))
+    arcs[:, 0, 1] = 2.0 * np.pi
+    counts = np.ones(n_rows, dtype=np.int64)
+    _circles.step_arcs(arcs, counts, alpha, beta, gamma, selected, 2)
+    w = np.linspace(0.0, 2.0 * np.pi, 4001)[:-1] + 1e-4
+    inside = _dense_event(alpha, beta, gamma, selected, w)
+    checked = 0
+    for r in range(n_rows):
+        ends = arcs[r, :counts[r]]
+        kernel = np.any((ends[:, :1] <= w) & (w <= ends[:, 1:]), axis=0) if counts[r] else np.zeros(w.size, bool)
+        far = np.min(np.abs(ends.ravel()[:, None] - w), axis=0) > 1e-6 if counts[r] else np.ones(w.size, bool)
+        assert np.array_equal(kernel[far], inside[r, far])
+        checked += int(far.sum())
+    assert checked > 0.99 * n_rows * w.size
+    if flat:
+        assert np.array_equal(counts > 0, np.arange(n_rows) % 2 == 0)
+    else:
+        length = np.array([np.sum(np.diff(arcs[r, :counts[r]], axis=1)) for r in range(n_rows)])
+        assert np.all(length < 2.0 * np.pi - 0.1) and np.all(length > 0)  # cut, but not away
+
+
 def test_kernel_refuses_inconsistent_shapes():
     arcs = np.zeros((2, _circles.max_arcs(), 2))
     counts = np.ones(2, dtype=np.int64)
