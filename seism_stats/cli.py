@@ -702,9 +702,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="p-values of the summary: selective (auto: circles for a continuous response, tilted "
                         "permutations for a binary one or --control, both exact at any number of draws; mcmc; "
                         "rejection; cmc: conditional Monte Carlo estimate of the global null), data split or naive")
-    p.add_argument("--hypothesis", choices=["motif", "global"], default=None,
+    p.add_argument("--hypothesis", choices=["motif", "global", "both"], default=None,
                    help="what each selective p-value tests: motif (default with circles: the motif adds "
-                        "nothing to the selected model) or global (no motif matters; tilted, mcmc, rejection, cmc)")
+                        "nothing to the selected model), global (no motif matters; tilted, mcmc, rejection, cmc) "
+                        "or both (motif, with the global null's p-values beside it: twice the sampling)")
     p.add_argument("--n-samples", type=int, default=None,
                    help="null draws B (default: 1000 great circles per motif for circles, 10000 tilted "
                         "permutations per motif, 2000 MCMC draws)")

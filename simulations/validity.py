@@ -121,7 +121,8 @@ def null_pvalues(setting: NullSetting, seed: np.random.SeedSequence, designs=("t
         if design == "cmc":
             options = {"method": "cmc", "null": "sphere", "n_samples": setting.n_samples}
         elif circles:
-            options = {"method": "circles", "null": "sphere", "n_samples": CIRCLE_DESIGNS[design]}
+            options = {"method": "circles", "null": "sphere", "n_samples": CIRCLE_DESIGNS[design],
+                       "hypothesis": "both"}  # the global null's p-values beside, checked too
         else:
             options = {"method": "mcmc", "mcmc_design": design, "n_chains": setting.n_chains,
                        "burn_in": setting.burn_in, "n_samples": setting.n_samples}

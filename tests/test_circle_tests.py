@@ -202,7 +202,7 @@ def test_null_law_survival_at_the_observation_is_the_pvalue():
 def test_pvalues_do_not_depend_on_the_order_of_the_records():
     data = simulate_dataset(90, 30, consensus="GATT", beta=0.8, random_state=4)
     order = np.random.default_rng(1).permutation(90)
-    kwargs = dict(k=4, n_motifs=2, n_samples=40, random_state=5)
+    kwargs = dict(k=4, n_motifs=2, n_samples=40, random_state=5, hypothesis="both")
     first = selective_inference(data.sequences, data.y, **kwargs)
     again = selective_inference([data.sequences[i] for i in order], np.asarray(data.y)[order], **kwargs)
     # The same draws reach the same rows; sums over the rows in another order differ at rounding level.
@@ -217,9 +217,22 @@ def test_hypothesis_is_checked_against_the_method():
         selective_inference(data.sequences, data.y, k=3, method="mcmc", hypothesis="motif")
     with pytest.raises(ValueError, match="hypothesis must be one of"):
         selective_inference(data.sequences, data.y, k=3, hypothesis="local")
+    with pytest.raises(ValueError, match="asked by hypothesis='both', needs method='circles'"):
+        selective_inference(data.sequences, data.y, k=3, method="cmc", hypothesis="both")
     glob = selective_inference(data.sequences, data.y, k=3, hypothesis="global", n_samples=20, random_state=0)
     assert glob.hypothesis == "global" and glob.pvalues_global is None
     assert np.array_equal(glob.pvalues_global_null, glob.pvalues)
+    # The global null's p-values beside the motif hypothesis' only on request ("both"): the motif
+    # hypothesis' own p-values are the same either way (its circles are drawn first).
+    kwargs = dict(k=3, n_motifs=2, n_samples=20, random_state=0)
+    default = selective_inference(data.sequences, data.y, **kwargs)
+    both = selective_inference(data.sequences, data.y, hypothesis="both", **kwargs)
+    assert default.hypothesis == both.hypothesis == "motif"
+    assert default.pvalues_global is None and not default.settings["global_beside"]
+    assert np.all(np.isnan(default.pvalues_global_null))
+    assert both.settings["global_beside"] and np.all((both.pvalues_global > 0) & (both.pvalues_global <= 1))
+    np.testing.assert_array_equal(default.pvalues, both.pvalues)
+    assert both.settings["circle_directions"] > default.settings["circle_directions"]
 
 
 def test_binary_response_defaults_to_the_tilted_permutations():
@@ -489,7 +502,8 @@ def test_the_screen_drops_only_circles_that_cannot_change_the_ratio(monkeypatch)
             monkeypatch.setattr(circle_tests, "SCREEN_MARGIN", np.inf)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            result = selective_inference(data.sequences, data.y, k=6, n_motifs=3, n_samples=200, random_state=1)
+            result = selective_inference(data.sequences, data.y, k=6, n_motifs=3, n_samples=200, random_state=1,
+                                         hypothesis="both")
         fits.append(np.r_[result.pvalues, result.pvalues_se, result.pvalues_global, result.settings["circle_ess"],
                           result.settings["circle_neighbours"], result.settings["circle_global_neighbours"]])
     np.testing.assert_array_equal(fits[0], fits[1])

@@ -41,6 +41,9 @@ DEFAULT_INTERVAL_DRAWS = 50
 #: Methods whose p-values test the global null only (no motif matters).
 GLOBAL_ONLY_METHODS = ("tilted", "mcmc", "rejection", "cmc")
 NULLS = ("auto", "sphere", "permutation")
+#: What ``hypothesis=`` may ask for: the motif hypothesis, the global null, or both (the motif
+#: hypothesis in ``pvalues``, the global null's beside it in ``pvalues_global``; twice the sampling).
+HYPOTHESIS_REQUESTS = ("motif", "global", "both")
 #: Chains (MCMC) or draws (rejection) are cut into this many independently seeded
 #: blocks; blocks are what ``n_jobs`` spreads over processes, so results do not
 #: depend on ``n_jobs``.
@@ -162,15 +165,21 @@ def choose_null(y: np.ndarray, covariate_basis: np.ndarray) -> tuple[str, str]:
     return "sphere", "Gaussian linear model"
 
 
-def resolve_hypothesis(hypothesis: str | None, method: str) -> str:
-    """The hypothesis the motif p-values of ``method`` test: ``"motif"`` by default where it is available."""
+def resolve_hypothesis(hypothesis: str | None, method: str) -> tuple[str, bool]:
+    """What the motif p-values of ``method`` test, and whether the global null's run beside them.
+
+    ``"motif"`` by default where it is available (``method="circles"``), the global null
+    otherwise; ``"both"`` is the motif hypothesis with the global null's p-values beside it.
+    """
     if hypothesis is None:
-        return "global" if method in GLOBAL_ONLY_METHODS else "motif"
-    hypothesis = check_hypothesis(hypothesis)
-    if hypothesis == "motif" and method in GLOBAL_ONLY_METHODS:
+        return ("global" if method in GLOBAL_ONLY_METHODS else "motif"), False
+    if not isinstance(hypothesis, str) or hypothesis not in HYPOTHESIS_REQUESTS:
+        raise ValueError(f"hypothesis must be one of {', '.join(map(repr, HYPOTHESIS_REQUESTS))}; got {hypothesis!r}")
+    if hypothesis != "global" and method in GLOBAL_ONLY_METHODS:
         raise ValueError(f"method={method!r} tests the global null only (no motif matters); the per-motif "
-                         "hypothesis (motif j adds nothing to the selected model) needs method='circles'")
-    return hypothesis
+                         f"hypothesis (motif j adds nothing to the selected model), asked by "
+                         f"hypothesis={hypothesis!r}, needs method='circles'")
+    return ("motif", True) if hypothesis == "both" else (check_hypothesis(hypothesis), False)
 
 
 def check_choice(value: str, choices: tuple[str, ...], name: str) -> str:

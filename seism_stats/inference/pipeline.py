@@ -113,12 +113,14 @@ def selective_inference(
         each is tested given the part of the response along the other motifs and their
         nearest competitors (settings ``"cmc_neighbours"``): a valid p-value that
         conditions on more than the MCMC's, so the two differ on the same data.
-    hypothesis : {"motif", "global"}, optional
+    hypothesis : {"motif", "global", "both"}, optional
         What each motif's p-value tests. ``"motif"`` (default with ``method="circles"``):
         motif j adds nothing to the selected model (the covariates and the other selected
         motifs, whose effects are free). ``"global"``: no motif matters (the paper's null;
-        the only one of ``"mcmc"``, ``"rejection"`` and ``"cmc"``). With ``"motif"`` and
-        several motifs, the global null's p-values are computed too (``pvalues_global``).
+        the only one of ``"mcmc"``, ``"rejection"`` and ``"cmc"``). ``"both"``: the motif
+        hypothesis in ``pvalues`` and, with several motifs, the global null's p-values beside
+        it (``pvalues_global``, the summary's ``P global``), at twice the sampling; the
+        default leaves them out (with one motif the two hypotheses are the same test).
     null : {"auto", "sphere", "permutation"}
         Null model: uniform on the residual sphere (Gaussian linear model) or
         permutations of the residuals; ``"auto"`` picks permutation for binary y.

@@ -53,8 +53,9 @@ class MotifInference:
         errors, for the motifs at the floor (NaN for the others; :mod:`seism_stats.stats.tail`).
     pvalues_global, pvalues_global_se : ndarray (q,) or None
         Selective p-values of the global null (no motif matters) and their Monte-Carlo
-        errors, when ``pvalues`` test another hypothesis (``settings["hypothesis"]``);
-        None when ``pvalues`` are the global null's own.
+        errors, when ``pvalues`` test another hypothesis (``settings["hypothesis"]``) and they
+        were asked for beside it (``hypothesis="both"``, ``settings["global_beside"]``); None
+        otherwise.
     statistics_t : ndarray (q,) or None
         ``method="circles"``: each motif's observed statistic in Student-t units (its t
         statistic in the selected model for the motif hypothesis).

@@ -202,6 +202,7 @@ class Plan:
     n_samples: int
     interval_draws: int
     hypothesis: str
+    global_beside: bool = False  # hypothesis="both": the global null's p-values beside the motif hypothesis'
 
     @property
     def selective(self) -> bool:
@@ -254,11 +255,11 @@ def plan_fit(data: Data, options: Options) -> Plan:
                         options.max_replays, options.n_motifs)  # before any work
     if method in ("cmc", "circles"):
         check_sphere_null(null, null_reason, method)
-    hypothesis = resolve_hypothesis(options.hypothesis, method)
+    hypothesis, global_beside = resolve_hypothesis(options.hypothesis, method)
 
     check_fit_memory(data.n, int(data.encoded.lengths.sum()), max(data.ks), options.n_motifs, options.n_chains,
                      options.pooling, method, options.max_memory, n_samples)
-    return Plan(null, null_reason, method, method_reason, n_samples, interval_draws, hypothesis)
+    return Plan(null, null_reason, method, method_reason, n_samples, interval_draws, hypothesis, global_beside)
 
 
 #: The excess kurtosis of the selected model's leave-one-out residuals below which heavy tails are not reported
@@ -420,8 +421,9 @@ def selective_pvalues_of(features, selection: Selection, data: Data, plan: Plan,
     if plan.method == "circles":
         stage(f"exact selective p-values over {n_samples} great circles per motif ({plan.hypothesis} hypothesis)")
         # The selected-model (motif) circles always run: they also give the intervals. With several
-        # motifs the global null's run beside them; with one, the two hypotheses are the same test.
-        both = q > 1
+        # motifs and hypothesis="both" the global null's run beside them; with one motif the two
+        # hypotheses are the same test.
+        both = q > 1 and (plan.hypothesis == "global" or plan.global_beside)
         circles_motif = circle_pvalues(features, selection, basis, n_samples, streams.tree, streams.order, "motif",
                                        progress, planned=q * n_samples * (2 if both else 1))
         circles, circles_global = circles_motif, None
@@ -506,7 +508,7 @@ def fit_settings(options: Options, plan: Plan, data: Data, features, tests: Null
         "bracket": options.bracket if method == "mcmc" and null == "sphere" else None,
         "mcmc_design": options.mcmc_design if method == "mcmc" else None,
         "n_chains": options.n_chains if method == "mcmc" else N_SAMPLER_BLOCKS if method == "rejection" else 0,
-        "method_reason": plan.method_reason, "hypothesis": plan.hypothesis,
+        "method_reason": plan.method_reason, "hypothesis": plan.hypothesis, "global_beside": plan.global_beside,
         "circle_neighbours": [] if circles is None else [int(v) for v in circles.neighbours],
         "circle_ess": [] if circles is None else [float(v) for v in circles.ess],
         "circle_directions": 0 if circles is None else circles.n_directions + (

@@ -223,11 +223,13 @@ class SelectiveMotifModel:
             number of draws, :mod:`seism_stats.stats.tilted_permutations`). ``"mcmc"`` and
             ``"rejection"`` sample the global null; ``"cmc"`` estimates it by conditional
             Monte Carlo (:mod:`seism_stats.stats.conditional_mc`).
-        hypothesis : {"motif", "global"}, optional
+        hypothesis : {"motif", "global", "both"}, optional
             What each motif's selective p-value tests: ``"motif"`` (default with
             ``"circles"``), motif j adds nothing to the selected model, the other selected
             motifs free; ``"global"``, no motif matters (the only hypothesis of mcmc,
-            rejection and cmc). See :func:`seism_stats.selective_inference`.
+            rejection and cmc); ``"both"``, the motif hypothesis with the global null's
+            p-values beside it (:attr:`~SelectiveMotifResults.pvalues_global`, twice the
+            sampling). See :func:`seism_stats.selective_inference`.
         n_samples, burn_in, thin, n_chains, bracket, mcmc_design, null, max_replays, max_memory, tail_draws, ties
             Sampler and resource settings (see :func:`seism_stats.selective_inference`). The default
             ``mcmc_design="tree"`` gives p-values exactly valid for every ``n_samples``.

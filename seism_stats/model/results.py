@@ -300,8 +300,8 @@ class SelectiveMotifResults:
         """Selective p-values of the global null (no motif matters), labelled as such.
 
         The same as :attr:`pvalues_selective` when that tests the global null; with
-        ``method="circles"`` and several motifs, computed beside the per-motif ones
-        (NaN when no global p-value was computed).
+        ``method="circles"``, several motifs and ``hypothesis="both"``, computed beside the
+        per-motif ones (NaN when no global p-value was computed, as by default).
         """
         return self._series(self.inference.pvalues_global_null, "P (selective, global null)")
 
