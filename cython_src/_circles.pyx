@@ -221,7 +221,8 @@ cdef inline double _hull(const ArcSet* S, double* cm, double* sm) noexcept nogil
         return 4.0
     cm[0] = cos(start + half)
     sm[0] = sin(start + half)
-    return 2.0 * (1.0 - cos(half))
+    gap = 2.0 * sin(0.5 * half)  # not 2 (1 - cos h): that loses every digit for narrow arcs
+    return gap * gap
 
 
 cdef struct Side:  # one side ``sign * L_s >= |L_c|`` of a step being intersected into a row's intervals
@@ -380,11 +381,16 @@ cdef Py_ssize_t _merge_sides(double* arcs, const ArcSet* plus, const ArcSet* min
     return n
 
 
-cdef inline bint _needs(double floor, double hull_floor, double cm, double sm, double spread,
-                        double ac, double bc, double gc) noexcept nogil:
-    """Whether a cell fails both of a side's skips (:func:`_side_cell`), without branches."""
+cdef inline bint _needs(double hull_floor, double cm, double sm, double spread, double ac, double bc,
+                        double gc) noexcept nogil:
+    """Whether a cell fails both of a side's skips (:func:`_side_cell`), without branches.
+
+    Both against the floor less the margin: the floor, computed, may fall by a few units in the
+    last place as the intervals shrink (it only rises in exact arithmetic), and this test runs
+    at the floor of the chunk's start.
+    """
     cdef double r2 = bc * bc + gc * gc
-    cdef double room = floor - fabs(ac)
+    cdef double room = hull_floor - fabs(ac)
     cdef double centre = ac + bc * cm + gc * sm
     cdef double hull_room = hull_floor - fabs(centre)
     return ((room < 0.0) | (room * room < r2)) & ((hull_room < 0.0) | (hull_room * hull_room < spread * r2))
@@ -422,7 +428,7 @@ cdef Py_ssize_t _row_step(double* arcs, Py_ssize_t count, const double* alpha, c
     cdef Side P, M
     cdef Py_ssize_t first, last, i, n_listed, k
     cdef Py_ssize_t listed[CHUNK]
-    cdef double fp, hp, cmp, smp, sp, fm, hm, cmm, smm, sm_
+    cdef double hp, cmp, smp, sp, hm, cmm, smm, sm_
     cdef bint flat = reach == 0.0
     cdef double top = 0.0, size
     for i in range(n_cells):  # the largest |gamma|, the selected cell's included
@@ -441,12 +447,10 @@ cdef Py_ssize_t _row_step(double* arcs, Py_ssize_t count, const double* alpha, c
     first = n_cells if flat else 0
     while first < n_cells and (plus.n > 0 or minus.n > 0):
         last = first + CHUNK if first + CHUNK < n_cells else n_cells
-        fp = P.floor
         hp = P.hull_floor
         cmp = P.cm
         smp = P.sm
         sp = P.spread
-        fm = M.floor
         hm = M.hull_floor
         cmm = M.cm
         smm = M.sm
@@ -454,8 +458,8 @@ cdef Py_ssize_t _row_step(double* arcs, Py_ssize_t count, const double* alpha, c
         n_listed = 0
         for i in range(first, last):
             listed[n_listed] = i
-            n_listed = n_listed + (_needs(fp, hp, cmp, smp, sp, alpha[i], beta[i], gamma[i])
-                                   | _needs(fm, hm, cmm, smm, sm_, alpha[i], beta[i], gamma[i]))
+            n_listed = n_listed + (_needs(hp, cmp, smp, sp, alpha[i], beta[i], gamma[i])
+                                   | _needs(hm, cmm, smm, sm_, alpha[i], beta[i], gamma[i]))
         for k in range(n_listed):
             i = listed[k]
             if i == selected:

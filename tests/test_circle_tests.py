@@ -105,6 +105,22 @@ def test_step_arcs_are_the_event_of_every_cell_across_chunks(flat):
         assert np.all(length < 2.0 * np.pi - 0.1) and np.all(length > 0)  # cut, but not away
 
 
+@pytest.mark.parametrize("half_width", [1e-9, 1e-7, 1e-5, 1e-3])
+def test_a_cell_that_binds_inside_a_narrow_arc_cuts_it(half_width):
+    # The skip from the smallest arc holding the event must not pass over a cell that binds inside a
+    # narrow one (its bound, 2 sin(h/2) times the cell's reach, computed as 2 (1 - cos h) lost every
+    # digit there). Selected line 1, cell a + cos(w): the event near pi/2 starts at arccos(1 - a).
+    middle = 0.5 * np.pi
+    arcs = np.zeros((1, _circles.max_arcs(), 2))
+    arcs[0, 0] = (middle - half_width, middle + half_width)
+    counts = np.ones(1, dtype=np.int64)
+    a = 1.0 - np.sin(0.5 * half_width)  # the event's lower end halfway inside the arc
+    _circles.step_arcs(arcs, counts, np.array([1.0, a]), np.array([0.0, 1.0]), np.zeros((1, 2)), 0, 1)
+    assert counts[0] == 1
+    assert arcs[0, 0, 0] == pytest.approx(np.arccos(1.0 - a), abs=1e-6 * half_width)
+    assert arcs[0, 0, 1] == middle + half_width
+
+
 def test_kernel_refuses_inconsistent_shapes():
     arcs = np.zeros((2, _circles.max_arcs(), 2))
     counts = np.ones(2, dtype=np.int64)
@@ -233,6 +249,11 @@ def test_hypothesis_is_checked_against_the_method():
     assert both.settings["global_beside"] and np.all((both.pvalues_global > 0) & (both.pvalues_global <= 1))
     np.testing.assert_array_equal(default.pvalues, both.pvalues)
     assert both.settings["circle_directions"] > default.settings["circle_directions"]
+    from seism_stats import SelectiveMotifModel
+    model = SelectiveMotifModel(data.y, data.sequences, k=3, n_motifs=2)
+    texts = [model.fit(hypothesis=h, n_samples=20, random_state=0, progress=False).summary().as_text()
+             for h in ("motif", "both")]
+    assert "P global" not in texts[0] and "P global: the same construction for the global null" in texts[1]
 
 
 def test_binary_response_defaults_to_the_tilted_permutations():

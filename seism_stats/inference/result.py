@@ -54,8 +54,8 @@ class MotifInference:
     pvalues_global, pvalues_global_se : ndarray (q,) or None
         Selective p-values of the global null (no motif matters) and their Monte-Carlo
         errors, when ``pvalues`` test another hypothesis (``settings["hypothesis"]``) and they
-        were asked for beside it (``hypothesis="both"``, ``settings["global_beside"]``); None
-        otherwise.
+        were asked for beside it (``hypothesis="both"`` with several motifs:
+        ``settings["global_beside"]`` is then True); None otherwise.
     statistics_t : ndarray (q,) or None
         ``method="circles"``: each motif's observed statistic in Student-t units (its t
         statistic in the selected model for the motif hypothesis).

@@ -419,11 +419,12 @@ def selective_pvalues_of(features, selection: Selection, data: Data, plan: Plan,
         return none
     basis, n_samples, progress = data.basis, plan.n_samples, options.progress
     if plan.method == "circles":
-        stage(f"exact selective p-values over {n_samples} great circles per motif ({plan.hypothesis} hypothesis)")
         # The selected-model (motif) circles always run: they also give the intervals. With several
         # motifs and hypothesis="both" the global null's run beside them; with one motif the two
         # hypotheses are the same test.
         both = q > 1 and (plan.hypothesis == "global" or plan.global_beside)
+        tested = f"{plan.hypothesis} hypothesis" + (", the global null beside" if both and plan.global_beside else "")
+        stage(f"exact selective p-values over {n_samples} great circles per motif ({tested})")
         circles_motif = circle_pvalues(features, selection, basis, n_samples, streams.tree, streams.order, "motif",
                                        progress, planned=q * n_samples * (2 if both else 1))
         circles, circles_global = circles_motif, None
@@ -508,7 +509,8 @@ def fit_settings(options: Options, plan: Plan, data: Data, features, tests: Null
         "bracket": options.bracket if method == "mcmc" and null == "sphere" else None,
         "mcmc_design": options.mcmc_design if method == "mcmc" else None,
         "n_chains": options.n_chains if method == "mcmc" else N_SAMPLER_BLOCKS if method == "rejection" else 0,
-        "method_reason": plan.method_reason, "hypothesis": plan.hypothesis, "global_beside": plan.global_beside,
+        "method_reason": plan.method_reason, "hypothesis": plan.hypothesis,
+        "global_beside": circles_global is not None,  # hypothesis="both" with several motifs and the circles
         "circle_neighbours": [] if circles is None else [int(v) for v in circles.neighbours],
         "circle_ess": [] if circles is None else [float(v) for v in circles.ess],
         "circle_directions": 0 if circles is None else circles.n_directions + (
