@@ -249,6 +249,9 @@ def test_hypothesis_is_checked_against_the_method():
     assert both.settings["global_beside"] and np.all((both.pvalues_global > 0) & (both.pvalues_global <= 1))
     np.testing.assert_array_equal(default.pvalues, both.pvalues)
     assert both.settings["circle_directions"] > default.settings["circle_directions"]
+    # the global null tested with several motifs: its circles and the motif hypothesis' (for the intervals)
+    tested_global = selective_inference(data.sequences, data.y, hypothesis="global", **kwargs)
+    assert tested_global.settings["circle_directions"] == both.settings["circle_directions"]
     from seism_stats import SelectiveMotifModel
     model = SelectiveMotifModel(data.y, data.sequences, k=3, n_motifs=2)
     texts = [model.fit(hypothesis=h, n_samples=20, random_state=0, progress=False).summary().as_text()

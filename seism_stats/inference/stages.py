@@ -513,8 +513,7 @@ def fit_settings(options: Options, plan: Plan, data: Data, features, tests: Null
         "global_beside": circles_global is not None,  # hypothesis="both" with several motifs and the circles
         "circle_neighbours": [] if circles is None else [int(v) for v in circles.neighbours],
         "circle_ess": [] if circles is None else [float(v) for v in circles.ess],
-        "circle_directions": 0 if circles is None else circles.n_directions + (
-            circles_global.n_directions if circles_global is not None else 0),
+        "circle_directions": circle_directions(tests),
         "circle_global_neighbours": [] if circles_global is None else [int(v) for v in circles_global.neighbours],
         "max_replays": options.max_replays, "tail_draws": int(options.tail_draws),
         "cmc_ess": float("nan") if cmc is None else cmc.ess,
@@ -527,6 +526,18 @@ def fit_settings(options: Options, plan: Plan, data: Data, features, tests: Null
         "add_intercept": bool(options.add_intercept), "random_state": options.seed_repr,
         "n_threads": options.n_threads, "n_jobs": options.n_jobs, "backend": options.backend,
     }
+
+
+def circle_directions(tests: NullTests) -> int:
+    """Directions the circles drew in all (pilots included): the motif hypothesis' run, and the
+    global null's where it ran too (beside it, or as the tested hypothesis with several motifs)."""
+    if tests.circles is None:
+        return 0
+    runs = [tests.circles_motif, tests.circles_global]
+    if tests.circles.n_directions and tests.circles is not tests.circles_motif and tests.circles.tests is not \
+            tests.circles_motif.tests:  # hypothesis="global" with several motifs: a run of its own
+        runs.append(tests.circles)
+    return int(sum(run.n_directions for run in runs if run is not None))
 
 
 def tilted_settings(tilted) -> dict:
