@@ -121,6 +121,21 @@ def test_a_cell_that_binds_inside_a_narrow_arc_cuts_it(half_width):
     assert arcs[0, 0, 1] == middle + half_width
 
 
+def test_the_summary_warns_that_a_low_ess_states_too_small_an_error():
+    # The honesty table's far-tail case (benchmarks/bench_circle_precision.py): a strong first motif
+    # beside a second, 500 circles; its weights' ESS is below 30, where the stated s.e. was half the
+    # spread over seeds. The summary says so, for that motif only.
+    from seism_stats import SelectiveMotifModel
+    data = simulate_dataset(400, 60, consensus="GATTAC", beta=1.15, fraction=0.4, random_state=5)
+    res = SelectiveMotifModel(data.y, data.sequences, k=6, n_motifs=2).fit(n_samples=500, random_state=100,
+                                                                          progress=False)
+    ess = res.inference.settings["circle_ess"]
+    assert ess[0] < 30 <= ess[1]
+    text = " ".join(res.summary().extra_txt.split())
+    assert f"for {res.param_names[0]} (weights' effective sample size below 30)" in text
+    assert "its stated s.e. too small" in text and res.param_names[1] not in text.split("[!] Few")[1]
+
+
 def test_kernel_refuses_inconsistent_shapes():
     arcs = np.zeros((2, _circles.max_arcs(), 2))
     counts = np.ones(2, dtype=np.int64)
