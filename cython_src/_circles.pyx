@@ -275,6 +275,21 @@ cdef int _side_begin(ArcSet* S, ArcSet* T, Side* P, double sign, double a_s, dou
     return 0
 
 
+cdef inline bint _needs(double hull_floor, double cm, double sm, double spread, double ac, double bc,
+                        double gc) noexcept nogil:
+    """Whether a cell fails both of a side's skips (:func:`_side_cell`), without branches.
+
+    Both against the floor less the margin: the floor, computed, may fall by a few units in the
+    last place as the intervals shrink (it only rises in exact arithmetic), and this test runs
+    at the floor of the chunk's start.
+    """
+    cdef double r2 = bc * bc + gc * gc
+    cdef double room = hull_floor - fabs(ac)
+    cdef double centre = ac + bc * cm + gc * sm
+    cdef double hull_room = hull_floor - fabs(centre)
+    return ((room < 0.0) | (room * room < r2)) & ((hull_room < 0.0) | (hull_room * hull_room < spread * r2))
+
+
 cdef inline int _side_cell(ArcSet* S, ArcSet* T, Side* P, double ac, double bc, double gc) noexcept nogil:
     """Intersect S with one cell's two constraints ``sign L_s -+ L_c >= 0``; -1 on overflow.
 
@@ -285,16 +300,14 @@ cdef inline int _side_cell(ArcSet* S, ArcSet* T, Side* P, double ac, double bc, 
     on the arc), is below the floor by more than :data:`HULL_MARGIN` of the lines' magnitude. Both
     skips are exact bounds, so they change the cost, never the arcs.
     """
-    cdef double room, centre, A, B, C
+    cdef double room, A, B, C
     cdef int t
     if S.n == 0:
         return 0
-    room = P.floor - (ac if ac >= 0.0 else -ac)
+    room = P.floor - (ac if ac >= 0.0 else -ac)  # the circle's skip at the floor itself (as before the hull's)
     if room >= 0.0 and room * room >= bc * bc + gc * gc:
         return 0
-    centre = ac + bc * P.cm + gc * P.sm
-    room = P.hull_floor - (centre if centre >= 0.0 else -centre)
-    if room >= 0.0 and room * room >= P.spread * (bc * bc + gc * gc):
+    if not _needs(P.hull_floor, P.cm, P.sm, P.spread, ac, bc, gc):  # the hull's skip
         return 0
     for t in range(2):
         if t == 0:
@@ -379,21 +392,6 @@ cdef Py_ssize_t _merge_sides(double* arcs, const ArcSet* plus, const ArcSet* min
             b = b + 1
         n = n + 1
     return n
-
-
-cdef inline bint _needs(double hull_floor, double cm, double sm, double spread, double ac, double bc,
-                        double gc) noexcept nogil:
-    """Whether a cell fails both of a side's skips (:func:`_side_cell`), without branches.
-
-    Both against the floor less the margin: the floor, computed, may fall by a few units in the
-    last place as the intervals shrink (it only rises in exact arithmetic), and this test runs
-    at the floor of the chunk's start.
-    """
-    cdef double r2 = bc * bc + gc * gc
-    cdef double room = hull_floor - fabs(ac)
-    cdef double centre = ac + bc * cm + gc * sm
-    cdef double hull_room = hull_floor - fabs(centre)
-    return ((room < 0.0) | (room * room < r2)) & ((hull_room < 0.0) | (hull_room * hull_room < spread * r2))
 
 
 cdef double _reach(const double[::1] alpha, const double[::1] beta) noexcept nogil:
@@ -514,25 +512,6 @@ def step_arcs(double[:, :, ::1] arcs, long long[::1] counts, const double[::1] a
                                   n_cells, selected, 0.0, reach)
 
 
-cdef void _step_line_cells(const double* num, const double* coef, const double[:, ::1] cross_cells,
-                           const int64_t[::1] cells, const double[::1] scale, double* out) noexcept nogil:
-    """:func:`step_line` from the cross products gathered in the cells' order (``cross_cells[m, i]``).
-
-    The same sums in the same order (``0 + coef[0] x_0 + coef[1] x_1 + ...``), so the same lines
-    bit for bit; the loops over the cells read contiguous memory and vectorise.
-    """
-    cdef Py_ssize_t i, m, n_cells = cells.shape[0]
-    cdef double c
-    for i in range(n_cells):
-        out[i] = 0.0
-    for m in range(cross_cells.shape[0]):
-        c = coef[m]
-        for i in range(n_cells):
-            out[i] = out[i] + c * cross_cells[m, i]
-    for i in range(n_cells):
-        out[i] = (num[cells[i]] - out[i]) * scale[i]
-
-
 cdef int _check_row_steps(double[:, :, ::1] arcs, long long[::1] counts, const double[::1] alpha,
                           const double[::1] beta, const double[:, ::1] numerators, const double[:, ::1] coefficients,
                           const double[:, ::1] cross_t, Py_ssize_t n_earlier, const int64_t[::1] cells,
@@ -572,12 +551,10 @@ def step_arcs_rows(double[:, :, ::1] arcs, long long[::1] counts, const double[:
     buffer = np.empty((n_threads, max(n_cells, 1)), dtype=np.float64)  # one row's lines per thread
     cdef double[:, ::1] line = buffer
     cdef double reach = _reach(alpha, beta)
-    # the earlier motifs' cross products of the competing cells, in the cells' order (contiguous)
-    cdef double[:, ::1] cross_cells = np.ascontiguousarray(np.asarray(cross_t)[:n_earlier][:, np.asarray(cells)])
     for r in prange(rows, nogil=True, num_threads=n_threads, schedule="dynamic"):
         if counts[r] > 0:
             t = threadid()
-            _step_line_cells(&numerators[r, 0], &coefficients[r, 0], cross_cells, cells, scale, &line[t, 0])
+            step_line(&numerators[r, 0], &coefficients[r, 0], cross_t, n_earlier, cells, scale, &line[t, 0])
             counts[r] = _row_step(&arcs[r, 0, 0], counts[r], &alpha[0], &beta[0], &line[t, 0], n_cells, selected,
                                   sliver, reach)
 

@@ -14,7 +14,6 @@ from scipy.stats import kurtosistest
 
 from ..sampling.exchangeable import DESIGNS
 from ..selection.greedy import check_n_motifs
-from ..stats.circle_tests import check_hypothesis
 from ..stats.tilted_permutations import TIES
 from ..utils.parallel import check_backend
 from ..utils.validation import (
@@ -179,7 +178,7 @@ def resolve_hypothesis(hypothesis: str | None, method: str) -> tuple[str, bool]:
         raise ValueError(f"method={method!r} tests the global null only (no motif matters); the per-motif "
                          f"hypothesis (motif j adds nothing to the selected model), asked by "
                          f"hypothesis={hypothesis!r}, needs method='circles'")
-    return ("motif", True) if hypothesis == "both" else (check_hypothesis(hypothesis), False)
+    return ("motif", True) if hypothesis == "both" else (hypothesis, False)
 
 
 def check_choice(value: str, choices: tuple[str, ...], name: str) -> str:

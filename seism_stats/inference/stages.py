@@ -534,8 +534,7 @@ def circle_directions(tests: NullTests) -> int:
     if tests.circles is None:
         return 0
     runs = [tests.circles_motif, tests.circles_global]
-    if tests.circles.n_directions and tests.circles is not tests.circles_motif and tests.circles.tests is not \
-            tests.circles_motif.tests:  # hypothesis="global" with several motifs: a run of its own
+    if tests.circles.tests is not tests.circles_motif.tests:  # hypothesis="global", several motifs: its own run
         runs.append(tests.circles)
     return int(sum(run.n_directions for run in runs if run is not None))
 
