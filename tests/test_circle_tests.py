@@ -11,7 +11,7 @@ from seism_stats.features.grid import grid_features
 from seism_stats.features.kmers import reverse_complement_index, string_to_kmer
 from seism_stats.io.sequences import encode_sequences
 from seism_stats.selection.greedy import select_motifs
-from seism_stats.stats import _circles
+from seism_stats.stats import _circles, circle_tests
 from seism_stats.stats.circle_tests import CircleTests, circle_pvalues
 from seism_stats.utils.canonical import gaussian_rows
 from simulations.data import simulate_dataset
@@ -147,7 +147,7 @@ def test_kernel_refuses_inconsistent_shapes():
         _circles.step_arcs(arcs[:1], counts, np.zeros(4), np.zeros(4), np.zeros((2, 4)), 0)
 
 
-def _null_pvalues(n_sets, n_draws, n_motifs, beta=0.0, seed=0):
+def _null_pvalues(n_sets, n_draws, n_motifs, beta=0.0, seed=0, grow=False):
     """Motif p-values (motif hypothesis) and naive OLS p-values of the last motif on simulated data sets.
 
     With ``beta`` > 0 the response follows the GATT cell's feature, so where that cell is
@@ -155,7 +155,7 @@ def _null_pvalues(n_sets, n_draws, n_motifs, beta=0.0, seed=0):
     """
     cell = string_to_kmer("GATT")
     cell = min(cell, int(reverse_complement_index(4)[cell]))
-    selective, naive = [], []
+    selective, naive, draws = [], [], []
     for i in range(n_sets):
         rng = np.random.default_rng(seed + i)
         data = simulate_dataset(60, 24, consensus="GATT", beta=0.0, random_state=rng)
@@ -165,10 +165,14 @@ def _null_pvalues(n_sets, n_draws, n_motifs, beta=0.0, seed=0):
         features, selection, basis, order = _fit_parts(data.sequences, y, 4, n_motifs)
         if selection.event.n_selected < n_motifs or (beta and selection.cells[0] != cell):
             continue
-        estimate = circle_pvalues(features, selection, basis, n_draws, np.random.default_rng(10_000 + i), order)
+        estimate = circle_pvalues(features, selection, basis, n_draws, np.random.default_rng(10_000 + i), order,
+                                  grow=grow)
         selective.append(estimate.pvalues[-1])
+        draws.append(estimate.draws[-1])
         t = estimate.statistics[-1]
         naive.append(2 * stats.t.sf(abs(t), estimate.df[-1]))
+    if grow:
+        return np.array(selective), np.array(naive), np.array(draws)
     return np.array(selective), np.array(naive)
 
 
@@ -187,6 +191,55 @@ def test_exact_at_tiny_B_under_the_global_null(n_draws):
     for alpha in (0.05, 0.1, 0.2):
         assert _binomial_ok(selective, alpha), (alpha, np.mean(selective <= alpha))
     assert not _binomial_ok(naive, 0.05)
+
+
+def test_exact_when_the_pilots_choose_the_number_of_draws(monkeypatch):
+    # The default number of circles grows where a motif's pilots predict few effective ones
+    # (estimate_draws): B is then a function of the pilots, not fixed, and the p-values must stay
+    # valid. Two requested draws per motif and a target of 4 effective circles: B = 4 / the
+    # pilots' ESS per direction, from 4 to the cap of 32, varies with the data set.
+    monkeypatch.setattr(circle_tests, "TARGET_ESS", 4.0)
+    selective, naive, draws = _null_pvalues(400, 2, 2, seed=900, grow=True)
+    assert selective.size > 350 and np.all((selective > 0) & (selective <= 1))
+    drawn = draws[draws > 0]  # 0: a motif tested given all of its direction
+    assert drawn.size > 300 and drawn.min() >= 4 and drawn.max() <= 2 * circle_tests.MAX_GROWTH
+    assert np.unique(drawn).size > 5
+    for alpha in (0.05, 0.1, 0.2):
+        assert _binomial_ok(selective, alpha), (alpha, np.mean(selective <= alpha))
+    assert not _binomial_ok(naive, 0.05)
+
+
+def test_default_draws_grow_for_a_far_tail_motif_and_an_explicit_number_is_exact():
+    # The honesty table's far-tail data set (bench_circle_precision): motif 1's weights are heavy-tailed
+    # and its pilots predict about 34 effective circles from 1000, so by default it draws more.
+    data = simulate_dataset(400, 60, consensus="GATTAC", beta=1.15, fraction=0.4, random_state=5)
+    grown = selective_inference(data.sequences, data.y, k=6, n_motifs=2, random_state=0)
+    s = grown.settings
+    assert s["n_samples"] == 1000 and s["circle_draws"][0] > 1000 and s["circle_draws"][1] == 1000
+    assert s["circle_draws"][0] <= 1000 * circle_tests.MAX_GROWTH
+    assert grown.settings["circle_directions"] > sum(s["circle_draws"])  # the pilots too
+    exact = selective_inference(data.sequences, data.y, k=6, n_motifs=2, random_state=0, n_samples=1000)
+    assert exact.settings["circle_draws"] == [1000, 1000]
+    assert exact.settings["circle_ess"][0] < grown.settings["circle_ess"][0]
+    from seism_stats.report.summary import _circle_notes
+
+    class Results:  # what _circle_notes reads
+        inference, hypothesis, param_names = grown, "motif", ["m1", "m2"]
+    text = " ".join(_circle_notes(Results()))
+    assert f"over {s['circle_draws'][0]}, 1000 random great circles (motifs in order; 1000 by default" in text
+
+
+@pytest.mark.parametrize("n_draws, rate, grow, expected", [
+    (1000, 0.2, True, 1000),      # 200 effective circles predicted: as requested
+    (1000, 0.05, True, 2000),     # 50 predicted: 100 / 0.05
+    (1000, 0.001, True, 16000),   # capped at MAX_GROWTH times
+    (1000, 0.05, False, 1000),    # an explicit n_samples is drawn exactly
+    (1000, float("nan"), True, 1000),  # no pilot (the observed direction alone)
+    (0, 0.05, True, 0),           # B = 0 stays 0
+])
+def test_estimate_draws_reaches_the_target_ess_within_the_cap(n_draws, rate, grow, expected):
+    assert circle_tests.TARGET_ESS == 100 and circle_tests.MAX_GROWTH == 16
+    assert circle_tests.estimate_draws(n_draws, rate, grow) == expected
 
 
 def test_a_noise_motif_beside_a_real_one_is_not_rejected():
@@ -628,6 +681,7 @@ def test_the_level_rule_stops_at_the_first_level_that_passes_its_bar(monkeypatch
     monkeypatch.setattr(circle_tests, "DirectionLaw", lambda tests, axis, space, order: space.shape[1])
     monkeypatch.setattr(circle_tests, "_log_masses_of_law", lambda *args, **kwargs: (np.zeros(1), None))
     monkeypatch.setattr(circle_tests, "log_weight_ess", lambda log_den: next(scripted) * circle_tests.PILOT)
-    law, level, drawn = circle_tests.choose_level(Tests(), Axis(), None)
+    law, level, drawn, rate = circle_tests.choose_level(Tests(), Axis(), None)
     assert level == expected
+    assert np.isnan(rate) if expected == -1 else rate == pytest.approx(esses[ladder.index(expected)])
     assert drawn == circle_tests.PILOT * (len(esses) if expected == -1 else ladder.index(expected) + 1)

@@ -18,6 +18,7 @@ from statsmodels.iolib.tableformatting import fmt_2cols, fmt_params
 
 from ..inference.options import FLOOR_FACTOR, SELECTIVE_METHODS
 from ..selection.geometry import OBSERVED_DIRECTION
+from ..stats.circle_tests import TARGET_ESS
 from ..stats.conditional_mc import MIN_WEIGHT_ESS
 from ..stats.tilted_permutations import MIN_NUMERATOR_ESS
 
@@ -282,7 +283,12 @@ def _circle_notes(results) -> list[str]:
     """What the exact circle p-values test and how they were computed (``method="circles"``)."""
     s = results.inference.settings
     notes = []
-    how = (f"over {s['n_samples']} random great circles per motif and the observed one, each integrated "
+    draws = [int(v) for v in s.get("circle_draws") or []]
+    grown = any(v > s["n_samples"] for v in draws)
+    count = (f"{', '.join(map(str, draws))} random great circles (motifs in order; {s['n_samples']} by default, more "
+             f"where a motif's pilot draws predicted an effective sample size below {TARGET_ESS:g})" if grown
+             else f"{s['n_samples']} random great circles per motif")
+    how = (f"over {count} and the observed one, each integrated "
            "exactly (the observed direction counted, so the p-value is exactly valid for every number of "
            "draws and not limited to 1/(B+1)); MC s.e.: delta-method error of that ratio, MC 95% up: "
            "p + 1.645 MC s.e")
