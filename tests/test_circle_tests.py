@@ -198,7 +198,10 @@ def test_exact_when_the_pilots_choose_the_number_of_draws(monkeypatch):
     # (estimate_draws): B is then a function of the pilots, not fixed, and the p-values must stay
     # valid. Two requested draws per motif and a target of 4 effective circles: B = 4 / the
     # pilots' ESS per direction, from 4 to the cap of 32, varies with the data set.
+    # (The second pilot, which the rule runs whenever the first predicts fewer than 2 effective
+    # circles, i.e. always here, is cut to 64 directions to keep the test short.)
     monkeypatch.setattr(circle_tests, "TARGET_ESS", 4.0)
+    monkeypatch.setattr(circle_tests, "GROWTH_PILOT", 64)
     selective, naive, draws = _null_pvalues(400, 2, 2, seed=900, grow=True)
     assert selective.size > 350 and np.all((selective > 0) & (selective <= 1))
     drawn = draws[draws > 0]  # 0: a motif tested given all of its direction
@@ -233,6 +236,7 @@ def test_default_draws_grow_for_a_far_tail_motif_and_an_explicit_number_is_exact
     (1000, 0.2, True, 1000),      # 200 effective circles predicted: as requested
     (1000, 0.05, True, 2000),     # 50 predicted: 100 / 0.05
     (1000, 0.001, True, 16000),   # capped at MAX_GROWTH times
+    (1000, 0.0, True, 16000),     # a (second) pilot that met no event: the cap
     (1000, 0.05, False, 1000),    # an explicit n_samples is drawn exactly
     (1000, float("nan"), True, 1000),  # no pilot (the observed direction alone)
     (0, 0.05, True, 0),           # B = 0 stays 0
@@ -360,14 +364,40 @@ def test_the_level_does_not_depend_on_which_representative_of_the_observation_is
     # (w, d) and (2 pi - w, -d) are the same observation; antithetic pilots keep the level a function of +-b.
     from dataclasses import replace
 
-    from seism_stats.stats.circle_tests import choose_level
+    from seism_stats.stats.circle_tests import choose_level, growth_rate
     data = simulate_dataset(100, 30, consensus="GATT", beta=1.0, random_state=7)
     features, selection, basis, order = _fit_parts(data.sequences, data.y, 4, 3)
+    second = 0
     for hypothesis in ("motif", "global"):
         tests = CircleTests(features, selection, basis, hypothesis)
         for axis in tests.axes:
             flipped = replace(axis, direction=-axis.direction)
-            assert choose_level(tests, axis, order)[1] == choose_level(tests, flipped, order)[1]
+            chosen, mirrored = choose_level(tests, axis, order), choose_level(tests, flipped, order)
+            assert chosen[1] == mirrored[1] and chosen[3] == pytest.approx(mirrored[3], rel=1e-9, nan_ok=True)
+            # so is the number of draws: the second pilot, where one is run, measures the same rate
+            rates = [growth_rate(tests, a, law, rate, 1000, True)
+                     for a, (law, _, _, rate) in ((axis, chosen), (flipped, mirrored))]
+            assert rates[0][1] == rates[1][1] and rates[0][0] == pytest.approx(rates[1][0], rel=1e-9, nan_ok=True)
+            second += rates[0][1] > 0
+    assert second > 0  # the second pilot ran at least once
+
+
+def test_a_second_pilot_runs_only_where_the_first_predicts_under_half_the_target(monkeypatch):
+    calls = []
+
+    def masses(tests, axis, law, m, rng, **kwargs):
+        calls.append((m, kwargs))
+        return np.r_[np.zeros(8), np.full(m - 8, -np.inf)], None  # log weights: ESS 8 of m
+
+    monkeypatch.setattr(circle_tests, "_log_masses_of_law", masses)
+    law = object()
+    assert circle_tests.growth_rate(None, None, law, 0.06, 1000, True) == (0.06, 0)  # 60 >= 50
+    assert circle_tests.growth_rate(None, None, law, 0.04, 1000, False) == (0.04, 0)  # an explicit n_samples
+    assert circle_tests.growth_rate(None, None, None, 0.04, 1000, True) == (0.04, 0)  # the observed direction
+    assert not calls
+    rate, drawn = circle_tests.growth_rate(None, None, law, 0.04, 1000, True)
+    assert drawn == circle_tests.GROWTH_PILOT and rate == pytest.approx(8 / circle_tests.GROWTH_PILOT)
+    assert calls == [(circle_tests.GROWTH_PILOT, {"antithetic": True, "pilot": True})]
 
 
 def test_ratio_is_never_zero_and_its_error_is_unknown_without_drawn_mass():

@@ -129,7 +129,7 @@ def selective_inference(
         per motif besides the observed one (0 is allowed: the exact test given the
         observed direction alone); for ``method="tilted"``, tilted permutations per motif.
         Default: :data:`DEFAULT_CIRCLES` for circles (more, up to 16 times, for a motif whose
-        pilot draws predict a weights' effective sample size below 100:
+        pilot draws, discarded, predict a weights' effective sample size below 100:
         :func:`~seism_stats.stats.circle_tests.estimate_draws`; ``settings["circle_draws"]``
         holds each motif's number; an explicit ``n_samples`` is drawn exactly),
         :data:`DEFAULT_TILTED` for tilted, :data:`DEFAULT_DRAWS` for the other methods.

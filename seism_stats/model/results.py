@@ -532,7 +532,8 @@ class SelectiveMotifResults:
         """Sampler settings and diagnostics: draws, burn-in, acceptance, ESS, replays, seconds, and the
         ``shortfall`` of a sample cut short by ``max_replays`` (its p-values are NaN).
 
-        For ``method="circles"`` or ``"cmc"``, draws are the directions per motif, replays
+        For ``method="circles"`` or ``"cmc"``, draws are the directions per motif (with the
+        circles, the most any motif drew: see ``settings["circle_draws"]``), replays
         all directions drawn (pilots included) and ``ess_min`` the smallest effective
         sample size of the importance weights; for ``"tilted"``, draws are the tilted
         permutations per motif, replays include the pilots, and the acceptance rate is the
@@ -544,7 +545,9 @@ class SelectiveMotifResults:
             tilted = self.method == "tilted"
             ess = s.get("tilted_ess" if tilted else "circle_ess") or []
             hits = s.get("tilted_hit_rate") or []
-            info = {"method": s["method"], "null": s["null"], "draws": s["n_samples"] if self.n_selected else 0,
+            grown = [] if tilted else s.get("circle_draws") or []  # circles: B of each motif (may exceed n_samples)
+            draws = max(grown) if grown else s["n_samples"] if self.n_selected else 0
+            info = {"method": s["method"], "null": s["null"], "draws": draws,
                     "chains": 0,
                     "burn_in": 0, "thin": 1, "acceptance_rate": float(np.mean(hits)) if len(hits) else np.nan,
                     "ess_min": float(np.min(ess)) if len(ess) else np.nan,
