@@ -232,18 +232,21 @@ def test_default_draws_grow_for_a_far_tail_motif_and_an_explicit_number_is_exact
     assert f"over {s['circle_draws'][0]}, 1000 random great circles (motifs in order; 1000 by default" in text
 
 
-@pytest.mark.parametrize("n_draws, rate, grow, expected", [
-    (1000, 0.2, True, 1000),      # 200 effective circles predicted: as requested
-    (1000, 0.05, True, 2000),     # 50 predicted: 100 / 0.05
-    (1000, 0.001, True, 16000),   # capped at MAX_GROWTH times
-    (1000, 0.0, True, 16000),     # a (second) pilot that met no event: the cap
-    (1000, 0.05, False, 1000),    # an explicit n_samples is drawn exactly
-    (1000, float("nan"), True, 1000),  # no pilot (the observed direction alone)
-    (0, 0.05, True, 0),           # B = 0 stays 0
+@pytest.mark.parametrize("n_draws, rate, grow, n, expected", [
+    (1000, 0.2, True, 1000, 1000),      # 200 effective circles predicted: as requested
+    (1000, 0.05, True, 1000, 2000),     # 50 predicted: 100 / 0.05
+    (1000, 0.001, True, 1000, 16000),   # capped at MAX_GROWTH times
+    (1000, 0.0, True, 1000, 16000),     # a (second) pilot that met no event: the cap
+    (1000, 0.001, True, 4000, 4000),    # and at MAX_GROWTH_WORK sequence-directions
+    (1000, 0.001, True, 100_000, 1000),  # a large data set keeps the draws it asked for
+    (1000, 0.05, False, 1000, 1000),    # an explicit n_samples is drawn exactly
+    (1000, float("nan"), True, 1000, 1000),  # no pilot (the observed direction alone)
+    (0, 0.05, True, 1000, 0),           # B = 0 stays 0
 ])
-def test_estimate_draws_reaches_the_target_ess_within_the_cap(n_draws, rate, grow, expected):
+def test_estimate_draws_reaches_the_target_ess_within_the_cap(n_draws, rate, grow, n, expected):
     assert circle_tests.TARGET_ESS == 100 and circle_tests.MAX_GROWTH == 16
-    assert circle_tests.estimate_draws(n_draws, rate, grow) == expected
+    assert circle_tests.MAX_GROWTH_WORK == 16_000_000
+    assert circle_tests.estimate_draws(n_draws, rate, grow, n) == expected
 
 
 def test_a_noise_motif_beside_a_real_one_is_not_rejected():
@@ -390,12 +393,19 @@ def test_a_second_pilot_runs_only_where_the_first_predicts_under_half_the_target
         return np.r_[np.zeros(8), np.full(m - 8, -np.inf)], None  # log weights: ESS 8 of m
 
     monkeypatch.setattr(circle_tests, "_log_masses_of_law", masses)
-    law = object()
-    assert circle_tests.growth_rate(None, None, law, 0.06, 1000, True) == (0.06, 0)  # 60 >= 50
-    assert circle_tests.growth_rate(None, None, law, 0.04, 1000, False) == (0.04, 0)  # an explicit n_samples
-    assert circle_tests.growth_rate(None, None, None, 0.04, 1000, True) == (0.04, 0)  # the observed direction
+
+    class Tests:
+        n = 1000
+
+    class Large:
+        n = circle_tests.MAX_GROWTH_WORK // 1000  # the draws could not grow
+    law, tests = object(), Tests()
+    assert circle_tests.growth_rate(tests, None, law, 0.06, 1000, True) == (0.06, 0)  # 60 >= 50
+    assert circle_tests.growth_rate(tests, None, law, 0.04, 1000, False) == (0.04, 0)  # an explicit n_samples
+    assert circle_tests.growth_rate(tests, None, None, 0.04, 1000, True) == (0.04, 0)  # the observed direction
+    assert circle_tests.growth_rate(Large(), None, law, 0.04, 1000, True) == (0.04, 0)  # no room to grow
     assert not calls
-    rate, drawn = circle_tests.growth_rate(None, None, law, 0.04, 1000, True)
+    rate, drawn = circle_tests.growth_rate(tests, None, law, 0.04, 1000, True)
     assert drawn == circle_tests.GROWTH_PILOT and rate == pytest.approx(8 / circle_tests.GROWTH_PILOT)
     assert calls == [(circle_tests.GROWTH_PILOT, {"antithetic": True, "pilot": True})]
 

@@ -135,7 +135,8 @@ Number of draws
 ---------------
 With the default number of draws (a fit's ``n_samples`` left unset) a motif whose chosen level's
 pilot gives an ESS per direction ``r`` with ``r B < TARGET_ESS`` draws ``ceil(TARGET_ESS / r)``
-directions instead, at most ``MAX_GROWTH B`` (:func:`estimate_draws`). Far in the tail the
+directions instead, at most ``MAX_GROWTH B`` and ``MAX_GROWTH_WORK / n`` (but never fewer than B:
+large data sets keep their cost; :func:`estimate_draws`). Far in the tail the
 weights are heavy-tailed, and with few effective circles the delta-method error understated the
 spread over seeds about twice (bench_circle_precision). The number drawn is a function of the
 pilots, which depend on the data only through what the test conditions on (``b``, ``P_S y``,
@@ -256,6 +257,10 @@ LIGHT_SHARE = 1.0 / 8.0
 TARGET_ESS = 100.0
 #: At most this many times the requested draws per motif (:func:`estimate_draws`).
 MAX_GROWTH = 16
+#: And at most this many sequence-directions (``B n``) per motif: the draws grow up to 16 times at
+#: n = 1000, 1.6 times at n = 10,000 and not from n = 16,000 on (a direction costs about n; at
+#: n = 100,000 the default fit's 1000 circles took 9-11 s of its 26-38 s).
+MAX_GROWTH_WORK = 16_000_000
 #: Where the level's pilot predicts fewer than half of :data:`TARGET_ESS` effective circles, a second
 #: pilot of this many directions at the chosen level measures the ESS per direction again before the
 #: number of draws is set (:func:`growth_rate`): 128 directions see a heavy tail poorly (they
@@ -820,36 +825,45 @@ def growth_rate(tests: CircleTests, axis: CircleAxis, law: DirectionLaw | None, 
     """The ESS per direction that sets a motif's number of draws, and the directions drawn to measure it.
 
     The level's pilot rate, unless the draws may grow and it predicts fewer than half of
-    :data:`TARGET_ESS` effective circles from ``n_draws``: then a second pilot of
+    :data:`TARGET_ESS` effective circles from ``n_draws`` and the data set is small enough for the
+    draws to grow (:func:`most_draws`): then a second pilot of
     :data:`GROWTH_PILOT` directions at the chosen level, from the fixed seed
     :data:`GROWTH_PILOT_SEED` and in antithetic pairs like the first (so that the rate is a function
     of ``+-b``), then discarded. Both depend on the data only through what the test conditions
     on, so the number of draws set from them keeps the theorem (module docstring).
     """
-    if not grow or law is None or n_draws <= 0 or not pilot_rate * n_draws < 0.5 * TARGET_ESS:
+    if (not grow or law is None or n_draws <= 0 or not pilot_rate * n_draws < 0.5 * TARGET_ESS
+            or most_draws(n_draws, tests.n) <= n_draws):
         return pilot_rate, 0
     rng = np.random.default_rng(GROWTH_PILOT_SEED)
     log_den, _ = _log_masses_of_law(tests, axis, law, GROWTH_PILOT, rng, antithetic=True, pilot=True)
     return log_weight_ess(log_den) / GROWTH_PILOT, GROWTH_PILOT
 
 
-def estimate_draws(n_draws: int, pilot_rate: float, grow: bool) -> int:
+def most_draws(n_draws: int, n_sequences: int) -> int:
+    """The most directions :func:`estimate_draws` may give a motif: :data:`MAX_GROWTH` times
+    ``n_draws``, and at most :data:`MAX_GROWTH_WORK` sequence-directions (``B n``), but never fewer
+    than ``n_draws`` (a large data set keeps the cost it asked for)."""
+    return int(max(n_draws, min(MAX_GROWTH * n_draws, MAX_GROWTH_WORK // max(int(n_sequences), 1))))
+
+
+def estimate_draws(n_draws: int, pilot_rate: float, grow: bool, n_sequences: int) -> int:
     """Directions of one motif's estimate: ``n_draws``, or more where its pilots predict few effective ones.
 
     With ``grow``, a motif whose chosen level's pilot ESS per direction ``pilot_rate`` predicts
     fewer than :data:`TARGET_ESS` effective circles from ``n_draws`` gets
-    ``ceil(TARGET_ESS / pilot_rate)`` directions, at most :data:`MAX_GROWTH` times ``n_draws`` (the
-    most when the rate is 0: no pilot met the event; NaN, no pilot: ``n_draws``). B
-    is then a function of the pilots, which depend on the data only through what the test
-    conditions on (module docstring, "Number of draws"), so it is fixed before the estimate's
-    draws and the theorem holds.
+    ``ceil(TARGET_ESS / pilot_rate)`` directions, at most :func:`most_draws` (the most when the
+    rate is 0: no pilot met the event; NaN, no pilot: ``n_draws``). B is then a function of the
+    pilots and of n, which depend on the data only through what the test conditions on (module
+    docstring, "Number of draws"), so it is fixed before the estimate's draws and the theorem holds.
     """
     if not grow or n_draws <= 0 or np.isnan(pilot_rate):
         return int(n_draws)
+    most = most_draws(n_draws, n_sequences)
     if pilot_rate <= 0:  # no pilot met the event: as many as allowed
-        return int(MAX_GROWTH * n_draws)
+        return most
     wanted = int(np.ceil(TARGET_ESS / pilot_rate))
-    return int(min(MAX_GROWTH * n_draws, max(n_draws, wanted)))
+    return int(min(most, max(n_draws, wanted)))
 
 
 def circle_pvalues(features, selection: Selection, covariate_basis: np.ndarray, n_draws: int,
@@ -901,7 +915,7 @@ def circle_pvalues(features, selection: Selection, covariate_basis: np.ndarray, 
             chosen.append(law)
             pilot_rate, more = growth_rate(tests, axis, law, pilot_rate, n_draws, grow)
             drawn += pilots + more
-            m = draws[j] = estimate_draws(n_draws, pilot_rate, grow) if law is not None else 0
+            m = draws[j] = estimate_draws(n_draws, pilot_rate, grow, tests.n) if law is not None else 0
             if m > n_draws:
                 bar.total += m - n_draws
                 bar.refresh()
