@@ -708,7 +708,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "or both (motif, with the global null's p-values beside it: twice the sampling)")
     p.add_argument("--n-samples", type=int, default=None,
                    help="null draws B (default: 1000 great circles per motif for circles, more, up to 16 "
-                        "times below 1000 sequences and not from 16,000, for a motif whose pilot draws "
+                        "times for n <= 1000 and k <= 8, none from n = 16,000 or k = 10, for a motif whose pilot draws "
                         "predict fewer than 100 effective ones; 10000 "
                         "tilted permutations per motif, 2000 MCMC draws); a number given is drawn exactly")
     p.add_argument("--ties", choices=["conservative", "randomised"], default="conservative",

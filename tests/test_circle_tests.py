@@ -215,38 +215,69 @@ def test_exact_when_the_pilots_choose_the_number_of_draws(monkeypatch):
 def test_default_draws_grow_for_a_far_tail_motif_and_an_explicit_number_is_exact():
     # The honesty table's far-tail data set (bench_circle_precision): motif 1's weights are heavy-tailed
     # and its pilots predict about 34 effective circles from 1000, so by default it draws more.
+    from seism_stats import SelectiveMotifModel
     data = simulate_dataset(400, 60, consensus="GATTAC", beta=1.15, fraction=0.4, random_state=5)
-    grown = selective_inference(data.sequences, data.y, k=6, n_motifs=2, random_state=0)
-    s = grown.settings
+    model = SelectiveMotifModel(data.y, data.sequences, k=6, n_motifs=2)
+    res = model.fit(random_state=0, progress=False)
+    grown, s = res.inference, res.inference.settings
     assert s["n_samples"] == 1000 and s["circle_draws"][0] > 1000 and s["circle_draws"][1] == 1000
-    assert s["circle_draws"][0] <= 1000 * circle_tests.MAX_GROWTH
-    assert grown.settings["circle_directions"] > sum(s["circle_draws"])  # the pilots too
+    assert s["circle_draws"][0] <= 1000 * circle_tests.MAX_GROWTH and s["circle_grow"] is True
+    # every direction drawn: the levels' pilots (128 each), motif 1's second pilot, the estimates
+    pilots = s["circle_directions"] - sum(s["circle_draws"]) - circle_tests.GROWTH_PILOT
+    assert pilots > 0 and pilots % circle_tests.PILOT == 0
+    assert res.sampler_info["draws"] == s["circle_draws"][0]  # "Null draws (B)": the most drawn
     exact = selective_inference(data.sequences, data.y, k=6, n_motifs=2, random_state=0, n_samples=1000)
-    assert exact.settings["circle_draws"] == [1000, 1000]
+    assert exact.settings["circle_draws"] == [1000, 1000] and exact.settings["circle_grow"] is False
     assert exact.settings["circle_ess"][0] < grown.settings["circle_ess"][0]
-    from seism_stats.report.summary import _circle_notes
-
-    class Results:  # what _circle_notes reads
-        inference, hypothesis, param_names = grown, "motif", ["m1", "m2"]
-    text = " ".join(_circle_notes(Results()))
+    text = res.summary().as_text().replace("\n  ", " ")
     assert f"over {s['circle_draws'][0]}, 1000 random great circles (motifs in order; 1000 by default" in text
 
 
-@pytest.mark.parametrize("n_draws, rate, grow, n, expected", [
-    (1000, 0.2, True, 1000, 1000),      # 200 effective circles predicted: as requested
-    (1000, 0.05, True, 1000, 2000),     # 50 predicted: 100 / 0.05
-    (1000, 0.001, True, 1000, 16000),   # capped at MAX_GROWTH times
-    (1000, 0.0, True, 1000, 16000),     # a (second) pilot that met no event: the cap
-    (1000, 0.001, True, 4000, 4000),    # and at MAX_GROWTH_WORK sequence-directions
-    (1000, 0.001, True, 100_000, 1000),  # a large data set keeps the draws it asked for
-    (1000, 0.05, False, 1000, 1000),    # an explicit n_samples is drawn exactly
-    (1000, float("nan"), True, 1000, 1000),  # no pilot (the observed direction alone)
-    (0, 0.05, True, 1000, 0),           # B = 0 stays 0
+@pytest.mark.parametrize("n_draws, rate, grow, expected", [
+    (1000, 0.2, True, 1000),      # 200 effective circles predicted: as requested
+    (1000, 0.05, True, 2000),     # 50 predicted: 100 / 0.05
+    (1000, 0.001, True, 16000),   # capped at the most allowed
+    (1000, 0.0, True, 16000),     # a (second) pilot that met no event: the most allowed
+    (1000, 0.05, False, 1000),    # an explicit n_samples is drawn exactly
+    (1000, float("nan"), True, 1000),  # no pilot (the observed direction alone)
+    (0, 0.05, True, 0),           # B = 0 stays 0
 ])
-def test_estimate_draws_reaches_the_target_ess_within_the_cap(n_draws, rate, grow, n, expected):
-    assert circle_tests.TARGET_ESS == 100 and circle_tests.MAX_GROWTH == 16
-    assert circle_tests.MAX_GROWTH_WORK == 16_000_000
-    assert circle_tests.estimate_draws(n_draws, rate, grow, n) == expected
+def test_estimate_draws_reaches_the_target_ess_within_the_cap(n_draws, rate, grow, expected):
+    assert circle_tests.TARGET_ESS == 100
+    assert circle_tests.estimate_draws(n_draws, rate, grow, 16000) == expected
+    assert circle_tests.estimate_draws(n_draws, rate, grow, 500) == n_draws  # never fewer than requested
+
+
+@pytest.mark.parametrize("n_draws, n, cells, limit, expected", [
+    (1000, 1000, 32896, None, 16000),     # n = 1000, k = 8: 16 times
+    (1000, 4000, 2080, None, 4000),       # 16 million sequence-directions
+    (1000, 100_000, 2080, None, 1000),    # a large data set keeps the draws it asked for
+    (1000, 400, 131_328, None, 4088),     # k = 9: 2^29 cell-directions
+    (1000, 400, 524_800, None, 1023),     # k = 10: barely
+    (1000, 400, 2080, 3000, 3000),        # the motif's share of max_replays
+    (1000, 400, 2080, 10, 1000),          # never fewer than requested
+])
+def test_most_draws_caps_growth_by_work(n_draws, n, cells, limit, expected):
+    assert circle_tests.MAX_GROWTH == 16 and circle_tests.MAX_GROWTH_WORK == 16_000_000
+    assert circle_tests.MAX_GROWTH_CELLS == 2**29
+    assert circle_tests.most_draws(n_draws, n, cells, limit) == expected
+
+
+def test_the_draws_rule_depends_on_the_data_not_on_the_seed_and_reaches_every_run():
+    # B is a function of the pilots (fixed seeds): the same for every random_state; the global
+    # null's run beside (hypothesis="both") grows by the same rule and is recorded.
+    data = simulate_dataset(300, 60, consensus="GATTA", beta=0.8, random_state=0)  # the README's example
+    fits = [selective_inference(data.sequences, data.y, k=5, n_motifs=2, random_state=seed, hypothesis="both")
+            for seed in (0, 1)]
+    assert fits[0].settings["circle_draws"] == fits[1].settings["circle_draws"]
+    assert fits[0].settings["circle_global_draws"] == fits[1].settings["circle_global_draws"]
+    assert max(fits[0].settings["circle_draws"]) > 1000 and max(fits[0].settings["circle_global_draws"]) > 1000
+    assert fits[0].settings["circle_grow"] is True
+    assert not np.array_equal(fits[0].pvalues, fits[1].pvalues)  # the estimates' own draws do differ
+    # the growth stays within max_replays (each run's motifs share it)
+    data = simulate_dataset(400, 60, consensus="GATTAC", beta=1.15, fraction=0.4, random_state=5)
+    capped = selective_inference(data.sequences, data.y, k=6, n_motifs=2, random_state=0, max_replays=3000)
+    assert capped.settings["circle_draws"] == [1500, 1000]
 
 
 def test_a_noise_motif_beside_a_real_one_is_not_rejected():
@@ -378,7 +409,7 @@ def test_the_level_does_not_depend_on_which_representative_of_the_observation_is
             chosen, mirrored = choose_level(tests, axis, order), choose_level(tests, flipped, order)
             assert chosen[1] == mirrored[1] and chosen[3] == pytest.approx(mirrored[3], rel=1e-9, nan_ok=True)
             # so is the number of draws: the second pilot, where one is run, measures the same rate
-            rates = [growth_rate(tests, a, law, rate, 1000, True)
+            rates = [growth_rate(tests, a, law, rate, 1000, True, 16000)
                      for a, (law, _, _, rate) in ((axis, chosen), (flipped, mirrored))]
             assert rates[0][1] == rates[1][1] and rates[0][0] == pytest.approx(rates[1][0], rel=1e-9, nan_ok=True)
             second += rates[0][1] > 0
@@ -394,18 +425,13 @@ def test_a_second_pilot_runs_only_where_the_first_predicts_under_half_the_target
 
     monkeypatch.setattr(circle_tests, "_log_masses_of_law", masses)
 
-    class Tests:
-        n = 1000
-
-    class Large:
-        n = circle_tests.MAX_GROWTH_WORK // 1000  # the draws could not grow
-    law, tests = object(), Tests()
-    assert circle_tests.growth_rate(tests, None, law, 0.06, 1000, True) == (0.06, 0)  # 60 >= 50
-    assert circle_tests.growth_rate(tests, None, law, 0.04, 1000, False) == (0.04, 0)  # an explicit n_samples
-    assert circle_tests.growth_rate(tests, None, None, 0.04, 1000, True) == (0.04, 0)  # the observed direction
-    assert circle_tests.growth_rate(Large(), None, law, 0.04, 1000, True) == (0.04, 0)  # no room to grow
+    law, room = object(), 1000 + circle_tests.GROWTH_PILOT
+    assert circle_tests.growth_rate(None, None, law, 0.06, 1000, True, room) == (0.06, 0)  # 60 >= 50
+    assert circle_tests.growth_rate(None, None, law, 0.04, 1000, False, room) == (0.04, 0)  # an explicit n_samples
+    assert circle_tests.growth_rate(None, None, None, 0.04, 1000, True, room) == (0.04, 0)  # the observed direction
+    assert circle_tests.growth_rate(None, None, law, 0.04, 1000, True, room - 1) == (0.04, 0)  # too little room
     assert not calls
-    rate, drawn = circle_tests.growth_rate(tests, None, law, 0.04, 1000, True)
+    rate, drawn = circle_tests.growth_rate(None, None, law, 0.04, 1000, True, room)
     assert drawn == circle_tests.GROWTH_PILOT and rate == pytest.approx(8 / circle_tests.GROWTH_PILOT)
     assert calls == [(circle_tests.GROWTH_PILOT, {"antithetic": True, "pilot": True})]
 

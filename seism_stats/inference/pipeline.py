@@ -128,8 +128,8 @@ def selective_inference(
         Null draws in the selection event (B); for ``method="circles"``, directions drawn
         per motif besides the observed one (0 is allowed: the exact test given the
         observed direction alone); for ``method="tilted"``, tilted permutations per motif.
-        Default: :data:`DEFAULT_CIRCLES` for circles (more, up to 16 times below n = 1000 and not
-        from n = 16,000 on, for a motif whose
+        Default: :data:`DEFAULT_CIRCLES` for circles (more, up to 16 times for n <= 1000 and
+        k <= 8, none from n = 16,000 or k = 10, for a motif whose
         pilot draws, discarded, predict a weights' effective sample size below 100:
         :func:`~seism_stats.stats.circle_tests.estimate_draws`; ``settings["circle_draws"]``
         holds each motif's number; an explicit ``n_samples`` is drawn exactly),

@@ -424,18 +424,21 @@ def selective_pvalues_of(features, selection: Selection, data: Data, plan: Plan,
         # hypotheses are the same test.
         both = q > 1 and (plan.hypothesis == "global" or plan.global_beside)
         tested = f"{plan.hypothesis} hypothesis" + (", the global null beside" if both and plan.global_beside else "")
-        stage(f"exact selective p-values over {n_samples} great circles per motif ({tested})")
         grow = options.n_samples is None  # the default number of circles grows where the pilots ask for it
+        stage(f"exact selective p-values over {n_samples} great circles per motif"
+              f"{' (more where the pilots ask)' if grow else ''} ({tested})")
+        runs = 2 if both else 1
+        most = options.max_replays // (q * runs)  # growth stays within max_replays
         circles_motif = circle_pvalues(features, selection, basis, n_samples, streams.tree, streams.order, "motif",
-                                       progress, planned=q * n_samples * (2 if both else 1), grow=grow)
+                                       progress, planned=q * n_samples * runs, grow=grow, max_draws=most)
         circles, circles_global = circles_motif, None
         if plan.hypothesis == "global":
             circles = circle_pvalues(features, selection, basis, n_samples, streams.tree, streams.order, "global",
-                                     grow=grow) \
+                                     grow=grow, max_draws=most) \
                 if both else replace(circles_motif, hypothesis="global")
         elif both:  # the global null's p-values beside them, labelled
             circles_global = circle_pvalues(features, selection, basis, n_samples, streams.tree, streams.order,
-                                            "global", grow=grow)
+                                            "global", grow=grow, max_draws=most)
         return NullTests(circles.pvalues, circles.se, circles.upper, circles=circles, circles_motif=circles_motif,
                          circles_global=circles_global)
     if plan.method == "tilted":
@@ -516,6 +519,8 @@ def fit_settings(options: Options, plan: Plan, data: Data, features, tests: Null
         "circle_neighbours": [] if circles is None else [int(v) for v in circles.neighbours],
         "circle_ess": [] if circles is None else [float(v) for v in circles.ess],
         "circle_draws": [] if circles is None else [int(v) for v in circles.draws],
+        "circle_grow": circles is not None and options.n_samples is None,  # the default's draws rule
+        "circle_global_draws": [] if circles_global is None else [int(v) for v in circles_global.draws],
         "circle_directions": circle_directions(tests),
         "circle_global_neighbours": [] if circles_global is None else [int(v) for v in circles_global.neighbours],
         "max_replays": options.max_replays, "tail_draws": int(options.tail_draws),

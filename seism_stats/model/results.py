@@ -533,7 +533,8 @@ class SelectiveMotifResults:
         ``shortfall`` of a sample cut short by ``max_replays`` (its p-values are NaN).
 
         For ``method="circles"`` or ``"cmc"``, draws are the directions per motif (with the
-        circles, the most any motif drew: see ``settings["circle_draws"]``), replays
+        circles, the most any motif drew: see ``settings["circle_draws"]``; 0 when every motif
+        is tested given all of its observed direction), replays
         all directions drawn (pilots included) and ``ess_min`` the smallest effective
         sample size of the importance weights; for ``"tilted"``, draws are the tilted
         permutations per motif, replays include the pilots, and the acceptance rate is the

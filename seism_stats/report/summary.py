@@ -299,7 +299,10 @@ def _circle_notes(results) -> list[str]:
                      f"model (column statistic_t of summary_frame and motifs.csv; column statistic is the "
                      f"selection's step statistic); {how}.")
         if results.inference.pvalues_global is not None:
-            notes.append("P global: the same construction for the global null (no motif matters), the "
+            global_draws = [int(v) for v in s.get("circle_global_draws") or []]
+            over = (f" (over {', '.join(map(str, global_draws))} random great circles, motifs in order)"
+                    if any(v > s["n_samples"] for v in global_draws) else "")
+            notes.append(f"P global: the same construction for the global null (no motif matters){over}, the "
                          "paper's test; for motif 2 and later it is not a test of that motif when an "
                          "earlier one is real.")
     else:
@@ -320,11 +323,13 @@ def _circle_notes(results) -> list[str]:
     drawn = np.array([v != OBSERVED_DIRECTION for v in levels] or [True] * ess.size, dtype=bool)
     low = (ess < MIN_WEIGHT_ESS) & drawn[:ess.size]
     if low.any() and s["n_samples"] > 0:
+        more = (f"for precision set n_samples above the {max(draws)} circles drawn (a number given is drawn "
+                "exactly)" if s.get("circle_grow") and draws else "increase n_samples for precision")
         names = ", ".join(np.asarray(results.param_names)[low])
         notes.append(f"[!] Few of the circles carry the selection event for {names} (weights' effective sample "
                      f"size below {MIN_WEIGHT_ESS:g}): the p-value stays exact, but its Monte-Carlo error is "
                      "large and its stated s.e. too small (in benchmarks, half the spread over sampler seeds at "
-                     "an ESS near 7); increase n_samples for precision.")
+                     f"an ESS near 7); {more}.")
     return notes
 
 

@@ -81,7 +81,8 @@ exact test given all of ``d``, Lee et al. 2016's conditioning). []
 
 What the proof needs, and the code keeps: the ``d_b`` are drawn from the law of
 ``d_0`` under the hypothesis (uniform on the sphere of ``K``), independently of
-the data; B is fixed in advance; nothing chooses anything from the ``N`` or
+the data; B is fixed before they are drawn, a function of what the theorem conditions on
+(the pilots below, "Number of draws"); nothing chooses anything from the ``N`` or
 ``D`` of the draws in the estimate; the observed direction is counted. The ratio
 without ``d_0`` is only consistent (the issue measured 0.075 rejections at
 alpha = 0.1, B = 1). This is Harrison (2012, Biometrika 99:57-69)'s conservative
@@ -135,8 +136,9 @@ Number of draws
 ---------------
 With the default number of draws (a fit's ``n_samples`` left unset) a motif whose chosen level's
 pilot gives an ESS per direction ``r`` with ``r B < TARGET_ESS`` draws ``ceil(TARGET_ESS / r)``
-directions instead, at most ``MAX_GROWTH B`` and ``MAX_GROWTH_WORK / n`` (but never fewer than B:
-large data sets keep their cost; :func:`estimate_draws`). Far in the tail the
+directions instead, at most ``MAX_GROWTH B``, ``MAX_GROWTH_WORK / n``, ``MAX_GROWTH_CELLS`` over a
+step's cells and the motif's share of ``max_replays`` (but never fewer than B: large data sets and
+grids keep their cost; :func:`most_draws`, :func:`estimate_draws`). Far in the tail the
 weights are heavy-tailed, and with few effective circles the delta-method error understated the
 spread over seeds about twice (bench_circle_precision). The number drawn is a function of the
 pilots, which depend on the data only through what the test conditions on (``b``, ``P_S y``,
@@ -258,9 +260,13 @@ TARGET_ESS = 100.0
 #: At most this many times the requested draws per motif (:func:`estimate_draws`).
 MAX_GROWTH = 16
 #: And at most this many sequence-directions (``B n``) per motif: the draws grow up to 16 times at
-#: n = 1000, 1.6 times at n = 10,000 and not from n = 16,000 on (a direction costs about n; at
-#: n = 100,000 the default fit's 1000 circles took 9-11 s of its 26-38 s).
+#: n = 1000, 1.6 times at n = 10,000 and not from n = 16,000 on (a direction's transform and draw
+#: cost about n; at n = 100,000 the default fit's 1000 circles took 9-11 s of its 26-38 s).
 MAX_GROWTH_WORK = 16_000_000
+#: And at most this many cell-directions (``B`` times the competing cells of a step): the circles'
+#: kernel and transform cost about the grid's size per direction, so the draws grow up to 16 times to
+#: k = 8 (32,896 cells with merged strands), 4 times at k = 9 and not from k = 10 on.
+MAX_GROWTH_CELLS = 2**29
 #: Where the level's pilot predicts fewer than half of :data:`TARGET_ESS` effective circles, a second
 #: pilot of this many directions at the chosen level measures the ESS per direction again before the
 #: number of draws is set (:func:`growth_rate`): 128 directions see a heavy tail poorly (they
@@ -821,45 +827,54 @@ def choose_level(tests: CircleTests, axis: CircleAxis,
 
 
 def growth_rate(tests: CircleTests, axis: CircleAxis, law: DirectionLaw | None, pilot_rate: float,
-                n_draws: int, grow: bool) -> tuple[float, int]:
+                n_draws: int, grow: bool, most: int) -> tuple[float, int]:
     """The ESS per direction that sets a motif's number of draws, and the directions drawn to measure it.
 
     The level's pilot rate, unless the draws may grow and it predicts fewer than half of
-    :data:`TARGET_ESS` effective circles from ``n_draws`` and the data set is small enough for the
-    draws to grow (:func:`most_draws`): then a second pilot of
+    :data:`TARGET_ESS` effective circles from ``n_draws`` and the draws may grow by at least the
+    second pilot's size (``most``, :func:`most_draws`): then a second pilot of
     :data:`GROWTH_PILOT` directions at the chosen level, from the fixed seed
     :data:`GROWTH_PILOT_SEED` and in antithetic pairs like the first (so that the rate is a function
     of ``+-b``), then discarded. Both depend on the data only through what the test conditions
     on, so the number of draws set from them keeps the theorem (module docstring).
     """
     if (not grow or law is None or n_draws <= 0 or not pilot_rate * n_draws < 0.5 * TARGET_ESS
-            or most_draws(n_draws, tests.n) <= n_draws):
+            or most - n_draws < GROWTH_PILOT):
         return pilot_rate, 0
     rng = np.random.default_rng(GROWTH_PILOT_SEED)
     log_den, _ = _log_masses_of_law(tests, axis, law, GROWTH_PILOT, rng, antithetic=True, pilot=True)
     return log_weight_ess(log_den) / GROWTH_PILOT, GROWTH_PILOT
 
 
-def most_draws(n_draws: int, n_sequences: int) -> int:
-    """The most directions :func:`estimate_draws` may give a motif: :data:`MAX_GROWTH` times
-    ``n_draws``, and at most :data:`MAX_GROWTH_WORK` sequence-directions (``B n``), but never fewer
-    than ``n_draws`` (a large data set keeps the cost it asked for)."""
-    return int(max(n_draws, min(MAX_GROWTH * n_draws, MAX_GROWTH_WORK // max(int(n_sequences), 1))))
+def most_draws(n_draws: int, n_sequences: int, n_cells: int, limit: int | None = None) -> int:
+    """The most directions :func:`estimate_draws` may give a motif.
+
+    :data:`MAX_GROWTH` times ``n_draws``, at most :data:`MAX_GROWTH_WORK` sequence-directions
+    (``B n``), :data:`MAX_GROWTH_CELLS` cell-directions (``B`` times a step's competing cells) and
+    ``limit`` (the motif's share of ``max_replays``), but never fewer than ``n_draws``: a large
+    data set or grid keeps the cost it asked for.
+    """
+    most = min(MAX_GROWTH * n_draws, MAX_GROWTH_WORK // max(int(n_sequences), 1),
+               MAX_GROWTH_CELLS // max(int(n_cells), 1))
+    if limit is not None:
+        most = min(most, int(limit))
+    return int(max(n_draws, most))
 
 
-def estimate_draws(n_draws: int, pilot_rate: float, grow: bool, n_sequences: int) -> int:
+def estimate_draws(n_draws: int, pilot_rate: float, grow: bool, most: int) -> int:
     """Directions of one motif's estimate: ``n_draws``, or more where its pilots predict few effective ones.
 
     With ``grow``, a motif whose chosen level's pilot ESS per direction ``pilot_rate`` predicts
     fewer than :data:`TARGET_ESS` effective circles from ``n_draws`` gets
-    ``ceil(TARGET_ESS / pilot_rate)`` directions, at most :func:`most_draws` (the most when the
-    rate is 0: no pilot met the event; NaN, no pilot: ``n_draws``). B is then a function of the
-    pilots and of n, which depend on the data only through what the test conditions on (module
-    docstring, "Number of draws"), so it is fixed before the estimate's draws and the theorem holds.
+    ``ceil(TARGET_ESS / pilot_rate)`` directions, at most ``most`` (:func:`most_draws`; all of
+    them when the rate is 0: no pilot met the event; NaN, no pilot: ``n_draws``). B is then a
+    function of the pilots and of the data's size, which depend on the data only through what the
+    test conditions on (module docstring, "Number of draws"), so it is fixed before the
+    estimate's draws and the theorem holds.
     """
     if not grow or n_draws <= 0 or np.isnan(pilot_rate):
         return int(n_draws)
-    most = most_draws(n_draws, n_sequences)
+    most = max(int(n_draws), int(most))
     if pilot_rate <= 0:  # no pilot met the event: as many as allowed
         return most
     wanted = int(np.ceil(TARGET_ESS / pilot_rate))
@@ -868,7 +883,8 @@ def estimate_draws(n_draws: int, pilot_rate: float, grow: bool, n_sequences: int
 
 def circle_pvalues(features, selection: Selection, covariate_basis: np.ndarray, n_draws: int,
                    rng: np.random.Generator, order: np.ndarray, hypothesis: str = "motif",
-                   progress: bool = False, planned: int | None = None, grow: bool = False) -> CircleEstimate:
+                   progress: bool = False, planned: int | None = None, grow: bool = False,
+                   max_draws: int | None = None) -> CircleEstimate:
     """Exact selective p-values of every selected motif (module docstring: theorem and proof).
 
     Parameters
@@ -891,6 +907,8 @@ def circle_pvalues(features, selection: Selection, covariate_basis: np.ndarray, 
     grow : bool
         Let a motif whose pilots predict few effective circles draw more than ``n_draws``
         (:func:`estimate_draws`; the default number of draws of a fit). False: exactly ``n_draws``.
+    max_draws : int, optional
+        With ``grow``, the most directions any motif's estimate may draw (its share of ``max_replays``).
 
     Returns
     -------
@@ -909,13 +927,14 @@ def circle_pvalues(features, selection: Selection, covariate_basis: np.ndarray, 
     drawn = 0
     laws, chosen = [], []
     draws = np.zeros(q, dtype=np.int64)  # B of each motif's estimate
+    most = most_draws(n_draws, tests.n, max(cells.size for cells, _ in tests.steps), max_draws)
     with tqdm(total=n_draws * q, disable=not progress, desc="circles", unit="direction") as bar:
         for j, axis in enumerate(tests.axes):
             law, neighbours[j], pilots, pilot_rate = choose_level(tests, axis, order)
             chosen.append(law)
-            pilot_rate, more = growth_rate(tests, axis, law, pilot_rate, n_draws, grow)
+            pilot_rate, more = growth_rate(tests, axis, law, pilot_rate, n_draws, grow, most)
             drawn += pilots + more
-            m = draws[j] = estimate_draws(n_draws, pilot_rate, grow, tests.n) if law is not None else 0
+            m = draws[j] = estimate_draws(n_draws, pilot_rate, grow, most) if law is not None else 0
             if m > n_draws:
                 bar.total += m - n_draws
                 bar.refresh()
@@ -930,7 +949,7 @@ def circle_pvalues(features, selection: Selection, covariate_basis: np.ndarray, 
                     clock = time.perf_counter()
                     first_den, first_num = _log_masses_of_law(tests, axis, law, BLOCK, rng, bar, segments, cut=cut)
                     per_direction = (time.perf_counter() - clock) / BLOCK
-                    total = int((planned if planned is not None else q * n_draws) * m / max(n_draws, 1))
+                    total = (planned if planned is not None else q * n_draws) + m - n_draws  # later growth unknown
                     budget.announce(budget.SamplingPlan(total, total * per_direction), np.inf,
                                     f"circles sampling of {total:,} directions")
                     rest_den, rest_num = _log_masses_of_law(tests, axis, law, m - BLOCK, rng, bar, segments,
