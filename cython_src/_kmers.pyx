@@ -155,3 +155,137 @@ def row_products(const int64_t[::1] indptr, const int32_t[::1] indices, const fl
     for i in prange(rows, nogil=True, num_threads=max(1, n_threads), schedule="static"):
         out_view[i] = _row_sum(indptr, indices, data, x, i)
     return out
+
+
+cdef void _radix_sort(int64_t* keys, double* values, int64_t* key_tmp, double* value_tmp, Py_ssize_t m,
+                      Py_ssize_t bits) noexcept nogil:
+    """Sort ``m`` keys below ``2^bits`` with their values, 8 bits a pass (stable; result in ``keys``)."""
+    cdef Py_ssize_t count[257]
+    cdef Py_ssize_t shift = 0, i, d
+    cdef int64_t* src = keys
+    cdef int64_t* dst = key_tmp
+    cdef double* vsrc = values
+    cdef double* vdst = value_tmp
+    cdef int64_t* kswap
+    cdef double* vswap
+    while shift < bits:
+        for d in range(257):
+            count[d] = 0
+        for i in range(m):
+            count[((src[i] >> shift) & 255) + 1] += 1
+        for d in range(256):
+            count[d + 1] += count[d]
+        for i in range(m):
+            d = (src[i] >> shift) & 255
+            dst[count[d]] = src[i]
+            vdst[count[d]] = vsrc[i]
+            count[d] += 1
+        kswap = src
+        src = dst
+        dst = kswap
+        vswap = vsrc
+        vsrc = vdst
+        vdst = vswap
+        shift += 8
+    if src != keys:
+        for i in range(m):
+            keys[i] = src[i]
+            values[i] = vsrc[i]
+
+
+cdef void _merged_lengths(const int64_t[::1] indptr, const int64_t[::1] indices, const int64_t[::1] mirror,
+                          int64_t[::1] out_indptr, uint8_t* seen) noexcept nogil:
+    """``out_indptr`` of ``C + C[:, mirror]``: row i holds ``2 m_i`` columns less those c with ``mirror[c]``
+    also in the row (they meet their own mirror image). ``seen``: one zeroed flag per column."""
+    cdef Py_ssize_t i, p, shared
+    out_indptr[0] = 0
+    for i in range(indptr.shape[0] - 1):
+        for p in range(indptr[i], indptr[i + 1]):
+            seen[indices[p]] = 1
+        shared = 0
+        for p in range(indptr[i], indptr[i + 1]):
+            shared += seen[mirror[indices[p]]]
+        for p in range(indptr[i], indptr[i + 1]):
+            seen[indices[p]] = 0
+        out_indptr[i + 1] = out_indptr[i] + 2 * (indptr[i + 1] - indptr[i]) - shared
+
+
+cdef void _merge_strands(const int64_t[::1] indptr, const int64_t[::1] indices, const double[::1] data,
+                         const int64_t[::1] mirror, Py_ssize_t bits, const int64_t[::1] out_indptr,
+                         int64_t[::1] out_indices, double[::1] out_data, int64_t* keys, double* values,
+                         int64_t* key_tmp, double* value_tmp) noexcept nogil:
+    """Rows of ``C + C[:, mirror]`` (sorted indices, duplicates summed as ``C + P``) at ``out_indptr``."""
+    cdef Py_ssize_t i, p, a, b, a_end, m, n_out
+    for i in range(indptr.shape[0] - 1):
+        m = indptr[i + 1] - indptr[i]
+        for p in range(m):  # row i of C[:, mirror]: column j holds C[i, mirror[j]], i.e. C[i, c] at mirror[c]
+            keys[p] = mirror[indices[indptr[i] + p]]
+            values[p] = data[indptr[i] + p]
+        _radix_sort(keys, values, key_tmp, value_tmp, m, bits)
+        a = indptr[i]
+        a_end = indptr[i + 1]
+        b = 0
+        n_out = out_indptr[i]
+        while a < a_end or b < m:  # merge the two sorted rows, C's value first where both hold a column
+            if b >= m or (a < a_end and indices[a] < keys[b]):
+                out_indices[n_out] = indices[a]
+                out_data[n_out] = data[a]
+                a += 1
+            elif a >= a_end or keys[b] < indices[a]:
+                out_indices[n_out] = keys[b]
+                out_data[n_out] = values[b]
+                b += 1
+            else:
+                out_indices[n_out] = indices[a]
+                out_data[n_out] = data[a] + values[b]
+                a += 1
+                b += 1
+            n_out += 1
+
+
+def merge_strands(const int64_t[::1] indptr, const int64_t[::1] indices, const double[::1] data,
+                  const int64_t[::1] mirror):
+    """CSR arrays of ``C + C[:, mirror]`` for a canonical CSR ``C`` (sorted indices, no duplicates).
+
+    ``mirror`` is an involution of the columns (the reverse complement of every k-mer). The rows'
+    lengths are counted first (one flag per column), then, row by row, the row's columns mapped
+    through ``mirror`` are sorted (radix, 8 bits a pass) and merged with the row, the values of a
+    column in both summed as ``C + P`` sums them: the same arrays as SciPy's ``(C + C[:, mirror])``
+    in canonical form, without its sort of the permuted matrix and its oversized buffers.
+
+    Returns
+    -------
+    indptr, indices : int64 arrays; data : float64 array
+    """
+    cdef Py_ssize_t n_cols = mirror.shape[0], rows = indptr.shape[0] - 1, nnz = indices.shape[0], widest = 0, i
+    if rows < 0:
+        raise ValueError("indptr must hold at least one offset")
+    if data.shape[0] != nnz or indptr[rows] != nnz:
+        raise ValueError(f"{nnz} indices, {data.shape[0]} values and {indptr[rows]} non-zeros by indptr")
+    for i in range(rows):
+        if indptr[i + 1] < indptr[i]:
+            raise ValueError("indptr must not decrease")
+        widest = max(widest, indptr[i + 1] - indptr[i])
+    if nnz and (np.min(indices) < 0 or np.max(indices) >= n_cols):
+        raise ValueError(f"column indices outside the {n_cols} columns of mirror")
+    cdef Py_ssize_t bits = 8
+    while (<int64_t>1 << bits) < n_cols:
+        bits += 8
+    out_indptr = np.zeros(rows + 1, dtype=np.int64)
+    seen = np.zeros(max(n_cols, 1), dtype=np.uint8)
+    cdef int64_t[::1] indptr_view = out_indptr
+    cdef uint8_t[::1] seen_view = seen
+    with nogil:  # the rows' lengths first, so that the arrays are allocated once at their size
+        _merged_lengths(indptr, indices, mirror, indptr_view, &seen_view[0])
+    out_indices = np.empty(out_indptr[rows], dtype=np.int64)
+    out_data = np.empty(out_indptr[rows], dtype=np.float64)
+    scratch_keys = np.empty((2, max(widest, 1)), dtype=np.int64)
+    scratch_values = np.empty((2, max(widest, 1)), dtype=np.float64)
+    cdef int64_t[:, ::1] k_view = scratch_keys
+    cdef double[:, ::1] v_view = scratch_values
+    cdef int64_t[::1] indices_view = out_indices
+    cdef double[::1] data_view = out_data
+    with nogil:
+        _merge_strands(indptr, indices, data, mirror, bits, indptr_view, indices_view, data_view,
+                       &k_view[0, 0], &v_view[0, 0], &k_view[1, 0], &v_view[1, 0])
+    return out_indptr, out_indices, out_data

@@ -191,3 +191,44 @@ def test_gather_from_the_transpose_equals_the_scatter(k, rng):
     assert _kron.uses_gather(k) == (k >= 8)
     with pytest.raises(ValueError, match="expected"):
         features.project(weights, out=np.empty((3, 4**k)))
+
+
+@pytest.mark.parametrize("k", [1, 2, 5, 8])
+def test_merged_strands_are_scipys_sum_of_the_counts_and_their_mirror(random_sequences, k):
+    # merge_reverse_complements builds C + C[:, rc] row by row (_kmers.merge_strands): the same
+    # CSR arrays as SciPy's sum in canonical form, empty rows and palindromes included.
+    import scipy.sparse as sp
+
+    from seism_stats.features import _kmers
+    from seism_stats.features.kmers import merge_reverse_complements, reverse_complement_index
+    sequences = list(random_sequences) + ["ACGT" * k, "A" * k, "GATC" * k]  # palindromic k-mers, one k-mer
+    counts = kmer_count_matrix(encode_sequences(sequences), k)
+    merged = merge_reverse_complements(counts, k)
+    rc = reverse_complement_index(k)
+    reference = (counts + counts[:, rc]).tocsr()
+    reference.sum_duplicates()
+    assert merged.has_canonical_format and merged.indices.dtype == np.int64 and merged.indptr.dtype == np.int64
+    np.testing.assert_array_equal(merged.indptr, reference.indptr)
+    np.testing.assert_array_equal(merged.indices, reference.indices)
+    np.testing.assert_array_equal(merged.data, reference.data)
+    # a matrix with repeated counts and an empty last row, against the kernel directly
+    rng = np.random.default_rng(3)
+    dense = rng.integers(0, 3, size=(6, 4**k)) * (rng.random((6, 4**k)) < 0.3)
+    dense[-1] = 0
+    matrix = sp.csr_array(dense.astype(np.float64))
+    indptr, indices, data = _kmers.merge_strands(matrix.indptr.astype(np.int64), matrix.indices.astype(np.int64),
+                                                 matrix.data, rc)
+    np.testing.assert_array_equal(sp.csr_array((data, indices, indptr), shape=dense.shape).toarray(),
+                                  dense + dense[:, rc])
+
+
+def test_merge_strands_rejects_arrays_that_are_not_one_matrix():
+    from seism_stats.features import _kmers
+    mirror = np.arange(4, dtype=np.int64)[::-1].copy()
+    ok = (np.array([0, 1], dtype=np.int64), np.array([2], dtype=np.int64), np.array([1.0]))
+    with pytest.raises(ValueError, match="non-zeros by indptr"):
+        _kmers.merge_strands(ok[0], ok[1], np.array([1.0, 2.0]), mirror)
+    with pytest.raises(ValueError, match="outside the 4 columns"):
+        _kmers.merge_strands(ok[0], np.array([7], dtype=np.int64), ok[2], mirror)
+    with pytest.raises(ValueError, match="must not decrease"):
+        _kmers.merge_strands(np.array([0, 1, 0, 1], dtype=np.int64), ok[1], ok[2], mirror)
