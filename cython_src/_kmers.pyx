@@ -289,3 +289,81 @@ def merge_strands(const int64_t[::1] indptr, const int64_t[::1] indices, const d
         _merge_strands(indptr, indices, data, mirror, bits, indptr_view, indices_view, data_view,
                        &k_view[0, 0], &v_view[0, 0], &k_view[1, 0], &v_view[1, 0])
     return out_indptr, out_indices, out_data
+
+
+cdef int _transpose_rows(const int64_t[::1] indptr, const int64_t[::1] indices, const double[::1] data,
+                         Py_ssize_t first, Py_ssize_t last, const uint8_t* keep, int64_t[::1] t_indptr,
+                         int32_t[::1] t_indices, float[::1] t_data) noexcept nogil:
+    """Rows ``first..last-1`` of a CSR ``C`` as ``C^T`` (columns kept where ``keep`` is NULL or 1):
+    a counting sort by column, rows in increasing order within each column. Returns 1 where a
+    value is not exact in float32, else 0. ``t_indptr``: the kept columns' start offsets (consumed)."""
+    cdef Py_ssize_t i, p, c
+    cdef int64_t* fill = &t_indptr[0]  # each column's next free slot (a copy of its offsets, advanced)
+    cdef float v
+    cdef int inexact = 0
+    for i in range(first, last):
+        for p in range(indptr[i], indptr[i + 1]):
+            c = indices[p]
+            if keep == NULL or keep[c]:
+                v = <float> data[p]
+                if <double> v != data[p]:
+                    inexact = 1
+                t_indices[fill[c]] = <int32_t> (i - first)
+                t_data[fill[c]] = v
+                fill[c] += 1
+    return inexact
+
+
+def transpose_compact(const int64_t[::1] indptr, const int64_t[::1] indices, const double[::1] data,
+                      Py_ssize_t n_cols, Py_ssize_t first=0, Py_ssize_t last=-1, keep=None):
+    """``C[first:last]^T`` of a CSR ``C`` with sorted indices, compact: int64 offsets, int32 row numbers
+    (from ``first``), float32 values.
+
+    The arrays of SciPy's ``C[first:last].tocsc()`` after ``sort_indices`` and
+    :func:`~seism_stats.features.kmers.compact_csr`, by one counting sort (rows visited in order,
+    so each column's rows increase) without SciPy's intermediate float64 copies. ``keep``
+    (uint8, one flag per column): only those columns' entries are stored (the others get empty
+    ranges). Raises ValueError where a value is not a whole count exact in float32, as
+    ``compact_csr`` does.
+    """
+    cdef Py_ssize_t rows = indptr.shape[0] - 1, i, c, p
+    if last < 0:
+        last = rows
+    if not 0 <= first <= last <= rows:
+        raise ValueError(f"rows {first}..{last} outside the {rows} rows")
+    if last - first >= 2**31:
+        raise ValueError("too many rows for int32 row numbers")
+    if data.shape[0] != indices.shape[0] or indptr[rows] != indices.shape[0]:
+        raise ValueError(f"{indices.shape[0]} indices, {data.shape[0]} values and {indptr[rows]} non-zeros by indptr")
+    if indices.shape[0] and (np.min(indices) < 0 or np.max(indices) >= n_cols):
+        raise ValueError(f"column indices outside the {n_cols} columns")
+    cdef const uint8_t* keep_ptr = NULL
+    cdef const uint8_t[::1] keep_view
+    if keep is not None:
+        keep_view = np.ascontiguousarray(keep, dtype=np.uint8)
+        if keep_view.shape[0] != n_cols:
+            raise ValueError(f"keep has {keep_view.shape[0]} flags for {n_cols} columns")
+        keep_ptr = &keep_view[0] if n_cols else NULL
+    t_indptr = np.zeros(n_cols + 1, dtype=np.int64)
+    cdef int64_t[::1] offsets = t_indptr
+    with nogil:
+        for i in range(first, last):
+            for p in range(indptr[i], indptr[i + 1]):
+                c = indices[p]
+                if keep_ptr == NULL or keep_ptr[c]:
+                    offsets[c + 1] += 1
+        for c in range(n_cols):
+            offsets[c + 1] += offsets[c]
+    t_indices = np.empty(t_indptr[n_cols], dtype=np.int32)
+    t_data = np.empty(t_indptr[n_cols], dtype=np.float32)
+    fill = t_indptr[:n_cols].copy()
+    cdef int64_t[::1] fill_view = fill
+    cdef int32_t[::1] indices_view = t_indices
+    cdef float[::1] data_view = t_data
+    cdef int inexact
+    with nogil:
+        inexact = _transpose_rows(indptr, indices, data, first, last, keep_ptr, fill_view, indices_view,
+                                  data_view)
+    if inexact:
+        raise ValueError("k-mer counts must be whole numbers below 2^24")
+    return t_indptr, t_indices, t_data

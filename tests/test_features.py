@@ -232,3 +232,34 @@ def test_merge_strands_rejects_arrays_that_are_not_one_matrix():
         _kmers.merge_strands(ok[0], np.array([7], dtype=np.int64), ok[2], mirror)
     with pytest.raises(ValueError, match="must not decrease"):
         _kmers.merge_strands(np.array([0, 1, 0, 1], dtype=np.int64), ok[1], ok[2], mirror)
+
+
+def test_transpose_compact_is_scipys_transpose_and_compact_csr(rng):
+    import scipy.sparse as sp
+
+    from seism_stats.features import _kmers
+    from seism_stats.features.kmers import compact_csr
+    dense = rng.integers(0, 4, size=(9, 16)) * (rng.random((9, 16)) < 0.4)
+    dense[3] = 0  # an empty row
+    dense[:, 5] = 0  # an empty column
+    matrix = sp.csr_array(dense.astype(np.float64))
+    arrays = (matrix.indptr.astype(np.int64), matrix.indices.astype(np.int64), matrix.data)
+    keep = (np.arange(16) % 3 != 0).astype(np.uint8)
+    for first, last, flags in ((0, 9, None), (2, 7, None), (4, 9, keep), (5, 5, None)):
+        got = _kmers.transpose_compact(*arrays, 16, first, last, flags)
+        part = dense[first:last] * (1 if flags is None else flags[None, :])
+        reference = sp.csr_array(part.astype(np.float64)).T.tocsr()
+        reference.sort_indices()
+        want = compact_csr(reference)
+        assert len(got) == 3
+        for a, b in zip(got, want):
+            assert a.dtype == b.dtype
+            np.testing.assert_array_equal(a, b)
+    with pytest.raises(ValueError, match="whole numbers below 2"):
+        _kmers.transpose_compact(arrays[0], arrays[1], arrays[2] + 0.1, 16)
+    with pytest.raises(ValueError, match="outside the 9 rows"):
+        _kmers.transpose_compact(*arrays, 16, 4, 12)
+    with pytest.raises(ValueError, match="outside the 8 columns"):
+        _kmers.transpose_compact(*arrays, 8)
+    with pytest.raises(ValueError, match="keep has 3 flags"):
+        _kmers.transpose_compact(*arrays, 16, 0, 9, np.ones(3, dtype=np.uint8))

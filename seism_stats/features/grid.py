@@ -16,8 +16,8 @@ import scipy.sparse as sp
 from tqdm.auto import tqdm
 
 from ..utils.validation import check_lam
-from . import _kron
-from .kmers import (canonical_mask, compact_csr, hamming_to_all, kmer_count_matrix, merge_reverse_complements,
+from . import _kmers, _kron
+from .kmers import (canonical_mask, hamming_to_all, kmer_count_matrix, merge_reverse_complements,
                     reverse_complement_index)
 from .memory import norm_buffer_rows
 
@@ -270,15 +270,13 @@ def transposed_chunks(counts: sp.csr_array, chunk: int, mirror: np.ndarray | Non
             raise ValueError("the mirror of C^T must map each cell to a stored cell (one that maps to itself)")
         stored = mirror == cells
     indptr, indices, data, offset = [], [], [], 0
+    arrays = (counts.indptr.astype(np.int64, copy=False), counts.indices.astype(np.int64, copy=False),
+              counts.data.astype(np.float64, copy=False))
     for first in range(0, max(n, 1), chunk):
-        part = counts[first:first + chunk].tocsc()
-        part.sort_indices()
-        part_indptr, part_indices, part_data = compact_csr(part)
-        if stored is not None:
-            lengths = np.diff(part_indptr)
-            kept = np.repeat(stored, lengths)
-            part_indptr = np.concatenate(([0], np.cumsum(lengths * stored))).astype(np.int64)
-            part_indices, part_data = part_indices[kept], part_data[kept]
+        # One counting sort per chunk (_kmers.transpose_compact): the arrays of SciPy's tocsc,
+        # sort_indices and compact_csr, the unstored cells' entries left out.
+        part_indptr, part_indices, part_data = _kmers.transpose_compact(*arrays, counts.shape[1], first,
+                                                                        min(first + chunk, n), stored)
         indptr.append(part_indptr + offset)
         indices.append(part_indices)
         data.append(part_data)

@@ -101,9 +101,11 @@ class CountMatrix:
         self.shape = counts.shape
         self.n_threads = max(1, int(n_threads))
         self._rows = compact_csr(counts)
-        transposed = counts.T.tocsr()  # rows of C^T: the sequences holding each k-mer
-        transposed.sort_indices()
-        self._columns = compact_csr(transposed)
+        # Rows of C^T (the sequences holding each k-mer, in order) by one counting sort: the arrays
+        # of SciPy's counts.T.tocsr() after sort_indices and compact_csr.
+        self._columns = _kmers.transpose_compact(counts.indptr.astype(np.int64, copy=False),
+                                                 counts.indices.astype(np.int64, copy=False),
+                                                 counts.data.astype(np.float64, copy=False), counts.shape[1])
 
     @property
     def nnz(self) -> int:
