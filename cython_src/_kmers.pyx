@@ -243,6 +243,28 @@ cdef void _merge_strands(const int64_t[::1] indptr, const int64_t[::1] indices, 
             n_out += 1
 
 
+def _check_csr(const int64_t[::1] indptr, const int64_t[::1] indices, const double[::1] data, Py_ssize_t n_cols):
+    """Raise ValueError unless the arrays are one CSR matrix with ``n_cols`` columns; return the widest row.
+
+    (What the kernels below read without bounds checks: offsets from 0, non-decreasing, to the
+    number of entries; one value per index; every index a column.)
+    """
+    cdef Py_ssize_t rows = indptr.shape[0] - 1, nnz = indices.shape[0], widest = 0, i
+    if rows < 0:
+        raise ValueError("indptr must hold at least one offset")
+    if data.shape[0] != nnz or indptr[rows] != nnz:
+        raise ValueError(f"{nnz} indices, {data.shape[0]} values and {indptr[rows]} non-zeros by indptr")
+    if indptr[0] != 0:
+        raise ValueError("indptr must start at 0 and must not decrease")
+    for i in range(rows):
+        if indptr[i + 1] < indptr[i]:
+            raise ValueError("indptr must start at 0 and must not decrease")
+        widest = max(widest, indptr[i + 1] - indptr[i])
+    if nnz and (np.min(indices) < 0 or np.max(indices) >= n_cols):
+        raise ValueError(f"column indices outside the {n_cols} columns")
+    return widest
+
+
 def merge_strands(const int64_t[::1] indptr, const int64_t[::1] indices, const double[::1] data,
                   const int64_t[::1] mirror):
     """CSR arrays of ``C + C[:, mirror]`` for a canonical CSR ``C`` (sorted indices, no duplicates).
@@ -257,17 +279,8 @@ def merge_strands(const int64_t[::1] indptr, const int64_t[::1] indices, const d
     -------
     indptr, indices : int64 arrays; data : float64 array
     """
-    cdef Py_ssize_t n_cols = mirror.shape[0], rows = indptr.shape[0] - 1, nnz = indices.shape[0], widest = 0, i
-    if rows < 0:
-        raise ValueError("indptr must hold at least one offset")
-    if data.shape[0] != nnz or indptr[rows] != nnz:
-        raise ValueError(f"{nnz} indices, {data.shape[0]} values and {indptr[rows]} non-zeros by indptr")
-    for i in range(rows):
-        if indptr[i + 1] < indptr[i]:
-            raise ValueError("indptr must not decrease")
-        widest = max(widest, indptr[i + 1] - indptr[i])
-    if nnz and (np.min(indices) < 0 or np.max(indices) >= n_cols):
-        raise ValueError(f"column indices outside the {n_cols} columns of mirror")
+    cdef Py_ssize_t n_cols = mirror.shape[0], rows = indptr.shape[0] - 1
+    cdef Py_ssize_t widest = _check_csr(indptr, indices, data, n_cols)
     cdef Py_ssize_t bits = 8
     while (<int64_t>1 << bits) < n_cols:
         bits += 8
@@ -327,16 +340,13 @@ def transpose_compact(const int64_t[::1] indptr, const int64_t[::1] indices, con
     ``compact_csr`` does.
     """
     cdef Py_ssize_t rows = indptr.shape[0] - 1, i, c, p
+    _check_csr(indptr, indices, data, n_cols)
     if last < 0:
         last = rows
     if not 0 <= first <= last <= rows:
         raise ValueError(f"rows {first}..{last} outside the {rows} rows")
     if last - first >= 2**31:
         raise ValueError("too many rows for int32 row numbers")
-    if data.shape[0] != indices.shape[0] or indptr[rows] != indices.shape[0]:
-        raise ValueError(f"{indices.shape[0]} indices, {data.shape[0]} values and {indptr[rows]} non-zeros by indptr")
-    if indices.shape[0] and (np.min(indices) < 0 or np.max(indices) >= n_cols):
-        raise ValueError(f"column indices outside the {n_cols} columns")
     cdef const uint8_t* keep_ptr = NULL
     cdef const uint8_t[::1] keep_view
     if keep is not None:

@@ -17,7 +17,7 @@ from tqdm.auto import tqdm
 
 from ..utils.validation import check_lam
 from . import _kmers, _kron
-from .kmers import (canonical_mask, hamming_to_all, kmer_count_matrix, merge_reverse_complements,
+from .kmers import (canonical_mask, csr_arrays, hamming_to_all, kmer_count_matrix, merge_reverse_complements,
                     reverse_complement_index)
 from .memory import norm_buffer_rows
 
@@ -270,8 +270,7 @@ def transposed_chunks(counts: sp.csr_array, chunk: int, mirror: np.ndarray | Non
             raise ValueError("the mirror of C^T must map each cell to a stored cell (one that maps to itself)")
         stored = mirror == cells
     indptr, indices, data, offset = [], [], [], 0
-    arrays = (counts.indptr.astype(np.int64, copy=False), counts.indices.astype(np.int64, copy=False),
-              counts.data.astype(np.float64, copy=False))
+    arrays = csr_arrays(counts)
     for first in range(0, max(n, 1), chunk):
         # One counting sort per chunk (_kmers.transpose_compact): the arrays of SciPy's tocsc,
         # sort_indices and compact_csr, the unstored cells' entries left out.

@@ -203,6 +203,7 @@ class Plan:
     interval_draws: int
     hypothesis: str
     global_beside: bool = False  # hypothesis="both": the global null's p-values beside the motif hypothesis'
+    grow: bool = False  # circles with n_samples unset: a motif's draws grow where its pilots ask (estimate_draws)
 
     @property
     def selective(self) -> bool:
@@ -259,7 +260,9 @@ def plan_fit(data: Data, options: Options) -> Plan:
 
     check_fit_memory(data.n, int(data.encoded.lengths.sum()), max(data.ks), options.n_motifs, options.n_chains,
                      options.pooling, method, options.max_memory, n_samples)
-    return Plan(null, null_reason, method, method_reason, n_samples, interval_draws, hypothesis, global_beside)
+    grow = method == "circles" and options.n_samples is None
+    return Plan(null, null_reason, method, method_reason, n_samples, interval_draws, hypothesis, global_beside,
+                grow)
 
 
 #: The excess kurtosis of the selected model's leave-one-out residuals below which heavy tails are not reported
@@ -424,7 +427,7 @@ def selective_pvalues_of(features, selection: Selection, data: Data, plan: Plan,
         # hypotheses are the same test.
         both = q > 1 and (plan.hypothesis == "global" or plan.global_beside)
         tested = f"{plan.hypothesis} hypothesis" + (", the global null beside" if both and plan.global_beside else "")
-        grow = options.n_samples is None  # the default number of circles grows where the pilots ask for it
+        grow = plan.grow
         stage(f"exact selective p-values over {n_samples} great circles per motif"
               f"{' (more where the pilots ask)' if grow else ''} ({tested})")
         runs = 2 if both else 1
@@ -519,7 +522,7 @@ def fit_settings(options: Options, plan: Plan, data: Data, features, tests: Null
         "circle_neighbours": [] if circles is None else [int(v) for v in circles.neighbours],
         "circle_ess": [] if circles is None else [float(v) for v in circles.ess],
         "circle_draws": [] if circles is None else [int(v) for v in circles.draws],
-        "circle_grow": circles is not None and options.n_samples is None,  # the default's draws rule
+        "circle_grow": circles is not None and plan.grow,  # the default's draws rule
         "circle_global_draws": [] if circles_global is None else [int(v) for v in circles_global.draws],
         "circle_directions": circle_directions(tests),
         "circle_global_neighbours": [] if circles_global is None else [int(v) for v in circles_global.neighbours],

@@ -43,7 +43,7 @@ import scipy.sparse as sp
 from scipy import special
 
 from ..features import _kmers
-from ..features.kmers import compact_csr, digits_to_kmer, kmer_digits, reverse_complement_index
+from ..features.kmers import compact_csr, csr_arrays, digits_to_kmer, kmer_digits, reverse_complement_index
 from ..io.sequences import EncodedSequences
 from ..utils.parallel import single_threaded_blas
 
@@ -103,9 +103,7 @@ class CountMatrix:
         self._rows = compact_csr(counts)
         # Rows of C^T (the sequences holding each k-mer, in order) by one counting sort: the arrays
         # of SciPy's counts.T.tocsr() after sort_indices and compact_csr.
-        self._columns = _kmers.transpose_compact(counts.indptr.astype(np.int64, copy=False),
-                                                 counts.indices.astype(np.int64, copy=False),
-                                                 counts.data.astype(np.float64, copy=False), counts.shape[1])
+        self._columns = _kmers.transpose_compact(*csr_arrays(counts), counts.shape[1])
 
     @property
     def nnz(self) -> int:
