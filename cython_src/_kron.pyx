@@ -6,13 +6,13 @@ vector of length 4^k is k mode products, each touching every entry once, so
 ``Phi^T u = K (C^T u)`` never forms the dense n x 4^k matrix.
 """
 
-from cython.parallel cimport prange
-from libc.stdlib cimport free, malloc
+from cython.parallel cimport prange, threadid
+from libc.stdlib cimport free, malloc, qsort
 from libc.string cimport memset
 
 from libc.stdint cimport int64_t
-from _transform cimport (BLOCK_BYTES, BLOCK_ROWS, block_buffer_doubles, block_rows, gathers, kron_apply_row,
-                        mirror_pointer, mode_block, transform_block)
+from _transform cimport (BLOCK_BYTES, BLOCK_ROWS, block_buffer_doubles, block_rows, gathers, kron_apply_modes,
+                        kron_apply_row, mirror_pointer, mode_block, transform_block)
 
 import numpy as np
 
@@ -192,33 +192,175 @@ def feature_rows(const long long[::1] indptr, const long long[::1] indices,
     return out
 
 
-cdef enum:
-    SQ_CHUNK = 1024  # cells whose running sums of squares stay in L1 while the block's rows stream by
+cdef struct CountEntry:
+    long long cell
+    double count
+
+
+cdef int _compare_entries(const void* a, const void* b) noexcept nogil:
+    """Order of count entries: by cell, then by count (a total order: any storage order sorts alike)."""
+    cdef const CountEntry* x = <const CountEntry*> a
+    cdef const CountEntry* y = <const CountEntry*> b
+    if x.cell != y.cell:
+        return -1 if x.cell < y.cell else 1
+    if x.count != y.count:
+        return -1 if x.count < y.count else 1
+    return 0
+
+
+cdef struct TileLayout:
+    # A cell's 2k bits: ``outer`` letters at each end (positions 0..outer-1 and k-outer..k-1), the
+    # tile's ``modes`` letters between them. Tile code: the low end's letters, then the high end's.
+    Py_ssize_t outer
+    Py_ssize_t modes
+
+
+cdef inline long long _tile_of(long long cell, TileLayout L) noexcept nogil:
+    """The code of the end letters of ``cell`` (its tile)."""
+    cdef long long low_end = cell & ((<long long>1 << (2 * L.outer)) - 1)
+    return low_end | ((cell >> (2 * (L.outer + L.modes))) << (2 * L.outer))
+
+
+cdef inline long long _place_of(long long cell, TileLayout L) noexcept nogil:
+    """The middle letters of ``cell`` (its place in its tile)."""
+    return (cell >> (2 * L.outer)) & ((<long long>1 << (2 * L.modes)) - 1)
+
+
+cdef inline long long _cell_of(long long tile, long long place, TileLayout L) noexcept nogil:
+    """The cell of ``place`` in ``tile`` (inverse of :func:`_tile_of`, :func:`_place_of`)."""
+    cdef long long ends = 2 * L.outer
+    cdef long long low_end = tile & ((<long long>1 << ends) - 1)
+    return low_end | (place << ends) | ((tile >> ends) << (ends + 2 * L.modes))
+
+
+cdef void _row_entries(const long long[::1] indptr, const long long[::1] indices, const double[::1] data,
+                       Py_ssize_t row, Py_ssize_t e, TileLayout L, CountEntry* scratch, int* place, int* tile,
+                       double* count) noexcept nogil:
+    """Row ``row``'s counts, in increasing cell order, from entry ``e`` on, as each cell's place in
+    its tile and its tile (:class:`TileLayout`).
+
+    A row stored out of order is sorted first (``scratch``: as many entries as the row), so the
+    sums below add the same terms in the same order whatever the storage order.
+    """
+    cdef Py_ssize_t p, first = indptr[row], m = indptr[row + 1] - indptr[row]
+    cdef bint ordered = True
+    for p in range(1, m):
+        if indices[first + p] <= indices[first + p - 1]:
+            ordered = False
+            break
+    if ordered:
+        for p in range(m):
+            place[e + p] = <int> _place_of(indices[first + p], L)
+            tile[e + p] = <int> _tile_of(indices[first + p], L)
+            count[e + p] = data[first + p]
+        return
+    for p in range(m):
+        scratch[p].cell = indices[first + p]
+        scratch[p].count = data[first + p]
+    qsort(scratch, m, sizeof(CountEntry), _compare_entries)
+    for p in range(m):
+        place[e + p] = <int> _place_of(scratch[p].cell, L)
+        tile[e + p] = <int> _tile_of(scratch[p].cell, L)
+        count[e + p] = scratch[p].count
+
+
+cdef void _norm_tile(double* sums, double* part_sums, double* values, double* running,
+                     double* running_part, double* tile_weights, TileLayout L, long long t, Py_ssize_t width,
+                     const Py_ssize_t* offsets, const int* place, const int* tile, const double* count,
+                     const unsigned char* mismatches, const double* weights, const unsigned char* flags,
+                     double diag, double off) noexcept nogil:
+    """Add ``phi_z(x_r)^2`` to ``sums[z]`` for the cells ``z`` of tile ``t`` and each row ``r < width``, in order.
+
+    A row of Phi on the tile: each count scattered to its place with the weight of the tile's
+    end letters against its own (``weights[mismatches[tile ^ t]]``: the product of ``K1``'s
+    entries over those positions), then the tile's ``L.modes`` mode products. The tile's sums
+    are read into ``running`` (``running_part``), added to row by row, and written back: the
+    same additions, in the same order, as in place.
+    """
+    cdef Py_ssize_t cells = (<Py_ssize_t>1) << (2 * L.modes), r, e, j
+    cdef Py_ssize_t n_tiles = (<Py_ssize_t>1) << (4 * L.outer)
+    cdef double v
+    for j in range(n_tiles):  # K1's product over the end letters, for each tile code against this tile
+        tile_weights[j] = weights[mismatches[j ^ t]]
+    for j in range(cells):
+        running[j] = sums[_cell_of(t, j, L)]
+        if flags != NULL:
+            running_part[j] = part_sums[_cell_of(t, j, L)]
+    for r in range(width):
+        memset(values, 0, cells * sizeof(double))
+        for e in range(offsets[r], offsets[r + 1]):
+            values[place[e]] += count[e] * tile_weights[tile[e]]
+        kron_apply_modes(values, cells, 0, L.modes, diag, off)
+        for j in range(cells):
+            v = values[j]
+            running[j] = running[j] + v * v
+        if flags != NULL and flags[r]:
+            for j in range(cells):
+                v = values[j]
+                running_part[j] = running_part[j] + v * v
+    for j in range(cells):
+        sums[_cell_of(t, j, L)] = running[j]
+        if flags != NULL:
+            part_sums[_cell_of(t, j, L)] = running_part[j]
+
+
+def norm_tile_cells(Py_ssize_t k, const long long[::1] tiles):
+    """The cells of the given tiles (:func:`norm_tiles`), tile after tile, each in its own order."""
+    cdef TileLayout L
+    L.outer, L.modes = norm_tiles(k)
+    cdef Py_ssize_t cells = (<Py_ssize_t>1) << (2 * L.modes), i, j
+    out = np.empty(tiles.shape[0] * cells, dtype=np.int64)
+    cdef long long[::1] out_view = out
+    for i in range(tiles.shape[0]):
+        for j in range(cells):
+            out_view[i * cells + j] = _cell_of(tiles[i], j, L)
+    return out
+
+
+def norm_tiles(Py_ssize_t k):
+    """``(outer, modes)``: the norms' tiles (:func:`feature_sq_norms`): the cells sharing their
+    ``outer`` first and last letters, ``modes = k - 2 outer`` letters between them (4 or 5, or k
+    below 4: 2-8 KiB per row, in L1)."""
+    cdef Py_ssize_t modes = k if k < 4 else (4 if k % 2 == 0 else 5)
+    return (k - modes) // 2, modes
 
 
 def feature_sq_norms(const long long[::1] indptr, const long long[::1] indices,
                      const double[::1] data, Py_ssize_t k, double diag, double off,
                      int n_threads=1, Py_ssize_t block=64, const unsigned char[::1] part=None,
-                     Py_ssize_t first=0, Py_ssize_t last=-1, out=None, out_part=None):
+                     Py_ssize_t first=0, Py_ssize_t last=-1, out=None, out_part=None,
+                     const long long[::1] tiles=None):
     """Return ``||phi_z||^2`` for every k-mer z, without storing Phi.
 
-    Rows of Phi are built ``block`` at a time in parallel, then summed over a
-    parallel loop on z in a fixed sequence order, so the result does not
-    depend on the number of threads.
+    The grid is cut into tiles (:func:`norm_tiles`): the cells that share their ``outer``
+    first and last letters, 4^4 or 4^5 of them. Since ``K`` is a Kronecker product over the
+    positions, a row of Phi on a tile is ``K`` over the tile's middle positions applied to the
+    row's counts gathered by their middle letters, each weighted by the product of ``K1``'s
+    entries between its end letters and the tile's: the tile's values need only its own cells,
+    which stay in L1 with their running sums while ``block`` sequences pass (instead of a row of
+    4^k doubles, then a pass over the rows for their squares). Tiles are shared among the
+    threads and each cell's sum adds the sequences in their order, so the result does not
+    depend on the number of threads, nor on the order in which a row's counts are stored.
+
+    ``tiles`` (codes of the end letters, :func:`norm_tiles`), when given, restricts the pass to
+    those tiles' cells (the others' sums are left as they are): with counts merged over both
+    strands half of the tiles give the others' norms (:func:`seism_stats.features.grid.norm_mirror`).
 
     With ``part`` (one flag per sequence), the same pass also returns the norms
     over the flagged sequences alone, ``(all, part)``, each summed in sequence
     order (exactly what a separate pass over those sequences would give).
 
     ``first``/``last`` restrict the pass to sequences ``first..last-1`` and ``out``/
-    ``out_part`` are sums to add to (in place): successive calls over ranges that
-    start at multiples of ``block`` give bit for bit the sums of one pass (a
-    caller can then show progress between them).
+    ``out_part`` are sums to add to (in place): successive calls over ranges give bit for
+    bit the sums of one pass (a caller can then show progress between them).
     """
     cdef Py_ssize_t n_cells = (<Py_ssize_t>1) << (2 * k)
     cdef Py_ssize_t n = indptr.shape[0] - 1
-    cdef Py_ssize_t start, stop, r, c, z0, z1, width, n_flagged
-    cdef Py_ssize_t n_chunks = (n_cells + SQ_CHUNK - 1) // SQ_CHUNK
+    cdef TileLayout L
+    L.outer, L.modes = norm_tiles(k)
+    cdef Py_ssize_t cells = (<Py_ssize_t>1) << (2 * L.modes)
+    cdef Py_ssize_t n_tiles = n_cells // cells, end_letters = 2 * L.outer
+    cdef Py_ssize_t start, stop, width, i, c, longest = 0, most_entries = 0, n_computed
     cdef bint with_part = part is not None
     if with_part and part.shape[0] != n:
         raise ValueError(f"part has {part.shape[0]} flags for {n} sequences")
@@ -226,54 +368,69 @@ def feature_sq_norms(const long long[::1] indptr, const long long[::1] indices,
         last = n
     if not 0 <= first <= last:
         raise ValueError(f"rows {first}..{last} outside 0..{n}")
+    if block < 1:
+        raise ValueError(f"block must be at least 1, got {block}")
     sq = np.zeros(n_cells, dtype=np.float64) if out is None else out
     sq_part = (np.zeros(n_cells if with_part else 1, dtype=np.float64) if out_part is None else out_part)
     if sq.shape[0] != n_cells or (with_part and sq_part.shape[0] != n_cells):
         raise ValueError(f"out must hold {n_cells} sums")
-    buf = np.empty((min(block, max(last - first, 1)), n_cells), dtype=np.float64)
-    flagged = np.zeros(buf.shape[0], dtype=np.intp)
     cdef double[::1] sq_view = sq
     cdef double[::1] part_view = sq_part
-    cdef double[:, ::1] buf_view = buf
-    cdef Py_ssize_t[::1] flagged_view = flagged
-    cdef long long[:, ::1] scratch = _row_scratch(indptr, buf.shape[0])
+    # K1's entries over the end letters: (diag + off) per matching position, off per mismatch;
+    # the mismatches of two tile codes, from their XOR (one nonzero 2-bit group per mismatch).
+    weights = np.array([(diag + off) ** (end_letters - h) * off ** h for h in range(end_letters + 1)])
+    codes = np.arange(n_tiles)
+    mismatches = np.zeros(n_tiles, dtype=np.uint8)
+    for i in range(end_letters):
+        mismatches += ((codes >> (2 * i)) & 3 != 0).astype(np.uint8)
+    computed = np.arange(n_tiles, dtype=np.int64) if tiles is None else np.asarray(tiles, dtype=np.int64)
+    if computed.shape[0] and (computed.min() < 0 or computed.max() >= n_tiles):
+        raise ValueError(f"tile codes must lie in 0..{n_tiles - 1}")
+    n_computed = computed.shape[0]
+    cdef double[::1] weights_view = weights
+    cdef unsigned char[::1] mismatches_view = mismatches
+    cdef long long[::1] computed_view = computed
+    for start in range(first, last, block):  # the largest block's entries, for the buffers
+        stop = min(start + block, last)
+        most_entries = max(most_entries, indptr[stop] - indptr[start])
+        for i in range(start, stop):
+            longest = max(longest, indptr[i + 1] - indptr[i])
+    rows = min(block, max(last - first, 1))
+    place = np.empty(max(most_entries, 1), dtype=np.intc)
+    tile = np.empty(max(most_entries, 1), dtype=np.intc)
+    count = np.empty(max(most_entries, 1), dtype=np.float64)
+    offsets = np.zeros(rows + 1, dtype=np.intp)
+    flags = np.zeros(rows, dtype=np.uint8)
+    scratch = np.empty((max(n_threads, 1), max(longest, 1) * sizeof(CountEntry)), dtype=np.uint8)
+    buffers = np.empty((max(n_threads, 1), 3, cells), dtype=np.float64)  # values, running sums (all, part)
+    cdef int[::1] place_view = place
+    cdef int[::1] tile_view = tile
+    cdef double[::1] count_view = count
+    cdef Py_ssize_t[::1] offsets_view = offsets
+    cdef unsigned char[::1] flags_view = flags
+    cdef unsigned char[:, ::1] scratch_view = scratch
+    cdef double[:, :, ::1] buffers_view = buffers
+    tile_weights = np.empty((max(n_threads, 1), n_tiles), dtype=np.float64)
+    cdef double[:, ::1] tile_weights_view = tile_weights
+    cdef const unsigned char* flag_pointer = &flags_view[0] if with_part else NULL
     for start in range(first, last, block):
         stop = min(start + block, last)
         width = stop - start
-        n_flagged = 0
-        if with_part:  # block rows to add to the part's sums, in sequence order
-            for r in range(width):
-                if part[start + r]:
-                    flagged_view[n_flagged] = r
-                    n_flagged += 1
-        for r in prange(width, nogil=True, num_threads=n_threads, schedule="static"):
-            _feature_row(&buf_view[r, 0], n_cells, start + r, k, diag, off, indptr, indices, data,
-                         &scratch[r, 0])
-        for c in prange(n_chunks, nogil=True, num_threads=n_threads, schedule="static"):
-            z0 = c * SQ_CHUNK
-            z1 = min(z0 + SQ_CHUNK, n_cells)
-            _add_squares(&sq_view[0], buf_view, 0, width, NULL, z0, z1)
-            if n_flagged:
-                _add_squares(&part_view[0], buf_view, 0, n_flagged, &flagged_view[0], z0, z1)
+        if with_part:
+            for i in range(width):
+                flags_view[i] = 1 if part[start + i] else 0
+        for i in range(width + 1):
+            offsets_view[i] = indptr[start + i] - indptr[start]
+        for i in prange(width, nogil=True, num_threads=n_threads, schedule="static"):
+            _row_entries(indptr, indices, data, start + i, offsets_view[i], L,
+                         <CountEntry*> &scratch_view[threadid(), 0], &place_view[0], &tile_view[0], &count_view[0])
+        for c in prange(n_computed, nogil=True, num_threads=n_threads, schedule="static"):
+            _norm_tile(&sq_view[0], &part_view[0], &buffers_view[threadid(), 0, 0],
+                       &buffers_view[threadid(), 1, 0], &buffers_view[threadid(), 2, 0],
+                       &tile_weights_view[threadid(), 0], L, computed_view[c],
+                       width, &offsets_view[0], &place_view[0], &tile_view[0], &count_view[0],
+                       &mismatches_view[0], &weights_view[0], flag_pointer, diag, off)
     return (sq, sq_part) if with_part else sq
-
-
-cdef void _add_squares(double* sums, const double[:, ::1] rows, Py_ssize_t first, Py_ssize_t last,
-                       const Py_ssize_t* which, Py_ssize_t z0, Py_ssize_t z1) noexcept nogil:
-    """``sums[z] += rows[r, z]^2`` for ``z0 <= z < z1``, over rows ``r`` in order (``which[t]`` for
-    ``first <= t < last`` when given, else ``t``).
-
-    Row by row over a chunk of cells that stays in L1: each cell's sum adds the
-    rows in the same order as a loop over rows per cell, so the same bits, but each
-    row is streamed instead of visiting one cache line of every row per cell.
-    """
-    cdef Py_ssize_t t, r, z
-    cdef const double* row
-    for t in range(first, last):
-        r = which[t] if which != NULL else t
-        row = &rows[r, 0]
-        for z in range(z0, z1):
-            sums[z] = sums[z] + row[z] * row[z]
 
 
 cdef void _min_plus_row(double* row, Py_ssize_t k) noexcept nogil:

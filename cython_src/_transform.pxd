@@ -10,6 +10,7 @@ cdef enum:
     BLOCK_ROWS = 8  # responses summed together: one cache line of 8 doubles per non-zero
     BLOCK_BYTES = 1 << 20  # the scatter's block buffer stays in a core's L2 cache
     TILE_MODES = 5  # the gather's tiles: 4^5 cells, 8 rows x 8 KiB, in L1/L2 for their first modes
+    PAIRED_MODES = 4  # modes 0-1 and 2-3 run in pairs (mode_pair: strides up to 16 x 4 entries)
 
 
 cdef inline void mode_block(double* row, Py_ssize_t base, Py_ssize_t stride, double diag,
@@ -30,25 +31,86 @@ cdef inline void mode_block(double* row, Py_ssize_t base, Py_ssize_t stride, dou
         row[p + 3 * stride] = diag * a3 + s
 
 
+cdef inline void mode_pair(double* row, Py_ssize_t base, Py_ssize_t stride, double diag,
+                           double off) noexcept nogil:
+    """Modes m and m + 1 (strides ``stride`` and ``4 * stride``) on the block of ``16 * stride``
+    entries starting at ``base``: :func:`mode_block` at both strides, the same operations in the
+    same order on every entry (so the same bits), with each group of 16 entries held in locals
+    between the two instead of stored and read again."""
+    cdef Py_ssize_t i, p, s1 = stride, s4 = 4 * stride
+    cdef double x0, x1, x2, x3, x4, x5, x6, x7, x8, x9, x10, x11, x12, x13, x14, x15, s
+    for i in range(stride):
+        p = base + i
+        x0 = row[p]; x1 = row[p + s1]; x2 = row[p + 2 * s1]; x3 = row[p + 3 * s1]
+        x4 = row[p + s4]; x5 = row[p + s4 + s1]; x6 = row[p + s4 + 2 * s1]; x7 = row[p + s4 + 3 * s1]
+        x8 = row[p + 2 * s4]; x9 = row[p + 2 * s4 + s1]
+        x10 = row[p + 2 * s4 + 2 * s1]; x11 = row[p + 2 * s4 + 3 * s1]
+        x12 = row[p + 3 * s4]; x13 = row[p + 3 * s4 + s1]
+        x14 = row[p + 3 * s4 + 2 * s1]; x15 = row[p + 3 * s4 + 3 * s1]
+        s = off * (x0 + x1 + x2 + x3)  # mode m: the four groups of four at stride s1
+        x0 = diag * x0 + s; x1 = diag * x1 + s; x2 = diag * x2 + s; x3 = diag * x3 + s
+        s = off * (x4 + x5 + x6 + x7)
+        x4 = diag * x4 + s; x5 = diag * x5 + s; x6 = diag * x6 + s; x7 = diag * x7 + s
+        s = off * (x8 + x9 + x10 + x11)
+        x8 = diag * x8 + s; x9 = diag * x9 + s; x10 = diag * x10 + s; x11 = diag * x11 + s
+        s = off * (x12 + x13 + x14 + x15)
+        x12 = diag * x12 + s; x13 = diag * x13 + s; x14 = diag * x14 + s; x15 = diag * x15 + s
+        s = off * (x0 + x4 + x8 + x12)  # mode m + 1: across the groups, at stride s4
+        row[p] = diag * x0 + s; row[p + s4] = diag * x4 + s
+        row[p + 2 * s4] = diag * x8 + s; row[p + 3 * s4] = diag * x12 + s
+        s = off * (x1 + x5 + x9 + x13)
+        row[p + s1] = diag * x1 + s; row[p + s4 + s1] = diag * x5 + s
+        row[p + 2 * s4 + s1] = diag * x9 + s; row[p + 3 * s4 + s1] = diag * x13 + s
+        s = off * (x2 + x6 + x10 + x14)
+        row[p + 2 * s1] = diag * x2 + s; row[p + s4 + 2 * s1] = diag * x6 + s
+        row[p + 2 * s4 + 2 * s1] = diag * x10 + s; row[p + 3 * s4 + 2 * s1] = diag * x14 + s
+        s = off * (x3 + x7 + x11 + x15)
+        row[p + 3 * s1] = diag * x3 + s; row[p + s4 + 3 * s1] = diag * x7 + s
+        row[p + 2 * s4 + 3 * s1] = diag * x11 + s; row[p + 3 * s4 + 3 * s1] = diag * x15 + s
+
+
 cdef inline void kron_apply_modes(double* row, Py_ssize_t n_cells, Py_ssize_t first, Py_ssize_t last,
                                   double diag, double off) noexcept nogil:
     """Apply modes ``first..last-1`` of ``K1 (x) ... (x) K1`` in place to ``n_cells`` entries.
 
     Mode m mixes cells only within aligned blocks of 4^(m+1) cells, so modes
     ``0..t-1`` on a vector are the same operations as on each of its tiles of 4^t.
+    Modes below :data:`PAIRED_MODES` go two at a time (:func:`mode_pair`: half the passes
+    over the entries, the same bits); above it, 16 streams of entries 4^m apart would
+    share the L1 cache's sets, so one at a time.
     """
     cdef Py_ssize_t stride = (<Py_ssize_t>1) << (2 * first), block, nb
-    cdef Py_ssize_t mode
-    for mode in range(first, last):
-        block = 4 * stride
-        for nb in range(n_cells // block):
-            mode_block(row, nb * block, stride, diag, off)
-        stride = block
+    cdef Py_ssize_t mode = first
+    while mode < last:
+        if mode + 1 < last and mode + 1 < PAIRED_MODES:
+            block = 16 * stride
+            for nb in range(n_cells // block):
+                mode_pair(row, nb * block, stride, diag, off)
+            stride = block
+            mode += 2
+        else:
+            block = 4 * stride
+            for nb in range(n_cells // block):
+                mode_block(row, nb * block, stride, diag, off)
+            stride = block
+            mode += 1
 
 
 cdef inline void kron_apply_row(double* row, Py_ssize_t k, double diag, double off) noexcept nogil:
-    """Apply ``K1 (x) ... (x) K1`` in place to a vector of length 4^k."""
-    kron_apply_modes(row, (<Py_ssize_t>1) << (2 * k), 0, k, diag, off)
+    """Apply ``K1 (x) ... (x) K1`` in place to a vector of length 4^k.
+
+    Modes ``0..TILE_MODES-1`` tile by tile (4^TILE_MODES entries, 8 KiB: in L1 for all of
+    them), then the others over the whole vector: the same operations on every entry as mode
+    after mode over the whole vector, so the same bits, for fewer passes over it.
+    """
+    cdef Py_ssize_t n_cells = (<Py_ssize_t>1) << (2 * k), z
+    cdef Py_ssize_t tile = (<Py_ssize_t>1) << (2 * TILE_MODES)
+    if k <= TILE_MODES:
+        kron_apply_modes(row, n_cells, 0, k, diag, off)
+        return
+    for z in range(n_cells // tile):
+        kron_apply_modes(row + z * tile, tile, 0, TILE_MODES, diag, off)
+    kron_apply_modes(row, n_cells, TILE_MODES, k, diag, off)
 
 
 cdef inline void scatter_weighted_block(double* buf, Py_ssize_t n_cells, Py_ssize_t nb,

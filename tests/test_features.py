@@ -129,7 +129,7 @@ def test_norm_pass_in_ranges_gives_the_same_sums():
         _kron.feature_sq_norms(*args, 16, None, 100, 50)
 
 
-@pytest.mark.parametrize("k", [3, 5, 6])
+@pytest.mark.parametrize("k", [3, 5, 6, 8])
 def test_sparse_row_transform_is_bit_identical_to_the_dense_one(k):
     # Rows of Phi visit only their k-mers' blocks in the first mode products; a row
     # whose indices are not sorted takes the dense path. Both must agree bit for bit,
@@ -155,6 +155,42 @@ def test_sparse_row_transform_is_bit_identical_to_the_dense_one(k):
     norms = [_kron.feature_sq_norms(m.indptr, m.indices, m.data, k, 0.6, 0.4, 2, 8) for m in (counts, scrambled)]
     assert np.array_equal(norms[0], norms[1])
     np.testing.assert_allclose(norms[0], (rows[0] ** 2).sum(axis=0), rtol=1e-13)
+
+
+@pytest.mark.parametrize("k", [2, 5, 6, 7, 8])
+def test_norm_tiles_and_their_strand_mirror(k):
+    # The norms are summed tile by tile (cells sharing their end letters); with merged strands
+    # only the tiles whose code is at most its reverse complement's are computed and the other
+    # cells copied from their reverse complements. Against the full pass and dense rows: the
+    # same norms (to rounding), the copies exact (k >= 6), the same bits with 1 or 2 threads,
+    # and the tiles partition the grid.
+    from seism_stats.features import _kron
+    from seism_stats.features.grid import norm_mirror
+    from seism_stats.features.kmers import reverse_complement_index
+    from simulations.data import simulate_dataset
+    outer, modes = _kron.norm_tiles(k)
+    assert 2 * outer + modes == k
+    cells = _kron.norm_tile_cells(k, np.arange(4 ** (2 * outer)))
+    assert np.array_equal(np.sort(cells), np.arange(4**k))
+    data = simulate_dataset(70, 40, random_state=k)
+    features = make_features(kmer_count_matrix(encode_sequences(data.sequences), k), k, 0.8, revcomp=True)
+    args = (*features._csr(), k, 1.0 - features.decay, features.decay)
+    full = _kron.feature_sq_norms(*args, 1, 16)
+    assert np.array_equal(full, _kron.feature_sq_norms(*args, 2, 16))
+    np.testing.assert_allclose(full, (features.dense() ** 2).sum(axis=0), rtol=1e-13)
+    mirrored = features.sq_norms()
+    rc = reverse_complement_index(k)
+    np.testing.assert_allclose(mirrored, full, rtol=1e-13)
+    tiles, copied = norm_mirror(k)
+    if outer:  # one tile's sums copied from its pair's (tiles paired with themselves are computed whole)
+        assert np.array_equal(mirrored[copied], mirrored[rc[copied]])
+        assert copied.size < 4**k // 2 + 4**k // 8 and np.isin(rc[copied], copied).sum() == 0
+        partial = _kron.feature_sq_norms(*args, 2, 16, None, 0, -1, np.zeros(4**k), None, tiles)
+        assert (partial[copied] == 0).all() and np.array_equal(np.delete(partial, copied), np.delete(full, copied))
+    else:
+        assert tiles is None and copied is None
+    with pytest.raises(ValueError, match="tile codes"):
+        _kron.feature_sq_norms(*args, 1, 16, None, 0, -1, None, None, np.array([4 ** (2 * outer)]))
 
 
 @pytest.mark.parametrize("k", [3, 8])

@@ -19,10 +19,12 @@ from ..utils.validation import check_lam
 from . import _kmers, _kron
 from .kmers import (canonical_mask, csr_arrays, hamming_to_all, kmer_count_matrix, merge_reverse_complements,
                     reverse_complement_index)
-from .memory import norm_buffer_rows
 
 #: The pass over the feature norms reports progress this many times.
 NORM_PROGRESS_STEPS = 100
+#: Sequences per pass of the norms' tiles (:func:`_kron.feature_sq_norms`: a tile's running sums are
+#: read and written back once per pass).
+NORM_BLOCK = 64
 #: Dense feature matrices above this size are refused with a clear error.
 DENSE_LIMIT_BYTES = 4 * 2**30
 
@@ -129,21 +131,27 @@ class KroneckerFeatures:
         (shown once it has run for a couple of seconds; the sums are the same).
         """
         if self._sq_norms is None:
-            n, block = self.n_sequences, norm_buffer_rows(self.n_cells, self.n_sequences)
+            n, block = self.n_sequences, NORM_BLOCK
             flags = None
             if self._shared_rows is not None:
                 flags = np.zeros(n, dtype=np.uint8)
                 flags[self._shared_rows] = 1
             sums = np.zeros(self.n_cells)
             part = np.zeros(self.n_cells if flags is not None else 1)
+            tiles, copied = norm_mirror(self.k) if self.strands_merged else (None, None)
             chunk = block * max(1, -(-n // (NORM_PROGRESS_STEPS * block)))  # whole blocks: same sums as one pass
             with tqdm(total=n, disable=not self.progress, delay=2.0, unit="seq",
                       desc=f"feature norms (k={self.k})") as bar:
                 for first in range(0, n, chunk):
                     last = min(first + chunk, n)
                     _kron.feature_sq_norms(*self._csr(), self.k, 1.0 - self.decay, self.decay, self.n_threads,
-                                           block, flags, first, last, sums, part)
+                                           block, flags, first, last, sums, part, tiles)
                     bar.update(last - first)
+            if copied is not None:
+                sources = reverse_complement_index(self.k)[copied]
+                sums[copied] = sums[sources]
+                if flags is not None:
+                    part[copied] = part[sources]
             self._sq_norms = sums
             if flags is not None:
                 self._shared_norms = part
@@ -281,6 +289,23 @@ def transposed_chunks(counts: sp.csr_array, chunk: int, mirror: np.ndarray | Non
         data.append(part_data)
         offset += part_indices.shape[0]
     return np.vstack(indptr), np.concatenate(indices), np.concatenate(data), int(chunk), mirror
+
+
+def norm_mirror(k: int) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """The norms' tiles to compute with counts merged over both strands, and the cells to copy.
+
+    ``||phi_z|| = ||phi_rc(z)||`` there, and ``rc`` maps the tile of end letters ``(a, b)``
+    (:func:`_kron.norm_tiles`) onto the tile of ``(rc(b), rc(a))``, whose code is the reverse
+    complement of the tile's code as a word of ``2 outer`` letters. The tiles with a code at most
+    its reverse complement's are computed; every cell of the others is copied from its reverse
+    complement, which lies in a computed tile. ``(None, None)`` when the tiles are the whole grid.
+    """
+    outer, _ = _kron.norm_tiles(k)
+    if not outer:
+        return None, None
+    codes = np.arange(4 ** (2 * outer), dtype=np.int64)
+    mirror = reverse_complement_index(2 * outer)
+    return codes[codes <= mirror], _kron.norm_tile_cells(k, codes[codes > mirror])
 
 
 def strand_mirror(k: int) -> np.ndarray:

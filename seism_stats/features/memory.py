@@ -19,8 +19,6 @@ DEFAULT_MEMORY_FRACTION = 0.8
 #: joined, and the exceedance indicators and effective-sample-size arrays of the p-values (MCMC,
 #: rejection), or the log masses of the conditional Monte Carlo.
 BYTES_PER_DRAW = 40
-#: Byte budget of the row buffer used to compute the feature norms (rows of 4^k doubles).
-NORM_BUFFER_BYTES = 256 * 2**20
 
 
 def available_memory() -> int | None:
@@ -38,11 +36,6 @@ def available_memory() -> int | None:
         return None
 
 
-def norm_buffer_rows(n_cells: int, n_sequences: int, most: int = 64) -> int:
-    """Rows of the feature-norm buffer that fit in :data:`NORM_BUFFER_BYTES` (at least 1)."""
-    return max(1, min(most, n_sequences, NORM_BUFFER_BYTES // (8 * n_cells)))
-
-
 def estimate_fit_bytes(n: int, total_length: int, k: int, n_motifs: int, n_chains: int, pooling: str,
                        method: str, n_samples: int = 0) -> int:
     """Rough upper estimate of the peak bytes of :func:`~seism_stats.selective_inference`.
@@ -50,7 +43,7 @@ def estimate_fit_bytes(n: int, total_length: int, k: int, n_motifs: int, n_chain
     Counts the sparse k-mer counts (both strands, and from k = 8 their transpose
     for the transform: int32 and float32, 8 bytes per non-zero, and 4^k offsets
     per chunk of sequences), the grid vectors of the selection (numerators,
-    norms, cross products, inverse denominators), the norm buffer, the dense
+    norms, cross products, inverse denominators), the dense
     matrix of max pooling, and per walker the current and direction numerators,
     the transform output and the arc scratch (4 vectors of 4^k doubles each;
     rejection sampling replays blocks of 256, the conditional Monte Carlo
@@ -62,7 +55,7 @@ def estimate_fit_bytes(n: int, total_length: int, k: int, n_motifs: int, n_chain
     counts = 2 * 16 * total_length
     if _kron.uses_gather(k):  # C^T by chunks of sequences: 8 bytes per non-zero, offsets per chunk
         counts += 2 * 8 * total_length + 8 * (cells + 1) * -(-max(n, 1) // _kron.gather_chunk())
-    selection = (8 + 2 * n_motifs) * vector + norm_buffer_rows(cells, n) * vector
+    selection = (8 + 2 * n_motifs) * vector
     dense = 8 * n * cells if pooling == "max" else 0
     if method == "mcmc":
         walkers = 4 * max(2, n_chains) * vector
