@@ -758,7 +758,7 @@ def test_the_level_rule_stops_at_the_first_level_that_passes_its_bar(monkeypatch
     class Tests:
         n = dim + 2
 
-        def conditioning_space(self, axis, count):
+        def conditioning_space(self, axis, count, features=None):
             return np.zeros((1, sizes[ladder.index(count)]))
 
     class Axis:

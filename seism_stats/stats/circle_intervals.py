@@ -206,10 +206,14 @@ class CircleFamily:
         if tests.hypothesis != "motif":
             raise ValueError("selective intervals invert the selected-model (motif) hypothesis")
         self.tests, self.axis = tests, axis
-        observed = tests.direction_terms(axis.direction)
-        drawn = [] if law is None or n_draws == 0 else [law.draw(rng, n_draws)]
-        self.rows = tuple(np.vstack([o] + [d[i] for d in drawn]) for i, o in enumerate(observed))
         self.n_draws = 0 if law is None else int(n_draws)
+        observed = tests.direction_terms(axis.direction)
+        numerators = np.empty((1 + self.n_draws, observed[0].shape[1]))  # the drawn rows' transforms in place
+        numerators[0] = observed[0][0]
+        coefficients = observed[1]
+        if self.n_draws:
+            coefficients = np.vstack([coefficients, law.draw(rng, self.n_draws, out=numerators[1:])[1]])
+        self.rows = (numerators, coefficients)
         self.scale = tests.selection.residual_norm / axis.eta_norm  # b = shift x scale
         self.planes = None
 

@@ -511,17 +511,21 @@ class CircleTests:
         # Whether arcs(cut=...) screens: every step has enough cells for the screen to pay (SCREEN_MIN_CELLS).
         self.screens = min((cells.size for cells, _ in self.steps), default=0) >= SCREEN_MIN_CELLS
         self.cross_t = np.ascontiguousarray(event.cross.T)
+        self._ranked: dict[int, np.ndarray] = {}  # conditioning_space's rankings of each step's competitors
 
     def lines(self, numerators: np.ndarray, coefficients: np.ndarray) -> list:
         """Per step, the step lines ``(R, G_s)`` of R vectors given their numerators and E-coefficients."""
         return [line for line, _ in step_lines(self.event, numerators, coefficients, self.steps)]
 
-    def direction_terms(self, vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Numerators ``Phi^T v`` and E-coefficients of vectors (rows, or one vector)."""
+    def direction_terms(self, vectors: np.ndarray, out: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Numerators ``Phi^T v`` and E-coefficients of vectors (rows, or one vector).
+
+        ``out`` (rows x grid cells, C-contiguous float64), when given, receives the numerators.
+        """
         vectors = np.atleast_2d(vectors)
         with single_threaded_blas():
             coefficients = vectors @ self.event.basis
-        return self.features.project(vectors), coefficients
+        return self.features.project(vectors, out), coefficients
 
     def _axis(self, j: int) -> CircleAxis:
         event, c, u = self.event, self.coefficients, self.selection.unit_residual
@@ -652,25 +656,27 @@ class CircleTests:
         return segment_log_masses(lo, hi, owner, count, axis.df, abs(threshold) if two_sided else threshold,
                                   "two-sided" if two_sided else "upper")
 
-    def conditioning_space(self, axis: CircleAxis, neighbours: int) -> np.ndarray:
+    def conditioning_space(self, axis: CircleAxis, neighbours: int, features: dict | None = None) -> np.ndarray:
         """Orthonormal basis of motif j's conditioning subspace ``V`` at a level (module docstring).
 
         Spanned, in one fixed order (so the levels nest exactly), by the other selected
         features (global hypothesis) and, for each step i (the motif's own included), the
         features of its ``neighbours`` competitors most correlated with the selected one at
-        that step, all taken off ``K``'s complement (Gram-Schmidt, twice).
+        that step, all taken off ``K``'s complement (Gram-Schmidt, twice). ``features``, when
+        given, keeps the competitors' features by cell between calls (the levels share them).
         """
         event, j = self.event, axis.j
         others = [i for i in range(self.q) if i != j]
-        ranked = []
-        for i in range(self.q):
-            correlation = np.abs(event.cross[:, i]) * np.sqrt(event.inv_den[i])
-            correlation[event.cells] = 0.0  # the selected cells are in the span already
-            nearest = np.argsort(-correlation, kind="stable")[:neighbours]
-            ranked.append([int(c) for c in nearest if correlation[c] > 0])
+        ranked = [self._competitors(i)[:neighbours] for i in range(self.q)]
         columns = [event.basis[:, i] for i in others] if self.hypothesis == "global" else []
-        columns += [self.features.column(cells[rank]) for rank in range(neighbours) for cells in ranked
-                    if rank < len(cells)]
+        cache = {} if features is None else features
+        for rank in range(neighbours):
+            for cells in ranked:
+                if rank < len(cells):
+                    cell = int(cells[rank])
+                    if cell not in cache:
+                        cache[cell] = self.features.column(cell)
+                    columns.append(cache[cell])
         basis = np.zeros((self.n, len(columns)))
         kept = 0
         for column in columns:
@@ -682,6 +688,19 @@ class CircleTests:
                 basis[:, kept] = vector / np.linalg.norm(vector)
                 kept += 1
         return basis[:, :kept]
+
+
+    def _competitors(self, i: int) -> np.ndarray:
+        """Step i's competing cells by decreasing correlation with its selected cell (those above 0),
+        ranked once for every motif and level (:meth:`conditioning_space`)."""
+        if i not in self._ranked:
+            event = self.event
+            correlation = np.abs(event.cross[:, i]) * np.sqrt(event.inv_den[i])
+            correlation[event.cells] = 0.0  # the selected cells are in the span already
+            nearest = np.argsort(-correlation, kind="stable")
+            self._ranked[i] = nearest[:np.count_nonzero(correlation > 0)]
+        return self._ranked[i]
+
 
 
 class DirectionLaw:
@@ -701,11 +720,13 @@ class DirectionLaw:
         self.scale = float(np.sqrt(max(1.0 - b @ b, 0.0)))
         self.fixed_terms = tests.direction_terms(self.fixed) if self.rank else None
 
-    def draw(self, rng: np.random.Generator, m: int, antithetic: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    def draw(self, rng: np.random.Generator, m: int, antithetic: bool = False,
+             out: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Numerators ``(m, G)`` and E-coefficients ``(m, q)`` of ``m`` directions.
 
         ``antithetic``: draw ``m / 2`` directions ``r`` and use ``+r`` and ``-r`` (the pilots:
         their weights are then the same for ``b`` and ``-b``, see :func:`choose_level`).
+        ``out`` (``(m, G)``, C-contiguous float64), when given, receives the numerators.
         """
         if antithetic:
             half = gaussian_rows(rng, (m + 1) // 2, self.order)
@@ -716,7 +737,7 @@ class DirectionLaw:
             for _ in range(2):  # twice: one pass leaves rounding along the span
                 g -= (g @ self.off) @ self.off.T
         g /= np.linalg.norm(g, axis=1, keepdims=True)
-        numerators, coefficients = self.tests.direction_terms(g)
+        numerators, coefficients = self.tests.direction_terms(g, out)
         if self.fixed_terms is not None:  # fixed + scale * terms, in place
             numerators *= self.scale
             numerators += self.fixed_terms[0]
@@ -799,12 +820,13 @@ def choose_level(tests: CircleTests, axis: CircleAxis,
     dim = tests.n - axis.off.shape[1]  # dimension of K
     room = dim - max(1, dim // 8)  # r keeps at least an eighth of K
     spaces: dict = {}
+    features: dict = {}  # the competitors' features, shared by the levels
 
     def space_of(i: int) -> np.ndarray | None:  # level i's V (None past the ladder or the room), built once
         if i >= len(NEIGHBOUR_LADDER):
             return None
         if i not in spaces:
-            spaces[i] = tests.conditioning_space(axis, NEIGHBOUR_LADDER[i])
+            spaces[i] = tests.conditioning_space(axis, NEIGHBOUR_LADDER[i], features)
         return spaces[i] if spaces[i].shape[1] <= room else None
 
     def light(space: np.ndarray | None) -> bool:
