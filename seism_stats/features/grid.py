@@ -166,8 +166,8 @@ class KroneckerFeatures:
         """Features of the sequences at positions ``rows`` (for sample splitting)."""
         rows = np.asarray(rows, dtype=np.int64)
         counts = self.counts[rows].tocsr()
-        counts.indptr = counts.indptr.astype(np.int64)
-        counts.indices = counts.indices.astype(np.int64)
+        counts.indptr = counts.indptr.astype(np.int64, copy=False)
+        counts.indices = counts.indices.astype(np.int64, copy=False)
         part = KroneckerFeatures(counts, self.k, self.lam, self.n_threads, self.grid_mask, self.strands_merged)
         if self._shared_norms is not None and np.array_equal(rows, self._shared_rows):
             part._sq_norms = self._shared_norms

@@ -125,8 +125,8 @@ def kmer_count_matrix(encoded: EncodedSequences, k: int) -> sp.csr_array:
         (np.ones(rows.shape[0]), (rows, cols)), shape=(len(encoded), 4**k)
     ).tocsr()
     counts.sum_duplicates()
-    counts.indptr = counts.indptr.astype(np.int64)
-    counts.indices = counts.indices.astype(np.int64)
+    counts.indptr = counts.indptr.astype(np.int64, copy=False)
+    counts.indices = counts.indices.astype(np.int64, copy=False)
     return counts
 
 
@@ -225,6 +225,6 @@ def merge_reverse_complements(counts: sp.csr_array, k: int) -> sp.csr_array:
     counts.sum_duplicates()  # canonical: sorted indices, no duplicates (a no-op for kmer_count_matrix's)
     indptr, indices, data = _kmers.merge_strands(*csr_arrays(counts), reverse_complement_index(k))
     merged = sp.csr_array((data, indices, indptr), shape=counts.shape)
-    merged.indptr = merged.indptr.astype(np.int64)  # csr_array may narrow them
-    merged.indices = merged.indices.astype(np.int64)
+    merged.indptr = merged.indptr.astype(np.int64, copy=False)  # csr_array may narrow them
+    merged.indices = merged.indices.astype(np.int64, copy=False)
     return merged
