@@ -279,13 +279,18 @@ def _notes(results, alpha: float) -> list[str]:
     return notes
 
 
+def _grown_draws(draws: list[int], n_samples: int) -> str:
+    """Each motif's circles, listed, where the draws rule gave one more than ``n_samples``; else ''."""
+    return ", ".join(map(str, draws)) if any(v > n_samples for v in draws) else ""
+
+
 def _circle_notes(results) -> list[str]:
     """What the exact circle p-values test and how they were computed (``method="circles"``)."""
     s = results.inference.settings
     notes = []
     draws = [int(v) for v in s.get("circle_draws") or []]
-    grown = any(v > s["n_samples"] for v in draws)
-    count = (f"{', '.join(map(str, draws))} random great circles (motifs in order; {s['n_samples']} by default, more "
+    grown = _grown_draws(draws, s["n_samples"])
+    count = (f"{grown} random great circles (motifs in order; {s['n_samples']} by default, more "
              f"where a motif's pilot draws predicted an effective sample size below {TARGET_ESS:g})" if grown
              else f"{s['n_samples']} random great circles per motif")
     how = (f"over {count} and the observed one, each integrated "
@@ -299,9 +304,8 @@ def _circle_notes(results) -> list[str]:
                      f"model (column statistic_t of summary_frame and motifs.csv; column statistic is the "
                      f"selection's step statistic); {how}.")
         if results.inference.pvalues_global is not None:
-            global_draws = [int(v) for v in s.get("circle_global_draws") or []]
-            over = (f" (over {', '.join(map(str, global_draws))} random great circles, motifs in order)"
-                    if any(v > s["n_samples"] for v in global_draws) else "")
+            grown_global = _grown_draws([int(v) for v in s.get("circle_global_draws") or []], s["n_samples"])
+            over = f" (over {grown_global} random great circles, motifs in order)" if grown_global else ""
             notes.append(f"P global: the same construction for the global null (no motif matters){over}, the "
                          "paper's test; for motif 2 and later it is not a test of that motif when an "
                          "earlier one is real.")
