@@ -265,7 +265,7 @@ cdef void _row_entries(const long long[::1] indptr, const long long[::1] indices
 
 
 cdef void _norm_tile(double* sums, double* part_sums, double* values, double* running,
-                     double* running_part, double* tile_weights, TileLayout L, long long t, Py_ssize_t width,
+                     double* running_part, TileLayout L, long long t, Py_ssize_t width,
                      const Py_ssize_t* offsets, const int* place, const int* tile, const double* count,
                      const unsigned char* mismatches, const double* weights, const unsigned char* flags,
                      double diag, double off) noexcept nogil:
@@ -278,10 +278,7 @@ cdef void _norm_tile(double* sums, double* part_sums, double* values, double* ru
     same additions, in the same order, as in place.
     """
     cdef Py_ssize_t cells = (<Py_ssize_t>1) << (2 * L.modes), r, e, j
-    cdef Py_ssize_t n_tiles = (<Py_ssize_t>1) << (4 * L.outer)
     cdef double v
-    for j in range(n_tiles):  # K1's product over the end letters, for each tile code against this tile
-        tile_weights[j] = weights[mismatches[j ^ t]]
     for j in range(cells):
         running[j] = sums[_cell_of(t, j, L)]
         if flags != NULL:
@@ -289,7 +286,7 @@ cdef void _norm_tile(double* sums, double* part_sums, double* values, double* ru
     for r in range(width):
         memset(values, 0, cells * sizeof(double))
         for e in range(offsets[r], offsets[r + 1]):
-            values[place[e]] += count[e] * tile_weights[tile[e]]
+            values[place[e]] += count[e] * weights[mismatches[tile[e] ^ t]]
         kron_apply_modes(values, cells, 0, L.modes, diag, off)
         for j in range(cells):
             v = values[j]
@@ -362,6 +359,7 @@ def feature_sq_norms(const long long[::1] indptr, const long long[::1] indices,
     cdef Py_ssize_t n_tiles = n_cells // cells, end_letters = 2 * L.outer
     cdef Py_ssize_t start, stop, width, i, c, longest = 0, most_entries = 0, n_computed
     cdef bint with_part = part is not None
+    n_threads = max(1, n_threads)  # the per-thread buffers below are indexed by threadid()
     if with_part and part.shape[0] != n:
         raise ValueError(f"part has {part.shape[0]} flags for {n} sequences")
     if last < 0 or last > n:
@@ -386,6 +384,8 @@ def feature_sq_norms(const long long[::1] indptr, const long long[::1] indices,
     computed = np.arange(n_tiles, dtype=np.int64) if tiles is None else np.asarray(tiles, dtype=np.int64)
     if computed.shape[0] and (computed.min() < 0 or computed.max() >= n_tiles):
         raise ValueError(f"tile codes must lie in 0..{n_tiles - 1}")
+    if np.unique(computed).shape[0] != computed.shape[0]:
+        raise ValueError("tile codes must not repeat (a tile's sums would be added twice)")
     n_computed = computed.shape[0]
     cdef double[::1] weights_view = weights
     cdef unsigned char[::1] mismatches_view = mismatches
@@ -401,8 +401,8 @@ def feature_sq_norms(const long long[::1] indptr, const long long[::1] indices,
     count = np.empty(max(most_entries, 1), dtype=np.float64)
     offsets = np.zeros(rows + 1, dtype=np.intp)
     flags = np.zeros(rows, dtype=np.uint8)
-    scratch = np.empty((max(n_threads, 1), max(longest, 1) * sizeof(CountEntry)), dtype=np.uint8)
-    buffers = np.empty((max(n_threads, 1), 3, cells), dtype=np.float64)  # values, running sums (all, part)
+    scratch = np.empty((n_threads, max(longest, 1) * sizeof(CountEntry)), dtype=np.uint8)
+    buffers = np.empty((n_threads, 3, cells), dtype=np.float64)  # values, running sums (all, part)
     cdef int[::1] place_view = place
     cdef int[::1] tile_view = tile
     cdef double[::1] count_view = count
@@ -410,8 +410,6 @@ def feature_sq_norms(const long long[::1] indptr, const long long[::1] indices,
     cdef unsigned char[::1] flags_view = flags
     cdef unsigned char[:, ::1] scratch_view = scratch
     cdef double[:, :, ::1] buffers_view = buffers
-    tile_weights = np.empty((max(n_threads, 1), n_tiles), dtype=np.float64)
-    cdef double[:, ::1] tile_weights_view = tile_weights
     cdef const unsigned char* flag_pointer = &flags_view[0] if with_part else NULL
     for start in range(first, last, block):
         stop = min(start + block, last)
@@ -426,8 +424,7 @@ def feature_sq_norms(const long long[::1] indptr, const long long[::1] indices,
                          <CountEntry*> &scratch_view[threadid(), 0], &place_view[0], &tile_view[0], &count_view[0])
         for c in prange(n_computed, nogil=True, num_threads=n_threads, schedule="static"):
             _norm_tile(&sq_view[0], &part_view[0], &buffers_view[threadid(), 0, 0],
-                       &buffers_view[threadid(), 1, 0], &buffers_view[threadid(), 2, 0],
-                       &tile_weights_view[threadid(), 0], L, computed_view[c],
+                       &buffers_view[threadid(), 1, 0], &buffers_view[threadid(), 2, 0], L, computed_view[c],
                        width, &offsets_view[0], &place_view[0], &tile_view[0], &count_view[0],
                        &mismatches_view[0], &weights_view[0], flag_pointer, diag, off)
     return (sq, sq_part) if with_part else sq

@@ -96,33 +96,36 @@ def test_reverse_complement_grid_matches_brute_force(random_sequences, k, poolin
         np.testing.assert_allclose(merged.project(weights), weights @ expected, atol=1e-10)
 
 
-def test_one_norm_pass_serves_the_split():
+@pytest.mark.parametrize("k", [4, 7])  # k = 7: the split's part copied over the strand mirror too
+def test_one_norm_pass_serves_the_split(k):
     from simulations.data import simulate_dataset
     data = simulate_dataset(200, 30, random_state=2)
-    counts = kmer_count_matrix(encode_sequences(data.sequences), 4)
+    counts = kmer_count_matrix(encode_sequences(data.sequences), k)
     rows = np.sort(np.random.default_rng(1).permutation(200)[:100])
-    shared = make_features(counts, 4, 1.0, revcomp=True)
+    shared = make_features(counts, k, 1.0, revcomp=True)
     shared.share_norms_with(rows)
-    alone = make_features(counts, 4, 1.0, revcomp=True)
+    alone = make_features(counts, k, 1.0, revcomp=True)
     assert np.array_equal(shared.sq_norms(), alone.sq_norms())
     assert np.array_equal(shared.subset(rows).sq_norms(), alone.subset(rows).sq_norms())
     assert shared.subset(rows)._sq_norms is not None  # reused, not recomputed
 
 
-def test_norm_pass_in_ranges_gives_the_same_sums():
-    # The progress bar cuts the pass over the sequences into ranges of whole blocks;
-    # the sums must be bit for bit those of one pass (and the split's part too).
+@pytest.mark.parametrize("k", [4, 7])
+def test_norm_pass_in_ranges_gives_the_same_sums(k):
+    # The progress bar cuts the pass over the sequences into ranges; the sums must be bit for
+    # bit those of one pass (and the split's part too), whatever the ranges and the block.
     from seism_stats.features import _kron
     from simulations.data import simulate_dataset
     data = simulate_dataset(150, 30, random_state=3)
-    features = make_features(kmer_count_matrix(encode_sequences(data.sequences), 4), 4, 1.0)
-    args = (*features._csr(), 4, 1.0 - features.decay, features.decay, 1)
+    features = make_features(kmer_count_matrix(encode_sequences(data.sequences), k), k, 1.0)
+    args = (*features._csr(), k, 1.0 - features.decay, features.decay, 1)
     flags = (np.arange(150) % 3 == 0).astype(np.uint8)
     whole, whole_part = _kron.feature_sq_norms(*args, 16, flags)
-    sums, part = np.zeros(256), np.zeros(256)
-    for first in range(0, 150, 32):
-        _kron.feature_sq_norms(*args, 16, flags, first, min(first + 32, 150), sums, part)
-    assert np.array_equal(sums, whole) and np.array_equal(part, whole_part)
+    for bounds, block in (((0, 32, 64, 96, 128, 150), 16), ((0, 7, 30, 31, 101, 150), 5)):
+        sums, part = np.zeros(4**k), np.zeros(4**k)
+        for first, last in zip(bounds[:-1], bounds[1:]):
+            _kron.feature_sq_norms(*args, block, flags, first, last, sums, part)
+        assert np.array_equal(sums, whole) and np.array_equal(part, whole_part)
     features.progress = True  # the public path, with its bar, gives the same sums
     assert np.array_equal(features.sq_norms(), _kron.feature_sq_norms(*args, 64))
     with pytest.raises(ValueError, match="outside"):
@@ -181,16 +184,33 @@ def test_norm_tiles_and_their_strand_mirror(k):
     mirrored = features.sq_norms()
     rc = reverse_complement_index(k)
     np.testing.assert_allclose(mirrored, full, rtol=1e-13)
-    tiles, copied = norm_mirror(k)
+    tiles, copied, sources = norm_mirror(k)
     if outer:  # one tile's sums copied from its pair's (tiles paired with themselves are computed whole)
-        assert np.array_equal(mirrored[copied], mirrored[rc[copied]])
-        assert copied.size < 4**k // 2 + 4**k // 8 and np.isin(rc[copied], copied).sum() == 0
+        assert np.array_equal(sources, rc[copied]) and np.array_equal(mirrored[copied], mirrored[sources])
+        assert copied.size == (4 ** (2 * outer) - 4**outer) // 2 * 4**modes  # every tile but the palindromes, halved
+        assert not np.isin(sources, copied).any()
         partial = _kron.feature_sq_norms(*args, 2, 16, None, 0, -1, np.zeros(4**k), None, tiles)
         assert (partial[copied] == 0).all() and np.array_equal(np.delete(partial, copied), np.delete(full, copied))
     else:
-        assert tiles is None and copied is None
-    with pytest.raises(ValueError, match="tile codes"):
+        assert tiles is None and copied is None and sources is None
+    with pytest.raises(ValueError, match="tile codes must lie"):
         _kron.feature_sq_norms(*args, 1, 16, None, 0, -1, None, None, np.array([4 ** (2 * outer)]))
+    with pytest.raises(ValueError, match="must not repeat"):
+        _kron.feature_sq_norms(*args, 1, 16, None, 0, -1, None, None, np.array([0, 0]))
+    assert np.array_equal(_kron.feature_sq_norms(*args, 0, 16), full)  # 0 threads: one, not all
+
+
+@pytest.mark.parametrize("k", [9, 10])
+@pytest.mark.parametrize("revcomp", [False, True])
+def test_norms_of_large_grids_match_their_columns(k, revcomp):
+    # k = 9 (two end letters each side, tiles of 4^5) and 10 (three, 4^4): a sample of cells'
+    # norms, the mirrored ones among them, against their feature columns.
+    from simulations.data import simulate_dataset
+    data = simulate_dataset(30, 40, random_state=k)
+    features = make_features(kmer_count_matrix(encode_sequences(data.sequences), k), k, 0.8, revcomp=revcomp)
+    cells = np.random.default_rng(k).choice(4**k, 200, replace=False)
+    expected = np.array([np.sum(features.column(int(c)) ** 2) for c in cells])
+    np.testing.assert_allclose(features.sq_norms()[cells], expected, rtol=1e-13)
 
 
 @pytest.mark.parametrize("k", [3, 8])

@@ -138,7 +138,7 @@ class KroneckerFeatures:
                 flags[self._shared_rows] = 1
             sums = np.zeros(self.n_cells)
             part = np.zeros(self.n_cells if flags is not None else 1)
-            tiles, copied = norm_mirror(self.k) if self.strands_merged else (None, None)
+            tiles, copied, sources = norm_mirror(self.k) if self.strands_merged else (None, None, None)
             chunk = block * max(1, -(-n // (NORM_PROGRESS_STEPS * block)))  # whole blocks: same sums as one pass
             with tqdm(total=n, disable=not self.progress, delay=2.0, unit="seq",
                       desc=f"feature norms (k={self.k})") as bar:
@@ -148,7 +148,6 @@ class KroneckerFeatures:
                                            block, flags, first, last, sums, part, tiles)
                     bar.update(last - first)
             if copied is not None:
-                sources = reverse_complement_index(self.k)[copied]
                 sums[copied] = sums[sources]
                 if flags is not None:
                     part[copied] = part[sources]
@@ -291,21 +290,25 @@ def transposed_chunks(counts: sp.csr_array, chunk: int, mirror: np.ndarray | Non
     return np.vstack(indptr), np.concatenate(indices), np.concatenate(data), int(chunk), mirror
 
 
-def norm_mirror(k: int) -> tuple[np.ndarray | None, np.ndarray | None]:
-    """The norms' tiles to compute with counts merged over both strands, and the cells to copy.
+def norm_mirror(k: int) -> tuple[np.ndarray | None, np.ndarray | None, np.ndarray | None]:
+    """The norms' tiles to compute with counts merged over both strands, the cells to copy and their sources.
 
-    ``||phi_z|| = ||phi_rc(z)||`` there, and ``rc`` maps the tile of end letters ``(a, b)``
-    (:func:`_kron.norm_tiles`) onto the tile of ``(rc(b), rc(a))``, whose code is the reverse
-    complement of the tile's code as a word of ``2 outer`` letters. The tiles with a code at most
-    its reverse complement's are computed; every cell of the others is copied from its reverse
-    complement, which lies in a computed tile. ``(None, None)`` when the tiles are the whole grid.
+    ``||phi_z|| = ||phi_rc(z)||`` there, and ``rc`` reverses a cell's letters and complements them,
+    so it maps the tile of end letters ``(a, b)`` (:func:`_kron.norm_tiles`) onto the tile of
+    ``(rc(b), rc(a))``, whose code is the reverse complement of the tile's code as a word of
+    ``2 outer`` letters, and a cell's middle letters (its place in the tile) onto their reverse
+    complement. The tiles with a code at most its reverse complement's are computed; each cell of
+    the others is copied from its reverse complement, which lies in a computed tile.
+    ``(None, None, None)`` when the tiles are the whole grid.
     """
-    outer, _ = _kron.norm_tiles(k)
+    outer, modes = _kron.norm_tiles(k)
     if not outer:
-        return None, None
+        return None, None, None
     codes = np.arange(4 ** (2 * outer), dtype=np.int64)
     mirror = reverse_complement_index(2 * outer)
-    return codes[codes <= mirror], _kron.norm_tile_cells(k, codes[codes > mirror])
+    copied = codes[codes > mirror]
+    sources = _kron.norm_tile_cells(k, mirror[copied]).reshape(copied.size, 4**modes)
+    return codes[codes <= mirror], _kron.norm_tile_cells(k, copied), sources[:, reverse_complement_index(modes)].ravel()
 
 
 def strand_mirror(k: int) -> np.ndarray:
