@@ -15,6 +15,8 @@ from . import _kron
 
 #: Default share of the currently available memory a fit may plan to use.
 DEFAULT_MEMORY_FRACTION = 0.8
+#: Directions whose transforms the circles compute together (``seism_stats.stats.circle_tests.BLOCK``).
+CIRCLE_BLOCK = 32
 #: Bytes per null draw and motif: the recorded statistic, its copies when the sampler's pieces are
 #: joined, and the exceedance indicators and effective-sample-size arrays of the p-values (MCMC,
 #: rejection), or the log masses of the conditional Monte Carlo.
@@ -37,7 +39,7 @@ def available_memory() -> int | None:
 
 
 def estimate_fit_bytes(n: int, total_length: int, k: int, n_motifs: int, n_chains: int, pooling: str,
-                       method: str, n_samples: int = 0) -> int:
+                       method: str, n_samples: int = 0, interval_draws: int = 0) -> int:
     """Rough upper estimate of the peak bytes of :func:`~seism_stats.selective_inference`.
 
     Counts the sparse k-mer counts (both strands, and from k = 8 their transpose
@@ -48,7 +50,11 @@ def estimate_fit_bytes(n: int, total_length: int, k: int, n_motifs: int, n_chain
     the transform output and the arc scratch (4 vectors of 4^k doubles each;
     rejection sampling replays blocks of 256, the conditional Monte Carlo
     transforms blocks of 64), and per null draw and motif the statistic and what the
-    p-values compute from it (:data:`BYTES_PER_DRAW`).
+    p-values compute from it (:data:`BYTES_PER_DRAW`). The great circles (``method="circles"``)
+    hold a block of :data:`CIRCLE_BLOCK` directions' transforms, the intervals' ``1 +
+    interval_draws`` circles' transforms, and per motif and step the circles' lines and the
+    order of the step's cells (3 q^2 + 3 q vectors for q motifs) and a few more (the arcs'
+    per-thread lines, the observed transforms).
     """
     cells = 4**k
     vector = 8 * cells
@@ -65,6 +71,9 @@ def estimate_fit_bytes(n: int, total_length: int, k: int, n_motifs: int, n_chain
         walkers = 2 * 64 * vector  # one block of directions (conditional_mc.BLOCK) and its transform
     elif method == "tilted":  # a block of 64 draws (tilted_permutations.BLOCK): transforms, subsets, responses
         walkers = 64 * vector + 64 * 8 * 4 * n
+    elif method == "circles":
+        q = max(1, n_motifs)
+        walkers = (CIRCLE_BLOCK + 1 + max(0, interval_draws) + 3 * q * q + 3 * q + 4) * vector
     else:
         walkers = 0
     draws = BYTES_PER_DRAW * (n_samples + n_chains) * n_motifs if method in ("mcmc", "rejection", "cmc") else 0
@@ -74,13 +83,13 @@ def estimate_fit_bytes(n: int, total_length: int, k: int, n_motifs: int, n_chain
 
 
 def check_fit_memory(n: int, total_length: int, k: int, n_motifs: int, n_chains: int, pooling: str,
-                     method: str, max_memory: float | None, n_samples: int = 0) -> int:
+                     method: str, max_memory: float | None, n_samples: int = 0, interval_draws: int = 0) -> int:
     """Raise ``MemoryError`` naming k, n and the bytes needed when the estimate exceeds the limit.
 
     ``max_memory``: bytes, or None for :data:`DEFAULT_MEMORY_FRACTION` of the
     available memory (no check where that is unknown). Returns the estimate.
     """
-    need = estimate_fit_bytes(n, total_length, k, n_motifs, n_chains, pooling, method, n_samples)
+    need = estimate_fit_bytes(n, total_length, k, n_motifs, n_chains, pooling, method, n_samples, interval_draws)
     if max_memory is None:
         available = available_memory()
         if available is None:
@@ -89,7 +98,9 @@ def check_fit_memory(n: int, total_length: int, k: int, n_motifs: int, n_chains:
     if need > max_memory:
         per_walker = 4 * 8 * 4**k
         hint = (f"; each MCMC chain holds {per_walker / 2**30:.2f} GiB, so fewer chains (n_chains) help"
-                if method == "mcmc" else "")
+                if method == "mcmc" else
+                f"; each of the intervals' {interval_draws} circles holds {8 * 4**k / 2**30:.2f} GiB, so fewer "
+                "(interval_draws) help" if method == "circles" and interval_draws else "")
         draws = (f", {BYTES_PER_DRAW * n_samples * n_motifs / 2**30:.1f} GiB of them for n_samples={n_samples:,}"
                  if BYTES_PER_DRAW * n_samples * n_motifs > need / 4 else "")
         raise MemoryError(f"a fit with k={k} on n={n} sequences needs about {need / 2**30:.1f} GiB{draws} but "

@@ -259,7 +259,8 @@ def plan_fit(data: Data, options: Options) -> Plan:
     hypothesis, global_beside = resolve_hypothesis(options.hypothesis, method)
 
     check_fit_memory(data.n, int(data.encoded.lengths.sum()), max(data.ks), options.n_motifs, options.n_chains,
-                     options.pooling, method, options.max_memory, n_samples)
+                     options.pooling, method, options.max_memory, n_samples,
+                     interval_draws if method == "circles" else 0)
     grow = method == "circles" and options.n_samples is None
     return Plan(null, null_reason, method, method_reason, n_samples, interval_draws, hypothesis, global_beside,
                 grow)

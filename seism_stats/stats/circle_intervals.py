@@ -217,6 +217,15 @@ class CircleFamily:
         self.scale = tests.selection.residual_norm / axis.eta_norm  # b = shift x scale
         self.planes = None
 
+    def release(self) -> None:
+        """Free the circles' transforms (``(1 + B)`` grid vectors) once the pivot is computed.
+
+        SciPy's root finder keeps the objective in a reference cycle, so without this the family
+        would outlive its pivot until the garbage collector runs, and every motif's circles would
+        be held at once (measured: all three motifs' at the intervals' peak).
+        """
+        self.rows, self.planes = None, None
+
     def span(self, reach: float) -> None:
         """List once the cells that can bind in each direction's plane, for every ``|b| <= reach``.
 
@@ -297,7 +306,10 @@ def circle_pivots(tests: CircleTests, order: np.ndarray, n_draws: int, rng: np.r
     No conditioning subspace (module docstring): a level chosen at ``b = 0`` would not keep
     the pivot exact at other ``b``.
     """
-    return tuple(circle_pivot(CircleFamily(tests, axis, DirectionLaw(tests, axis, np.zeros((tests.n, 0)), order),
-                                           n_draws, rng), float(estimates[j]), float(bse[j]))
-                 for j, axis in enumerate(tests.axes))
+    pivots = []
+    for j, axis in enumerate(tests.axes):
+        family = CircleFamily(tests, axis, DirectionLaw(tests, axis, np.zeros((tests.n, 0)), order), n_draws, rng)
+        pivots.append(circle_pivot(family, float(estimates[j]), float(bse[j])))
+        family.release()
+    return tuple(pivots)
 
