@@ -31,6 +31,7 @@ import pandas as pd
 from seism_stats.features.grid import grid_features
 from seism_stats.features.memory import estimate_fit_bytes
 from seism_stats.io.sequences import encode_sequences
+from seism_stats.utils.validation import default_threads
 from simulations.data import simulate_dataset
 
 OUT = Path(__file__).with_name("bench_scaling_output.txt")
@@ -102,7 +103,9 @@ def fit_in_fresh_process(n: int, k: int) -> dict:
 def memory_table() -> pd.DataFrame:
     rows = []
     for k in range(6, 13):
-        estimate = estimate_fit_bytes(N, N * LENGTH, k, 1, 16, "sum", "mcmc") / 2**30
+        # the default fit's own estimate (circles, 50 interval circles, merged strands, this machine's threads)
+        estimate = estimate_fit_bytes(N, N * LENGTH, k, 1, 16, "sum", "circles", 2000, 50, default_threads(), 1,
+                                      True) / 2**30
         measured = fit_in_fresh_process(N, k)["peak_rss_gib"] if k <= 10 else np.nan
         rows.append({"k": k, "cells": 4**k, "estimated_GiB": estimate, "measured_peak_rss_GiB": measured})
     return pd.DataFrame(rows)

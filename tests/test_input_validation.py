@@ -242,29 +242,39 @@ def test_fit_larger_than_max_memory_is_refused_before_allocating():
     assert small_chains < 3 * 2**30 < estimate_fit_bytes(200, 20_000, 12, 1, 16, "sum", "mcmc")
 
 
-@pytest.mark.parametrize("n, k, n_motifs", [(200, 9, 1), (200, 7, 2)])
-def test_circles_memory_estimate_covers_the_traced_peak(n, k, n_motifs):
-    # The default fit's memory (its block of directions' transforms, the intervals' circles, the
-    # steps' lines) against the estimate that check_fit_memory refuses by; the intervals' circles
-    # of one motif are freed before the next motif's are drawn (a cycle inside SciPy's root finder
-    # kept every motif's until the collector ran: 28 MB against 13 MB at n = 400, k = 7, three motifs).
+@pytest.mark.parametrize("k, n_motifs, hypothesis, revcomp", [(9, 1, None, True), (7, 2, "both", False)])
+def test_circles_memory_estimate_covers_the_traced_peak(monkeypatch, k, n_motifs, hypothesis, revcomp):
+    # The default fit's memory (a block of directions' transforms or the intervals' circles, the
+    # steps' lines, the global null's beside) against the estimate the fit itself checked
+    # max_memory by. The intervals' circles of one motif are freed before the next motif's are
+    # drawn (a cycle inside SciPy's root finder kept every motif's until the collector ran).
     import tracemalloc
     import warnings
     from seism_stats import selective_inference
-    from seism_stats.features.memory import estimate_fit_bytes
+    from seism_stats.features import memory
+    from seism_stats.inference import stages
     from simulations.data import simulate_dataset
-    data = simulate_dataset(n, 60, consensus="GATTACAGA"[:k], beta=0.5, fraction=0.3, random_state=0)
+    if tracemalloc.is_tracing():
+        pytest.skip("tracemalloc is already tracing: the peak would include the whole process")
+    estimates = []
+
+    def recorded(*args, **kwargs):
+        estimates.append(memory.check_fit_memory(*args, **kwargs))
+        return estimates[-1]
+    monkeypatch.setattr(stages, "check_fit_memory", recorded)
+    data = simulate_dataset(200, 60, consensus="GATTACAGA"[:k], beta=0.5, fraction=0.3, random_state=0)
     tracemalloc.start()
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            result = selective_inference(data.sequences, data.y, k=k, n_motifs=n_motifs, random_state=1)
+            result = selective_inference(data.sequences, data.y, k=k, n_motifs=n_motifs, random_state=1,
+                                         hypothesis=hypothesis, revcomp=revcomp)
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
     assert result.settings["method"] == "circles" and result.settings["interval_draws"] == 50
-    estimate = estimate_fit_bytes(n, n * 60, k, n_motifs, 16, "sum", "circles", 1000, 50)
-    assert peak < estimate < 4 * peak
+    assert result.settings["global_beside"] == (hypothesis == "both")
+    assert len(estimates) == 1 and peak < estimates[0] < 4 * peak
 
 
 def test_reverse_complement_index_by_bits():

@@ -39,7 +39,8 @@ def available_memory() -> int | None:
 
 
 def estimate_fit_bytes(n: int, total_length: int, k: int, n_motifs: int, n_chains: int, pooling: str,
-                       method: str, n_samples: int = 0, interval_draws: int = 0) -> int:
+                       method: str, n_samples: int = 0, interval_draws: int = 0, n_threads: int = 1,
+                       circle_runs: int = 1, strands_merged: bool = False) -> int:
     """Rough upper estimate of the peak bytes of :func:`~seism_stats.selective_inference`.
 
     Counts the sparse k-mer counts (both strands, and from k = 8 their transpose
@@ -51,10 +52,13 @@ def estimate_fit_bytes(n: int, total_length: int, k: int, n_motifs: int, n_chain
     rejection sampling replays blocks of 256, the conditional Monte Carlo
     transforms blocks of 64), and per null draw and motif the statistic and what the
     p-values compute from it (:data:`BYTES_PER_DRAW`). The great circles (``method="circles"``)
-    hold a block of :data:`CIRCLE_BLOCK` directions' transforms, the intervals' ``1 +
-    interval_draws`` circles' transforms, and per motif and step the circles' lines and the
-    order of the step's cells (3 q^2 + 3 q vectors for q motifs) and a few more (the arcs'
-    per-thread lines, the observed transforms).
+    hold a block of :data:`CIRCLE_BLOCK` directions' transforms or, later, the intervals' ``1 +
+    interval_draws`` circles' transforms, each with the arcs' lines of one row per thread (at most
+    one per row); per motif and step the circles' lines and the order of the step's cells, about
+    7 q^2 + 3 q vectors for q motifs while they are built (3 q^2 + 3 q after), counted whole for each
+    of ``circle_runs`` hypotheses tested (2 with the global null beside the per-motif one), over the
+    steps' competing cells (about half the grid with ``strands_merged``); and a few more (the
+    observed transforms).
     """
     cells = 4**k
     vector = 8 * cells
@@ -72,8 +76,11 @@ def estimate_fit_bytes(n: int, total_length: int, k: int, n_motifs: int, n_chain
     elif method == "tilted":  # a block of 64 draws (tilted_permutations.BLOCK): transforms, subsets, responses
         walkers = 64 * vector + 64 * 8 * 4 * n
     elif method == "circles":
-        q = max(1, n_motifs)
-        walkers = (CIRCLE_BLOCK + 1 + max(0, interval_draws) + 3 * q * q + 3 * q + 4) * vector
+        q, threads, circles = max(1, n_motifs), max(1, n_threads), 1 + max(0, interval_draws)
+        rows = max(CIRCLE_BLOCK + min(threads, CIRCLE_BLOCK), circles + min(threads, circles))
+        lines = max(1, circle_runs) * (7 * q * q + 3 * q)
+        step_cells = cells // 2 + 4 ** ((k + 1) // 2) if strands_merged else cells  # canonical k-mers, at most
+        walkers = (rows + 4) * vector + lines * 8 * step_cells
     else:
         walkers = 0
     draws = BYTES_PER_DRAW * (n_samples + n_chains) * n_motifs if method in ("mcmc", "rejection", "cmc") else 0
@@ -83,13 +90,15 @@ def estimate_fit_bytes(n: int, total_length: int, k: int, n_motifs: int, n_chain
 
 
 def check_fit_memory(n: int, total_length: int, k: int, n_motifs: int, n_chains: int, pooling: str,
-                     method: str, max_memory: float | None, n_samples: int = 0, interval_draws: int = 0) -> int:
+                     method: str, max_memory: float | None, n_samples: int = 0, interval_draws: int = 0,
+                     n_threads: int = 1, circle_runs: int = 1, strands_merged: bool = False) -> int:
     """Raise ``MemoryError`` naming k, n and the bytes needed when the estimate exceeds the limit.
 
     ``max_memory``: bytes, or None for :data:`DEFAULT_MEMORY_FRACTION` of the
     available memory (no check where that is unknown). Returns the estimate.
     """
-    need = estimate_fit_bytes(n, total_length, k, n_motifs, n_chains, pooling, method, n_samples, interval_draws)
+    need = estimate_fit_bytes(n, total_length, k, n_motifs, n_chains, pooling, method, n_samples, interval_draws,
+                              n_threads, circle_runs, strands_merged)
     if max_memory is None:
         available = available_memory()
         if available is None:
@@ -99,8 +108,9 @@ def check_fit_memory(n: int, total_length: int, k: int, n_motifs: int, n_chains:
         per_walker = 4 * 8 * 4**k
         hint = (f"; each MCMC chain holds {per_walker / 2**30:.2f} GiB, so fewer chains (n_chains) help"
                 if method == "mcmc" else
-                f"; each of the intervals' {interval_draws} circles holds {8 * 4**k / 2**30:.2f} GiB, so fewer "
-                "(interval_draws) help" if method == "circles" and interval_draws else "")
+                f"; the circles hold grid vectors of {8 * 4**k / 2**30:.2f} GiB each: about {1 + interval_draws} for "
+                f"the intervals (interval_draws in the Python API) and 7 per motif squared, so fewer motifs help"
+                if method == "circles" else "")
         draws = (f", {BYTES_PER_DRAW * n_samples * n_motifs / 2**30:.1f} GiB of them for n_samples={n_samples:,}"
                  if BYTES_PER_DRAW * n_samples * n_motifs > need / 4 else "")
         raise MemoryError(f"a fit with k={k} on n={n} sequences needs about {need / 2**30:.1f} GiB{draws} but "

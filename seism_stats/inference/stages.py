@@ -211,6 +211,12 @@ class Plan:
         return self.method in SELECTIVE_METHODS
 
 
+def circle_runs(n_motifs: int, hypothesis: str, global_beside: bool) -> int:
+    """How many hypotheses the circles test: 2 with several motifs when the global null is tested
+    (alone, or beside the per-motif one), since with one motif the two are the same test; else 1."""
+    return 2 if n_motifs > 1 and (hypothesis == "global" or global_beside) else 1
+
+
 def plan_fit(data: Data, options: Options) -> Plan:
     """Choose the null and the method (``"auto"``), the draws and the hypothesis; check the budget and memory.
 
@@ -258,9 +264,10 @@ def plan_fit(data: Data, options: Options) -> Plan:
         check_sphere_null(null, null_reason, method)
     hypothesis, global_beside = resolve_hypothesis(options.hypothesis, method)
 
+    runs = circle_runs(options.n_motifs, hypothesis, global_beside)
     check_fit_memory(data.n, int(data.encoded.lengths.sum()), max(data.ks), options.n_motifs, options.n_chains,
                      options.pooling, method, options.max_memory, n_samples,
-                     interval_draws if method == "circles" else 0)
+                     interval_draws if method == "circles" else 0, options.n_threads, runs, bool(options.revcomp))
     grow = method == "circles" and options.n_samples is None
     return Plan(null, null_reason, method, method_reason, n_samples, interval_draws, hypothesis, global_beside,
                 grow)
@@ -426,12 +433,12 @@ def selective_pvalues_of(features, selection: Selection, data: Data, plan: Plan,
         # The selected-model (motif) circles always run: they also give the intervals. With several
         # motifs and hypothesis="both" the global null's run beside them; with one motif the two
         # hypotheses are the same test.
-        both = q > 1 and (plan.hypothesis == "global" or plan.global_beside)
+        runs = circle_runs(q, plan.hypothesis, plan.global_beside)
+        both = runs == 2
         tested = f"{plan.hypothesis} hypothesis" + (", the global null beside" if both and plan.global_beside else "")
         grow = plan.grow
         stage(f"exact selective p-values over {n_samples} great circles per motif"
               f"{' (more where the pilots ask)' if grow else ''} ({tested})")
-        runs = 2 if both else 1
         most = options.max_replays // (q * runs)  # growth stays within max_replays
         circles_motif = circle_pvalues(features, selection, basis, n_samples, streams.tree, streams.order, "motif",
                                        progress, planned=q * n_samples * runs, grow=grow, max_draws=most)

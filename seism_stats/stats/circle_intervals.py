@@ -309,7 +309,9 @@ def circle_pivots(tests: CircleTests, order: np.ndarray, n_draws: int, rng: np.r
     pivots = []
     for j, axis in enumerate(tests.axes):
         family = CircleFamily(tests, axis, DirectionLaw(tests, axis, np.zeros((tests.n, 0)), order), n_draws, rng)
-        pivots.append(circle_pivot(family, float(estimates[j]), float(bse[j])))
-        family.release()
+        try:
+            pivots.append(circle_pivot(family, float(estimates[j]), float(bse[j])))
+        finally:
+            family.release()
     return tuple(pivots)
 
