@@ -226,6 +226,11 @@ def test_array_interface_and_fasta(tmp_path):
     res_fasta = SelectiveMotifModel(data.y, str(fasta), k=3).fit(n_samples=100, random_state=0, progress=False)
     pd.testing.assert_series_equal(res_list.pvalues, res_fasta.pvalues)
     assert res_list.model.exog_names == ["Intercept"]
+    assert res_list.inference.settings["interval_draws"] == 50  # min(n_samples, 50) by default
+    fewer = SelectiveMotifModel(data.y, data.sequences, k=3).fit(n_samples=100, interval_draws=7, random_state=0,
+                                                               progress=False)
+    assert fewer.inference.settings["interval_draws"] == 7  # what the memory error advises, reachable from fit
+    pd.testing.assert_series_equal(fewer.pvalues, res_list.pvalues)  # the intervals' circles are their own stream
     with pytest.raises(ValueError, match="endog has 60 rows but sequences has 59"):
         SelectiveMotifModel(data.y, data.sequences[:59], k=3)
 

@@ -207,7 +207,7 @@ class SelectiveMotifModel:
             n_chains: int = 16, bracket: str = "exact", mcmc_design: str = "tree", null: str = "auto",
             split_fraction: float = 0.5, refine: bool = True,
             max_replays: int = 2_000_000, max_memory: float | None = None, tail_draws: int = 256,
-            ties: str = "conservative", multitest_method: str = "fdr_bh",
+            interval_draws: int | None = None, ties: str = "conservative", multitest_method: str = "fdr_bh",
             random_state: RandomStateLike = None, n_jobs: int = 1, n_threads: int | None = None,
             backend: str = "joblib", client=None, progress: bool = True) -> SelectiveMotifResults:
         """Select the motifs and compute their p-values.
@@ -233,6 +233,10 @@ class SelectiveMotifModel:
         n_samples, burn_in, thin, n_chains, bracket, mcmc_design, null, max_replays, max_memory, tail_draws, ties
             Sampler and resource settings (see :func:`seism_stats.selective_inference`). The default
             ``mcmc_design="tree"`` gives p-values exactly valid for every ``n_samples``.
+        interval_draws : int, optional
+            Great circles per motif of the exact selective intervals (``method="circles"``; default
+            ``min(n_samples, 50)``). Each holds one grid vector (8 x 4^k bytes), so fewer make a
+            large-k fit fit in memory (see :func:`seism_stats.selective_inference`).
         split_fraction : float
             Fraction of sequences used for selection by the data split.
         refine : bool
@@ -259,7 +263,7 @@ class SelectiveMotifModel:
             n_motifs=self.n_motifs, lam=self.lam, pooling=self.pooling, revcomp=self.revcomp,
             method=method, hypothesis=hypothesis, null=null, n_samples=n_samples, burn_in=burn_in, thin=thin,
             n_chains=n_chains, bracket=bracket, mcmc_design=mcmc_design, max_replays=max_replays,
-            max_memory=max_memory, tail_draws=tail_draws, ties=ties,
+            max_memory=max_memory, tail_draws=tail_draws, interval_draws=interval_draws, ties=ties,
             split_fraction=split_fraction,
             refine=refine, add_intercept=False, covariate_names=self.exog_names,
             random_state=random_state, n_threads=n_threads, n_jobs=n_jobs, backend=backend, client=client,
