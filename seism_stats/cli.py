@@ -313,6 +313,8 @@ def _check_arguments(args: argparse.Namespace):
         check_positive_int(args.n_samples, "--n-samples",
                            minimum=0 if args.method in ("auto", "circles", "tilted") else 1)
     check_positive_int(args.burn_in, "--burn-in", minimum=0)
+    if args.interval_draws is not None:
+        check_positive_int(args.interval_draws, "--interval-draws", minimum=0)
     # "auto" is resolved by the response: a background set (--control) makes it binary, hence the tilted
     # permutations; otherwise the circles' plan (the smaller of the two) is checked now, the other once y is read.
     permutations = "tilted" if args.n_motifs <= MAX_AUTO_MOTIFS else "mcmc"
@@ -523,7 +525,8 @@ def _fit_into(args, out: Path, database, model_class, encode_sequences, read_fas
     model.data.n_without_response = missing  # left out before the model: said in the summary's header and notes
     start = time.perf_counter()
     res = model.fit(method=args.method, hypothesis=args.hypothesis, n_samples=args.n_samples, burn_in=args.burn_in,
-                    thin=args.thin, n_chains=args.chains, tail_draws=args.tail_draws, ties=args.ties, random_state=seed,
+                    thin=args.thin, n_chains=args.chains, tail_draws=args.tail_draws,
+                    interval_draws=args.interval_draws, ties=args.ties, random_state=seed,
                     n_jobs=args.jobs, n_threads=args.threads, max_replays=args.max_replays, progress=not args.quiet)
     seconds = time.perf_counter() - start
     if database is not None and res.n_selected:
@@ -722,6 +725,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "and a sample that still runs out gives NaN p-values, never a p-value of fewer draws")
     p.add_argument("--tail-draws", type=int, default=256,
                    help="draws of the tail estimate for p-values at the floor 1/(B+1) (0: off)")
+    p.add_argument("--interval-draws", type=int, default=None,
+                   help="great circles per motif of the exact selective intervals (circles; default: 50, or "
+                        "--n-samples if fewer); each holds 8 x 4^k bytes, so fewer let a large k fit in memory")
     p.add_argument("--jobs", type=int, default=1, help="processes for the chain groups (joblib; -1: every usable core)")
     p.add_argument("--threads", type=int, default=None, help="OpenMP threads of the kernels (default: all cores)")
     p.add_argument("--seed", type=int, default=None, help="random seed (default: a fresh one, recorded)")

@@ -30,7 +30,7 @@ def test_fit_writes_every_output(files, capsys):
     database = write_meme([motif_pwm("GATTA"), motif_pwm("CCCGG")], ["gatta_like", "ccg"], tmp / "db.meme")
     code = main(["fit", "--fasta", str(fasta), "--response", str(response), "--k", "5", "--n-motifs", "1",
                  "--covariates", "gc", "--n-samples", "200", "--seed", "1", "--out", str(out), "--quiet",
-                 "--motif-db", str(database)])
+                 "--motif-db", str(database), "--interval-draws", "20"])
     assert code == 0
     for name in ("report.html", "summary.txt", "summary.html", "motifs.csv", "logos.png", "settings.json",
                  "motifs.meme", "motifs.jaspar"):
@@ -41,6 +41,7 @@ def test_fit_writes_every_output(files, capsys):
     summary = (out / "summary.txt").read_text()  # the 5 left out are counted where the rows dropped are
     assert "0 (+5 no resp.)" in summary and "5 sequences had no response" in summary
     assert settings["sampler"]["draws"] >= 200 and settings["settings"]["k"] == 5
+    assert settings["settings"]["interval_draws"] == 20
     assert pd.read_csv(out / "motifs.csv")["kmer"].iloc[0] == "GATTA"
     assert pd.read_csv(out / "motifs.csv")["match_id"].iloc[0] == "gatta_like"
 
@@ -477,7 +478,8 @@ def test_memory_refusal_is_a_one_line_error(files, capsys, monkeypatch):
     fasta, response, tmp = files
     code = main(["fit", "--fasta", str(fasta), "--response", str(response), "--response-column", "y", "--k", "4",
                  "--quiet", "--out", str(tmp / "mem")])
-    assert "needs about" in _one_line_error(capsys, code) and not (tmp / "mem").exists()
+    err = _one_line_error(capsys, code)
+    assert "needs about" in err and "--interval-draws" in err and not (tmp / "mem").exists()
 
 
 @pytest.mark.parametrize("module, extra, option", [("pyfaidx", "genome", "--bed"), ("pyjaspar", "jaspar", "--motif-db")])
@@ -648,6 +650,8 @@ def test_draws_that_cannot_finish_are_refused_before_any_output(files, capsys, m
     code = main(base + ["--method", "rejection", "--n-samples", "5000", "--max-replays", "4000",
                         "--out", str(tmp / "rej")])
     assert "max_replays is 4,000" in _one_line_error(capsys, code)
+    code = main(base + ["--interval-draws", "-1", "--out", str(tmp / "huge")])
+    assert "--interval-draws" in _one_line_error(capsys, code)
     assert not [p for p in tmp.iterdir() if p.name.startswith((".huge", "huge", ".rej", "rej"))]
 
 

@@ -109,7 +109,7 @@ def check_fit_memory(n: int, total_length: int, k: int, n_motifs: int, n_chains:
         hint = (f"; each MCMC chain holds {per_walker / 2**30:.2f} GiB, so fewer chains (n_chains) help"
                 if method == "mcmc" else
                 f"; the circles hold grid vectors of {8 * 4**k / 2**30:.2f} GiB each: about {1 + interval_draws} for "
-                f"the intervals (interval_draws in the Python API) and 7 per motif squared, so fewer motifs help"
+                f"the intervals (interval_draws; --interval-draws) and 7 per motif squared, so fewer motifs help"
                 if method == "circles" else "")
         draws = (f", {BYTES_PER_DRAW * n_samples * n_motifs / 2**30:.1f} GiB of them for n_samples={n_samples:,}"
                  if BYTES_PER_DRAW * n_samples * n_motifs > need / 4 else "")
