@@ -18,7 +18,7 @@ from tqdm.auto import tqdm
 from ..utils.validation import check_lam
 from . import _kmers, _kron
 from .kmers import (canonical_mask, csr_arrays, hamming_to_all, kmer_count_matrix, merge_reverse_complements,
-                    reverse_complement_index)
+                    reverse_complement_index, with_int64_indices)
 
 #: The pass over the feature norms reports progress this many times.
 NORM_PROGRESS_STEPS = 100
@@ -164,9 +164,7 @@ class KroneckerFeatures:
     def subset(self, rows: np.ndarray) -> "KroneckerFeatures":
         """Features of the sequences at positions ``rows`` (for sample splitting)."""
         rows = np.asarray(rows, dtype=np.int64)
-        counts = self.counts[rows].tocsr()
-        counts.indptr = counts.indptr.astype(np.int64, copy=False)
-        counts.indices = counts.indices.astype(np.int64, copy=False)
+        counts = with_int64_indices(self.counts[rows].tocsr())
         part = KroneckerFeatures(counts, self.k, self.lam, self.n_threads, self.grid_mask, self.strands_merged)
         if self._shared_norms is not None and np.array_equal(rows, self._shared_rows):
             part._sq_norms = self._shared_norms

@@ -125,9 +125,7 @@ def kmer_count_matrix(encoded: EncodedSequences, k: int) -> sp.csr_array:
         (np.ones(rows.shape[0]), (rows, cols)), shape=(len(encoded), 4**k)
     ).tocsr()
     counts.sum_duplicates()
-    counts.indptr = counts.indptr.astype(np.int64, copy=False)
-    counts.indices = counts.indices.astype(np.int64, copy=False)
-    return counts
+    return with_int64_indices(counts)
 
 
 def compact_csr(matrix: sp.csr_array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -149,6 +147,14 @@ def compact_csr(matrix: sp.csr_array) -> tuple[np.ndarray, np.ndarray, np.ndarra
     if not np.array_equal(values, matrix.data):
         raise ValueError("k-mer counts must be whole numbers below 2^24")
     return matrix.indptr.astype(np.int64), matrix.indices.astype(np.int32), values
+
+
+def with_int64_indices(matrix: sp.csr_array) -> sp.csr_array:
+    """``matrix`` with int64 offsets and indices, as the Cython kernels read them (in place; no copy
+    where they already are: SciPy narrows them to int32 where they fit)."""
+    matrix.indptr = matrix.indptr.astype(np.int64, copy=False)
+    matrix.indices = matrix.indices.astype(np.int64, copy=False)
+    return matrix
 
 
 def csr_arrays(matrix: sp.csr_array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -224,7 +230,4 @@ def merge_reverse_complements(counts: sp.csr_array, k: int) -> sp.csr_array:
     counts = counts.tocsr()
     counts.sum_duplicates()  # canonical: sorted indices, no duplicates (a no-op for kmer_count_matrix's)
     indptr, indices, data = _kmers.merge_strands(*csr_arrays(counts), reverse_complement_index(k))
-    merged = sp.csr_array((data, indices, indptr), shape=counts.shape)
-    merged.indptr = merged.indptr.astype(np.int64, copy=False)  # csr_array may narrow them
-    merged.indices = merged.indices.astype(np.int64, copy=False)
-    return merged
+    return with_int64_indices(sp.csr_array((data, indices, indptr), shape=counts.shape))  # csr_array may narrow them

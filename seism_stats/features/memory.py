@@ -15,7 +15,8 @@ from . import _kron
 
 #: Default share of the currently available memory a fit may plan to use.
 DEFAULT_MEMORY_FRACTION = 0.8
-#: Directions whose transforms the circles compute together (``seism_stats.stats.circle_tests.BLOCK``).
+#: Directions whose transforms the circles compute together (``seism_stats.stats.circle_tests.BLOCK``
+#: is this number, defined here so that the estimate below counts what the sampler holds).
 CIRCLE_BLOCK = 32
 #: Bytes per null draw and motif: the recorded statistic, its copies when the sampler's pieces are
 #: joined, and the exceedance indicators and effective-sample-size arrays of the p-values (MCMC,

@@ -200,6 +200,7 @@ import numpy as np
 from scipy import special, stats
 from tqdm.auto import tqdm
 
+from ..features.memory import CIRCLE_BLOCK
 from ..sampling import budget
 from ..sampling.pvalues import log_weight_ess, ratio_pvalue
 from ..selection.geometry import (NEIGHBOUR_LADDER, OBSERVED_DIRECTION, arc_statistic_segments, segment_log_masses,
@@ -226,8 +227,8 @@ SCREEN_MARGIN = 40.0
 SCREEN_MIN_CELLS = 4096
 #: Below this log mass the sides are not emptied early (:func:`sliver_sine`; ``1e-300``, above the subnormals).
 SMALLEST_SLIVER_LOG_MASS = float(np.log(1e-300))
-#: Directions whose transforms and arcs are computed together.
-BLOCK = 32
+#: Directions whose transforms and arcs are computed together (defined where the memory estimate counts them).
+BLOCK = CIRCLE_BLOCK
 #: With several motifs, the levels of V tried in turn are geometry's NEIGHBOUR_LADDER (competitors
 #: per step, the motif's own included, whose features join it; levels that would take more than 7/8 of K
 #: are skipped).
@@ -700,7 +701,6 @@ class CircleTests:
             nearest = np.argsort(-correlation, kind="stable")
             self._ranked[i] = nearest[:np.count_nonzero(correlation > 0)]
         return self._ranked[i]
-
 
 
 class DirectionLaw:
