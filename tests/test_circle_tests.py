@@ -193,6 +193,59 @@ def test_exact_at_tiny_B_under_the_global_null(n_draws):
     assert not _binomial_ok(naive, 0.05)
 
 
+def test_exact_at_one_mirrored_pair():
+    # Three motifs on pure noise at n = 100, k = 4: most motifs are tested given a conditioning level
+    # (V not empty), where the circles come in mirrored pairs V b +- s r and the observed direction's
+    # mirror is counted with it (module docstring, "Mirrored pairs"). One pair (B = 2) must already be
+    # exact; the same check rejects the naive p-values.
+    selective, naive, mirrored = [], [], 0
+    for i in range(300):
+        rng = np.random.default_rng(70_000 + i)
+        data = simulate_dataset(100, 30, consensus="GATT", beta=0.0, random_state=rng)
+        features, selection, basis, order = _fit_parts(data.sequences, data.y, 4, 3)
+        if selection.event.n_selected < 3:
+            continue
+        estimate = circle_pvalues(features, selection, basis, 2, np.random.default_rng(i), order)
+        selective.extend(estimate.pvalues)
+        naive.extend(2 * stats.t.sf(np.abs(estimate.statistics), estimate.df))
+        mirrored += int(np.sum(estimate.neighbours > 0))
+        assert np.all(estimate.draws[estimate.neighbours > 0] == 2)
+    selective, naive = np.array(selective), np.array(naive)
+    assert selective.size > 850 and mirrored > 0.6 * selective.size
+    for alpha in (0.05, 0.1, 0.2):
+        assert _binomial_ok(selective, alpha), (alpha, np.mean(selective <= alpha))
+    assert not _binomial_ok(naive, 0.05)
+
+
+def test_mirrored_pairs_are_the_drawn_circles_and_their_mirrors():
+    # The estimate of a motif tested at a conditioning level sums N and D over the observed circle,
+    # its mirror 2 V b - d_0 and the drawn pairs V b +- s r (one transform per pair, the second
+    # half of each block the negated first half).
+    from scipy import special
+    data = simulate_dataset(100, 30, consensus="GATT", beta=0.0, random_state=np.random.default_rng(70_003))
+    features, selection, basis, order = _fit_parts(data.sequences, data.y, 4, 3)
+    estimate = circle_pvalues(features, selection, basis, 7, np.random.default_rng(5), order)
+    tests, rng = estimate.tests, np.random.default_rng(5)
+    assert np.any(estimate.neighbours > 0)
+    for axis, law, p, draws in zip(tests.axes, estimate.laws, estimate.pvalues, estimate.draws):
+        if law is None:
+            continue
+        if law.rank == 0:  # V empty: -d is the same circle, so the directions are drawn singly
+            assert draws == 7
+            rows = tests.direction_terms(axis.direction)
+            drawn = law.draw(rng, 7)
+        else:
+            assert draws == 8  # rounded up to whole pairs
+            mirror = 2.0 * law.fixed - axis.direction
+            assert np.isclose(np.linalg.norm(mirror), 1.0) and np.allclose(law.off[:, :axis.off.shape[1]].T @ mirror, 0)
+            rows = tests.direction_terms(np.vstack([axis.direction, mirror]))
+            drawn = law.draw(rng, 8, antithetic=True)
+            r = (drawn[0][:4] - law.fixed_terms[0]) / law.scale
+            assert np.allclose(drawn[0][4:], law.fixed_terms[0] - law.scale * r)
+        den, num = tests.log_masses(axis, (np.vstack([rows[0], drawn[0]]), np.vstack([rows[1], drawn[1]])))
+        assert np.isclose(p, np.exp(special.logsumexp(num) - special.logsumexp(den)), rtol=1e-12)
+
+
 def test_exact_when_the_pilots_choose_the_number_of_draws(monkeypatch):
     # The default number of circles grows where a motif's pilots predict few effective ones
     # (estimate_draws): B is then a function of the pilots, not fixed, and the p-values must stay

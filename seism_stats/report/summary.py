@@ -318,7 +318,9 @@ def _circle_notes(results) -> list[str]:
                           else f"{v} competitor(s) per step" for v in levels)
         notes.append("Conditioning: each motif's circles are drawn given the part of the observed direction "
                      "along the nearest competitors of the selection's steps (the level chosen by discarded pilot "
-                     f"draws; valid, conditions on a little more), per motif: {given}.")
+                     f"draws; valid, conditions on a little more), per motif: {given}; there the circles come in "
+                     "mirrored pairs (the part off those competitors negated; the observed direction's mirror "
+                     "counted with it), two circles per transform, and the s.e. and ESS count pairs.")
     if s["n_samples"] == 0:
         notes.append("n_samples = 0: each motif is tested given all of its observed direction (the circle through "
                      "the observation alone): exact, with no Monte-Carlo error (MC s.e. 0), but it conditions on "
