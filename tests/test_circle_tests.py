@@ -246,6 +246,25 @@ def test_mirrored_pairs_are_the_drawn_circles_and_their_mirrors():
         assert np.isclose(p, np.exp(special.logsumexp(num) - special.logsumexp(den)), rtol=1e-12)
 
 
+def test_pilot_pairs_with_no_conditioning_are_resolved_once_and_blocks_keep_the_pairs():
+    # With V empty the circle of -r is the circle of r: a pilot resolves each antithetic pair once and
+    # copies its D and N, which must be what resolving -r gives. The pilot's first block is smaller
+    # (PILOT_FIRST_BLOCK) than the others: the circles are the same whatever the blocks.
+    from seism_stats.stats.circle_tests import DirectionLaw, _log_masses_of_law
+    data = simulate_dataset(100, 30, consensus="GATT", beta=0.8, random_state=np.random.default_rng(4))
+    features, selection, basis, order = _fit_parts(data.sequences, data.y, 4, 2)
+    tests = CircleTests(features, selection, basis)
+    axis = tests.axes[1]
+    law = DirectionLaw(tests, axis, np.zeros((tests.n, 0)), order)
+    den, num = _log_masses_of_law(tests, axis, law, 40, np.random.default_rng(3), antithetic=True, pilot=True)
+    rows = law.draw(np.random.default_rng(3), 40, antithetic=True)  # one block: the same 20 pairs
+    full_den, full_num = tests.log_masses(axis, rows)
+    assert np.isfinite(full_den).sum() > 10
+    order_of_blocks = np.r_[0:4, 20:24, 4:20, 24:40]  # blocks of 8 then 32: (+r 4, -r 4), (+r 16, -r 16)
+    assert np.allclose(den, full_den[order_of_blocks], rtol=1e-9, atol=0)
+    assert np.allclose(num, full_num[order_of_blocks], rtol=1e-9, atol=0)
+
+
 def test_exact_when_the_pilots_choose_the_number_of_draws(monkeypatch):
     # The default number of circles grows where a motif's pilots predict few effective ones
     # (estimate_draws): B is then a function of the pilots, not fixed, and the p-values must stay

@@ -266,6 +266,9 @@ BLOCK = CIRCLE_BLOCK
 #: are skipped).
 #: Directions of each level's pilot (drawn, used to choose the level, discarded).
 PILOT = 128
+#: Directions of a pilot's first block, resolved against every cell (no earlier ``D`` to screen by); the
+#: later blocks are screened below the largest ``D`` before them (:func:`_log_masses_of_law`).
+PILOT_FIRST_BLOCK = 8
 #: Seed of the pilots (fixed: the level must not depend on ``random_state``; see :func:`choose_level`).
 PILOT_SEED = 21
 #: A level is kept when its pilot's weights ``D`` have at least this effective sample size per direction.
@@ -800,24 +803,36 @@ def _log_masses_of_law(tests: CircleTests, axis: CircleAxis, law: DirectionLaw, 
     ``cut``: :meth:`CircleTests.arcs`' screen. ``pilot``: screen each block after the first
     below ``exp(-SCREEN_MARGIN) / m`` of the largest ``D`` of the blocks before it (a function of
     the pilots alone; the dropped weights sum to less than ``exp(-40)`` of the largest, so the
-    weights' ESS is the same to the rounding of a double). ``pairs`` (``m`` even): the mirrored
+    weights' ESS is the same to the rounding of a double); the first block, unscreened, is
+    :data:`PILOT_FIRST_BLOCK` directions (the antithetic pairs are the same whatever the blocks: the
+    draws' stream is the same). ``antithetic`` with ``V`` empty resolves each pair's circle once. ``pairs`` (``m`` even): the mirrored
     pairs ``V b +- s r`` of :func:`circle_pvalues`, one sum per pair (``m / 2`` terms).
     """
     if pairs and m % 2:
         raise ValueError(f"mirrored pairs need an even number of directions; got {m}")
     dens, nums = [], []
-    for first in range(0, m, BLOCK):
-        size = min(BLOCK, m - first)
+    first = 0
+    while first < m:
+        size = min(PILOT_FIRST_BLOCK if pilot and first == 0 else BLOCK, m - first)
         if pilot and dens:
             top = max(float(np.max(d)) for d in dens) - float(np.log(m)) - SCREEN_MARGIN
             cut = top if np.isfinite(top) else None
-        den, num = tests.log_masses(axis, law.draw(rng, size, antithetic or pairs), segments, cut=cut)
+        rows = law.draw(rng, size, antithetic or pairs)
+        if antithetic and not pairs and law.rank == 0 and segments is None:
+            # V empty: the circle of -r is the circle of r (the same set, traversed w -> -w), so
+            # its D and N are r's: each pair is resolved once.
+            half = (size + 1) // 2
+            den, num = tests.log_masses(axis, (rows[0][:half], rows[1][:half]), cut=cut)
+            den, num = np.concatenate([den, den[:size - half]]), np.concatenate([num, num[:size - half]])
+        else:
+            den, num = tests.log_masses(axis, rows, segments, cut=cut)
         if pairs:  # rows i and size / 2 + i are a pair (DirectionLaw.draw)
             den, num = np.logaddexp(*den.reshape(2, -1)), np.logaddexp(*num.reshape(2, -1))
         dens.append(den)
         nums.append(num)
         if bar is not None:
             bar.update(size)
+        first += size
     return (np.concatenate(dens), np.concatenate(nums)) if dens else (np.zeros(0), np.zeros(0))
 
 
