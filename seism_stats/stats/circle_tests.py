@@ -776,12 +776,9 @@ class DirectionLaw:
                 g -= (g @ self.off) @ self.off.T
         g /= np.linalg.norm(g, axis=1, keepdims=True)
         if antithetic:
-            if out is None:
-                numerators, coefficients = self.tests.direction_terms(g)
-                out = np.empty((m, numerators.shape[1]))
-                out[:half] = numerators
-            else:
-                numerators, coefficients = self.tests.direction_terms(g, out[:half])
+            if out is None:  # the pairs' rows, written in place (no second block of transforms)
+                out = np.empty((m, self.tests.observed_numerators.shape[0]))
+            numerators, coefficients = self.tests.direction_terms(g, out[:half])
             np.negative(out[:m - half], out=out[half:])
             numerators, coefficients = out, np.vstack([coefficients, -coefficients[:m - half]])
         else:
