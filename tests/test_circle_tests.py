@@ -197,7 +197,9 @@ def test_exact_at_one_mirrored_pair():
     # Three motifs on pure noise at n = 100, k = 4: most motifs are tested given a conditioning level
     # (V not empty), where the circles come in mirrored pairs V b +- s r and the observed direction's
     # mirror is counted with it (module docstring, "Mirrored pairs"). One pair (B = 2) must already be
-    # exact; the same check rejects the naive p-values.
+    # exact; the same check rejects the naive p-values. (It cannot tell whether the observed mirror is
+    # counted: at these sizes dropping it, or counting the observed pair twice, moved the rejection
+    # rates by under 0.01; test_mirrored_pairs_are_the_drawn_circles_and_their_mirrors checks the sums.)
     selective, naive, mirrored = [], [], 0
     for i in range(300):
         rng = np.random.default_rng(70_000 + i)
@@ -208,42 +210,74 @@ def test_exact_at_one_mirrored_pair():
         estimate = circle_pvalues(features, selection, basis, 2, np.random.default_rng(i), order)
         selective.extend(estimate.pvalues)
         naive.extend(2 * stats.t.sf(np.abs(estimate.statistics), estimate.df))
-        mirrored += int(np.sum(estimate.neighbours > 0))
-        assert np.all(estimate.draws[estimate.neighbours > 0] == 2)
+        mirrored += int(np.sum(estimate.pairs))
+        assert np.array_equal(estimate.pairs, estimate.neighbours > 0)
     selective, naive = np.array(selective), np.array(naive)
     assert selective.size > 850 and mirrored > 0.6 * selective.size
     for alpha in (0.05, 0.1, 0.2):
         assert _binomial_ok(selective, alpha), (alpha, np.mean(selective <= alpha))
+        # exact, not only valid: P(p <= alpha) is not below alpha either
+        assert stats.binom.cdf(int(np.sum(selective <= alpha)), selective.size, alpha) >= 0.001
     assert not _binomial_ok(naive, 0.05)
 
 
-def test_mirrored_pairs_are_the_drawn_circles_and_their_mirrors():
+@pytest.mark.parametrize("n_draws", [70, 7])
+def test_mirrored_pairs_are_the_drawn_circles_and_their_mirrors(n_draws):
     # The estimate of a motif tested at a conditioning level sums N and D over the observed circle,
     # its mirror 2 V b - d_0 and the drawn pairs V b +- s r (one transform per pair, the second
-    # half of each block the negated first half).
+    # half of each block the negated first half); its s.e. and ESS are over the pairs' sums. 70
+    # circles take three blocks (and motif 1 the timing path's first block); an odd number given is
+    # drawn exactly, singly.
     from scipy import special
+    from seism_stats.sampling.pvalues import ratio_pvalue
     data = simulate_dataset(100, 30, consensus="GATT", beta=0.0, random_state=np.random.default_rng(70_003))
     features, selection, basis, order = _fit_parts(data.sequences, data.y, 4, 3)
-    estimate = circle_pvalues(features, selection, basis, 7, np.random.default_rng(5), order)
+    estimate = circle_pvalues(features, selection, basis, n_draws, np.random.default_rng(5), order)
     tests, rng = estimate.tests, np.random.default_rng(5)
-    assert np.any(estimate.neighbours > 0)
-    for axis, law, p, draws in zip(tests.axes, estimate.laws, estimate.pvalues, estimate.draws):
+    assert np.any(estimate.neighbours > 0) and np.all(estimate.draws[estimate.neighbours >= 0] == n_draws)
+    assert np.array_equal(estimate.pairs, (estimate.neighbours > 0) & (n_draws % 2 == 0))
+    for j, (axis, law) in enumerate(zip(tests.axes, estimate.laws)):
         if law is None:
             continue
-        if law.rank == 0:  # V empty: -d is the same circle, so the directions are drawn singly
-            assert draws == 7
-            rows = tests.direction_terms(axis.direction)
-            drawn = law.draw(rng, 7)
-        else:
-            assert draws == 8  # rounded up to whole pairs
+        rows = [tests.direction_terms(axis.direction)]
+        if estimate.pairs[j]:
             mirror = 2.0 * law.fixed - axis.direction
-            assert np.isclose(np.linalg.norm(mirror), 1.0) and np.allclose(law.off[:, :axis.off.shape[1]].T @ mirror, 0)
-            rows = tests.direction_terms(np.vstack([axis.direction, mirror]))
-            drawn = law.draw(rng, 8, antithetic=True)
-            r = (drawn[0][:4] - law.fixed_terms[0]) / law.scale
-            assert np.allclose(drawn[0][4:], law.fixed_terms[0] - law.scale * r)
-        den, num = tests.log_masses(axis, (np.vstack([rows[0], drawn[0]]), np.vstack([rows[1], drawn[1]])))
-        assert np.isclose(p, np.exp(special.logsumexp(num) - special.logsumexp(den)), rtol=1e-12)
+            space = law.off[:, axis.off.shape[1]:]
+            assert np.isclose(np.linalg.norm(mirror), 1.0) and np.allclose(axis.off.T @ mirror, 0)
+            assert np.allclose(space.T @ mirror, space.T @ axis.direction)
+            rows.append(tests.direction_terms(mirror))
+        sizes = [min(circle_tests.BLOCK, n_draws - i) for i in range(0, n_draws, circle_tests.BLOCK)]
+        for size in sizes:
+            drawn = law.draw(rng, size, antithetic=bool(estimate.pairs[j]))
+            if estimate.pairs[j]:
+                half = size // 2
+                r = (drawn[0][:half] - law.fixed_terms[0]) / law.scale
+                assert np.allclose(drawn[0][half:], law.fixed_terms[0] - law.scale * r)
+            rows.append(drawn)
+        den, num = tests.log_masses(axis, (np.vstack([r[0] for r in rows]), np.vstack([r[1] for r in rows])))
+        if estimate.pairs[j]:  # the observed pair, then each block's pairs (rows i and size / 2 + i)
+            terms, first = [(np.logaddexp(den[0], den[1]), np.logaddexp(num[0], num[1]))], 2
+            for size in sizes:
+                d, n = den[first:first + size].reshape(2, -1), num[first:first + size].reshape(2, -1)
+                terms.extend(zip(np.logaddexp(*d), np.logaddexp(*n)))
+                first += size
+            den, num = np.array([t[0] for t in terms]), np.array([t[1] for t in terms])
+            assert den.size == 1 + n_draws // 2
+        p, se, ess = ratio_pvalue(num, den)
+        assert np.isclose(estimate.pvalues[j], np.exp(special.logsumexp(num) - special.logsumexp(den)), rtol=1e-12)
+        assert np.isclose(estimate.se[j], se, rtol=1e-9) and np.isclose(estimate.ess[j], ess, rtol=1e-9)
+
+
+def test_the_summary_says_which_motifs_drew_mirrored_pairs():
+    from seism_stats import SelectiveMotifModel
+    data = simulate_dataset(100, 30, consensus="GATT", beta=0.0, random_state=np.random.default_rng(70_003))
+    res = SelectiveMotifModel(data.y, data.sequences, k=4, n_motifs=3).fit(random_state=0, progress=False)
+    s = res.inference.settings
+    assert s["circle_pairs"] == [v > 0 for v in s["circle_neighbours"]] and any(s["circle_pairs"])
+    paired = ", ".join(f"motif {j + 1}" for j, v in enumerate(s["circle_pairs"]) if v)
+    text = " ".join(res.summary().as_text().split())
+    assert "Mirrored pairs: where a motif's circles are drawn given part of their direction" in text
+    assert f"count pairs ({paired})" in text
 
 
 def test_pilot_pairs_with_no_conditioning_are_resolved_once_and_blocks_keep_the_pairs():

@@ -530,8 +530,10 @@ def fit_settings(options: Options, plan: Plan, data: Data, features, tests: Null
         "circle_neighbours": [] if circles is None else [int(v) for v in circles.neighbours],
         "circle_ess": [] if circles is None else [float(v) for v in circles.ess],
         "circle_draws": [] if circles is None else [int(v) for v in circles.draws],
+        "circle_pairs": [] if circles is None or circles.pairs is None else [bool(v) for v in circles.pairs],
         "circle_grow": circles is not None and plan.grow,  # the default's draws rule
         "circle_global_draws": [] if circles_global is None else [int(v) for v in circles_global.draws],
+        "circle_global_pairs": [] if circles_global is None else [bool(v) for v in circles_global.pairs],
         "circle_directions": circle_directions(tests),
         "circle_global_neighbours": [] if circles_global is None else [int(v) for v in circles_global.neighbours],
         "max_replays": options.max_replays, "tail_draws": int(options.tail_draws),

@@ -138,7 +138,8 @@ Where ``V`` is not empty the estimate's directions come in pairs: each ``r_b`` d
 ``d_b = V b_obs + sqrt(1 - |b_obs|^2) r_b`` and its mirror ``R d_b = V b_obs - sqrt(1 - |b_obs|^2) r_b``,
 and the observed direction comes with its own mirror ``R d_0 = 2 V b_obs - d_0``: the ratio sums
 ``N`` and ``D`` over the ``2 (h + 1)`` circles of ``h`` drawn pairs and the observed one (``B = 2 h``
-drawn circles, an odd ``B`` rounded up). A pair costs one Kronecker transform (the transform is
+drawn circles; an odd ``B`` given is drawn singly, as is every ``B`` with ``V`` empty, and a grown odd
+``B`` is rounded up to whole pairs within its cap). A pair costs one Kronecker transform (the transform is
 linear: ``Phi^T (-r) = -Phi^T r``, exactly), and the mirror is as good as a fresh draw (measured,
 three motifs at n = 1000, k = 8: 512 pairs gave half the variance of 512 single circles, 1.99-2.38
 times, and the ``D`` of a circle and of its mirror were uncorrelated, |r| < 0.05), so a circle
@@ -147,7 +148,8 @@ the directions are drawn singly.
 
 Theorem (mirrored pairs). The ratio over the pairs, the observed pair counted, satisfies the
 theorem above. Proof. ``R`` (``r -> -r`` on the sphere ``{d in K : V^T d = b_obs}``) is an
-involution that keeps the uniform law ``mu`` of ``d`` given ``b_obs``. The joint density of
+involution that keeps the law of ``d`` given ``b_obs`` (uniform on that sphere; call it ``mu`` here),
+and ``R d != d`` almost surely (``|b_obs| < 1``), so the ``2 (h + 1)`` circles are a.s. distinct. The joint density of
 ``(w_0, d_0, d_1, ..., d_h)`` given ``E`` is proportional to ``f(w_0) 1_E(w_0, d_0) prod_b mu(d_b)``;
 ``mu`` being invariant under ``R`` and the product symmetric, exchanging ``d_0`` with any element
 ``delta`` of the set ``Pi = {d_b, R d_b : b = 0..h}`` (the pair of ``delta`` taking ``d_0``'s place,
@@ -160,7 +162,11 @@ same for both. []
 
 The pairs are i.i.d., so the Monte-Carlo error below is the delta method over pairs (each pair's
 ``N`` and ``D`` summed), and the stated ESS counts pairs: ``(sum W)^2 / sum W^2`` over the pair
-weights ``W = D(d) + D(R d)``, the observed pair's included.
+weights ``W = D(d) + D(R d)``, the observed pair's included. Where few circles carry the weight (the
+case the ESS rules below are for) a pair's ESS is about its two circles' (with a share ``a`` of
+circles meeting the event, about ``2 a / (1 + a)`` per pair against ``a`` per circle); with even
+weights it is half (each pair is one independent term), so :data:`TARGET_ESS` and the summary's
+warning, set on circles, ask no more of heavy-tailed weights and are stricter with light ones.
 
 Number of draws
 ---------------
@@ -448,8 +454,10 @@ class CircleEstimate:
         Each motif's direction law (None: tested given all of its direction), for the intervals.
     draws : ndarray of int (q,)
         Directions each motif's estimate drew (B): ``n_draws``, more where its pilots predicted few
-        effective circles (:func:`estimate_draws`), rounded up to an even number where they come in
-        mirrored pairs, 0 for a motif tested given all of its direction.
+        effective circles (:func:`estimate_draws`; a grown odd number rounded up to whole pairs within
+        the cap), 0 for a motif tested given all of its direction. A number given is drawn exactly.
+    pairs : ndarray of bool (q,)
+        Whether each motif's circles came in mirrored pairs (``V`` not empty and ``B`` even, > 0).
     """
 
     pvalues: np.ndarray
@@ -467,6 +475,7 @@ class CircleEstimate:
     tests: object = None
     laws: tuple = ()
     draws: np.ndarray = None
+    pairs: np.ndarray = None
 
 
 @dataclass(frozen=True)
@@ -823,6 +832,7 @@ def _log_masses_of_law(tests: CircleTests, axis: CircleAxis, law: DirectionLaw, 
             den, num = np.concatenate([den, den[:size - half]]), np.concatenate([num, num[:size - half]])
         else:
             den, num = tests.log_masses(axis, rows, segments, cut=cut)
+        del rows  # before the next block's transforms are allocated (the memory estimate counts one block)
         if pairs:  # rows i and size / 2 + i are a pair (DirectionLaw.draw)
             den, num = np.logaddexp(*den.reshape(2, -1)), np.logaddexp(*num.reshape(2, -1))
         dens.append(den)
@@ -1006,11 +1016,12 @@ def circle_pvalues(features, selection: Selection, covariate_basis: np.ndarray, 
     if q == 0:
         return CircleEstimate(pvalues, se, pvalues.copy(), pvalues.copy(), np.zeros(0, dtype=np.int64), ess,
                               neighbours, hypothesis, int(n_draws), 0, time.perf_counter() - start,
-                              draws=np.zeros(0, dtype=np.int64))
+                              draws=np.zeros(0, dtype=np.int64), pairs=np.zeros(0, dtype=bool))
     tests = CircleTests(features, selection, covariate_basis, hypothesis)
     drawn = 0
     laws, chosen = [], []
     draws = np.zeros(q, dtype=np.int64)  # B of each motif's estimate
+    pairs = np.zeros(q, dtype=bool)  # whether it drew mirrored pairs
     most = most_draws(n_draws, tests.n, max(cells.size for cells, _ in tests.steps), max_draws)
     with tqdm(total=n_draws * q, disable=not progress, desc="circles", unit="direction") as bar:
         for j, axis in enumerate(tests.axes):
@@ -1019,8 +1030,10 @@ def circle_pvalues(features, selection: Selection, covariate_basis: np.ndarray, 
             pilot_rate, more = growth_rate(tests, axis, law, pilot_rate, n_draws, grow, most)
             drawn += pilots + more
             m = estimate_draws(n_draws, pilot_rate, grow, most) if law is not None else 0
-            mirrored = m > 0 and law.rank > 0  # mirrored pairs V b +- s r (module docstring)
-            m = draws[j] = m + m % 2 if mirrored else m
+            if m > n_draws and m % 2 and m < most:  # grown: to whole pairs, within the cap
+                m += 1
+            mirrored = pairs[j] = m > 0 and m % 2 == 0 and law.rank > 0  # module docstring, "Mirrored pairs"
+            draws[j] = m
             if m > n_draws:
                 bar.total += m - n_draws
                 bar.refresh()
@@ -1055,4 +1068,4 @@ def circle_pvalues(features, selection: Selection, covariate_basis: np.ndarray, 
     statistics = np.array([a.t_obs for a in tests.axes])
     return CircleEstimate(pvalues, se, upper, statistics, np.array([a.df for a in tests.axes]), ess, neighbours,
                           hypothesis, int(n_draws), int(drawn), time.perf_counter() - start, tuple(laws), tests,
-                          tuple(chosen), draws)
+                          tuple(chosen), draws, pairs)
