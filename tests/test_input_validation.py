@@ -242,7 +242,8 @@ def test_fit_larger_than_max_memory_is_refused_before_allocating():
     assert small_chains < 3 * 2**30 < estimate_fit_bytes(200, 20_000, 12, 1, 16, "sum", "mcmc")
 
 
-@pytest.mark.parametrize("k, n_motifs, hypothesis, revcomp", [(9, 1, None, True), (7, 2, "both", False)])
+@pytest.mark.parametrize("k, n_motifs, hypothesis, revcomp", [(9, 1, None, True), (7, 2, "both", False),
+                                                               ([8, 9], 1, None, True)])
 def test_circles_memory_estimate_covers_the_traced_peak(monkeypatch, k, n_motifs, hypothesis, revcomp):
     # The default fit's memory (a block of directions' transforms or the intervals' circles, the
     # steps' lines, the global null's beside) against the estimate the fit itself checked
@@ -262,7 +263,7 @@ def test_circles_memory_estimate_covers_the_traced_peak(monkeypatch, k, n_motifs
         estimates.append(memory.check_fit_memory(*args, **kwargs))
         return estimates[-1]
     monkeypatch.setattr(stages, "check_fit_memory", recorded)
-    data = simulate_dataset(200, 60, consensus="GATTACAGA"[:k], beta=0.5, fraction=0.3, random_state=0)
+    data = simulate_dataset(200, 60, consensus="GATTACAGA"[:np.max(k)], beta=0.5, fraction=0.3, random_state=0)
     tracemalloc.start()
     try:
         with warnings.catch_warnings():
@@ -275,6 +276,10 @@ def test_circles_memory_estimate_covers_the_traced_peak(monkeypatch, k, n_motifs
     assert result.settings["method"] == "circles" and result.settings["interval_draws"] == 50
     assert result.settings["global_beside"] == (hypothesis == "both")
     assert len(estimates) == 1 and peak < estimates[0] < 4 * peak
+    if not np.isscalar(k):  # several lengths: the grid holds every length's cells, each length its counts
+        one = memory.estimate_fit_bytes(200, 200 * 60, max(k), 1, 0, "sum", "circles", 1000, 50, 1, 1, True)
+        both = memory.estimate_fit_bytes(200, 200 * 60, k, 1, 0, "sum", "circles", 1000, 50, 1, 1, True)
+        assert both > one * (1 + 0.9 * sum(4**v for v in k if v != max(k)) / 4 ** max(k))
 
 
 def test_reverse_complement_index_by_bits():

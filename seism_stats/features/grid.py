@@ -401,11 +401,18 @@ class UnionFeatures:
         return sum(part.n_cells for part in self.parts)
 
     def project(self, weights: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
-        blocks = np.hstack([part.project(weights) for part in self.parts])
-        if out is not None:
-            out[...] = blocks
-            return out
-        return np.ascontiguousarray(blocks)
+        """Every length's numerators side by side, each part's block written into ``out`` as it comes
+        (one part's block at a time beside ``out``, not every part's and their concatenation)."""
+        weights = np.atleast_2d(weights)
+        if out is None:
+            out = np.empty((weights.shape[0], self.n_cells))
+        start = 0
+        for part in self.parts:
+            block = part.project(weights)
+            out[:, start:start + block.shape[1]] = block
+            start += block.shape[1]
+            del block
+        return out
 
     def sq_norms(self) -> np.ndarray:
         return np.concatenate([part.sq_norms() for part in self.parts])

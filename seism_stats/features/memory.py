@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import os
 
+import numpy as np
+
 from . import _kron
 
 #: Default share of the currently available memory a fit may plan to use.
@@ -18,6 +20,10 @@ DEFAULT_MEMORY_FRACTION = 0.8
 #: Directions whose transforms the circles compute together (``seism_stats.stats.circle_tests.BLOCK``
 #: is this number, defined here so that the estimate below counts what the sampler holds).
 CIRCLE_BLOCK = 32
+#: Directions the conditional Monte Carlo transforms together (``seism_stats.stats.conditional_mc.BLOCK``).
+CMC_BLOCK = 64
+#: Draws the tilted permutations replay together (``seism_stats.stats.tilted_permutations.BLOCK``).
+TILTED_BLOCK = 64
 #: Bytes per null draw and motif: the recorded statistic, its copies when the sampler's pieces are
 #: joined, and the exceedance indicators and effective-sample-size arrays of the p-values (MCMC,
 #: rejection), or the log masses of the conditional Monte Carlo.
@@ -39,7 +45,12 @@ def available_memory() -> int | None:
         return None
 
 
-def estimate_fit_bytes(n: int, total_length: int, k: int, n_motifs: int, n_chains: int, pooling: str,
+def motif_lengths(k) -> list[int]:
+    """The motif lengths of ``k``: one length, or several (a grid of every length's cells)."""
+    return [int(k)] if isinstance(k, (int, np.integer)) else sorted({int(v) for v in k})
+
+
+def estimate_fit_bytes(n: int, total_length: int, k, n_motifs: int, n_chains: int, pooling: str,
                        method: str, n_samples: int = 0, interval_draws: int = 0, n_threads: int = 1,
                        circle_runs: int = 1, strands_merged: bool = False) -> int:
     """Rough upper estimate of the peak bytes of :func:`~seism_stats.selective_inference`.
@@ -59,13 +70,18 @@ def estimate_fit_bytes(n: int, total_length: int, k: int, n_motifs: int, n_chain
     7 q^2 + 3 q vectors for q motifs while they are built (3 q^2 + 3 q after), counted whole for each
     of ``circle_runs`` hypotheses tested (2 with the global null beside the per-motif one), over the
     steps' competing cells (about half the grid with ``strands_merged``); and a few more (the
-    observed transforms).
+    observed transforms). ``k``: the motif length, or several (the grid holds every length's cells,
+    each length has its own counts, and the circles' transforms hold one length's block beside the
+    rows it is copied into).
     """
-    cells = 4**k
+    lengths = motif_lengths(k)
+    cells = sum(4**v for v in lengths)
     vector = 8 * cells
-    counts = 2 * 16 * total_length
-    if _kron.uses_gather(k):  # C^T by chunks of sequences: 8 bytes per non-zero, offsets per chunk
-        counts += 2 * 8 * total_length + 8 * (cells + 1) * -(-max(n, 1) // _kron.gather_chunk())
+    counts = 0
+    for length in lengths:
+        counts += 2 * 16 * total_length
+        if _kron.uses_gather(length):  # C^T by chunks of sequences: 8 bytes per non-zero, offsets per chunk
+            counts += 2 * 8 * total_length + 8 * (4**length + 1) * -(-max(n, 1) // _kron.gather_chunk())
     selection = (8 + 2 * n_motifs) * vector
     dense = 8 * n * cells if pooling == "max" else 0
     if method == "mcmc":
@@ -73,15 +89,18 @@ def estimate_fit_bytes(n: int, total_length: int, k: int, n_motifs: int, n_chain
     elif method == "rejection":
         walkers = 2 * 256 * vector
     elif method == "cmc":
-        walkers = 2 * 64 * vector  # one block of directions (conditional_mc.BLOCK) and its transform
-    elif method == "tilted":  # a block of 64 draws (tilted_permutations.BLOCK): transforms, subsets, responses
-        walkers = 64 * vector + 64 * 8 * 4 * n
+        walkers = 2 * CMC_BLOCK * vector  # one block of directions and its transform
+    elif method == "tilted":  # a block of draws: transforms, subsets, responses
+        walkers = TILTED_BLOCK * vector + TILTED_BLOCK * 8 * 4 * n
     elif method == "circles":
         q, threads, circles = max(1, n_motifs), max(1, n_threads), 1 + max(0, interval_draws)
         rows = max(CIRCLE_BLOCK + min(threads, CIRCLE_BLOCK), circles + min(threads, circles))
         lines = max(1, circle_runs) * (7 * q * q + 3 * q)
-        step_cells = cells // 2 + 4 ** ((k + 1) // 2) if strands_merged else cells  # canonical k-mers, at most
+        step_cells = (sum(4**v // 2 + 4 ** ((v + 1) // 2) for v in lengths)  # canonical k-mers, at most
+                      if strands_merged else cells)
         walkers = (rows + 4) * vector + lines * 8 * step_cells
+        if len(lengths) > 1:  # the transform of several lengths: one length's block beside the rows it fills
+            walkers += rows * 8 * 4 ** max(lengths)
     else:
         walkers = 0
     draws = BYTES_PER_DRAW * (n_samples + n_chains) * n_motifs if method in ("mcmc", "rejection", "cmc") else 0
@@ -90,7 +109,7 @@ def estimate_fit_bytes(n: int, total_length: int, k: int, n_motifs: int, n_chain
     return counts + selection + dense + walkers + draws
 
 
-def check_fit_memory(n: int, total_length: int, k: int, n_motifs: int, n_chains: int, pooling: str,
+def check_fit_memory(n: int, total_length: int, k, n_motifs: int, n_chains: int, pooling: str,
                      method: str, max_memory: float | None, n_samples: int = 0, interval_draws: int = 0,
                      n_threads: int = 1, circle_runs: int = 1, strands_merged: bool = False) -> int:
     """Raise ``MemoryError`` naming k, n and the bytes needed when the estimate exceeds the limit.
@@ -106,15 +125,18 @@ def check_fit_memory(n: int, total_length: int, k: int, n_motifs: int, n_chains:
             return need
         max_memory = DEFAULT_MEMORY_FRACTION * available
     if need > max_memory:
-        per_walker = 4 * 8 * 4**k
+        lengths = motif_lengths(k)
+        grid = 8 * sum(4**v for v in lengths)
+        per_walker = 4 * grid
         hint = (f"; each MCMC chain holds {per_walker / 2**30:.2f} GiB, so fewer chains (n_chains) help"
                 if method == "mcmc" else
-                f"; the circles hold grid vectors of {8 * 4**k / 2**30:.2f} GiB each: about {1 + interval_draws} for "
+                f"; the circles hold grid vectors of {grid / 2**30:.2f} GiB each: about {1 + interval_draws} for "
                 f"the intervals (interval_draws; --interval-draws) and 7 per motif squared, so fewer motifs help"
                 if method == "circles" else "")
         draws = (f", {BYTES_PER_DRAW * n_samples * n_motifs / 2**30:.1f} GiB of them for n_samples={n_samples:,}"
                  if BYTES_PER_DRAW * n_samples * n_motifs > need / 4 else "")
-        raise MemoryError(f"a fit with k={k} on n={n} sequences needs about {need / 2**30:.1f} GiB{draws} but "
+        raise MemoryError(f"a fit with k={','.join(map(str, lengths))} on n={n} sequences needs about "
+                          f"{need / 2**30:.1f} GiB{draws} but "
                           f"max_memory allows {max_memory / 2**30:.1f} GiB{hint}; use a smaller k, "
                           "sum pooling, fewer draws, or raise max_memory (bytes)")
     return need

@@ -265,7 +265,7 @@ def plan_fit(data: Data, options: Options) -> Plan:
     hypothesis, global_beside = resolve_hypothesis(options.hypothesis, method)
 
     runs = circle_runs(options.n_motifs, hypothesis, global_beside)
-    check_fit_memory(data.n, int(data.encoded.lengths.sum()), max(data.ks), options.n_motifs, options.n_chains,
+    check_fit_memory(data.n, int(data.encoded.lengths.sum()), data.ks, options.n_motifs, options.n_chains,
                      options.pooling, method, options.max_memory, n_samples,
                      interval_draws if method == "circles" else 0, options.n_threads, runs, bool(options.revcomp))
     grow = method == "circles" and options.n_samples is None

@@ -69,13 +69,14 @@ import numpy as np
 from scipy import stats
 from tqdm.auto import tqdm
 
+from ..features.memory import CMC_BLOCK
 from ..sampling.pvalues import log_space_ratio, log_weight_ess, ratio_se
 from ..sampling.walkers import sphere_points
 from ..selection.geometry import NEIGHBOUR_LADDER, OBSERVED_DIRECTION, circle_log_masses
 from ..selection.greedy import Selection
 
-#: Directions whose numerators are computed in one transform call.
-BLOCK = 64
+#: Directions whose numerators are computed in one transform call (defined where the memory estimate counts them).
+BLOCK = CMC_BLOCK
 #: Directions of each level's pilot run (drawn, then discarded).
 PILOT = 128
 #: A level is kept when its pilot's weights have at least this effective sample size per direction.

@@ -150,6 +150,7 @@ import numpy as np
 from scipy import optimize, special, stats
 from tqdm.auto import tqdm
 
+from ..features.memory import TILTED_BLOCK
 from ..sampling import budget
 from ..sampling.budget import PILOT_DRAWS, pilot_draws
 from ..sampling.pvalues import TIE_RTOL, exceeds, log_weight_ess, ratio_pvalue
@@ -161,8 +162,8 @@ from ..utils.parallel import single_threaded_blas
 from . import _subsets
 
 TIES = ("conservative", "randomised")
-#: Draws replayed together.
-BLOCK = 64
+#: Draws replayed together (defined where the memory estimate counts them).
+BLOCK = TILTED_BLOCK
 #: Competitors per step whose scores screen the draws before the replay (:class:`EventScreen`).
 SCREEN_CELLS = 64
 #: Relative margin by which a screened competitor must beat the selected cell (far above rounding).
