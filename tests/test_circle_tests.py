@@ -277,7 +277,40 @@ def test_the_summary_says_which_motifs_drew_mirrored_pairs():
     paired = ", ".join(f"motif {j + 1}" for j, v in enumerate(s["circle_pairs"]) if v)
     text = " ".join(res.summary().as_text().split())
     assert "Mirrored pairs: where a motif's circles are drawn given part of their direction" in text
-    assert f"count pairs ({paired})" in text
+    assert f"count pairs (P>|t| sel.: {paired})" in text
+    both = SelectiveMotifModel(data.y, data.sequences, k=4, n_motifs=3).fit(random_state=0, progress=False,
+                                                                         hypothesis="both")
+    s = both.inference.settings
+    global_paired = ", ".join(f"motif {j + 1}" for j, v in enumerate(s["circle_global_pairs"]) if v)
+    assert global_paired  # the global null's levels hold the other selected features: pairs from level 0
+    assert f"count pairs (P>|t| sel.: {paired}; P global: {global_paired})" in " ".join(both.summary().as_text().split())
+
+
+@pytest.mark.parametrize("grown, most, expected", [(33, 40, 34), (33, 33, 32), (40, 40, 40)])
+def test_a_grown_odd_number_of_circles_is_rounded_to_pairs_within_the_cap(monkeypatch, grown, most, expected):
+    monkeypatch.setattr(circle_tests, "estimate_draws", lambda *args: grown)
+    monkeypatch.setattr(circle_tests, "most_draws", lambda *args: most)
+    data = simulate_dataset(100, 30, consensus="GATT", beta=0.0, random_state=np.random.default_rng(70_003))
+    features, selection, basis, order = _fit_parts(data.sequences, data.y, 4, 3)
+    estimate = circle_pvalues(features, selection, basis, 2, np.random.default_rng(5), order, grow=True)
+    paired = estimate.neighbours > 0
+    assert paired.any() and np.all(estimate.pairs == paired)
+    assert np.all(estimate.draws[paired] == expected) and np.all(estimate.draws[~paired] == grown)
+
+
+def test_antithetic_blocks_must_be_even(monkeypatch):
+    # An odd block would leave a +r without its -r (the pilots' weights would then differ between b and -b).
+    from seism_stats.stats.circle_tests import DirectionLaw, _log_masses_of_law
+    data = simulate_dataset(100, 30, consensus="GATT", beta=0.8, random_state=np.random.default_rng(4))
+    features, selection, basis, order = _fit_parts(data.sequences, data.y, 4, 2)
+    tests = CircleTests(features, selection, basis)
+    law = DirectionLaw(tests, tests.axes[1], np.zeros((tests.n, 0)), order)
+    rng = np.random.default_rng(0)
+    with pytest.raises(ValueError, match="even block sizes"):
+        _log_masses_of_law(tests, tests.axes[1], law, 7, rng, antithetic=True)
+    monkeypatch.setattr(circle_tests, "PILOT_FIRST_BLOCK", 7)
+    with pytest.raises(ValueError, match=r"even block sizes; got 40 directions, blocks of 32 \(first 7\)"):
+        _log_masses_of_law(tests, tests.axes[1], law, 40, rng, antithetic=True, pilot=True)
 
 
 def test_pilot_pairs_with_no_conditioning_are_resolved_once_and_blocks_keep_the_pairs():
@@ -294,6 +327,7 @@ def test_pilot_pairs_with_no_conditioning_are_resolved_once_and_blocks_keep_the_
     rows = law.draw(np.random.default_rng(3), 40, antithetic=True)  # one block: the same 20 pairs
     full_den, full_num = tests.log_masses(axis, rows)
     assert np.isfinite(full_den).sum() > 10
+    assert circle_tests.PILOT_FIRST_BLOCK == 8
     order_of_blocks = np.r_[0:4, 20:24, 4:20, 24:40]  # blocks of 8 then 32: (+r 4, -r 4), (+r 16, -r 16)
     assert np.allclose(den, full_den[order_of_blocks], rtol=1e-9, atol=0)
     assert np.allclose(num, full_num[order_of_blocks], rtol=1e-9, atol=0)

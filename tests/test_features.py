@@ -319,3 +319,20 @@ def test_transpose_compact_is_scipys_transpose_and_compact_csr(rng):
         _kmers.transpose_compact(*arrays, 8)
     with pytest.raises(ValueError, match="keep has 3 flags"):
         _kmers.transpose_compact(*arrays, 16, 0, 9, np.ones(3, dtype=np.uint8))
+
+
+def test_several_lengths_project_into_one_output_and_check_its_shape():
+    # UnionFeatures.project writes each length's block into the output as it comes; the numerators are
+    # each length's own, side by side, and an output of the wrong shape is refused (not left unfilled).
+    from seism_stats.features.grid import grid_features
+    rng = np.random.default_rng(0)
+    encoded = encode_sequences(["".join(rng.choice(list("ACGT"), 30)) for _ in range(40)])
+    union = grid_features(encoded, [3, 4], 1.0, "sum", 1, revcomp=True)
+    weights = rng.standard_normal((5, 40))
+    parts = np.hstack([part.project(weights) for part in union.parts])
+    assert np.array_equal(union.project(weights), parts)
+    out = np.full((5, union.n_cells), np.nan)
+    assert union.project(weights, out) is out and np.array_equal(out, parts)
+    assert union.project(weights[0]).shape == (1, union.n_cells)
+    with pytest.raises(ValueError, match="out must be"):
+        union.project(weights, np.empty((5, union.n_cells + 1)))

@@ -406,6 +406,8 @@ class UnionFeatures:
         weights = np.atleast_2d(weights)
         if out is None:
             out = np.empty((weights.shape[0], self.n_cells))
+        elif out.shape != (weights.shape[0], self.n_cells):
+            raise ValueError(f"out must be ({weights.shape[0]}, {self.n_cells}); got {out.shape}")
         start = 0
         for part in self.parts:
             block = part.project(weights)

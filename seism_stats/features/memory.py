@@ -71,7 +71,7 @@ def estimate_fit_bytes(n: int, total_length: int, k, n_motifs: int, n_chains: in
     of ``circle_runs`` hypotheses tested (2 with the global null beside the per-motif one), over the
     steps' competing cells (about half the grid with ``strands_merged``); and a few more (the
     observed transforms). ``k``: the motif length, or several (the grid holds every length's cells,
-    each length has its own counts, and the circles' transforms hold one length's block beside the
+    each length has its own counts, and every method's transforms hold one length's block beside the
     rows it is copied into).
     """
     lengths = motif_lengths(k)
@@ -84,25 +84,26 @@ def estimate_fit_bytes(n: int, total_length: int, k, n_motifs: int, n_chains: in
             counts += 2 * 8 * total_length + 8 * (4**length + 1) * -(-max(n, 1) // _kron.gather_chunk())
     selection = (8 + 2 * n_motifs) * vector
     dense = 8 * n * cells if pooling == "max" else 0
+    transformed = 0  # rows transformed at once (one length's block sits beside them with several lengths)
     if method == "mcmc":
-        walkers = 4 * max(2, n_chains) * vector
+        walkers, transformed = 4 * max(2, n_chains) * vector, max(2, n_chains)
     elif method == "rejection":
-        walkers = 2 * 256 * vector
+        walkers, transformed = 2 * 256 * vector, 256
     elif method == "cmc":
-        walkers = 2 * CMC_BLOCK * vector  # one block of directions and its transform
+        walkers, transformed = 2 * CMC_BLOCK * vector, CMC_BLOCK  # one block of directions and its transform
     elif method == "tilted":  # a block of draws: transforms, subsets, responses
-        walkers = TILTED_BLOCK * vector + TILTED_BLOCK * 8 * 4 * n
+        walkers, transformed = TILTED_BLOCK * vector + TILTED_BLOCK * 8 * 4 * n, TILTED_BLOCK
     elif method == "circles":
         q, threads, circles = max(1, n_motifs), max(1, n_threads), 1 + max(0, interval_draws)
         rows = max(CIRCLE_BLOCK + min(threads, CIRCLE_BLOCK), circles + min(threads, circles))
         lines = max(1, circle_runs) * (7 * q * q + 3 * q)
         step_cells = (sum(4**v // 2 + 4 ** ((v + 1) // 2) for v in lengths)  # canonical k-mers, at most
                       if strands_merged else cells)
-        walkers = (rows + 4) * vector + lines * 8 * step_cells
-        if len(lengths) > 1:  # the transform of several lengths: one length's block beside the rows it fills
-            walkers += rows * 8 * 4 ** max(lengths)
+        walkers, transformed = (rows + 4) * vector + lines * 8 * step_cells, rows
     else:
         walkers = 0
+    if len(lengths) > 1:  # the transform of several lengths: one length's block beside the rows it fills
+        walkers += transformed * 8 * 4 ** max(lengths)
     draws = BYTES_PER_DRAW * (n_samples + n_chains) * n_motifs if method in ("mcmc", "rejection", "cmc") else 0
     if method == "tilted":  # each draw's cell counts (44 feature bins x up to 12 strata of the other motif: 528
         draws = (8 * 528 + BYTES_PER_DRAW) * n_samples  # cells), weight and statistic

@@ -132,7 +132,9 @@ def selective_inference(
         k <= 8, none from n = 16,000 or k = 10, for a motif whose
         pilot draws, discarded, predict a weights' effective sample size below 100:
         :func:`~seism_stats.stats.circle_tests.estimate_draws`; ``settings["circle_draws"]``
-        holds each motif's number; an explicit ``n_samples`` is drawn exactly),
+        holds each motif's number; an explicit ``n_samples`` is drawn exactly; an even number lets a
+        motif drawn given part of its direction take its circles in mirrored pairs, two per transform,
+        while an odd one is drawn singly),
         :data:`DEFAULT_TILTED` for tilted, :data:`DEFAULT_DRAWS` for the other methods.
     burn_in, thin, n_chains : int
         MCMC settings (per chain, counted in moves): chains walked from the hub of the

@@ -533,7 +533,8 @@ def fit_settings(options: Options, plan: Plan, data: Data, features, tests: Null
         "circle_pairs": [] if circles is None or circles.pairs is None else [bool(v) for v in circles.pairs],
         "circle_grow": circles is not None and plan.grow,  # the default's draws rule
         "circle_global_draws": [] if circles_global is None else [int(v) for v in circles_global.draws],
-        "circle_global_pairs": [] if circles_global is None else [bool(v) for v in circles_global.pairs],
+        "circle_global_pairs": [] if circles_global is None or circles_global.pairs is None
+        else [bool(v) for v in circles_global.pairs],
         "circle_directions": circle_directions(tests),
         "circle_global_neighbours": [] if circles_global is None else [int(v) for v in circles_global.neighbours],
         "max_replays": options.max_replays, "tail_draws": int(options.tail_draws),

@@ -320,11 +320,15 @@ def _circle_notes(results) -> list[str]:
                      "along the nearest competitors of the selection's steps (the level chosen by discarded pilot "
                      f"draws; valid, conditions on a little more), per motif: {given}.")
     if any(s.get("circle_pairs") or []) or any(s.get("circle_global_pairs") or []):
-        paired = ", ".join(f"motif {j + 1}" for j, v in enumerate(s.get("circle_pairs") or []) if v)
+        paired = [", ".join(f"motif {j + 1}" for j, v in enumerate(s.get(key) or []) if v)
+                  for key in ("circle_pairs", "circle_global_pairs")]
+        which = "; ".join(f"{label}: {motifs}" for label, motifs in zip(("P>|t| sel." if results.hypothesis == "motif"
+                                                                          else "P>T sel.", "P global"), paired)
+                          if motifs)
         notes.append("Mirrored pairs: where a motif's circles are drawn given part of their direction, each draw "
                      "gives two circles, the part off that subspace kept and negated (the observed direction's "
                      "mirror counted with it; exact again), two circles per transform; the MC s.e. and the ESS "
-                     f"count pairs ({paired or 'the global null only'}).")
+                     f"count pairs ({which}).")
     if s["n_samples"] == 0:
         notes.append("n_samples = 0: each motif is tested given all of its observed direction (the circle through "
                      "the observation alone): exact, with no Monte-Carlo error (MC s.e. 0), but it conditions on "

@@ -139,7 +139,7 @@ Where ``V`` is not empty the estimate's directions come in pairs: each ``r_b`` d
 and the observed direction comes with its own mirror ``R d_0 = 2 V b_obs - d_0``: the ratio sums
 ``N`` and ``D`` over the ``2 (h + 1)`` circles of ``h`` drawn pairs and the observed one (``B = 2 h``
 drawn circles; an odd ``B`` given is drawn singly, as is every ``B`` with ``V`` empty, and a grown odd
-``B`` is rounded up to whole pairs within its cap). A pair costs one Kronecker transform (the transform is
+``B`` is rounded to whole pairs within its cap). A pair costs one Kronecker transform (the transform is
 linear: ``Phi^T (-r) = -Phi^T r``, exactly), and the mirror is as good as a fresh draw (measured,
 three motifs at n = 1000, k = 8: 512 pairs gave half the variance of 512 single circles, 1.99-2.38
 times, and the ``D`` of a circle and of its mirror were uncorrelated, |r| < 0.05), so a circle
@@ -454,7 +454,7 @@ class CircleEstimate:
         Each motif's direction law (None: tested given all of its direction), for the intervals.
     draws : ndarray of int (q,)
         Directions each motif's estimate drew (B): ``n_draws``, more where its pilots predicted few
-        effective circles (:func:`estimate_draws`; a grown odd number rounded up to whole pairs within
+        effective circles (:func:`estimate_draws`; a grown odd number rounded to whole pairs within
         the cap), 0 for a motif tested given all of its direction. A number given is drawn exactly.
     pairs : ndarray of bool (q,)
         Whether each motif's circles came in mirrored pairs (``V`` not empty and ``B`` even, > 0).
@@ -811,11 +811,15 @@ def _log_masses_of_law(tests: CircleTests, axis: CircleAxis, law: DirectionLaw, 
     the pilots alone; the dropped weights sum to less than ``exp(-40)`` of the largest, so the
     weights' ESS is the same to the rounding of a double); the first block, unscreened, is
     :data:`PILOT_FIRST_BLOCK` directions (the antithetic pairs are the same whatever the blocks: the
-    draws' stream is the same). ``antithetic`` with ``V`` empty resolves each pair's circle once. ``pairs`` (``m`` even): the mirrored
+    draws' stream is the same, provided every block is even, which is checked). ``antithetic`` with
+    ``V`` empty and no ``segments`` to collect resolves each pair's circle once. ``pairs`` (``m`` even): the mirrored
     pairs ``V b +- s r`` of :func:`circle_pvalues`, one sum per pair (``m / 2`` terms).
     """
-    if pairs and m % 2:
-        raise ValueError(f"mirrored pairs need an even number of directions; got {m}")
+    if (pairs or antithetic) and (m % 2 or BLOCK % 2 or (pilot and PILOT_FIRST_BLOCK % 2)):
+        # an odd block would leave a +r without its -r: the pilots' weights would then differ between
+        # b and -b (choose_level needs them equal), and the pairs' sums would be misread
+        raise ValueError(f"antithetic or mirrored pairs need even block sizes; got {m} directions, blocks of "
+                         f"{BLOCK}" + (f" (first {PILOT_FIRST_BLOCK})" if pilot else ""))
     dens, nums = [], []
     first = 0
     while first < m:
@@ -1030,8 +1034,8 @@ def circle_pvalues(features, selection: Selection, covariate_basis: np.ndarray, 
             pilot_rate, more = growth_rate(tests, axis, law, pilot_rate, n_draws, grow, most)
             drawn += pilots + more
             m = estimate_draws(n_draws, pilot_rate, grow, most) if law is not None else 0
-            if m > n_draws and m % 2 and m < most:  # grown: to whole pairs, within the cap
-                m += 1
+            if m > n_draws and m % 2:  # grown: to whole pairs, within the cap
+                m = m + 1 if m < most else m - 1
             mirrored = pairs[j] = m > 0 and m % 2 == 0 and law.rank > 0  # module docstring, "Mirrored pairs"
             draws[j] = m
             if m > n_draws:
