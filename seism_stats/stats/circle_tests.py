@@ -154,7 +154,9 @@ and ``R d != d`` almost surely (``|b_obs| < 1``), so the ``2 (h + 1)`` circles a
 ``mu`` being invariant under ``R`` and the product symmetric, exchanging ``d_0`` with any element
 ``delta`` of the set ``Pi = {d_b, R d_b : b = 0..h}`` (the pair of ``delta`` taking ``d_0``'s place,
 ``delta``'s partner its mirror) maps the configuration to another of the same density but for the
-factor ``1_E(w_0, delta)``. So given ``Pi`` (unordered) the observed direction is ``delta`` with
+factor ``1_E(w_0, delta)``; these maps are bijections between the labelled configurations that give
+the same ``Pi``, each element of ``Pi`` being ``d_0`` in equally many (``h! 2^h``). So given ``Pi``
+(unordered) the observed direction is ``delta`` with
 probability ``D(delta) / sum_{Pi} D``, and the rest of the proof above holds word for word with
 ``Delta`` replaced by ``Pi``. The representative ``(2 pi - w_0, -d_0)`` has ``-b_obs``, whose pairs are
 the negated pairs (``R`` commutes with ``d -> -d`` across the two laws), so the p-value's law is the
