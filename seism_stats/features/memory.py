@@ -50,6 +50,11 @@ def motif_lengths(k) -> list[int]:
     return [int(k)] if isinstance(k, (int, np.integer)) else sorted({int(v) for v in k})
 
 
+def grid_vector_bytes(k) -> int:
+    """Bytes of one float64 vector over the grid of the motif length(s) ``k`` (every strand's cells)."""
+    return 8 * sum(4**v for v in motif_lengths(k))
+
+
 def estimate_fit_bytes(n: int, total_length: int, k, n_motifs: int, n_chains: int, pooling: str,
                        method: str, n_samples: int = 0, interval_draws: int = 0, n_threads: int = 1,
                        circle_runs: int = 1, strands_merged: bool = False) -> int:
@@ -75,8 +80,8 @@ def estimate_fit_bytes(n: int, total_length: int, k, n_motifs: int, n_chains: in
     rows it is copied into).
     """
     lengths = motif_lengths(k)
-    cells = sum(4**v for v in lengths)
-    vector = 8 * cells
+    vector = grid_vector_bytes(lengths)
+    cells = vector // 8
     counts = 0
     for length in lengths:
         counts += 2 * 16 * total_length
@@ -126,8 +131,7 @@ def check_fit_memory(n: int, total_length: int, k, n_motifs: int, n_chains: int,
             return need
         max_memory = DEFAULT_MEMORY_FRACTION * available
     if need > max_memory:
-        lengths = motif_lengths(k)
-        grid = 8 * sum(4**v for v in lengths)
+        lengths, grid = motif_lengths(k), grid_vector_bytes(k)
         per_walker = 4 * grid
         hint = (f"; each MCMC chain holds {per_walker / 2**30:.2f} GiB, so fewer chains (n_chains) help"
                 if method == "mcmc" else

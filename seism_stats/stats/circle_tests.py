@@ -829,24 +829,27 @@ def _log_masses_of_law(tests: CircleTests, axis: CircleAxis, law: DirectionLaw, 
         if pilot and dens:
             top = max(float(np.max(d)) for d in dens) - float(np.log(m)) - SCREEN_MARGIN
             cut = top if np.isfinite(top) else None
-        rows = law.draw(rng, size, antithetic or pairs)
         if antithetic and not pairs and law.rank == 0 and segments is None:
             # V empty: the circle of -r is the circle of r (the same set, traversed w -> -w), so
-            # its D and N are r's: each pair is resolved once.
+            # its D and N are r's: only the r are drawn (the same stream as the pairs' first half).
             half = (size + 1) // 2
-            den, num = tests.log_masses(axis, (rows[0][:half], rows[1][:half]), cut=cut)
+            den, num = tests.log_masses(axis, law.draw(rng, half), cut=cut)
             den, num = np.concatenate([den, den[:size - half]]), np.concatenate([num, num[:size - half]])
-        else:
-            den, num = tests.log_masses(axis, rows, segments, cut=cut)
-        del rows  # before the next block's transforms are allocated (the memory estimate counts one block)
+        else:  # the block's transforms are freed before the next block's (the memory estimate counts one)
+            den, num = tests.log_masses(axis, law.draw(rng, size, antithetic or pairs), segments, cut=cut)
         if pairs:  # rows i and size / 2 + i are a pair (DirectionLaw.draw)
-            den, num = np.logaddexp(*den.reshape(2, -1)), np.logaddexp(*num.reshape(2, -1))
+            den, num = _pair_sums(den, num)
         dens.append(den)
         nums.append(num)
         if bar is not None:
             bar.update(size)
         first += size
     return (np.concatenate(dens), np.concatenate(nums)) if dens else (np.zeros(0), np.zeros(0))
+
+
+def _pair_sums(log_den: np.ndarray, log_num: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each mirrored pair's ``log D`` and ``log N`` (rows ``i`` and ``R / 2 + i`` of ``R`` rows are a pair)."""
+    return np.logaddexp(*log_den.reshape(2, -1)), np.logaddexp(*log_num.reshape(2, -1))
 
 
 def sliver_sine(cut: float, df: int) -> float:
@@ -1047,7 +1050,7 @@ def circle_pvalues(features, selection: Selection, covariate_basis: np.ndarray, 
             observed = np.vstack([axis.direction, 2.0 * law.fixed - axis.direction]) if mirrored else axis.direction
             obs_den, obs_num = tests.log_masses(axis, tests.direction_terms(observed), segments)
             if mirrored:  # the observed pair's sums
-                obs_den, obs_num = np.logaddexp(*obs_den)[None], np.logaddexp(*obs_num)[None]
+                obs_den, obs_num = _pair_sums(obs_den, obs_num)
             cut = screen_cut(obs_num[0], m)
             if law is None:
                 den, num = obs_den, obs_num
