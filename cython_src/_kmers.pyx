@@ -3,7 +3,6 @@
 from cython.parallel cimport prange
 from libc.stdint cimport int32_t, int64_t, uint8_t
 
-from _numpy_order cimport pairwise_sum
 
 import numpy as np
 
@@ -70,44 +69,85 @@ cdef inline Py_ssize_t _letter(int64_t kmer, Py_ssize_t k, Py_ssize_t p) noexcep
     return (kmer >> (2 * (k - 1 - p))) & 3
 
 
-def kmer_log_sums(const int64_t[::1] kmers, const double[:, ::1] log_table, double[::1] out):
-    """``out[j] = sum_p log_table[p, letter p of kmers[j]]`` (logs of refinement's kernel values).
+cdef enum:
+    CHUNK_LETTERS = 4  # a k-mer is read as chunks of up to 4 letters (8 bits), from its last letter
+    CHUNK_VALUES = 256
+    MAX_CHUNKS = 8  # ceil(31 / 4)
+    LANES = 4  # interleaved accumulators of letter_sums
 
-    The sum runs in the order of NumPy's ``terms.sum(axis=1)`` over the (m, k)
-    table of terms, so the sums are those of the vectorised expression, without
-    its (m, k) temporaries. (The caller takes ``np.exp``: NumPy's exp can differ
-    from the C library's in the last bit.)
+
+cdef inline Py_ssize_t _chunk_first(Py_ssize_t k, Py_ssize_t i) noexcept nogil:
+    """Position of chunk i's first letter (chunk 0 holds the last ``CHUNK_LETTERS`` letters)."""
+    return max(k - CHUNK_LETTERS * (i + 1), 0)
+
+
+def kmer_products(const int64_t[::1] kmers, const double[:, ::1] table, double[::1] out):
+    """``out[j] = prod_p table[p, letter p of kmers[j]]`` (refinement's kernel values).
+
+    The product of each chunk of up to four letters is read from a table of the
+    chunk's 256 values (built once), so a k-mer costs ``ceil(k / 4)`` lookups. With
+    ``table = exp(log_table)`` this is ``exp(sum_p log_table[p, letter])`` up to
+    rounding (a few units in the last place), without an exponential per k-mer.
     """
-    cdef Py_ssize_t k = log_table.shape[0], j, p
-    cdef double terms[32]
+    cdef Py_ssize_t k = table.shape[0], j, i, v, p, first, n_chunks
+    cdef double chunk_tables[MAX_CHUNKS][CHUNK_VALUES]
     cdef int64_t index
-    if k > 32 or log_table.shape[1] != 4 or out.shape[0] != kmers.shape[0]:
-        raise ValueError("log_table must be (k <= 32, 4) and out as long as kmers")
+    cdef double value
+    if k > 31 or k < 1 or table.shape[1] != 4 or out.shape[0] != kmers.shape[0]:
+        raise ValueError("table must be (1 <= k <= 31, 4) and out as long as kmers")
+    n_chunks = (k + CHUNK_LETTERS - 1) // CHUNK_LETTERS
     with nogil:
+        for i in range(n_chunks):
+            first = _chunk_first(k, i)
+            for v in range(CHUNK_VALUES):
+                value = 1.0
+                for p in range(first, k - CHUNK_LETTERS * i):  # v's letters, the last in its lowest bits
+                    value = value * table[p, (v >> (2 * (k - CHUNK_LETTERS * i - 1 - p))) & 3]
+                chunk_tables[i][v] = value
         for j in range(kmers.shape[0]):
             index = kmers[j]
-            for p in range(k):
-                terms[p] = log_table[p, _letter(index, k, p)]
-            out[j] = pairwise_sum(terms, k)
+            value = chunk_tables[0][index & 255]
+            for i in range(1, n_chunks):
+                value = value * chunk_tables[i][(index >> (8 * i)) & 255]
+            out[j] = value
 
 
 def letter_sums(const int64_t[::1] kmers, const double[::1] weights, Py_ssize_t k):
-    """``out[p, b] = sum of weights[j] over the k-mers j whose letter p is b``, in order of j.
+    """``out[p, b] = sum of weights[j] over the k-mers j whose letter p is b``.
 
-    The same sums, in the same order, as ``np.bincount(letters[:, p], weights)``
-    for each position p, in one pass.
+    The weights are first summed by the value of each chunk of up to four letters
+    (in ``LANES`` interleaved partial sums, k-mer ``j`` into lane ``j % LANES``: sorted
+    k-mers share their first letters, and one accumulator would chain every addition
+    on the one before), then each chunk value's sum is added to its letters. The sums
+    of ``np.bincount(letters[:, p], weights)`` up to rounding.
     """
     out = np.zeros((k, 4), dtype=np.float64)
     cdef double[:, ::1] sums = out
-    cdef Py_ssize_t j, p
+    cdef double lanes[LANES][MAX_CHUNKS][CHUNK_VALUES]
+    cdef Py_ssize_t j, p, i, v, lane, first, n_chunks
     cdef int64_t index
+    cdef double w, total
     if weights.shape[0] != kmers.shape[0] or not 1 <= k <= 31:
         raise ValueError("weights must be as long as kmers and 1 <= k <= 31")
+    n_chunks = (k + CHUNK_LETTERS - 1) // CHUNK_LETTERS
     with nogil:
+        for lane in range(LANES):
+            for i in range(n_chunks):
+                for v in range(CHUNK_VALUES):
+                    lanes[lane][i][v] = 0.0
         for j in range(kmers.shape[0]):
             index = kmers[j]
-            for p in range(k):
-                sums[p, _letter(index, k, p)] += weights[j]
+            w = weights[j]
+            lane = j % LANES
+            for i in range(n_chunks):
+                lanes[lane][i][(index >> (8 * i)) & 255] += w
+        for i in range(n_chunks):
+            first = _chunk_first(k, i)
+            for v in range(CHUNK_VALUES):
+                total = (lanes[0][i][v] + lanes[1][i][v]) + (lanes[2][i][v] + lanes[3][i][v])
+                if total != 0.0:
+                    for p in range(first, k - CHUNK_LETTERS * i):
+                        sums[p, (v >> (2 * (k - CHUNK_LETTERS * i - 1 - p))) & 3] += total
     return out
 
 

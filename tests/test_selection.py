@@ -191,21 +191,23 @@ def test_union_of_lengths_gives_valid_pvalues():
 
 @pytest.mark.parametrize("k", [1, 3, 7, 8, 10, 12])
 def test_refinement_kernels_equal_the_vectorised_numpy(k, rng):
-    # The kernel values' logs are summed in NumPy's own order and the letter sums are
-    # those of np.bincount, so refinement gives the same numbers as the (m, k) expressions.
+    # The kernel values are the exponentials of the per-letter terms' sums (as products of the
+    # per-letter factors), and the letter sums those of np.bincount, up to rounding.
     from seism_stats.features import _kmers
     from seism_stats.features.kmers import kmer_digits
     kmers = np.unique(rng.integers(0, 4**k, 5000)).astype(np.int64)
     letters = kmer_digits(kmers, k)
     z = rng.random((k, 4))
     per_letter = -0.5 * 1.3 * (np.sum(z**2, axis=1)[:, None] + 1.0 - 2.0 * z)
-    expected = per_letter[np.arange(k)[None, :], letters].sum(axis=1)
-    logs = np.empty(kmers.shape[0])
-    _kmers.kmer_log_sums(kmers, per_letter, logs)
-    assert np.array_equal(logs, expected)
+    expected = np.exp(per_letter[np.arange(k)[None, :], letters].sum(axis=1))
+    values = np.empty(kmers.shape[0])
+    _kmers.kmer_products(kmers, np.exp(per_letter), values)
+    np.testing.assert_allclose(values, expected, rtol=1e-13, atol=0)
     weights = rng.standard_normal(kmers.shape[0])
     sums = np.array([np.bincount(letters[:, p], weights=weights, minlength=4) for p in range(k)])
-    assert np.array_equal(_kmers.letter_sums(kmers, weights, k), sums)
+    np.testing.assert_allclose(_kmers.letter_sums(kmers, weights, k), sums, rtol=1e-12, atol=1e-12)
+    with pytest.raises(ValueError):
+        _kmers.letter_sums(kmers, weights[1:], k)
 
 
 @pytest.mark.parametrize("k", [3, 11])

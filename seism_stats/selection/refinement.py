@@ -182,10 +182,10 @@ class WindowDesign:
     def kmer_weights(self, z: np.ndarray, lam: float) -> np.ndarray:
         """Kernel value ``exp(-lam/2 ||x - z||^2)`` of each distinct k-mer ``x`` (length m)."""
         sq = np.sum(z**2, axis=1)  # (k,)
-        per_letter = -0.5 * lam * (sq[:, None] + 1.0 - 2.0 * z)  # (k, 4): each position's term by letter
-        log_values = np.empty(self.kmers.shape[0])
-        _kmers.kmer_log_sums(self.kmers, np.ascontiguousarray(per_letter), log_values)
-        return np.exp(log_values)
+        per_letter = np.exp(-0.5 * lam * (sq[:, None] + 1.0 - 2.0 * z))  # (k, 4): each position's factor by letter
+        values = np.empty(self.kmers.shape[0])
+        _kmers.kmer_products(self.kmers, np.ascontiguousarray(per_letter), values)
+        return values
 
     def features(self, g: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         """Pooled feature of every sequence, and (max pooling) the winning k-mer of each."""
