@@ -559,6 +559,37 @@ def step_arcs_rows(double[:, :, ::1] arcs, long long[::1] counts, const double[:
                                   sliver, reach)
 
 
+def mirrored_affine_rows(double[:, ::1] rows, Py_ssize_t first, double scale, const double[::1] shift=None,
+                         int n_threads=1):
+    """Turn transforms ``t_i`` (rows ``i < first``) into ``shift + scale t_i`` and write the mirrors
+    ``shift - scale t_i`` into rows ``first + i`` (every row from ``first`` on), in one pass.
+
+    Without ``shift`` the rows are kept and the mirrors are ``-t_i``. The same numbers as
+    NumPy's ``rows *= scale; rows += shift`` (a product, then a sum: no fused multiply-add) on
+    the rows and their negations, with the memory read and written once instead of three times.
+    """
+    cdef Py_ssize_t R = rows.shape[0], G = rows.shape[1], i, z
+    cdef double t
+    if not 0 <= R - first <= first:
+        raise ValueError(f"{R - first} mirrors for {first} rows")
+    if shift is not None and shift.shape[0] != G:
+        raise ValueError(f"shift has {shift.shape[0]} entries for rows of {G}")
+    if shift is None:
+        for i in prange(R - first, nogil=True, num_threads=max(1, n_threads), schedule="static"):
+            for z in range(G):
+                rows[first + i, z] = -rows[i, z]
+        return
+    for i in prange(first, nogil=True, num_threads=max(1, n_threads), schedule="static"):
+        if first + i < R:
+            for z in range(G):
+                t = rows[i, z]
+                rows[i, z] = t * scale + shift[z]
+                rows[first + i, z] = (-t) * scale + shift[z]
+        else:
+            for z in range(G):
+                rows[i, z] = rows[i, z] * scale + shift[z]
+
+
 # ---------------------------------------------------------------------------------------------
 # Circles of one plane (issue 23): the cells each side of a step can bind, listed once per row.
 # ---------------------------------------------------------------------------------------------

@@ -913,3 +913,28 @@ def test_the_level_rule_stops_at_the_first_level_that_passes_its_bar(monkeypatch
     assert level == expected
     assert np.isnan(rate) if expected == -1 else rate == pytest.approx(esses[ladder.index(expected)])
     assert drawn == circle_tests.PILOT * (len(esses) if expected == -1 else ladder.index(expected) + 1)
+
+
+@pytest.mark.parametrize("rows, first", [(6, 3), (7, 4), (5, 5), (4, 2)])
+def test_mirrored_affine_rows_are_numpys_scaled_rows_and_their_mirrors(rows, first):
+    # The one-pass kernel of DirectionLaw.draw: shift + scale t for the drawn rows and shift - scale t for
+    # the mirrors, the bits of NumPy's in-place product then sum on the rows and their negations.
+    rng = np.random.default_rng(rows)
+    terms = rng.standard_normal((first, 50))
+    shift, scale = rng.standard_normal(50), 0.37
+    expected = np.vstack([terms, -terms[:rows - first]])
+    unshifted = expected.copy()
+    expected *= scale
+    expected += shift
+    out = np.zeros((rows, 50))
+    out[:first] = terms
+    _circles.mirrored_affine_rows(out, first, scale, shift, 2)
+    assert np.array_equal(out, expected)
+    out = np.zeros((rows, 50))
+    out[:first] = terms
+    _circles.mirrored_affine_rows(out, first, 1.0, None, 2)  # V empty: the rows kept, the mirrors negated
+    assert np.array_equal(out, unshifted)
+    with pytest.raises(ValueError, match="mirrors"):
+        _circles.mirrored_affine_rows(np.zeros((rows, 50)), (rows - 1) // 2, scale, shift)  # more mirrors than rows
+    with pytest.raises(ValueError, match="shift"):
+        _circles.mirrored_affine_rows(out, first, scale, shift[1:])

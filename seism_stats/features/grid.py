@@ -158,7 +158,8 @@ class KroneckerFeatures:
 
     def column(self, cell: int) -> np.ndarray:
         """Feature ``phi_cell`` of every sequence (length n)."""
-        weights = self.decay ** hamming_to_all(cell, self.k).astype(np.float64)
+        powers = self.decay ** np.arange(self.k + 1, dtype=np.float64)  # decay^h for every Hamming distance h
+        weights = powers[hamming_to_all(cell, self.k)]
         return self.counts @ weights
 
     def subset(self, rows: np.ndarray) -> "KroneckerFeatures":

@@ -786,20 +786,18 @@ class DirectionLaw:
             for _ in range(2):  # twice: one pass leaves rounding along the span
                 g -= (g @ self.off) @ self.off.T
         g /= np.linalg.norm(g, axis=1, keepdims=True)
+        if out is None:  # the pairs' rows, written in place (no second block of transforms)
+            out = np.empty((m, self.tests.observed_numerators.shape[0]))
+        numerators, coefficients = self.tests.direction_terms(g, out[:half])
+        # fixed + scale * terms, and (antithetic) fixed - scale * terms, in one pass
+        _circles.mirrored_affine_rows(out, half, self.scale, None if self.fixed_terms is None else self.fixed_terms[0][0],
+                                      self.tests.features.n_threads)
         if antithetic:
-            if out is None:  # the pairs' rows, written in place (no second block of transforms)
-                out = np.empty((m, self.tests.observed_numerators.shape[0]))
-            numerators, coefficients = self.tests.direction_terms(g, out[:half])
-            np.negative(out[:m - half], out=out[half:])
-            numerators, coefficients = out, np.vstack([coefficients, -coefficients[:m - half]])
-        else:
-            numerators, coefficients = self.tests.direction_terms(g, out)
-        if self.fixed_terms is not None:  # fixed + scale * terms, in place
-            numerators *= self.scale
-            numerators += self.fixed_terms[0]
+            coefficients = np.vstack([coefficients, -coefficients[:m - half]])
+        if self.fixed_terms is not None:
             coefficients *= self.scale
             coefficients += self.fixed_terms[1]
-        return numerators, coefficients
+        return out, coefficients
 
 
 def _log_masses_of_law(tests: CircleTests, axis: CircleAxis, law: DirectionLaw, m: int,
