@@ -764,6 +764,46 @@ cdef inline int _cut(Polygon* P, Polygon* T, Polygon* before, double A, double B
     return 4 if unsure else 1
 
 
+cdef Py_ssize_t _plane_chunk(const Polygon* P, const double* fixed, const double* axis, const double* gamma,
+                             Py_ssize_t first, Py_ssize_t last, double Bs, double Cs, double half_width,
+                             double* lowest, double* room, Py_ssize_t* need) noexcept nogil:
+    """List the cells ``first .. last - 1`` that :func:`_plane_side` must examine at the polygon ``P``; their count.
+
+    Branch-free, vertex by vertex over the chunk's cells (so the compiler can vectorise it):
+    a cell is passed over when ``sign L_s - |L_c|`` is at least three times the rounding of its
+    terms at every vertex, with the terms' magnitudes bounded over the whole polygon (its
+    largest ``size`` and ``|x|, |z|``, and ``far`` as in :func:`_clears`). ``sign L_s - |L_c|``
+    is concave, so it then holds on the whole polygon, hence at every vertex of the smaller
+    polygons the chunk's examination leaves, where :func:`_clears` passes the cell over too
+    (its threshold is below that room); so the cells listed and the polygon are those of
+    examining every cell.
+    """
+    cdef Py_ssize_t c, i, n_need = 0, width = last - first
+    cdef double x, z, own, value, top_size = 0.0, top_x = 0.0, top_z = 0.0
+    cdef const double* f = fixed + first
+    cdef const double* a = axis + first
+    cdef const double* g = gamma + first
+    for i in range(P.n):
+        top_size = P.size[i] if P.size[i] > top_size else top_size
+        top_x = fabs(P.x[i]) if fabs(P.x[i]) > top_x else top_x
+        top_z = fabs(P.z[i]) if fabs(P.z[i]) > top_z else top_z
+    for c in range(width):
+        room[c] = 3.0 * ROUNDING * (top_size + fabs(f[c]) + fabs(a[c]) * top_x + fabs(g[c]) * top_z
+                                    + 2.0 * half_width * (fabs(Bs) + fabs(a[c]) + fabs(Cs) + fabs(g[c])))
+        lowest[c] = INFINITY
+    for i in range(P.n):
+        x = P.x[i]
+        z = P.z[i]
+        own = P.own[i]
+        for c in range(width):
+            value = own - fabs(f[c] + a[c] * x + g[c] * z)
+            lowest[c] = value if value < lowest[c] else lowest[c]
+    for c in range(width):
+        need[n_need] = first + c
+        n_need = n_need + (not (lowest[c] >= room[c]))
+    return n_need
+
+
 cdef Py_ssize_t _plane_side(double sign, const double* fixed, const double* axis, const double* gamma,
                             Py_ssize_t n_cells, Py_ssize_t selected, double half_width, double scale,
                             int64_t* listed, double* listed_gamma) noexcept nogil:
@@ -785,6 +825,11 @@ cdef Py_ssize_t _plane_side(double sign, const double* fixed, const double* axis
     slack: a circle inside the square meets the listed cells' constraints in the same
     arcs as every cell's, except in slivers that thin (a circle within that distance
     of tangency to a passed-over line can differ by a short arc).
+
+    The cells are examined by chunks of :data:`CHUNK`: a branch-free pre-pass over the
+    polygon of the chunk's start (:func:`_plane_chunk`) passes over the cells that clear it
+    with room to spare, which the examination would pass over too; the rest are examined in
+    order as above, so the listing is the same as examining every cell.
     """
     cdef Polygon P, T, before
     cdef int64_t unsure[MAX_UNSURE]
@@ -792,7 +837,10 @@ cdef Py_ssize_t _plane_side(double sign, const double* fixed, const double* axis
     cdef double As = sign * fixed[selected], Bs = sign * axis[selected], Cs = sign * gamma[selected]
     cdef double fc, ac, gc, reach, far, norm_minus, norm_plus, floor, own_size, x_lo, x_hi, z_lo, z_hi, xc, zc, hx, hz
     cdef double side
-    cdef Py_ssize_t c, t, i
+    cdef Py_ssize_t c, t, i, k, first, last, n_need
+    cdef Py_ssize_t need[CHUNK]
+    cdef double lowest[CHUNK]
+    cdef double room[CHUNK]
     cdef int cut
     P.n = 4
     P.x[0] = -half_width
@@ -816,55 +864,61 @@ cdef Py_ssize_t _plane_side(double sign, const double* fixed, const double* axis
     if cut == 2:
         return 0  # sign L_s >= 0 alone misses the square
     cut = 1
-    for c in range(n_cells):
-        if c == selected:
-            continue
-        if cut:  # the polygon changed: its bounding box and the floor of sign L_s
-            floor = P.own[0]
-            own_size = P.size[0]
-            x_lo = x_hi = P.x[0]
-            z_lo = z_hi = P.z[0]
-            for i in range(1, P.n):
-                floor = P.own[i] if P.own[i] < floor else floor
-                own_size = P.size[i] if P.size[i] > own_size else own_size
-                x_lo = P.x[i] if P.x[i] < x_lo else x_lo
-                x_hi = P.x[i] if P.x[i] > x_hi else x_hi
-                z_lo = P.z[i] if P.z[i] < z_lo else z_lo
-                z_hi = P.z[i] if P.z[i] > z_hi else z_hi
-            xc = 0.5 * (x_lo + x_hi)
-            zc = 0.5 * (z_lo + z_hi)
-            hx = 0.5 * (x_hi - x_lo)
-            hz = 0.5 * (z_hi - z_lo)
-            cut = 0
-        fc = fixed[c]
-        ac = axis[c]
-        gc = gamma[c]
-        # |L_c| on the polygon is at most its value at the bounding box's centre plus its reach over the box
-        reach = fc + ac * xc + gc * zc
-        reach = (reach if reach >= 0.0 else -reach) + fabs(ac) * hx + fabs(gc) * hz
-        far = 2.0 * half_width * (fabs(Bs) + fabs(ac) + fabs(Cs) + fabs(gc))
-        if reach + ROUNDING * (own_size + fabs(fc) + fabs(ac) * (fabs(xc) + hx) + fabs(gc) * (fabs(zc) + hz)
-                + far) <= floor:
-            continue
-        norm_minus = sqrt((Bs - ac) * (Bs - ac) + (Cs - gc) * (Cs - gc))
-        norm_plus = sqrt((Bs + ac) * (Bs + ac) + (Cs + gc) * (Cs + gc))
-        if _clears(&P, fc, ac, gc, norm_minus if norm_minus < norm_plus else norm_plus, far):
-            continue
-        for t in range(2):  # the half-planes sign L_s - L_c >= 0 and sign L_s + L_c >= 0
-            side = -1.0 if t == 0 else 1.0
-            i = _cut(&P, &T, &before, As + side * fc, Bs + side * ac, Cs + side * gc, c, As, Bs, Cs,
-                     fabs(As) + fabs(fc), fabs(Bs) + fabs(ac), fabs(Cs) + fabs(gc), half_width)
-            if i < 0:
-                return -1
-            if i == 2:
-                return _edge_cells(&before, c, unsure, n_unsure, gamma, listed, listed_gamma)
-            if i == 1 or i == 4:
-                cut = 1
-            if (i == 3 or i == 4) and (n_unsure == 0 or unsure[n_unsure - 1] != c):
-                if n_unsure >= MAX_UNSURE:
+    first = 0
+    while first < n_cells:
+        last = first + CHUNK if first + CHUNK < n_cells else n_cells
+        n_need = _plane_chunk(&P, fixed, axis, gamma, first, last, Bs, Cs, half_width, lowest, room, need)
+        for k in range(n_need):
+            c = need[k]
+            if c == selected:
+                continue
+            if cut:  # the polygon changed: its bounding box and the floor of sign L_s
+                floor = P.own[0]
+                own_size = P.size[0]
+                x_lo = x_hi = P.x[0]
+                z_lo = z_hi = P.z[0]
+                for i in range(1, P.n):
+                    floor = P.own[i] if P.own[i] < floor else floor
+                    own_size = P.size[i] if P.size[i] > own_size else own_size
+                    x_lo = P.x[i] if P.x[i] < x_lo else x_lo
+                    x_hi = P.x[i] if P.x[i] > x_hi else x_hi
+                    z_lo = P.z[i] if P.z[i] < z_lo else z_lo
+                    z_hi = P.z[i] if P.z[i] > z_hi else z_hi
+                xc = 0.5 * (x_lo + x_hi)
+                zc = 0.5 * (z_lo + z_hi)
+                hx = 0.5 * (x_hi - x_lo)
+                hz = 0.5 * (z_hi - z_lo)
+                cut = 0
+            fc = fixed[c]
+            ac = axis[c]
+            gc = gamma[c]
+            # |L_c| on the polygon is at most its value at the bounding box's centre plus its reach over the box
+            reach = fc + ac * xc + gc * zc
+            reach = (reach if reach >= 0.0 else -reach) + fabs(ac) * hx + fabs(gc) * hz
+            far = 2.0 * half_width * (fabs(Bs) + fabs(ac) + fabs(Cs) + fabs(gc))
+            if reach + ROUNDING * (own_size + fabs(fc) + fabs(ac) * (fabs(xc) + hx) + fabs(gc) * (fabs(zc) + hz)
+                    + far) <= floor:
+                continue
+            norm_minus = sqrt((Bs - ac) * (Bs - ac) + (Cs - gc) * (Cs - gc))
+            norm_plus = sqrt((Bs + ac) * (Bs + ac) + (Cs + gc) * (Cs + gc))
+            if _clears(&P, fc, ac, gc, norm_minus if norm_minus < norm_plus else norm_plus, far):
+                continue
+            for t in range(2):  # the half-planes sign L_s - L_c >= 0 and sign L_s + L_c >= 0
+                side = -1.0 if t == 0 else 1.0
+                i = _cut(&P, &T, &before, As + side * fc, Bs + side * ac, Cs + side * gc, c, As, Bs, Cs,
+                         fabs(As) + fabs(fc), fabs(Bs) + fabs(ac), fabs(Cs) + fabs(gc), half_width)
+                if i < 0:
                     return -1
-                unsure[n_unsure] = c
-                n_unsure = n_unsure + 1
+                if i == 2:
+                    return _edge_cells(&before, c, unsure, n_unsure, gamma, listed, listed_gamma)
+                if i == 1 or i == 4:
+                    cut = 1
+                if (i == 3 or i == 4) and (n_unsure == 0 or unsure[n_unsure - 1] != c):
+                    if n_unsure >= MAX_UNSURE:
+                        return -1
+                    unsure[n_unsure] = c
+                    n_unsure = n_unsure + 1
+        first = last
     return _edge_cells(&P, -1, unsure, n_unsure, gamma, listed, listed_gamma)
 
 
