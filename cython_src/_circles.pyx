@@ -41,6 +41,12 @@ from libc.stdint cimport int64_t
 
 from _step_lines cimport check_step_line_inputs, step_line
 
+
+cdef extern from "_chunk_prepass.h" nogil:
+    bint seism_side_needs(double hull_floor, double cm, double sm, double spread, double ac, double bc, double gc)
+    Py_ssize_t seism_chunk_needs(const double* alpha, const double* beta, const double* gamma, Py_ssize_t first,
+                                 Py_ssize_t n, const double* side, Py_ssize_t* listed)
+
 import numpy as np
 
 cdef enum:
@@ -275,21 +281,6 @@ cdef int _side_begin(ArcSet* S, ArcSet* T, Side* P, double sign, double a_s, dou
     return 0
 
 
-cdef inline bint _needs(double hull_floor, double cm, double sm, double spread, double ac, double bc,
-                        double gc) noexcept nogil:
-    """Whether a cell fails both of a side's skips (:func:`_side_cell`), without branches.
-
-    Both against the floor less the margin: the floor, computed, may fall by a few units in the
-    last place as the intervals shrink (it only rises in exact arithmetic), and this test runs
-    at the floor of the chunk's start.
-    """
-    cdef double r2 = bc * bc + gc * gc
-    cdef double room = hull_floor - fabs(ac)
-    cdef double centre = ac + bc * cm + gc * sm
-    cdef double hull_room = hull_floor - fabs(centre)
-    return ((room < 0.0) | (room * room < r2)) & ((hull_room < 0.0) | (hull_room * hull_room < spread * r2))
-
-
 cdef inline int _side_cell(ArcSet* S, ArcSet* T, Side* P, double ac, double bc, double gc) noexcept nogil:
     """Intersect S with one cell's two constraints ``sign L_s -+ L_c >= 0``; -1 on overflow.
 
@@ -307,7 +298,7 @@ cdef inline int _side_cell(ArcSet* S, ArcSet* T, Side* P, double ac, double bc, 
     room = P.floor - (ac if ac >= 0.0 else -ac)  # the circle's skip at the floor itself (as before the hull's)
     if room >= 0.0 and room * room >= bc * bc + gc * gc:
         return 0
-    if not _needs(P.hull_floor, P.cm, P.sm, P.spread, ac, bc, gc):  # the hull's skip
+    if not seism_side_needs(P.hull_floor, P.cm, P.sm, P.spread, ac, bc, gc):  # the hull's skip
         return 0
     for t in range(2):
         if t == 0:
@@ -416,8 +407,8 @@ cdef Py_ssize_t _row_step(double* arcs, Py_ssize_t count, const double* alpha, c
     every c, else nowhere: one comparison per cell, then the sides' own constraints.
 
     Both sides are intersected in one pass over the cells, by chunks of :data:`CHUNK`: a
-    branch-free pre-pass (:func:`_needs`) lists the chunk's cells that fail both of a side's
-    skips at its floor and hull of the chunk's start, less the margin (floors only rise as the
+    branch-free pre-pass (``seism_chunk_needs`` of ``_chunk_prepass.h``, two cells at a time)
+    lists the chunk's cells that fail both of a side's skips at its floor and hull of the chunk's start, less the margin (floors only rise as the
     intervals shrink, but for a few units in the last place of the computed one, and the
     hull's bound holds for any arc holding them, so a cell it passes over cannot bind), then
     :func:`_side_cell` examines the listed cells in order, side by side. Each side meets the
@@ -427,7 +418,7 @@ cdef Py_ssize_t _row_step(double* arcs, Py_ssize_t count, const double* alpha, c
     cdef Side P, M
     cdef Py_ssize_t first, last, i, n_listed, k
     cdef Py_ssize_t listed[CHUNK]
-    cdef double hp, cmp, smp, sp, hm, cmm, smm, sm_
+    cdef double sides[8]
     cdef bint flat = reach == 0.0
     cdef double top = 0.0, size
     for i in range(n_cells):  # the largest |gamma|, the selected cell's included
@@ -446,19 +437,15 @@ cdef Py_ssize_t _row_step(double* arcs, Py_ssize_t count, const double* alpha, c
     first = n_cells if flat else 0
     while first < n_cells and (plus.n > 0 or minus.n > 0):
         last = first + CHUNK if first + CHUNK < n_cells else n_cells
-        hp = P.hull_floor
-        cmp = P.cm
-        smp = P.sm
-        sp = P.spread
-        hm = M.hull_floor
-        cmm = M.cm
-        smm = M.sm
-        sm_ = M.spread
-        n_listed = 0
-        for i in range(first, last):
-            listed[n_listed] = i
-            n_listed = n_listed + (_needs(hp, cmp, smp, sp, alpha[i], beta[i], gamma[i])
-                                   | _needs(hm, cmm, smm, sm_, alpha[i], beta[i], gamma[i]))
+        sides[0] = P.hull_floor
+        sides[1] = P.cm
+        sides[2] = P.sm
+        sides[3] = P.spread
+        sides[4] = M.hull_floor
+        sides[5] = M.cm
+        sides[6] = M.sm
+        sides[7] = M.spread
+        n_listed = seism_chunk_needs(alpha, beta, gamma, first, last - first, sides, listed)
         for k in range(n_listed):
             i = listed[k]
             if i == selected:
@@ -469,6 +456,21 @@ cdef Py_ssize_t _row_step(double* arcs, Py_ssize_t count, const double* alpha, c
                 return -1
         first = last
     return _merge_sides(arcs, &plus, &minus)
+
+
+def chunk_needs(const double[::1] alpha, const double[::1] beta, const double[::1] gamma, const double[::1] sides):
+    """The cells :func:`_row_step`'s pre-pass lists for one chunk (``sides``: each side's hull floor, cos and
+    sin of its hull's centre, spread; plus side first): exposed so that tests can hold it to the scalar test."""
+    cdef Py_ssize_t n = alpha.shape[0], count
+    if beta.shape[0] != n or gamma.shape[0] != n or sides.shape[0] != 8:
+        raise ValueError("alpha, beta and gamma must have one entry per cell and sides 8")
+    listed = np.zeros(max(n, 1), dtype=np.intp)
+    cdef Py_ssize_t[::1] view = listed
+    if n == 0:
+        return listed[:0]
+    with nogil:
+        count = seism_chunk_needs(&alpha[0], &beta[0], &gamma[0], 0, n, &sides[0], &view[0])
+    return listed[:count]
 
 
 def max_arcs() -> int:

@@ -938,3 +938,29 @@ def test_mirrored_affine_rows_are_numpys_scaled_rows_and_their_mirrors(rows, fir
         _circles.mirrored_affine_rows(np.zeros((rows, 50)), (rows - 1) // 2, scale, shift)  # more mirrors than rows
     with pytest.raises(ValueError, match="shift"):
         _circles.mirrored_affine_rows(out, first, scale, shift[1:])
+
+
+@pytest.mark.parametrize("n", [0, 1, 2, 255, 256])
+def test_chunk_pre_pass_lists_the_cells_the_scalar_test_lists(n):
+    # The SSE2 pre-pass of _row_step (two cells at a time, and the scalar loop for an odd last cell) lists
+    # exactly the cells failing both skips of a side, computed in NumPy with the kernel's operation order,
+    # including cells on the tests' boundaries, zero and negative floors, and NaN (never skipped).
+    rng = np.random.default_rng(n)
+    alpha, beta, gamma = (rng.standard_normal(n) for _ in range(3))
+    if n >= 4:
+        alpha[0], beta[0], gamma[0] = 0.5, 0.3, 0.4  # room^2 == r2 at floor 1.0: exactly on the circle's skip
+        alpha[1] = np.nan
+        beta[2] = gamma[2] = 0.0
+    for sides in (np.array([1.0, 0.6, 0.8, 0.3, 0.2, -0.6, 0.8, 0.05]), np.array([0.0, 1.0, 0.0, 0.0, -1.0, 0.0, 1.0, 2.0]),
+                  np.array([np.inf, 1.0, 0.0, 0.0, np.inf, 1.0, 0.0, 0.0])):
+        def needs(floor, cm, sm, spread):
+            with np.errstate(invalid="ignore"):
+                r2 = beta * beta + gamma * gamma
+                room = floor - np.abs(alpha)
+                centre = alpha + beta * cm + gamma * sm
+                hull_room = floor - np.abs(centre)
+                return ((room < 0) | (room * room < r2)) & ((hull_room < 0) | (hull_room * hull_room < spread * r2))
+        expected = np.flatnonzero(needs(*sides[:4]) | needs(*sides[4:]))
+        assert np.array_equal(_circles.chunk_needs(alpha, beta, gamma, sides), expected)
+    with pytest.raises(ValueError, match="sides"):
+        _circles.chunk_needs(alpha, beta, gamma, np.zeros(7))
