@@ -3,13 +3,16 @@
  * Each lane computes the same IEEE operations, in the same order, as the scalar test below
  * (no fused multiply-adds: the build passes -ffp-contract=off), so the results are the same
  * bits; SSE2 is part of every x86-64 processor, and other processors run the scalar loop.
- * (GCC does not vectorise this loop itself at the x86-64 baseline: measured, 3-motif fit 4.9 -> 4.45 s.) */
+ * (GCC does not vectorise this loop itself at the x86-64 baseline: measured, 3-motif fit 4.9 -> 4.45 s.)
+ * A 32-bit x86 build whose scalar code rounds in x87 extended precision could list other cells
+ * near a test's boundary; the hull's margin keeps those cells from binding either way. */
 #ifndef SEISM_CHUNK_PREPASS_H
 #define SEISM_CHUNK_PREPASS_H
 
 #include <math.h>
 /* Py_ssize_t: included after Python.h, as every Cython module includes it first */
-#if defined(__SSE2__)
+#if defined(__SSE2__) || defined(_M_X64) || (defined(_M_IX86_FP) && _M_IX86_FP >= 2)
+#define SEISM_SSE2 1
 #include <emmintrin.h>
 #endif
 
@@ -34,7 +37,7 @@ static inline Py_ssize_t seism_chunk_needs(const double* alpha, const double* be
                                           Py_ssize_t first, Py_ssize_t n, const double* side, Py_ssize_t* listed)
 {
     Py_ssize_t i = 0, count = 0;
-#if defined(__SSE2__)
+#if defined(SEISM_SSE2)
     const __m128d sign = _mm_set1_pd(-0.0), zero = _mm_setzero_pd();
     const __m128d hp = _mm_set1_pd(side[0]), cp = _mm_set1_pd(side[1]), sp = _mm_set1_pd(side[2]),
                   wp = _mm_set1_pd(side[3]);

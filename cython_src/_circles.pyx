@@ -771,14 +771,16 @@ cdef Py_ssize_t _plane_chunk(const Polygon* P, const double* fixed, const double
                              double* lowest, double* room, Py_ssize_t* need) noexcept nogil:
     """List the cells ``first .. last - 1`` that :func:`_plane_side` must examine at the polygon ``P``; their count.
 
-    Branch-free, vertex by vertex over the chunk's cells (so the compiler can vectorise it):
-    a cell is passed over when ``sign L_s - |L_c|`` is at least three times the rounding of its
-    terms at every vertex, with the terms' magnitudes bounded over the whole polygon (its
-    largest ``size`` and ``|x|, |z|``, and ``far`` as in :func:`_clears`). ``sign L_s - |L_c|``
-    is concave, so it then holds on the whole polygon, hence at every vertex of the smaller
-    polygons the chunk's examination leaves, where :func:`_clears` passes the cell over too
-    (its threshold is below that room); so the cells listed and the polygon are those of
-    examining every cell.
+    Branch-free, vertex by vertex over the chunk's cells: a cell is passed over when
+    ``sign L_s - |L_c|`` is at least three times the rounding of its terms at every vertex, with
+    the terms' magnitudes bounded over the whole polygon (its largest ``size`` and ``|x|, |z|``,
+    and ``far`` as in :func:`_clears`), plus twice the slack times the lines' gradients.
+    ``sign L_s - |L_c|`` is concave, so it then holds on the whole polygon, hence at every
+    vertex of the smaller polygons the chunk's examination leaves, where :func:`_clears` passes
+    the cell over too (its threshold is below that room). A clipped polygon's vertices are
+    computed points, which may lie off the polygon along nearly parallel lines; the slack
+    term covers a drift up to twice the slack in plane distance. So the cells listed and
+    the polygon are those of examining every cell (tested against ``prepass=False``).
     """
     cdef Py_ssize_t c, i, n_need = 0, width = last - first
     cdef double x, z, own, value, top_size = 0.0, top_x = 0.0, top_z = 0.0
@@ -790,8 +792,9 @@ cdef Py_ssize_t _plane_chunk(const Polygon* P, const double* fixed, const double
         top_x = fabs(P.x[i]) if fabs(P.x[i]) > top_x else top_x
         top_z = fabs(P.z[i]) if fabs(P.z[i]) > top_z else top_z
     for c in range(width):
-        room[c] = 3.0 * ROUNDING * (top_size + fabs(f[c]) + fabs(a[c]) * top_x + fabs(g[c]) * top_z
-                                    + 2.0 * half_width * (fabs(Bs) + fabs(a[c]) + fabs(Cs) + fabs(g[c])))
+        room[c] = (3.0 * ROUNDING * (top_size + fabs(f[c]) + fabs(a[c]) * top_x + fabs(g[c]) * top_z
+                                     + 2.0 * half_width * (fabs(Bs) + fabs(a[c]) + fabs(Cs) + fabs(g[c])))
+                   + 2.0 * P.slack * (fabs(Bs) + fabs(Cs) + fabs(a[c]) + fabs(g[c])))
         lowest[c] = INFINITY
     for i in range(P.n):
         x = P.x[i]
@@ -808,7 +811,7 @@ cdef Py_ssize_t _plane_chunk(const Polygon* P, const double* fixed, const double
 
 cdef Py_ssize_t _plane_side(double sign, const double* fixed, const double* axis, const double* gamma,
                             Py_ssize_t n_cells, Py_ssize_t selected, double half_width, double scale,
-                            int64_t* listed, double* listed_gamma) noexcept nogil:
+                            int64_t* listed, double* listed_gamma, bint prepass=1) noexcept nogil:
     """List the cells whose constraints bound one side's polygon in the plane; their count, -1 on overflow.
 
     In the plane ``(x, z)`` the side is ``{sign L_s >= |L_c| for every c}`` with
@@ -869,7 +872,12 @@ cdef Py_ssize_t _plane_side(double sign, const double* fixed, const double* axis
     first = 0
     while first < n_cells:
         last = first + CHUNK if first + CHUNK < n_cells else n_cells
-        n_need = _plane_chunk(&P, fixed, axis, gamma, first, last, Bs, Cs, half_width, lowest, room, need)
+        if prepass:
+            n_need = _plane_chunk(&P, fixed, axis, gamma, first, last, Bs, Cs, half_width, lowest, room, need)
+        else:
+            n_need = last - first
+            for k in range(n_need):
+                need[k] = first + k
         for k in range(n_need):
             c = need[k]
             if c == selected:
@@ -948,7 +956,7 @@ def max_listed() -> int:
 def plane_cells(const double[::1] fixed, const double[::1] axis, const double[:, ::1] numerators,
                 const double[:, ::1] coefficients, const double[:, ::1] cross_t, Py_ssize_t n_earlier,
                 const int64_t[::1] cells, const double[::1] scale, Py_ssize_t selected, double half_width,
-                double plane_scale, int n_threads=1):
+                double plane_scale, int n_threads=1, bint prepass=True):
     """The cells that can bind one step's sides in each row's plane of circles.
 
     Row r's plane is ``{F + x a + z d_r}`` (``F`` the fixed point, ``a`` the axis, ``d_r``
@@ -959,7 +967,8 @@ def plane_cells(const double[::1] fixed, const double[::1] axis, const double[:,
     half_width`` (``_plane_side``): on a circle inside that square, the step's event
     is the same set whether every cell or only these are intersected, but for slivers
     at most ``2 PLANE_TOLERANCE (plane_scale + half_width)`` thick in the plane
-    (``plane_scale``: the smallest radius of the circles served).
+    (``plane_scale``: the smallest radius of the circles served). ``prepass=False`` examines every
+    cell without the chunks' pre-pass (for tests: the lists are the same).
 
     Returns
     -------
@@ -1000,9 +1009,9 @@ def plane_cells(const double[::1] fixed, const double[::1] axis, const double[:,
         step_line(&numerators[r, 0], &coefficients[r, 0], cross_t, n_earlier, cells, scale, &line[t, 0])
         selected_view[r] = line[t, selected]
         n_view[r, 0] = _plane_side(1.0, &fixed[0], &axis[0], &line[t, 0], n_cells, selected, half_width,
-                                   plane_scale, &listed_view[r, 0, 0], &gamma_view[r, 0, 0])
+                                   plane_scale, &listed_view[r, 0, 0], &gamma_view[r, 0, 0], prepass)
         n_view[r, 1] = _plane_side(-1.0, &fixed[0], &axis[0], &line[t, 0], n_cells, selected, half_width,
-                                   plane_scale, &listed_view[r, 1, 0], &gamma_view[r, 1, 0])
+                                   plane_scale, &listed_view[r, 1, 0], &gamma_view[r, 1, 0], prepass)
     return listed, listed_gamma, n_listed, selected_gamma
 
 

@@ -64,11 +64,6 @@ def window_kmers(const uint8_t[::1] codes, const int64_t[::1] offsets, Py_ssize_
     return rows[:n_valid], cols[:n_valid]
 
 
-cdef inline Py_ssize_t _letter(int64_t kmer, Py_ssize_t k, Py_ssize_t p) noexcept nogil:
-    """Letter (0-3) at position p of a k-mer index (first letter in the highest bits)."""
-    return (kmer >> (2 * (k - 1 - p))) & 3
-
-
 cdef enum:
     CHUNK_LETTERS = 4  # a k-mer is read as chunks of up to 4 letters (8 bits), from its last letter
     CHUNK_VALUES = 256
@@ -121,30 +116,27 @@ def letter_sums(const int64_t[::1] kmers, const double[::1] weights, Py_ssize_t 
     on the one before), then each chunk value's sum is added to its letters. The sums
     of ``np.bincount(letters[:, p], weights)`` up to rounding.
     """
-    out = np.zeros((k, 4), dtype=np.float64)
-    cdef double[:, ::1] sums = out
-    cdef double lanes[LANES][MAX_CHUNKS][CHUNK_VALUES]
     cdef Py_ssize_t j, p, i, v, lane, first, n_chunks
     cdef int64_t index
     cdef double w, total
     if weights.shape[0] != kmers.shape[0] or not 1 <= k <= 31:
         raise ValueError("weights must be as long as kmers and 1 <= k <= 31")
     n_chunks = (k + CHUNK_LETTERS - 1) // CHUNK_LETTERS
+    out = np.zeros((k, 4), dtype=np.float64)
+    cdef double[:, ::1] sums = out
+    # on the heap (up to 64 KiB: large for the stack of a worker thread)
+    cdef double[:, :, ::1] lanes = np.zeros((LANES, n_chunks, CHUNK_VALUES), dtype=np.float64)
     with nogil:
-        for lane in range(LANES):
-            for i in range(n_chunks):
-                for v in range(CHUNK_VALUES):
-                    lanes[lane][i][v] = 0.0
         for j in range(kmers.shape[0]):
             index = kmers[j]
             w = weights[j]
             lane = j % LANES
             for i in range(n_chunks):
-                lanes[lane][i][(index >> (8 * i)) & 255] += w
+                lanes[lane, i, (index >> (8 * i)) & 255] += w
         for i in range(n_chunks):
             first = _chunk_first(k, i)
             for v in range(CHUNK_VALUES):
-                total = (lanes[0][i][v] + lanes[1][i][v]) + (lanes[2][i][v] + lanes[3][i][v])
+                total = (lanes[0, i, v] + lanes[1, i, v]) + (lanes[2, i, v] + lanes[3, i, v])
                 if total != 0.0:
                     for p in range(first, k - CHUNK_LETTERS * i):
                         sums[p, (v >> (2 * (k - CHUNK_LETTERS * i - 1 - p))) & 3] += total

@@ -786,8 +786,11 @@ class DirectionLaw:
             for _ in range(2):  # twice: one pass leaves rounding along the span
                 g -= (g @ self.off) @ self.off.T
         g /= np.linalg.norm(g, axis=1, keepdims=True)
+        cells = self.tests.observed_numerators.shape[0]
         if out is None:  # the pairs' rows, written in place (no second block of transforms)
-            out = np.empty((m, self.tests.observed_numerators.shape[0]))
+            out = np.empty((m, cells))
+        elif out.shape != (m, cells):
+            raise ValueError(f"out has shape {out.shape}, expected {(m, cells)}")
         numerators, coefficients = self.tests.direction_terms(g, out[:half])
         # fixed + scale * terms, and (antithetic) fixed - scale * terms, in one pass
         _circles.mirrored_affine_rows(out, half, self.scale, None if self.fixed_terms is None else self.fixed_terms[0][0],
