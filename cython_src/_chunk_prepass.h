@@ -31,38 +31,38 @@ static inline int seism_side_needs(double hull_floor, double cm, double sm, doub
     return ((room < 0.0) | (room * room < r2)) & ((hull_room < 0.0) | (hull_room * hull_room < spread * r2));
 }
 
+#if defined(SEISM_SSE2)
+/* seism_side_needs for two cells: all bits set in the lanes of the cells that fail both skips. */
+static inline __m128d seism_side_needs_2(__m128d hull_floor, __m128d cm, __m128d sm, __m128d spread,
+                                         __m128d ac, __m128d bc, __m128d gc)
+{
+    const __m128d sign = _mm_set1_pd(-0.0), zero = _mm_setzero_pd();
+    __m128d r2 = _mm_add_pd(_mm_mul_pd(bc, bc), _mm_mul_pd(gc, gc));
+    __m128d room = _mm_sub_pd(hull_floor, _mm_andnot_pd(sign, ac));
+    __m128d centre = _mm_add_pd(_mm_add_pd(ac, _mm_mul_pd(bc, cm)), _mm_mul_pd(gc, sm));
+    __m128d hull_room = _mm_sub_pd(hull_floor, _mm_andnot_pd(sign, centre));
+    return _mm_and_pd(_mm_or_pd(_mm_cmplt_pd(room, zero), _mm_cmplt_pd(_mm_mul_pd(room, room), r2)),
+                      _mm_or_pd(_mm_cmplt_pd(hull_room, zero),
+                                _mm_cmplt_pd(_mm_mul_pd(hull_room, hull_room), _mm_mul_pd(spread, r2))));
+}
+#endif
+
 /* Write into listed[] the positions first + i (0 <= i < n) of the cells that either side needs; their count.
  * side[] holds each side's hull_floor, cm, sm, spread (plus side, then minus side). */
 static inline Py_ssize_t seism_chunk_needs(const double* alpha, const double* beta, const double* gamma,
-                                          Py_ssize_t first, Py_ssize_t n, const double* side, Py_ssize_t* listed)
+                                           Py_ssize_t first, Py_ssize_t n, const double* side, Py_ssize_t* listed)
 {
     Py_ssize_t i = 0, count = 0;
+    const double *a = alpha + first, *b = beta + first, *g = gamma + first;
 #if defined(SEISM_SSE2)
-    const __m128d sign = _mm_set1_pd(-0.0), zero = _mm_setzero_pd();
     const __m128d hp = _mm_set1_pd(side[0]), cp = _mm_set1_pd(side[1]), sp = _mm_set1_pd(side[2]),
                   wp = _mm_set1_pd(side[3]);
     const __m128d hm = _mm_set1_pd(side[4]), cm = _mm_set1_pd(side[5]), sm = _mm_set1_pd(side[6]),
                   wm = _mm_set1_pd(side[7]);
     for (; i + 2 <= n; i += 2) {
-        __m128d ac = _mm_loadu_pd(alpha + first + i), bc = _mm_loadu_pd(beta + first + i),
-                gc = _mm_loadu_pd(gamma + first + i);
-        __m128d r2 = _mm_add_pd(_mm_mul_pd(bc, bc), _mm_mul_pd(gc, gc));
-        __m128d abs_ac = _mm_andnot_pd(sign, ac);
-        /* plus side */
-        __m128d room = _mm_sub_pd(hp, abs_ac);
-        __m128d centre = _mm_add_pd(_mm_add_pd(ac, _mm_mul_pd(bc, cp)), _mm_mul_pd(gc, sp));
-        __m128d hull_room = _mm_sub_pd(hp, _mm_andnot_pd(sign, centre));
-        __m128d plus = _mm_and_pd(
-            _mm_or_pd(_mm_cmplt_pd(room, zero), _mm_cmplt_pd(_mm_mul_pd(room, room), r2)),
-            _mm_or_pd(_mm_cmplt_pd(hull_room, zero), _mm_cmplt_pd(_mm_mul_pd(hull_room, hull_room), _mm_mul_pd(wp, r2))));
-        /* minus side */
-        room = _mm_sub_pd(hm, abs_ac);
-        centre = _mm_add_pd(_mm_add_pd(ac, _mm_mul_pd(bc, cm)), _mm_mul_pd(gc, sm));
-        hull_room = _mm_sub_pd(hm, _mm_andnot_pd(sign, centre));
-        __m128d minus = _mm_and_pd(
-            _mm_or_pd(_mm_cmplt_pd(room, zero), _mm_cmplt_pd(_mm_mul_pd(room, room), r2)),
-            _mm_or_pd(_mm_cmplt_pd(hull_room, zero), _mm_cmplt_pd(_mm_mul_pd(hull_room, hull_room), _mm_mul_pd(wm, r2))));
-        int mask = _mm_movemask_pd(_mm_or_pd(plus, minus));
+        __m128d ac = _mm_loadu_pd(a + i), bc = _mm_loadu_pd(b + i), gc = _mm_loadu_pd(g + i);
+        int mask = _mm_movemask_pd(_mm_or_pd(seism_side_needs_2(hp, cp, sp, wp, ac, bc, gc),
+                                             seism_side_needs_2(hm, cm, sm, wm, ac, bc, gc)));
         listed[count] = first + i;
         count += mask & 1;
         listed[count] = first + i + 1;
@@ -71,8 +71,8 @@ static inline Py_ssize_t seism_chunk_needs(const double* alpha, const double* be
 #endif
     for (; i < n; i++) {
         listed[count] = first + i;
-        count += seism_side_needs(side[0], side[1], side[2], side[3], alpha[first + i], beta[first + i], gamma[first + i])
-                 | seism_side_needs(side[4], side[5], side[6], side[7], alpha[first + i], beta[first + i], gamma[first + i]);
+        count += seism_side_needs(side[0], side[1], side[2], side[3], a[i], b[i], g[i])
+                 | seism_side_needs(side[4], side[5], side[6], side[7], a[i], b[i], g[i]);
     }
     return count;
 }

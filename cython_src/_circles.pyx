@@ -408,9 +408,10 @@ cdef Py_ssize_t _row_step(double* arcs, Py_ssize_t count, const double* alpha, c
 
     Both sides are intersected in one pass over the cells, by chunks of :data:`CHUNK`: a
     branch-free pre-pass (``seism_chunk_needs`` of ``_chunk_prepass.h``, two cells at a time)
-    lists the chunk's cells that fail both of a side's skips at its floor and hull of the chunk's start, less the margin (floors only rise as the
-    intervals shrink, but for a few units in the last place of the computed one, and the
-    hull's bound holds for any arc holding them, so a cell it passes over cannot bind), then
+    lists the chunk's cells that fail both of a side's skips at its floor and hull of the
+    chunk's start, less the margin (floors only rise as the intervals shrink, but for a few
+    units in the last place of the computed one, and the hull's bound holds for any arc
+    holding them, so a cell it passes over cannot bind), then
     :func:`_side_cell` examines the listed cells in order, side by side. Each side meets the
     cells that can bind in the same order as a pass of its own, so the arcs are the same.
     """

@@ -3,7 +3,6 @@
 from cython.parallel cimport prange
 from libc.stdint cimport int32_t, int64_t, uint8_t
 
-
 import numpy as np
 
 
@@ -76,6 +75,16 @@ cdef inline Py_ssize_t _chunk_first(Py_ssize_t k, Py_ssize_t i) noexcept nogil:
     return max(k - CHUNK_LETTERS * (i + 1), 0)
 
 
+cdef inline Py_ssize_t _chunk_stop(Py_ssize_t k, Py_ssize_t i) noexcept nogil:
+    """One past the position of chunk i's last letter."""
+    return k - CHUNK_LETTERS * i
+
+
+cdef inline Py_ssize_t _chunk_letter(Py_ssize_t v, Py_ssize_t k, Py_ssize_t i, Py_ssize_t p) noexcept nogil:
+    """Letter (0-3) at position p of a k-mer whose chunk i has the value v (its last letter in the lowest bits)."""
+    return (v >> (2 * (_chunk_stop(k, i) - 1 - p))) & 3
+
+
 def kmer_products(const int64_t[::1] kmers, const double[:, ::1] table, double[::1] out):
     """``out[j] = prod_p table[p, letter p of kmers[j]]`` (refinement's kernel values).
 
@@ -96,8 +105,8 @@ def kmer_products(const int64_t[::1] kmers, const double[:, ::1] table, double[:
             first = _chunk_first(k, i)
             for v in range(CHUNK_VALUES):
                 value = 1.0
-                for p in range(first, k - CHUNK_LETTERS * i):  # v's letters, the last in its lowest bits
-                    value = value * table[p, (v >> (2 * (k - CHUNK_LETTERS * i - 1 - p))) & 3]
+                for p in range(first, _chunk_stop(k, i)):
+                    value = value * table[p, _chunk_letter(v, k, i, p)]
                 chunk_tables[i][v] = value
         for j in range(kmers.shape[0]):
             index = kmers[j]
@@ -138,8 +147,8 @@ def letter_sums(const int64_t[::1] kmers, const double[::1] weights, Py_ssize_t 
             for v in range(CHUNK_VALUES):
                 total = (lanes[0, i, v] + lanes[1, i, v]) + (lanes[2, i, v] + lanes[3, i, v])
                 if total != 0.0:
-                    for p in range(first, k - CHUNK_LETTERS * i):
-                        sums[p, (v >> (2 * (k - CHUNK_LETTERS * i - 1 - p))) & 3] += total
+                    for p in range(first, _chunk_stop(k, i)):
+                        sums[p, _chunk_letter(v, k, i, p)] += total
     return out
 
 

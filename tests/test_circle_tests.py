@@ -985,7 +985,8 @@ def test_chunk_pre_pass_lists_the_cells_the_scalar_test_lists(n):
         alpha[0], beta[0], gamma[0] = 0.5, 0.3, 0.4  # room^2 == r2 at floor 1.0: exactly on the circle's skip
         alpha[1] = np.nan
         beta[2] = gamma[2] = 0.0
-    for sides in (np.array([1.0, 0.6, 0.8, 0.3, 0.2, -0.6, 0.8, 0.05]), np.array([0.0, 1.0, 0.0, 0.0, -1.0, 0.0, 1.0, 2.0]),
+    for sides in (np.array([1.0, 0.6, 0.8, 0.3, 0.2, -0.6, 0.8, 0.05]),
+                  np.array([0.0, 1.0, 0.0, 0.0, -1.0, 0.0, 1.0, 2.0]),
                   np.array([np.inf, 1.0, 0.0, 0.0, np.inf, 1.0, 0.0, 0.0])):
         def needs(floor, cm, sm, spread):
             with np.errstate(invalid="ignore"):

@@ -787,14 +787,14 @@ class DirectionLaw:
                 g -= (g @ self.off) @ self.off.T
         g /= np.linalg.norm(g, axis=1, keepdims=True)
         cells = self.tests.observed_numerators.shape[0]
-        if out is None:  # the pairs' rows, written in place (no second block of transforms)
+        if out is None:  # every row written in place: the transforms, then the mirrors (no second block)
             out = np.empty((m, cells))
         elif out.shape != (m, cells):
             raise ValueError(f"out has shape {out.shape}, expected {(m, cells)}")
-        numerators, coefficients = self.tests.direction_terms(g, out[:half])
+        _, coefficients = self.tests.direction_terms(g, out[:half])
         # fixed + scale * terms, and (antithetic) fixed - scale * terms, in one pass
-        _circles.mirrored_affine_rows(out, half, self.scale, None if self.fixed_terms is None else self.fixed_terms[0][0],
-                                      self.tests.features.n_threads)
+        shift = None if self.fixed_terms is None else self.fixed_terms[0][0]
+        _circles.mirrored_affine_rows(out, half, self.scale, shift, self.tests.features.n_threads)
         if antithetic:
             coefficients = np.vstack([coefficients, -coefficients[:m - half]])
         if self.fixed_terms is not None:
