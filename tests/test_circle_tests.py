@@ -999,3 +999,31 @@ def test_chunk_pre_pass_lists_the_cells_the_scalar_test_lists(n):
         assert np.array_equal(_circles.chunk_needs(alpha, beta, gamma, sides), expected)
     with pytest.raises(ValueError, match="sides"):
         _circles.chunk_needs(alpha, beta, gamma, np.zeros(7))
+
+
+def test_an_interval_end_where_the_pivot_is_undefined_stays_between_finite_evaluations():
+    # A very thin event (31 motifs of a 32-cell grid) left G(b) NaN at values the root finder tried
+    # (the observation on its own event's boundary, in rounding), and scipy's brentq raised "the
+    # function value is NaN". The end is then interpolated between the finite evaluations around it.
+    from types import SimpleNamespace
+
+    from seism_stats.stats.circle_intervals import circle_pivot
+
+    estimate, bse = 1.0, 0.5
+
+    class Family:
+        axis, n_draws = SimpleNamespace(df=20), 10
+
+        def span(self, reach):
+            pass
+
+        def evaluate(self, b):  # logit G decreasing through the 2.5% level near estimate + 2.2 bse
+            if estimate + 2.01 * bse < b < estimate + 3.99 * bse:
+                return np.nan, np.nan
+            return -1.7 * (b - estimate) / bse, 0.01
+
+    pivot = circle_pivot(Family(), estimate, bse)
+    low, high = pivot.interval(0.05)
+    assert estimate + 2 * bse <= high <= estimate + 4 * bse
+    assert estimate - 4 * bse <= low <= estimate - 2 * bse
+    assert np.isnan(pivot.log_odds).any()  # the undefined values tried are kept as such, and skipped

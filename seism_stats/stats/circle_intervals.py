@@ -96,6 +96,10 @@ LIMIT_DOUBLINGS = 20
 ROOT_TOLERANCE = 1e-2
 
 
+class _Undefined(Exception):
+    """``G(b)`` was NaN at a value the root finder tried (:func:`circle_pivot`)."""
+
+
 @dataclass(frozen=True)
 class CirclePivot:
     """The exact pivot ``G(b)`` of one motif's coefficient, as evaluated while solving its levels.
@@ -271,8 +275,22 @@ def circle_pivot(family: CircleFamily, estimate_ols: float, bse_ols: float, alph
 
     def refine(b_in: float, b_out: float, target: float) -> None:
         gap_in, gap_out = log_odds(b_in) - target, log_odds(b_out) - target
-        if np.isfinite(gap_in) and np.isfinite(gap_out) and np.sign(gap_in) != np.sign(gap_out):
-            optimize.brentq(lambda b: log_odds(b) - target, *sorted((b_in, b_out)), xtol=ROOT_TOLERANCE * step)
+        if not (np.isfinite(gap_in) and np.isfinite(gap_out) and np.sign(gap_in) != np.sign(gap_out)):
+            return
+
+        def gap(b: float) -> float:
+            value = log_odds(b) - target
+            if not np.isfinite(value):
+                raise _Undefined
+            return value
+
+        try:
+            optimize.brentq(gap, *sorted((b_in, b_out)), xtol=ROOT_TOLERANCE * step)
+        except _Undefined:
+            # G undefined at a value tried (the observation on its own event's boundary, in rounding:
+            # a very thin event); the end stays interpolated between the finite evaluations around it,
+            # as between scanned values (CirclePivot.interval skips the undefined ones)
+            pass
 
     def scanned() -> tuple[np.ndarray, np.ndarray]:
         tested = np.array(sorted(cache))
