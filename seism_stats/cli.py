@@ -46,7 +46,13 @@ def _read_response(path: Path, id_column: str | None, response: str | None,
         raise ValueError(f"cannot read {path} as a TSV/CSV table with a header line: "
                          f"{str(exc).splitlines()[0]}") from None
     if table.shape[1] < 2:
-        raise ValueError(f"{path} needs at least two columns (sequence id and response), got {list(table.columns)}")
+        other = next((name for mark, name in ((",", "commas"), ("\t", "tabs"), (";", "semicolons"))
+                      if mark != sep and mark in str(table.columns[0])), None)
+        hint = (f"; its columns look separated by {other}, but a {path.suffix or 'file without suffix'} is read "
+                f"as {'comma' if sep == ',' else 'tab'}-separated (name it .csv for commas, .tsv for tabs)"
+                if other else "")
+        raise ValueError(f"{path} needs at least two columns (sequence id and response), got "
+                         f"{list(table.columns)}{hint}")
     header = [str(c) for c in table.columns]
     if header[0] in set(fasta_ids) or any(_is_number(c) for c in header[1:]):
         raise ValueError(f"{path}: the first line ({' '.join(header)!r}) looks like data, not column names; "
@@ -136,6 +142,9 @@ def _formula(response: str, k: int, n_motifs: int, covariates: str | None, seque
     return f"{lhs} ~ {rhs}" + (f" + {covariates}" if covariates else "")
 
 
+#: The k-mers ``--control shuffle`` keeps by default (dinucleotides, as STREME and HOMER).
+SHUFFLE_KMER = 2
+
 #: Files a run writes into ``--out``, and the marker file that says a folder was written by seism.
 OUTPUT_FILES = ("report.html", "summary.txt", "summary.html", "motifs.csv", "logos.png", "motifs.meme",
                 "motifs.jaspar", "settings.json")
@@ -183,7 +192,10 @@ def _prepare_output(out: Path, force: bool, inputs: list[Path], shown: str | Non
         raise ValueError(f"--out {shown} is the folder this command runs in, or holds it; the results replace "
                          "the whole folder, so name a new sub-folder (e.g. --out results)")
     for path in inputs:
-        if path == out or out in path.parents:
+        if path == out:
+            raise ValueError(f"--out {shown} is the input file {path}; name a new folder for the results "
+                             "(e.g. --out results)")
+        if out in path.parents:
             raise ValueError(f"--out {shown} holds the input {path}; the results replace the whole folder, so "
                              "choose another folder for them")
     if out.exists() and not out.is_dir():
@@ -193,11 +205,13 @@ def _prepare_output(out: Path, force: bool, inputs: list[Path], shown: str | Non
         before = out.stat().st_ino
         held = sorted(p.name for p in out.iterdir())
         if held and not force:
-            raise ValueError(f"--out {shown} already holds files ({', '.join(held[:4])}, ...); use --force to "
-                             "replace the results of an earlier run")
+            listed = ", ".join(held[:4]) + (", ..." if len(held) > 4 else "")
+            raise ValueError(f"--out {shown} already holds files ({listed}); use --force to replace the results "
+                             "of an earlier run")
         foreign = [name for name in held if name not in OUTPUT_FILES + (MARKER,)]
         if held and (foreign or not _written_by_seism(out)):
-            what = f"files seism did not write ({', '.join(foreign[:4])})" if foreign else "files seism did not write"
+            what = (f"files seism did not write ({', '.join(foreign[:4])}{', ...' if len(foreign) > 4 else ''})"
+                    if foreign else "files seism did not write")
             raise ValueError(f"--out {shown} holds {what}; --force replaces only the results of an earlier run, "
                              "so choose another folder")
     try:
@@ -311,8 +325,19 @@ def _check_arguments(args: argparse.Namespace):
         check_positive_int(getattr(args, name), f"--{name.replace('_', '-')}")
     if args.n_samples is not None:
         check_positive_int(args.n_samples, "--n-samples",
-                           minimum=0 if args.method in ("auto", "circles", "tilted") else 1)
+                           minimum=0 if args.method == "circles" or (args.method == "auto" and args.control is None)
+                           else 1)
     check_positive_int(args.burn_in, "--burn-in", minimum=0)
+    # Options that only act with another one are refused without it, not ignored.
+    if args.bed is None:
+        for flag, value, what in (("--genome", args.genome, "the genome the intervals are read from"),
+                                  ("--width", args.width, "the width the intervals are re-centred to")):
+            if value is not None:
+                raise ValueError(f"{flag} only acts with --bed ({what}); --fasta sequences are used as they are")
+    if args.shuffle_kmer is not None:
+        if args.control != "shuffle":
+            raise ValueError("--shuffle-kmer sets the k-mers --control shuffle keeps: give it with --control shuffle")
+        check_positive_int(args.shuffle_kmer, "--shuffle-kmer")
     if args.interval_draws is not None:
         check_positive_int(args.interval_draws, "--interval-draws", minimum=0)
     # "auto" is resolved by the response: a background set (--control) makes it binary, hence the tilted
@@ -438,7 +463,8 @@ def _control_table(ids, sequences, args, seed: int, read_fasta, encode_sequences
     else:
         background_ids, background = _read_checked_fasta(args.control, read_fasta, encode_sequences)
     rng = np.random.default_rng(np.random.SeedSequence(seed).spawn(1)[0])
-    return foreground_background(sequences, background, kmer=args.shuffle_kmer, composition=args.composition,
+    return foreground_background(sequences, background, kmer=args.shuffle_kmer or SHUFFLE_KMER,
+                                 composition=args.composition,
                                  ids=ids, background_ids=background_ids, random_state=rng), "foreground"
 
 
@@ -552,7 +578,7 @@ def _fit_into(args, out: Path, database, model_class, encode_sequences, read_fas
     settings = {
         "fasta": args.fasta, "bed": args.bed, "genome": args.genome, "width": args.width,
         "response": args.response, "control": args.control,
-        "shuffle_kmer": args.shuffle_kmer if args.control == "shuffle" else None, "composition": args.composition,
+        "shuffle_kmer": (args.shuffle_kmer or SHUFFLE_KMER) if args.control == "shuffle" else None, "composition": args.composition,
         "response_column": response,
         "formula": model.formula,
         "sequences_in_fasta": len(ids), "sequences_without_response": missing,
@@ -679,8 +705,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="background: a FASTA file, or 'shuffle' (each --fasta sequence shuffled keeping its "
                         "k-mer counts, as STREME and HOMER do); the --fasta sequences (response 1) are tested "
                         "against it (0) with the permutation null, instead of a --response table")
-    p.add_argument("--shuffle-kmer", type=int, default=2,
-                   help="k-mers whose counts --control shuffle keeps (2: dinucleotides)")
+    p.add_argument("--shuffle-kmer", type=int, default=None,
+                   help="k-mers whose counts --control shuffle keeps (default 2: dinucleotides)")
     p.add_argument("--composition", choices=["gc-cpg", "dinucleotides", "none"], default=None,
                    help="composition covariates a motif must beat: GC fraction and CpG o/e ratio, or all "
                         "dinucleotide frequencies (default: gc-cpg with --control shuffle, dinucleotides with a "

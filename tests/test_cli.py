@@ -726,3 +726,37 @@ def test_masked_runs_of_n_add_a_windows_covariate(tmp_path, capsys):
                      "y", "--covariates", covariates, "--k", "5", "--method", "naive", "--seed", "1", "--quiet",
                      "--out", str(out)]) == 0
         assert json.loads((out / "settings.json").read_text())["windows_covariate"] == expected
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--width", "20"], "--width only acts with --bed"),
+    (["--genome", "g.fa"], "--genome only acts with --bed"),
+    (["--shuffle-kmer", "3"], "--shuffle-kmer sets the k-mers --control shuffle keeps"),
+])
+def test_options_that_would_be_ignored_are_refused(files, capsys, extra, message):
+    fasta, response, tmp = files
+    code = main(["fit", "--fasta", str(fasta), "--response", str(response), "--k", "3", "--quiet",
+                 "--out", str(tmp / "o")] + extra)
+    assert code == 2 and message in capsys.readouterr().err
+    assert not (tmp / "o").exists()
+
+
+def test_shuffle_and_draw_counts_are_checked_by_flag(files, capsys):
+    fasta, response, tmp = files
+    common = ["fit", "--fasta", str(fasta), "--control", "shuffle", "--k", "3", "--quiet", "--out", str(tmp / "o")]
+    assert main(common + ["--shuffle-kmer", "0"]) == 2
+    assert "--shuffle-kmer must be >= 1, got 0" in capsys.readouterr().err
+    assert main(common + ["--n-samples", "0"]) == 2  # permutations: none drawn would give p = 1
+    assert "--n-samples must be >= 1, got 0" in capsys.readouterr().err
+
+
+def test_response_table_with_the_other_separator_and_out_on_an_input_file(files, capsys):
+    fasta, response, tmp = files
+    commas = tmp / "commas.tsv"
+    commas.write_text("id,y\np0,1.0\np1,2.0\n")
+    assert main(["fit", "--fasta", str(fasta), "--response", str(commas), "--k", "3", "--quiet",
+                 "--out", str(tmp / "o")]) == 2
+    assert "look separated by commas" in capsys.readouterr().err
+    assert main(["fit", "--fasta", str(fasta), "--response", str(response), "--k", "3", "--quiet",
+                 "--out", str(fasta)]) == 2
+    assert "is the input file" in capsys.readouterr().err

@@ -144,4 +144,4 @@ def test_cli_control_shuffle(tmp_path, capsys):
     assert main(args + ["--out", str(tmp_path / "again")]) == 0  # the same seed: the same shuffle and fit
     assert (out / "motifs.csv").read_text() == (tmp_path / "again" / "motifs.csv").read_text()
     assert main(args + ["--out", str(tmp_path / "bad"), "--shuffle-kmer", "0"]) == 2
-    assert "kmer must be at least 1" in capsys.readouterr().err
+    assert "--shuffle-kmer must be >= 1, got 0" in capsys.readouterr().err

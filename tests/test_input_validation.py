@@ -62,12 +62,12 @@ def test_no_sequences():
 
 
 def test_non_string_sequence():
-    with pytest.raises(TypeError, match="sequence 3 is a int"):
+    with pytest.raises(TypeError, match="sequence 3 is of type int"):
         run(GOOD[:3] + [42] + GOOD[4:])
 
 
 def test_k_larger_than_a_sequence():
-    with pytest.raises(ValueError, match=r"k=6 is larger than sequence 1 \(seq1, length 4\)"):
+    with pytest.raises(ValueError, match=r"k=6 is larger than sequence 1 \(seq1\), of length 4"):
         run(GOOD[:1] + ["ACGT"] + GOOD[2:], k=6)
 
 
@@ -702,3 +702,45 @@ def test_statistic_t_is_the_selected_model_t_statistic():
     table = result.motif_table()
     assert np.allclose(table["statistic_t"], result.naive.params / result.naive.bse, rtol=1e-6)
     assert (table["statistic"] > 0).all() and (table["statistic"] < 1).all()  # the step statistic, a fraction
+
+
+def test_permutation_methods_refuse_zero_draws_and_circles_take_them():
+    # With no permutation drawn, every permutation p-value is 1 (s.e. 0): refused. The circles' test on the
+    # observed direction alone is exact and documented (summary note), so it stays allowed.
+    data, y, seq = _planted(80)
+    binary = (y.to_numpy() > np.median(y.to_numpy())).astype(float)
+    with pytest.raises(ValueError, match="n_samples must be >= 1, got 0"):
+        run(seq.to_numpy(), binary, k=4, method="tilted", n_samples=0)
+    with pytest.raises(ValueError, match="n_samples must be at least 1 with the permutation null .*'tilted'"):
+        run(seq.to_numpy(), binary, k=4, n_samples=0)
+    assert run(seq.to_numpy(), y.to_numpy(), k=4, n_samples=0).settings["n_samples"] == 0
+
+
+def test_randomised_ties_are_refused_where_there_are_no_permutations():
+    data, y, seq = _planted(80)
+    with pytest.raises(ValueError, match="ties='randomised' breaks the ties of the tilted permutations"):
+        run(seq.to_numpy(), y.to_numpy(), k=4, ties="randomised")
+
+
+def test_a_shuffle_that_leaves_the_sequences_as_they_were_is_refused():
+    from seism_stats.io.composition import foreground_background
+    fg = ["ACGTTGCAGT", "TTGACCATGA", "GGGCCCAAAT"]
+    with pytest.raises(ValueError, match=r"left 3 of the 3 sequences \(of 10-10 letters\) as they were"):
+        foreground_background(fg, "shuffle", kmer=9, random_state=0)
+    assert len(foreground_background(fg * 10, "shuffle", kmer=2, random_state=0)) == 60
+
+
+def test_fastq_and_labels_in_messages():
+    import tempfile
+    with tempfile.TemporaryDirectory() as tmp:
+        path = f"{tmp}/reads.fa"
+        with open(path, "w") as handle:
+            handle.write("@read1\nACGT\n+\nIIII\n")
+        with pytest.raises(ValueError, match="looks like FASTQ"):
+            read_fasta(path)
+    with pytest.raises(TypeError, match="sequence 1 is of type int, not a string"):
+        encode_sequences(["ACGT", 5])
+    with pytest.raises(ValueError, match=r"^sequence 1 is empty"):  # the id is the position: not said twice
+        encode_sequences(["ACGT", ""], ids=["0", "1"])
+    with pytest.raises(ValueError, match=r"^sequence 1 \(b\) is empty"):
+        encode_sequences(["ACGT", ""], ids=["a", "b"])

@@ -242,7 +242,8 @@ def test_empty_selection_is_reported():
     assert res.n_selected == 0 and res.motif_pvalues.empty and res.motifs.empty
     with pytest.raises(ValueError, match="no motif was selected"):
         res.plot_null(0)
-    assert "No motif was selected" in " ".join(res.summary().extra_txt.split())
+    notes = " ".join(res.summary().extra_txt.split())  # the reason the selection stopped, as warned
+    assert "No motif was selected: no grid cell has a feature left outside the covariates" in notes
     assert res.sampler_info["draws"] == 0
 
 
@@ -347,6 +348,19 @@ def test_predict_reproduces_the_fitted_values(results, frame):
     assert np.allclose(results.predict(new).to_numpy(), results.fittedvalues.iloc[:5].to_numpy())
     with pytest.raises(ValueError, match="needs exog"):
         results.predict(sequences=list(new["seq"]))
+    # New rows are held to what the fit requires: the formula's columns, and a window free of N.
+    with pytest.raises(ValueError, match="predict: the covariates of the fit's formula cannot be built"):
+        results.predict(new.drop(columns=["gc"]))
+    masked = new.copy()
+    masked.iloc[0, masked.columns.get_loc("seq")] = "N" * 40
+    with pytest.raises(ValueError, match=r"sequence 0 \(peak0\) has no window of k=5 letters without an N"):
+        results.predict(masked)
+
+
+def test_a_formula_whose_covariates_use_the_response_is_refused(frame):
+    for formula in ("expr ~ motifs(seq, k=5) + gc + expr", "expr ~ motifs(seq, k=5) + np.log(expr + 10)"):
+        with pytest.raises(ValueError, match="the response 'expr' is also used by a covariate term"):
+            SelectiveMotifModel.from_formula(formula, frame)
 
 
 def test_summary_rows_are_named_as_the_motif_table(results):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from ..io.sequences import EncodedSequences, encode_sequences
+from ..io.sequences import EncodedSequences, encode_sequences, sequence_label
 from ..utils.validation import check_positive_int
 from . import _kmers
 
@@ -27,7 +27,7 @@ def check_k(k, encoded: EncodedSequences | None = None) -> int:
         if short.size:
             i = int(short[0])
             raise ValueError(
-                f"k={k} is larger than sequence {i} ({encoded.ids[i]}, length {lengths[i]}); "
+                f"k={k} is larger than {sequence_label(i, encoded.ids)}, of length {lengths[i]}; "
                 f"{short.size} sequence(s) are shorter than k"
             )
     return k
@@ -47,7 +47,7 @@ def check_usable_windows(encoded: EncodedSequences, ks) -> np.ndarray:
     if blind.size:
         i = int(blind[0])
         raise ValueError(
-            f"sequence {i} ({encoded.ids[i]}) has no window of k={k} letters without an N (or another "
+            f"{sequence_label(i, encoded.ids)} has no window of k={k} letters without an N (or another "
             f"ambiguous letter), so no motif can occur in it; {blind.size} sequence(s) are like this: "
             "remove them (an all-N sequence is usually a masked or failed region)"
         )

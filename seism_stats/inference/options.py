@@ -114,7 +114,7 @@ def check_options(*, k, n_motifs, lam, pooling, revcomp, method, hypothesis, nul
     n_motifs = check_n_motifs(n_motifs)
     if n_samples is not None:
         n_samples = check_positive_int(n_samples, "n_samples",
-                                       minimum=0 if method in ("auto", "circles", "tilted") else 1)
+                                       minimum=0 if method in ("auto", "circles") else 1)
     ties = check_choice(ties, TIES, "ties")
     tail_draws = check_positive_int(tail_draws, "tail_draws", minimum=0)
     burn_in = check_positive_int(burn_in, "burn_in", minimum=0)

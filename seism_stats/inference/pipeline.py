@@ -127,7 +127,8 @@ def selective_inference(
     n_samples : int, optional
         Null draws in the selection event (B); for ``method="circles"``, directions drawn
         per motif besides the observed one (0 is allowed: the exact test given the
-        observed direction alone); for ``method="tilted"``, tilted permutations per motif.
+        observed direction alone); for ``method="tilted"``, tilted permutations per motif (at
+        least 1: with none every p-value would be 1).
         Default: :data:`DEFAULT_CIRCLES` for circles (more, up to 16 times for n <= 1000 and
         k <= 8, none from n = 16,000 or k = 10, for a motif whose
         pilot draws, discarded, predict a weights' effective sample size below 100:
@@ -158,7 +159,8 @@ def selective_inference(
         ``method="tilted"``: permutations whose statistic ties with the observed one count as
         exceeding it (default; valid, conservative where ties carry mass) or are broken by a
         uniform drawn from the seed (exactly uniform under the null). The weighted share of
-        ties is reported (``settings["tilted_tie_mass"]``) either way.
+        ties is reported (``settings["tilted_tie_mass"]``) either way. Other methods have no ties
+        to break: ``"randomised"`` is refused there.
     max_memory : float, optional
         Bytes the fit may plan to use; a fit whose estimate
         (:func:`~seism_stats.features.memory.estimate_fit_bytes`) is larger is refused before

@@ -243,8 +243,9 @@ def plan_fit(data: Data, options: Options) -> Plan:
         method, method_reason = ("circles", "sphere null") if null == "sphere" else \
             ("tilted", f"permutation null ({null_reason})") if options.n_motifs <= MAX_AUTO_MOTIFS else \
             ("mcmc", f"permutation null ({null_reason}), more than {MAX_AUTO_MOTIFS} motifs")
-        if method == "mcmc" and n_samples == 0:
-            raise ValueError("n_samples must be at least 1 with the permutation MCMC (method='mcmc')")
+        if method != "circles" and n_samples == 0:  # 0 is the circles' exact test on the observed direction
+            raise ValueError(f"n_samples must be at least 1 with the permutation null (method='auto' chose "
+                             f"method='{method}' for it): with no permutation drawn every p-value would be 1")
     else:
         method_reason = "chosen by the user"
     if method == "tilted" and null != "permutation":
@@ -254,6 +255,9 @@ def plan_fit(data: Data, options: Options) -> Plan:
                       "permutations reach the selection event, so the p-values stay exact but may be 1 or very "
                       "imprecise; method='mcmc' (what method='auto' uses there) is usually more precise",
                       UserWarning, stacklevel=4)
+    if options.ties == "randomised" and method != "tilted":
+        raise ValueError(f"ties='randomised' breaks the ties of the tilted permutations (method='tilted', the "
+                         f"default for a binary response); method='{method}' ({method_reason}) has none to break")
     if n_samples is None:
         n_samples = {"circles": DEFAULT_CIRCLES, "tilted": DEFAULT_TILTED}.get(method, DEFAULT_DRAWS)
     interval_draws = min(n_samples, DEFAULT_INTERVAL_DRAWS) if options.interval_draws is None else \

@@ -22,6 +22,8 @@ ways, both here:
 
 from __future__ import annotations
 
+import warnings
+
 from collections.abc import Sequence
 
 import numpy as np
@@ -206,6 +208,7 @@ def foreground_background(foreground: Sequence[str], background="shuffle", *, km
         if background != "shuffle":
             raise ValueError(f"background must be 'shuffle' or a list of sequences, got {background!r}")
         background = shuffle_sequences(foreground, kmer, random_state)
+        _check_shuffled(foreground, background, kmer)
         labels = [f"shuffle:{i}" for i in ids]
     else:
         background = list(background)
@@ -220,6 +223,26 @@ def foreground_background(foreground: Sequence[str], background="shuffle", *, km
     table = pd.DataFrame({"foreground": [1.0] * len(foreground) + [0.0] * len(background), "seq": sequences},
                          index=index)
     return table.join(composition_covariates(sequences, composition, index=index))
+
+
+def _check_shuffled(foreground: list[str], shuffled: list[str], kmer: int) -> None:
+    """Refuse a shuffle that left every sequence as it was, warn when it left most of them.
+
+    Keeping the k-mer counts of a sequence not much longer than k leaves it one order
+    (the Eulerian path is unique): the background would then be the foreground itself.
+    """
+    same = sum(str(s).upper() == b for s, b in zip(foreground, shuffled))
+    if not same:
+        return
+    lengths = [len(s) for s in foreground]
+    what = (f"the shuffle keeping {kmer}-mer counts (kmer={kmer}, --shuffle-kmer on the command line) left "
+            f"{same} of the {len(foreground)} sequences (of {min(lengths)}-{max(lengths)} letters) as they were")
+    if same == len(foreground):
+        raise ValueError(f"{what}: the background would be the foreground itself; use a smaller kmer "
+                         "(2: dinucleotides, the default)")
+    if 2 * same > len(foreground):
+        warnings.warn(f"{what}: most of the background is the foreground itself, so a motif's enrichment is "
+                      "diluted; a smaller kmer shuffles more", UserWarning, stacklevel=3)
 
 
 def default_composition(background) -> str:

@@ -116,12 +116,19 @@ def _parse_fasta(path: Path, compressed: bool) -> tuple[list[str], list[str]]:
                 ids.append(header[0])
                 chunks.append([])
             elif not ids:
-                raise ValueError(f"{path}: line {line_number} holds sequence text before any '>' header")
+                fastq = " (it looks like FASTQ, whose records start with '@': convert it to FASTA)" \
+                    if line.startswith("@") else ""
+                raise ValueError(f"{path}: line {line_number} holds sequence text before any '>' header{fastq}")
             else:
                 chunks[-1].append(line)
     if not ids:
         raise ValueError(f"{path}: no FASTA record found")
     return ids, ["".join(c) for c in chunks]
+
+
+def sequence_label(i: int, ids) -> str:
+    """``sequence i (id)`` for error messages; ``sequence i`` alone when the id is the position itself."""
+    return f"sequence {i}" if str(ids[i]) == str(i) else f"sequence {i} ({ids[i]})"
 
 
 def encode_sequences(sequences, ids: Sequence[str] | None = None) -> EncodedSequences:
@@ -161,7 +168,7 @@ def encode_sequences(sequences, ids: Sequence[str] | None = None) -> EncodedSequ
         raise ValueError("no sequences given")
     for i, seq in enumerate(sequences):
         if not isinstance(seq, str):
-            raise TypeError(f"sequence {i} is a {type(seq).__name__}, not a string")
+            raise TypeError(f"sequence {i} is of type {type(seq).__name__}, not a string")
     if ids is None:
         ids = [f"seq{i}" for i in range(len(sequences))]
     ids = tuple(str(i) for i in ids)
@@ -169,14 +176,14 @@ def encode_sequences(sequences, ids: Sequence[str] | None = None) -> EncodedSequ
         raise ValueError(f"{len(ids)} ids for {len(sequences)} sequences")
     for i, seq in enumerate(sequences):
         if not seq:
-            raise ValueError(f"sequence {i} ({ids[i]}) is empty")
+            raise ValueError(f"{sequence_label(i, ids)} is empty")
     try:
         text = "".join(sequences).encode("ascii")
     except UnicodeEncodeError as exc:
         offsets = np.cumsum([0] + [len(s) for s in sequences])
         i = int(np.searchsorted(offsets, exc.start, side="right") - 1)
         raise ValueError(
-            f"sequence {i} ({ids[i]}) has the non-DNA letter {exc.object[exc.start]!r} at "
+            f"{sequence_label(i, ids)} has the non-DNA letter {exc.object[exc.start]!r} at "
             f"position {exc.start - offsets[i] + 1}; allowed: {VALID_LETTERS} (any case)"
         ) from None
     codes, first_bad = _encoding.encode_bytes(np.frombuffer(text, dtype=np.uint8))
@@ -184,7 +191,7 @@ def encode_sequences(sequences, ids: Sequence[str] | None = None) -> EncodedSequ
     if first_bad >= 0:
         i = int(np.searchsorted(offsets, first_bad, side="right") - 1)
         raise ValueError(
-            f"sequence {i} ({ids[i]}) has the non-DNA letter {chr(text[first_bad])!r} at "
+            f"{sequence_label(i, ids)} has the non-DNA letter {chr(text[first_bad])!r} at "
             f"position {first_bad - offsets[i] + 1}; allowed: {VALID_LETTERS} (any case)"
         )
     return EncodedSequences(codes, offsets, ids)

@@ -234,6 +234,7 @@ class SelectiveMotifResults:
             from arrays; defaults to an intercept when that is the only covariate.
         """
         from ..features.grid import grid_features
+        from ..features.kmers import check_usable_windows
         from ..io.sequences import encode_sequences
 
         model = self.model
@@ -250,7 +251,9 @@ class SelectiveMotifResults:
                 exog = exog.drop(columns=[c for c in getattr(model, "drop_cols", []) if c in exog.columns])
         if sequences is None:
             raise ValueError("predict needs new sequences (sequences=, or data= for formula models)")
-        encoded = encode_sequences(list(sequences) if isinstance(sequences, pd.Series) else sequences)
+        encoded = encode_sequences(list(sequences), ids=[str(i) for i in sequences.index]) \
+            if isinstance(sequences, pd.Series) else encode_sequences(sequences)  # errors name a Series' labels
+        check_usable_windows(encoded, self.inference.ks)  # as in the fit: no motif can occur in an all-N one
         n = len(encoded)
         if exog is None:
             if self.exog_names != ["Intercept"]:
@@ -748,9 +751,14 @@ def _new_covariates(spec, data: pd.DataFrame) -> pd.DataFrame:
     covariate row: formulaic would encode the first as the reference level and drop
     the second. Both raise instead, naming the problem.
     """
+    from formulaic.errors import FormulaicError
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        exog = pd.DataFrame(spec.get_model_matrix(data))
+        try:
+            exog = pd.DataFrame(spec.get_model_matrix(data))
+        except FormulaicError as exc:  # as in the fit (model.formula): a missing column, a bad transform
+            raise ValueError(f"predict: the covariates of the fit's formula cannot be built from data: "
+                             f"{str(exc).splitlines()[0]}") from None
     for warning in caught:
         text = str(warning.message)
         if "categor" in text or "levels" in text:

@@ -152,8 +152,8 @@ def _notes(results, alpha: float) -> list[str]:
     notes = []
     s = results.inference.settings
     if results.n_selected == 0:
-        notes.append("[!] No motif was selected: no grid cell has a feature left outside the span of "
-                     "the covariates (for example, all sequences hold the same k-mers).")
+        why = getattr(results.inference.selection, "stopped", "") or "no grid cell could be selected"
+        notes.append(f"[!] No motif was selected: {why}.")
     sample = results.inference.null_sample
     if results.method in SELECTIVE_METHODS and s.get("null_reason", "").startswith("heavy"):
         notes.append(f"[!] Null model: permutation, chosen by null='auto' from {s['null_reason']}.")

@@ -67,12 +67,15 @@ class Selection:
     statistics : ndarray (q,)
         Observed statistic of each selected motif: its step score on the unit
         residual (the fraction of the residual sum of squares it explains).
+    stopped : str
+        Why the selection stopped before ``n_motifs`` (empty when it did not).
     """
 
     event: SelectionEvent
     unit_residual: np.ndarray
     residual_norm: float
     statistics: np.ndarray
+    stopped: str = ""
 
     @property
     def cells(self) -> np.ndarray:
@@ -135,6 +138,7 @@ def select_motifs(features, y: np.ndarray, covariate_basis: np.ndarray,
     coef = np.zeros((1, n_motifs))
     cells: list[int] = []
     statistics: list[float] = []
+    stopped = ""
     for j in range(n_motifs):
         valid = in_grid & (den > RELATIVE_NORM_TOL * raw_norms)
         inv_den[j, valid] = 1.0 / den[valid]
@@ -144,14 +148,13 @@ def select_motifs(features, y: np.ndarray, covariate_basis: np.ndarray,
         cell = int(np.argmax(scores)) if cells_in_order is None else int(cells_in_order[j])
         stat = float(scores[cell])
         if not valid.any() or stat <= 0.0:
-            warnings.warn(f"only {j} of {n_motifs} motifs could be selected: no grid cell has a "
-                          "feature left outside the covariates and earlier motifs", stacklevel=2)
-            break
-        if stat <= ROUNDING_SCORE:
-            warnings.warn(f"only {j} of {n_motifs} motifs could be selected: no k-mer is associated with the "
-                          f"residual response (the best explains a fraction {stat:.1e} of it, rounding "
-                          "error): the response does not vary with the sequences (identical sequences "
-                          "with different responses? a foreground identical to its background?)", stacklevel=2)
+            stopped = "no grid cell has a feature left outside the covariates and earlier motifs"
+        elif stat <= ROUNDING_SCORE:
+            stopped = (f"no k-mer is associated with the residual response (the best explains a fraction "
+                       f"{stat:.1e} of it, rounding error): the response does not vary with the sequences "
+                       "(identical sequences with different responses? a foreground identical to its background?)")
+        if stopped:
+            warnings.warn(f"only {j} of {n_motifs} motifs could be selected: {stopped}", stacklevel=2)
             break
         cells.append(cell)
         statistics.append(stat)
@@ -169,7 +172,7 @@ def select_motifs(features, y: np.ndarray, covariate_basis: np.ndarray,
         cross=np.ascontiguousarray(cross[:, :q]),
         inv_den=np.ascontiguousarray(inv_den[:q]),
     )
-    return Selection(event, unit, residual_norm, np.asarray(statistics))
+    return Selection(event, unit, residual_norm, np.asarray(statistics), stopped)
 
 
 def check_n_motifs(n_motifs) -> int:
