@@ -48,9 +48,10 @@ def _read_response(path: Path, id_column: str | None, response: str | None,
     if table.shape[1] < 2:
         other = next((name for mark, name in ((",", "commas"), ("\t", "tabs"), (";", "semicolons"))
                       if mark != sep and mark in str(table.columns[0])), None)
+        fix = "re-save it with tabs, or with commas as .csv" if other == "semicolons" else \
+            "name it .csv for commas, .tsv for tabs"
         hint = (f"; its columns look separated by {other}, but a {path.suffix or 'file without suffix'} is read "
-                f"as {'comma' if sep == ',' else 'tab'}-separated (name it .csv for commas, .tsv for tabs)"
-                if other else "")
+                f"as {'comma' if sep == ',' else 'tab'}-separated ({fix})" if other else "")
         raise ValueError(f"{path} needs at least two columns (sequence id and response), got "
                          f"{list(table.columns)}{hint}")
     header = [str(c) for c in table.columns]
@@ -141,9 +142,6 @@ def _formula(response: str, k: int, n_motifs: int, covariates: str | None, seque
     rhs = f"motifs({sequences}, k={k}, n_motifs={n_motifs})"
     return f"{lhs} ~ {rhs}" + (f" + {covariates}" if covariates else "")
 
-
-#: The k-mers ``--control shuffle`` keeps by default (dinucleotides, as STREME and HOMER).
-SHUFFLE_KMER = 2
 
 #: Files a run writes into ``--out``, and the marker file that says a folder was written by seism.
 OUTPUT_FILES = ("report.html", "summary.txt", "summary.html", "motifs.csv", "logos.png", "motifs.meme",
@@ -324,20 +322,28 @@ def _check_arguments(args: argparse.Namespace):
     for name in ("chains", "thin", "max_replays"):
         check_positive_int(getattr(args, name), f"--{name.replace('_', '-')}")
     if args.n_samples is not None:
-        check_positive_int(args.n_samples, "--n-samples",
-                           minimum=0 if args.method == "circles" or (args.method == "auto" and args.control is None)
-                           else 1)
+        circles = args.method == "circles" or (args.method == "auto" and args.control is None)
+        if args.n_samples == 0 and not circles:
+            raise ValueError("--n-samples 0 draws no permutation (the null of " +
+                             ("--control" if args.control is not None else f"--method {args.method}") +
+                             "): every p-value would be 1; give at least 1 (0 is the circles' exact test on the "
+                             "observed direction alone, for a continuous --response)")
+        check_positive_int(args.n_samples, "--n-samples", minimum=0 if circles else 1)
     check_positive_int(args.burn_in, "--burn-in", minimum=0)
     # Options that only act with another one are refused without it, not ignored.
     if args.bed is None:
         for flag, value, what in (("--genome", args.genome, "the genome the intervals are read from"),
                                   ("--width", args.width, "the width the intervals are re-centred to")):
             if value is not None:
-                raise ValueError(f"{flag} only acts with --bed ({what}); --fasta sequences are used as they are")
+                raise ValueError(f"{flag} only acts with --bed ({what})" +
+                                 ("; --fasta sequences are used as they are" if args.fasta else ""))
     if args.shuffle_kmer is not None:
         if args.control != "shuffle":
             raise ValueError("--shuffle-kmer sets the k-mers --control shuffle keeps: give it with --control shuffle")
         check_positive_int(args.shuffle_kmer, "--shuffle-kmer")
+    elif args.control == "shuffle":
+        from .io.composition import SHUFFLE_KMER
+        args.shuffle_kmer = SHUFFLE_KMER  # recorded in settings.json
     if args.interval_draws is not None:
         check_positive_int(args.interval_draws, "--interval-draws", minimum=0)
     # "auto" is resolved by the response: a background set (--control) makes it binary, hence the tilted
@@ -463,8 +469,7 @@ def _control_table(ids, sequences, args, seed: int, read_fasta, encode_sequences
     else:
         background_ids, background = _read_checked_fasta(args.control, read_fasta, encode_sequences)
     rng = np.random.default_rng(np.random.SeedSequence(seed).spawn(1)[0])
-    return foreground_background(sequences, background, kmer=args.shuffle_kmer or SHUFFLE_KMER,
-                                 composition=args.composition,
+    return foreground_background(sequences, background, kmer=args.shuffle_kmer, composition=args.composition,
                                  ids=ids, background_ids=background_ids, random_state=rng), "foreground"
 
 
@@ -578,7 +583,7 @@ def _fit_into(args, out: Path, database, model_class, encode_sequences, read_fas
     settings = {
         "fasta": args.fasta, "bed": args.bed, "genome": args.genome, "width": args.width,
         "response": args.response, "control": args.control,
-        "shuffle_kmer": (args.shuffle_kmer or SHUFFLE_KMER) if args.control == "shuffle" else None, "composition": args.composition,
+        "shuffle_kmer": args.shuffle_kmer, "composition": args.composition,
         "response_column": response,
         "formula": model.formula,
         "sequences_in_fasta": len(ids), "sequences_without_response": missing,

@@ -302,7 +302,7 @@ def test_peaks_from_a_bed_file_on_a_genome(tmp_path):
     assert len(bed_sequences(table, genome, width=20)[5]) == 20
     out = tmp_path / "bedfit"
     assert main(["fit", "--bed", str(bed), "--genome", str(genome), "--k", "5", "--method", "naive",
-                 "--quiet", "--out", str(out)]) == 0
+                 "--width", "60", "--quiet", "--out", str(out)]) == 0  # the intervals' own width: the same sequences
     assert json.loads((out / "settings.json").read_text())["response_column"] == "bed_score"
     assert pd.read_csv(out / "motifs.csv")["kmer"].iloc[0] == "GATTA"
     assert main(["fit", "--bed", str(bed), "--k", "5", "--quiet", "--out", str(tmp_path / "x")]) == 2
@@ -415,7 +415,7 @@ def test_bed_with_repeated_names_is_read_when_no_table_is_keyed(tmp_path, capsys
     assert list(read_bed(bed)["name"]) == names
     out = tmp_path / "same_names"
     assert main(["fit", "--bed", str(bed), "--genome", str(genome), "--k", "5", "--method", "naive",
-                 "--quiet", "--out", str(out)]) == 0
+                 "--width", "60", "--quiet", "--out", str(out)]) == 0  # the intervals' own width: the same sequences
     assert pd.read_csv(out / "motifs.csv")["kmer"].iloc[0] == "GATTA"
     table = _write(tmp_path / "y.tsv", "id\ty\npeak\t1.0\n")
     assert main(["fit", "--bed", str(bed), "--genome", str(genome), "--response", str(table), "--k", "5",
@@ -747,7 +747,8 @@ def test_shuffle_and_draw_counts_are_checked_by_flag(files, capsys):
     assert main(common + ["--shuffle-kmer", "0"]) == 2
     assert "--shuffle-kmer must be >= 1, got 0" in capsys.readouterr().err
     assert main(common + ["--n-samples", "0"]) == 2  # permutations: none drawn would give p = 1
-    assert "--n-samples must be >= 1, got 0" in capsys.readouterr().err
+    assert "--n-samples 0 draws no permutation (the null of --control): every p-value would be 1" in \
+        capsys.readouterr().err
 
 
 def test_response_table_with_the_other_separator_and_out_on_an_input_file(files, capsys):

@@ -145,3 +145,5 @@ def test_cli_control_shuffle(tmp_path, capsys):
     assert (out / "motifs.csv").read_text() == (tmp_path / "again" / "motifs.csv").read_text()
     assert main(args + ["--out", str(tmp_path / "bad"), "--shuffle-kmer", "0"]) == 2
     assert "--shuffle-kmer must be >= 1, got 0" in capsys.readouterr().err
+    assert main(args + ["--out", str(tmp_path / "trinucleotides"), "--shuffle-kmer", "3"]) == 0
+    assert json.loads((tmp_path / "trinucleotides" / "settings.json").read_text())["shuffle_kmer"] == 3

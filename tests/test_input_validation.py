@@ -718,16 +718,24 @@ def test_permutation_methods_refuse_zero_draws_and_circles_take_them():
 
 def test_randomised_ties_are_refused_where_there_are_no_permutations():
     data, y, seq = _planted(80)
-    with pytest.raises(ValueError, match="ties='randomised' breaks the ties of the tilted permutations"):
+    with pytest.raises(ValueError, match="ties='randomised' breaks ties between tilted permutations only"):
         run(seq.to_numpy(), y.to_numpy(), k=4, ties="randomised")
 
 
 def test_a_shuffle_that_leaves_the_sequences_as_they_were_is_refused():
     from seism_stats.io.composition import foreground_background
     fg = ["ACGTTGCAGT", "TTGACCATGA", "GGGCCCAAAT"]
-    with pytest.raises(ValueError, match=r"left 3 of the 3 sequences \(of 10-10 letters\) as they were"):
+    with pytest.raises(ValueError, match=r"left 3 of the 3 sequences \(of 10-10 letters\) as they were.*"
+                                         "a smaller kmer shuffles more"):
         foreground_background(fg, "shuffle", kmer=9, random_state=0)
     assert len(foreground_background(fg * 10, "shuffle", kmer=2, random_state=0)) == 60
+    with pytest.raises(ValueError, match="too short or too repetitive") as refused:  # nothing to move at any kmer
+        foreground_background(["AAAAAAAA", "CCCCCCCCCC"], "shuffle", kmer=1, random_state=0)
+    assert "smaller kmer" not in str(refused.value)
+    with pytest.warns(UserWarning, match="left 2 of the 3 sequences"):  # most of them: a warning
+        foreground_background(["ACACACACAC", "GGGGGGGG", "ACGTTGCAGTCCATGGATCA"], "shuffle", random_state=0)
+    with pytest.raises(ValueError, match="kmer sets the k-mers of background='shuffle'"):
+        foreground_background(fg, fg[::-1], kmer=3)
 
 
 def test_fastq_and_labels_in_messages():

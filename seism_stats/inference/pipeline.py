@@ -159,8 +159,8 @@ def selective_inference(
         ``method="tilted"``: permutations whose statistic ties with the observed one count as
         exceeding it (default; valid, conservative where ties carry mass) or are broken by a
         uniform drawn from the seed (exactly uniform under the null). The weighted share of
-        ties is reported (``settings["tilted_tie_mass"]``) either way. Other methods have no ties
-        to break: ``"randomised"`` is refused there.
+        ties is reported (``settings["tilted_tie_mass"]``) either way. Other methods do not break
+        ties (the MCMC counts a tie as exceeding): ``"randomised"`` is refused there.
     max_memory : float, optional
         Bytes the fit may plan to use; a fit whose estimate
         (:func:`~seism_stats.features.memory.estimate_fit_bytes`) is larger is refused before

@@ -256,8 +256,9 @@ def plan_fit(data: Data, options: Options) -> Plan:
                       "imprecise; method='mcmc' (what method='auto' uses there) is usually more precise",
                       UserWarning, stacklevel=4)
     if options.ties == "randomised" and method != "tilted":
-        raise ValueError(f"ties='randomised' breaks the ties of the tilted permutations (method='tilted', the "
-                         f"default for a binary response); method='{method}' ({method_reason}) has none to break")
+        raise ValueError(f"ties='randomised' breaks ties between tilted permutations only (method='tilted'); "
+                         f"method='{method}' ({method_reason}) does not break them" +
+                         (" (its permutations count a tie as exceeding)" if method == "mcmc" else ""))
     if n_samples is None:
         n_samples = {"circles": DEFAULT_CIRCLES, "tilted": DEFAULT_TILTED}.get(method, DEFAULT_DRAWS)
     interval_draws = min(n_samples, DEFAULT_INTERVAL_DRAWS) if options.interval_draws is None else \

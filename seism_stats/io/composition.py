@@ -39,7 +39,11 @@ COMPOSITIONS = {"gc-cpg": ("gc", "cpg"), "dinucleotides": tuple(f"di_{d}" for d 
                 "none": ()}
 
 
-def shuffle_sequence(sequence: str, kmer: int = 2, random_state: RandomStateLike = None) -> str:
+#: The k-mers a shuffle keeps by default: dinucleotides, as STREME, HOMER and ``fasta-shuffle-letters -kmer 2``.
+SHUFFLE_KMER = 2
+
+
+def shuffle_sequence(sequence: str, kmer: int = SHUFFLE_KMER, random_state: RandomStateLike = None) -> str:
     """One sequence shuffled with its k-mer counts kept exactly (Altschul-Erickson).
 
     Parameters
@@ -118,7 +122,8 @@ def _last_exit_edges(source: np.ndarray, target: np.ndarray, root: int, rng: np.
     return exits
 
 
-def shuffle_sequences(sequences: Sequence[str], kmer: int = 2, random_state: RandomStateLike = None) -> list[str]:
+def shuffle_sequences(sequences: Sequence[str], kmer: int = SHUFFLE_KMER,
+                      random_state: RandomStateLike = None) -> list[str]:
     """Every sequence shuffled by :func:`shuffle_sequence` with one generator (reproducible from a seed)."""
     rng = check_random_state(random_state)
     return [shuffle_sequence(s, kmer, rng) for s in sequences]
@@ -172,7 +177,7 @@ def composition_covariates(sequences, composition: str = "gc-cpg", index=None) -
                         index=index if index is not None else pd.RangeIndex(n))
 
 
-def foreground_background(foreground: Sequence[str], background="shuffle", *, kmer: int = 2,
+def foreground_background(foreground: Sequence[str], background="shuffle", *, kmer: int | None = None,
                           composition: str | None = None, ids: Sequence[str] | None = None,
                           background_ids: Sequence[str] | None = None,
                           random_state: RandomStateLike = None) -> pd.DataFrame:
@@ -190,8 +195,9 @@ def foreground_background(foreground: Sequence[str], background="shuffle", *, km
         ``"shuffle"``: each foreground sequence shuffled once keeping its k-mer
         counts (:func:`shuffle_sequences`); or background sequences (genomic
         background, HOMER's style).
-    kmer : int
-        k-mers kept by the shuffle (2: dinucleotides).
+    kmer : int, optional
+        k-mers kept by the shuffle (default :data:`SHUFFLE_KMER`, 2: dinucleotides); only with
+        ``background="shuffle"`` (refused with background sequences, which are not shuffled).
     composition : {"gc-cpg", "dinucleotides", "none"}, optional
         Covariate columns (:func:`composition_covariates`); default
         :func:`default_composition` (``gc-cpg`` against a shuffle, ``dinucleotides``
@@ -207,10 +213,13 @@ def foreground_background(foreground: Sequence[str], background="shuffle", *, km
     if isinstance(background, str):
         if background != "shuffle":
             raise ValueError(f"background must be 'shuffle' or a list of sequences, got {background!r}")
+        kmer = SHUFFLE_KMER if kmer is None else kmer
         background = shuffle_sequences(foreground, kmer, random_state)
         _check_shuffled(foreground, background, kmer)
         labels = [f"shuffle:{i}" for i in ids]
     else:
+        if kmer is not None:
+            raise ValueError("kmer sets the k-mers of background='shuffle'; background sequences are used as given")
         background = list(background)
         background_ids = background_ids if background_ids is not None else [f"seq{i}" for i in range(len(background))]
         labels = [f"bg:{i}" for i in background_ids]
@@ -231,18 +240,20 @@ def _check_shuffled(foreground: list[str], shuffled: list[str], kmer: int) -> No
     Keeping the k-mer counts of a sequence not much longer than k leaves it one order
     (the Eulerian path is unique): the background would then be the foreground itself.
     """
-    same = sum(str(s).upper() == b for s, b in zip(foreground, shuffled))
+    same = sum(s.upper() == b for s, b in zip(foreground, shuffled))
     if not same:
         return
     lengths = [len(s) for s in foreground]
     what = (f"the shuffle keeping {kmer}-mer counts (kmer={kmer}, --shuffle-kmer on the command line) left "
-            f"{same} of the {len(foreground)} sequences (of {min(lengths)}-{max(lengths)} letters) as they were")
+            f"{same} of the {len(foreground)} sequences (of {min(lengths)}-{max(lengths)} letters) as they were: "
+            "they are too short or too repetitive for it to move a letter")
+    advice = "; a smaller kmer shuffles more" if kmer > 1 else ""
     if same == len(foreground):
-        raise ValueError(f"{what}: the background would be the foreground itself; use a smaller kmer "
-                         "(2: dinucleotides, the default)")
+        raise ValueError(f"{what}, so the background would be the foreground itself{advice}, or give background "
+                         "sequences")
     if 2 * same > len(foreground):
-        warnings.warn(f"{what}: most of the background is the foreground itself, so a motif's enrichment is "
-                      "diluted; a smaller kmer shuffles more", UserWarning, stacklevel=3)
+        warnings.warn(f"{what}, so most of the background is the foreground itself and a motif's enrichment is "
+                      f"diluted{advice}", UserWarning, stacklevel=3)
 
 
 def default_composition(background) -> str:

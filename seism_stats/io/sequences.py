@@ -127,7 +127,20 @@ def _parse_fasta(path: Path, compressed: bool) -> tuple[list[str], list[str]]:
 
 
 def sequence_label(i: int, ids) -> str:
-    """``sequence i (id)`` for error messages; ``sequence i`` alone when the id is the position itself."""
+    """How error messages name a sequence.
+
+    Parameters
+    ----------
+    i : int
+        Position of the sequence.
+    ids : sequence
+        The sequences' ids.
+
+    Returns
+    -------
+    str
+        ``"sequence i (id)"``, or ``"sequence i"`` when the id is the position itself.
+    """
     return f"sequence {i}" if str(ids[i]) == str(i) else f"sequence {i} ({ids[i]})"
 
 

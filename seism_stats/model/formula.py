@@ -193,12 +193,12 @@ def parse_formula(formula: str, data: pd.DataFrame, subset=None, drop_cols=None,
     lhs_text, term, rhs = split_formula(formula)
     lhs = response_name(lhs_text)
     try:
-        on_the_right = lhs in Formula(rhs).required_variables
+        shared = sorted(Formula(lhs_text).required_variables & Formula(rhs).required_variables)
     except FormulaicError:  # reported with the model matrix below
-        on_the_right = False
-    if on_the_right:
-        raise ValueError(f"formula {formula!r}: the response {lhs!r} is also used by a covariate term; it would explain "
-                         "itself, leaving the motifs nothing to test")
+        shared = []
+    if shared:
+        raise ValueError(f"formula {formula!r}: the response's column {shared[0]!r} is also used by a covariate "
+                         "term; it would explain the response, leaving the motifs nothing to test")
     if term.column not in data.columns:
         raise ValueError(f"motifs({term.column}): {term.column!r} is not a column of data "
                          f"(columns: {', '.join(map(str, data.columns))})")

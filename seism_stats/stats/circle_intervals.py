@@ -47,7 +47,11 @@ over a scan of ``b`` at ``estimate +/- 2^i`` OLS standard errors (``i = 0 ..``
 need not tend to 0 and 1), its ends refined by Brent's method between the farthest
 scanned value inside ``C`` and the next one outside; an end inside ``C`` at the
 limit is infinite. The hull contains ``C`` up to what falls between scanned values,
-so it keeps the coverage. The root of ``G = 1/2`` nearest the OLS estimate is the
+so it keeps the coverage. Where ``G`` is undefined at a value tried (NaN: the
+observation on its own event's boundary in rounding, which a very thin event, such as
+31 motifs of a 32-cell grid, can give), that value counts as inside ``C``: the end is
+then found by bisection instead of Brent's method and placed at the first defined
+value outside, so the hull errs wide. The root of ``G = 1/2`` nearest the OLS estimate is the
 reported estimate: median-unbiased where ``G`` is monotone around it.
 
 The directions of the intervals are drawn with no conditioning subspace (``V``
@@ -67,7 +71,11 @@ circle of the scan up to ``2^SCAN_DOUBLINGS`` standard errors
 those cells only: the same arcs as with every cell, except in slivers at most
 ``2e-12`` of the square's size thick (:mod:`seism_stats.stats._circles`; on real fits
 the pivots are bit-identical). A circle outside the square (the limits' and any
-refinement beyond the scan) is intersected with every cell.
+refinement beyond the scan) is intersected with every cell, its drawn circles screened
+as the p-values' are (:mod:`seism_stats.stats.circle_tests`, "Screening", with ``N_0``
+the smaller of the observed circle's masses of ``T >= T_obs`` and ``T <= T_obs``, both
+computed first): what is dropped moves each of the sums of ``G``'s numerator and of its
+complement by less than a relative ``4.3e-18``, below the rounding of a double.
 
 What is stored: the evaluations ``(b, logit G(b))`` of the scan and the root
 finding (a few dozen numbers per motif) in a :class:`CirclePivot`; ``conf_int(alpha)``
@@ -83,7 +91,7 @@ import numpy as np
 from scipy import optimize, special
 
 from ..selection.geometry import segment_log_masses
-from .circle_tests import CircleAxis, CircleTests, DirectionLaw
+from .circle_tests import CircleAxis, CircleTests, DirectionLaw, screen_cut
 
 #: Levels 1 - alpha of the intervals solved at fit time (the others are interpolated).
 ALPHAS = (0.05, 0.1)
@@ -97,7 +105,7 @@ ROOT_TOLERANCE = 1e-2
 
 
 class _Undefined(Exception):
-    """``G(b)`` was NaN at a value the root finder tried (:func:`circle_pivot`)."""
+    """``G(b)`` was NaN (undefined) at a value Brent's method tried (:func:`circle_pivot`)."""
 
 
 @dataclass(frozen=True)
@@ -156,10 +164,14 @@ class CirclePivot:
         if not inside.any():
             return np.nan, np.nan
         first, last = np.flatnonzero(inside)[[0, -1]]
+        undefined = self.tested[np.isnan(self.log_odds)]
         ends = []
         for at, outer in ((first, first - 1), (last, last + 1)):
             if outer < 0 or outer >= b.size:
                 ends.append(-np.inf if outer < 0 else np.inf)
+                continue
+            if np.any((undefined > min(b[at], b[outer])) & (undefined < max(b[at], b[outer]))):
+                ends.append(float(b[outer]))  # undefined values before it count as inside: the end errs wide
                 continue
             target = low if log_odds[outer] <= low else high
             gap_in, gap_out = log_odds[at] - target, log_odds[outer] - target
@@ -242,13 +254,22 @@ class CircleFamily:
             self.planes = self.tests.planes(self.axis, self.rows, reach)
 
     def evaluate(self, b: float) -> tuple[float, float]:
-        """``logit G(b)`` and the Monte-Carlo s.e. of ``G(b)`` (delta method over the drawn directions)."""
+        """``logit G(b)`` and the Monte-Carlo s.e. of ``G(b)`` (delta method over the drawn directions).
+
+        A circle outside the planes' square is intersected with every cell, the drawn ones
+        screened as the p-values' circles are (:meth:`CircleTests.arcs`, ``cut``), against the
+        observed circle's smaller exceedance mass (module docstring, "Cost").
+        """
         tested = self.axis.tested(b / self.scale)
         planes = self.planes if self.planes is not None and self.planes.holds(tested) else None
-        lo, hi, owner, rows = self.tests.segments(tested, self.rows, planes)
-        threshold = tested.cos_obs / tested.sin_obs
-        log_den, log_up = segment_log_masses(lo, hi, owner, rows, tested.df, threshold, "upper")
-        log_low = segment_log_masses(lo, hi, owner, rows, tested.df, threshold, "lower")[1]
+        if planes is None and self.n_draws and self.tests.screens:
+            numerators, coefficients = self.rows
+            observed = self._log_masses(tested, (numerators[:1], coefficients[:1]))
+            cut = screen_cut(min(observed[1][0], observed[2][0]), self.n_draws)
+            drawn = self._log_masses(tested, (numerators[1:], coefficients[1:]), cut=cut)
+            log_den, log_up, log_low = (np.concatenate(pair) for pair in zip(observed, drawn))
+        else:
+            log_den, log_up, log_low = self._log_masses(tested, self.rows, planes)
         if not np.isfinite(log_den[0]):  # the observation on its event's boundary (rounding)
             return np.nan, np.nan
         shift = float(np.max(log_den))
@@ -256,6 +277,15 @@ class CircleFamily:
         g = up.sum() / den.sum()
         se = float(np.sqrt(np.sum((up[1:] - g * den[1:]) ** 2)) / den.sum())
         return float(special.logsumexp(log_up) - special.logsumexp(log_low)), se
+
+    def _log_masses(self, tested: CircleAxis, rows: tuple, planes=None,
+                    cut: float | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``log D``, ``log N^+`` (``T >= T_obs``) and ``log N^-`` (``T <= T_obs``) of each row's circle."""
+        lo, hi, owner, count = self.tests.segments(tested, rows, planes, cut)
+        threshold = tested.cos_obs / tested.sin_obs
+        log_den, log_up = segment_log_masses(lo, hi, owner, count, tested.df, threshold, "upper")
+        log_low = segment_log_masses(lo, hi, owner, count, tested.df, threshold, "lower")[1]
+        return log_den, log_up, log_low
 
 
 def circle_pivot(family: CircleFamily, estimate_ols: float, bse_ols: float, alphas=ALPHAS) -> CirclePivot:
@@ -280,17 +310,21 @@ def circle_pivot(family: CircleFamily, estimate_ols: float, bse_ols: float, alph
 
         def gap(b: float) -> float:
             value = log_odds(b) - target
-            if not np.isfinite(value):
+            if np.isnan(value):
                 raise _Undefined
             return value
 
         try:
             optimize.brentq(gap, *sorted((b_in, b_out)), xtol=ROOT_TOLERANCE * step)
-        except _Undefined:
-            # G undefined at a value tried (the observation on its own event's boundary, in rounding:
-            # a very thin event); the end stays interpolated between the finite evaluations around it,
-            # as between scanned values (CirclePivot.interval skips the undefined ones)
-            pass
+        except _Undefined:  # bisection instead, an undefined value counted on b_in's side (module docstring)
+            inside, outside = b_in, b_out
+            while abs(outside - inside) > ROOT_TOLERANCE * step:
+                middle = 0.5 * (inside + outside)
+                value = log_odds(middle) - target
+                if np.isnan(value) or np.sign(value) == np.sign(gap_in):
+                    inside = middle
+                else:
+                    outside = middle
 
     def scanned() -> tuple[np.ndarray, np.ndarray]:
         tested = np.array(sorted(cache))
