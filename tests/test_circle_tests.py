@@ -524,6 +524,20 @@ def test_pvalues_do_not_depend_on_the_order_of_the_records():
     np.testing.assert_allclose(first.pvalues_split, again.pvalues_split, rtol=1e-9)
 
 
+def test_pvalues_and_intervals_do_not_depend_on_the_threads():
+    # k = 7 (the screen's grid size), two motifs, an even number of circles (mirrored pairs): the kernels
+    # split rows and blocks over threads, and every sum is taken in the same order whatever the split.
+    data = simulate_dataset(200, 40, consensus="GATTACA", beta=1.0, random_state=6)
+    kwargs = dict(k=7, n_motifs=2, n_samples=64, random_state=2)
+    one = selective_inference(data.sequences, data.y, n_threads=1, **kwargs)
+    two = selective_inference(data.sequences, data.y, n_threads=2, **kwargs)
+    assert one.settings["circle_draws"] == two.settings["circle_draws"]
+    for a, b in ((one.pvalues, two.pvalues), (one.pvalues_se, two.pvalues_se)):
+        assert np.array_equal(a, b)
+    for a, b in zip(one.pivots, two.pivots):
+        assert np.array_equal(a.tested, b.tested) and np.array_equal(a.log_odds, b.log_odds, equal_nan=True)
+
+
 def test_hypothesis_is_checked_against_the_method():
     data = simulate_dataset(40, 20, consensus="GAT", random_state=4)
     with pytest.raises(ValueError, match="needs method='circles'"):
