@@ -146,7 +146,7 @@ def calibration(n_datasets: int, seed: int = 1, jobs: int = 1, base: Setting | N
 def power(betas, ns, n_datasets: int, seed: int = 2, jobs: int = 1, base: Setting | None = None,
           beta_for_n: float = 0.5, backend: str = "joblib", client=None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Rejection rates at ALPHA against effect size (n fixed) and against n (beta fixed)."""
-    base = base or Setting(methods=("seism_mcmc", "seism_cmc", "data_split"))
+    base = base or Setting(methods=("seism_circles", "seism_mcmc", "seism_cmc", "data_split"))
     # The point the two panels share (n = base.n, beta = beta_for_n) is run once and shown in both.
     shared = float(beta_for_n) in [float(b) for b in betas] and base.n in [int(n) for n in ns]
     ns_to_run = [int(n) for n in ns if not (shared and int(n) == base.n)]
@@ -159,7 +159,7 @@ def power(betas, ns, n_datasets: int, seed: int = 2, jobs: int = 1, base: Settin
         table = pd.concat([table, again.assign(experiment="sample size")], ignore_index=True)
     summary_rows = []
     for (experiment, n, beta), group in table.groupby(["experiment", "n", "beta"], sort=True):
-        for method in ("seism_mcmc", "seism_cmc", "seism_rejection", "data_split", "naive"):
+        for method in ("seism_circles", "seism_mcmc", "seism_cmc", "seism_rejection", "data_split", "naive"):
             column = f"p_{method}"
             if column not in group:
                 continue

@@ -23,8 +23,12 @@ LABELS = {"seism_circles": "SEISM circles (default)", "seism_circles_small_b": "
 def calibration_figure(table: pd.DataFrame, ks: pd.DataFrame):
     """Q-Q plots of null p-values, one panel per method, KS statistic in the title."""
     methods = [m for m in LABELS if f"p_{m}" in table]
-    fig, axes = plt.subplots(1, len(methods), figsize=(3.4 * len(methods), 3.6), squeeze=False)
-    for ax, method in zip(axes[0], methods):
+    columns = min(len(methods), 4)  # rows of four panels: eight methods in one row were unreadably wide
+    rows = -(-len(methods) // columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(3.4 * columns, 3.6 * rows), squeeze=False)
+    for ax in axes.ravel()[len(methods):]:
+        ax.set_visible(False)
+    for ax, method in zip(axes.ravel(), methods):
         qqplot_pvalues({LABELS[method]: table[f"p_{method}"].to_numpy()}, ax=ax)
         row = ks.set_index("method").loc[method]
         ax.set_title(f"{LABELS[method]}\nKS D={row['ks_statistic']:.3f}, p={row['ks_pvalue']:.2g}", fontsize=9)
