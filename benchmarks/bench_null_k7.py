@@ -35,7 +35,7 @@ from simulations.data import simulate_dataset
 ALPHAS = (0.01, 0.05, 0.1)
 
 
-def null_fit(seed: np.random.SeedSequence, draws: tuple[int, ...]) -> list[dict]:
+def null_fit(seed: np.random.SeedSequence, draws: tuple[int, ...], k: int = 7) -> list[dict]:
     """One null data set: each rank's default p-value at each number of circles, and the naive p-value."""
     data_seed, fit_seed = seed.spawn(2)
     data = simulate_dataset(200, 50, beta=0.0, random_state=np.random.default_rng(data_seed))
@@ -43,7 +43,7 @@ def null_fit(seed: np.random.SeedSequence, draws: tuple[int, ...]) -> list[dict]
     for n_samples in draws:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            result = selective_inference(data.sequences, data.y, k=7, n_motifs=3, n_samples=n_samples,
+            result = selective_inference(data.sequences, data.y, k=k, n_motifs=3, n_samples=n_samples,
                                          random_state=np.random.default_rng(fit_seed), n_threads=1,
                                          refine=False, interval_draws=0)
         for rank, p in enumerate(result.pvalues, start=1):
@@ -75,14 +75,15 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="40 data sets")
     parser.add_argument("--seed", type=int, default=2026_12_08, help="master seed of the data sets and fits")
     parser.add_argument("--draws", default="10,1", help="numbers of circles (n_samples), comma-separated")
+    parser.add_argument("--k", type=int, default=7, help="motif length (7: the screen runs; 5: it does not)")
     args = parser.parse_args()
     n = 40 if args.quick else args.datasets
     draws = tuple(int(v) for v in args.draws.split(","))
     start = time.perf_counter()
     seeds = np.random.SeedSequence(args.seed).spawn(n)
-    chunks = Parallel(n_jobs=args.jobs)(delayed(null_fit)(s, draws) for s in seeds)
+    chunks = Parallel(n_jobs=args.jobs)(delayed(null_fit)(s, draws, args.k) for s in seeds)
     table = rates(pd.DataFrame([r for chunk in chunks for r in chunk]))
-    print(f"# bench_null_k7: {n} null data sets (seed {args.seed}), n=200, L=50, k=7, three motifs, default fit at "
+    print(f"# bench_null_k7: {n} null data sets (seed {args.seed}), n=200, L=50, k={args.k}, three motifs, default fit at "
           f"n_samples {args.draws}; "
           f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, "
           f"{time.strftime('%Y-%m-%d')}, {time.perf_counter() - start:.0f} s")
