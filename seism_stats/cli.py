@@ -321,14 +321,6 @@ def _check_arguments(args: argparse.Namespace):
     check_n_motifs(args.n_motifs)
     for name in ("chains", "thin", "max_replays"):
         check_positive_int(getattr(args, name), f"--{name.replace('_', '-')}")
-    if args.n_samples is not None:
-        circles = args.method == "circles" or (args.method == "auto" and args.control is None)
-        if args.n_samples == 0 and not circles:
-            raise ValueError("--n-samples 0 draws no permutation (the null of " +
-                             ("--control" if args.control is not None else f"--method {args.method}") +
-                             "): every p-value would be 1; give at least 1 (0 is the circles' exact test on the "
-                             "observed direction alone, for a continuous --response)")
-        check_positive_int(args.n_samples, "--n-samples", minimum=0 if circles else 1)
     check_positive_int(args.burn_in, "--burn-in", minimum=0)
     # Options that only act with another one are refused without it, not ignored.
     if args.bed is None:
@@ -351,6 +343,12 @@ def _check_arguments(args: argparse.Namespace):
     permutations = "tilted" if args.n_motifs <= MAX_AUTO_MOTIFS else "mcmc"
     method = (permutations if args.control is not None else "circles") if args.method == "auto" else args.method
     if args.n_samples is not None:
+        if args.n_samples == 0 and method != "circles":
+            raise ValueError("--n-samples 0 draws no permutation (the null of " +
+                             ("--control" if args.control is not None else f"--method {args.method}") +
+                             "): every p-value would be 1; give at least 1 (0 is the circles' exact test on the "
+                             "observed direction alone, for a continuous --response)")
+        check_positive_int(args.n_samples, "--n-samples", minimum=0 if method == "circles" else 1)
         check_budget(method, args.n_samples, args.chains, args.burn_in, args.thin, "tree", args.max_replays,
                      args.n_motifs)
     if args.bed is not None:

@@ -251,8 +251,7 @@ class SelectiveMotifResults:
                 exog = exog.drop(columns=[c for c in getattr(model, "drop_cols", []) if c in exog.columns])
         if sequences is None:
             raise ValueError("predict needs new sequences (sequences=, or data= for formula models)")
-        encoded = encode_sequences(list(sequences), ids=[str(i) for i in sequences.index]) \
-            if isinstance(sequences, pd.Series) else encode_sequences(sequences)  # errors name a Series' labels
+        encoded = encode_sequences(sequences)  # a Series' labels are its ids: errors name them
         check_usable_windows(encoded, self.inference.ks)  # as in the fit: no motif can occur in an all-N one
         n = len(encoded)
         if exog is None:

@@ -152,7 +152,7 @@ def _notes(results, alpha: float) -> list[str]:
     notes = []
     s = results.inference.settings
     if results.n_selected == 0:
-        why = getattr(results.inference.selection, "stopped", "") or "no grid cell could be selected"
+        why = results.inference.selection.stopped or "no grid cell could be selected"  # "": saved before the field
         notes.append(f"[!] No motif was selected: {why}.")
     sample = results.inference.null_sample
     if results.method in SELECTIVE_METHODS and s.get("null_reason", "").startswith("heavy"):
